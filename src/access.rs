@@ -1,0 +1,50 @@
+//! How the controller reaches each member's client port: directly, or through
+//! an SSH local forward when the port cannot be routed to (firewalled, private
+//! network). The choice is made once per member and remembered.
+
+use crate::inventory::{self, Member};
+use crate::ssh::{Host, HostError};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+pub struct Access {
+    mode: inventory::Access,
+    urls: Mutex<HashMap<String, String>>,
+}
+
+impl Access {
+    pub fn new(mode: inventory::Access) -> Access {
+        Access { mode, urls: Mutex::new(HashMap::new()) }
+    }
+
+    /// The client URL to use for `member` from the controller.
+    pub async fn url(&self, member: &Member, host: &Host) -> Result<String, HostError> {
+        if let Some(u) = self.urls.lock().await.get(&member.name) {
+            return Ok(u.clone());
+        }
+        let tunnel = match self.mode {
+            inventory::Access::Direct => false,
+            inventory::Access::Tunnel => true,
+            inventory::Access::Auto => !routable(&member.advertise, member.client_port).await,
+        };
+        let url = if tunnel {
+            let local = host.forward(&member.advertise, member.client_port).await?;
+            format!("http://{local}")
+        } else {
+            member.client_url()
+        };
+        self.urls.lock().await.insert(member.name.clone(), url.clone());
+        Ok(url)
+    }
+}
+
+/// True when a TCP connection reaches the address: it is accepted, or refused
+/// (the host answered; etcd is just not listening yet).
+async fn routable(addr: &str, port: u16) -> bool {
+    match tokio::time::timeout(Duration::from_millis(700), tokio::net::TcpStream::connect((addr, port))).await {
+        Ok(Ok(_)) => true,
+        Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
+        Err(_) => false,
+    }
+}

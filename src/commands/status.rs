@@ -1,0 +1,111 @@
+//! `status`: one row per member, from what each member says of itself.
+
+use super::{Session, with_session};
+use crate::commands::apply::Format;
+use crate::error::Error;
+use crate::etcd;
+use serde::Serialize;
+use std::path::Path;
+
+#[derive(Debug, Serialize)]
+pub struct Row {
+    pub name: String,
+    pub id: Option<String>,
+    pub client_url: String,
+    pub version: Option<String>,
+    pub leader: bool,
+    pub learner: bool,
+    pub raft_term: Option<u64>,
+    pub raft_index: Option<u64>,
+    pub db_size: Option<i64>,
+    /// `healthy`, or why not.
+    pub health: String,
+}
+
+pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
+    with_session(path, async |s: &Session| {
+        let facts = s.facts().await?;
+        let mut rows = Vec::new();
+        for m in &s.inv.members {
+            let host = &s.hosts[&m.name];
+            let entry = facts.cluster.entry(m);
+            let (status, health) = match s.access.url(m, host).await {
+                Err(e) => (None, e.to_string()),
+                Ok(url) => match etcd::check_health(&url).await {
+                    Ok(st) => (Some(st), "healthy".to_string()),
+                    Err(e) => (etcd::status(&url).await.ok(), format!("unhealthy: {e}")),
+                },
+            };
+            let health = if status.is_none() && entry.is_none() && !facts.hosts.get(&m.name).is_some_and(|h| h.active) {
+                "not a member (run apply)".to_string()
+            } else {
+                health
+            };
+            rows.push(Row {
+                name: m.name.clone(),
+                id: status.as_ref().map(|st| st.id).or(entry.map(|e| e.id)).map(etcd::id_hex),
+                client_url: m.client_url(),
+                version: status.as_ref().map(|st| st.version.clone()),
+                leader: status.as_ref().is_some_and(|st| st.leader == st.id),
+                learner: status.as_ref().map(|st| st.is_learner).or(entry.map(|e| e.is_learner)).unwrap_or(false),
+                raft_term: status.as_ref().map(|st| st.raft_term),
+                raft_index: status.as_ref().map(|st| st.raft_index),
+                db_size: status.as_ref().map(|st| st.db_size),
+                health,
+            });
+        }
+        let all_healthy = rows.iter().all(|r| r.health == "healthy");
+        match format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+            Format::Text => print!("{}", table(&rows)),
+        }
+        Ok(all_healthy)
+    })
+    .await
+}
+
+fn table(rows: &[Row]) -> String {
+    let dash = || "-".to_string();
+    let cells: Vec<[String; 10]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.name.clone(),
+                r.id.clone().unwrap_or_else(dash),
+                r.client_url.clone(),
+                r.version.clone().unwrap_or_else(dash),
+                if r.leader { "*".into() } else { String::new() },
+                if r.learner { "yes".into() } else { String::new() },
+                r.raft_term.map_or_else(dash, |v| v.to_string()),
+                r.raft_index.map_or_else(dash, |v| v.to_string()),
+                r.db_size.map_or_else(dash, human_bytes),
+                r.health.clone(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "HEALTH"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&cells) {
+        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn human_bytes(b: i64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}

@@ -1,0 +1,33 @@
+//! The errors a command ends with, and the exit code each one means:
+//! 2 for bad input (nothing was touched), 1 for a failure on hosts.
+
+use crate::inventory::InventoryError;
+use crate::release::ReleaseError;
+use crate::ssh::HostError;
+use crate::templates::TemplateError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("release: {0}")]
+    Release(#[from] ReleaseError),
+    /// The plan cannot safely go on; the message says why and what to do.
+    #[error("{0}")]
+    Blocked(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Inventory(_) | Error::Template(_) | Error::Usage(_) => 2,
+            Error::Host(_) | Error::Release(_) | Error::Blocked(_) => 1,
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Calls to a running etcd cluster through `etcd-client`: member list and
+//! status, learner add and promote, health. Every function takes the client
+//! URLs to use; how those URLs are reached (directly or through an SSH
+//! tunnel) is `access.rs`'s business.
+
+use etcd_client::{Client, ConnectOptions, GetOptions, MemberAddOptions};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EtcdError(pub String);
+
+impl From<etcd_client::Error> for EtcdError {
+    fn from(e: etcd_client::Error) -> Self {
+        match e {
+            etcd_client::Error::GRpcStatus(s) => EtcdError(s.message().to_string()),
+            other => EtcdError(other.to_string()),
+        }
+    }
+}
+
+/// One entry of etcd's member list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberInfo {
+    pub id: u64,
+    /// Empty until the member has started once.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+impl MemberInfo {
+    pub fn started(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+/// What one member says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub version: String,
+    pub leader: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub db_size: i64,
+    pub is_learner: bool,
+    pub errors: Vec<String>,
+}
+
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
+    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(CALL_TIMEOUT);
+    Ok(Client::connect(urls, Some(opts)).await?)
+}
+
+pub async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
+    let mut c = connect(&[url.to_string()]).await?;
+    let s = c.status().await?;
+    let id = s.header().map_or(0, |h| h.member_id());
+    Ok(MemberStatus {
+        id,
+        version: s.version().to_string(),
+        leader: s.leader(),
+        raft_term: s.raft_term(),
+        raft_index: s.raft_index(),
+        raft_applied_index: s.raft_applied_index(),
+        db_size: s.db_size(),
+        is_learner: s.is_learner(),
+        errors: s.errors().to_vec(),
+    })
+}
+
+pub async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
+    let mut c = connect(urls).await?;
+    let list = c.member_list().await?;
+    Ok(list.members().iter().map(info).collect())
+}
+
+fn info(m: &etcd_client::Member) -> MemberInfo {
+    MemberInfo {
+        id: m.id(),
+        name: m.name().to_string(),
+        peer_urls: m.peer_urls().to_vec(),
+        client_urls: m.client_urls().to_vec(),
+        is_learner: m.is_learner(),
+    }
+}
+
+/// Adds a learner with `peer_url`; returns its ID.
+pub async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
+    let mut c = connect(urls).await?;
+    let resp = c.member_add([peer_url], Some(MemberAddOptions::new().with_is_learner())).await?;
+    resp.member().map(|m| m.id()).ok_or_else(|| EtcdError("member add returned no member".into()))
+}
+
+pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
+    let mut c = connect(urls).await?;
+    c.member_promote(id).await?;
+    Ok(())
+}
+
+/// A member is healthy when it answers, knows a leader and reports no errors;
+/// a voter must also serve a linearizable read (which needs quorum).
+pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
+    let s = status(url).await?;
+    if s.leader == 0 {
+        return Err(EtcdError("no leader".into()));
+    }
+    if !s.errors.is_empty() {
+        return Err(EtcdError(s.errors.join("; ")));
+    }
+    if !s.is_learner {
+        let mut c = connect(&[url.to_string()]).await?;
+        c.get("health", Some(GetOptions::new().with_count_only())).await?;
+    }
+    Ok(s)
+}
+
+/// Formats a member ID as etcd's tools do.
+pub fn id_hex(id: u64) -> String {
+    format!("{id:x}")
+}

@@ -1,0 +1,363 @@
+//! Executes a plan: prepares hosts in parallel, then runs membership steps
+//! one at a time, each gated on the member being healthy before the next.
+//! Every failure names the host and the step; whatever ran before it is left
+//! in a state the next `apply` picks up from.
+
+use crate::access::Access;
+use crate::error::Error;
+use crate::etcd::{self, MemberInfo};
+use crate::facts::Facts;
+use crate::inventory::{FetchMode, Inventory, Member, Version};
+use crate::plan::{Plan, Prepare, Step};
+use crate::progress::{Progress, Task};
+use crate::release::{self, Artifact, Fetcher};
+use crate::remote;
+use crate::ssh::{Host, HostError};
+use crate::templates::{Bootstrap, Templates};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How long a member may take to become healthy after a start.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a learner may take to catch up before its promotion.
+const PROMOTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything the steps need.
+pub struct Env<'a> {
+    pub inv: &'a Inventory,
+    pub hosts: &'a BTreeMap<String, Host>,
+    pub access: &'a Access,
+    pub templates: &'a Templates,
+    pub progress: &'a Progress,
+}
+
+impl Env<'_> {
+    fn member(&self, name: &str) -> Result<&Member, Error> {
+        self.inv.member(name).ok_or_else(|| Error::Blocked(format!("{name} is not in the inventory")))
+    }
+
+    fn host(&self, name: &str) -> Result<&Host, Error> {
+        self.hosts.get(name).ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
+    }
+
+    async fn url(&self, m: &Member) -> Result<String, Error> {
+        Ok(self.access.url(m, self.host(&m.name)?).await?)
+    }
+}
+
+pub async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
+    if let Some(b) = &plan.blocked {
+        return Err(Error::Blocked(b.clone()));
+    }
+    prepare_all(env, &plan.prepare, facts).await?;
+    // Members known to serve clients; cluster calls go through them.
+    let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
+    for step in &plan.steps {
+        run_step(env, step, &mut live).await?;
+    }
+    Ok(())
+}
+
+async fn prepare_all(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -> Result<(), Error> {
+    if prepares.is_empty() {
+        return Ok(());
+    }
+    let fetcher = Fetcher::new(&env.inv.release);
+    // Each distinct release file is fetched and verified once.
+    let mut artifacts: Artifacts = BTreeMap::new();
+    for p in prepares {
+        if let Some(v) = p.install {
+            let arch_name = facts.hosts.get(&p.host).map(|h| h.arch.as_str()).unwrap_or_default();
+            let arch = release::goarch(arch_name).map_err(|e| HostError::new(&p.host, "resolve release", e.to_string()))?;
+            if artifacts.contains_key(&(v, arch)) {
+                continue;
+            }
+            let a = Artifact::new(&env.inv.release, v, arch);
+            env.progress.line(&format!("release: {} (checking SHA256)", a.url));
+            let (bytes, digest) = match env.inv.release.fetch {
+                FetchMode::Controller => {
+                    let (b, d) = fetcher.tarball(&a).await?;
+                    (Some(b), d)
+                }
+                FetchMode::Host => (None, fetcher.expected_digest(&a).await?),
+            };
+            artifacts.insert((v, arch), (a, bytes, digest));
+        }
+    }
+    let jobs = prepares.iter().map(|p| {
+        let artifacts = &artifacts;
+        async move {
+            let task = env.progress.task(&p.host);
+            let r = prepare_one(env, p, facts, artifacts, &task).await;
+            match &r {
+                Ok(()) => task.done("prepared"),
+                Err(e) => task.fail(&e.to_string()),
+            }
+            r
+        }
+    });
+    futures_util::future::try_join_all(jobs).await?;
+    Ok(())
+}
+
+/// A verified release file per (version, arch): the tarball's bytes when the
+/// controller fetched it, and its SHA256.
+type Artifacts = BTreeMap<(Version, &'static str), (Artifact, Option<Vec<u8>>, String)>;
+
+async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Artifacts, task: &Task) -> Result<(), Error> {
+    let m = env.member(&p.host)?;
+    let host = env.host(&p.host)?;
+    task.step("prepare host (etcd user, directories)");
+    host.run("prepare host", &remote::prepare_host(env.inv, m)).await?;
+    if let Some(v) = p.install {
+        let arch_name = facts.hosts.get(&p.host).map(|h| h.arch.as_str()).unwrap_or_default();
+        let arch = release::goarch(arch_name).map_err(|e| HostError::new(&p.host, "resolve release", e.to_string()))?;
+        let Some((a, bytes, digest)) = artifacts.get(&(v, arch)) else {
+            return Err(HostError::new(&p.host, "install release", "release was not resolved").into());
+        };
+        match bytes {
+            Some(b) => {
+                task.step(&format!("push and install etcd {v} ({} MB)", b.len() / 1_000_000));
+                host.run_with_input("install release", &remote::install_release(env.inv, v, digest, remote::Source::Stdin), b).await?;
+            }
+            None => {
+                task.step(&format!("download and install etcd {v}"));
+                host.run("install release", &remote::install_release(env.inv, v, digest, remote::Source::Url(&a.url))).await?;
+            }
+        }
+    }
+    if let Some(v) = p.link {
+        task.step(&format!("use etcd {v}"));
+        host.run("switch release link", &remote::use_version(env.inv, v)).await?;
+    }
+    if p.unit {
+        task.step("write systemd unit");
+        let r = env.templates.render(env.inv, m, None)?;
+        host.run_with_input("write systemd unit", &remote::write_unit(), r.unit.as_bytes()).await?;
+    }
+    Ok(())
+}
+
+async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Result<(), Error> {
+    match step {
+        Step::Bootstrap { host } => {
+            let m = env.member(host)?;
+            let task = env.progress.task(host);
+            let b = Bootstrap { initial_cluster: format!("{}={}", m.name, m.peer_url()), state: "new" };
+            guard(&task, async {
+                write_config(env, m, Some(&b), &task).await?;
+                start(env, m, false, &task).await?;
+                wait_healthy(env, m, &task).await
+            })
+            .await?;
+            task.done("bootstrapped: first member of a new cluster");
+            live.insert(host.clone());
+        }
+        Step::Start { hosts } => {
+            let jobs = hosts.iter().map(|h| async move {
+                let m = env.member(h)?;
+                let task = env.progress.task(h);
+                let r = guard(&task, async {
+                    start(env, m, false, &task).await?;
+                    wait_healthy(env, m, &task).await
+                })
+                .await;
+                if r.is_ok() {
+                    task.done("started, healthy");
+                }
+                r
+            });
+            futures_util::future::try_join_all(jobs).await?;
+            live.extend(hosts.iter().cloned());
+        }
+        Step::Promote { host, id } => {
+            let m = env.member(host)?;
+            let task = env.progress.task(host);
+            guard(&task, promote(env, m, *id, live, &task)).await?;
+            task.done("promoted to voting member");
+            live.insert(host.clone());
+        }
+        Step::Join { host, added, stale_data, running } => {
+            let m = env.member(host)?;
+            let task = env.progress.task(host);
+            guard(&task, join(env, m, *added, *stale_data, *running, live, &task)).await?;
+            task.done("joined, healthy, voting");
+            live.insert(host.clone());
+        }
+        Step::Restart { host, reason } => {
+            let m = env.member(host)?;
+            let task = env.progress.task(host);
+            guard(&task, async {
+                let list = etcd::member_list(&urls(env, live).await?).await.map_err(|e| etcd_err(host, "read member list", e))?;
+                let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
+                write_config(env, m, Some(&b), &task).await?;
+                task.step(&format!("restart ({reason})"));
+                start(env, m, true, &task).await?;
+                wait_healthy(env, m, &task).await
+            })
+            .await?;
+            task.done(&format!("restarted ({reason}), healthy"));
+        }
+    }
+    Ok(())
+}
+
+/// Marks the task failed when the step fails.
+async fn guard<T>(task: &Task, f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    let r = f.await;
+    if let Err(e) = &r {
+        task.fail(&e.to_string());
+    }
+    r
+}
+
+async fn join(
+    env: &Env<'_>,
+    m: &Member,
+    added: Option<u64>,
+    stale_data: bool,
+    running: bool,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    let cluster = urls(env, live).await?;
+    let id = match added {
+        Some(id) => id,
+        None => {
+            task.step("member add (learner)");
+            let peer = m.peer_url();
+            retry(&m.name, "member add", PROMOTE_TIMEOUT, || etcd::add_learner(&cluster, &peer)).await?
+        }
+    };
+    if !running {
+        if stale_data {
+            task.step("move old data aside");
+            env.host(&m.name)?.run("move old data aside", &remote::move_data_aside(m)).await?;
+        }
+        let list = etcd::member_list(&cluster).await.map_err(|e| etcd_err(&m.name, "read member list", e))?;
+        let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
+        write_config(env, m, Some(&b), task).await?;
+        start(env, m, false, task).await?;
+    }
+    wait_healthy(env, m, task).await?;
+    promote(env, m, id, live, task).await
+}
+
+async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, task: &Task) -> Result<(), Error> {
+    task.step("promote learner (once caught up)");
+    let cluster = urls(env, live).await?;
+    retry(&m.name, "member promote", PROMOTE_TIMEOUT, || async {
+        match etcd::promote(&cluster, id).await {
+            // An earlier, interrupted run may have promoted it already.
+            Err(e) if e.0.contains("not a learner") => Ok(()),
+            r => r,
+        }
+    })
+    .await?;
+    wait_healthy(env, m, task).await
+}
+
+/// Client URLs of the members known to serve.
+async fn urls(env: &Env<'_>, live: &BTreeSet<String>) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for name in live {
+        out.push(env.url(env.member(name)?).await?);
+    }
+    if out.is_empty() {
+        return Err(Error::Blocked("no member of the cluster is known to be running".into()));
+    }
+    Ok(out)
+}
+
+/// `name=peer-url,...` for every member in the list; a member that never
+/// started has no name yet, so the inventory's name for its peer URL is used.
+pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -> String {
+    let mut parts = Vec::new();
+    for e in list {
+        let name = if e.started() {
+            e.name.clone()
+        } else {
+            match inv.members.iter().find(|m| e.peer_urls.contains(&m.peer_url())) {
+                Some(m) => m.name.clone(),
+                None => continue,
+            }
+        };
+        for u in &e.peer_urls {
+            parts.push(format!("{name}={u}"));
+        }
+    }
+    if !parts.iter().any(|p| p.starts_with(&format!("{}=", joining.name))) {
+        parts.push(format!("{}={}", joining.name, joining.peer_url()));
+    }
+    parts.join(",")
+}
+
+async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &Task) -> Result<(), Error> {
+    task.step("write config");
+    let r = env.templates.render(env.inv, m, b)?;
+    env.host(&m.name)?.run_with_input("write config", &remote::write_config(), r.config.as_bytes()).await?;
+    Ok(())
+}
+
+async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task) -> Result<(), Error> {
+    let step = if restart { "restart etcd" } else { "start etcd" };
+    task.step(step);
+    let host = env.host(&m.name)?;
+    if let Err(mut e) = host.run(step, &remote::start(restart)).await {
+        e.detail.push_str(&journal(host).await);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+async fn journal(host: &Host) -> String {
+    match host.run("read journal", &remote::journal_tail()).await {
+        Ok(j) if !j.trim().is_empty() => format!("\n--- last lines of the etcd journal on {} ---\n{}", host.name, j.trim_end()),
+        _ => String::new(),
+    }
+}
+
+/// Waits until the member is healthy (see `etcd::check_health`).
+async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Error> {
+    task.step("wait until healthy");
+    let url = env.url(m).await?;
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    loop {
+        let err = match etcd::check_health(&url).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        if Instant::now() >= deadline {
+            let host = env.host(&m.name)?;
+            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(host).await);
+            return Err(HostError::new(&m.name, "wait until healthy", detail).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Retries an etcd call that fails while the cluster settles (a learner
+/// catching up, a fresh member's connections not yet counted).
+async fn retry<T, F, Fut>(host: &str, step: &str, timeout: Duration, mut f: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, etcd::EtcdError>>,
+{
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(50);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(500));
+            }
+            Err(e) => return Err(etcd_err(host, step, e)),
+        }
+    }
+}
+
+fn etcd_err(host: &str, step: &str, e: etcd::EtcdError) -> Error {
+    HostError::new(host, step, e.0).into()
+}

@@ -1,0 +1,169 @@
+//! Facts: what is true on the hosts and in the cluster right now, gathered in
+//! parallel before planning. Each host fact comes from one shell script whose
+//! `key=value` output is parsed by a pure function, so parsing is tested
+//! without hosts.
+
+use crate::access::Access;
+use crate::etcd::{self, MemberInfo, MemberStatus};
+use crate::inventory::{Inventory, Member, Version};
+use crate::layout;
+use crate::ssh::{Host, quote};
+use crate::templates::DIGEST_MARKER;
+use std::collections::BTreeMap;
+
+/// What one host has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    /// `uname -m`
+    pub arch: String,
+    /// Versions unpacked under the install directory.
+    pub installed: Vec<Version>,
+    /// The version the `current` link points at.
+    pub current: Option<Version>,
+    /// Settings digest in the config file's first line.
+    pub config_digest: Option<String>,
+    pub unit_digest: Option<String>,
+    pub active: bool,
+    pub enabled: bool,
+    pub pid: Option<u32>,
+    /// The data directory holds a member (etcd has started there before).
+    pub has_data: bool,
+}
+
+/// The script that prints a host's facts.
+pub fn host_script(inv: &Inventory, m: &Member) -> String {
+    let install = quote(&inv.cluster.install_dir);
+    let current = quote(&layout::current_link(inv));
+    let unit = layout::UNIT;
+    format!(
+        r#"echo "arch=$(uname -m)"
+for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
+[ -L {current} ] && echo "current=$(readlink {current})"
+[ -f {config} ] && echo "config_digest=$(head -n1 {config})"
+[ -f {unit_path} ] && echo "unit_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
+echo "active=$(systemctl is-active {unit} 2>/dev/null)"
+echo "enabled=$(systemctl is-enabled {unit} 2>/dev/null)"
+echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
+[ -d {data}/member ] && echo "has_data=yes"
+exit 0
+"#,
+        config = quote(layout::CONFIG_PATH),
+        unit_path = quote(layout::UNIT_PATH),
+        data = quote(layout::data_dir(m)),
+    )
+}
+
+impl HostFacts {
+    /// Parses `host_script`'s output.
+    pub fn parse(out: &str) -> HostFacts {
+        let mut f = HostFacts::default();
+        for line in out.lines() {
+            let Some((k, v)) = line.split_once('=') else { continue };
+            let v = v.trim();
+            match k {
+                "arch" => f.arch = v.to_string(),
+                "installed" => f.installed.extend(Version::parse(v)),
+                "current" => f.current = v.rsplit('/').next().and_then(|d| d.strip_prefix("etcd-v")).and_then(Version::parse),
+                "config_digest" => {
+                    f.config_digest = v.strip_prefix(DIGEST_MARKER.trim_end()).map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
+                }
+                "unit_digest" => f.unit_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
+                "active" => f.active = v == "active" || v == "activating" || v == "reloading",
+                "enabled" => f.enabled = v == "enabled",
+                "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
+                "has_data" => f.has_data = v == "yes",
+                _ => {}
+            }
+        }
+        f.installed.sort();
+        f
+    }
+}
+
+/// The cluster as its members describe it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterFacts {
+    /// From any member that answered; `None` when none did.
+    pub members: Option<Vec<MemberInfo>>,
+    /// Per inventory member name, what that member said of itself.
+    pub status: BTreeMap<String, MemberStatus>,
+}
+
+impl ClusterFacts {
+    /// The member-list entry of an inventory member (matched by peer URL, since
+    /// a member that never started has no name).
+    pub fn entry(&self, m: &Member) -> Option<&MemberInfo> {
+        let url = m.peer_url();
+        self.members.as_ref()?.iter().find(|e| e.peer_urls.iter().any(|u| u == &url))
+    }
+
+    pub fn leader(&self) -> Option<u64> {
+        self.status.values().map(|s| s.leader).find(|l| *l != 0)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    pub hosts: BTreeMap<String, HostFacts>,
+    pub cluster: ClusterFacts,
+}
+
+/// Reads every host's facts in parallel.
+pub async fn gather_hosts(inv: &Inventory, hosts: &BTreeMap<String, Host>) -> Result<BTreeMap<String, HostFacts>, crate::ssh::HostError> {
+    let jobs = inv.members.iter().filter_map(|m| {
+        let host = hosts.get(&m.name)?;
+        let script = host_script(inv, m);
+        Some(async move { host.run("gather facts", &script).await.map(|out| (m.name.clone(), HostFacts::parse(&out))) })
+    });
+    futures_util::future::try_join_all(jobs).await.map(|v| v.into_iter().collect())
+}
+
+/// Asks every running member for its status and one of them for the member list.
+pub async fn gather_cluster(
+    inv: &Inventory,
+    hosts: &BTreeMap<String, Host>,
+    host_facts: &BTreeMap<String, HostFacts>,
+    access: &Access,
+) -> ClusterFacts {
+    let jobs = inv.members.iter().filter(|m| host_facts.get(&m.name).is_some_and(|f| f.active)).filter_map(|m| {
+        let host = hosts.get(&m.name)?;
+        Some(async move {
+            let url = access.url(m, host).await.ok()?;
+            let status = etcd::status(&url).await.ok()?;
+            Some((m.name.clone(), url, status))
+        })
+    });
+    let answers: Vec<_> = futures_util::future::join_all(jobs).await.into_iter().flatten().collect();
+    let urls: Vec<String> = answers.iter().map(|(_, u, _)| u.clone()).collect();
+    let members = if urls.is_empty() { None } else { etcd::member_list(&urls).await.ok() };
+    ClusterFacts { members, status: answers.into_iter().map(|(n, _, s)| (n, s)).collect() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_fresh_host() {
+        let f = HostFacts::parse("arch=x86_64\nactive=inactive\nenabled=\npid=0\n");
+        assert_eq!(f, HostFacts { arch: "x86_64".into(), ..HostFacts::default() });
+    }
+
+    #[test]
+    fn parses_running_member() {
+        let out = "arch=x86_64\ninstalled=3.5.1\ninstalled=3.5.0\ncurrent=etcd-v3.5.1\nconfig_digest=# etcd-deploy settings-digest: abc123\nunit_digest=def\nactive=active\nenabled=enabled\npid=4242\nhas_data=yes\n";
+        let f = HostFacts::parse(out);
+        assert_eq!(f.installed, vec![Version::parse("3.5.0").unwrap(), Version::parse("3.5.1").unwrap()]);
+        assert_eq!(f.current, Version::parse("3.5.1"));
+        assert_eq!(f.config_digest.as_deref(), Some("abc123"));
+        assert_eq!(f.unit_digest.as_deref(), Some("def"));
+        assert!(f.active && f.enabled && f.has_data);
+        assert_eq!(f.pid, Some(4242));
+    }
+
+    #[test]
+    fn ignores_foreign_config() {
+        let f = HostFacts::parse("config_digest=name: hand-written\n");
+        assert_eq!(f.config_digest, None);
+    }
+}

@@ -1,0 +1,197 @@
+//! The inventory: what the operator wants, loaded from `inventory.toml` and
+//! fully validated before any host is contacted.
+//!
+//! `raw.rs` mirrors the file; `validate.rs` turns it into the types below,
+//! with defaults applied and every per-host override resolved, or into an
+//! error that names the file, line, column and field.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use validate::{InventoryError, parse};
+
+/// A validated inventory: one cluster and its members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inventory {
+    pub path: PathBuf,
+    pub cluster: Cluster,
+    pub release: Release,
+    pub members: Vec<Member>,
+    /// Things worth saying that do not stop the run (e.g. an even member count).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    pub name: String,
+    pub version: Version,
+    pub token: String,
+    pub install_dir: String,
+    pub templates_dir: Option<PathBuf>,
+    pub access: Access,
+}
+
+/// How the controller reaches members' client port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Try a direct TCP connection; fall back to an SSH local forward.
+    Auto,
+    Direct,
+    /// Always through an SSH local forward (the port is firewalled or private).
+    Tunnel,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Release {
+    pub source: ReleaseSource,
+    pub fetch: FetchMode,
+    /// A pinned checksum; when set, `SHA256SUMS` is not consulted.
+    pub sha256: Option<String>,
+    pub cache_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseSource {
+    Github,
+    Google,
+    /// A base URL laid out like the upstream release pages.
+    Mirror(String),
+}
+
+impl ReleaseSource {
+    pub fn base_url(&self) -> &str {
+        match self {
+            ReleaseSource::Github => "https://github.com/etcd-io/etcd/releases/download",
+            ReleaseSource::Google => "https://storage.googleapis.com/etcd",
+            ReleaseSource::Mirror(url) => url.trim_end_matches('/'),
+        }
+    }
+}
+
+/// Where the release tarball is downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchMode {
+    /// Once on the controller, then pushed over SSH (hosts need no internet).
+    Controller,
+    /// Each host downloads it itself.
+    Host,
+}
+
+/// One etcd member: where it runs, how to reach it, how it is configured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub name: String,
+    pub ssh: SshTarget,
+    /// The address etcd binds and advertises to peers and clients.
+    pub advertise: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: String,
+    pub settings: EtcdSettings,
+}
+
+impl Member {
+    pub fn peer_url(&self) -> String {
+        format!("http://{}:{}", url_host(&self.advertise), self.peer_port)
+    }
+    pub fn client_url(&self) -> String {
+        format!("http://{}:{}", url_host(&self.advertise), self.client_port)
+    }
+}
+
+/// Brackets an IPv6 literal for use in a URL.
+pub fn url_host(addr: &str) -> String {
+    if addr.contains(':') && !addr.starts_with('[') { format!("[{addr}]") } else { addr.to_string() }
+}
+
+/// How to open an SSH connection to a host. Unset fields fall through to
+/// `~/.ssh/config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    pub address: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<PathBuf>,
+    pub become_root: bool,
+    pub host_key_policy: HostKeyPolicy,
+    pub known_hosts_file: Option<PathBuf>,
+    pub connect_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Only hosts already in known_hosts.
+    Strict,
+    /// Remember new hosts, refuse changed keys (OpenSSH's accept-new).
+    AcceptNew,
+    /// Accept anything (labs only).
+    Off,
+}
+
+/// etcd settings that end up in the member's config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EtcdSettings {
+    pub heartbeat_interval_ms: u32,
+    pub election_timeout_ms: u32,
+    pub snapshot_count: Option<u64>,
+    pub quota_backend_bytes: Option<u64>,
+    pub auto_compaction_mode: Option<String>,
+    pub auto_compaction_retention: Option<String>,
+    pub log_level: String,
+    pub extra: BTreeMap<String, toml::Value>,
+}
+
+/// An etcd release version, `X.Y.Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl Version {
+    pub fn parse(s: &str) -> Option<Version> {
+        let s = s.strip_prefix('v').unwrap_or(s);
+        let mut parts = s.split('.');
+        let mut next = || -> Option<u32> {
+            let p = parts.next()?;
+            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+                return None;
+            }
+            p.parse().ok()
+        };
+        let v = Version { major: next()?, minor: next()?, patch: next()? };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(v)
+    }
+}
+
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl Inventory {
+    /// Reads and validates an inventory file.
+    pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        let text = std::fs::read_to_string(path).map_err(|e| InventoryError::io(path, e))?;
+        parse(path, &text)
+    }
+
+    pub fn member(&self, name: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.name == name)
+    }
+}

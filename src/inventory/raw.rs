@@ -1,0 +1,88 @@
+//! The inventory file exactly as written: serde types that mirror the TOML.
+//!
+//! Every table denies unknown keys, and values that later checks must point at
+//! keep their position (`Spanned`), so errors can name file, line and column.
+//! Nothing here applies defaults or judges values; `validate.rs` does that.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInventory {
+    pub cluster: RawCluster,
+    #[serde(default)]
+    pub release: RawRelease,
+    #[serde(default)]
+    pub ssh: RawSsh,
+    #[serde(default)]
+    pub etcd: RawEtcd,
+    pub hosts: Spanned<Vec<RawHost>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub name: Spanned<String>,
+    pub version: Spanned<String>,
+    pub token: Option<Spanned<String>>,
+    pub data_dir: Option<Spanned<String>>,
+    pub install_dir: Option<Spanned<String>>,
+    pub client_port: Option<u16>,
+    pub peer_port: Option<u16>,
+    pub templates_dir: Option<Spanned<String>>,
+    pub access: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRelease {
+    pub source: Option<Spanned<String>>,
+    pub fetch: Option<Spanned<String>>,
+    pub sha256: Option<Spanned<String>>,
+    pub cache_dir: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSsh {
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_file: Option<String>,
+    #[serde(rename = "become")]
+    pub become_root: Option<bool>,
+    pub host_key_policy: Option<Spanned<String>>,
+    pub known_hosts_file: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtcd {
+    pub heartbeat_interval_ms: Option<u32>,
+    pub election_timeout_ms: Option<u32>,
+    pub snapshot_count: Option<u64>,
+    pub quota_backend_bytes: Option<u64>,
+    pub auto_compaction_mode: Option<Spanned<String>>,
+    pub auto_compaction_retention: Option<String>,
+    pub log_level: Option<Spanned<String>>,
+    /// Further etcd config-file keys, written verbatim.
+    #[serde(default)]
+    pub extra: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHost {
+    pub name: Spanned<String>,
+    pub address: Spanned<String>,
+    pub advertise: Option<Spanned<String>>,
+    pub data_dir: Option<Spanned<String>>,
+    pub client_port: Option<Spanned<u16>>,
+    pub peer_port: Option<Spanned<u16>>,
+    #[serde(default)]
+    pub ssh: RawSsh,
+    #[serde(default)]
+    pub etcd: Option<RawEtcd>,
+}

@@ -1,0 +1,374 @@
+//! Turns a parsed inventory into a validated `Inventory`, or an error that
+//! names file, line, column and field. Runs before any SSH connection.
+
+use super::raw::{RawEtcd, RawHost, RawInventory, RawSsh};
+use super::*;
+use std::collections::HashMap;
+use std::ops::Range;
+use toml::Spanned;
+
+/// An inventory that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+pub struct InventoryError {
+    pub path: PathBuf,
+    /// 1-based line and column, when the error points into the file.
+    pub position: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl InventoryError {
+    pub fn io(path: &Path, err: std::io::Error) -> Self {
+        InventoryError { path: path.to_path_buf(), position: None, message: format!("cannot read the inventory: {err}") }
+    }
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Ctx<'_> {
+    fn at(&self, span: Range<usize>, message: impl Into<String>) -> InventoryError {
+        InventoryError { path: self.path.to_path_buf(), position: Some(line_col(self.text, span.start)), message: message.into() }
+    }
+    fn field<T>(&self, value: &Spanned<T>, field: &str, message: impl fmt::Display) -> InventoryError {
+        self.at(value.span(), format!("{field}: {message}"))
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    (line, col)
+}
+
+/// Parses and validates inventory text; `path` is only used in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
+    let cx = Ctx { path, text };
+    let raw: RawInventory = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        match e.span() {
+            Some(span) => cx.at(span, message),
+            None => InventoryError { path: path.to_path_buf(), position: None, message },
+        }
+    })?;
+    build(&cx, raw)
+}
+
+fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
+    let c = &raw.cluster;
+    check_name(cx, &c.name, "cluster.name")?;
+    let version = Version::parse(c.version.get_ref()).ok_or_else(|| {
+        cx.field(&c.version, "cluster.version", format!("`{}` is not a release version like 3.5.17", c.version.get_ref()))
+    })?;
+    if version.major != 3 || version.minor < 4 {
+        return Err(cx.field(&c.version, "cluster.version", format!("etcd {version} is not supported; use 3.4 or later")));
+    }
+    let install_dir = abs_path(cx, c.install_dir.as_ref(), "cluster.install_dir", "/opt/etcd")?;
+    let data_dir = abs_path(cx, c.data_dir.as_ref(), "cluster.data_dir", "/var/lib/etcd")?;
+    let client_port = c.client_port.unwrap_or(2379);
+    let peer_port = c.peer_port.unwrap_or(2380);
+    let access = match c.access.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("auto") => Access::Auto,
+        Some("direct") => Access::Direct,
+        Some("tunnel") => Access::Tunnel,
+        Some(other) => {
+            return Err(cx.field(
+                c.access.as_ref().expect("matched Some"),
+                "cluster.access",
+                format!("`{other}`: expected \"auto\", \"direct\" or \"tunnel\""),
+            ));
+        }
+    };
+    let token = match &c.token {
+        Some(t) if t.get_ref().trim().is_empty() => return Err(cx.field(t, "cluster.token", "must not be empty")),
+        Some(t) => t.get_ref().clone(),
+        None => format!("etcd-deploy-{}", c.name.get_ref()),
+    };
+    let cluster = Cluster {
+        name: c.name.get_ref().clone(),
+        version,
+        token,
+        install_dir,
+        templates_dir: c.templates_dir.as_ref().map(|d| relative_to(cx.path, d.get_ref())),
+        access,
+    };
+
+    let release = build_release(cx, &raw)?;
+    let base_settings = build_settings(cx, &raw.etcd, None)?;
+
+    if raw.hosts.get_ref().is_empty() {
+        return Err(cx.at(raw.hosts.span(), "hosts: the host list is empty; add at least one [[hosts]] entry"));
+    }
+    let mut members = Vec::new();
+    let mut names: HashMap<String, Range<usize>> = HashMap::new();
+    let mut addrs: HashMap<(String, u16), String> = HashMap::new();
+    for (i, h) in raw.hosts.get_ref().iter().enumerate() {
+        let field = |f: &str| format!("hosts[{i}].{f}");
+        check_name(cx, &h.name, &field("name"))?;
+        if let Some(first) = names.get(h.name.get_ref()) {
+            let (line, _) = line_col(cx.text, first.start);
+            return Err(cx.field(&h.name, &field("name"), format!("`{}` is already used by the host on line {line}", h.name.get_ref())));
+        }
+        names.insert(h.name.get_ref().clone(), h.name.span());
+        let member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
+        for (port, what) in [(member.client_port, "client_port"), (member.peer_port, "peer_port")] {
+            if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone()) {
+                let span = h.advertise.as_ref().unwrap_or(&h.address).span();
+                return Err(
+                    cx.at(span, format!("{}: {}:{port} ({what}) is already used by host `{other}`", field("address"), member.advertise))
+                );
+            }
+        }
+        if members.iter().any(|m: &Member| m.ssh.address == member.ssh.address && m.ssh.port == member.ssh.port) {
+            return Err(cx.field(
+                &h.address,
+                &field("address"),
+                format!("`{}` is already the address of another host", member.ssh.address),
+            ));
+        }
+        members.push(member);
+    }
+
+    let mut warnings = Vec::new();
+    let n = members.len();
+    if n % 2 == 0 {
+        let tolerated = (n - 1) / 2;
+        warnings.push(format!(
+            "{n} members tolerate {tolerated} failure{}, the same as {}: the extra member adds load and no fault tolerance; consider {} or {}",
+            if tolerated == 1 { "" } else { "s" },
+            n - 1,
+            n - 1,
+            n + 1
+        ));
+    }
+    Ok(Inventory { path: cx.path.to_path_buf(), cluster, release, members, warnings })
+}
+
+fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError> {
+    let r = &raw.release;
+    let source = match &r.source {
+        None => ReleaseSource::Github,
+        Some(s) => match s.get_ref().as_str() {
+            "github" => ReleaseSource::Github,
+            "google" => ReleaseSource::Google,
+            url if url.starts_with("http://") || url.starts_with("https://") => ReleaseSource::Mirror(url.to_string()),
+            url if url.starts_with("file://") => ReleaseSource::Mirror(url.to_string()),
+            other => {
+                return Err(cx.field(
+                    s,
+                    "release.source",
+                    format!("`{other}`: expected \"github\", \"google\" or a mirror URL (http://, https://)"),
+                ));
+            }
+        },
+    };
+    let fetch = match r.fetch.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("controller") => FetchMode::Controller,
+        Some("host") => FetchMode::Host,
+        Some(other) => {
+            return Err(cx.field(
+                r.fetch.as_ref().expect("matched Some"),
+                "release.fetch",
+                format!("`{other}`: expected \"controller\" or \"host\""),
+            ));
+        }
+    };
+    if fetch == FetchMode::Host && matches!(&source, ReleaseSource::Mirror(u) if u.starts_with("file://")) {
+        return Err(cx.field(
+            r.fetch.as_ref().expect("host fetch is explicit"),
+            "release.fetch",
+            "a file:// mirror is only on the controller; use fetch = \"controller\"",
+        ));
+    }
+    let sha256 = match &r.sha256 {
+        Some(s) => {
+            let v = s.get_ref().to_ascii_lowercase();
+            if v.len() != 64 || !v.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(cx.field(s, "release.sha256", "expected 64 hex digits"));
+            }
+            Some(v)
+        }
+        None => None,
+    };
+    let cache_dir = match &r.cache_dir {
+        Some(d) => relative_to(cx.path, d),
+        None => default_cache_dir(),
+    };
+    Ok(Release { source, fetch, sha256, cache_dir })
+}
+
+fn default_cache_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(x).join("etcd-deploy");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".cache/etcd-deploy"),
+        None => PathBuf::from("/tmp/etcd-deploy-cache"),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_member(
+    cx: &Ctx,
+    raw: &RawInventory,
+    h: &RawHost,
+    i: usize,
+    data_dir: &str,
+    client_port: u16,
+    peer_port: u16,
+    base: &EtcdSettings,
+) -> Result<Member, InventoryError> {
+    let field = |f: &str| format!("hosts[{i}].{f}");
+    let address = h.address.get_ref().trim();
+    if address.is_empty() || address.contains(char::is_whitespace) {
+        return Err(cx.field(&h.address, &field("address"), "expected a host name or IP address"));
+    }
+    let advertise = match &h.advertise {
+        Some(a) if a.get_ref().trim().is_empty() || a.get_ref().contains(['/', ' ']) => {
+            return Err(cx.field(a, &field("advertise"), "expected a host name or IP address"));
+        }
+        Some(a) => a.get_ref().clone(),
+        None => address.to_string(),
+    };
+    let client_port = h.client_port.as_ref().map_or(client_port, |p| *p.get_ref());
+    let peer_port = h.peer_port.as_ref().map_or(peer_port, |p| *p.get_ref());
+    if client_port == peer_port {
+        let span = h.peer_port.as_ref().map(|p| p.span()).unwrap_or(h.name.span());
+        return Err(cx.at(span, format!("{}: client and peer port are both {client_port}", field("peer_port"))));
+    }
+    let data_dir = abs_path(cx, h.data_dir.as_ref(), &field("data_dir"), data_dir)?;
+    let ssh = merge_ssh(&raw.ssh, &h.ssh);
+    let host_key_policy = match ssh.host_key_policy.as_ref().map(|s| s.get_ref().as_str()) {
+        None | Some("accept-new") => HostKeyPolicy::AcceptNew,
+        Some("strict") => HostKeyPolicy::Strict,
+        Some("off") => HostKeyPolicy::Off,
+        Some(other) => {
+            return Err(cx.field(
+                ssh.host_key_policy.as_ref().expect("matched Some"),
+                "ssh.host_key_policy",
+                format!("`{other}`: expected \"strict\", \"accept-new\" or \"off\""),
+            ));
+        }
+    };
+    let settings = match &h.etcd {
+        Some(e) => build_settings(cx, e, Some(base))?,
+        None => base.clone(),
+    };
+    Ok(Member {
+        name: h.name.get_ref().clone(),
+        ssh: SshTarget {
+            address: address.to_string(),
+            user: ssh.user.clone(),
+            port: ssh.port,
+            identity_file: ssh.identity_file.as_deref().map(|p| relative_to(cx.path, p)),
+            become_root: ssh.become_root.unwrap_or(false),
+            host_key_policy,
+            known_hosts_file: ssh.known_hosts_file.as_deref().map(|p| relative_to(cx.path, p)),
+            connect_timeout_secs: ssh.connect_timeout_secs.unwrap_or(10),
+        },
+        advertise,
+        client_port,
+        peer_port,
+        data_dir,
+        settings,
+    })
+}
+
+fn merge_ssh(base: &RawSsh, host: &RawSsh) -> RawSsh {
+    RawSsh {
+        user: host.user.clone().or_else(|| base.user.clone()),
+        port: host.port.or(base.port),
+        identity_file: host.identity_file.clone().or_else(|| base.identity_file.clone()),
+        become_root: host.become_root.or(base.become_root),
+        host_key_policy: host.host_key_policy.clone().or_else(|| base.host_key_policy.clone()),
+        known_hosts_file: host.known_hosts_file.clone().or_else(|| base.known_hosts_file.clone()),
+        connect_timeout_secs: host.connect_timeout_secs.or(base.connect_timeout_secs),
+    }
+}
+
+/// Builds settings from `raw`, each unset field taken from `base` (or etcd's default).
+fn build_settings(cx: &Ctx, raw: &RawEtcd, base: Option<&EtcdSettings>) -> Result<EtcdSettings, InventoryError> {
+    let heartbeat = raw.heartbeat_interval_ms.or(base.map(|b| b.heartbeat_interval_ms)).unwrap_or(100);
+    let election = raw.election_timeout_ms.or(base.map(|b| b.election_timeout_ms)).unwrap_or(1000);
+    if election < heartbeat * 5 {
+        return Err(InventoryError {
+            path: cx.path.to_path_buf(),
+            position: None,
+            message: format!("etcd.election_timeout_ms ({election}) must be at least 5 times etcd.heartbeat_interval_ms ({heartbeat})"),
+        });
+    }
+    let auto_compaction_mode = match &raw.auto_compaction_mode {
+        Some(m) if !matches!(m.get_ref().as_str(), "periodic" | "revision") => {
+            return Err(cx.field(m, "etcd.auto_compaction_mode", format!("`{}`: expected \"periodic\" or \"revision\"", m.get_ref())));
+        }
+        Some(m) => Some(m.get_ref().clone()),
+        None => base.and_then(|b| b.auto_compaction_mode.clone()),
+    };
+    let log_level = match &raw.log_level {
+        Some(l) if !matches!(l.get_ref().as_str(), "debug" | "info" | "warn" | "error" | "panic" | "fatal") => {
+            return Err(cx.field(l, "etcd.log_level", format!("`{}`: expected debug, info, warn, error, panic or fatal", l.get_ref())));
+        }
+        Some(l) => l.get_ref().clone(),
+        None => base.map_or_else(|| "info".to_string(), |b| b.log_level.clone()),
+    };
+    let mut extra = base.map(|b| b.extra.clone()).unwrap_or_default();
+    extra.extend(raw.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    Ok(EtcdSettings {
+        heartbeat_interval_ms: heartbeat,
+        election_timeout_ms: election,
+        snapshot_count: raw.snapshot_count.or(base.and_then(|b| b.snapshot_count)),
+        quota_backend_bytes: raw.quota_backend_bytes.or(base.and_then(|b| b.quota_backend_bytes)),
+        auto_compaction_mode,
+        auto_compaction_retention: raw.auto_compaction_retention.clone().or(base.and_then(|b| b.auto_compaction_retention.clone())),
+        log_level,
+        extra,
+    })
+}
+
+/// etcd member and cluster names end up in URLs, unit names and file names.
+fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), InventoryError> {
+    let n = name.get_ref();
+    let ok = !n.is_empty()
+        && n.len() <= 63
+        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && n.as_bytes()[0].is_ascii_alphanumeric();
+    if ok {
+        Ok(())
+    } else {
+        Err(cx.field(
+            name,
+            field,
+            format!(
+                "`{n}` is not a valid name: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63 characters"
+            ),
+        ))
+    }
+}
+
+fn abs_path(cx: &Ctx, value: Option<&Spanned<String>>, field: &str, default: &str) -> Result<String, InventoryError> {
+    match value {
+        None => Ok(default.to_string()),
+        Some(v) => {
+            let p = v.get_ref();
+            if !p.starts_with('/') || p.contains(['\n', '\'', '"']) || p.split('/').any(|c| c == "..") {
+                Err(cx.field(v, field, format!("`{p}` must be an absolute path without quotes or `..`")))
+            } else {
+                Ok(p.trim_end_matches('/').to_string())
+            }
+        }
+    }
+}
+
+/// Paths in the inventory are relative to the inventory file; `~/` is the home directory.
+fn relative_to(inventory: &Path, p: &str) -> PathBuf {
+    if let Some(rest) = p.strip_prefix("~/")
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        return PathBuf::from(home).join(rest);
+    }
+    let p = PathBuf::from(p);
+    if p.is_absolute() { p } else { inventory.parent().unwrap_or(Path::new(".")).join(p) }
+}

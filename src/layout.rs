@@ -1,0 +1,30 @@
+//! Where etcd-deploy puts things on a host: one place, so facts, plans and
+//! steps agree on every path.
+
+use crate::inventory::{Inventory, Member, Version};
+
+/// The systemd unit that runs a member.
+pub const UNIT: &str = "etcd.service";
+pub const UNIT_PATH: &str = "/etc/systemd/system/etcd.service";
+pub const CONFIG_PATH: &str = "/etc/etcd/etcd.conf.yml";
+/// Links to the current binaries for operators' shells.
+pub const BIN_LINK_DIR: &str = "/usr/local/bin";
+pub const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
+
+/// The versioned install directory, e.g. `/opt/etcd/etcd-v3.5.1`.
+pub fn version_dir(inv: &Inventory, v: Version) -> String {
+    format!("{}/etcd-v{v}", inv.cluster.install_dir)
+}
+
+/// The stable link to the version in use; an upgrade switches it.
+pub fn current_link(inv: &Inventory) -> String {
+    format!("{}/current", inv.cluster.install_dir)
+}
+
+pub fn etcd_binary(inv: &Inventory) -> String {
+    format!("{}/etcd", current_link(inv))
+}
+
+pub fn data_dir(member: &Member) -> &str {
+    &member.data_dir
+}

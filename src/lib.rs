@@ -1,0 +1,32 @@
+//! etcd-deploy stands up and operates etcd clusters on Linux hosts over SSH.
+//!
+//! The shape is Terraform's plan/apply with pyinfra's facts:
+//!
+//! - [`inventory`]: the operator's `inventory.toml`, validated whole before any
+//!   host is contacted (errors name file, line, column and field).
+//! - [`ssh`]: one multiplexed OpenSSH connection per host; scripts as data.
+//! - [`facts`]: what hosts and the cluster look like now, gathered in parallel.
+//! - [`plan`]: a pure function of inventory + facts + desired digests → ordered steps.
+//! - [`exec`]: runs a plan; hosts are prepared in parallel, membership changes
+//!   happen one member at a time, each gated on health.
+//! - [`templates`]: the unit and config files (minijinja, overridable).
+//! - [`release`]: release URLs, SHA256 verification, the controller's cache.
+//! - [`etcd`] and [`access`]: calls to the cluster, directly or through SSH tunnels.
+//! - [`remote`] and [`layout`]: the scripts run on hosts and the paths they use.
+//! - [`commands`]: the subcommands, over all of the above.
+
+pub mod access;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod etcd;
+pub mod exec;
+pub mod facts;
+pub mod inventory;
+pub mod layout;
+pub mod plan;
+pub mod progress;
+pub mod release;
+pub mod remote;
+pub mod ssh;
+pub mod templates;

@@ -1,0 +1,260 @@
+//! The plan: what `apply` will do, computed as a pure function of the
+//! inventory, the facts and the desired file digests. `plan` prints it,
+//! `apply` executes it; neither re-decides anything.
+
+use crate::facts::Facts;
+use crate::inventory::{Inventory, Version};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// What the rendered files of a member must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub config_digest: String,
+    pub unit_digest: String,
+}
+
+/// Host preparation, run on all hosts in parallel before membership changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prepare {
+    pub host: String,
+    /// Unpack this release into its versioned directory.
+    pub install: Option<Version>,
+    /// Point the `current` link at this version (only on members not running).
+    pub link: Option<Version>,
+    /// Write the systemd unit (new or changed).
+    pub unit: bool,
+}
+
+impl Prepare {
+    fn is_empty(&self) -> bool {
+        self.install.is_none() && self.link.is_none() && !self.unit
+    }
+}
+
+/// One membership or service step; these run one at a time, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    /// Start the first member of a new cluster (`initial-cluster-state new`).
+    Bootstrap { host: String },
+    /// Start members that are already in the cluster but stopped, together
+    /// (when no member answers, quorum may need several of them at once).
+    Start { hosts: Vec<String> },
+    /// Make a started learner a voting member.
+    Promote { host: String, id: u64 },
+    /// Add as a learner (unless `added`), write config (`existing`), start,
+    /// wait until healthy, promote.
+    Join {
+        host: String,
+        /// The ID of an earlier `member add` whose member never started.
+        added: Option<u64>,
+        /// Data from an earlier life of this host is moved aside first.
+        stale_data: bool,
+        /// The service is running already: only wait and promote.
+        running: bool,
+    },
+    /// Write the changed config and/or unit and restart, waiting for health.
+    Restart { host: String, reason: String },
+}
+
+impl Step {
+    pub fn symbol(&self) -> char {
+        match self {
+            Step::Bootstrap { .. } | Step::Join { .. } => '+',
+            Step::Start { .. } | Step::Promote { .. } | Step::Restart { .. } => '~',
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub prepare: Vec<Prepare>,
+    pub steps: Vec<Step>,
+    /// Things the operator should know that the plan does not change.
+    pub notes: Vec<String>,
+    /// Membership must be read again after these steps (members were started
+    /// while no member answered), and a new plan made.
+    pub replan: bool,
+    /// Why nothing can safely be done, if so.
+    pub blocked: Option<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.prepare.is_empty() && self.steps.is_empty()
+    }
+}
+
+/// Computes the plan for `apply`.
+pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>) -> Plan {
+    let mut p = Plan::default();
+    let want = inv.cluster.version;
+    let cluster = &facts.cluster;
+    let default_host = Default::default();
+    let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
+    let mut restart: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+
+    for m in &inv.members {
+        let h = hf(&m.name);
+        let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
+        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, unit: false };
+        if h.current != Some(want) {
+            match h.current {
+                Some(running) if in_service => p.notes.push(format!(
+                    "{}: runs etcd {running}, the inventory says {want}; version changes are rolling upgrades (`etcd-deploy upgrade`), apply leaves the version alone",
+                    m.name
+                )),
+                _ => {
+                    prep.install = (!h.installed.contains(&want)).then_some(want);
+                    prep.link = Some(want);
+                }
+            }
+        }
+        let d = desired.get(&m.name);
+        if d.is_some_and(|d| h.unit_digest.as_ref() != Some(&d.unit_digest)) {
+            prep.unit = true;
+            if h.unit_digest.is_some() && h.active {
+                restart.entry(&m.name).or_default().push("unit changed");
+            }
+        }
+        if h.active && h.config_digest.is_some() && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest)) {
+            restart.entry(&m.name).or_default().push("config changed");
+        }
+        if !prep.is_empty() {
+            p.prepare.push(prep);
+        }
+    }
+
+    let Some(list) = &cluster.members else {
+        let with_data: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).has_data).collect();
+        let running: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).active).map(|m| m.name.as_str()).collect();
+        if !running.is_empty() {
+            p.blocked = Some(format!(
+                "etcd runs on {} but no member answers on its client URL; wait for it to settle or look at `journalctl -u etcd` there, then apply again",
+                running.join(", ")
+            ));
+            return p;
+        }
+        if with_data.is_empty() {
+            let first = &inv.members[0];
+            p.steps.push(Step::Bootstrap { host: first.name.clone() });
+            for m in &inv.members[1..] {
+                p.steps.push(Step::Join { host: m.name.clone(), added: None, stale_data: false, running: false });
+            }
+        } else {
+            p.steps.push(Step::Start { hosts: with_data.iter().map(|m| m.name.clone()).collect() });
+            p.notes.push(
+                "no member answers: the members that have data are started first; the membership is read again once they are up".into(),
+            );
+            p.replan = true;
+        }
+        return p;
+    };
+
+    let mut promotes = Vec::new();
+    let mut resumed_joins = Vec::new();
+    let mut new_joins = Vec::new();
+    let mut starts = Vec::new();
+    let mut restarts = Vec::new();
+    for m in &inv.members {
+        let h = hf(&m.name);
+        match cluster.entry(m) {
+            None => new_joins.push(Step::Join { host: m.name.clone(), added: None, stale_data: h.has_data && !h.active, running: false }),
+            Some(e) if !e.started() => resumed_joins.push(Step::Join {
+                host: m.name.clone(),
+                added: Some(e.id),
+                stale_data: h.has_data && !h.active,
+                running: h.active,
+            }),
+            Some(e) => {
+                if !h.active {
+                    starts.push(m.name.clone());
+                } else if let Some(reasons) = restart.get(m.name.as_str()) {
+                    restarts.push(Step::Restart { host: m.name.clone(), reason: reasons.join(", ") });
+                }
+                if e.is_learner {
+                    promotes.push(Step::Promote { host: m.name.clone(), id: e.id });
+                }
+            }
+        }
+    }
+    for e in list {
+        if !inv.members.iter().any(|m| e.peer_urls.contains(&m.peer_url())) {
+            let name = if e.name.is_empty() { "(never started)" } else { &e.name };
+            p.notes.push(format!(
+                "member {name} ({:x}, {}) is not in the inventory; apply leaves it in place",
+                e.id,
+                e.peer_urls.join(",")
+            ));
+        }
+    }
+    if !starts.is_empty() {
+        p.steps.push(Step::Start { hosts: starts });
+    }
+    p.steps.extend(promotes);
+    p.steps.extend(resumed_joins);
+    p.steps.extend(new_joins);
+    p.steps.extend(restarts);
+    p
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        if let Some(b) = &self.blocked {
+            return writeln!(f, "blocked: {b}");
+        }
+        if self.is_empty() {
+            return writeln!(f, "No changes. The cluster matches the inventory.");
+        }
+        for prep in &self.prepare {
+            let mut what = Vec::new();
+            if let Some(v) = prep.install {
+                what.push(format!("install etcd {v}"));
+            }
+            if let Some(v) = prep.link {
+                what.push(format!("use etcd {v}"));
+            }
+            if prep.unit {
+                what.push("write systemd unit".to_string());
+            }
+            writeln!(f, "+ {:<12} {}", prep.host, what.join(", "))?;
+        }
+        for s in &self.steps {
+            let (host, text) = match s {
+                Step::Bootstrap { host } => (
+                    host.clone(),
+                    "bootstrap: start as the first member of a new cluster (initial-cluster-state new), wait until healthy".to_string(),
+                ),
+                Step::Start { hosts } => (hosts.join(","), "start the stopped member(s), wait until healthy".to_string()),
+                Step::Promote { host, id } => (host.clone(), format!("promote learner {id:x} to voting member")),
+                Step::Join { host, added, stale_data, running } => {
+                    let mut t = vec![match added {
+                        None => "join: member add (learner)".to_string(),
+                        Some(id) => format!("join: resume member {id:x} (already added)"),
+                    }];
+                    if *stale_data {
+                        t.push("move old data aside".into());
+                    }
+                    if !running {
+                        t.push("write config (initial-cluster-state existing), start".into());
+                    }
+                    t.push("wait until healthy, promote".into());
+                    (host.clone(), t.join(", "))
+                }
+                Step::Restart { host, reason } => (host.clone(), format!("restart ({reason}), wait until healthy")),
+            };
+            writeln!(f, "{} {host:<12} {text}", s.symbol())?;
+        }
+        let n = self.prepare.len() + self.steps.len();
+        write!(f, "Plan: {n} step{}.", if n == 1 { "" } else { "s" })?;
+        if self.replan {
+            write!(f, " More may follow once the stopped members answer.")?;
+        }
+        writeln!(f)
+    }
+}

@@ -1,0 +1,113 @@
+//! The shell scripts run on hosts, as pure functions of their inputs. Each is
+//! idempotent and leaves nothing half-written: files go to a temporary name
+//! and are renamed into place.
+
+use crate::inventory::{Inventory, Member, Version};
+use crate::layout;
+use crate::ssh::quote;
+
+/// The `etcd` system user, and the directories it owns.
+pub fn prepare_host(inv: &Inventory, m: &Member) -> String {
+    format!(
+        "set -e
+id -u etcd >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir {data} --shell /usr/sbin/nologin etcd
+install -d -m 0700 -o etcd -g etcd {data}
+install -d -m 0755 {install} /etc/etcd
+",
+        data = quote(layout::data_dir(m)),
+        install = quote(&inv.cluster.install_dir),
+    )
+}
+
+/// Where the tarball comes from on the host.
+pub enum Source<'a> {
+    /// Sent on the script's stdin.
+    Stdin,
+    /// Downloaded by the host.
+    Url(&'a str),
+}
+
+/// Receives or downloads a release tarball, checks its SHA256, and unpacks it
+/// into the versioned directory. On a mismatch nothing is installed.
+pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: Source) -> String {
+    let fetch = match source {
+        Source::Stdin => "cat > \"$f\"".to_string(),
+        Source::Url(url) => format!(
+            "if command -v curl >/dev/null; then curl -fsSL --retry 2 -o \"$f\" {u}; else wget -q -O \"$f\" {u}; fi",
+            u = quote(url)
+        ),
+    };
+    format!(
+        "set -e
+f=$(mktemp /tmp/etcd-deploy-release.XXXXXX)
+trap 'rm -f \"$f\"' EXIT
+{fetch}
+actual=$(sha256sum \"$f\" | cut -d' ' -f1)
+if [ \"$actual\" != {sha} ]; then
+  echo \"checksum mismatch for etcd {version}: expected {sha}, got $actual; nothing was installed\" >&2
+  exit 1
+fi
+dest={dest}
+rm -rf \"$dest.tmp\"
+mkdir -p \"$dest.tmp\"
+tar -xzf \"$f\" -C \"$dest.tmp\" --strip-components=1 --no-same-owner
+[ -x \"$dest.tmp/etcd\" ] || {{ echo \"the tarball has no etcd binary\" >&2; rm -rf \"$dest.tmp\"; exit 1; }}
+chmod -R go-w \"$dest.tmp\"
+rm -rf \"$dest\"
+mv \"$dest.tmp\" \"$dest\"
+",
+        sha = quote(sha256),
+        dest = quote(&layout::version_dir(inv, version)),
+    )
+}
+
+/// Points the `current` link at a version (atomically) and links the binaries
+/// into the operator's PATH.
+pub fn use_version(inv: &Inventory, version: Version) -> String {
+    let current = quote(&layout::current_link(inv));
+    let mut s =
+        format!("set -e\nln -sfn {target} {current}.tmp\nmv -T {current}.tmp {current}\n", target = quote(&format!("etcd-v{version}")));
+    for b in layout::BINARIES {
+        s.push_str(&format!(
+            "if [ -e {current}/{b} ]; then ln -sfn {current}/{b} {dir}/{b}; else rm -f {dir}/{b}; fi\n",
+            dir = layout::BIN_LINK_DIR
+        ));
+    }
+    s
+}
+
+/// Writes stdin to `path` atomically with `mode`; then runs `after`.
+pub fn write_file(path: &str, mode: &str, after: &str) -> String {
+    let p = quote(path);
+    format!("set -e\nmkdir -p \"$(dirname {p})\"\ncat > {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n{after}")
+}
+
+pub fn write_unit() -> String {
+    write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")
+}
+
+pub fn write_config() -> String {
+    write_file(layout::CONFIG_PATH, "0644", "")
+}
+
+/// Enables and starts (or restarts) the member; systemd waits for etcd's
+/// READY notification, i.e. until it serves clients.
+pub fn start(restart: bool) -> String {
+    format!(
+        "set -e\nsystemctl enable --quiet {u}\nsystemctl {verb} {u}\n",
+        u = layout::UNIT,
+        verb = if restart { "restart" } else { "start" }
+    )
+}
+
+/// The journal's last lines, for error messages.
+pub fn journal_tail() -> String {
+    format!("journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true", layout::UNIT)
+}
+
+/// Moves a data directory from an earlier life aside (never deletes it) and
+/// makes a fresh one.
+pub fn move_data_aside(m: &Member) -> String {
+    let d = quote(layout::data_dir(m));
+    format!("set -e\nif [ -d {d}/member ]; then mv {d} {d}.stale-$(date +%Y%m%d%H%M%S); fi\ninstall -d -m 0700 -o etcd -g etcd {d}\n")
+}

@@ -1,0 +1,166 @@
+//! SSH to hosts: one multiplexed OpenSSH connection per host (the `openssh`
+//! crate drives the system's `ssh`, so `~/.ssh/config`, agents and ProxyJump
+//! apply), shell scripts run as data, file pushes over stdin, and local port
+//! forwards to reach a member's client port when the controller cannot.
+
+use crate::inventory::{HostKeyPolicy, Member};
+use openssh::{ForwardType, KnownHosts, Session, SessionBuilder, Stdio};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+/// A failure on one host, naming the step and carrying the remote stderr.
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: {step}: {detail}")]
+pub struct HostError {
+    pub host: String,
+    pub step: String,
+    pub detail: String,
+}
+
+impl HostError {
+    pub fn new(host: &str, step: &str, detail: impl Into<String>) -> Self {
+        HostError { host: host.to_string(), step: step.to_string(), detail: detail.into() }
+    }
+}
+
+/// An open connection to one member's host.
+pub struct Host {
+    pub name: String,
+    session: Session,
+    become_root: bool,
+}
+
+/// Directory for control sockets: short, since a socket path must stay under ~107 bytes.
+fn control_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edssh-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+impl Host {
+    /// Opens the host's master connection.
+    pub async fn connect(member: &Member) -> Result<Host, HostError> {
+        let t = &member.ssh;
+        let mut b = SessionBuilder::default();
+        if let Some(u) = &t.user {
+            b.user(u.clone());
+        }
+        if let Some(p) = t.port {
+            b.port(p);
+        }
+        if let Some(k) = &t.identity_file {
+            b.keyfile(k);
+        }
+        if let Some(k) = &t.known_hosts_file {
+            b.user_known_hosts_file(k);
+        }
+        b.known_hosts_check(match t.host_key_policy {
+            HostKeyPolicy::Strict => KnownHosts::Strict,
+            HostKeyPolicy::AcceptNew => KnownHosts::Add,
+            HostKeyPolicy::Off => KnownHosts::Accept,
+        });
+        b.connect_timeout(Duration::from_secs(t.connect_timeout_secs));
+        b.server_alive_interval(Duration::from_secs(5));
+        b.control_directory(control_dir());
+        let session = b
+            .connect_mux(&t.address)
+            .await
+            .map_err(|e| HostError::new(&member.name, "connect", format!("cannot connect to {} over SSH: {}", t.address, describe(&e))))?;
+        Ok(Host { name: member.name.clone(), session, become_root: t.become_root })
+    }
+
+    fn command(&self, script: &str) -> openssh::OwningCommand<&Session> {
+        if self.become_root {
+            let mut c = self.session.command("sudo");
+            c.args(["-n", "--", "sh", "-c", script]);
+            c
+        } else {
+            let mut c = self.session.command("sh");
+            c.args(["-c", script]);
+            c
+        }
+    }
+
+    /// Runs a shell script (as root when `become` is set); returns stdout.
+    pub async fn run(&self, step: &str, script: &str) -> Result<String, HostError> {
+        let out = self.command(script).output().await.map_err(|e| HostError::new(&self.name, step, describe(&e)))?;
+        self.check(step, out)
+    }
+
+    /// Runs a script with `data` on its stdin.
+    pub async fn run_with_input(&self, step: &str, script: &str, data: &[u8]) -> Result<String, HostError> {
+        let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
+        let mut child =
+            self.command(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().await.map_err(err)?;
+        if let Some(mut stdin) = child.stdin().take() {
+            let write = async {
+                stdin.write_all(data).await?;
+                stdin.shutdown().await
+            };
+            if let Err(e) = write.await {
+                return Err(HostError::new(&self.name, step, format!("sending data: {e}")));
+            }
+        }
+        let out = child.wait_with_output().await.map_err(err)?;
+        self.check(step, out)
+    }
+
+    fn check(&self, step: &str, out: std::process::Output) -> Result<String, HostError> {
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code().map_or_else(|| "a signal".to_string(), |c| format!("exit code {c}"));
+        let stderr = stderr.trim();
+        let detail = if stderr.is_empty() {
+            format!("remote command failed with {code}")
+        } else {
+            format!("remote command failed with {code}: {stderr}")
+        };
+        Err(HostError::new(&self.name, step, detail))
+    }
+
+    /// Forwards a free local port to `host:port` as seen from the remote host.
+    pub async fn forward(&self, host: &str, port: u16) -> Result<SocketAddr, HostError> {
+        let step = "open SSH tunnel";
+        let local = {
+            let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| HostError::new(&self.name, step, e.to_string()))?;
+            l.local_addr().map_err(|e| HostError::new(&self.name, step, e.to_string()))?
+        };
+        let remote = openssh::Socket::TcpSocket { host: host.to_string().into(), port };
+        self.session
+            .request_port_forward(ForwardType::Local, local, remote)
+            .await
+            .map_err(|e| HostError::new(&self.name, step, format!("forwarding {local} to {host}:{port}: {}", describe(&e))))?;
+        Ok(local)
+    }
+
+    pub async fn close(self) {
+        let _ = self.session.close().await;
+    }
+}
+
+/// openssh errors nest the useful part (ssh's own stderr) in their source chain.
+fn describe(e: &openssh::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(t.trim());
+        }
+        src = inner.source();
+    }
+    s
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn quote(s: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:=,@+".contains(&b)) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
