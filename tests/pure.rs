@@ -1,0 +1,455 @@
+//! Tests of the pure parts, no hosts needed: inventory validation (one test
+//! per error kind, with message and position), plan computation from facts,
+//! and rendered templates against golden files (`UPDATE_GOLDEN=1` rewrites them).
+
+use etcd_deploy::etcd::{MemberInfo, MemberStatus};
+use etcd_deploy::exec::initial_cluster;
+use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts};
+use etcd_deploy::inventory::{Inventory, InventoryError, Version, parse};
+use etcd_deploy::plan::{Desired, Plan, Step, plan};
+use etcd_deploy::templates::{Bootstrap, Templates};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const GOOD: &str = r#"
+[cluster]
+name = "prod"
+version = "3.5.1"
+
+[release]
+source = "http://127.0.0.1:18080"
+
+[ssh]
+user = "root"
+
+[[hosts]]
+name = "etcd-1"
+address = "10.0.0.1"
+
+[[hosts]]
+name = "etcd-2"
+address = "10.0.0.2"
+
+[[hosts]]
+name = "etcd-3"
+address = "10.0.0.3"
+"#;
+
+fn inv(text: &str) -> Inventory {
+    parse(Path::new("inventory.toml"), text).expect("valid inventory")
+}
+
+fn err(text: &str) -> InventoryError {
+    parse(Path::new("inventory.toml"), text).expect_err("invalid inventory")
+}
+
+fn assert_err(text: &str, line: usize, col: usize, contains: &str) {
+    let e = err(text);
+    assert_eq!(e.position, Some((line, col)), "position of: {e}");
+    let s = e.to_string();
+    assert!(s.starts_with(&format!("inventory.toml:{line}:{col}: ")), "{s}");
+    assert!(s.contains(contains), "{s:?} should contain {contains:?}");
+}
+
+// --- inventory ---------------------------------------------------------------
+
+#[test]
+fn good_inventory_has_defaults() {
+    let i = inv(GOOD);
+    assert_eq!(i.cluster.version, Version { major: 3, minor: 5, patch: 1 });
+    assert_eq!(i.cluster.token, "etcd-deploy-prod");
+    assert_eq!(i.members.len(), 3);
+    let m = &i.members[1];
+    assert_eq!(m.advertise, "10.0.0.2");
+    assert_eq!(m.peer_url(), "http://10.0.0.2:2380");
+    assert_eq!(m.client_url(), "http://10.0.0.2:2379");
+    assert_eq!(m.data_dir, "/var/lib/etcd");
+    assert_eq!(m.ssh.user.as_deref(), Some("root"));
+    assert!(i.warnings.is_empty());
+}
+
+#[test]
+fn example_inventory_is_valid() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.toml")).expect("example exists");
+    let i = parse(Path::new("inventory.example.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(i.members.len(), 3);
+}
+
+#[test]
+fn unknown_key_is_refused_with_position() {
+    assert_err(&GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\ncolour = \"blue\""), 5, 1, "unknown field `colour`");
+}
+
+#[test]
+fn unknown_key_in_host_is_refused() {
+    assert_err(&GOOD.replace("address = \"10.0.0.2\"", "adress = \"10.0.0.2\""), 18, 1, "unknown field `adress`");
+}
+
+#[test]
+fn duplicate_host_name_is_refused() {
+    assert_err(
+        &GOOD.replace("name = \"etcd-3\"", "name = \"etcd-1\""),
+        21,
+        8,
+        "hosts[2].name: `etcd-1` is already used by the host on line 13",
+    );
+}
+
+#[test]
+fn duplicate_address_is_refused() {
+    assert_err(
+        &GOOD.replace("address = \"10.0.0.3\"", "address = \"10.0.0.1\""),
+        22,
+        11,
+        "10.0.0.1:2379 (client_port) is already used by host `etcd-1`",
+    );
+}
+
+#[test]
+fn malformed_version_is_refused() {
+    assert_err(&GOOD.replace("\"3.5.1\"", "\"3.5\""), 4, 11, "cluster.version: `3.5` is not a release version like 3.5.17");
+    assert_err(&GOOD.replace("\"3.5.1\"", "\"3.5.x\""), 4, 11, "is not a release version");
+    assert_err(&GOOD.replace("\"3.5.1\"", "\"2.3.8\""), 4, 11, "etcd 2.3.8 is not supported");
+}
+
+#[test]
+fn empty_host_list_is_refused() {
+    let text = "[cluster]\nname = \"a\"\nversion = \"3.5.1\"\nhosts = []\n";
+    let e = err(text);
+    assert!(e.to_string().contains("unknown field `hosts`") || e.to_string().contains("host list is empty"), "{e}");
+    let text = "hosts = []\n[cluster]\nname = \"a\"\nversion = \"3.5.1\"\n";
+    assert_err(text, 1, 9, "hosts: the host list is empty");
+}
+
+#[test]
+fn missing_required_field_is_refused() {
+    let e = err(&GOOD.replace("version = \"3.5.1\"\n", ""));
+    assert!(e.to_string().contains("missing field `version`"), "{e}");
+    assert!(e.position.is_some(), "{e}");
+}
+
+#[test]
+fn bad_release_source_is_refused() {
+    assert_err(&GOOD.replace("\"http://127.0.0.1:18080\"", "\"ftp://x\""), 7, 10, "release.source: `ftp://x`: expected");
+}
+
+#[test]
+fn bad_enum_values_are_refused() {
+    assert_err(&GOOD.replace("user = \"root\"", "user = \"root\"\nhost_key_policy = \"yolo\""), 11, 19, "ssh.host_key_policy: `yolo`");
+    assert_err(&GOOD.replace("[ssh]", "[ssh]\nbecome = \"yes\""), 10, 10, "invalid type");
+}
+
+#[test]
+fn toml_syntax_error_has_position() {
+    assert_err(&GOOD.replace("name = \"prod\"", "name = prod"), 3, 8, "");
+}
+
+#[test]
+fn relative_data_dir_is_refused() {
+    assert_err(
+        &GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\ndata_dir = \"var/lib/etcd\""),
+        5,
+        12,
+        "cluster.data_dir: `var/lib/etcd` must be an absolute path",
+    );
+}
+
+#[test]
+fn same_client_and_peer_port_is_refused() {
+    assert_err(
+        &GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\npeer_port = 2379"),
+        19,
+        13,
+        "hosts[1].peer_port: client and peer port are both 2379",
+    );
+}
+
+#[test]
+fn bad_member_name_is_refused() {
+    assert_err(&GOOD.replace("name = \"etcd-2\"", "name = \"etcd 2\""), 17, 8, "hosts[1].name: `etcd 2` is not a valid name");
+}
+
+#[test]
+fn even_member_count_warns() {
+    let text = GOOD.replace("[[hosts]]\nname = \"etcd-3\"\naddress = \"10.0.0.3\"\n", "");
+    let i = inv(&text);
+    assert_eq!(i.members.len(), 2);
+    assert_eq!(i.warnings.len(), 1);
+    assert!(i.warnings[0].contains("2 members tolerate 0 failures"), "{}", i.warnings[0]);
+    let text = format!("{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n");
+    assert!(inv(&text).warnings[0].contains("4 members tolerate 1 failure, the same as 3"));
+}
+
+#[test]
+fn per_host_overrides_apply() {
+    let text = GOOD.replace(
+        "address = \"10.0.0.2\"",
+        "address = \"jump-2\"\nadvertise = \"10.1.0.2\"\nclient_port = 12379\ndata_dir = \"/srv/etcd\"\nssh = { user = \"ops\", become = true }\netcd = { log_level = \"warn\" }",
+    );
+    let i = inv(&text);
+    let m = &i.members[1];
+    assert_eq!(m.ssh.address, "jump-2");
+    assert_eq!(m.client_url(), "http://10.1.0.2:12379");
+    assert_eq!(m.data_dir, "/srv/etcd");
+    assert_eq!(m.ssh.user.as_deref(), Some("ops"));
+    assert!(m.ssh.become_root);
+    assert_eq!(m.settings.log_level, "warn");
+    assert_eq!(i.members[0].settings.log_level, "info");
+}
+
+// --- templates ---------------------------------------------------------------
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(actual, want, "{} differs (UPDATE_GOLDEN=1 rewrites it)", path.display());
+}
+
+#[test]
+fn templates_render_golden() {
+    let text = GOOD.replace("[ssh]", "[etcd]\nsnapshot_count = 50000\nauto_compaction_mode = \"periodic\"\nauto_compaction_retention = \"1h\"\nextra = { \"max-request-bytes\" = 1572864, \"experimental-initial-corrupt-check\" = true }\n\n[ssh]");
+    let i = inv(&text);
+    let t = Templates::load(&i).expect("templates");
+    let b = Bootstrap { initial_cluster: "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380".into(), state: "existing" };
+    let r = t.render(&i, &i.members[1], Some(&b)).expect("render");
+    golden("etcd.conf.yml", &r.config);
+    golden("etcd.service", &r.unit);
+}
+
+#[test]
+fn settings_digest_ignores_bootstrap_fields() {
+    let i = inv(GOOD);
+    let t = Templates::load(&i).expect("templates");
+    let m = &i.members[0];
+    let a = t.render(&i, m, Some(&Bootstrap { initial_cluster: "etcd-1=http://10.0.0.1:2380".into(), state: "new" })).expect("render");
+    let b = t.render(&i, m, Some(&Bootstrap { initial_cluster: "x=y".into(), state: "existing" })).expect("render");
+    assert_ne!(a.config, b.config);
+    assert_eq!(a.config_digest, b.config_digest);
+    let changed = inv(&GOOD.replace("[ssh]", "[etcd]\nheartbeat_interval_ms = 150\n\n[ssh]"));
+    let c = Templates::load(&changed).expect("templates").render(&changed, &changed.members[0], None).expect("render");
+    assert_ne!(a.config_digest, c.config_digest);
+    assert_eq!(a.unit_digest, c.unit_digest);
+}
+
+#[test]
+fn template_override_directory_and_strict_undefined() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("etcd.service.j2"), "[Service]\nExecStart={{ paths.binary }} # {{ member.name }}\n").expect("write");
+    let text = GOOD.replace("version = \"3.5.1\"", &format!("version = \"3.5.1\"\ntemplates_dir = \"{}\"", dir.path().display()));
+    let i = inv(&text);
+    let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
+    assert_eq!(r.unit, "[Service]\nExecStart=/opt/etcd/current/etcd # etcd-1\n");
+    std::fs::write(dir.path().join("etcd.service.j2"), "{{ member.nmae }}\n").expect("write");
+    let e = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect_err("undefined variable");
+    assert!(e.to_string().contains("etcd.service.j2"), "{e}");
+}
+
+// --- plan --------------------------------------------------------------------
+
+fn v(s: &str) -> Version {
+    Version::parse(s).expect("version")
+}
+
+fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
+    let t = Templates::load(i).expect("templates");
+    i.members
+        .iter()
+        .map(|m| {
+            let r = t.render(i, m, None).expect("render");
+            (m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest })
+        })
+        .collect()
+}
+
+fn running(i: &Inventory, name: &str) -> HostFacts {
+    let d = &desired(i)[name];
+    HostFacts {
+        arch: "x86_64".into(),
+        installed: vec![v("3.5.1")],
+        current: Some(v("3.5.1")),
+        config_digest: Some(d.config_digest.clone()),
+        unit_digest: Some(d.unit_digest.clone()),
+        active: true,
+        enabled: true,
+        pid: Some(100),
+        has_data: true,
+    }
+}
+
+fn fresh() -> HostFacts {
+    HostFacts { arch: "x86_64".into(), ..HostFacts::default() }
+}
+
+fn entry(i: &Inventory, idx: usize, started: bool, learner: bool) -> MemberInfo {
+    let m = &i.members[idx];
+    MemberInfo {
+        id: 0x100 + idx as u64,
+        name: if started { m.name.clone() } else { String::new() },
+        peer_urls: vec![m.peer_url()],
+        client_urls: if started { vec![m.client_url()] } else { vec![] },
+        is_learner: learner,
+    }
+}
+
+fn status(id: u64) -> MemberStatus {
+    MemberStatus {
+        id,
+        version: "3.5.1".into(),
+        leader: 0x100,
+        raft_term: 2,
+        raft_index: 10,
+        raft_applied_index: 10,
+        db_size: 20480,
+        is_learner: false,
+        errors: vec![],
+    }
+}
+
+fn converged(i: &Inventory) -> Facts {
+    Facts {
+        hosts: i.members.iter().map(|m| (m.name.clone(), running(i, &m.name))).collect(),
+        cluster: ClusterFacts {
+            members: Some((0..i.members.len()).map(|k| entry(i, k, true, false)).collect()),
+            status: i.members.iter().enumerate().map(|(k, m)| (m.name.clone(), status(0x100 + k as u64))).collect(),
+        },
+    }
+}
+
+fn step_names(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .map(|s| match s {
+            Step::Bootstrap { host } => format!("bootstrap {host}"),
+            Step::Start { hosts } => format!("start {}", hosts.join(",")),
+            Step::Promote { host, .. } => format!("promote {host}"),
+            Step::Join { host, added: None, .. } => format!("join {host}"),
+            Step::Join { host, added: Some(_), .. } => format!("resume {host}"),
+            Step::Restart { host, .. } => format!("restart {host}"),
+        })
+        .collect()
+}
+
+#[test]
+fn plan_fresh_cluster() {
+    let i = inv(GOOD);
+    let facts = Facts { hosts: i.members.iter().map(|m| (m.name.clone(), fresh())).collect(), cluster: ClusterFacts::default() };
+    let p = plan(&i, &facts, &desired(&i));
+    assert_eq!(p.prepare.len(), 3);
+    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.1")) && x.link == Some(v("3.5.1")) && x.unit));
+    assert_eq!(step_names(&p), ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]);
+    let text = p.to_string();
+    assert!(text.contains("+ etcd-1       bootstrap: start as the first member"), "{text}");
+    assert!(text.ends_with("Plan: 6 steps.\n"), "{text}");
+}
+
+#[test]
+fn plan_converged_cluster_is_empty() {
+    let i = inv(GOOD);
+    let p = plan(&i, &converged(&i), &desired(&i));
+    assert!(p.is_empty(), "{p}");
+    assert_eq!(p.to_string(), "No changes. The cluster matches the inventory.\n");
+}
+
+#[test]
+fn plan_partially_joined_cluster_resumes() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    // etcd-2 was added as a learner but never started; etcd-3 not added yet.
+    f.hosts.insert("etcd-2".into(), HostFacts { active: false, has_data: false, pid: None, config_digest: None, ..running(&i, "etcd-2") });
+    f.hosts.insert("etcd-3".into(), fresh());
+    let members = f.cluster.members.as_mut().expect("members");
+    members[1] = entry(&i, 1, false, true);
+    members.pop();
+    f.cluster.status.retain(|k, _| k == "etcd-1");
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["resume etcd-2", "join etcd-3"]);
+    assert_eq!(p.prepare.iter().map(|x| x.host.as_str()).collect::<Vec<_>>(), ["etcd-3"]);
+    assert!(p.to_string().contains("join: resume member 101 (already added)"), "{p}");
+}
+
+#[test]
+fn plan_started_learner_is_promoted() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.cluster.members.as_mut().expect("members")[2].is_learner = true;
+    assert_eq!(step_names(&plan(&i, &f, &desired(&i))), ["promote etcd-3"]);
+}
+
+#[test]
+fn plan_config_change_restarts_only_changed_members() {
+    let i = inv(GOOD);
+    let f = converged(&i);
+    let changed = inv(&GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\netcd = { snapshot_count = 5000 }"));
+    let p = plan(&changed, &f, &desired(&changed));
+    assert_eq!(step_names(&p), ["restart etcd-2"]);
+    assert!(p.prepare.is_empty());
+    assert!(p.to_string().contains("~ etcd-2       restart (config changed), wait until healthy"), "{p}");
+    let everywhere = inv(&GOOD.replace("[ssh]", "[etcd]\nelection_timeout_ms = 1500\n\n[ssh]"));
+    assert_eq!(step_names(&plan(&everywhere, &f, &desired(&everywhere))), ["restart etcd-1", "restart etcd-2", "restart etcd-3"]);
+}
+
+#[test]
+fn plan_grows_cluster() {
+    let one =
+        inv(&GOOD
+            .replace("[[hosts]]\nname = \"etcd-2\"\naddress = \"10.0.0.2\"\n\n[[hosts]]\nname = \"etcd-3\"\naddress = \"10.0.0.3\"\n", ""));
+    assert_eq!(one.members.len(), 1);
+    let three = inv(GOOD);
+    let mut f = converged(&one);
+    f.hosts.insert("etcd-2".into(), fresh());
+    f.hosts.insert("etcd-3".into(), HostFacts { has_data: true, ..fresh() });
+    let p = plan(&three, &f, &desired(&three));
+    assert_eq!(step_names(&p), ["join etcd-2", "join etcd-3"]);
+    assert!(matches!(&p.steps[1], Step::Join { stale_data: true, .. }), "old data on etcd-3 is moved aside");
+}
+
+#[test]
+fn plan_stopped_member_is_started() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-3").expect("etcd-3").active = false;
+    f.cluster.status.remove("etcd-3");
+    assert_eq!(step_names(&plan(&i, &f, &desired(&i))), ["start etcd-3"]);
+}
+
+#[test]
+fn plan_all_stopped_starts_members_with_data_and_replans() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        h.active = false;
+    }
+    f.cluster = ClusterFacts::default();
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["start etcd-1,etcd-2,etcd-3"]);
+    assert!(p.replan);
+}
+
+#[test]
+fn plan_refuses_when_running_members_do_not_answer() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.cluster = ClusterFacts::default();
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("etcd runs on etcd-1, etcd-2, etcd-3 but no member answers")), "{p}");
+}
+
+#[test]
+fn plan_leaves_version_change_to_upgrade() {
+    let i = inv(&GOOD.replace("3.5.1", "3.5.2"));
+    let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
+    assert!(p.is_empty());
+    assert_eq!(p.notes.len(), 3);
+    assert!(p.notes[0].contains("runs etcd 3.5.1, the inventory says 3.5.2"), "{}", p.notes[0]);
+}
+
+#[test]
+fn initial_cluster_names_unstarted_members_from_inventory() {
+    let i = inv(GOOD);
+    let list = vec![entry(&i, 0, true, false), entry(&i, 1, false, true)];
+    assert_eq!(initial_cluster(&list, &i, &i.members[1]), "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380");
+}
