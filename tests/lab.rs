@@ -1,0 +1,296 @@
+//! End-to-end tests on the lab: real hosts (systemd-nspawn containers booting
+//! systemd and sshd), real etcd binaries from the lab's release mirror, the
+//! real `etcd-deploy` binary. Each test owns a block of loopback addresses
+//! (127.0.B.N), so tests run side by side. Needs root; `lab/lab setup` first.
+
+use etcd_client::Client;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_etcd-deploy");
+
+fn lab_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/lab")
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A block of lab hosts, removed when dropped.
+struct Lab {
+    block: u8,
+    hosts: usize,
+    dir: tempfile::TempDir,
+}
+
+impl Lab {
+    fn up(block: u8, hosts: usize) -> Lab {
+        let o = sh(Command::new(lab_script()).args(["up", &hosts.to_string(), "--block", &block.to_string()]));
+        assert!(o.status.success(), "lab up failed: {}", text(&o));
+        Lab { block, hosts, dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    /// The lab's inventory for the first `n` hosts, edited by `edit`.
+    fn inventory(&self, n: usize, edit: impl FnOnce(String) -> String) -> PathBuf {
+        assert!(n <= self.hosts);
+        let o = sh(Command::new(lab_script()).args(["inventory", &n.to_string(), "--block", &self.block.to_string()]));
+        assert!(o.status.success(), "{}", text(&o));
+        let path = self.dir.path().join(format!("inventory-{n}.toml"));
+        std::fs::write(&path, edit(String::from_utf8_lossy(&o.stdout).into_owned())).expect("write inventory");
+        path
+    }
+
+    fn addr(&self, n: usize) -> String {
+        format!("127.0.{}.{n}", self.block)
+    }
+
+    fn url(&self, n: usize) -> String {
+        format!("http://{}:2379", self.addr(n))
+    }
+
+    /// Runs a command on host `n` as root; returns stdout.
+    fn ssh(&self, n: usize, cmd: &str) -> String {
+        let o = sh(Command::new(lab_script()).args(["ssh", &n.to_string(), "--block", &self.block.to_string(), cmd]));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    fn etcd_pid(&self, n: usize) -> String {
+        self.ssh(n, "systemctl show -p MainPID --value etcd.service")
+    }
+
+    fn kill_host(&self, n: usize) {
+        let o = sh(Command::new(lab_script()).args(["kill", &n.to_string(), "--block", &self.block.to_string()]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(lab_script()).args(["down", "--block", &self.block.to_string()]).output();
+    }
+}
+
+fn deploy(args: &[&str]) -> Output {
+    sh(Command::new(BIN).args(args).stdin(Stdio::null()))
+}
+
+fn apply(inv: &Path) -> String {
+    let o = deploy(&["apply", inv.to_str().expect("utf-8 path")]);
+    let t = text(&o);
+    assert!(o.status.success(), "apply failed:\n{t}");
+    t
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+async fn client(url: &str) -> Client {
+    let opts = etcd_client::ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(5));
+    Client::connect([url], Some(opts)).await.expect("connect")
+}
+
+/// Asserts that every member lists the same `n` started voting members, and
+/// that a key written through one is read through each of the others.
+fn assert_cluster(lab: &Lab, n: usize) {
+    rt().block_on(async {
+        let mut lists = Vec::new();
+        for i in 1..=n {
+            let mut c = client(&lab.url(i)).await;
+            let list = c.member_list().await.expect("member list");
+            let mut names: Vec<(String, bool)> = list.members().iter().map(|m| (m.name().to_string(), m.is_learner())).collect();
+            names.sort();
+            lists.push(names);
+        }
+        let want: Vec<(String, bool)> = (1..=n).map(|i| (format!("etcd-{i}"), false)).collect();
+        for l in &lists {
+            assert_eq!(l, &want, "member lists: {lists:?}");
+        }
+        let key = format!("probe-{}", std::process::id());
+        client(&lab.url(1)).await.put(key.as_str(), "written-on-1", None).await.expect("put");
+        for i in 2..=n {
+            let r = client(&lab.url(i)).await.get(key.as_str(), None).await.expect("get");
+            assert_eq!(r.kvs().first().map(|kv| kv.value().to_vec()), Some(b"written-on-1".to_vec()), "read on member {i}");
+        }
+    });
+}
+
+fn status_json(inv: &Path) -> serde_json::Value {
+    let o = deploy(&["status", inv.to_str().expect("utf-8"), "--output", "json"]);
+    assert!(o.status.success(), "status: {}", text(&o));
+    serde_json::from_slice(&o.stdout).expect("status json")
+}
+
+#[test]
+fn fresh_apply_then_noop_then_config_change() {
+    let lab = Lab::up(11, 3);
+    let inv = lab.inventory(3, |s| s);
+    let plan = text(&deploy(&["plan", inv.to_str().expect("utf-8")]));
+    assert!(plan.contains("bootstrap: start as the first member") && plan.contains("Plan: 6 steps."), "{plan}");
+
+    let start = Instant::now();
+    apply(&inv);
+    eprintln!("fresh 3-host apply: {:?}", start.elapsed());
+    assert_cluster(&lab, 3);
+    let status = status_json(&inv);
+    let rows = status.as_array().expect("rows");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["health"] == "healthy" && r["version"] == "3.5.1"), "{status}");
+    assert_eq!(rows.iter().filter(|r| r["leader"] == true).count(), 1, "{status}");
+    assert_eq!(lab.ssh(2, "stat -c '%U %a' /var/lib/etcd"), "etcd 700");
+    assert_eq!(lab.ssh(2, "readlink /opt/etcd/current"), "etcd-v3.5.1");
+
+    // Second apply: nothing changes, nothing restarts.
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let start = Instant::now();
+    let out = apply(&inv);
+    eprintln!("no-op apply: {:?}", start.elapsed());
+    assert!(out.contains("No changes."), "{out}");
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+
+    // A setting changed on one host restarts that member only.
+    let edited = lab.inventory(3, |s| s.replace("address = \"127.0.11.2\"", "address = \"127.0.11.2\"\netcd = { snapshot_count = 20000 }"));
+    let plan = text(&deploy(&["plan", edited.to_str().expect("utf-8")]));
+    assert!(plan.contains("~ etcd-2       restart (config changed)") && plan.contains("Plan: 1 step."), "{plan}");
+    apply(&edited);
+    let after: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    assert_eq!(after[0], pids[0]);
+    assert_ne!(after[1], pids[1]);
+    assert_eq!(after[2], pids[2]);
+    assert!(lab.ssh(2, "cat /etc/etcd/etcd.conf.yml").contains("snapshot-count: 20000"));
+    assert_cluster(&lab, 3);
+    assert!(apply(&edited).contains("No changes."));
+}
+
+#[test]
+fn grow_from_one_to_three_through_ssh_tunnels() {
+    let lab = Lab::up(12, 3);
+    // The controller reaches the client ports only through SSH local forwards
+    // here, and logs in as an unprivileged user that becomes root with sudo.
+    let tunnel = |s: String| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.1\"\naccess = \"tunnel\"")
+            .replace("user = \"root\"", "user = \"ops\"\nbecome = true")
+    };
+    let one = lab.inventory(1, tunnel);
+    apply(&one);
+    assert_cluster(&lab, 1);
+    let three = lab.inventory(3, tunnel);
+    let plan = text(&deploy(&["plan", three.to_str().expect("utf-8")]));
+    assert!(plan.contains("+ etcd-2       join: member add (learner)") && plan.contains("+ etcd-3       join"), "{plan}");
+    assert!(!plan.contains("etcd-1 "), "etcd-1 is left alone: {plan}");
+    apply(&three);
+    assert_cluster(&lab, 3);
+    assert!(apply(&three).contains("No changes."));
+}
+
+#[test]
+fn interrupted_apply_converges() {
+    let lab = Lab::up(13, 4);
+    let two = lab.inventory(2, |s| s);
+    apply(&two);
+
+    // As if an apply died right after `member add`: etcd-3 is a learner that never started.
+    rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        // etcd refuses member add until its peers have been connected for 5 s.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let opts = etcd_client::MemberAddOptions::new().with_is_learner();
+            match c.member_add([format!("http://{}:2380", lab.addr(3))], Some(opts)).await {
+                Ok(_) => break,
+                Err(e) if Instant::now() < deadline && e.to_string().contains("unhealthy cluster") => {
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
+                Err(e) => panic!("member add: {e}"),
+            }
+        }
+    });
+    let three = lab.inventory(3, |s| s);
+    let plan = text(&deploy(&["plan", three.to_str().expect("utf-8")]));
+    assert!(plan.contains("join: resume member"), "{plan}");
+    apply(&three);
+    assert_cluster(&lab, 3);
+
+    // Killed in the middle of a real join (after its member add).
+    let four = lab.inventory(4, |s| s);
+    let mut child = Command::new(BIN)
+        .args(["apply", four.to_str().expect("utf-8")])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if line.contains("etcd-4: write config") {
+            child.kill().expect("kill");
+            break;
+        }
+    }
+    let _ = child.wait();
+    assert!(seen.contains("etcd-4: member add"), "{seen}");
+    apply(&four);
+    assert_cluster(&lab, 4);
+}
+
+#[test]
+fn bad_input_and_unreachable_host_touch_nothing() {
+    let lab = Lab::up(14, 3);
+    let untouched = |lab: &Lab| {
+        for i in 1..=3 {
+            assert_eq!(
+                lab.ssh(i, "ls /opt/etcd /etc/etcd /etc/systemd/system/etcd.service 2>/dev/null | wc -l"),
+                "0",
+                "host {i} was changed"
+            );
+        }
+    };
+    // Bad inventory: exit 2, file:line:col, no host changed.
+    let bad = lab.inventory(3, |s| s.replace("version = \"3.5.1\"", "version = \"3.5\""));
+    let o = deploy(&["apply", bad.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("inventory-3.toml:4:11: cluster.version: `3.5` is not a release version"), "{}", text(&o));
+    untouched(&lab);
+
+    // An unreachable host: exit 1, the host is named, no host changed.
+    lab.kill_host(3);
+    let inv = lab.inventory(3, |s| s.replace("[ssh]", "[ssh]\nconnect_timeout_secs = 2"));
+    let o = deploy(&["apply", inv.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("etcd-3: connect: cannot connect to 127.0.14.3 over SSH"), "{}", text(&o));
+    for i in 1..=2 {
+        assert_eq!(lab.ssh(i, "ls /opt/etcd /etc/etcd 2>/dev/null | wc -l"), "0", "host {i} was changed");
+    }
+
+    // A corrupted tarball on the mirror: refused, nothing installed.
+    let mirror = lab.dir.path().join("mirror");
+    std::fs::create_dir_all(mirror.join("v3.5.1")).expect("mkdir");
+    let good = std::fs::read("/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz").expect("lab mirror");
+    std::fs::copy("/var/cache/etcd-deploy-lab/mirror/v3.5.1/SHA256SUMS", mirror.join("v3.5.1/SHA256SUMS")).expect("sums");
+    let mut bad_bytes = good.clone();
+    let mid = bad_bytes.len() / 2;
+    bad_bytes[mid] ^= 0xff;
+    std::fs::write(mirror.join("v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz"), bad_bytes).expect("write");
+    let cache = lab.dir.path().join("cache");
+    let inv = lab.inventory(2, |s| {
+        s.replace(
+            "source = \"http://127.0.0.1:18080\"",
+            &format!("source = \"file://{}\"\ncache_dir = \"{}\"", mirror.display(), cache.display()),
+        )
+    });
+    let o = deploy(&["apply", inv.to_str().expect("utf-8")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("checksum mismatch for etcd-v3.5.1-linux-amd64.tar.gz"), "{}", text(&o));
+    for i in 1..=2 {
+        assert_eq!(lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l"), "0", "host {i} got something installed");
+    }
+}
