@@ -16,6 +16,7 @@ use crate::ssh::{Host, HostError};
 use crate::templates::{Bootstrap, Templates};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// How long a member may take to become healthy after a start.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,26 +50,68 @@ pub async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Er
     if let Some(b) = &plan.blocked {
         return Err(Error::Blocked(b.clone()));
     }
-    prepare_all(env, &plan.prepare, facts).await?;
-    // Members known to serve clients; cluster calls go through them.
-    let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
-    for step in &plan.steps {
-        run_step(env, step, &mut live).await?;
+    // Release files are fetched and verified before any host is changed.
+    let artifacts = resolve_artifacts(env, &plan.prepare, facts).await?;
+    // Hosts are prepared while membership steps run: a step waits only for
+    // the hosts it touches, so the first member bootstraps while the others
+    // are still unpacking.
+    let mut ready = BTreeMap::new();
+    let mut senders = BTreeMap::new();
+    for p in &plan.prepare {
+        let (tx, rx) = watch::channel(Readiness::Pending);
+        senders.insert(p.host.clone(), tx);
+        ready.insert(p.host.clone(), rx);
     }
-    Ok(())
+    let order = prepare_order(plan);
+    let prepare = prepare_all(env, &order, facts, &artifacts, &senders);
+    let steps = async {
+        // Members known to serve clients; cluster calls go through them.
+        let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
+        for step in &plan.steps {
+            for host in step.hosts() {
+                wait_prepared(&ready, host).await?;
+            }
+            run_step(env, step, &mut live).await?;
+        }
+        Ok::<(), Error>(())
+    };
+    let (prepared, stepped) = tokio::join!(prepare, steps);
+    prepared?;
+    stepped
 }
 
-async fn prepare_all(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -> Result<(), Error> {
-    if prepares.is_empty() {
-        return Ok(());
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    Pending,
+    Done,
+    Failed,
+}
+
+async fn wait_prepared(ready: &BTreeMap<String, watch::Receiver<Readiness>>, host: &str) -> Result<(), Error> {
+    let Some(rx) = ready.get(host) else { return Ok(()) };
+    let mut rx = rx.clone();
+    match rx.wait_for(|r| *r != Readiness::Pending).await.map(|r| *r) {
+        Ok(Readiness::Done) => Ok(()),
+        _ => Err(Error::Blocked(format!("{host}: preparing the host failed"))),
     }
+}
+
+/// Hosts in the order membership steps need them: the first one is prepared
+/// alone (it is on the critical path), the rest together.
+fn prepare_order(plan: &Plan) -> Vec<&Prepare> {
+    let rank = |host: &str| plan.steps.iter().position(|s| s.hosts().contains(&host)).unwrap_or(usize::MAX);
+    let mut order: Vec<&Prepare> = plan.prepare.iter().collect();
+    order.sort_by_key(|p| rank(&p.host));
+    order
+}
+
+async fn resolve_artifacts(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -> Result<Artifacts, Error> {
     let fetcher = Fetcher::new(&env.inv.release);
     // Each distinct release file is fetched and verified once.
     let mut artifacts: Artifacts = BTreeMap::new();
     for p in prepares {
         if let Some(v) = p.install {
-            let arch_name = facts.hosts.get(&p.host).map(|h| h.arch.as_str()).unwrap_or_default();
-            let arch = release::goarch(arch_name).map_err(|e| HostError::new(&p.host, "resolve release", e.to_string()))?;
+            let arch = host_arch(facts, &p.host)?;
             if artifacts.contains_key(&(v, arch)) {
                 continue;
             }
@@ -84,24 +127,48 @@ async fn prepare_all(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -> Resu
             artifacts.insert((v, arch), (a, bytes, digest));
         }
     }
-    let jobs = prepares.iter().map(|p| {
-        let artifacts = &artifacts;
-        async move {
-            let task = env.progress.task(&p.host);
-            let r = prepare_one(env, p, facts, artifacts, &task).await;
-            match &r {
-                Ok(()) => task.done("prepared"),
-                Err(e) => task.fail(&e.to_string()),
-            }
-            r
-        }
-    });
-    futures_util::future::try_join_all(jobs).await?;
-    Ok(())
+    Ok(artifacts)
 }
 
-/// A verified release file per (version, arch): the tarball's bytes when the
-/// controller fetched it, and its SHA256.
+fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
+    let name = facts.hosts.get(host).map(|h| h.arch.as_str()).unwrap_or_default();
+    Ok(release::goarch(name).map_err(|e| HostError::new(host, "resolve release", e.to_string()))?)
+}
+
+async fn prepare_all(
+    env: &Env<'_>,
+    order: &[&Prepare],
+    facts: &Facts,
+    artifacts: &Artifacts,
+    ready: &BTreeMap<String, watch::Sender<Readiness>>,
+) -> Result<(), Error> {
+    let Some((first, rest)) = order.split_first() else { return Ok(()) };
+    let first_result = prepare_signal(env, first, facts, artifacts, ready).await;
+    let rest_results = futures_util::future::join_all(rest.iter().map(|p| prepare_signal(env, p, facts, artifacts, ready))).await;
+    first_result?;
+    rest_results.into_iter().collect()
+}
+
+/// Prepares one host and tells the steps waiting for it how that went.
+async fn prepare_signal(
+    env: &Env<'_>,
+    p: &Prepare,
+    facts: &Facts,
+    artifacts: &Artifacts,
+    ready: &BTreeMap<String, watch::Sender<Readiness>>,
+) -> Result<(), Error> {
+    let task = env.progress.task(&p.host);
+    let r = prepare_one(env, p, facts, artifacts, &task).await;
+    match &r {
+        Ok(()) => task.done("prepared"),
+        Err(e) => task.fail(&e.to_string()),
+    }
+    if let Some(tx) = ready.get(&p.host) {
+        tx.send_replace(if r.is_ok() { Readiness::Done } else { Readiness::Failed });
+    }
+    r
+}
+
 type Artifacts = BTreeMap<(Version, &'static str), (Artifact, Option<Vec<u8>>, String)>;
 
 async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Artifacts, task: &Task) -> Result<(), Error> {
@@ -110,8 +177,7 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
     task.step("prepare host (etcd user, directories)");
     host.run("prepare host", &remote::prepare_host(env.inv, m)).await?;
     if let Some(v) = p.install {
-        let arch_name = facts.hosts.get(&p.host).map(|h| h.arch.as_str()).unwrap_or_default();
-        let arch = release::goarch(arch_name).map_err(|e| HostError::new(&p.host, "resolve release", e.to_string()))?;
+        let arch = host_arch(facts, &p.host)?;
         let Some((a, bytes, digest)) = artifacts.get(&(v, arch)) else {
             return Err(HostError::new(&p.host, "install release", "release was not resolved").into());
         };
@@ -344,14 +410,15 @@ where
     Fut: std::future::Future<Output = Result<T, etcd::EtcdError>>,
 {
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(50);
+    // Short, steady pauses: the cluster usually allows the call within seconds,
+    // and every pause beyond that moment is time lost.
+    let pause = Duration::from_millis(100);
     loop {
         match f().await {
             Ok(v) => return Ok(v),
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
                 tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_millis(500));
             }
             Err(e) => return Err(etcd_err(host, step, e)),
         }

@@ -60,6 +60,14 @@ pub enum Step {
 }
 
 impl Step {
+    /// The hosts this step acts on.
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
+            Step::Bootstrap { host } | Step::Promote { host, .. } | Step::Join { host, .. } | Step::Restart { host, .. } => vec![host],
+        }
+    }
+
     pub fn symbol(&self) -> char {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',

@@ -170,6 +170,16 @@ fn bad_member_name_is_refused() {
 }
 
 #[test]
+fn extra_setting_cannot_override_managed_key() {
+    assert_err(
+        &GOOD.replace("[ssh]", "[etcd]\nextra = { \"data-dir\" = \"/x\" }\n\n[ssh]"),
+        10,
+        9,
+        "etcd.extra: `data-dir` is set by etcd-deploy itself",
+    );
+}
+
+#[test]
 fn even_member_count_warns() {
     let text = GOOD.replace("[[hosts]]\nname = \"etcd-3\"\naddress = \"10.0.0.3\"\n", "");
     let i = inv(&text);

@@ -68,8 +68,7 @@ pub struct RawEtcd {
     pub auto_compaction_retention: Option<String>,
     pub log_level: Option<Spanned<String>>,
     /// Further etcd config-file keys, written verbatim.
-    #[serde(default)]
-    pub extra: BTreeMap<String, toml::Value>,
+    pub extra: Option<Spanned<BTreeMap<String, toml::Value>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -315,7 +315,12 @@ fn build_settings(cx: &Ctx, raw: &RawEtcd, base: Option<&EtcdSettings>) -> Resul
         None => base.map_or_else(|| "info".to_string(), |b| b.log_level.clone()),
     };
     let mut extra = base.map(|b| b.extra.clone()).unwrap_or_default();
-    extra.extend(raw.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Some(table) = &raw.extra {
+        if let Some(k) = table.get_ref().keys().find(|k| MANAGED_KEYS.contains(&k.as_str())) {
+            return Err(cx.field(table, "etcd.extra", format!("`{k}` is set by etcd-deploy itself; use the inventory's own field for it")));
+        }
+        extra.extend(table.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
     Ok(EtcdSettings {
         heartbeat_interval_ms: heartbeat,
         election_timeout_ms: election,
@@ -327,6 +332,28 @@ fn build_settings(cx: &Ctx, raw: &RawEtcd, base: Option<&EtcdSettings>) -> Resul
         extra,
     })
 }
+
+/// Config-file keys the templates write from the inventory's own fields.
+const MANAGED_KEYS: [&str; 18] = [
+    "name",
+    "data-dir",
+    "listen-peer-urls",
+    "listen-client-urls",
+    "initial-advertise-peer-urls",
+    "advertise-client-urls",
+    "heartbeat-interval",
+    "election-timeout",
+    "snapshot-count",
+    "quota-backend-bytes",
+    "auto-compaction-mode",
+    "auto-compaction-retention",
+    "logger",
+    "log-level",
+    "log-outputs",
+    "initial-cluster",
+    "initial-cluster-token",
+    "initial-cluster-state",
+];
 
 /// etcd member and cluster names end up in URLs, unit names and file names.
 fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), InventoryError> {
