@@ -25,6 +25,23 @@ pub enum Command {
     Apply {
         /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
+        #[command(flatten)]
+        rolling: RollingArgs,
+    },
+    /// Rolling version change, one member at a time: followers first, the leader last (leadership moved first)
+    #[command(
+        after_help = "Example:\n  etcd-deploy upgrade inventory.toml --to 3.5.1\n\nChecks first (one minor version at a time, every member healthy, no learner, no alarm), saves a snapshot, then restarts one member at a time on the new release, each healthy and caught up before the next; a member that does not come back is rolled back. Re-running resumes. Then set cluster.version in the inventory."
+    )]
+    Upgrade {
+        inventory: PathBuf,
+        /// The version to move every member to
+        #[arg(long, value_name = "X.Y.Z")]
+        to: String,
+        /// Allow moving to an older patch release of the cluster's minor version
+        #[arg(long)]
+        allow_downgrade: bool,
+        #[command(flatten)]
+        rolling: RollingArgs,
     },
     /// Show what apply would do, changing nothing
     #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
@@ -42,6 +59,20 @@ pub enum Command {
         #[arg(long, short, value_enum, default_value_t = Output::Table)]
         output: Output,
     },
+}
+
+/// Options of the commands that may restart members.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RollingArgs {
+    /// Do not save a snapshot before a version change
+    #[arg(long)]
+    pub no_snapshot: bool,
+    /// Where snapshots are saved (default: `snapshots/` beside the inventory)
+    #[arg(long, value_name = "DIR")]
+    pub snapshot_dir: Option<PathBuf>,
+    /// Also write every step to FILE as JSON lines
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -126,3 +126,72 @@ pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
 pub fn id_hex(id: u64) -> String {
     format!("{id:x}")
 }
+
+/// Raised alarms (NOSPACE, CORRUPT), as `(member id, alarm name)`.
+pub async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
+    use etcd_client::{AlarmAction, AlarmType};
+    let mut c = connect(urls).await?;
+    let r = c.alarm(AlarmAction::Get, AlarmType::None, None).await?;
+    Ok(r.alarms().iter().map(|a| (a.member_id(), format!("{:?}", a.alarm()))).collect())
+}
+
+/// Asks the leader (at `leader_url`) to hand leadership to `target`.
+pub async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
+    let mut c = connect(&[leader_url.to_string()]).await?;
+    c.move_leader(target).await?;
+    Ok(())
+}
+
+pub async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
+    let mut c = connect(urls).await?;
+    c.member_remove(id).await?;
+    Ok(())
+}
+
+/// The server and cluster versions a member reports on `/version`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct Versions {
+    pub etcdserver: String,
+    pub etcdcluster: String,
+}
+
+pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
+    let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().map_err(|e| EtcdError(e.to_string()))?;
+    let resp = http.get(format!("{}/version", url.trim_end_matches('/'))).send().await.map_err(|e| EtcdError(e.to_string()))?;
+    let body = resp.bytes().await.map_err(|e| EtcdError(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| EtcdError(format!("reading /version: {e}")))
+}
+
+/// A snapshot streamed from one member: the bytes and the revision it holds.
+pub struct Snapshot {
+    pub bytes: Vec<u8>,
+    pub revision: i64,
+}
+
+/// Streams a snapshot from the member at `url`. etcd appends the SHA256 of
+/// the database to the stream; it is checked here.
+pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
+    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(Duration::from_secs(600));
+    let mut c = Client::connect([url], Some(opts)).await?;
+    let revision = c.get("etcd-deploy/snapshot", Some(GetOptions::new().with_count_only())).await?.header().map_or(0, |h| h.revision());
+    let mut stream = c.snapshot().await?;
+    let mut bytes = Vec::new();
+    while let Some(part) = stream.message().await? {
+        bytes.extend_from_slice(part.blob());
+    }
+    verify_snapshot(&bytes)?;
+    Ok(Snapshot { bytes, revision })
+}
+
+/// Checks the SHA256 etcd appends to a snapshot stream.
+pub fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
+    use sha2::{Digest, Sha256};
+    if bytes.len() < 32 + 512 {
+        return Err(EtcdError(format!("snapshot too short ({} bytes)", bytes.len())));
+    }
+    let (db, sum) = bytes.split_at(bytes.len() - 32);
+    if Sha256::digest(db).as_slice() != sum {
+        return Err(EtcdError("snapshot checksum mismatch: the stream was corrupted".into()));
+    }
+    Ok(())
+}

@@ -14,6 +14,7 @@ use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
 use crate::ssh::{Host, HostError};
 use crate::templates::{Bootstrap, Templates};
+use crate::upgrade;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -30,18 +31,20 @@ pub struct Env<'a> {
     pub access: &'a Access,
     pub templates: &'a Templates,
     pub progress: &'a Progress,
+    /// Where a snapshot is saved before a version change; `None` skips it.
+    pub snapshot_dir: Option<&'a std::path::Path>,
 }
 
 impl Env<'_> {
-    fn member(&self, name: &str) -> Result<&Member, Error> {
+    pub(crate) fn member(&self, name: &str) -> Result<&Member, Error> {
         self.inv.member(name).ok_or_else(|| Error::Blocked(format!("{name} is not in the inventory")))
     }
 
-    fn host(&self, name: &str) -> Result<&Host, Error> {
+    pub(crate) fn host(&self, name: &str) -> Result<&Host, Error> {
         self.hosts.get(name).ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
     }
 
-    async fn url(&self, m: &Member) -> Result<String, Error> {
+    pub(crate) async fn url(&self, m: &Member) -> Result<String, Error> {
         Ok(self.access.url(m, self.host(&m.name)?).await?)
     }
 }
@@ -250,6 +253,7 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             task.done("joined, healthy, voting");
             live.insert(host.clone());
         }
+        Step::Upgrade { rollout, from } => upgrade::run(env, rollout, from, live).await?,
         Step::Restart { host, reason } => {
             let m = env.member(host)?;
             let task = env.progress.task(host);
@@ -269,7 +273,7 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
 }
 
 /// Marks the task failed when the step fails.
-async fn guard<T>(task: &Task, f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+pub(crate) async fn guard<T>(task: &Task, f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
     let r = f.await;
     if let Err(e) = &r {
         task.fail(&e.to_string());
@@ -324,7 +328,7 @@ async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, ta
 }
 
 /// Client URLs of the members known to serve.
-async fn urls(env: &Env<'_>, live: &BTreeSet<String>) -> Result<Vec<String>, Error> {
+pub(crate) async fn urls(env: &Env<'_>, live: &BTreeSet<String>) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for name in live {
         out.push(env.url(env.member(name)?).await?);
@@ -365,7 +369,7 @@ async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &T
     Ok(())
 }
 
-async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task) -> Result<(), Error> {
+pub(crate) async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task) -> Result<(), Error> {
     let step = if restart { "restart etcd" } else { "start etcd" };
     task.step(step);
     let host = env.host(&m.name)?;
@@ -384,7 +388,7 @@ async fn journal(host: &Host) -> String {
 }
 
 /// Waits until the member is healthy (see `etcd::check_health`).
-async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Error> {
+pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Error> {
     task.step("wait until healthy");
     let url = env.url(m).await?;
     let deadline = Instant::now() + HEALTH_TIMEOUT;
@@ -404,7 +408,7 @@ async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Erro
 
 /// Retries an etcd call that fails while the cluster settles (a learner
 /// catching up, a fresh member's connections not yet counted).
-async fn retry<T, F, Fut>(host: &str, step: &str, timeout: Duration, mut f: F) -> Result<T, Error>
+pub(crate) async fn retry<T, F, Fut>(host: &str, step: &str, timeout: Duration, mut f: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, etcd::EtcdError>>,
@@ -425,6 +429,6 @@ where
     }
 }
 
-fn etcd_err(host: &str, step: &str, e: etcd::EtcdError) -> Error {
+pub(crate) fn etcd_err(host: &str, step: &str, e: etcd::EtcdError) -> Error {
     HostError::new(host, step, e.0).into()
 }

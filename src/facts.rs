@@ -87,6 +87,10 @@ pub struct ClusterFacts {
     pub members: Option<Vec<MemberInfo>>,
     /// Per inventory member name, what that member said of itself.
     pub status: BTreeMap<String, MemberStatus>,
+    /// `etcdcluster` from `/version` (e.g. `3.5.0`), when a member answered.
+    pub cluster_version: Option<String>,
+    /// Raised alarms, as `NAME on MEMBER-ID`.
+    pub alarms: Vec<String>,
 }
 
 impl ClusterFacts {
@@ -135,8 +139,16 @@ pub async fn gather_cluster(
     });
     let answers: Vec<_> = futures_util::future::join_all(jobs).await.into_iter().flatten().collect();
     let urls: Vec<String> = answers.iter().map(|(_, u, _)| u.clone()).collect();
-    let members = if urls.is_empty() { None } else { etcd::member_list(&urls).await.ok() };
-    ClusterFacts { members, status: answers.into_iter().map(|(n, _, s)| (n, s)).collect() }
+    if urls.is_empty() {
+        return ClusterFacts::default();
+    }
+    let (members, versions, alarms) = tokio::join!(etcd::member_list(&urls), etcd::versions(&urls[0]), etcd::alarms(&urls));
+    ClusterFacts {
+        members: members.ok(),
+        status: answers.into_iter().map(|(n, _, s)| (n, s)).collect(),
+        cluster_version: versions.ok().map(|v| v.etcdcluster),
+        alarms: alarms.unwrap_or_default().into_iter().map(|(id, a)| format!("{a} on {id:x}")).collect(),
+    }
 }
 
 #[cfg(test)]

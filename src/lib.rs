@@ -28,5 +28,7 @@ pub mod plan;
 pub mod progress;
 pub mod release;
 pub mod remote;
+pub mod snapshot;
 pub mod ssh;
 pub mod templates;
+pub mod upgrade;

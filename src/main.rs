@@ -2,17 +2,31 @@
 //! into an exit code (0 success, 1 failure on hosts, 2 bad input).
 
 use clap::Parser;
-use etcd_deploy::cli::{Cli, Command, Output};
+use etcd_deploy::cli::{Cli, Command, Output, RollingArgs};
 use etcd_deploy::commands::{apply, apply::Format, status};
 use etcd_deploy::error::Error;
+use etcd_deploy::inventory::Version;
+use etcd_deploy::plan;
+use std::path::Path;
 
 fn format(o: Output) -> Format {
     if o == Output::Json { Format::Json } else { Format::Text }
 }
 
+fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
+    let snapshot_dir =
+        (!r.no_snapshot).then(|| r.snapshot_dir.unwrap_or_else(|| inventory.parent().unwrap_or(Path::new(".")).join("snapshots")));
+    apply::ApplyArgs { version: None, options: plan::Options::default(), snapshot_dir, log: r.log }
+}
+
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Apply { inventory } => apply::apply(&inventory).await.map(|()| 0),
+        Command::Apply { inventory, rolling } => apply::apply(&inventory, &apply_args(&inventory, rolling)).await.map(|()| 0),
+        Command::Upgrade { inventory, to, allow_downgrade, rolling } => {
+            let v = Version::parse(&to).ok_or_else(|| Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17")))?;
+            let args = apply::ApplyArgs { version: Some(v), options: plan::Options { allow_downgrade }, ..apply_args(&inventory, rolling) };
+            apply::apply(&inventory, &args).await.map(|()| 0)
+        }
         Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),
         Command::Status { inventory, output } => {
             status::status(&inventory, format(output)).await.map(|healthy| if healthy { 0 } else { 1 })

@@ -4,6 +4,7 @@
 
 use crate::facts::Facts;
 use crate::inventory::{Inventory, Version};
+use crate::upgrade::{self, Rollout};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,6 +58,12 @@ pub enum Step {
     },
     /// Write the changed config and/or unit and restart, waiting for health.
     Restart { host: String, reason: String },
+    /// A rolling version change, one member at a time, the leader last.
+    Upgrade {
+        rollout: Rollout,
+        /// The version each member ran before, to roll back to.
+        from: BTreeMap<String, Version>,
+    },
 }
 
 impl Step {
@@ -65,13 +72,14 @@ impl Step {
         match self {
             Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
             Step::Bootstrap { host } | Step::Promote { host, .. } | Step::Join { host, .. } | Step::Restart { host, .. } => vec![host],
+            Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
         }
     }
 
     pub fn symbol(&self) -> char {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',
-            Step::Start { .. } | Step::Promote { .. } | Step::Restart { .. } => '~',
+            Step::Start { .. } | Step::Promote { .. } | Step::Restart { .. } | Step::Upgrade { .. } => '~',
         }
     }
 }
@@ -95,30 +103,41 @@ impl Plan {
     }
 }
 
+/// Choices the operator makes on the command line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Allow a rolling change to an older version (patch downgrades only).
+    pub allow_downgrade: bool,
+}
+
 /// Computes the plan for `apply`.
 pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>) -> Plan {
+    plan_with(inv, facts, desired, Options::default())
+}
+
+/// Computes the plan for `apply` (and `upgrade`, which is apply with another version).
+pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>, opts: Options) -> Plan {
     let mut p = Plan::default();
     let want = inv.cluster.version;
     let cluster = &facts.cluster;
     let default_host = Default::default();
     let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
     let mut restart: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    // Members in service whose version differs: a rolling upgrade, not a link switch.
+    let mut rolling: BTreeMap<String, Option<Version>> = BTreeMap::new();
 
     for m in &inv.members {
         let h = hf(&m.name);
         let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
+        // What actually runs wins over the link (an interrupted upgrade may have switched it).
+        let running = cluster.status.get(&m.name).and_then(|s| Version::parse(&s.version)).or(h.current);
         let mut prep = Prepare { host: m.name.clone(), install: None, link: None, unit: false };
-        if h.current != Some(want) {
-            match h.current {
-                Some(running) if in_service => p.notes.push(format!(
-                    "{}: runs etcd {running}, the inventory says {want}; version changes are rolling upgrades (`etcd-deploy upgrade`), apply leaves the version alone",
-                    m.name
-                )),
-                _ => {
-                    prep.install = (!h.installed.contains(&want)).then_some(want);
-                    prep.link = Some(want);
-                }
-            }
+        if in_service && running.is_some() && running != Some(want) {
+            prep.install = (!h.installed.contains(&want)).then_some(want);
+            rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
+        } else if h.current != Some(want) && !in_service {
+            prep.install = (!h.installed.contains(&want)).then_some(want);
+            prep.link = Some(want);
         }
         let d = desired.get(&m.name);
         if d.is_some_and(|d| h.unit_digest.as_ref() != Some(&d.unit_digest)) {
@@ -165,7 +184,7 @@ pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>)
     let mut resumed_joins = Vec::new();
     let mut new_joins = Vec::new();
     let mut starts = Vec::new();
-    let mut restarts = Vec::new();
+    let mut restarts: Vec<Step> = Vec::new();
     for m in &inv.members {
         let h = hf(&m.name);
         match cluster.entry(m) {
@@ -198,14 +217,56 @@ pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>)
             ));
         }
     }
+    let membership_pending = !starts.is_empty() || !promotes.is_empty() || !resumed_joins.is_empty() || !new_joins.is_empty();
     if !starts.is_empty() {
         p.steps.push(Step::Start { hosts: starts });
     }
     p.steps.extend(promotes);
     p.steps.extend(resumed_joins);
     p.steps.extend(new_joins);
+    if !rolling.is_empty() {
+        if membership_pending {
+            p.notes.push(format!("the version change to {want} follows once every member has joined"));
+            p.replan = true;
+        } else {
+            match upgrade::check(&upgrade_view(inv, facts), want, opts.allow_downgrade) {
+                Ok(rollout) if !rollout.order.is_empty() => {
+                    let from = rollout.order.iter().filter_map(|n| Some((n.clone(), rolling.get(n).copied().flatten()?))).collect();
+                    // A member restarted for its new version picks up config changes too.
+                    restarts.retain(|s| !matches!(s, Step::Restart { host, .. } if rollout.order.contains(host)));
+                    p.steps.push(Step::Upgrade { rollout, from });
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    p.blocked = Some(format!("cannot change the version to {want}: {why}"));
+                    return p;
+                }
+            }
+        }
+    }
     p.steps.extend(restarts);
     p
+}
+
+/// The cluster as the upgrade check needs it, from the facts.
+fn upgrade_view(inv: &Inventory, facts: &Facts) -> upgrade::ClusterView {
+    let members = inv
+        .members
+        .iter()
+        .filter_map(|m| {
+            let e = facts.cluster.entry(m)?;
+            let st = facts.cluster.status.get(&m.name);
+            Some(upgrade::MemberView {
+                name: m.name.clone(),
+                id: e.id,
+                version: st.and_then(|s| Version::parse(&s.version)),
+                healthy: st.is_some_and(|s| s.leader != 0 && s.errors.is_empty()),
+                learner: e.is_learner,
+            })
+        })
+        .collect();
+    let cluster_version = facts.cluster.cluster_version.as_deref().and_then(Version::parse).map(|v| (v.major, v.minor));
+    upgrade::ClusterView { members, leader: facts.cluster.leader(), cluster_version, alarms: facts.cluster.alarms.clone() }
 }
 
 impl fmt::Display for Plan {
@@ -255,6 +316,21 @@ impl fmt::Display for Plan {
                     (host.clone(), t.join(", "))
                 }
                 Step::Restart { host, reason } => (host.clone(), format!("restart ({reason}), wait until healthy")),
+                Step::Upgrade { rollout, from } => {
+                    let verb = if rollout.downgrade { "downgrade" } else { "upgrade" };
+                    let froms: std::collections::BTreeSet<String> = from.values().map(|v| v.to_string()).collect();
+                    let mut t = format!(
+                        "{verb} {} → {}, one member at a time: snapshot first, then {}",
+                        froms.into_iter().collect::<Vec<_>>().join("/"),
+                        rollout.to,
+                        rollout.order.join(", ")
+                    );
+                    if let Some(l) = &rollout.leader {
+                        t.push_str(&format!(" ({l} is the leader: leadership moves to an upgraded member first)"));
+                    }
+                    t.push_str("; each restarted, healthy and caught up before the next, rolled back if not");
+                    (rollout.order.join(","), t)
+                }
             };
             writeln!(f, "{} {host:<12} {text}", s.symbol())?;
         }

@@ -2,17 +2,37 @@
 //! lines otherwise (CI logs, pipes), since indicatif draws nothing there.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 pub struct Progress {
     multi: Option<MultiProgress>,
+    log: Option<Log>,
+}
+
+/// `--log FILE`: every event as a JSON line, for reading later.
+type Log = Arc<Mutex<File>>;
+
+fn record(log: &Option<Log>, host: Option<&str>, event: &str, msg: &str) {
+    let Some(log) = log else { return };
+    let line = serde_json::json!({ "time": timestamp(), "host": host, "event": event, "message": msg });
+    if let Ok(mut f) = log.lock() {
+        let _ = writeln!(f, "{line}");
+    }
 }
 
 impl Progress {
-    pub fn new() -> Progress {
+    /// Progress on stderr, and as JSON lines appended to `log` if given.
+    pub fn new(log: Option<&Path>) -> std::io::Result<Progress> {
         let multi = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-        Progress { multi }
+        let log = match log {
+            Some(p) => Some(Arc::new(Mutex::new(File::options().create(true).append(true).open(p)?))),
+            None => None,
+        };
+        Ok(Progress { multi, log })
     }
 
     /// A line for one host and one step.
@@ -24,11 +44,12 @@ impl Progress {
             b.enable_steady_tick(Duration::from_millis(100));
             b
         });
-        Task { host: host.to_string(), bar }
+        Task { host: host.to_string(), bar, log: self.log.clone() }
     }
 
     /// A message not tied to one host.
     pub fn line(&self, msg: &str) {
+        record(&self.log, None, "info", msg);
         match &self.multi {
             Some(m) => {
                 let _ = m.println(msg);
@@ -38,19 +59,15 @@ impl Progress {
     }
 }
 
-impl Default for Progress {
-    fn default() -> Self {
-        Progress::new()
-    }
-}
-
 pub struct Task {
     host: String,
     bar: Option<ProgressBar>,
+    log: Option<Log>,
 }
 
 impl Task {
     pub fn step(&self, msg: &str) {
+        record(&self.log, Some(&self.host), "step", msg);
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
             None => eprintln!("{} {}: {msg}", timestamp(), self.host),
@@ -58,6 +75,7 @@ impl Task {
     }
 
     pub fn done(&self, msg: &str) {
+        record(&self.log, Some(&self.host), "done", msg);
         match &self.bar {
             Some(b) => b.finish_with_message(format!("✓ {msg}")),
             None => eprintln!("{} {}: {msg}", timestamp(), self.host),
@@ -65,6 +83,7 @@ impl Task {
     }
 
     pub fn fail(&self, msg: &str) {
+        record(&self.log, Some(&self.host), "failed", msg);
         match &self.bar {
             Some(b) => b.abandon_with_message(format!("✗ {msg}")),
             None => eprintln!("{} {}: failed: {msg}", timestamp(), self.host),

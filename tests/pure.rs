@@ -325,6 +325,8 @@ fn converged(i: &Inventory) -> Facts {
         cluster: ClusterFacts {
             members: Some((0..i.members.len()).map(|k| entry(i, k, true, false)).collect()),
             status: i.members.iter().enumerate().map(|(k, m)| (m.name.clone(), status(0x100 + k as u64))).collect(),
+            cluster_version: Some("3.5.0".into()),
+            alarms: vec![],
         },
     }
 }
@@ -339,6 +341,7 @@ fn step_names(p: &Plan) -> Vec<String> {
             Step::Join { host, added: None, .. } => format!("join {host}"),
             Step::Join { host, added: Some(_), .. } => format!("resume {host}"),
             Step::Restart { host, .. } => format!("restart {host}"),
+            Step::Upgrade { rollout, .. } => format!("upgrade {} to {}", rollout.order.join(","), rollout.to),
         })
         .collect()
 }
@@ -449,12 +452,49 @@ fn plan_refuses_when_running_members_do_not_answer() {
 }
 
 #[test]
-fn plan_leaves_version_change_to_upgrade() {
+fn plan_version_change_is_a_rolling_upgrade_leader_last() {
     let i = inv(&GOOD.replace("3.5.1", "3.5.2"));
     let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
-    assert!(p.is_empty());
-    assert_eq!(p.notes.len(), 3);
-    assert!(p.notes[0].contains("runs etcd 3.5.1, the inventory says 3.5.2"), "{}", p.notes[0]);
+    // etcd-1 (0x100) is the leader in these facts.
+    assert_eq!(step_names(&p), ["upgrade etcd-2,etcd-3,etcd-1 to 3.5.2"]);
+    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.2")) && x.link.is_none()), "{p}");
+    let text = p.to_string();
+    assert!(
+        text.contains("upgrade 3.5.1 → 3.5.2, one member at a time: snapshot first, then etcd-2, etcd-3, etcd-1 (etcd-1 is the leader"),
+        "{text}"
+    );
+}
+
+#[test]
+fn plan_upgrade_refusals_block_before_anything() {
+    let i = inv(&GOOD.replace("3.5.1", "3.7.0"));
+    let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("one minor version at a time")), "{p}");
+    let older = inv(&GOOD.replace("3.5.1", "3.5.0"));
+    let p = plan(&older, &converged(&inv(GOOD)), &desired(&older));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("--allow-downgrade")), "{p}");
+    let mut f = converged(&inv(GOOD));
+    f.cluster.alarms.push("Nospace on 101".into());
+    let next = inv(&GOOD.replace("3.5.1", "3.5.2"));
+    let p = plan(&next, &f, &desired(&next));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("alarms are raised (Nospace on 101)")), "{p}");
+}
+
+#[test]
+fn plan_resumes_interrupted_upgrade() {
+    let i = inv(&GOOD.replace("3.5.1", "3.5.2"));
+    let mut f = converged(&inv(GOOD));
+    // etcd-2 already runs 3.5.2; etcd-3's link was switched but it still runs 3.5.1.
+    f.cluster.status.get_mut("etcd-2").expect("etcd-2").version = "3.5.2".into();
+    let h2 = f.hosts.get_mut("etcd-2").expect("etcd-2");
+    h2.current = Some(v("3.5.2"));
+    h2.installed.push(v("3.5.2"));
+    let h3 = f.hosts.get_mut("etcd-3").expect("etcd-3");
+    h3.current = Some(v("3.5.2"));
+    h3.installed.push(v("3.5.2"));
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["upgrade etcd-3,etcd-1 to 3.5.2"]);
+    assert_eq!(p.prepare.iter().map(|x| x.host.as_str()).collect::<Vec<_>>(), ["etcd-1"]);
 }
 
 #[test]

@@ -7,17 +7,28 @@ pub mod status;
 use crate::access::Access;
 use crate::error::Error;
 use crate::facts::{self, Facts};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Version};
 use crate::plan::Desired;
 use crate::progress::Progress;
 use crate::ssh::Host;
 use crate::templates::Templates;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// How to open a session.
+#[derive(Debug, Clone, Default)]
+pub struct Open {
+    /// Also write progress as JSON lines to this file.
+    pub log: Option<PathBuf>,
+    /// Use this version instead of the inventory's (`upgrade --to`).
+    pub version: Option<Version>,
+}
 
 /// A validated inventory and an open SSH connection to each of its hosts.
 pub struct Session {
     pub inv: Inventory,
+    /// The version the inventory file says (before any `--to`).
+    pub inventory_version: Version,
     pub templates: Templates,
     pub hosts: BTreeMap<String, Host>,
     pub access: Access,
@@ -27,8 +38,12 @@ pub struct Session {
 impl Session {
     /// Validates everything that can be checked locally, then connects to
     /// every host in parallel. Nothing on any host changes here.
-    pub async fn open(path: &Path) -> Result<Session, Error> {
-        let inv = Inventory::load(path)?;
+    pub async fn open(path: &Path, how: &Open) -> Result<Session, Error> {
+        let mut inv = Inventory::load(path)?;
+        let inventory_version = inv.cluster.version;
+        if let Some(v) = how.version {
+            inv.cluster.version = v;
+        }
         for w in &inv.warnings {
             eprintln!("warning: {}: {w}", path.display());
         }
@@ -36,7 +51,7 @@ impl Session {
         for m in &inv.members {
             templates.render(&inv, m, None)?;
         }
-        let progress = Progress::new();
+        let progress = Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
         let results = futures_util::future::join_all(inv.members.iter().map(Host::connect)).await;
         let mut hosts = BTreeMap::new();
         let mut errors = Vec::new();
@@ -55,7 +70,7 @@ impl Session {
             return Err(first.into());
         }
         let access = Access::new(inv.cluster.access);
-        Ok(Session { inv, templates, hosts, access, progress })
+        Ok(Session { inv, inventory_version, templates, hosts, access, progress })
     }
 
     pub async fn facts(&self) -> Result<Facts, Error> {
@@ -80,11 +95,11 @@ impl Session {
 }
 
 /// Runs `f` with an open session, closing it whatever happens.
-pub async fn with_session<T, F>(path: &Path, f: F) -> Result<T, Error>
+pub async fn with_session<T, F>(path: &Path, how: &Open, f: F) -> Result<T, Error>
 where
     F: AsyncFnOnce(&Session) -> Result<T, Error>,
 {
-    let s = Session::open(path).await?;
+    let s = Session::open(path, how).await?;
     let r = f(&s).await;
     s.close().await;
     r

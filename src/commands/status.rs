@@ -1,6 +1,6 @@
 //! `status`: one row per member, from what each member says of itself.
 
-use super::{Session, with_session};
+use super::{Open, Session, with_session};
 use crate::commands::apply::Format;
 use crate::error::Error;
 use crate::etcd;
@@ -23,7 +23,7 @@ pub struct Row {
 }
 
 pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
-    with_session(path, async |s: &Session| {
+    with_session(path, &Open::default(), async |s: &Session| {
         let facts = s.facts().await?;
         let mut rows = Vec::new();
         for m in &s.inv.members {
