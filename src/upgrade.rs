@@ -55,15 +55,15 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
     if view.members.is_empty() {
         return Err("no member answers; an upgrade needs a healthy cluster".into());
     }
+    if !view.alarms.is_empty() {
+        return Err(format!("alarms are raised ({}); resolve them (etcdctl alarm list / disarm) before upgrading", view.alarms.join(", ")));
+    }
     let unhealthy: Vec<&str> = view.members.iter().filter(|m| !m.healthy).map(|m| m.name.as_str()).collect();
     if !unhealthy.is_empty() {
         return Err(format!("not every member is healthy ({}); fix that first, then upgrade", unhealthy.join(", ")));
     }
     if let Some(l) = view.members.iter().find(|m| m.learner) {
         return Err(format!("{} is a learner; promote it (etcd-deploy apply) or remove it before upgrading", l.name));
-    }
-    if !view.alarms.is_empty() {
-        return Err(format!("alarms are raised ({}); resolve them (etcdctl alarm list / disarm) before upgrading", view.alarms.join(", ")));
     }
     if to.major != 3 {
         return Err(format!("etcd {to} is not supported"));

@@ -1,0 +1,8 @@
+//! End-to-end tests on the lab: real hosts (systemd-nspawn containers booting
+//! systemd and sshd), real etcd binaries from the lab's release mirror, the
+//! real `etcd-deploy` binary. Each test owns a block of loopback addresses
+//! (127.0.B.N), so tests run side by side. Needs root; `lab/lab setup` first.
+
+mod apply;
+mod rolling;
+mod support;

@@ -1,0 +1,268 @@
+//! Shared pieces of the lab tests: a block of lab hosts, the etcd-deploy
+//! binary, cluster assertions, and a writer that keeps writing during rolling
+//! operations and reports what was acknowledged.
+
+#![allow(dead_code)]
+
+use etcd_client::Client;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_etcd-deploy");
+
+pub fn lab_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/lab")
+}
+
+pub fn sh(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+}
+
+pub fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A block of lab hosts, removed when dropped.
+pub struct Lab {
+    pub block: u8,
+    pub hosts: usize,
+    pub dir: tempfile::TempDir,
+}
+
+impl Lab {
+    pub fn up(block: u8, hosts: usize) -> Lab {
+        let o = sh(Command::new(lab_script()).args(["up", &hosts.to_string(), "--block", &block.to_string()]));
+        assert!(o.status.success(), "lab up failed: {}", text(&o));
+        Lab { block, hosts, dir: tempfile::tempdir().expect("tempdir") }
+    }
+
+    /// The lab's inventory for the first `n` hosts, edited by `edit`.
+    pub fn inventory(&self, n: usize, edit: impl FnOnce(String) -> String) -> PathBuf {
+        assert!(n <= self.hosts);
+        let o = sh(Command::new(lab_script()).args(["inventory", &n.to_string(), "--block", &self.block.to_string()]));
+        assert!(o.status.success(), "{}", text(&o));
+        let path = self.dir.path().join(format!("inventory-{n}.toml"));
+        std::fs::write(&path, edit(String::from_utf8_lossy(&o.stdout).into_owned())).expect("write inventory");
+        path
+    }
+
+    pub fn addr(&self, n: usize) -> String {
+        format!("127.0.{}.{n}", self.block)
+    }
+
+    pub fn url(&self, n: usize) -> String {
+        format!("http://{}:2379", self.addr(n))
+    }
+
+    /// Runs a command on host `n` as root; returns stdout.
+    pub fn ssh(&self, n: usize, cmd: &str) -> String {
+        let o = sh(Command::new(lab_script()).args(["ssh", &n.to_string(), "--block", &self.block.to_string(), cmd]));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+
+    pub fn etcd_pid(&self, n: usize) -> String {
+        self.ssh(n, "systemctl show -p MainPID --value etcd.service")
+    }
+
+    pub fn kill_host(&self, n: usize) {
+        let o = sh(Command::new(lab_script()).args(["kill", &n.to_string(), "--block", &self.block.to_string()]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = Command::new(lab_script()).args(["down", "--block", &self.block.to_string()]).output();
+    }
+}
+
+pub fn deploy(args: &[&str]) -> Output {
+    sh(Command::new(BIN).args(args).stdin(Stdio::null()))
+}
+
+pub fn apply(inv: &Path) -> String {
+    let o = deploy(&["apply", inv.to_str().expect("utf-8 path")]);
+    let t = text(&o);
+    assert!(o.status.success(), "apply failed:\n{t}");
+    t
+}
+
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+pub async fn client(url: &str) -> Client {
+    let opts = etcd_client::ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(5));
+    Client::connect([url], Some(opts)).await.expect("connect")
+}
+
+/// Asserts that every member lists the same `n` started voting members, and
+/// that a key written through one is read through each of the others.
+pub fn assert_cluster(lab: &Lab, n: usize) {
+    rt().block_on(async {
+        let mut lists = Vec::new();
+        for i in 1..=n {
+            let mut c = client(&lab.url(i)).await;
+            let list = c.member_list().await.expect("member list");
+            let mut names: Vec<(String, bool)> = list.members().iter().map(|m| (m.name().to_string(), m.is_learner())).collect();
+            names.sort();
+            lists.push(names);
+        }
+        let want: Vec<(String, bool)> = (1..=n).map(|i| (format!("etcd-{i}"), false)).collect();
+        for l in &lists {
+            assert_eq!(l, &want, "member lists: {lists:?}");
+        }
+        let key = format!("probe-{}", std::process::id());
+        client(&lab.url(1)).await.put(key.as_str(), "written-on-1", None).await.expect("put");
+        for i in 2..=n {
+            let r = client(&lab.url(i)).await.get(key.as_str(), None).await.expect("get");
+            assert_eq!(r.kvs().first().map(|kv| kv.value().to_vec()), Some(b"written-on-1".to_vec()), "read on member {i}");
+        }
+    });
+}
+
+pub fn status_json(inv: &Path) -> serde_json::Value {
+    let o = deploy(&["status", inv.to_str().expect("utf-8"), "--output", "json"]);
+    assert!(o.status.success(), "status: {}", text(&o));
+    serde_json::from_slice(&o.stdout).expect("status json")
+}
+
+/// Runs etcd-deploy with `args`; asserts success; returns its output.
+pub fn deploy_ok(args: &[&str]) -> String {
+    let o = deploy(args);
+    let t = text(&o);
+    assert!(o.status.success(), "etcd-deploy {args:?} failed:\n{t}");
+    t
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// `(etcdserver, etcdcluster)` from a member's `/version`.
+pub fn versions(url: &str) -> (String, String) {
+    rt().block_on(async {
+        let body = reqwest::get(format!("{url}/version")).await.expect("GET /version").bytes().await.expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        (v["etcdserver"].as_str().unwrap_or_default().to_string(), v["etcdcluster"].as_str().unwrap_or_default().to_string())
+    })
+}
+
+/// What a `Writer` saw.
+#[derive(Debug)]
+pub struct WriteReport {
+    /// Keys whose put was acknowledged.
+    pub acked: Vec<String>,
+    pub failed_attempts: usize,
+    /// The longest time between two acknowledged writes.
+    pub longest_gap: Duration,
+}
+
+/// A client writing keys in a loop against all client URLs, failing over to
+/// the next URL on any error, until stopped.
+pub struct Writer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<WriteReport>,
+}
+
+impl Writer {
+    pub fn start(urls: Vec<String>, prefix: &str) -> Writer {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let prefix = prefix.to_string();
+        let handle = std::thread::spawn(move || {
+            rt().block_on(async move {
+                let opts = || {
+                    etcd_client::ConnectOptions::new()
+                        .with_connect_timeout(Duration::from_millis(300))
+                        .with_timeout(Duration::from_millis(700))
+                };
+                let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();
+                let mut report = WriteReport { acked: Vec::new(), failed_attempts: 0, longest_gap: Duration::ZERO };
+                let (mut e, mut n, mut last) = (0usize, 0usize, Instant::now());
+                while !flag.load(Ordering::Relaxed) {
+                    let key = format!("{prefix}{n:07}");
+                    if clients[e].is_none() {
+                        clients[e] = Client::connect([urls[e].as_str()], Some(opts())).await.ok();
+                    }
+                    let ok = match clients[e].as_mut() {
+                        Some(c) => c.put(key.as_str(), "v", None).await.is_ok(),
+                        None => false,
+                    };
+                    if ok {
+                        let now = Instant::now();
+                        report.longest_gap = report.longest_gap.max(now - last);
+                        last = now;
+                        report.acked.push(key);
+                        n += 1;
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    } else {
+                        report.failed_attempts += 1;
+                        clients[e] = None;
+                        e = (e + 1) % urls.len();
+                    }
+                }
+                report
+            })
+        });
+        Writer { stop, handle }
+    }
+
+    pub fn stop(self) -> WriteReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.join().expect("writer thread")
+    }
+}
+
+/// Reads every acknowledged key back; returns the ones missing.
+pub fn lost_writes(url: &str, report: &WriteReport, prefix: &str) -> Vec<String> {
+    rt().block_on(async {
+        let mut c = client(url).await;
+        let r = c.get(prefix, Some(etcd_client::GetOptions::new().with_prefix().with_keys_only())).await.expect("read back");
+        let have: std::collections::HashSet<Vec<u8>> = r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
+        report.acked.iter().filter(|k| !have.contains(k.as_bytes())).cloned().collect()
+    })
+}
+
+/// Asserts that no acknowledged write was lost, and prints the figures.
+pub fn assert_no_loss(what: &str, url: &str, report: &WriteReport, prefix: &str) {
+    let lost = lost_writes(url, report, prefix);
+    eprintln!(
+        "{what}: {} writes acknowledged, {} failed attempts, longest gap between acknowledged writes {:?}, {} lost",
+        report.acked.len(),
+        report.failed_attempts,
+        report.longest_gap,
+        lost.len()
+    );
+    assert!(report.acked.len() > 10, "the writer made progress");
+    assert!(lost.is_empty(), "{what}: acknowledged writes lost: {:?}", &lost[..lost.len().min(10)]);
+}
+
+/// A file:// release mirror in `dir` with the lab's real releases and
+/// `broken`, a release whose etcd exits at once.
+pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
+    let src = Path::new("/var/cache/etcd-deploy-lab/mirror");
+    for v in real {
+        let d = dir.join(format!("v{v}"));
+        std::fs::create_dir_all(&d).expect("mkdir");
+        for f in [format!("etcd-v{v}-linux-amd64.tar.gz"), "SHA256SUMS".to_string()] {
+            std::fs::copy(src.join(format!("v{v}")).join(&f), d.join(&f)).expect("copy release");
+        }
+    }
+    let name = format!("etcd-v{broken}-linux-amd64");
+    let work = dir.join("work").join(&name);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    for b in ["etcd", "etcdctl", "etcdutl"] {
+        std::fs::write(work.join(b), "#!/bin/sh\necho 'this etcd is broken on purpose' >&2\nexit 1\n").expect("write");
+        sh(Command::new("chmod").arg("755").arg(work.join(b)));
+    }
+    let d = dir.join(format!("v{broken}"));
+    std::fs::create_dir_all(&d).expect("mkdir");
+    let o = sh(Command::new("tar").arg("-C").arg(dir.join("work")).arg("-czf").arg(d.join(format!("{name}.tar.gz"))).arg(&name));
+    assert!(o.status.success());
+    let o = sh(Command::new("sh").arg("-c").arg(format!("cd {} && sha256sum {name}.tar.gz > SHA256SUMS", d.display())));
+    assert!(o.status.success());
+    format!("file://{}", dir.display())
+}
