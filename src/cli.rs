@@ -43,6 +43,23 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// Rolling node replacement: add NEW (learner, caught up, promoted), then remove OLD and stop it
+    #[command(
+        after_help = "Example:\n  # in inventory.toml, replace the [[hosts]] entry of etcd-2 by one for etcd-4, then:\n  etcd-deploy replace inventory.toml etcd-2 --with etcd-4\n\nThe cluster never drops below the quorum of its original size. A leader is relieved of leadership first. A member that is down is removed first, when quorum allows it. OLD's data directory is kept unless --wipe."
+    )]
+    Replace {
+        inventory: PathBuf,
+        /// The member to replace (no longer in the inventory)
+        old: String,
+        /// Its replacement (in the inventory)
+        #[arg(long = "with", value_name = "NEW")]
+        new: String,
+        /// Delete OLD's data directory once it is out of the cluster
+        #[arg(long)]
+        wipe: bool,
+        #[command(flatten)]
+        rolling: RollingArgs,
+    },
     /// Show what apply would do, changing nothing
     #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
     Plan {

@@ -12,6 +12,7 @@ use crate::plan::{Plan, Prepare, Step};
 use crate::progress::{Progress, Task};
 use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
+use crate::remove;
 use crate::ssh::{Host, HostError};
 use crate::templates::{Bootstrap, Templates};
 use crate::upgrade;
@@ -33,6 +34,8 @@ pub struct Env<'a> {
     pub progress: &'a Progress,
     /// Where a snapshot is saved before a version change; `None` skips it.
     pub snapshot_dir: Option<&'a std::path::Path>,
+    /// Delete a removed member's data directory (kept by default).
+    pub wipe: bool,
 }
 
 impl Env<'_> {
@@ -254,6 +257,7 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             live.insert(host.clone());
         }
         Step::Upgrade { rollout, from } => upgrade::run(env, rollout, from, live).await?,
+        Step::Remove { name, id, .. } => remove::run(env, name, *id, live).await?,
         Step::Restart { host, reason } => {
             let m = env.member(host)?;
             let task = env.progress.task(host);

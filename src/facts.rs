@@ -91,6 +91,9 @@ pub struct ClusterFacts {
     pub cluster_version: Option<String>,
     /// Raised alarms, as `NAME on MEMBER-ID`.
     pub alarms: Vec<String>,
+    /// Members not in the inventory, by ID: what each said of itself on its
+    /// advertised client URL, `None` when it did not answer.
+    pub others: BTreeMap<u64, Option<MemberStatus>>,
 }
 
 impl ClusterFacts {
@@ -143,11 +146,22 @@ pub async fn gather_cluster(
         return ClusterFacts::default();
     }
     let (members, versions, alarms) = tokio::join!(etcd::member_list(&urls), etcd::versions(&urls[0]), etcd::alarms(&urls));
+    let members = members.ok();
+    let known: Vec<String> = inv.members.iter().map(|m| m.peer_url()).collect();
+    let others = members.iter().flatten().filter(|e| !e.peer_urls.iter().any(|u| known.contains(u))).map(|e| async move {
+        let status = match e.client_urls.first() {
+            Some(u) => etcd::status(u).await.ok(),
+            None => None,
+        };
+        (e.id, status)
+    });
+    let others = futures_util::future::join_all(others).await.into_iter().collect();
     ClusterFacts {
-        members: members.ok(),
+        members,
         status: answers.into_iter().map(|(n, _, s)| (n, s)).collect(),
         cluster_version: versions.ok().map(|v| v.etcdcluster),
         alarms: alarms.unwrap_or_default().into_iter().map(|(id, a)| format!("{a} on {id:x}")).collect(),
+        others,
     }
 }
 

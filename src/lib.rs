@@ -28,6 +28,7 @@ pub mod plan;
 pub mod progress;
 pub mod release;
 pub mod remote;
+pub mod remove;
 pub mod snapshot;
 pub mod ssh;
 pub mod templates;

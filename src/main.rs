@@ -16,7 +16,7 @@ fn format(o: Output) -> Format {
 fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
     let snapshot_dir =
         (!r.no_snapshot).then(|| r.snapshot_dir.unwrap_or_else(|| inventory.parent().unwrap_or(Path::new(".")).join("snapshots")));
-    apply::ApplyArgs { version: None, options: plan::Options::default(), snapshot_dir, log: r.log }
+    apply::ApplyArgs { snapshot_dir, log: r.log, ..Default::default() }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
@@ -24,7 +24,16 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Apply { inventory, rolling } => apply::apply(&inventory, &apply_args(&inventory, rolling)).await.map(|()| 0),
         Command::Upgrade { inventory, to, allow_downgrade, rolling } => {
             let v = Version::parse(&to).ok_or_else(|| Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17")))?;
-            let args = apply::ApplyArgs { version: Some(v), options: plan::Options { allow_downgrade }, ..apply_args(&inventory, rolling) };
+            let args = apply::ApplyArgs {
+                scope: apply::Scope::Upgrade,
+                version: Some(v),
+                options: plan::Options { allow_downgrade },
+                ..apply_args(&inventory, rolling)
+            };
+            apply::apply(&inventory, &args).await.map(|()| 0)
+        }
+        Command::Replace { inventory, old, new, wipe, rolling } => {
+            let args = apply::ApplyArgs { scope: apply::Scope::Replace { old, new }, wipe, ..apply_args(&inventory, rolling) };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),

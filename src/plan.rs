@@ -3,7 +3,7 @@
 //! `apply` executes it; neither re-decides anything.
 
 use crate::facts::Facts;
-use crate::inventory::{Inventory, Version};
+use crate::inventory::{Inventory, Version, host_of_url};
 use crate::upgrade::{self, Rollout};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -58,6 +58,18 @@ pub enum Step {
     },
     /// Write the changed config and/or unit and restart, waiting for health.
     Restart { host: String, reason: String },
+    /// Remove a member that is no longer in the inventory: leadership off it
+    /// first, `member remove`, then stop and disable its service (data kept).
+    Remove {
+        /// Its etcd name (or ID if it never started).
+        name: String,
+        id: u64,
+        /// Its advertised address, where etcd-deploy reaches it over SSH.
+        address: Option<String>,
+        leader: bool,
+        /// It answered when the facts were gathered.
+        alive: bool,
+    },
     /// A rolling version change, one member at a time, the leader last.
     Upgrade {
         rollout: Rollout,
@@ -73,12 +85,15 @@ impl Step {
             Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
             Step::Bootstrap { host } | Step::Promote { host, .. } | Step::Join { host, .. } | Step::Restart { host, .. } => vec![host],
             Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
+            // Not an inventory host: nothing to wait for.
+            Step::Remove { .. } => vec![],
         }
     }
 
     pub fn symbol(&self) -> char {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',
+            Step::Remove { .. } => '-',
             Step::Start { .. } | Step::Promote { .. } | Step::Restart { .. } | Step::Upgrade { .. } => '~',
         }
     }
@@ -207,16 +222,45 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
             }
         }
     }
+    // Members no longer in the inventory leave the cluster: live ones after the
+    // joins (so a replacement is voting before the old member goes), dead ones
+    // first when quorum allows it (a dead member only weakens quorum).
+    let mut removals = Vec::new();
+    let mut dead_removals = Vec::new();
     for e in list {
-        if !inv.members.iter().any(|m| e.peer_urls.contains(&m.peer_url())) {
-            let name = if e.name.is_empty() { "(never started)" } else { &e.name };
-            p.notes.push(format!(
-                "member {name} ({:x}, {}) is not in the inventory; apply leaves it in place",
-                e.id,
-                e.peer_urls.join(",")
-            ));
+        if inv.members.iter().any(|m| e.peer_urls.contains(&m.peer_url())) {
+            continue;
         }
+        let alive = cluster.others.get(&e.id).is_some_and(|s| s.is_some());
+        let step = Step::Remove {
+            name: if e.name.is_empty() { format!("{:x}", e.id) } else { e.name.clone() },
+            id: e.id,
+            address: e.peer_urls.first().and_then(|u| host_of_url(u)),
+            leader: cluster.leader() == Some(e.id),
+            alive,
+        };
+        if alive { removals.push(step) } else { dead_removals.push(step) }
     }
+    let voters = list.iter().filter(|e| !e.is_learner).count();
+    let healthy =
+        cluster.status.values().filter(|s| !s.is_learner).count() + cluster.others.values().flatten().filter(|s| !s.is_learner).count();
+    if !dead_removals.is_empty() {
+        let remaining = voters - dead_removals.len();
+        if remaining == 0 || healthy < remaining / 2 + 1 {
+            p.blocked = Some(format!(
+                "{} of {voters} voting members answer; removing the {} dead one(s) would leave {remaining} voters, and quorum needs {} healthy: restore members first",
+                healthy,
+                dead_removals.len(),
+                remaining / 2 + 1
+            ));
+            return p;
+        }
+        p.notes.push(format!(
+            "{} not answering: removed first, since quorum allows it ({healthy} healthy of {remaining} remaining voters)",
+            dead_removals.iter().map(|s| s.hosts().join(",")).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    p.steps.extend(dead_removals);
     let membership_pending = !starts.is_empty() || !promotes.is_empty() || !resumed_joins.is_empty() || !new_joins.is_empty();
     if !starts.is_empty() {
         p.steps.push(Step::Start { hosts: starts });
@@ -245,6 +289,7 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         }
     }
     p.steps.extend(restarts);
+    p.steps.extend(removals);
     p
 }
 
@@ -316,6 +361,17 @@ impl fmt::Display for Plan {
                     (host.clone(), t.join(", "))
                 }
                 Step::Restart { host, reason } => (host.clone(), format!("restart ({reason}), wait until healthy")),
+                Step::Remove { name, id, leader, alive, address } => {
+                    let mut t = vec![format!("remove member {id:x} ({})", address.as_deref().unwrap_or("no address"))];
+                    if *leader {
+                        t.insert(0, "move leadership to another member".into());
+                    }
+                    if !alive {
+                        t.push("(not answering)".into());
+                    }
+                    t.push("stop and disable its etcd (data kept)".into());
+                    (name.clone(), t.join(", "))
+                }
                 Step::Upgrade { rollout, from } => {
                     let verb = if rollout.downgrade { "downgrade" } else { "upgrade" };
                     let froms: std::collections::BTreeSet<String> = from.values().map(|v| v.to_string()).collect();

@@ -111,3 +111,15 @@ pub fn move_data_aside(m: &Member) -> String {
     let d = quote(layout::data_dir(m));
     format!("set -e\nif [ -d {d}/member ]; then mv {d} {d}.stale-$(date +%Y%m%d%H%M%S); fi\ninstall -d -m 0700 -o etcd -g etcd {d}\n")
 }
+
+/// Stops and disables a removed member's etcd; its data stays unless `wipe`.
+pub fn retire(data_dir: &str, wipe: bool) -> String {
+    let mut s = format!(
+        "set -e\nsystemctl disable --now --quiet {u} 2>/dev/null || systemctl stop {u}\nsystemctl reset-failed {u} 2>/dev/null || true\n",
+        u = layout::UNIT
+    );
+    if wipe {
+        s.push_str(&format!("rm -rf {}\n", quote(data_dir)));
+    }
+    s
+}

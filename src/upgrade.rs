@@ -151,7 +151,7 @@ async fn switch_member(
     let st = etcd::status(&url).await.map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
     if st.leader == st.id && live.len() > 1 {
         task.step("move leadership to another member");
-        move_leadership(env, m, st.id, to, live).await?;
+        move_leadership(env, &m.name, &url, st.id, Some(to), live).await?;
     }
     task.step(&format!("switch to etcd {to} and restart"));
     host.run("switch release link", &remote::use_version(env.inv, to)).await?;
@@ -182,32 +182,38 @@ async fn switch_member(
 /// Hands leadership to an upgraded member when there is one (so the new
 /// leader already runs the target version), else to any other voter; waits
 /// until the move took effect. No election is needed: the leader transfers.
-async fn move_leadership(env: &Env<'_>, m: &Member, leader_id: u64, to: Version, live: &BTreeSet<String>) -> Result<(), Error> {
+pub(crate) async fn move_leadership(
+    env: &Env<'_>,
+    leader: &str,
+    url: &str,
+    leader_id: u64,
+    prefer: Option<Version>,
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
     let mut candidates = Vec::new();
-    for name in live.iter().filter(|n| **n != m.name) {
+    for name in live.iter().filter(|n| n.as_str() != leader) {
         let Ok(u) = env.url(env.member(name)?).await else { continue };
         if let Ok(s) = etcd::check_health(&u).await
             && !s.is_learner
         {
-            candidates.push((s.version == to.to_string(), s.raft_applied_index, s.id));
+            candidates.push((prefer.is_some_and(|v| s.version == v.to_string()), s.raft_applied_index, s.id));
         }
     }
     candidates.sort();
     let Some(&(_, _, target)) = candidates.last() else {
-        return Err(HostError::new(&m.name, "move leadership", "no other healthy voting member to take over").into());
+        return Err(HostError::new(leader, "move leadership", "no other healthy voting member to take over").into());
     };
-    let url = env.url(m).await?;
-    exec::retry(&m.name, "move leadership", Duration::from_secs(15), || etcd::move_leader(&url, target)).await?;
+    exec::retry(leader, "move leadership", Duration::from_secs(15), || etcd::move_leader(url, target)).await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(s) = etcd::status(&url).await
+        if let Ok(s) = etcd::status(url).await
             && s.leader != 0
             && s.leader != leader_id
         {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(HostError::new(&m.name, "move leadership", "leadership did not move within 15s").into());
+            return Err(HostError::new(leader, "move leadership", "leadership did not move within 15s").into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -233,7 +239,7 @@ async fn wait_caught_up(env: &Env<'_>, m: &Member, url: &str, live: &BTreeSet<St
 }
 
 /// The client URL of the current leader.
-async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
+pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
     let mut leader_id = 0;
     let mut by_id = BTreeMap::new();
     for name in live {

@@ -327,6 +327,7 @@ fn converged(i: &Inventory) -> Facts {
             status: i.members.iter().enumerate().map(|(k, m)| (m.name.clone(), status(0x100 + k as u64))).collect(),
             cluster_version: Some("3.5.0".into()),
             alarms: vec![],
+            others: BTreeMap::new(),
         },
     }
 }
@@ -342,6 +343,7 @@ fn step_names(p: &Plan) -> Vec<String> {
             Step::Join { host, added: Some(_), .. } => format!("resume {host}"),
             Step::Restart { host, .. } => format!("restart {host}"),
             Step::Upgrade { rollout, .. } => format!("upgrade {} to {}", rollout.order.join(","), rollout.to),
+            Step::Remove { name, .. } => format!("remove {name}"),
         })
         .collect()
 }
@@ -495,6 +497,60 @@ fn plan_resumes_interrupted_upgrade() {
     let p = plan(&i, &f, &desired(&i));
     assert_eq!(step_names(&p), ["upgrade etcd-3,etcd-1 to 3.5.2"]);
     assert_eq!(p.prepare.iter().map(|x| x.host.as_str()).collect::<Vec<_>>(), ["etcd-1"]);
+}
+
+fn five() -> Inventory {
+    inv(&format!("{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n\n[[hosts]]\nname = \"etcd-5\"\naddress = \"10.0.0.5\"\n"))
+}
+
+#[test]
+fn plan_scale_in_removes_members_after_everything_else() {
+    let f = converged(&five());
+    let mut f3 = f.clone();
+    f3.hosts.retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
+    for id in [0x103, 0x104] {
+        f3.cluster.others.insert(id, Some(status(id)));
+    }
+    f3.cluster.status.retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
+    let three = inv(GOOD);
+    let p = plan(&three, &f3, &desired(&three));
+    assert_eq!(step_names(&p), ["remove etcd-4", "remove etcd-5"]);
+    let text = p.to_string();
+    assert!(text.contains("- etcd-4       remove member 103 (10.0.0.4), stop and disable its etcd (data kept)"), "{text}");
+}
+
+#[test]
+fn plan_replace_joins_new_before_removing_old_leader() {
+    let three = inv(GOOD);
+    let f = converged(&three);
+    // etcd-1 (the leader, 0x100) is replaced by etcd-4.
+    let replaced = inv(&GOOD.replace("name = \"etcd-1\"\naddress = \"10.0.0.1\"", "name = \"etcd-4\"\naddress = \"10.0.0.4\""));
+    let mut f2 = f.clone();
+    f2.hosts.remove("etcd-1");
+    f2.hosts.insert("etcd-4".into(), fresh());
+    let s1 = f2.cluster.status.remove("etcd-1").expect("etcd-1");
+    f2.cluster.others.insert(0x100, Some(s1));
+    let p = plan(&replaced, &f2, &desired(&replaced));
+    assert_eq!(step_names(&p), ["join etcd-4", "remove etcd-1"]);
+    assert!(p.to_string().contains("- etcd-1       move leadership to another member, remove member 100"), "{p}");
+}
+
+#[test]
+fn plan_removes_dead_member_first_only_with_quorum() {
+    let three = inv(GOOD);
+    let replaced = inv(&GOOD.replace("name = \"etcd-2\"\naddress = \"10.0.0.2\"", "name = \"etcd-4\"\naddress = \"10.0.0.4\""));
+    let mut f = converged(&three);
+    f.hosts.remove("etcd-2");
+    f.hosts.insert("etcd-4".into(), fresh());
+    f.cluster.status.remove("etcd-2");
+    f.cluster.others.insert(0x101, None);
+    let p = plan(&replaced, &f, &desired(&replaced));
+    assert_eq!(step_names(&p), ["remove etcd-2", "join etcd-4"]);
+    assert!(p.notes.iter().any(|n| n.contains("removed first, since quorum allows it (2 healthy of 2 remaining voters)")), "{p}");
+    // With etcd-3 down too, removing etcd-2 would leave 2 voters with 1 healthy.
+    f.cluster.status.remove("etcd-3");
+    let p = plan(&replaced, &f, &desired(&replaced));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("quorum needs 2 healthy")), "{p}");
 }
 
 #[test]

@@ -24,15 +24,52 @@ pub async fn plan(path: &Path, format: Format) -> Result<(), Error> {
     .await
 }
 
-/// What `apply` and `upgrade` were asked for.
+/// Which changes a command may make: `upgrade` and `replace` are `apply`
+/// limited to their own steps, so that they never do something unasked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Scope {
+    #[default]
+    All,
+    Upgrade,
+    Replace {
+        old: String,
+        new: String,
+    },
+}
+
+impl Scope {
+    fn check(&self, p: &Plan) -> Result<(), Error> {
+        let outside = |st: &Step| match self {
+            Scope::All => false,
+            Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
+            Scope::Replace { old, new } => !match st {
+                Step::Join { host, .. } | Step::Promote { host, .. } => host == new,
+                Step::Remove { name, .. } => name == old,
+                _ => false,
+            },
+        };
+        let prep_outside = |host: &str| matches!(self, Scope::Replace { new, .. } if host != new);
+        if p.steps.iter().any(outside) || p.prepare.iter().any(|x| prep_outside(&x.host)) {
+            return Err(Error::Blocked(
+                "the cluster differs from the inventory in other ways too (see `etcd-deploy plan`); run apply first".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What `apply`, `upgrade` and `replace` were asked for.
 #[derive(Debug, Clone, Default)]
 pub struct ApplyArgs {
+    pub scope: Scope,
     /// `upgrade --to`: the version to move to, instead of the inventory's.
     pub version: Option<Version>,
     pub options: plan::Options,
     /// `None`: no snapshot before a version change.
     pub snapshot_dir: Option<PathBuf>,
     pub log: Option<PathBuf>,
+    /// Delete removed members' data directories.
+    pub wipe: bool,
 }
 
 /// Applies the inventory; returns once the cluster matches it.
@@ -42,11 +79,12 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         // Members started while nothing answered are read again, then planned for.
         for round in 0..3 {
             let (p, facts) = compute(s, args.options).await?;
-            if args.version.is_some() && p.steps.iter().any(|st| !matches!(st, Step::Upgrade { .. })) {
-                return Err(Error::Blocked(
-                    "the cluster does not match the inventory yet (see `etcd-deploy plan`); run apply first, then upgrade".into(),
-                ));
+            if round == 0
+                && let Scope::Replace { old, new } = &args.scope
+            {
+                check_replace(s, &facts, old, new)?;
             }
+            args.scope.check(&p)?;
             if round == 0 || !p.is_empty() {
                 print(&p, Format::Text);
             }
@@ -60,6 +98,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 templates: &s.templates,
                 progress: &s.progress,
                 snapshot_dir: args.snapshot_dir.as_deref(),
+                wipe: args.wipe,
             };
             exec::execute(&env, &p, &facts).await?;
             if !p.replan {
@@ -75,6 +114,24 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         Err(Error::Blocked("the cluster did not settle after starting its stopped members; run apply again".into()))
     })
     .await
+}
+
+/// `replace OLD --with NEW`: OLD must have left the inventory and NEW joined it.
+fn check_replace(s: &Session, facts: &Facts, old: &str, new: &str) -> Result<(), Error> {
+    if s.inv.member(old).is_some() {
+        return Err(Error::Usage(format!(
+            "{old} is still in {}: replace it there with {new} first, then run replace",
+            s.inv.path.display()
+        )));
+    }
+    let Some(n) = s.inv.member(new) else {
+        return Err(Error::Usage(format!("{new} is not in {}: add it there (in place of {old}) first", s.inv.path.display())));
+    };
+    let list = facts.cluster.members.as_deref().unwrap_or_default();
+    if !list.iter().any(|e| e.name == old) && facts.cluster.entry(n).is_none_or(|e| !e.started()) {
+        return Err(Error::Usage(format!("{old} is not a member of the cluster")));
+    }
+    Ok(())
 }
 
 async fn compute(s: &Session, opts: plan::Options) -> Result<(Plan, Facts), Error> {

@@ -108,6 +108,18 @@ pub fn url_host(addr: &str) -> String {
     if addr.contains(':') && !addr.starts_with('[') { format!("[{addr}]") } else { addr.to_string() }
 }
 
+/// The host part of a URL like `http://10.0.0.1:2380` or `http://[::1]:2380`.
+pub fn host_of_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next()?;
+    let host = match hostport.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => hostport,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| host.to_string())
+}
+
 /// How to open an SSH connection to a host. Unset fields fall through to
 /// `~/.ssh/config`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -120,3 +120,108 @@ fn broken_release_is_rolled_back() {
     assert_cluster(&lab, 3);
     assert_no_loss("failed upgrade", &lab.url(1), &report, "w/");
 }
+
+/// Member names as every given member lists them (sorted), asserting they agree.
+fn members_seen_by(lab: &Lab, hosts: &[usize]) -> Vec<String> {
+    rt().block_on(async {
+        let mut seen = Vec::new();
+        for h in hosts {
+            let mut c = client(&lab.url(*h)).await;
+            let mut names: Vec<String> =
+                c.member_list().await.expect("member list").members().iter().map(|m| m.name().to_string()).collect();
+            names.sort();
+            seen.push(names);
+        }
+        for s in &seen {
+            assert_eq!(s, &seen[0], "members disagree: {seen:?}");
+        }
+        seen.remove(0)
+    })
+}
+
+#[test]
+fn replace_a_follower_then_the_leader_with_writes_flowing() {
+    let lab = Lab::up(18, 5);
+    let start = lab.inventory_of(&[1, 2, 3], "start");
+    apply(&start);
+    let urls: Vec<String> = (1..=5).map(|i| lab.url(i)).collect();
+
+    // A follower: etcd-2 → etcd-4 (etcd-1 bootstrapped the cluster and leads it).
+    let leader = lab.leader(&start);
+    let follower = [1, 2, 3].into_iter().find(|h| *h != leader).expect("a follower");
+    let mut hosts: Vec<usize> = [1, 2, 3].into_iter().map(|h| if h == follower { 4 } else { h }).collect();
+    let inv = lab.inventory_of(&hosts, "follower-replaced");
+    let writer = Writer::start(urls.clone(), "follower/");
+    let out = deploy_ok(&["replace", path_str(&inv), &format!("etcd-{follower}"), "--with", "etcd-4"]);
+    let report = writer.stop();
+    assert!(out.contains("+ etcd-4       join") && out.contains(&format!("- etcd-{follower}       remove member")), "{out}");
+    assert_no_loss("replace a follower", &lab.url(leader), &report, "follower/");
+    let mut want: Vec<String> = hosts.iter().map(|h| format!("etcd-{h}")).collect();
+    want.sort();
+    assert_eq!(members_seen_by(&lab, &hosts), want);
+    assert_eq!(
+        lab.ssh(follower, "systemctl is-active etcd; systemctl is-enabled etcd; ls /var/lib/etcd"),
+        "inactive\ndisabled\nmember",
+        "stopped, data kept"
+    );
+
+    // The leader: leadership moves off it before it leaves.
+    let leader = lab.leader(&inv);
+    hosts = hosts.into_iter().map(|h| if h == leader { 5 } else { h }).collect();
+    let inv2 = lab.inventory_of(&hosts, "leader-replaced");
+    let writer = Writer::start(urls, "leader/");
+    let out = deploy_ok(&["replace", path_str(&inv2), &format!("etcd-{leader}"), "--with", "etcd-5", "--wipe"]);
+    let report = writer.stop();
+    assert!(out.contains("move leadership to another member, remove member"), "{out}");
+    assert_no_loss("replace the leader", &lab.url(hosts[0]), &report, "leader/");
+    let mut want: Vec<String> = hosts.iter().map(|h| format!("etcd-{h}")).collect();
+    want.sort();
+    assert_eq!(members_seen_by(&lab, &hosts), want);
+    assert_eq!(lab.ssh(leader, "systemctl is-active etcd; ls /var/lib/etcd 2>/dev/null | wc -l"), "inactive\n0", "--wipe removed its data");
+    assert!(apply(&inv2).contains("No changes."));
+}
+
+#[test]
+fn replace_a_dead_member() {
+    let lab = Lab::up(19, 4);
+    let start = lab.inventory_of(&[1, 2, 3], "start");
+    apply(&start);
+    let leader = lab.leader(&start);
+    let dead = [1, 2, 3].into_iter().find(|h| *h != leader).expect("a follower");
+    lab.kill_host(dead);
+    let hosts: Vec<usize> = [1, 2, 3].into_iter().map(|h| if h == dead { 4 } else { h }).collect();
+    let inv = lab.inventory_of(&hosts, "dead-replaced");
+    let urls: Vec<String> = hosts.iter().map(|h| lab.url(*h)).collect();
+    let writer = Writer::start(urls, "dead/");
+    let out = deploy_ok(&["replace", path_str(&inv), &format!("etcd-{dead}"), "--with", "etcd-4"]);
+    let report = writer.stop();
+    assert!(out.contains("not answering: removed first, since quorum allows it"), "{out}");
+    let remove_at = out.find(&format!("- etcd-{dead} ")).expect("remove step");
+    let join_at = out.find("+ etcd-4       join").expect("join step");
+    assert!(remove_at < join_at, "the dead member goes first:\n{out}");
+    assert!(out.contains("its host could not be reached to stop etcd"), "{out}");
+    assert_no_loss("replace a dead member", &lab.url(leader), &report, "dead/");
+    let mut want: Vec<String> = hosts.iter().map(|h| format!("etcd-{h}")).collect();
+    want.sort();
+    assert_eq!(members_seen_by(&lab, &hosts), want);
+}
+
+#[test]
+fn scale_in_from_5_to_3_with_writes_flowing() {
+    let lab = Lab::up(21, 5);
+    let five = lab.inventory(5, |s| s);
+    apply(&five);
+    let three = lab.inventory_of(&[1, 2, 3], "three");
+    let plan = deploy_ok(&["plan", path_str(&three)]);
+    assert!(plan.contains("- etcd-4 ") && plan.contains("- etcd-5 ") && plan.contains("Plan: 2 steps."), "{plan}");
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "scale/");
+    apply(&three);
+    let report = writer.stop();
+    assert_no_loss("scale 5 → 3", &lab.url(1), &report, "scale/");
+    assert_eq!(members_seen_by(&lab, &[1, 2, 3]), ["etcd-1", "etcd-2", "etcd-3"]);
+    for h in [4, 5] {
+        assert_eq!(lab.ssh(h, "systemctl is-active etcd; ls /var/lib/etcd"), "inactive\nmember", "host {h}: stopped, data kept");
+    }
+    assert!(apply(&three).contains("No changes."));
+}

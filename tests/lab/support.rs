@@ -47,6 +47,30 @@ impl Lab {
         path
     }
 
+    /// An inventory holding only the given hosts (1-based), in that order.
+    pub fn inventory_of(&self, hosts: &[usize], name: &str) -> PathBuf {
+        let all = self.inventory(self.hosts, |s| s);
+        let text = std::fs::read_to_string(&all).expect("read inventory");
+        let mut parts = text.split("[[hosts]]\n");
+        let mut out = parts.next().expect("header").to_string();
+        let blocks: Vec<&str> = parts.collect();
+        for h in hosts {
+            out.push_str("[[hosts]]\n");
+            out.push_str(blocks[h - 1]);
+        }
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, out).expect("write inventory");
+        path
+    }
+
+    /// Host numbers (1-based) of the current leader, from `status`.
+    pub fn leader(&self, inv: &Path) -> usize {
+        let rows = status_json(inv);
+        let row = rows.as_array().expect("rows").iter().find(|r| r["leader"] == true).expect("a leader").clone();
+        let url = row["client_url"].as_str().expect("url").to_string();
+        (1..=self.hosts).find(|i| url == self.url(*i)).expect("leader is a lab host")
+    }
+
     pub fn addr(&self, n: usize) -> String {
         format!("127.0.{}.{n}", self.block)
     }
