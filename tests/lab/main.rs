@@ -6,3 +6,4 @@
 mod apply;
 mod rolling;
 mod support;
+mod writer;

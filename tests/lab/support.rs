@@ -173,86 +173,11 @@ pub fn versions(url: &str) -> (String, String) {
     })
 }
 
-/// What a `Writer` saw.
-#[derive(Debug)]
-pub struct WriteReport {
-    /// Keys whose put was acknowledged.
-    pub acked: Vec<String>,
-    pub failed_attempts: usize,
-    /// The longest time between two acknowledged writes.
-    pub longest_gap: Duration,
-}
-
-/// A client writing keys in a loop against all client URLs, failing over to
-/// the next URL on any error, until stopped.
-pub struct Writer {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    handle: std::thread::JoinHandle<WriteReport>,
-}
-
-impl Writer {
-    pub fn start(urls: Vec<String>, prefix: &str) -> Writer {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let stop = std::sync::Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let prefix = prefix.to_string();
-        let handle = std::thread::spawn(move || {
-            rt().block_on(async move {
-                let opts = || {
-                    etcd_client::ConnectOptions::new()
-                        .with_connect_timeout(Duration::from_millis(300))
-                        .with_timeout(Duration::from_millis(700))
-                };
-                let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();
-                let mut report = WriteReport { acked: Vec::new(), failed_attempts: 0, longest_gap: Duration::ZERO };
-                let (mut e, mut n, mut last) = (0usize, 0usize, Instant::now());
-                while !flag.load(Ordering::Relaxed) {
-                    let key = format!("{prefix}{n:07}");
-                    if clients[e].is_none() {
-                        clients[e] = Client::connect([urls[e].as_str()], Some(opts())).await.ok();
-                    }
-                    let ok = match clients[e].as_mut() {
-                        Some(c) => c.put(key.as_str(), "v", None).await.is_ok(),
-                        None => false,
-                    };
-                    if ok {
-                        let now = Instant::now();
-                        report.longest_gap = report.longest_gap.max(now - last);
-                        last = now;
-                        report.acked.push(key);
-                        n += 1;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    } else {
-                        report.failed_attempts += 1;
-                        clients[e] = None;
-                        e = (e + 1) % urls.len();
-                    }
-                }
-                report
-            })
-        });
-        Writer { stop, handle }
-    }
-
-    pub fn stop(self) -> WriteReport {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.handle.join().expect("writer thread")
-    }
-}
-
-/// Reads every acknowledged key back; returns the ones missing.
-pub fn lost_writes(url: &str, report: &WriteReport, prefix: &str) -> Vec<String> {
-    rt().block_on(async {
-        let mut c = client(url).await;
-        let r = c.get(prefix, Some(etcd_client::GetOptions::new().with_prefix().with_keys_only())).await.expect("read back");
-        let have: std::collections::HashSet<Vec<u8>> = r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
-        report.acked.iter().filter(|k| !have.contains(k.as_bytes())).cloned().collect()
-    })
-}
+pub use crate::writer::{WriteReport, Writer};
 
 /// Asserts that no acknowledged write was lost, and prints the figures.
 pub fn assert_no_loss(what: &str, url: &str, report: &WriteReport, prefix: &str) {
-    let lost = lost_writes(url, report, prefix);
+    let lost = rt().block_on(crate::writer::lost_writes(url, report, prefix)).expect("read back");
     eprintln!(
         "{what}: {} writes acknowledged, {} failed attempts, longest gap between acknowledged writes {:?}, {} lost",
         report.acked.len(),
@@ -260,6 +185,9 @@ pub fn assert_no_loss(what: &str, url: &str, report: &WriteReport, prefix: &str)
         report.longest_gap,
         lost.len()
     );
+    for (at, url, err) in &report.failures {
+        eprintln!("  {what}: failed write at {at:?} on {url}: {err}");
+    }
     assert!(report.acked.len() > 10, "the writer made progress");
     assert!(lost.is_empty(), "{what}: acknowledged writes lost: {:?}", &lost[..lost.len().min(10)]);
 }

@@ -1,0 +1,37 @@
+//! Write load for the rolling benchmark (`bench/rolling`): writes keys in a
+//! loop against all client URLs with failover until stdin closes or a line is
+//! read, then reads every acknowledged key back and prints one JSON line:
+//! acknowledged writes, failed attempts, longest gap, writes lost.
+//!
+//!   cargo run --release --example writeload -- PREFIX URL...
+
+#[path = "../tests/lab/writer.rs"]
+mod writer;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (Some(prefix), urls) = (args.next(), args.collect::<Vec<_>>()) else {
+        eprintln!("usage: writeload PREFIX URL...");
+        std::process::exit(2);
+    };
+    if urls.is_empty() {
+        eprintln!("usage: writeload PREFIX URL...");
+        std::process::exit(2);
+    }
+    let w = writer::Writer::start(urls.clone(), &prefix);
+    let mut line = String::new();
+    let _ = std::io::stdin().read_line(&mut line);
+    let report = w.stop();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let lost = rt.block_on(writer::lost_writes(&urls[0], &report, &prefix));
+    let lost = match lost {
+        Ok(l) => l.len().to_string(),
+        Err(e) => format!("\"unknown: {e}\""),
+    };
+    println!(
+        "{{\"acked\": {}, \"failed_attempts\": {}, \"longest_gap_ms\": {}, \"lost\": {lost}}}",
+        report.acked.len(),
+        report.failed_attempts,
+        report.longest_gap.as_millis()
+    );
+}

@@ -1,0 +1,90 @@
+//! A client that writes keys in a loop against all client URLs, failing over
+//! to the next URL on any error, and reports what was acknowledged. Shared by
+//! the lab tests and `examples/writeload.rs` (the rolling benchmark).
+
+use etcd_client::{Client, ConnectOptions, GetOptions};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What a `Writer` saw.
+#[derive(Debug)]
+pub struct WriteReport {
+    /// Keys whose put was acknowledged.
+    pub acked: Vec<String>,
+    pub failed_attempts: usize,
+    /// The longest time between two acknowledged writes.
+    pub longest_gap: Duration,
+    /// The first failures, as (time since start, endpoint, error), to explain stalls.
+    pub failures: Vec<(Duration, String, String)>,
+}
+
+/// Writes `prefix0000000`, `prefix0000001`, ... until stopped.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    handle: std::thread::JoinHandle<WriteReport>,
+}
+
+impl Writer {
+    pub fn start(urls: Vec<String>, prefix: &str) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let prefix = prefix.to_string();
+        let handle = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(write_loop(urls, prefix, flag))
+        });
+        Writer { stop, handle }
+    }
+
+    pub fn stop(self) -> WriteReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().expect("writer thread")
+    }
+}
+
+async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>) -> WriteReport {
+    // A client with a deadline: a healthy put takes milliseconds here.
+    let opts = || ConnectOptions::new().with_connect_timeout(Duration::from_millis(200)).with_timeout(Duration::from_millis(300));
+    let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();
+    let mut report = WriteReport { acked: Vec::new(), failed_attempts: 0, longest_gap: Duration::ZERO, failures: Vec::new() };
+    let begin = Instant::now();
+    let (mut e, mut n, mut last) = (0usize, 0usize, Instant::now());
+    while !stop.load(Ordering::Relaxed) {
+        let key = format!("{prefix}{n:07}");
+        if clients[e].is_none() {
+            clients[e] = Client::connect([urls[e].as_str()], Some(opts())).await.ok();
+        }
+        let result = match clients[e].as_mut() {
+            Some(c) => c.put(key.as_str(), "v", None).await.map(|_| ()).map_err(|err| err.to_string()),
+            None => Err("cannot connect".to_string()),
+        };
+        if let Err(err) = &result
+            && report.failures.len() < 20
+        {
+            report.failures.push((begin.elapsed(), urls[e].clone(), err.clone()));
+        }
+        if result.is_ok() {
+            let now = Instant::now();
+            report.longest_gap = report.longest_gap.max(now - last);
+            last = now;
+            report.acked.push(key);
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        } else {
+            report.failed_attempts += 1;
+            clients[e] = None;
+            e = (e + 1) % urls.len();
+        }
+    }
+    report
+}
+
+/// Reads every acknowledged key back through `url`; returns the ones missing.
+pub async fn lost_writes(url: &str, report: &WriteReport, prefix: &str) -> Result<Vec<String>, etcd_client::Error> {
+    let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(10));
+    let mut c = Client::connect([url], Some(opts)).await?;
+    let r = c.get(prefix, Some(GetOptions::new().with_prefix().with_keys_only())).await?;
+    let have: std::collections::HashSet<Vec<u8>> = r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
+    Ok(report.acked.iter().filter(|k| !have.contains(k.as_bytes())).cloned().collect())
+}
