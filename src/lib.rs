@@ -9,6 +9,9 @@
 //! - [`plan`]: a pure function of inventory + facts + desired digests → ordered steps.
 //! - [`exec`]: runs a plan; hosts are prepared in parallel, membership changes
 //!   happen one member at a time, each gated on health.
+//! - [`upgrade`]: rolling version changes (pure checks, then the switch with
+//!   leadership moves and rollback); [`remove`]: members leaving the cluster.
+//! - [`snapshot`]: snapshots streamed from the leader onto the controller.
 //! - [`templates`]: the unit and config files (minijinja, overridable).
 //! - [`release`]: release URLs, SHA256 verification, the controller's cache.
 //! - [`etcd`] and [`access`]: calls to the cluster, directly or through SSH tunnels.
