@@ -60,6 +60,34 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// Save a snapshot of the cluster (from the leader) on this machine
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Disaster recovery: restore a snapshot onto every member (old data moved aside, never deleted)
+    #[command(
+        after_help = "Example:\n  etcd-deploy restore inventory.toml snapshots/prod-20261124T195338Z-rev1042.db\n\nStops every member, moves each data directory aside, restores the snapshot on every member with a fresh initial cluster token and the inventory's membership, starts them all, verifies. Asks for the cluster name unless --yes."
+    )]
+    Restore {
+        inventory: PathBuf,
+        snapshot: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Stop and disable every member, remove units, configs and releases (data kept unless --wipe-data)
+    #[command(after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes")]
+    Destroy {
+        inventory: PathBuf,
+        /// Delete the data directories too
+        #[arg(long)]
+        wipe_data: bool,
+        /// Do not ask for confirmation
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Print ETCDCTL_* variables to use etcdctl against the cluster
+    #[command(after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table")]
+    Env { inventory: PathBuf },
     /// Show what apply would do, changing nothing
     #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
     Plan {
@@ -75,6 +103,20 @@ pub enum Command {
         inventory: PathBuf,
         #[arg(long, short, value_enum, default_value_t = Output::Table)]
         output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Stream a consistent snapshot from the leader; its SHA256 is checked and the file written atomically
+    #[command(
+        after_help = "Example:\n  etcd-deploy snapshot save inventory.toml\n  etcd-deploy snapshot save inventory.toml --out /backups/etcd.db"
+    )]
+    Save {
+        inventory: PathBuf,
+        /// The file to write (default: snapshots/<cluster>-<time>-rev<revision>.db beside the inventory)
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 

@@ -2,8 +2,8 @@
 //! into an exit code (0 success, 1 failure on hosts, 2 bad input).
 
 use clap::Parser;
-use etcd_deploy::cli::{Cli, Command, Output, RollingArgs};
-use etcd_deploy::commands::{apply, apply::Format, status};
+use etcd_deploy::cli::{Cli, Command, Output, RollingArgs, SnapshotCommand};
+use etcd_deploy::commands::{apply, apply::Format, lifecycle, status};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
 use etcd_deploy::plan;
@@ -36,6 +36,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let args = apply::ApplyArgs { scope: apply::Scope::Replace { old, new }, wipe, ..apply_args(&inventory, rolling) };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
+        Command::Snapshot(SnapshotCommand::Save { inventory, out }) => lifecycle::snapshot_save(&inventory, out).await.map(|()| 0),
+        Command::Restore { inventory, snapshot, yes } => lifecycle::restore(&inventory, &snapshot, yes).await.map(|()| 0),
+        Command::Destroy { inventory, wipe_data, yes } => lifecycle::destroy(&inventory, wipe_data, yes).await.map(|()| 0),
+        Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
         Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),
         Command::Status { inventory, output } => {
             status::status(&inventory, format(output)).await.map(|healthy| if healthy { 0 } else { 1 })

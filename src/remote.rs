@@ -123,3 +123,66 @@ pub fn retire(data_dir: &str, wipe: bool) -> String {
     }
     s
 }
+
+/// Stops the member (if running).
+pub fn stop() -> String {
+    format!("systemctl stop {}\n", layout::UNIT)
+}
+
+/// Receives a snapshot on stdin, checks it, moves the old data directory
+/// aside (never deleting it) and restores the snapshot into a fresh one.
+pub fn restore_snapshot(inv: &Inventory, m: &Member, sha256: &str, initial_cluster: &str, token: &str, stamp: &str) -> String {
+    let current = layout::current_link(inv);
+    format!(
+        "set -e
+f=$(mktemp /tmp/etcd-deploy-snapshot.XXXXXX)
+trap 'rm -f \"$f\"' EXIT
+cat > \"$f\"
+[ \"$(sha256sum \"$f\" | cut -d' ' -f1)\" = {sha} ] || {{ echo 'the snapshot arrived corrupted' >&2; exit 1; }}
+d={data}
+if [ -e \"$d\" ]; then mv \"$d\" \"$d.pre-restore-{stamp}\"; fi
+if [ -x {current}/etcdutl ]; then tool={current}/etcdutl; else tool={current}/etcdctl; export ETCDCTL_API=3; fi
+\"$tool\" snapshot restore \"$f\" --name {name} --data-dir \"$d\" --initial-cluster {ic} --initial-cluster-token {token} --initial-advertise-peer-urls {peer} >/dev/null
+chown -R etcd:etcd \"$d\"
+chmod 0700 \"$d\"
+",
+        sha = quote(sha256),
+        data = quote(layout::data_dir(m)),
+        current = quote(&current),
+        name = quote(&m.name),
+        ic = quote(initial_cluster),
+        token = quote(token),
+        peer = quote(&m.peer_url()),
+    )
+}
+
+/// Stops and disables the member and removes what etcd-deploy installed; the
+/// data directory stays unless `wipe_data`.
+pub fn destroy(inv: &Inventory, m: &Member, wipe_data: bool) -> String {
+    let mut s = format!(
+        "set -e
+systemctl disable --now --quiet {unit} 2>/dev/null || true
+systemctl reset-failed {unit} 2>/dev/null || true
+rm -f {unit_path} {config}
+rmdir /etc/etcd 2>/dev/null || true
+systemctl daemon-reload
+",
+        unit = layout::UNIT,
+        unit_path = quote(layout::UNIT_PATH),
+        config = quote(layout::CONFIG_PATH),
+    );
+    let current = layout::current_link(inv);
+    for b in layout::BINARIES {
+        let link = format!("{}/{b}", layout::BIN_LINK_DIR);
+        s.push_str(&format!(
+            "if [ \"$(readlink {l})\" = {t} ]; then rm -f {l}; fi\n",
+            l = quote(&link),
+            t = quote(&format!("{current}/{b}"))
+        ));
+    }
+    s.push_str(&format!("rm -rf {}\n", quote(&inv.cluster.install_dir)));
+    if wipe_data {
+        s.push_str(&format!("rm -rf {}\n", quote(layout::data_dir(m))));
+    }
+    s
+}

@@ -14,11 +14,19 @@ pub struct Saved {
     pub bytes: usize,
 }
 
-/// Streams a snapshot from `url` into `dir`.
+/// Streams a snapshot from `url` into `dir`, named `<cluster>-<time>-rev<revision>.db`.
 pub async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdError> {
     let snap = etcd::snapshot(url).await?;
     let stamp = humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "");
-    let path = dir.join(format!("{cluster}-{stamp}-rev{}.db", snap.revision));
+    write(dir.join(format!("{cluster}-{stamp}-rev{}.db", snap.revision)), snap)
+}
+
+/// Streams a snapshot from `url` into the file `path`.
+pub async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
+    write(path.to_path_buf(), etcd::snapshot(url).await?)
+}
+
+fn write(path: PathBuf, snap: etcd::Snapshot) -> Result<Saved, EtcdError> {
     write_atomic(&path, &snap.bytes).map_err(|e| EtcdError(format!("writing {}: {e}", path.display())))?;
     Ok(Saved { path, revision: snap.revision, bytes: snap.bytes.len() })
 }

@@ -4,6 +4,7 @@
 //! (127.0.B.N), so tests run side by side. Needs root; `lab/lab setup` first.
 
 mod apply;
+mod lifecycle;
 mod rolling;
 mod support;
 mod writer;

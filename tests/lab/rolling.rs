@@ -54,6 +54,17 @@ fn upgrade_3_4_to_3_5_0_to_3_5_1_with_writes_flowing() {
     assert!(apply(&lab.inventory(3, |s| s)).contains("No changes."));
 }
 
+/// Raises or clears a NOSPACE alarm on the member at `url`.
+fn nospace_alarm(url: &str, action: etcd_client::AlarmAction) {
+    rt().block_on(async {
+        let mut c = client(url).await;
+        let id = c.status().await.expect("status").header().expect("header").member_id();
+        let mut o = etcd_client::AlarmOptions::new();
+        o.with_member(id);
+        c.alarm(action, etcd_client::AlarmType::Nospace, Some(o)).await.expect("alarm");
+    });
+}
+
 #[test]
 fn upgrade_refusals_touch_nothing() {
     let lab = Lab::up(16, 3);
@@ -73,21 +84,9 @@ fn upgrade_refusals_touch_nothing() {
     refused(&["upgrade", path_str(&inv), "--to", "3.4.20", "--no-snapshot"], "pass --allow-downgrade");
 
     // A raised alarm.
-    rt().block_on(async {
-        let mut c = client(&lab.url(1)).await;
-        let id = c.status().await.expect("status").header().expect("header").member_id();
-        let mut o = etcd_client::AlarmOptions::new();
-        o.with_member(id);
-        c.alarm(etcd_client::AlarmAction::Activate, etcd_client::AlarmType::Nospace, Some(o)).await.expect("raise alarm");
-    });
+    nospace_alarm(&lab.url(1), etcd_client::AlarmAction::Activate);
     refused(&["upgrade", path_str(&inv), "--to", "3.5.0", "--no-snapshot"], "alarms are raised (Nospace on");
-    rt().block_on(async {
-        let mut c = client(&lab.url(1)).await;
-        let id = c.status().await.expect("status").header().expect("header").member_id();
-        let mut o = etcd_client::AlarmOptions::new();
-        o.with_member(id);
-        c.alarm(etcd_client::AlarmAction::Deactivate, etcd_client::AlarmType::Nospace, Some(o)).await.expect("disarm");
-    });
+    nospace_alarm(&lab.url(1), etcd_client::AlarmAction::Deactivate);
 
     // An unhealthy member (its etcd frozen).
     lab.ssh(3, "kill -STOP $(systemctl show -p MainPID --value etcd.service)");

@@ -1,0 +1,205 @@
+//! Commands around the cluster's life: `snapshot save`, `restore` (disaster
+//! recovery as etcd's guide describes it), `destroy`, and `env` (variables for
+//! using `etcdctl` directly).
+
+use super::{Open, Session, with_session};
+use crate::error::Error;
+use crate::etcd;
+use crate::exec::{self, Env};
+use crate::remote;
+use crate::snapshot;
+use crate::templates::sha256_hex;
+use crate::upgrade;
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
+pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
+    with_session(path, &Open::default(), async |s: &Session| {
+        let env = env(s);
+        let live = live(s).await?;
+        let leader = upgrade::leader_url(&env, &live).await?;
+        let saved = match &out {
+            Some(file) => snapshot::save_to(&leader, file).await,
+            None => snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name).await,
+        }
+        .map_err(|e| Error::Blocked(format!("snapshot: {e}")))?;
+        println!("{} ({} bytes, revision {}, SHA256 of the database checked)", saved.path.display(), saved.bytes, saved.revision);
+        Ok(())
+    })
+    .await
+}
+
+/// Disaster recovery: stop every member, move data aside, restore the
+/// snapshot on every member with a fresh token and the inventory's
+/// membership, start them all together, verify.
+pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
+    let bytes = std::fs::read(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    etcd::verify_snapshot(&bytes).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    with_session(path, &Open::default(), async |s: &Session| {
+        let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
+        confirm(
+            yes,
+            &format!(
+                "restore replaces the data of every member ({}) with {}; current data is moved aside, not deleted",
+                names.join(", "),
+                file.display()
+            ),
+            &s.inv.cluster.name,
+        )?;
+        let env = env(s);
+        let stamp = stamp();
+        let token = format!("{}-restore-{stamp}", s.inv.cluster.token);
+        let initial: Vec<String> = s.inv.members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect();
+        let initial = initial.join(",");
+        let sha = sha256_hex(&bytes);
+        let all = |phase: Phase| {
+            futures_util::future::try_join_all(s.inv.members.iter().map(|m| {
+                let (env, bytes, token, initial, sha, stamp) = (&env, &bytes, &token, &initial, &sha, &stamp);
+                async move {
+                    let host = env.host(&m.name)?;
+                    let task = env.progress.task(&m.name);
+                    let r = exec::guard(&task, async {
+                        match phase {
+                            Phase::Stop => {
+                                task.step("stop etcd");
+                                host.run("stop etcd", &remote::stop()).await?;
+                            }
+                            Phase::Restore => {
+                                task.step("move data aside, restore the snapshot");
+                                let script = remote::restore_snapshot(env.inv, m, sha, initial, token, stamp);
+                                host.run_with_input("restore snapshot", &script, bytes).await?;
+                            }
+                            Phase::Start => {
+                                exec::start(env, m, false, &task).await?;
+                                exec::wait_healthy(env, m, &task).await?;
+                            }
+                        }
+                        Ok::<(), Error>(())
+                    })
+                    .await;
+                    if r.is_ok() {
+                        task.done(phase.done());
+                    }
+                    r
+                }
+            }))
+        };
+        // Each phase on every member before the next: all stopped before any
+        // data moves, all restored before any starts (they form one new cluster).
+        all(Phase::Stop).await?;
+        all(Phase::Restore).await?;
+        all(Phase::Start).await?;
+        let live = live(s).await?;
+        let urls = exec::urls(&env, &live).await?;
+        let list = etcd::member_list(&urls).await.map_err(|e| Error::Blocked(format!("after the restore: {e}")))?;
+        let mut got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
+        got.sort();
+        let mut want = names.clone();
+        want.sort();
+        if got != want {
+            return Err(Error::Blocked(format!("after the restore the members are {got:?}, expected {want:?}")));
+        }
+        println!(
+            "Restored {} onto {} members; old data directories were moved to <data_dir>.pre-restore-{stamp}.",
+            file.display(),
+            names.len()
+        );
+        Ok(())
+    })
+    .await
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Stop,
+    Restore,
+    Start,
+}
+
+impl Phase {
+    fn done(self) -> &'static str {
+        match self {
+            Phase::Stop => "stopped",
+            Phase::Restore => "snapshot restored, old data moved aside",
+            Phase::Start => "started, healthy",
+        }
+    }
+}
+
+/// Stops and disables every member and removes what etcd-deploy installed.
+pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Error> {
+    with_session(path, &Open::default(), async |s: &Session| {
+        let what = if wipe_data { "and DELETES their data directories" } else { "(data directories are kept)" };
+        let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
+        confirm(
+            yes,
+            &format!("destroy stops etcd on {} and removes its units, configs and releases {what}", names.join(", ")),
+            &s.inv.cluster.name,
+        )?;
+        futures_util::future::try_join_all(s.inv.members.iter().map(|m| async move {
+            let task = s.progress.task(&m.name);
+            task.step("stop, disable, remove");
+            let r = s.hosts[&m.name].run("destroy", &remote::destroy(&s.inv, m, wipe_data)).await;
+            match &r {
+                Ok(_) => task.done(if wipe_data { "removed, data deleted" } else { "removed, data kept" }),
+                Err(e) => task.fail(&e.to_string()),
+            }
+            r
+        }))
+        .await?;
+        println!("Destroyed cluster {}.", s.inv.cluster.name);
+        Ok(())
+    })
+    .await
+}
+
+/// Prints `ETCDCTL_*` variables for the inventory's members.
+pub fn env_vars(path: &Path) -> Result<(), Error> {
+    let inv = crate::inventory::Inventory::load(path)?;
+    let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
+    println!("export ETCDCTL_API=3");
+    println!("export ETCDCTL_ENDPOINTS={}", endpoints.join(","));
+    Ok(())
+}
+
+fn env(s: &Session) -> Env<'_> {
+    Env { inv: &s.inv, hosts: &s.hosts, access: &s.access, templates: &s.templates, progress: &s.progress, snapshot_dir: None, wipe: false }
+}
+
+/// The inventory members that answer now.
+async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
+    let facts = s.facts().await?;
+    if facts.cluster.status.is_empty() {
+        return Err(Error::Blocked("no member answers".into()));
+    }
+    Ok(facts.cluster.status.keys().cloned().collect())
+}
+
+fn default_dir(inventory: &Path) -> PathBuf {
+    inventory.parent().unwrap_or(Path::new(".")).join("snapshots")
+}
+
+fn stamp() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "")
+}
+
+/// Asks the operator to type the cluster name, unless `--yes`.
+fn confirm(yes: bool, what: &str, cluster: &str) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!("{what}; pass --yes to confirm (standard input is not a terminal)")));
+    }
+    eprint!("{what}.\nType the cluster name ({cluster}) to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::Usage(e.to_string()))?;
+    if line.trim() != cluster {
+        return Err(Error::Usage("not confirmed; nothing was changed".into()));
+    }
+    Ok(())
+}
