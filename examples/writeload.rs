@@ -1,7 +1,8 @@
 //! Write load for the rolling benchmark (`bench/rolling`): writes keys in a
 //! loop against all client URLs with failover until stdin closes or a line is
 //! read, then reads every acknowledged key back and prints one JSON line:
-//! acknowledged writes, failed attempts, longest gap, writes lost.
+//! acknowledged writes, failed attempts, longest gap, writes lost. With
+//! `ETCD_TLS_DIR` set (an etcd-deploy TLS directory), it uses `operator.crt`.
 //!
 //!   cargo run --release --example writeload -- PREFIX URL...
 
@@ -18,12 +19,20 @@ fn main() {
         eprintln!("usage: writeload PREFIX URL...");
         std::process::exit(2);
     }
-    let w = writer::Writer::start(urls.clone(), &prefix);
+    let tls = std::env::var_os("ETCD_TLS_DIR").map(|d| writer::Tls::from_dir(std::path::Path::new(&d), "operator"));
+    let tls = match tls.transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("ETCD_TLS_DIR: {e}");
+            std::process::exit(2);
+        }
+    };
+    let w = writer::Writer::start(urls.clone(), &prefix, tls.clone());
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     let report = w.stop();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let lost = rt.block_on(writer::lost_writes(&urls[0], &report, &prefix));
+    let lost = rt.block_on(writer::lost_writes(&urls[0], &report, &prefix, tls.as_ref()));
     let lost = match lost {
         Ok(l) => l.len().to_string(),
         Err(e) => format!("\"unknown: {e}\""),

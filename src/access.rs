@@ -30,7 +30,9 @@ impl Access {
         };
         let url = if tunnel {
             let local = host.forward(&member.advertise, member.client_port).await?;
-            format!("http://{local}")
+            // Member certificates name 127.0.0.1 too, so TLS checks pass through the tunnel.
+            let scheme = if member.tls { "https" } else { "http" };
+            format!("{scheme}://{local}")
         } else {
             member.client_url()
         };

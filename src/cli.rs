@@ -85,6 +85,9 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// TLS certificates
+    #[command(subcommand)]
+    Certs(CertsCommand),
     /// Print ETCDCTL_* variables to use etcdctl against the cluster
     #[command(after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table")]
     Env { inventory: PathBuf },
@@ -103,6 +106,17 @@ pub enum Command {
         inventory: PathBuf,
         #[arg(long, short, value_enum, default_value_t = Output::Table)]
         output: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertsCommand {
+    /// New member certificates (same CA), rolled out one member at a time, each healthy before the next
+    #[command(after_help = "Example:\n  etcd-deploy certs rotate inventory.toml")]
+    Rotate {
+        inventory: PathBuf,
+        #[command(flatten)]
+        rolling: RollingArgs,
     },
 }
 

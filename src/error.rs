@@ -16,6 +16,9 @@ pub enum Error {
     Host(#[from] HostError),
     #[error("release: {0}")]
     Release(#[from] ReleaseError),
+    /// TLS files that cannot be made or used; nothing was pushed.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The plan cannot safely go on; the message says why and what to do.
     #[error("{0}")]
     Blocked(String),
@@ -26,7 +29,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Inventory(_) | Error::Template(_) | Error::Usage(_) => 2,
+            Error::Inventory(_) | Error::Template(_) | Error::Usage(_) | Error::Tls(_) => 2,
             Error::Host(_) | Error::Release(_) | Error::Blocked(_) => 1,
         }
     }

@@ -3,7 +3,8 @@
 //! URLs to use; how those URLs are reached (directly or through an SSH
 //! tunnel) is `access.rs`'s business.
 
-use etcd_client::{Client, ConnectOptions, GetOptions, MemberAddOptions};
+use crate::tls::ClientFiles;
+use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -54,9 +55,29 @@ pub struct MemberStatus {
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// etcd-deploy's client identity, once TLS is on; set once per process.
+static CLIENT_TLS: std::sync::OnceLock<Option<ClientFiles>> = std::sync::OnceLock::new();
+
+pub fn set_client_tls(files: Option<ClientFiles>) {
+    let _ = CLIENT_TLS.set(files);
+}
+
+fn client_tls() -> Option<&'static ClientFiles> {
+    CLIENT_TLS.get().and_then(|t| t.as_ref())
+}
+
+fn options(timeout: Duration) -> ConnectOptions {
+    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(timeout);
+    match client_tls() {
+        Some(t) => {
+            opts.with_tls(TlsOptions::new().ca_certificate(Certificate::from_pem(&t.ca)).identity(Identity::from_pem(&t.cert, &t.key)))
+        }
+        None => opts,
+    }
+}
+
 pub async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
-    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(CALL_TIMEOUT);
-    Ok(Client::connect(urls, Some(opts)).await?)
+    Ok(Client::connect(urls, Some(options(CALL_TIMEOUT))).await?)
 }
 
 pub async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
@@ -156,7 +177,14 @@ pub struct Versions {
 }
 
 pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
-    let http = reqwest::Client::builder().timeout(CALL_TIMEOUT).build().map_err(|e| EtcdError(e.to_string()))?;
+    let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
+    if let Some(t) = client_tls() {
+        let fail = |e: reqwest::Error| EtcdError(format!("TLS files: {e}"));
+        http = http
+            .add_root_certificate(reqwest::Certificate::from_pem(t.ca.as_bytes()).map_err(fail)?)
+            .identity(reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes()).map_err(fail)?);
+    }
+    let http = http.build().map_err(|e| EtcdError(e.to_string()))?;
     let resp = http.get(format!("{}/version", url.trim_end_matches('/'))).send().await.map_err(|e| EtcdError(e.to_string()))?;
     let body = resp.bytes().await.map_err(|e| EtcdError(e.to_string()))?;
     serde_json::from_slice(&body).map_err(|e| EtcdError(format!("reading /version: {e}")))
@@ -171,8 +199,7 @@ pub struct Snapshot {
 /// Streams a snapshot from the member at `url`. etcd appends the SHA256 of
 /// the database to the stream; it is checked here.
 pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
-    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(Duration::from_secs(600));
-    let mut c = Client::connect([url], Some(opts)).await?;
+    let mut c = Client::connect([url], Some(options(Duration::from_secs(600)))).await?;
     let revision = c.get("etcd-deploy/snapshot", Some(GetOptions::new().with_count_only())).await?.header().map_or(0, |h| h.revision());
     let mut stream = c.snapshot().await?;
     let mut bytes = Vec::new();

@@ -202,6 +202,13 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
         task.step(&format!("use etcd {v}"));
         host.run("switch release link", &remote::use_version(env.inv, v)).await?;
     }
+    if p.certs {
+        task.step("write TLS certificates");
+        let files = crate::tls::member_files(env.inv, m)?.ok_or_else(|| Error::Blocked("TLS is off".into()))?;
+        for (name, text, mode) in files.files() {
+            host.run_with_input("write TLS certificates", &remote::write_pki_file(name, mode), text.as_bytes()).await?;
+        }
+    }
     if p.unit {
         task.step("write systemd unit");
         let r = env.templates.render(env.inv, m, None)?;
@@ -265,6 +272,15 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
                 let list = etcd::member_list(&urls(env, live).await?).await.map_err(|e| etcd_err(host, "read member list", e))?;
                 let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
                 write_config(env, m, Some(&b), &task).await?;
+                // A leader hands over first, so that its restart needs no election.
+                let url = env.url(m).await?;
+                if let Ok(st) = etcd::status(&url).await
+                    && st.leader == st.id
+                    && live.len() > 1
+                {
+                    task.step("move leadership to another member");
+                    upgrade::move_leadership(env, host, &url, st.id, None, live).await?;
+                }
                 task.step(&format!("restart ({reason})"));
                 start(env, m, true, &task).await?;
                 wait_healthy(env, m, &task).await

@@ -28,6 +28,10 @@ pub struct HostFacts {
     pub pid: Option<u32>,
     /// The data directory holds a member (etcd has started there before).
     pub has_data: bool,
+    /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
+    pub pki_digest: Option<String>,
+    /// The member's config serves clients over TLS.
+    pub config_tls: bool,
 }
 
 /// The script that prints a host's facts.
@@ -40,16 +44,20 @@ pub fn host_script(inv: &Inventory, m: &Member) -> String {
 for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
 [ -L {current} ] && echo "current=$(readlink {current})"
 [ -f {config} ] && echo "config_digest=$(head -n1 {config})"
+grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=yes"
 [ -f {unit_path} ] && echo "unit_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
 echo "active=$(systemctl is-active {unit} 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled {unit} 2>/dev/null)"
 echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
 [ -d {data}/member ] && echo "has_data=yes"
+[ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
 exit 0
 "#,
         config = quote(layout::CONFIG_PATH),
         unit_path = quote(layout::UNIT_PATH),
         data = quote(layout::data_dir(m)),
+        pki = quote(layout::PKI_DIR),
+        pki_files = layout::PKI_FILES.join(" "),
     )
 }
 
@@ -72,6 +80,8 @@ impl HostFacts {
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
+                "config_tls" => f.config_tls = v == "yes",
+                "pki_digest" => f.pki_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
                 _ => {}
             }
         }

@@ -10,6 +10,10 @@ pub const CONFIG_PATH: &str = "/etc/etcd/etcd.conf.yml";
 /// Links to the current binaries for operators' shells.
 pub const BIN_LINK_DIR: &str = "/usr/local/bin";
 pub const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
+/// TLS files on a member's host, readable by the etcd user only (keys 0600).
+pub const PKI_DIR: &str = "/etc/etcd/pki";
+/// The PKI files in a fixed order: the order their digest is computed in.
+pub const PKI_FILES: [&str; 5] = ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];
 
 /// The versioned install directory, e.g. `/opt/etcd/etcd-v3.5.1`.
 pub fn version_dir(inv: &Inventory, v: Version) -> String {

@@ -35,4 +35,5 @@ pub mod remove;
 pub mod snapshot;
 pub mod ssh;
 pub mod templates;
+pub mod tls;
 pub mod upgrade;

@@ -2,7 +2,7 @@
 //! into an exit code (0 success, 1 failure on hosts, 2 bad input).
 
 use clap::Parser;
-use etcd_deploy::cli::{Cli, Command, Output, RollingArgs, SnapshotCommand};
+use etcd_deploy::cli::{CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand};
 use etcd_deploy::commands::{apply, apply::Format, lifecycle, status};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
@@ -39,6 +39,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Snapshot(SnapshotCommand::Save { inventory, out }) => lifecycle::snapshot_save(&inventory, out).await.map(|()| 0),
         Command::Restore { inventory, snapshot, yes } => lifecycle::restore(&inventory, &snapshot, yes).await.map(|()| 0),
         Command::Destroy { inventory, wipe_data, yes } => lifecycle::destroy(&inventory, wipe_data, yes).await.map(|()| 0),
+        Command::Certs(CertsCommand::Rotate { inventory, rolling }) => {
+            let args = apply::ApplyArgs { scope: apply::Scope::Certs, ..apply_args(&inventory, rolling) };
+            apply::apply(&inventory, &args).await.map(|()| 0)
+        }
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
         Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),
         Command::Status { inventory, output } => {

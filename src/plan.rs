@@ -14,6 +14,8 @@ use std::fmt;
 pub struct Desired {
     pub config_digest: String,
     pub unit_digest: String,
+    /// Digest of the member's TLS files; `None` without TLS.
+    pub pki_digest: Option<String>,
 }
 
 /// Host preparation, run on all hosts in parallel before membership changes.
@@ -26,11 +28,13 @@ pub struct Prepare {
     pub link: Option<Version>,
     /// Write the systemd unit (new or changed).
     pub unit: bool,
+    /// Write the TLS certificates and keys (new or changed).
+    pub certs: bool,
 }
 
 impl Prepare {
     fn is_empty(&self) -> bool {
-        self.install.is_none() && self.link.is_none() && !self.unit
+        self.install.is_none() && self.link.is_none() && !self.unit && !self.certs
     }
 }
 
@@ -146,7 +150,7 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
         // What actually runs wins over the link (an interrupted upgrade may have switched it).
         let running = cluster.status.get(&m.name).and_then(|s| Version::parse(&s.version)).or(h.current);
-        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, unit: false };
+        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, unit: false, certs: false };
         if in_service && running.is_some() && running != Some(want) {
             prep.install = (!h.installed.contains(&want)).then_some(want);
             rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
@@ -161,6 +165,14 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
                 restart.entry(&m.name).or_default().push("unit changed");
             }
         }
+        if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
+            && h.pki_digest.as_ref() != Some(want_pki)
+        {
+            prep.certs = true;
+            if h.pki_digest.is_some() && h.active {
+                restart.entry(&m.name).or_default().push("certificates changed");
+            }
+        }
         if h.active && h.config_digest.is_some() && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest)) {
             restart.entry(&m.name).or_default().push("config changed");
         }
@@ -169,6 +181,18 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         }
     }
 
+    // A running member whose config says otherwise about TLS than the inventory.
+    if let Some(m) =
+        inv.members.iter().find(|m| hf(&m.name).active && hf(&m.name).config_digest.is_some() && hf(&m.name).config_tls != m.tls)
+    {
+        p.blocked = Some(format!(
+            "{} runs with {}, and the inventory says {}: switching a running cluster between http and https is not supported yet (it needs a rolling `member update` of every peer URL); set [tls] as the cluster runs",
+            m.name,
+            if m.tls { "http" } else { "https" },
+            if m.tls { "https" } else { "http" }
+        ));
+        return p;
+    }
     let Some(list) = &cluster.members else {
         let with_data: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).has_data).collect();
         let running: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).active).map(|m| m.name.as_str()).collect();
@@ -288,6 +312,11 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
             }
         }
     }
+    // The leader restarts last (its leadership is moved off it first).
+    let leader = cluster.leader();
+    restarts.sort_by_key(|st| {
+        st.hosts().first().and_then(|h| inv.member(h)).and_then(|m| cluster.entry(m)).is_some_and(|e| Some(e.id) == leader)
+    });
     p.steps.extend(restarts);
     p.steps.extend(removals);
     p
@@ -335,6 +364,9 @@ impl fmt::Display for Plan {
             }
             if prep.unit {
                 what.push("write systemd unit".to_string());
+            }
+            if prep.certs {
+                what.push("write TLS certificates".to_string());
             }
             writeln!(f, "+ {:<12} {}", prep.host, what.join(", "))?;
         }

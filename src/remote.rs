@@ -82,6 +82,16 @@ pub fn write_file(path: &str, mode: &str, after: &str) -> String {
     format!("set -e\nmkdir -p \"$(dirname {p})\"\ncat > {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n{after}")
 }
 
+/// Writes one TLS file (from stdin) into the PKI directory, owned by the
+/// etcd user so that only it (and root) can read the keys.
+pub fn write_pki_file(name: &str, mode: &str) -> String {
+    let dir = quote(layout::PKI_DIR);
+    let p = format!("{dir}/{}", quote(name));
+    format!(
+        "set -e\ninstall -d -m 0700 -o etcd -g etcd {dir}\ncat > {p}.tmp\nchown etcd:etcd {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n"
+    )
+}
+
 pub fn write_unit() -> String {
     write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")
 }

@@ -131,6 +131,7 @@ fn base_context(inv: &Inventory, m: &Member) -> Value {
             extra => extra,
         },
         paths => context! { binary => layout::etcd_binary(inv), config => layout::CONFIG_PATH, data_dir => layout::data_dir(m) },
+        tls => context! { enabled => m.tls, dir => layout::PKI_DIR },
     }
 }
 

@@ -270,7 +270,7 @@ fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
         .iter()
         .map(|m| {
             let r = t.render(i, m, None).expect("render");
-            (m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest })
+            (m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest, pki_digest: None })
         })
         .collect()
 }
@@ -287,6 +287,7 @@ fn running(i: &Inventory, name: &str) -> HostFacts {
         enabled: true,
         pid: Some(100),
         has_data: true,
+        ..HostFacts::default()
     }
 }
 
@@ -404,7 +405,8 @@ fn plan_config_change_restarts_only_changed_members() {
     assert!(p.prepare.is_empty());
     assert!(p.to_string().contains("~ etcd-2       restart (config changed), wait until healthy"), "{p}");
     let everywhere = inv(&GOOD.replace("[ssh]", "[etcd]\nelection_timeout_ms = 1500\n\n[ssh]"));
-    assert_eq!(step_names(&plan(&everywhere, &f, &desired(&everywhere))), ["restart etcd-1", "restart etcd-2", "restart etcd-3"]);
+    // etcd-1 leads: it restarts last.
+    assert_eq!(step_names(&plan(&everywhere, &f, &desired(&everywhere))), ["restart etcd-2", "restart etcd-3", "restart etcd-1"]);
 }
 
 #[test]
@@ -551,6 +553,61 @@ fn plan_removes_dead_member_first_only_with_quorum() {
     f.cluster.status.remove("etcd-3");
     let p = plan(&replaced, &f, &desired(&replaced));
     assert!(p.blocked.as_deref().is_some_and(|b| b.contains("quorum needs 2 healthy")), "{p}");
+}
+
+#[test]
+fn tls_inventory_makes_https_urls_and_config() {
+    let i = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    assert!(matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir } if dir.ends_with("pki")));
+    assert_eq!(i.members[0].peer_url(), "https://10.0.0.1:2380");
+    let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
+    golden("etcd-tls.conf.yml", &r.config);
+    assert_err(&GOOD.replace("[ssh]", "[tls]\nmode = \"provided\"\n\n[ssh]"), 10, 8, "tls.dir: provided certificates need a directory");
+    assert_err(&GOOD.replace("[ssh]", "[tls]\nmode = \"yes\"\n\n[ssh]"), 10, 8, "tls.mode: `yes`");
+}
+
+#[test]
+fn plan_refuses_switching_a_running_cluster_to_tls() {
+    let plain = inv(GOOD);
+    let f = converged(&plain);
+    let tls = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    let p = plan(&tls, &f, &desired(&tls));
+    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("etcd-1 runs with http, and the inventory says https")), "{p}");
+}
+
+#[test]
+fn generated_certificates_cover_members_and_provided_ones_are_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let with = |mode: &str, extra: &str| {
+        inv(&GOOD
+            .replace("[ssh]", &format!("[tls]\nmode = \"{mode}\"\ndir = \"{}\"\n\n[ssh]", dir.path().display()))
+            .replace("address = \"10.0.0.3\"", &format!("address = \"10.0.0.3\"{extra}")))
+    };
+    let generated = with("generate", "");
+    etcd_deploy::tls::prepare(&generated, false).expect("generate");
+    let files = etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files").expect("tls on");
+    let info = etcd_deploy::tls::cert_info(&files.server_cert).expect("parse");
+    for san in ["etcd-3", "10.0.0.3", "127.0.0.1", "localhost"] {
+        assert!(info.sans.iter().any(|s| s == san), "{san} in {:?}", info.sans);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("etcd-3.server.key")).expect("key").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Nothing changes on a second run; rotation re-issues member certificates only.
+    etcd_deploy::tls::prepare(&generated, false).expect("again");
+    assert_eq!(etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"), Some(files.clone()));
+    let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
+    etcd_deploy::tls::prepare(&generated, true).expect("rotate");
+    assert_ne!(etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"), Some(files));
+    assert_eq!(std::fs::read(dir.path().join("ca.crt")).expect("ca"), ca);
+    // The same files, provided, for a member that moved: refused, naming the address.
+    assert!(etcd_deploy::tls::prepare(&with("provided", ""), false).is_ok());
+    let e = etcd_deploy::tls::prepare(&with("provided", "\nadvertise = \"10.9.9.9\""), false).expect_err("SAN missing");
+    assert!(e.to_string().contains("etcd-3.server.crt: the certificate does not cover 10.9.9.9"), "{e}");
+    // A key that does not belong to its certificate.
+    std::fs::copy(dir.path().join("etcd-1.server.key"), dir.path().join("etcd-2.server.key")).expect("swap key");
+    let e = etcd_deploy::tls::prepare(&with("provided", ""), false).expect_err("key mismatch");
+    assert!(e.to_string().contains("etcd-2.server.key does not belong to"), "{e}");
 }
 
 #[test]

@@ -31,6 +31,8 @@ pub enum Scope {
     #[default]
     All,
     Upgrade,
+    /// `certs rotate`: new member certificates, rolled out with restarts.
+    Certs,
     Replace {
         old: String,
         new: String,
@@ -42,6 +44,7 @@ impl Scope {
         let outside = |st: &Step| match self {
             Scope::All => false,
             Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
+            Scope::Certs => !matches!(st, Step::Restart { reason, .. } if reason.contains("certificates")),
             Scope::Replace { old, new } => !match st {
                 Step::Join { host, .. } | Step::Promote { host, .. } => host == new,
                 Step::Remove { name, .. } => name == old,
@@ -74,7 +77,7 @@ pub struct ApplyArgs {
 
 /// Applies the inventory; returns once the cluster matches it.
 pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
-    let open = Open { log: args.log.clone(), version: args.version };
+    let open = Open { log: args.log.clone(), version: args.version, prepare_tls: Some(args.scope == Scope::Certs) };
     with_session(path, &open, async |s: &Session| {
         // Members started while nothing answered are read again, then planned for.
         for round in 0..3 {

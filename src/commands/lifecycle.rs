@@ -162,6 +162,13 @@ pub fn env_vars(path: &Path) -> Result<(), Error> {
     let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
     println!("export ETCDCTL_API=3");
     println!("export ETCDCTL_ENDPOINTS={}", endpoints.join(","));
+    if let crate::inventory::TlsMode::Generate { dir } | crate::inventory::TlsMode::Provided { dir } = &inv.tls {
+        let p = crate::tls::Paths::new(dir);
+        let abs = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
+        println!("export ETCDCTL_CACERT={}", abs(p.ca()));
+        println!("export ETCDCTL_CERT={}", abs(p.cert("operator")));
+        println!("export ETCDCTL_KEY={}", abs(p.key("operator")));
+    }
     Ok(())
 }
 

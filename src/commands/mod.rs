@@ -7,12 +7,14 @@ pub mod status;
 
 use crate::access::Access;
 use crate::error::Error;
+use crate::etcd;
 use crate::facts::{self, Facts};
 use crate::inventory::{Inventory, Version};
 use crate::plan::Desired;
 use crate::progress::Progress;
 use crate::ssh::Host;
 use crate::templates::Templates;
+use crate::tls;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,6 +25,9 @@ pub struct Open {
     pub log: Option<PathBuf>,
     /// Use this version instead of the inventory's (`upgrade --to`).
     pub version: Option<Version>,
+    /// Create missing TLS files (generate mode) or check the provided ones
+    /// before connecting; `Some(true)` re-creates member certificates.
+    pub prepare_tls: Option<bool>,
 }
 
 /// A validated inventory and an open SSH connection to each of its hosts.
@@ -48,6 +53,10 @@ impl Session {
         for w in &inv.warnings {
             eprintln!("warning: {}: {w}", path.display());
         }
+        if let Some(rotate) = how.prepare_tls {
+            tls::prepare(&inv, rotate)?;
+        }
+        etcd::set_client_tls(tls::client_files(&inv, "client").ok().flatten());
         let templates = Templates::load(&inv)?;
         for m in &inv.members {
             templates.render(&inv, m, None)?;
@@ -85,7 +94,12 @@ impl Session {
         let mut out = BTreeMap::new();
         for m in &self.inv.members {
             let r = self.templates.render(&self.inv, m, None)?;
-            out.insert(m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest });
+            // Missing files (plan before the first apply) never match a host's.
+            let pki_digest = match tls::member_files(&self.inv, m) {
+                Ok(files) => files.map(|f| f.digest()),
+                Err(_) => Some("missing".to_string()),
+            };
+            out.insert(m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest, pki_digest });
         }
         Ok(out)
     }

@@ -20,6 +20,8 @@ pub struct Row {
     pub db_size: Option<i64>,
     /// `healthy`, or why not.
     pub health: String,
+    /// When the member's server certificate expires (RFC 3339), with TLS.
+    pub cert_expires: Option<String>,
 }
 
 pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
@@ -41,6 +43,17 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
             } else {
                 health
             };
+            let expiry = crate::tls::member_files(&s.inv, m)
+                .ok()
+                .flatten()
+                .and_then(|f| crate::tls::cert_info(&f.server_cert).ok())
+                .map(|i| i.not_after);
+            if let Some(t) = expiry {
+                let left = t.duration_since(std::time::SystemTime::now()).map(|d| d.as_secs() / 86400).unwrap_or(0);
+                if left < 30 {
+                    eprintln!("warning: {}: its server certificate expires in {left} days; run `etcd-deploy certs rotate`", m.name);
+                }
+            }
             rows.push(Row {
                 name: m.name.clone(),
                 id: status.as_ref().map(|st| st.id).or(entry.map(|e| e.id)).map(etcd::id_hex),
@@ -52,6 +65,7 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
                 raft_index: status.as_ref().map(|st| st.raft_index),
                 db_size: status.as_ref().map(|st| st.db_size),
                 health,
+                cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             });
         }
         let all_healthy = rows.iter().all(|r| r.health == "healthy");
@@ -66,7 +80,7 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
 
 fn table(rows: &[Row]) -> String {
     let dash = || "-".to_string();
-    let cells: Vec<[String; 10]> = rows
+    let cells: Vec<[String; 11]> = rows
         .iter()
         .map(|r| {
             [
@@ -79,11 +93,13 @@ fn table(rows: &[Row]) -> String {
                 r.raft_term.map_or_else(dash, |v| v.to_string()),
                 r.raft_index.map_or_else(dash, |v| v.to_string()),
                 r.db_size.map_or_else(dash, human_bytes),
+                r.cert_expires.as_deref().map_or_else(dash, |t| t.get(..10).unwrap_or(t).to_string()),
                 r.health.clone(),
             ]
         })
         .collect();
-    let header = ["NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "HEALTH"].map(String::from);
+    let header = ["NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "CERT EXPIRES", "HEALTH"]
+        .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {

@@ -20,6 +20,7 @@ pub struct Inventory {
     pub path: PathBuf,
     pub cluster: Cluster,
     pub release: Release,
+    pub tls: TlsMode,
     pub members: Vec<Member>,
     /// Things worth saying that do not stop the run (e.g. an even member count).
     pub warnings: Vec<String>,
@@ -81,6 +82,23 @@ pub enum FetchMode {
     Host,
 }
 
+/// Whether and how client and peer traffic is encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain http.
+    Off,
+    /// etcd-deploy keeps a CA and certificates in `dir` on the controller.
+    Generate { dir: PathBuf },
+    /// The operator's own files in `dir` (same layout), checked before use.
+    Provided { dir: PathBuf },
+}
+
+impl TlsMode {
+    pub fn enabled(&self) -> bool {
+        !matches!(self, TlsMode::Off)
+    }
+}
+
 /// One etcd member: where it runs, how to reach it, how it is configured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -92,14 +110,19 @@ pub struct Member {
     pub peer_port: u16,
     pub data_dir: String,
     pub settings: EtcdSettings,
+    /// Client and peer URLs are https.
+    pub tls: bool,
 }
 
 impl Member {
+    fn scheme(&self) -> &'static str {
+        if self.tls { "https" } else { "http" }
+    }
     pub fn peer_url(&self) -> String {
-        format!("http://{}:{}", url_host(&self.advertise), self.peer_port)
+        format!("{}://{}:{}", self.scheme(), url_host(&self.advertise), self.peer_port)
     }
     pub fn client_url(&self) -> String {
-        format!("http://{}:{}", url_host(&self.advertise), self.client_port)
+        format!("{}://{}:{}", self.scheme(), url_host(&self.advertise), self.client_port)
     }
 }
 

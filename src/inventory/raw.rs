@@ -18,7 +18,16 @@ pub struct RawInventory {
     pub ssh: RawSsh,
     #[serde(default)]
     pub etcd: RawEtcd,
+    #[serde(default)]
+    pub tls: RawTls,
     pub hosts: Spanned<Vec<RawHost>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    pub mode: Option<Spanned<String>>,
+    pub dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

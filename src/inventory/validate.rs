@@ -97,6 +97,30 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
     };
 
     let release = build_release(cx, &raw)?;
+    let tls = match raw.tls.mode.as_ref().map(|m| m.get_ref().as_str()) {
+        None | Some("off") => TlsMode::Off,
+        Some(mode @ ("generate" | "provided")) => {
+            let dir = match &raw.tls.dir {
+                Some(d) => relative_to(cx.path, d.get_ref()),
+                None if mode == "generate" => relative_to(cx.path, "pki"),
+                None => {
+                    return Err(cx.field(
+                        raw.tls.mode.as_ref().expect("matched Some"),
+                        "tls.dir",
+                        "provided certificates need a directory (tls.dir)",
+                    ));
+                }
+            };
+            if mode == "generate" { TlsMode::Generate { dir } } else { TlsMode::Provided { dir } }
+        }
+        Some(other) => {
+            return Err(cx.field(
+                raw.tls.mode.as_ref().expect("matched Some"),
+                "tls.mode",
+                format!("`{other}`: expected \"off\", \"generate\" or \"provided\""),
+            ));
+        }
+    };
     let base_settings = build_settings(cx, &raw.etcd, None)?;
 
     if raw.hosts.get_ref().is_empty() {
@@ -113,7 +137,8 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             return Err(cx.field(&h.name, &field("name"), format!("`{}` is already used by the host on line {line}", h.name.get_ref())));
         }
         names.insert(h.name.get_ref().clone(), h.name.span());
-        let member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
+        let mut member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
+        member.tls = tls.enabled();
         for (port, what) in [(member.client_port, "client_port"), (member.peer_port, "peer_port")] {
             if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone()) {
                 let span = h.advertise.as_ref().unwrap_or(&h.address).span();
@@ -144,7 +169,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             n + 1
         ));
     }
-    Ok(Inventory { path: cx.path.to_path_buf(), cluster, release, members, warnings })
+    Ok(Inventory { path: cx.path.to_path_buf(), cluster, release, tls, members, warnings })
 }
 
 fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError> {
@@ -274,6 +299,7 @@ fn build_member(
         peer_port,
         data_dir,
         settings,
+        tls: false,
     })
 }
 

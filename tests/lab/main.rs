@@ -6,5 +6,6 @@
 mod apply;
 mod lifecycle;
 mod rolling;
+mod security;
 mod support;
 mod writer;

@@ -22,7 +22,7 @@ fn upgrade_3_4_to_3_5_0_to_3_5_1_with_writes_flowing() {
     let snapshots = lab.dir.path().join("snapshots");
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     for to in ["3.5.0", "3.5.1"] {
-        let writer = Writer::start(urls.clone(), &format!("during-{to}/"));
+        let writer = Writer::start(urls.clone(), &format!("during-{to}/"), None);
         std::thread::sleep(std::time::Duration::from_millis(300));
         let log = lab.dir.path().join(format!("upgrade-{to}.jsonl"));
         let out = deploy_ok(&["upgrade", path_str(&inv), "--to", to, "--snapshot-dir", path_str(&snapshots), "--log", path_str(&log)]);
@@ -104,7 +104,7 @@ fn broken_release_is_rolled_back() {
     });
     apply(&inv);
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
-    let writer = Writer::start(urls, "w/");
+    let writer = Writer::start(urls, "w/", None);
     let o = deploy(&["upgrade", path_str(&inv), "--to", "3.5.2", "--no-snapshot"]);
     let report = writer.stop();
     let t = text(&o);
@@ -150,7 +150,7 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
     let follower = [1, 2, 3].into_iter().find(|h| *h != leader).expect("a follower");
     let mut hosts: Vec<usize> = [1, 2, 3].into_iter().map(|h| if h == follower { 4 } else { h }).collect();
     let inv = lab.inventory_of(&hosts, "follower-replaced");
-    let writer = Writer::start(urls.clone(), "follower/");
+    let writer = Writer::start(urls.clone(), "follower/", None);
     let out = deploy_ok(&["replace", path_str(&inv), &format!("etcd-{follower}"), "--with", "etcd-4"]);
     let report = writer.stop();
     assert!(out.contains("+ etcd-4       join") && out.contains(&format!("- etcd-{follower}       remove member")), "{out}");
@@ -168,7 +168,7 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
     let leader = lab.leader(&inv);
     hosts = hosts.into_iter().map(|h| if h == leader { 5 } else { h }).collect();
     let inv2 = lab.inventory_of(&hosts, "leader-replaced");
-    let writer = Writer::start(urls, "leader/");
+    let writer = Writer::start(urls, "leader/", None);
     let out = deploy_ok(&["replace", path_str(&inv2), &format!("etcd-{leader}"), "--with", "etcd-5", "--wipe"]);
     let report = writer.stop();
     assert!(out.contains("move leadership to another member, remove member"), "{out}");
@@ -191,7 +191,7 @@ fn replace_a_dead_member() {
     let hosts: Vec<usize> = [1, 2, 3].into_iter().map(|h| if h == dead { 4 } else { h }).collect();
     let inv = lab.inventory_of(&hosts, "dead-replaced");
     let urls: Vec<String> = hosts.iter().map(|h| lab.url(*h)).collect();
-    let writer = Writer::start(urls, "dead/");
+    let writer = Writer::start(urls, "dead/", None);
     let out = deploy_ok(&["replace", path_str(&inv), &format!("etcd-{dead}"), "--with", "etcd-4"]);
     let report = writer.stop();
     assert!(out.contains("not answering: removed first, since quorum allows it"), "{out}");
@@ -214,7 +214,7 @@ fn scale_in_from_5_to_3_with_writes_flowing() {
     let plan = deploy_ok(&["plan", path_str(&three)]);
     assert!(plan.contains("- etcd-4 ") && plan.contains("- etcd-5 ") && plan.contains("Plan: 2 steps."), "{plan}");
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
-    let writer = Writer::start(urls, "scale/");
+    let writer = Writer::start(urls, "scale/", None);
     apply(&three);
     let report = writer.stop();
     assert_no_loss("scale 5 → 3", &lab.url(1), &report, "scale/");

@@ -173,11 +173,15 @@ pub fn versions(url: &str) -> (String, String) {
     })
 }
 
-pub use crate::writer::{WriteReport, Writer};
+pub use crate::writer::{Tls, WriteReport, Writer};
 
 /// Asserts that no acknowledged write was lost, and prints the figures.
 pub fn assert_no_loss(what: &str, url: &str, report: &WriteReport, prefix: &str) {
-    let lost = rt().block_on(crate::writer::lost_writes(url, report, prefix)).expect("read back");
+    assert_no_loss_tls(what, url, report, prefix, None)
+}
+
+pub fn assert_no_loss_tls(what: &str, url: &str, report: &WriteReport, prefix: &str, tls: Option<&Tls>) {
+    let lost = rt().block_on(crate::writer::lost_writes(url, report, prefix, tls)).expect("read back");
     eprintln!(
         "{what}: {} writes acknowledged, {} failed attempts, longest gap between acknowledged writes {:?}, {} lost",
         report.acked.len(),

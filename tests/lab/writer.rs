@@ -2,10 +2,35 @@
 //! to the next URL on any error, and reports what was acknowledged. Shared by
 //! the lab tests and `examples/writeload.rs` (the rolling benchmark).
 
-use etcd_client::{Client, ConnectOptions, GetOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+/// A client identity for clusters with TLS: PEM texts.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+impl Tls {
+    /// Reads `ca.crt`, `<who>.crt` and `<who>.key` from an etcd-deploy TLS directory.
+    pub fn from_dir(dir: &std::path::Path, who: &str) -> std::io::Result<Tls> {
+        let read = |f: String| std::fs::read_to_string(dir.join(f));
+        Ok(Tls { ca: read("ca.crt".into())?, cert: read(format!("{who}.crt"))?, key: read(format!("{who}.key"))? })
+    }
+}
+
+/// Connection options with `timeout` per call, and TLS when given.
+pub fn options(tls: Option<&Tls>, connect: Duration, timeout: Duration) -> ConnectOptions {
+    let o = ConnectOptions::new().with_connect_timeout(connect).with_timeout(timeout);
+    match tls {
+        Some(t) => o.with_tls(TlsOptions::new().ca_certificate(Certificate::from_pem(&t.ca)).identity(Identity::from_pem(&t.cert, &t.key))),
+        None => o,
+    }
+}
 
 /// What a `Writer` saw.
 #[derive(Debug)]
@@ -26,13 +51,13 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn start(urls: Vec<String>, prefix: &str) -> Writer {
+    pub fn start(urls: Vec<String>, prefix: &str, tls: Option<Tls>) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let prefix = prefix.to_string();
         let handle = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            rt.block_on(write_loop(urls, prefix, flag))
+            rt.block_on(write_loop(urls, prefix, flag, tls))
         });
         Writer { stop, handle }
     }
@@ -43,9 +68,9 @@ impl Writer {
     }
 }
 
-async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>) -> WriteReport {
+async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>, tls: Option<Tls>) -> WriteReport {
     // A client with a deadline: a healthy put takes milliseconds here.
-    let opts = || ConnectOptions::new().with_connect_timeout(Duration::from_millis(200)).with_timeout(Duration::from_millis(300));
+    let opts = || options(tls.as_ref(), Duration::from_millis(200), Duration::from_millis(300));
     let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();
     let mut report = WriteReport { acked: Vec::new(), failed_attempts: 0, longest_gap: Duration::ZERO, failures: Vec::new() };
     let begin = Instant::now();
@@ -81,9 +106,8 @@ async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>) ->
 }
 
 /// Reads every acknowledged key back through `url`; returns the ones missing.
-pub async fn lost_writes(url: &str, report: &WriteReport, prefix: &str) -> Result<Vec<String>, etcd_client::Error> {
-    let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(10));
-    let mut c = Client::connect([url], Some(opts)).await?;
+pub async fn lost_writes(url: &str, report: &WriteReport, prefix: &str, tls: Option<&Tls>) -> Result<Vec<String>, etcd_client::Error> {
+    let mut c = Client::connect([url], Some(options(tls, Duration::from_secs(2), Duration::from_secs(10)))).await?;
     let r = c.get(prefix, Some(GetOptions::new().with_prefix().with_keys_only())).await?;
     let have: std::collections::HashSet<Vec<u8>> = r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
     Ok(report.acked.iter().filter(|k| !have.contains(k.as_bytes())).cloned().collect())

@@ -1,0 +1,307 @@
+//! TLS material on the controller: a cluster CA and certificates generated
+//! with rcgen (`mode = "generate"`), or the operator's own files checked
+//! before anything is pushed (`mode = "provided"`). Both use one layout in
+//! the inventory's TLS directory:
+//!
+//! ```text
+//! ca.crt  [ca.key]               the cluster CA (its key only when generated)
+//! <member>.server.crt/.key       what the member presents to clients
+//! <member>.peer.crt/.key         what the member presents to and checks of its peers
+//! client.crt/.key                etcd-deploy's own client identity
+//! operator.crt/.key              for people using etcdctl (see `etcd-deploy env`)
+//! ```
+//!
+//! Keys are written with mode 0600 and never printed or logged.
+
+use crate::inventory::{Inventory, Member, TlsMode};
+use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use time::OffsetDateTime;
+
+#[derive(Debug, thiserror::Error)]
+#[error("tls: {0}")]
+pub struct TlsError(pub String);
+
+fn err(what: impl std::fmt::Display) -> TlsError {
+    TlsError(what.to_string())
+}
+
+/// The files of one member, as pushed to its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberFiles {
+    pub ca: String,
+    pub server_cert: String,
+    pub server_key: String,
+    pub peer_cert: String,
+    pub peer_key: String,
+}
+
+impl MemberFiles {
+    /// The files in `layout::PKI_FILES` order, with their modes.
+    pub fn files(&self) -> [(&'static str, &str, &'static str); 5] {
+        [
+            ("ca.crt", &self.ca, "0644"),
+            ("server.crt", &self.server_cert, "0644"),
+            ("server.key", &self.server_key, "0600"),
+            ("peer.crt", &self.peer_cert, "0644"),
+            ("peer.key", &self.peer_key, "0600"),
+        ]
+    }
+
+    /// What the host's `pki_digest` fact must be.
+    pub fn digest(&self) -> String {
+        let all: String = self.files().iter().map(|(_, text, _)| *text).collect();
+        crate::templates::sha256_hex(all.as_bytes())
+    }
+}
+
+/// A client identity (certificate, key) and the CA that signs the servers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientFiles {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+pub struct Paths {
+    dir: PathBuf,
+}
+
+impl Paths {
+    pub fn new(dir: &Path) -> Paths {
+        Paths { dir: dir.to_path_buf() }
+    }
+    pub fn ca(&self) -> PathBuf {
+        self.dir.join("ca.crt")
+    }
+    fn ca_key(&self) -> PathBuf {
+        self.dir.join("ca.key")
+    }
+    pub fn cert(&self, who: &str) -> PathBuf {
+        self.dir.join(format!("{who}.crt"))
+    }
+    pub fn key(&self, who: &str) -> PathBuf {
+        self.dir.join(format!("{who}.key"))
+    }
+}
+
+/// Names and addresses a member is reached by: its certificates must cover them.
+pub fn member_sans(m: &Member) -> Vec<String> {
+    let mut sans = vec![m.name.clone(), m.advertise.clone(), m.ssh.address.clone(), "localhost".into(), "127.0.0.1".into()];
+    sans.dedup();
+    let mut seen = std::collections::BTreeSet::new();
+    sans.retain(|s| seen.insert(s.clone()));
+    sans
+}
+
+/// Makes sure every file the inventory needs exists: in generate mode the
+/// missing ones are created (`rotate` re-creates the member ones); in provided
+/// mode they are checked. Nothing is pushed anywhere.
+pub fn prepare(inv: &Inventory, rotate: bool) -> Result<(), TlsError> {
+    match &inv.tls {
+        TlsMode::Off => Ok(()),
+        TlsMode::Generate { dir } => generate(inv, dir, rotate),
+        TlsMode::Provided { dir } => validate(inv, dir),
+    }
+}
+
+fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
+    let p = Paths::new(dir);
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+    set_mode(dir, 0o700)?;
+    let ca_key = if p.ca().exists() && p.ca_key().exists() {
+        KeyPair::from_pem(&read(&p.ca_key())?).map_err(|e| err(format!("{}: {e}", p.ca_key().display())))?
+    } else {
+        let key = KeyPair::generate().map_err(err)?;
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        params.distinguished_name.push(DnType::CommonName, format!("etcd-deploy CA for {}", inv.cluster.name));
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        validity(&mut params, 3650);
+        let cert = params.self_signed(&key).map_err(err)?;
+        write_secret(&p.ca_key(), &key.serialize_pem())?;
+        write_public(&p.ca(), &cert.pem())?;
+        key
+    };
+    let issuer = Issuer::from_ca_cert_pem(&read(&p.ca())?, &ca_key).map_err(|e| err(format!("{}: {e}", p.ca().display())))?;
+    let both = [ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    for m in &inv.members {
+        for kind in ["server", "peer"] {
+            let who = format!("{}.{kind}", m.name);
+            let covers = read(&p.cert(&who)).ok().is_some_and(|pem| missing_sans(&pem, &member_sans(m)).is_empty());
+            if rotate || !covers || !p.key(&who).exists() {
+                issue(&p, &issuer, &who, &m.name, member_sans(m), &both)?;
+            }
+        }
+    }
+    for who in ["client", "operator"] {
+        if !p.cert(who).exists() || !p.key(who).exists() {
+            let cn = if who == "client" { "etcd-deploy" } else { "operator" };
+            issue(&p, &issuer, who, cn, vec![], &[ExtendedKeyUsagePurpose::ClientAuth])?;
+        }
+    }
+    Ok(())
+}
+
+fn issue(
+    p: &Paths,
+    issuer: &Issuer<'_, &KeyPair>,
+    who: &str,
+    cn: &str,
+    sans: Vec<String>,
+    eku: &[ExtendedKeyUsagePurpose],
+) -> Result<(), TlsError> {
+    let key = KeyPair::generate().map_err(err)?;
+    let mut params = CertificateParams::new(sans).map_err(err)?;
+    params.distinguished_name.push(DnType::CommonName, cn);
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = eku.to_vec();
+    params.use_authority_key_identifier_extension = true;
+    validity(&mut params, 825);
+    let cert = params.signed_by(&key, issuer).map_err(err)?;
+    write_secret(&p.key(who), &key.serialize_pem())?;
+    write_public(&p.cert(who), &cert.pem())
+}
+
+fn validity(params: &mut CertificateParams, days: i64) {
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + time::Duration::days(days);
+}
+
+/// Checks the operator's files: present, parseable, not expired, covering the
+/// member's addresses, the key matching the certificate.
+fn validate(inv: &Inventory, dir: &Path) -> Result<(), TlsError> {
+    let p = Paths::new(dir);
+    read(&p.ca())?;
+    let mut whos: Vec<(String, Vec<String>)> = Vec::new();
+    for m in &inv.members {
+        for kind in ["server", "peer"] {
+            whos.push((
+                format!("{}.{kind}", m.name),
+                member_sans(m).into_iter().filter(|s| s != "localhost" && s != "127.0.0.1").collect(),
+            ));
+        }
+    }
+    whos.push(("client".into(), vec![]));
+    whos.push(("operator".into(), vec![]));
+    for (who, sans) in whos {
+        let cert = read(&p.cert(&who))?;
+        let key = read(&p.key(&who))?;
+        let info = cert_info(&cert).map_err(|e| err(format!("{}: {e}", p.cert(&who).display())))?;
+        if info.not_after < SystemTime::now() {
+            return Err(err(format!("{}: expired", p.cert(&who).display())));
+        }
+        let missing = missing_sans(&cert, &sans);
+        if !missing.is_empty() {
+            return Err(err(format!(
+                "{}: the certificate does not cover {} (its member is reached by {})",
+                p.cert(&who).display(),
+                missing.join(", "),
+                sans.join(", ")
+            )));
+        }
+        let kp = KeyPair::from_pem(&key).map_err(|e| err(format!("{}: {e}", p.key(&who).display())))?;
+        if kp.subject_public_key_info() != info.public_key_der {
+            return Err(err(format!("{} does not belong to {}", p.key(&who).display(), p.cert(&who).display())));
+        }
+    }
+    Ok(())
+}
+
+/// What etcd-deploy reads from a certificate.
+pub struct CertInfo {
+    pub not_after: SystemTime,
+    pub sans: Vec<String>,
+    pub public_key_der: Vec<u8>,
+}
+
+pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    let cert = parsed.parse_x509().map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let secs = cert.validity().not_after.timestamp();
+    let not_after = SystemTime::UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
+    let mut sans = Vec::new();
+    if let Ok(Some(ext)) = cert.subject_alternative_name() {
+        for n in &ext.value.general_names {
+            match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => sans.push(d.to_string()),
+                x509_parser::extensions::GeneralName::IPAddress(b) => match b.len() {
+                    4 => sans.push(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string()),
+                    16 => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(b);
+                        sans.push(std::net::Ipv6Addr::from(a).to_string());
+                    }
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok(CertInfo { not_after, sans, public_key_der: cert.public_key().raw.to_vec() })
+}
+
+fn missing_sans(pem: &str, want: &[String]) -> Vec<String> {
+    match cert_info(pem) {
+        Ok(info) => want.iter().filter(|w| !info.sans.contains(w)).cloned().collect(),
+        Err(_) => want.to_vec(),
+    }
+}
+
+pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, TlsError> {
+    let dir = match &inv.tls {
+        TlsMode::Off => return Ok(None),
+        TlsMode::Generate { dir } | TlsMode::Provided { dir } => dir,
+    };
+    let p = Paths::new(dir);
+    let (s, pe) = (format!("{}.server", m.name), format!("{}.peer", m.name));
+    Ok(Some(MemberFiles {
+        ca: read(&p.ca())?,
+        server_cert: read(&p.cert(&s))?,
+        server_key: read(&p.key(&s))?,
+        peer_cert: read(&p.cert(&pe))?,
+        peer_key: read(&p.key(&pe))?,
+    }))
+}
+
+/// etcd-deploy's own client identity (`who` = "client"), or the operator's.
+pub fn client_files(inv: &Inventory, who: &str) -> Result<Option<ClientFiles>, TlsError> {
+    let dir = match &inv.tls {
+        TlsMode::Off => return Ok(None),
+        TlsMode::Generate { dir } | TlsMode::Provided { dir } => dir,
+    };
+    let p = Paths::new(dir);
+    Ok(Some(ClientFiles { ca: read(&p.ca())?, cert: read(&p.cert(who))?, key: read(&p.key(who))? }))
+}
+
+fn read(path: &Path) -> Result<String, TlsError> {
+    std::fs::read_to_string(path).map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
+fn write_public(path: &Path, text: &str) -> Result<(), TlsError> {
+    write_mode(path, text, 0o644)
+}
+
+fn write_secret(path: &Path, text: &str) -> Result<(), TlsError> {
+    write_mode(path, text, 0o600)
+}
+
+fn write_mode(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| err(format!("{}: {e}", path.display())))
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), TlsError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| err(format!("{}: {e}", path.display())))
+}
