@@ -60,6 +60,30 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// Write a commented inventory (TLS generation on) from flags, or prompts on a terminal
+    #[command(
+        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17"
+    )]
+    Init {
+        /// Where to write it
+        #[arg(default_value = "inventory.toml")]
+        path: PathBuf,
+        /// Cluster name
+        #[arg(long)]
+        name: Option<String>,
+        /// etcd version (X.Y.Z)
+        #[arg(long)]
+        version: Option<String>,
+        /// A member: NAME=ADDRESS or ADDRESS (repeat for each)
+        #[arg(long = "host", value_name = "NAME=ADDRESS")]
+        hosts: Vec<String>,
+        /// SSH user
+        #[arg(long)]
+        user: Option<String>,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
     /// Save a snapshot of the cluster (from the leader) on this machine
     #[command(subcommand)]
     Snapshot(SnapshotCommand),

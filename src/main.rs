@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use etcd_deploy::cli::{CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand};
-use etcd_deploy::commands::{apply, apply::Format, lifecycle, status};
+use etcd_deploy::commands::{apply, apply::Format, init, lifecycle, status};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
 use etcd_deploy::plan;
@@ -42,6 +42,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Certs(CertsCommand::Rotate { inventory, rolling }) => {
             let args = apply::ApplyArgs { scope: apply::Scope::Certs, ..apply_args(&inventory, rolling) };
             apply::apply(&inventory, &args).await.map(|()| 0)
+        }
+        Command::Init { path, name, version, hosts, user, force } => {
+            init::init(&path, init::InitArgs { name, version, hosts, user, force }).map(|()| 0)
         }
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
         Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),

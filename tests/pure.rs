@@ -611,6 +611,16 @@ fn generated_certificates_cover_members_and_provided_ones_are_checked() {
 }
 
 #[test]
+fn init_writes_a_valid_inventory_with_tls() {
+    let text =
+        etcd_deploy::commands::init::render("prod", "3.5.17", &["a=10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()], Some("ops"));
+    let i = inv(&text);
+    assert_eq!(i.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["a", "etcd-2", "etcd-3"]);
+    assert!(matches!(i.tls, etcd_deploy::inventory::TlsMode::Generate { .. }));
+    assert_eq!(i.members[0].ssh.user.as_deref(), Some("ops"));
+}
+
+#[test]
 fn initial_cluster_names_unstarted_members_from_inventory() {
     let i = inv(GOOD);
     let list = vec![entry(&i, 0, true, false), entry(&i, 1, false, true)];

@@ -2,6 +2,7 @@
 //! the library: facts → plan → execute, or facts → report.
 
 pub mod apply;
+pub mod init;
 pub mod lifecycle;
 pub mod status;
 
