@@ -35,6 +35,24 @@ impl Ctx<'_> {
     fn field<T>(&self, value: &Spanned<T>, field: &str, message: impl fmt::Display) -> InventoryError {
         self.at(value.span(), format!("{field}: {message}"))
     }
+
+    /// One of a few words (`default` when unset), or an error listing them.
+    fn choice<T: Copy>(
+        &self,
+        value: Option<&Spanned<String>>,
+        field: &str,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Result<T, InventoryError> {
+        let Some(v) = value else { return Ok(default) };
+        match options.iter().find(|(word, _)| *word == v.get_ref()) {
+            Some((_, t)) => Ok(*t),
+            None => {
+                let words: Vec<String> = options.iter().map(|(w, _)| format!("\"{w}\"")).collect();
+                Err(self.field(v, field, format!("`{}`: expected one of {}", v.get_ref(), words.join(", "))))
+            }
+        }
+    }
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -70,18 +88,12 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
     let data_dir = abs_path(cx, c.data_dir.as_ref(), "cluster.data_dir", "/var/lib/etcd")?;
     let client_port = c.client_port.unwrap_or(2379);
     let peer_port = c.peer_port.unwrap_or(2380);
-    let access = match c.access.as_ref().map(|s| s.get_ref().as_str()) {
-        None | Some("auto") => Access::Auto,
-        Some("direct") => Access::Direct,
-        Some("tunnel") => Access::Tunnel,
-        Some(other) => {
-            return Err(cx.field(
-                c.access.as_ref().expect("matched Some"),
-                "cluster.access",
-                format!("`{other}`: expected \"auto\", \"direct\" or \"tunnel\""),
-            ));
-        }
-    };
+    let access = cx.choice(
+        c.access.as_ref(),
+        "cluster.access",
+        Access::Auto,
+        &[("auto", Access::Auto), ("direct", Access::Direct), ("tunnel", Access::Tunnel)],
+    )?;
     let token = match &c.token {
         Some(t) if t.get_ref().trim().is_empty() => return Err(cx.field(t, "cluster.token", "must not be empty")),
         Some(t) => t.get_ref().clone(),
@@ -97,29 +109,25 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
     };
 
     let release = build_release(cx, &raw)?;
-    let tls = match raw.tls.mode.as_ref().map(|m| m.get_ref().as_str()) {
-        None | Some("off") => TlsMode::Off,
-        Some(mode @ ("generate" | "provided")) => {
-            let dir = match &raw.tls.dir {
-                Some(d) => relative_to(cx.path, d.get_ref()),
-                None if mode == "generate" => relative_to(cx.path, "pki"),
-                None => {
-                    return Err(cx.field(
-                        raw.tls.mode.as_ref().expect("matched Some"),
-                        "tls.dir",
-                        "provided certificates need a directory (tls.dir)",
-                    ));
-                }
-            };
-            if mode == "generate" { TlsMode::Generate { dir } } else { TlsMode::Provided { dir } }
-        }
-        Some(other) => {
-            return Err(cx.field(
-                raw.tls.mode.as_ref().expect("matched Some"),
-                "tls.mode",
-                format!("`{other}`: expected \"off\", \"generate\" or \"provided\""),
-            ));
-        }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tls {
+        Off,
+        Generate,
+        Provided,
+    }
+    let mode = cx.choice(
+        raw.tls.mode.as_ref(),
+        "tls.mode",
+        Tls::Off,
+        &[("off", Tls::Off), ("generate", Tls::Generate), ("provided", Tls::Provided)],
+    )?;
+    let dir = raw.tls.dir.as_ref().map(|d| relative_to(cx.path, d.get_ref()));
+    let tls = match (mode, dir, &raw.tls.mode) {
+        (Tls::Off, _, _) => TlsMode::Off,
+        (Tls::Generate, dir, _) => TlsMode::Generate { dir: dir.unwrap_or_else(|| relative_to(cx.path, "pki")) },
+        (Tls::Provided, Some(dir), _) => TlsMode::Provided { dir },
+        (Tls::Provided, None, Some(m)) => return Err(cx.field(m, "tls.dir", "provided certificates need a directory (tls.dir)")),
+        (Tls::Provided, None, None) => return Err(cx.at(0..0, "tls.dir: provided certificates need a directory")),
     };
     let base_settings = build_settings(cx, &raw.etcd, None)?;
 
@@ -190,23 +198,17 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
             }
         },
     };
-    let fetch = match r.fetch.as_ref().map(|s| s.get_ref().as_str()) {
-        None | Some("controller") => FetchMode::Controller,
-        Some("host") => FetchMode::Host,
-        Some(other) => {
-            return Err(cx.field(
-                r.fetch.as_ref().expect("matched Some"),
-                "release.fetch",
-                format!("`{other}`: expected \"controller\" or \"host\""),
-            ));
-        }
-    };
-    if fetch == FetchMode::Host && matches!(&source, ReleaseSource::Mirror(u) if u.starts_with("file://")) {
-        return Err(cx.field(
-            r.fetch.as_ref().expect("host fetch is explicit"),
-            "release.fetch",
-            "a file:// mirror is only on the controller; use fetch = \"controller\"",
-        ));
+    let fetch = cx.choice(
+        r.fetch.as_ref(),
+        "release.fetch",
+        FetchMode::Controller,
+        &[("controller", FetchMode::Controller), ("host", FetchMode::Host)],
+    )?;
+    if let Some(f) = &r.fetch
+        && fetch == FetchMode::Host
+        && matches!(&source, ReleaseSource::Mirror(u) if u.starts_with("file://"))
+    {
+        return Err(cx.field(f, "release.fetch", "a file:// mirror is only on the controller; use fetch = \"controller\""));
     }
     let sha256 = match &r.sha256 {
         Some(s) => {
@@ -266,18 +268,12 @@ fn build_member(
     }
     let data_dir = abs_path(cx, h.data_dir.as_ref(), &field("data_dir"), data_dir)?;
     let ssh = merge_ssh(&raw.ssh, &h.ssh);
-    let host_key_policy = match ssh.host_key_policy.as_ref().map(|s| s.get_ref().as_str()) {
-        None | Some("accept-new") => HostKeyPolicy::AcceptNew,
-        Some("strict") => HostKeyPolicy::Strict,
-        Some("off") => HostKeyPolicy::Off,
-        Some(other) => {
-            return Err(cx.field(
-                ssh.host_key_policy.as_ref().expect("matched Some"),
-                "ssh.host_key_policy",
-                format!("`{other}`: expected \"strict\", \"accept-new\" or \"off\""),
-            ));
-        }
-    };
+    let host_key_policy = cx.choice(
+        ssh.host_key_policy.as_ref(),
+        "ssh.host_key_policy",
+        HostKeyPolicy::AcceptNew,
+        &[("strict", HostKeyPolicy::Strict), ("accept-new", HostKeyPolicy::AcceptNew), ("off", HostKeyPolicy::Off)],
+    )?;
     let settings = match &h.etcd {
         Some(e) => build_settings(cx, e, Some(base))?,
         None => base.clone(),
