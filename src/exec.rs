@@ -206,7 +206,7 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
         task.step("write TLS certificates");
         let files = crate::tls::member_files(env.inv, m)?.ok_or_else(|| Error::Blocked("TLS is off".into()))?;
         for (name, text, mode) in files.files() {
-            host.run_with_input("write TLS certificates", &remote::write_pki_file(name, mode), text.as_bytes()).await?;
+            host.run_with_input("write TLS certificates", &remote::write_pki_file(m, name, mode), text.as_bytes()).await?;
         }
     }
     if p.unit {
@@ -385,7 +385,7 @@ pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -
 async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &Task) -> Result<(), Error> {
     task.step("write config");
     let r = env.templates.render(env.inv, m, b)?;
-    env.host(&m.name)?.run_with_input("write config", &remote::write_config(), r.config.as_bytes()).await?;
+    env.host(&m.name)?.run_with_input("write config", &remote::write_config(m), r.config.as_bytes()).await?;
     Ok(())
 }
 
@@ -393,15 +393,15 @@ pub(crate) async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task)
     let step = if restart { "restart etcd" } else { "start etcd" };
     task.step(step);
     let host = env.host(&m.name)?;
-    if let Err(mut e) = host.run(step, &remote::start(restart)).await {
-        e.detail.push_str(&journal(host).await);
+    if let Err(mut e) = host.run(step, &remote::start(m, restart)).await {
+        e.detail.push_str(&journal(host, m).await);
         return Err(e.into());
     }
     Ok(())
 }
 
-async fn journal(host: &Host) -> String {
-    match host.run("read journal", &remote::journal_tail()).await {
+async fn journal(host: &Host, m: &Member) -> String {
+    match host.run("read journal", &remote::journal_tail(m)).await {
         Ok(j) if !j.trim().is_empty() => format!("\n--- last lines of the etcd journal on {} ---\n{}", host.name, j.trim_end()),
         _ => String::new(),
     }
@@ -419,7 +419,7 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
         };
         if Instant::now() >= deadline {
             let host = env.host(&m.name)?;
-            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(host).await);
+            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(host, m).await);
             return Err(HostError::new(&m.name, "wait until healthy", detail).into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

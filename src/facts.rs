@@ -38,7 +38,7 @@ pub struct HostFacts {
 pub fn host_script(inv: &Inventory, m: &Member) -> String {
     let install = quote(&inv.cluster.install_dir);
     let current = quote(&layout::current_link(inv));
-    let unit = layout::UNIT;
+    let unit = layout::unit(m);
     format!(
         r#"echo "arch=$(uname -m)"
 for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
@@ -53,10 +53,10 @@ echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
 [ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
 exit 0
 "#,
-        config = quote(layout::CONFIG_PATH),
+        config = quote(&layout::config_path(m)),
         unit_path = quote(layout::UNIT_PATH),
         data = quote(layout::data_dir(m)),
-        pki = quote(layout::PKI_DIR),
+        pki = quote(&layout::pki_dir(m)),
         pki_files = layout::PKI_FILES.join(" "),
     )
 }

@@ -3,15 +3,27 @@
 
 use crate::inventory::{Inventory, Member, Version};
 
-/// The systemd unit that runs a member.
-pub const UNIT: &str = "etcd.service";
-pub const UNIT_PATH: &str = "/etc/systemd/system/etcd.service";
-pub const CONFIG_PATH: &str = "/etc/etcd/etcd.conf.yml";
+/// The systemd template unit; each member runs as its instance `etcd@NAME`,
+/// so several members can share a host.
+pub const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
+/// Where members' config files live: `/etc/etcd/NAME.conf.yml`.
+pub const CONFIG_DIR: &str = "/etc/etcd";
 /// Links to the current binaries for operators' shells.
 pub const BIN_LINK_DIR: &str = "/usr/local/bin";
 pub const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
-/// TLS files on a member's host, readable by the etcd user only (keys 0600).
-pub const PKI_DIR: &str = "/etc/etcd/pki";
+/// The unit instance that runs a member.
+pub fn unit(m: &Member) -> String {
+    format!("etcd@{}.service", m.name)
+}
+
+pub fn config_path(m: &Member) -> String {
+    format!("{CONFIG_DIR}/{}.conf.yml", m.name)
+}
+
+/// A member's TLS files, readable by the etcd user only (keys 0600).
+pub fn pki_dir(m: &Member) -> String {
+    format!("{CONFIG_DIR}/pki/{}", m.name)
+}
 /// The PKI files in a fixed order: the order their digest is computed in.
 pub const PKI_FILES: [&str; 5] = ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];
 

@@ -6,6 +6,10 @@ use crate::inventory::{Inventory, Member, Version};
 use crate::layout;
 use crate::ssh::quote;
 
+/// Serialises host-level changes (release, link, unit) between members that
+/// share a host and are prepared at the same time.
+const HOST_LOCK: &str = "exec 9>/run/etcd-deploy.lock\nflock 9\n";
+
 /// The `etcd` system user, and the directories it owns.
 pub fn prepare_host(inv: &Inventory, m: &Member) -> String {
     format!(
@@ -30,6 +34,9 @@ pub enum Source<'a> {
 /// Receives or downloads a release tarball, checks its SHA256, and unpacks it
 /// into the versioned directory. On a mismatch nothing is installed.
 pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: Source) -> String {
+    // Members sharing a host prepare it together: the first one installs,
+    // the others find the same release in place (and drain their copy).
+    let drain = if matches!(source, Source::Stdin) { "cat >/dev/null; " } else { "" };
     let fetch = match source {
         Source::Stdin => "cat > \"$f\"".to_string(),
         Source::Url(url) => format!(
@@ -39,6 +46,8 @@ pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: 
     };
     format!(
         "set -e
+{HOST_LOCK}dest={dest}
+if [ -x \"$dest/etcd\" ] && [ \"$(cat \"$dest/.sha256\" 2>/dev/null)\" = {sha} ]; then {drain}exit 0; fi
 f=$(mktemp /tmp/etcd-deploy-release.XXXXXX)
 trap 'rm -f \"$f\"' EXIT
 {fetch}
@@ -47,12 +56,12 @@ if [ \"$actual\" != {sha} ]; then
   echo \"checksum mismatch for etcd {version}: expected {sha}, got $actual; nothing was installed\" >&2
   exit 1
 fi
-dest={dest}
 rm -rf \"$dest.tmp\"
 mkdir -p \"$dest.tmp\"
 tar -xzf \"$f\" -C \"$dest.tmp\" --strip-components=1 --no-same-owner
 [ -x \"$dest.tmp/etcd\" ] || {{ echo \"the tarball has no etcd binary\" >&2; rm -rf \"$dest.tmp\"; exit 1; }}
 chmod -R go-w \"$dest.tmp\"
+echo {sha} > \"$dest.tmp/.sha256\"
 rm -rf \"$dest\"
 mv \"$dest.tmp\" \"$dest\"
 ",
@@ -82,10 +91,10 @@ pub fn write_file(path: &str, mode: &str, after: &str) -> String {
     format!("set -e\nmkdir -p \"$(dirname {p})\"\ncat > {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n{after}")
 }
 
-/// Writes one TLS file (from stdin) into the PKI directory, owned by the
-/// etcd user so that only it (and root) can read the keys.
-pub fn write_pki_file(name: &str, mode: &str) -> String {
-    let dir = quote(layout::PKI_DIR);
+/// Writes one TLS file (from stdin) into the member's PKI directory, owned by
+/// the etcd user so that only it (and root) can read the keys.
+pub fn write_pki_file(m: &Member, name: &str, mode: &str) -> String {
+    let dir = quote(&layout::pki_dir(m));
     let p = format!("{dir}/{}", quote(name));
     format!(
         "set -e\ninstall -d -m 0700 -o etcd -g etcd {dir}\ncat > {p}.tmp\nchown etcd:etcd {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n"
@@ -93,26 +102,26 @@ pub fn write_pki_file(name: &str, mode: &str) -> String {
 }
 
 pub fn write_unit() -> String {
-    write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")
+    format!("{HOST_LOCK}{}", write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n"))
 }
 
-pub fn write_config() -> String {
-    write_file(layout::CONFIG_PATH, "0644", "")
+pub fn write_config(m: &Member) -> String {
+    write_file(&layout::config_path(m), "0644", "")
 }
 
 /// Enables and starts (or restarts) the member; systemd waits for etcd's
 /// READY notification, i.e. until it serves clients.
-pub fn start(restart: bool) -> String {
+pub fn start(m: &Member, restart: bool) -> String {
     format!(
         "set -e\nsystemctl enable --quiet {u}\nsystemctl {verb} {u}\n",
-        u = layout::UNIT,
+        u = layout::unit(m),
         verb = if restart { "restart" } else { "start" }
     )
 }
 
 /// The journal's last lines, for error messages.
-pub fn journal_tail() -> String {
-    format!("journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true", layout::UNIT)
+pub fn journal_tail(m: &Member) -> String {
+    format!("journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true", layout::unit(m))
 }
 
 /// Moves a data directory from an earlier life aside (never deletes it) and
@@ -123,20 +132,25 @@ pub fn move_data_aside(m: &Member) -> String {
 }
 
 /// Stops and disables a removed member's etcd; its data stays unless `wipe`.
-pub fn retire(data_dir: &str, wipe: bool) -> String {
+pub fn retire(m: &Member, wipe: bool) -> String {
     let mut s = format!(
         "set -e\nsystemctl disable --now --quiet {u} 2>/dev/null || systemctl stop {u}\nsystemctl reset-failed {u} 2>/dev/null || true\n",
-        u = layout::UNIT
+        u = layout::unit(m)
     );
     if wipe {
-        s.push_str(&format!("rm -rf {}\n", quote(data_dir)));
+        // The data directory as the member's own config names it: the inventory
+        // no longer says where a removed member kept its data.
+        let c = quote(&layout::config_path(m));
+        s.push_str(&format!(
+            "d=$(sed -n 's/^data-dir: \"\\(.*\\)\"$/\\1/p' {c} 2>/dev/null)\nif [ -n \"$d\" ]; then rm -rf \"$d\"; fi\nrm -f {c}\n"
+        ));
     }
     s
 }
 
 /// Stops the member (if running).
-pub fn stop() -> String {
-    format!("systemctl stop {}\n", layout::UNIT)
+pub fn stop(m: &Member) -> String {
+    format!("systemctl stop {}\n", layout::unit(m))
 }
 
 /// Receives a snapshot on stdin, checks it, moves the old data directory
@@ -166,21 +180,32 @@ chmod 0700 \"$d\"
     )
 }
 
-/// Stops and disables the member and removes what etcd-deploy installed; the
-/// data directory stays unless `wipe_data`.
+/// Stops and disables the member and removes its files; the data directory
+/// stays unless `wipe_data`. The host's last member also takes the template
+/// unit, the releases and the binary links with it.
 pub fn destroy(inv: &Inventory, m: &Member, wipe_data: bool) -> String {
     let mut s = format!(
         "set -e
-systemctl disable --now --quiet {unit} 2>/dev/null || true
+{HOST_LOCK}systemctl disable --now --quiet {unit} 2>/dev/null || true
 systemctl reset-failed {unit} 2>/dev/null || true
-rm -f {unit_path} {config}
-rmdir /etc/etcd 2>/dev/null || true
+rm -rf {config} {pki}
+",
+        unit = layout::unit(m),
+        config = quote(&layout::config_path(m)),
+        pki = quote(&layout::pki_dir(m)),
+    );
+    if wipe_data {
+        s.push_str(&format!("rm -rf {}\n", quote(layout::data_dir(m))));
+    }
+    s.push_str(&format!(
+        "if systemctl list-units --no-legend --state=active,activating,reloading 'etcd@*' | grep -q .; then exit 0; fi
+rm -f {unit_path}
+rmdir {config_dir}/pki {config_dir} 2>/dev/null || true
 systemctl daemon-reload
 ",
-        unit = layout::UNIT,
         unit_path = quote(layout::UNIT_PATH),
-        config = quote(layout::CONFIG_PATH),
-    );
+        config_dir = quote(layout::CONFIG_DIR),
+    ));
     let current = layout::current_link(inv);
     for b in layout::BINARIES {
         let link = format!("{}/{b}", layout::BIN_LINK_DIR);
@@ -191,8 +216,5 @@ systemctl daemon-reload
         ));
     }
     s.push_str(&format!("rm -rf {}\n", quote(&inv.cluster.install_dir)));
-    if wipe_data {
-        s.push_str(&format!("rm -rf {}\n", quote(layout::data_dir(m))));
-    }
     s
 }

@@ -50,8 +50,10 @@ pub(crate) async fn run(env: &Env<'_>, name: &str, id: u64, live: &BTreeSet<Stri
         match host {
             Ok(h) => {
                 task.step(if env.wipe { "stop and disable etcd, wipe its data" } else { "stop and disable etcd (data kept)" });
-                let data = member.as_ref().map_or(env.inv.members[0].data_dir.as_str(), |m| m.data_dir.as_str());
-                let r = h.run("stop removed member", &remote::retire(data, env.wipe)).await;
+                let r = match &member {
+                    Some(m) => h.run("stop removed member", &remote::retire(m, env.wipe)).await,
+                    None => Ok(String::new()),
+                };
                 h.close().await;
                 r?;
             }

@@ -87,7 +87,7 @@ impl Templates {
             None => settings_only,
         };
         let config = format!("{DIGEST_MARKER}{config_digest}\n# Managed by etcd-deploy; edits are overwritten.\n{}", ensure_newline(body));
-        let unit = ensure_newline(self.render_one(UNIT_TEMPLATE, ctx)?);
+        let unit = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
         let unit_digest = sha256_hex(unit.as_bytes());
         Ok(Rendered { config, config_digest, unit, unit_digest })
     }
@@ -130,8 +130,16 @@ fn base_context(inv: &Inventory, m: &Member) -> Value {
             log_level => &s.log_level,
             extra => extra,
         },
-        paths => context! { binary => layout::etcd_binary(inv), config => layout::CONFIG_PATH, data_dir => layout::data_dir(m) },
-        tls => context! { enabled => m.tls, dir => layout::PKI_DIR },
+        paths => context! { binary => layout::etcd_binary(inv), config => layout::config_path(m), data_dir => layout::data_dir(m) },
+        tls => context! { enabled => m.tls, dir => layout::pki_dir(m) },
+    }
+}
+
+/// The unit is one file per host, shared by its members: no member variables.
+fn unit_context(inv: &Inventory) -> Value {
+    context! {
+        cluster => context! { name => &inv.cluster.name, token => &inv.cluster.token, version => inv.cluster.version.to_string() },
+        paths => context! { binary => layout::etcd_binary(inv), config_dir => layout::CONFIG_DIR },
     }
 }
 

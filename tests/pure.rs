@@ -180,6 +180,30 @@ fn extra_setting_cannot_override_managed_key() {
 }
 
 #[test]
+fn members_may_share_a_host_with_their_own_ports_and_data() {
+    let shared = GOOD
+        .replace("address = \"10.0.0.2\"", "address = \"10.0.0.1\"\nclient_port = 3379\npeer_port = 3380\ndata_dir = \"/var/lib/etcd-2\"")
+        .replace("address = \"10.0.0.3\"", "address = \"10.0.0.1\"\nclient_port = 4379\npeer_port = 4380\ndata_dir = \"/var/lib/etcd-3\"");
+    let i = inv(&shared);
+    assert!(i.members.iter().all(|m| m.ssh.address == "10.0.0.1"));
+    assert_eq!(i.members[2].client_url(), "http://10.0.0.1:4379");
+    // Same data directory on the same host: refused.
+    assert_err(
+        &shared.replace("data_dir = \"/var/lib/etcd-3\"", "data_dir = \"/var/lib/etcd-2\""),
+        28,
+        12,
+        "hosts[2].data_dir: /var/lib/etcd-2 is already the data directory of `etcd-2` on the same host",
+    );
+    // Same port on the same address: refused.
+    assert_err(
+        &shared.replace("client_port = 4379", "client_port = 3379"),
+        25,
+        11,
+        "10.0.0.1:3379 (client_port) is already used by host `etcd-2`",
+    );
+}
+
+#[test]
 fn even_member_count_warns() {
     let text = GOOD.replace("[[hosts]]\nname = \"etcd-3\"\naddress = \"10.0.0.3\"\n", "");
     let i = inv(&text);
@@ -248,12 +272,13 @@ fn settings_digest_ignores_bootstrap_fields() {
 #[test]
 fn template_override_directory_and_strict_undefined() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("etcd.service.j2"), "[Service]\nExecStart={{ paths.binary }} # {{ member.name }}\n").expect("write");
+    std::fs::write(dir.path().join("etcd.service.j2"), "[Service]\nExecStart={{ paths.binary }} # {{ cluster.name }}\n").expect("write");
     let text = GOOD.replace("version = \"3.5.1\"", &format!("version = \"3.5.1\"\ntemplates_dir = \"{}\"", dir.path().display()));
     let i = inv(&text);
     let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
-    assert_eq!(r.unit, "[Service]\nExecStart=/opt/etcd/current/etcd # etcd-1\n");
-    std::fs::write(dir.path().join("etcd.service.j2"), "{{ member.nmae }}\n").expect("write");
+    assert_eq!(r.unit, "[Service]\nExecStart=/opt/etcd/current/etcd # prod\n");
+    // The unit is shared by the members of a host: member variables are not defined there.
+    std::fs::write(dir.path().join("etcd.service.j2"), "{{ member.name }}\n").expect("write");
     let e = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect_err("undefined variable");
     assert!(e.to_string().contains("etcd.service.j2"), "{e}");
 }

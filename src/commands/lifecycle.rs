@@ -65,7 +65,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
                         match phase {
                             Phase::Stop => {
                                 task.step("stop etcd");
-                                host.run("stop etcd", &remote::stop()).await?;
+                                host.run("stop etcd", &remote::stop(m)).await?;
                             }
                             Phase::Restore => {
                                 task.step("move data aside, restore the snapshot");

@@ -155,11 +155,20 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
                 );
             }
         }
-        if members.iter().any(|m: &Member| m.ssh.address == member.ssh.address && m.ssh.port == member.ssh.port) {
-            return Err(cx.field(
-                &h.address,
-                &field("address"),
-                format!("`{}` is already the address of another host", member.ssh.address),
+        // Several members may share a host (instance units), each with its own data.
+        if let Some(other) = members
+            .iter()
+            .find(|m: &&Member| m.ssh.address == member.ssh.address && m.ssh.port == member.ssh.port && m.data_dir == member.data_dir)
+        {
+            let span = h.data_dir.as_ref().unwrap_or(&h.address).span();
+            return Err(cx.at(
+                span,
+                format!(
+                    "{}: {} is already the data directory of `{}` on the same host; members sharing a host need their own data_dir",
+                    field("data_dir"),
+                    member.data_dir,
+                    other.name
+                ),
             ));
         }
         members.push(member);

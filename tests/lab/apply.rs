@@ -41,7 +41,7 @@ fn fresh_apply_then_noop_then_config_change() {
     assert_eq!(after[0], pids[0]);
     assert_ne!(after[1], pids[1]);
     assert_eq!(after[2], pids[2]);
-    assert!(lab.ssh(2, "cat /etc/etcd/etcd.conf.yml").contains("snapshot-count: 20000"));
+    assert!(lab.ssh(2, "cat /etc/etcd/etcd-2.conf.yml").contains("snapshot-count: 20000"));
     assert_cluster(&lab, 3);
     assert!(apply(&edited).contains("No changes."));
 }
@@ -126,7 +126,7 @@ fn bad_input_and_unreachable_host_touch_nothing() {
     let untouched = |lab: &Lab| {
         for i in 1..=3 {
             assert_eq!(
-                lab.ssh(i, "ls /opt/etcd /etc/etcd /etc/systemd/system/etcd.service 2>/dev/null | wc -l"),
+                lab.ssh(i, "ls /opt/etcd /etc/etcd /etc/systemd/system/etcd@.service 2>/dev/null | wc -l"),
                 "0",
                 "host {i} was changed"
             );
@@ -171,4 +171,51 @@ fn bad_input_and_unreachable_host_touch_nothing() {
     for i in 1..=2 {
         assert_eq!(lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l"), "0", "host {i} got something installed");
     }
+}
+
+#[test]
+fn three_members_on_one_host_as_instance_units() {
+    let lab = Lab::up(25, 1);
+    let inv = lab.inventory(1, |s| {
+        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.25.1\"\n";
+        let three: String = (0..3)
+            .map(|k| {
+                format!(
+                    "[[hosts]]\nname = \"m{k}\"\naddress = \"127.0.25.1\"\nclient_port = {}\npeer_port = {}\ndata_dir = \"/var/lib/etcd-m{k}\"\n\n",
+                    2379 + 1000 * k,
+                    2380 + 1000 * k
+                )
+            })
+            .collect();
+        s.replace(one, &three)
+    });
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."), "{plan}");
+    apply(&inv);
+    let units = lab.ssh(1, "systemctl is-active etcd@m0 etcd@m1 etcd@m2; ls /etc/systemd/system | grep -c '^etcd@'; ls /opt/etcd");
+    assert_eq!(units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.1", "three instances of one template unit, one release");
+    rt().block_on(async {
+        let urls: Vec<String> = (0..3).map(|k| format!("http://127.0.25.1:{}", 2379 + 1000 * k)).collect();
+        let mut names = Vec::new();
+        for u in &urls {
+            let mut c = client(u).await;
+            let mut n: Vec<String> = c.member_list().await.expect("list").members().iter().map(|m| m.name().to_string()).collect();
+            n.sort();
+            names.push(n);
+        }
+        assert!(names.iter().all(|n| n == &["m0", "m1", "m2"]), "{names:?}");
+        client(&urls[0]).await.put("shared-host", "yes", None).await.expect("put");
+        for u in &urls[1..] {
+            let r = client(u).await.get("shared-host", None).await.expect("get");
+            assert_eq!(r.kvs()[0].value(), b"yes");
+        }
+    });
+    let pids = lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2");
+    assert!(apply(&inv).contains("No changes."));
+    assert_eq!(pids, lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2"), "nothing restarted");
+    deploy_ok(&["destroy", path_str(&inv), "--yes"]);
+    assert_eq!(
+        lab.ssh(1, "pgrep -x etcd | wc -l; ls /etc/systemd/system | grep -c '^etcd@' || true; ls -d /var/lib/etcd-m*"),
+        "0\n0\n/var/lib/etcd-m0\n/var/lib/etcd-m1\n/var/lib/etcd-m2"
+    );
 }

@@ -22,7 +22,7 @@ fn snapshot_restore_env_destroy() {
 
     // A disaster: every member stopped, its data gone.
     for i in 1..=3 {
-        lab.ssh(i, "systemctl stop etcd; rm -rf /var/lib/etcd");
+        lab.ssh(i, &format!("systemctl stop etcd@etcd-{i}; rm -rf /var/lib/etcd"));
     }
     let o = deploy(&["restore", path_str(&inv), path_str(&snap)]);
     assert_eq!(o.status.code(), Some(2), "no terminal, no --yes: refused\n{}", text(&o));
@@ -53,7 +53,10 @@ fn snapshot_restore_env_destroy() {
     deploy_ok(&["destroy", path_str(&inv), "--yes"]);
     for i in 1..=3 {
         assert_eq!(
-            lab.ssh(i, "pgrep -x etcd | wc -l; ls /etc/systemd/system/etcd.service /opt/etcd 2>/dev/null | wc -l; ls /var/lib/etcd"),
+            lab.ssh(
+                i,
+                "pgrep -x etcd | wc -l; ls /etc/systemd/system/etcd@.service /opt/etcd /etc/etcd 2>/dev/null | wc -l; ls /var/lib/etcd"
+            ),
             "0\n0\nmember"
         );
     }

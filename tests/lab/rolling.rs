@@ -89,9 +89,9 @@ fn upgrade_refusals_touch_nothing() {
     nospace_alarm(&lab.url(1), etcd_client::AlarmAction::Deactivate);
 
     // An unhealthy member (its etcd frozen).
-    lab.ssh(3, "kill -STOP $(systemctl show -p MainPID --value etcd.service)");
+    lab.ssh(3, "kill -STOP $(systemctl show -p MainPID --value etcd@etcd-3.service)");
     refused(&["upgrade", path_str(&inv), "--to", "3.5.0", "--no-snapshot"], "not every member is healthy (etcd-3)");
-    lab.ssh(3, "kill -CONT $(systemctl show -p MainPID --value etcd.service)");
+    lab.ssh(3, "kill -CONT $(systemctl show -p MainPID --value etcd@etcd-3.service)");
 }
 
 #[test]
@@ -159,7 +159,10 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
     want.sort();
     assert_eq!(members_seen_by(&lab, &hosts), want);
     assert_eq!(
-        lab.ssh(follower, "systemctl is-active etcd; systemctl is-enabled etcd; ls /var/lib/etcd"),
+        lab.ssh(
+            follower,
+            &format!("systemctl is-active etcd@etcd-{follower}; systemctl is-enabled etcd@etcd-{follower}; ls /var/lib/etcd")
+        ),
         "inactive\ndisabled\nmember",
         "stopped, data kept"
     );
@@ -176,7 +179,11 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
     let mut want: Vec<String> = hosts.iter().map(|h| format!("etcd-{h}")).collect();
     want.sort();
     assert_eq!(members_seen_by(&lab, &hosts), want);
-    assert_eq!(lab.ssh(leader, "systemctl is-active etcd; ls /var/lib/etcd 2>/dev/null | wc -l"), "inactive\n0", "--wipe removed its data");
+    assert_eq!(
+        lab.ssh(leader, &format!("systemctl is-active etcd@etcd-{leader}; ls /var/lib/etcd 2>/dev/null | wc -l")),
+        "inactive\n0",
+        "--wipe removed its data"
+    );
     assert!(apply(&inv2).contains("No changes."));
 }
 
@@ -220,7 +227,11 @@ fn scale_in_from_5_to_3_with_writes_flowing() {
     assert_no_loss("scale 5 → 3", &lab.url(1), &report, "scale/");
     assert_eq!(members_seen_by(&lab, &[1, 2, 3]), ["etcd-1", "etcd-2", "etcd-3"]);
     for h in [4, 5] {
-        assert_eq!(lab.ssh(h, "systemctl is-active etcd; ls /var/lib/etcd"), "inactive\nmember", "host {h}: stopped, data kept");
+        assert_eq!(
+            lab.ssh(h, &format!("systemctl is-active etcd@etcd-{h}; ls /var/lib/etcd")),
+            "inactive\nmember",
+            "host {h}: stopped, data kept"
+        );
     }
     assert!(apply(&three).contains("No changes."));
 }

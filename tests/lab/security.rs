@@ -58,7 +58,7 @@ fn tls_generate_env_rotate_and_provided_checks() {
     // On the hosts: keys 0600, owned by etcd; never in the config or the journal.
     for i in 1..=3 {
         assert_eq!(
-            lab.ssh(i, "stat -c '%U %a' /etc/etcd/pki /etc/etcd/pki/server.key /etc/etcd/pki/peer.key"),
+            lab.ssh(i, &format!("cd /etc/etcd/pki/etcd-{i} && stat -c '%U %a' . server.key peer.key")),
             "etcd 700\netcd 600\netcd 600"
         );
     }
@@ -84,7 +84,7 @@ fn tls_generate_env_rotate_and_provided_checks() {
     let o = deploy(&["apply", path_str(&moved)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("etcd-3.server.crt: the certificate does not cover 127.0.24.33"), "{}", text(&o));
-    assert_eq!(lab.ssh(3, "grep -c 127.0.24.33 /etc/etcd/etcd.conf.yml || true"), "0", "nothing was pushed");
+    assert_eq!(lab.ssh(3, "grep -c 127.0.24.33 /etc/etcd/etcd-3.conf.yml || true"), "0", "nothing was pushed");
 
     // The cluster runs https: an inventory without [tls] is refused, not applied.
     let plain = lab.inventory(3, |s| s);

@@ -86,7 +86,7 @@ impl Lab {
     }
 
     pub fn etcd_pid(&self, n: usize) -> String {
-        self.ssh(n, "systemctl show -p MainPID --value etcd.service")
+        self.ssh(n, &format!("systemctl show -p MainPID --value etcd@etcd-{n}.service"))
     }
 
     pub fn kill_host(&self, n: usize) {
