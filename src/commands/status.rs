@@ -10,6 +10,8 @@ use std::path::Path;
 #[derive(Debug, Serialize)]
 pub struct Row {
     pub name: String,
+    /// The SSH address: members sharing a host are listed together.
+    pub host: String,
     pub id: Option<String>,
     pub client_url: String,
     pub version: Option<String>,
@@ -56,6 +58,7 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
             }
             rows.push(Row {
                 name: m.name.clone(),
+                host: m.ssh.address.clone(),
                 id: status.as_ref().map(|st| st.id).or(entry.map(|e| e.id)).map(etcd::id_hex),
                 client_url: m.client_url(),
                 version: status.as_ref().map(|st| st.version.clone()),
@@ -68,6 +71,9 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
                 cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
             });
         }
+        // Grouped by host, in the order hosts first appear in the inventory.
+        let first: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
+        rows.sort_by_key(|r| first.iter().position(|h| *h == r.host));
         let all_healthy = rows.iter().all(|r| r.health == "healthy");
         match format {
             Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
@@ -80,10 +86,11 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
 
 fn table(rows: &[Row]) -> String {
     let dash = || "-".to_string();
-    let cells: Vec<[String; 11]> = rows
+    let cells: Vec<[String; 12]> = rows
         .iter()
         .map(|r| {
             [
+                r.host.clone(),
                 r.name.clone(),
                 r.id.clone().unwrap_or_else(dash),
                 r.client_url.clone(),
@@ -98,7 +105,7 @@ fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let header = ["NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "CERT EXPIRES", "HEALTH"]
+    let header = ["HOST", "NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "CERT EXPIRES", "HEALTH"]
         .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &cells {
