@@ -9,14 +9,48 @@ use serde::Serialize;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct EtcdError(pub String);
+#[error("{message}")]
+pub struct EtcdError {
+    pub message: String,
+    /// The cluster may allow the call shortly (it is settling, a member is
+    /// restarting, a learner catching up): worth retrying, unlike the rest.
+    pub transient: bool,
+}
+
+/// What etcd says while a membership change or a restart settles; etcd sends
+/// some of these as FailedPrecondition, so the code alone does not tell.
+const SETTLING: [&str; 7] = [
+    "unhealthy cluster",
+    "in sync with leader",
+    "too many learner",
+    "not enough started members",
+    "leader changed",
+    "no leader",
+    "raft proposal dropped",
+];
+
+impl EtcdError {
+    /// An error that retrying will not cure.
+    pub fn new(message: impl Into<String>) -> EtcdError {
+        EtcdError { message: message.into(), transient: false }
+    }
+}
 
 impl From<etcd_client::Error> for EtcdError {
     fn from(e: etcd_client::Error) -> Self {
+        use tonic::Code;
         match e {
-            etcd_client::Error::GRpcStatus(s) => EtcdError(s.message().to_string()),
-            other => EtcdError(other.to_string()),
+            etcd_client::Error::GRpcStatus(s) => {
+                let message = s.message().to_string();
+                let transient = matches!(
+                    s.code(),
+                    Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Unknown
+                ) || SETTLING.iter().any(|t| message.contains(t));
+                EtcdError { message, transient }
+            }
+            // Connection-level failures: the member may be restarting.
+            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => EtcdError { message: e.to_string(), transient: true },
+            other => EtcdError::new(other.to_string()),
         }
     }
 }
@@ -117,7 +151,7 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 pub async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
     let mut c = connect(urls).await?;
     let resp = c.member_add([peer_url], Some(MemberAddOptions::new().with_is_learner())).await?;
-    resp.member().map(|m| m.id()).ok_or_else(|| EtcdError("member add returned no member".into()))
+    resp.member().map(|m| m.id()).ok_or_else(|| EtcdError::new("member add returned no member"))
 }
 
 pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
@@ -131,10 +165,10 @@ pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
 pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     let s = status(url).await?;
     if s.leader == 0 {
-        return Err(EtcdError("no leader".into()));
+        return Err(EtcdError { message: "no leader".into(), transient: true });
     }
     if !s.errors.is_empty() {
-        return Err(EtcdError(s.errors.join("; ")));
+        return Err(EtcdError::new(s.errors.join("; ")));
     }
     if !s.is_learner {
         let mut c = connect(&[url.to_string()]).await?;
@@ -179,15 +213,15 @@ pub struct Versions {
 pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
     let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
     if let Some(t) = client_tls() {
-        let fail = |e: reqwest::Error| EtcdError(format!("TLS files: {e}"));
+        let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));
         http = http
             .add_root_certificate(reqwest::Certificate::from_pem(t.ca.as_bytes()).map_err(fail)?)
             .identity(reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes()).map_err(fail)?);
     }
-    let http = http.build().map_err(|e| EtcdError(e.to_string()))?;
-    let resp = http.get(format!("{}/version", url.trim_end_matches('/'))).send().await.map_err(|e| EtcdError(e.to_string()))?;
-    let body = resp.bytes().await.map_err(|e| EtcdError(e.to_string()))?;
-    serde_json::from_slice(&body).map_err(|e| EtcdError(format!("reading /version: {e}")))
+    let http = http.build().map_err(|e| EtcdError::new(e.to_string()))?;
+    let resp = http.get(format!("{}/version", url.trim_end_matches('/'))).send().await.map_err(|e| EtcdError::new(e.to_string()))?;
+    let body = resp.bytes().await.map_err(|e| EtcdError::new(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("reading /version: {e}")))
 }
 
 /// A snapshot streamed from one member: the bytes and the revision it holds.
@@ -214,11 +248,32 @@ pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
 pub fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
     use sha2::{Digest, Sha256};
     if bytes.len() < 32 + 512 {
-        return Err(EtcdError(format!("snapshot too short ({} bytes)", bytes.len())));
+        return Err(EtcdError::new(format!("snapshot too short ({} bytes)", bytes.len())));
     }
     let (db, sum) = bytes.split_at(bytes.len() - 32);
     if Sha256::digest(db).as_slice() != sum {
-        return Err(EtcdError("snapshot checksum mismatch: the stream was corrupted".into()));
+        return Err(EtcdError::new("snapshot checksum mismatch: the stream was corrupted"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::{Code, Status};
+
+    fn classify(code: Code, msg: &str) -> bool {
+        EtcdError::from(etcd_client::Error::GRpcStatus(Status::new(code, msg))).transient
+    }
+
+    #[test]
+    fn settling_errors_are_retried_the_rest_reported_at_once() {
+        assert!(classify(Code::Unavailable, "etcdserver: unhealthy cluster"));
+        assert!(classify(Code::FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"));
+        assert!(classify(Code::FailedPrecondition, "etcdserver: too many learner members in cluster"));
+        assert!(classify(Code::FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"));
+        assert!(!classify(Code::FailedPrecondition, "etcdserver: Peer URLs already exists"));
+        assert!(!classify(Code::NotFound, "etcdserver: member not found"));
+        assert!(!classify(Code::InvalidArgument, "etcdserver: bad leader transferee"));
+    }
 }

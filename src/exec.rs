@@ -339,7 +339,7 @@ async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, ta
     retry(&m.name, "member promote", PROMOTE_TIMEOUT, || async {
         match etcd::promote(&cluster, id).await {
             // An earlier, interrupted run may have promoted it already.
-            Err(e) if e.0.contains("not a learner") => Ok(()),
+            Err(e) if e.message.contains("not a learner") => Ok(()),
             r => r,
         }
     })
@@ -440,15 +440,12 @@ where
     loop {
         match f().await {
             Ok(v) => return Ok(v),
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                tokio::time::sleep(pause).await;
-            }
+            Err(e) if e.transient && Instant::now() < deadline => tokio::time::sleep(pause).await,
             Err(e) => return Err(etcd_err(host, step, e)),
         }
     }
 }
 
 pub(crate) fn etcd_err(host: &str, step: &str, e: etcd::EtcdError) -> Error {
-    HostError::new(host, step, e.0).into()
+    HostError::new(host, step, e.message).into()
 }

@@ -42,7 +42,7 @@ pub(crate) async fn run(env: &Env<'_>, name: &str, id: u64, live: &BTreeSet<Stri
         task.step(&format!("member remove {id:x}"));
         exec::retry(name, "member remove", Duration::from_secs(30), || async {
             match etcd::remove_member(&cluster, id).await {
-                Err(e) if e.0.contains("member not found") => Ok(()),
+                Err(e) if e.message.contains("member not found") => Ok(()),
                 r => r,
             }
         })

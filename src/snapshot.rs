@@ -27,7 +27,7 @@ pub async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
 }
 
 fn write(path: PathBuf, snap: etcd::Snapshot) -> Result<Saved, EtcdError> {
-    write_atomic(&path, &snap.bytes).map_err(|e| EtcdError(format!("writing {}: {e}", path.display())))?;
+    write_atomic(&path, &snap.bytes).map_err(|e| EtcdError::new(format!("writing {}: {e}", path.display())))?;
     Ok(Saved { path, revision: snap.revision, bytes: snap.bytes.len() })
 }
 
