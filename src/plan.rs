@@ -114,6 +114,8 @@ pub struct Plan {
     pub replan: bool,
     /// Why nothing can safely be done, if so.
     pub blocked: Option<String>,
+    /// Hosts that run several members, with those members (shown first).
+    pub shared_hosts: Vec<(String, Vec<String>)>,
 }
 
 impl Plan {
@@ -137,6 +139,13 @@ pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>)
 /// Computes the plan for `apply` (and `upgrade`, which is apply with another version).
 pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>, opts: Options) -> Plan {
     let mut p = Plan::default();
+    for m in &inv.members {
+        match p.shared_hosts.iter_mut().find(|(a, _)| *a == m.ssh.address) {
+            Some((_, names)) => names.push(m.name.clone()),
+            None => p.shared_hosts.push((m.ssh.address.clone(), vec![m.name.clone()])),
+        }
+    }
+    p.shared_hosts.retain(|(_, names)| names.len() > 1);
     let want = inv.cluster.version;
     let cluster = &facts.cluster;
     let default_host = Default::default();
@@ -345,6 +354,9 @@ fn upgrade_view(inv: &Inventory, facts: &Facts) -> upgrade::ClusterView {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (host, names) in &self.shared_hosts {
+            writeln!(f, "host {host}: members {}", names.join(", "))?;
+        }
         for n in &self.notes {
             writeln!(f, "note: {n}")?;
         }

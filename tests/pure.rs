@@ -186,6 +186,9 @@ fn members_may_share_a_host_with_their_own_ports_and_data() {
         .replace("address = \"10.0.0.3\"", "address = \"10.0.0.1\"\nclient_port = 4379\npeer_port = 4380\ndata_dir = \"/var/lib/etcd-3\"");
     let i = inv(&shared);
     assert!(i.members.iter().all(|m| m.ssh.address == "10.0.0.1"));
+    let facts = Facts { hosts: i.members.iter().map(|m| (m.name.clone(), fresh())).collect(), cluster: ClusterFacts::default() };
+    let text = plan(&i, &facts, &desired(&i)).to_string();
+    assert!(text.starts_with("host 10.0.0.1: members etcd-1, etcd-2, etcd-3\n"), "{text}");
     assert_eq!(i.members[2].client_url(), "http://10.0.0.1:4379");
     // Same data directory on the same host: refused.
     assert_err(
