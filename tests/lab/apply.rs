@@ -187,13 +187,13 @@ fn three_members_on_one_host_as_instance_units() {
                 )
             })
             .collect();
-        s.replace(one, &three)
+        s.replace(one, &three).replace("version = \"3.5.1\"", "version = \"3.5.0\"")
     });
     let plan = deploy_ok(&["plan", path_str(&inv)]);
     assert!(plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."), "{plan}");
     apply(&inv);
     let units = lab.ssh(1, "systemctl is-active etcd@m0 etcd@m1 etcd@m2; ls /etc/systemd/system | grep -c '^etcd@'; ls /opt/etcd");
-    assert_eq!(units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.1", "three instances of one template unit, one release");
+    assert_eq!(units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.0", "three instances of one template unit, one release");
     rt().block_on(async {
         let urls: Vec<String> = (0..3).map(|k| format!("http://127.0.25.1:{}", 2379 + 1000 * k)).collect();
         let mut names = Vec::new();
@@ -213,6 +213,12 @@ fn three_members_on_one_host_as_instance_units() {
     let pids = lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2");
     assert!(apply(&inv).contains("No changes."));
     assert_eq!(pids, lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2"), "nothing restarted");
+    // A rolling upgrade of members that share a host (and its release link).
+    let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.5.1", "--no-snapshot"]);
+    assert!(out.contains("upgrade 3.5.0 → 3.5.1"), "{out}");
+    for k in 0..3 {
+        assert_eq!(versions(&format!("http://127.0.25.1:{}", 2379 + 1000 * k)).0, "3.5.1", "member m{k}");
+    }
     deploy_ok(&["destroy", path_str(&inv), "--yes"]);
     assert_eq!(
         lab.ssh(1, "pgrep -x etcd | wc -l; ls /etc/systemd/system | grep -c '^etcd@' || true; ls -d /var/lib/etcd-m*"),
