@@ -18,6 +18,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Show what apply would do, changing nothing
+    #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
+    Plan {
+        /// The inventory file (see inventory.example.toml)
+        inventory: PathBuf,
+        #[arg(long, short, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Make the cluster match the inventory: install, configure, bootstrap, join members one at a time
     #[command(
         after_help = "Example:\n  etcd-deploy apply inventory.toml\n\nRe-running it on a converged cluster changes nothing; after an interruption it carries on."
@@ -28,11 +36,22 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// One row per member: ID, version, leader, learner, raft term and index, DB size, health
+    #[command(
+        after_help = "Example:\n  etcd-deploy status inventory.toml\n  etcd-deploy status inventory.toml --output json\n\nExits 1 when any member is not healthy."
+    )]
+    Status {
+        /// The inventory file (see inventory.example.toml)
+        inventory: PathBuf,
+        #[arg(long, short, value_enum, default_value_t = Output::Table)]
+        output: Output,
+    },
     /// Rolling version change, one member at a time: followers first, the leader last (leadership moved first)
     #[command(
         after_help = "Example:\n  etcd-deploy upgrade inventory.toml --to 3.5.1\n\nChecks first (one minor version at a time, every member healthy, no learner, no alarm), saves a snapshot, then restarts one member at a time on the new release, each healthy and caught up before the next; a member that does not come back is rolled back. Re-running resumes. Then set cluster.version in the inventory."
     )]
     Upgrade {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         /// The version to move every member to
         #[arg(long, value_name = "X.Y.Z")]
@@ -48,6 +67,7 @@ pub enum Command {
         after_help = "Example:\n  # in inventory.toml, replace the [[hosts]] entry of etcd-2 by one for etcd-4, then:\n  etcd-deploy replace inventory.toml etcd-2 --with etcd-4\n\nThe cluster never drops below the quorum of its original size. A leader is relieved of leadership first. A member that is down is removed first, when quorum allows it. OLD's data directory is kept unless --wipe."
     )]
     Replace {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         /// The member to replace (no longer in the inventory)
         old: String,
@@ -92,6 +112,7 @@ pub enum Command {
         after_help = "Example:\n  etcd-deploy restore inventory.toml snapshots/prod-20261124T195338Z-rev1042.db\n\nStops every member, moves each data directory aside, restores the snapshot on every member with a fresh initial cluster token and the inventory's membership, starts them all, verifies. Asks for the cluster name unless --yes."
     )]
     Restore {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         snapshot: PathBuf,
         /// Do not ask for confirmation
@@ -101,6 +122,7 @@ pub enum Command {
     /// Stop and disable every member, remove units, configs and releases (data kept unless --wipe-data)
     #[command(after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes")]
     Destroy {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         /// Delete the data directories too
         #[arg(long)]
@@ -115,22 +137,6 @@ pub enum Command {
     /// Print ETCDCTL_* variables to use etcdctl against the cluster
     #[command(after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table")]
     Env { inventory: PathBuf },
-    /// Show what apply would do, changing nothing
-    #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
-    Plan {
-        inventory: PathBuf,
-        #[arg(long, short, value_enum, default_value_t = Output::Text)]
-        output: Output,
-    },
-    /// One row per member: ID, version, leader, learner, raft term and index, DB size, health
-    #[command(
-        after_help = "Example:\n  etcd-deploy status inventory.toml\n  etcd-deploy status inventory.toml --output json\n\nExits 1 when any member is not healthy."
-    )]
-    Status {
-        inventory: PathBuf,
-        #[arg(long, short, value_enum, default_value_t = Output::Table)]
-        output: Output,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +144,7 @@ pub enum CertsCommand {
     /// New member certificates (same CA), rolled out one member at a time, each healthy before the next
     #[command(after_help = "Example:\n  etcd-deploy certs rotate inventory.toml")]
     Rotate {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         #[command(flatten)]
         rolling: RollingArgs,
@@ -151,6 +158,7 @@ pub enum SnapshotCommand {
         after_help = "Example:\n  etcd-deploy snapshot save inventory.toml\n  etcd-deploy snapshot save inventory.toml --out /backups/etcd.db"
     )]
     Save {
+        /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
         /// The file to write (default: snapshots/<cluster>-<time>-rev<revision>.db beside the inventory)
         #[arg(long)]
