@@ -272,14 +272,9 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
                 let list = etcd::member_list(&urls(env, live).await?).await.map_err(|e| etcd_err(host, "read member list", e))?;
                 let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
                 write_config(env, m, Some(&b), &task).await?;
-                // A leader hands over first, so that its restart needs no election.
                 let url = env.url(m).await?;
-                if let Ok(st) = etcd::status(&url).await
-                    && st.leader == st.id
-                    && live.len() > 1
-                {
-                    task.step("move leadership to another member");
-                    upgrade::move_leadership(env, host, &url, st.id, None, live).await?;
+                if let Ok(st) = etcd::status(&url).await {
+                    upgrade::hand_over_if_leader(env, m, &url, &st, None, live, &task).await?;
                 }
                 task.step(&format!("restart ({reason})"));
                 start(env, m, true, &task).await?;

@@ -25,6 +25,7 @@ pub mod error;
 pub mod etcd;
 pub mod exec;
 pub mod facts;
+pub mod files;
 pub mod inventory;
 pub mod layout;
 pub mod plan;

@@ -7,7 +7,7 @@
 
 use crate::inventory::{Release, Version};
 use crate::templates::sha256_hex;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
@@ -116,7 +116,8 @@ impl Fetcher {
         if actual != expected {
             return Err(ReleaseError::Mismatch { file: a.file.clone(), expected, actual });
         }
-        write_atomic(&path, &bytes)?;
+        crate::files::write_atomic(&path, &bytes, 0o644)
+            .map_err(|source| ReleaseError::Cache { path: path.display().to_string(), source })?;
         Ok((bytes, expected))
     }
 
@@ -142,16 +143,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReleaseError> {
-    let err = |source| ReleaseError::Cache { path: path.display().to_string(), source };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
-    let tmp = path.with_extension(format!("part{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
 }
 
 #[cfg(test)]

@@ -289,16 +289,7 @@ fn write_secret(path: &Path, text: &str) -> Result<(), TlsError> {
 }
 
 fn write_mode(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| err(format!("{}: {e}", path.display())))
+    crate::files::write_atomic(path, text.as_bytes(), mode).map_err(|e| err(format!("{}: {e}", path.display())))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), TlsError> {

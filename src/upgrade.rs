@@ -149,10 +149,7 @@ async fn switch_member(
     let host = env.host(&m.name)?;
     let url = env.url(m).await?;
     let st = etcd::status(&url).await.map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
-    if st.leader == st.id && live.len() > 1 {
-        task.step("move leadership to another member");
-        move_leadership(env, &m.name, &url, st.id, Some(to), live).await?;
-    }
+    hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
     task.step(&format!("switch to etcd {to} and restart"));
     host.run("switch release link", &remote::use_version(env.inv, to)).await?;
     let attempt = async {
@@ -177,6 +174,24 @@ async fn switch_member(
         Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
     };
     Err(HostError::new(&m.name, &format!("upgrade to {to}"), format!("{err}; {outcome}")).into())
+}
+
+/// Before a member restarts: if it leads (and is not alone), leadership moves
+/// to another member first, so that the restart needs no election.
+pub(crate) async fn hand_over_if_leader(
+    env: &Env<'_>,
+    m: &Member,
+    url: &str,
+    st: &etcd::MemberStatus,
+    prefer: Option<Version>,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    if st.leader == st.id && live.len() > 1 {
+        task.step("move leadership to another member");
+        move_leadership(env, &m.name, url, st.id, prefer, live).await?;
+    }
+    Ok(())
 }
 
 /// Hands leadership to an upgraded member when there is one (so the new

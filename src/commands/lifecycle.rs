@@ -13,7 +13,6 @@ use crate::upgrade;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
 /// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
 pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
@@ -50,7 +49,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
             &s.inv.cluster.name,
         )?;
         let env = env(s);
-        let stamp = stamp();
+        let stamp = crate::files::stamp();
         let token = format!("{}-restore-{stamp}", s.inv.cluster.token);
         let initial: Vec<String> = s.inv.members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect();
         let initial = initial.join(",");
@@ -187,10 +186,6 @@ async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
 
 fn default_dir(inventory: &Path) -> PathBuf {
     inventory.parent().unwrap_or(Path::new(".")).join("snapshots")
-}
-
-fn stamp() -> String {
-    humantime::format_rfc3339_seconds(SystemTime::now()).to_string().replace([':', '-'], "")
 }
 
 /// Asks the operator to type the cluster name, unless `--yes`.
