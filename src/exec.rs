@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::etcd::{self, MemberInfo};
 use crate::facts::Facts;
 use crate::inventory::{FetchMode, Inventory, Member, Version};
-use crate::plan::{Plan, Prepare, Step};
+use crate::plan::{ImageStep, Plan, Prepare, Step};
 use crate::progress::{Progress, Task};
 use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
@@ -198,6 +198,14 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
             }
         }
     }
+    if let (Some(step), Some(v)) = (&p.image, p.install.or(Some(env.inv.cluster.version))) {
+        let (what, reference) = match step {
+            ImageStep::Build(r) => ("build image", r),
+            ImageStep::Pull(r) => ("pull image", r),
+        };
+        task.step(&format!("{what} {reference}"));
+        host.run(what, &remote::get_image(env.inv, v, step)).await?;
+    }
     if let Some(v) = p.link {
         task.step(&format!("use etcd {v}"));
         host.run("switch release link", &remote::use_version(env.inv, v)).await?;
@@ -209,10 +217,11 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
             host.run_with_input("write TLS certificates", &remote::write_pki_file(m, name, mode), text.as_bytes()).await?;
         }
     }
-    if p.unit {
-        task.step("write systemd unit");
+    if let Some(f) = p.host_file {
+        let step = format!("write {f}");
+        task.step(&step);
         let r = env.templates.render(env.inv, m, None)?;
-        host.run_with_input("write systemd unit", &remote::write_unit(), r.unit.as_bytes()).await?;
+        host.run_with_input(&step, &remote::write_host_file(env.inv, m), r.host_file.as_bytes()).await?;
     }
     Ok(())
 }
@@ -384,20 +393,34 @@ async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &T
     Ok(())
 }
 
+/// Makes `m`'s next (re)start run version `v`: the `current` link under
+/// systemd; under compose, the member's service in the host's compose file.
+pub(crate) async fn switch_version(env: &Env<'_>, m: &Member, v: Version) -> Result<(), Error> {
+    let host = env.host(&m.name)?;
+    if m.compose().is_none() {
+        host.run("switch release link", &remote::use_version(env.inv, v)).await?;
+        return Ok(());
+    }
+    let file = env.templates.render_compose(env.inv, m, &|o| if o.name == m.name { v } else { env.inv.cluster.version })?;
+    host.run_with_input("write compose file", &remote::write_host_file(env.inv, m), file.text.as_bytes()).await?;
+    Ok(())
+}
+
 pub(crate) async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task) -> Result<(), Error> {
     let step = if restart { "restart etcd" } else { "start etcd" };
     task.step(step);
     let host = env.host(&m.name)?;
-    if let Err(mut e) = host.run(step, &remote::start(m, restart)).await {
-        e.detail.push_str(&journal(host, m).await);
+    if let Err(mut e) = host.run(step, &remote::start(env.inv, m, restart)).await {
+        e.detail.push_str(&journal(env.inv, host, m).await);
         return Err(e.into());
     }
     Ok(())
 }
 
-async fn journal(host: &Host, m: &Member) -> String {
-    match host.run("read journal", &remote::journal_tail(m)).await {
-        Ok(j) if !j.trim().is_empty() => format!("\n--- last lines of the etcd journal on {} ---\n{}", host.name, j.trim_end()),
+async fn journal(inv: &Inventory, host: &Host, m: &Member) -> String {
+    let what = if m.compose().is_some() { "container log" } else { "journal" };
+    match host.run("read journal", &remote::journal_tail(inv, m)).await {
+        Ok(j) if !j.trim().is_empty() => format!("\n--- last lines of the etcd {what} on {} ---\n{}", host.name, j.trim_end()),
         _ => String::new(),
     }
 }
@@ -414,7 +437,7 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
         };
         if Instant::now() >= deadline {
             let host = env.host(&m.name)?;
-            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(host, m).await);
+            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(env.inv, host, m).await);
             return Err(HostError::new(&m.name, "wait until healthy", detail).into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;

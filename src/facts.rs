@@ -5,7 +5,7 @@
 
 use crate::access::Access;
 use crate::etcd::{self, MemberInfo, MemberStatus};
-use crate::inventory::{Inventory, Member, Version};
+use crate::inventory::{Compose, Inventory, Member, Version};
 use crate::layout;
 use crate::ssh::{Host, quote};
 use crate::templates::DIGEST_MARKER;
@@ -22,8 +22,10 @@ pub struct HostFacts {
     pub current: Option<Version>,
     /// Settings digest in the config file's first line.
     pub config_digest: Option<String>,
-    pub unit_digest: Option<String>,
+    /// Digest of the host's systemd unit or compose file.
+    pub host_file_digest: Option<String>,
     pub active: bool,
+    /// Starts with the host (systemd: enabled; compose: the container exists).
     pub enabled: bool,
     pub pid: Option<u32>,
     /// The data directory holds a member (etcd has started there before).
@@ -32,32 +34,70 @@ pub struct HostFacts {
     pub pki_digest: Option<String>,
     /// The member's config serves clients over TLS.
     pub config_tls: bool,
+    /// Compose mode: how compose is run there (`docker compose` or `docker-compose`).
+    pub compose: Option<String>,
+    /// Compose mode: the Docker engine's version, when it answers.
+    pub engine: Option<String>,
+    /// Compose mode: the digest of the service the member's container was made from.
+    pub service_digest: Option<String>,
 }
 
 /// The script that prints a host's facts.
 pub fn host_script(inv: &Inventory, m: &Member) -> String {
+    let common = format!(
+        r#"echo "arch=$(uname -m)"
+[ -f {config} ] && echo "config_digest=$(head -n1 {config})"
+grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=yes"
+[ -d {data}/member ] && echo "has_data=yes"
+[ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
+"#,
+        config = quote(&layout::config_path(m)),
+        data = quote(layout::data_dir(m)),
+        pki = quote(&layout::pki_dir(m)),
+        pki_files = layout::PKI_FILES.join(" "),
+    );
+    let runtime = match m.compose() {
+        None => systemd_script(inv, m),
+        Some(c) => compose_script(inv, m, c),
+    };
+    format!("{common}{runtime}exit 0\n")
+}
+
+fn systemd_script(inv: &Inventory, m: &Member) -> String {
     let install = quote(&inv.cluster.install_dir);
     let current = quote(&layout::current_link(inv));
     let unit = layout::unit(m);
     format!(
-        r#"echo "arch=$(uname -m)"
-for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
+        r#"for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
 [ -L {current} ] && echo "current=$(readlink {current})"
-[ -f {config} ] && echo "config_digest=$(head -n1 {config})"
-grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=yes"
-[ -f {unit_path} ] && echo "unit_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
+[ -f {unit_path} ] && echo "host_file_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
 echo "active=$(systemctl is-active {unit} 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled {unit} 2>/dev/null)"
 echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
-[ -d {data}/member ] && echo "has_data=yes"
-[ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
-exit 0
 "#,
-        config = quote(&layout::config_path(m)),
         unit_path = quote(layout::UNIT_PATH),
-        data = quote(layout::data_dir(m)),
-        pki = quote(&layout::pki_dir(m)),
-        pki_files = layout::PKI_FILES.join(" "),
+    )
+}
+
+/// Compose mode: the tools, the images of the member's image pattern, and
+/// its container (running, PID, version and service digest from its labels).
+fn compose_script(inv: &Inventory, m: &Member, c: &Compose) -> String {
+    // `docker image ls` shows Docker Hub images without their registry prefix.
+    let pattern = c.image.pattern();
+    let pattern = pattern.strip_prefix("docker.io/library/").or_else(|| pattern.strip_prefix("docker.io/")).unwrap_or(pattern);
+    let (prefix, suffix) = pattern.split_once("{version}").unwrap_or((pattern, ""));
+    format!(
+        r#"if docker compose version >/dev/null 2>&1; then echo "compose=docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo "compose=docker-compose"; fi
+command -v docker >/dev/null 2>&1 && echo "engine=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
+p={prefix} s={suffix}
+docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' 2>/dev/null | while read -r i; do case "$i" in "$p"*"$s") v=${{i#"$p"}}; echo "installed=${{v%"$s"}}";; esac; done
+[ -f {file} ] && echo "host_file_digest=$(sha256sum < {file} | cut -d' ' -f1)"
+docker inspect -f 'container={{{{.State.Running}}}} {{{{.State.Pid}}}} {{{{index .Config.Labels "io.etcd-deploy.version"}}}} {{{{index .Config.Labels "io.etcd-deploy.digest"}}}}' {container} 2>/dev/null
+"#,
+        prefix = quote(prefix),
+        suffix = quote(suffix),
+        file = quote(&layout::compose_file(inv)),
+        container = quote(&layout::container(inv, m)),
     )
 }
 
@@ -75,7 +115,17 @@ impl HostFacts {
                 "config_digest" => {
                     f.config_digest = v.strip_prefix(DIGEST_MARKER.trim_end()).map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
                 }
-                "unit_digest" => f.unit_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
+                "host_file_digest" => f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
+                "compose" => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
+                "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
+                "container" => {
+                    let mut parts = v.splitn(4, ' ');
+                    f.enabled = true;
+                    f.active = parts.next() == Some("true");
+                    f.pid = parts.next().and_then(|p| p.parse().ok()).filter(|p| *p != 0);
+                    f.current = parts.next().and_then(Version::parse);
+                    f.service_digest = parts.next().map(str::to_string).filter(|d| !d.is_empty() && d != "<no value>");
+                }
                 "active" => f.active = v == "active" || v == "activating" || v == "reloading",
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
@@ -187,14 +237,27 @@ mod tests {
 
     #[test]
     fn parses_running_member() {
-        let out = "arch=x86_64\ninstalled=3.5.1\ninstalled=3.5.0\ncurrent=etcd-v3.5.1\nconfig_digest=# etcd-deploy settings-digest: abc123\nunit_digest=def\nactive=active\nenabled=enabled\npid=4242\nhas_data=yes\n";
+        let out = "arch=x86_64\ninstalled=3.5.1\ninstalled=3.5.0\ncurrent=etcd-v3.5.1\nconfig_digest=# etcd-deploy settings-digest: abc123\nhost_file_digest=def\nactive=active\nenabled=enabled\npid=4242\nhas_data=yes\n";
         let f = HostFacts::parse(out);
         assert_eq!(f.installed, vec![Version::parse("3.5.0").unwrap(), Version::parse("3.5.1").unwrap()]);
         assert_eq!(f.current, Version::parse("3.5.1"));
         assert_eq!(f.config_digest.as_deref(), Some("abc123"));
-        assert_eq!(f.unit_digest.as_deref(), Some("def"));
+        assert_eq!(f.host_file_digest.as_deref(), Some("def"));
         assert!(f.active && f.enabled && f.has_data);
         assert_eq!(f.pid, Some(4242));
+    }
+
+    #[test]
+    fn parses_compose_member() {
+        let f = HostFacts::parse(
+            "arch=x86_64\ncompose=docker-compose\nengine=20.10.24\ninstalled=3.5.1\ncontainer=true 977 3.5.1 d1g\nhost_file_digest=h\n",
+        );
+        assert_eq!(f.compose.as_deref(), Some("docker-compose"));
+        assert_eq!(f.engine.as_deref(), Some("20.10.24"));
+        assert!(f.active && f.enabled);
+        assert_eq!((f.pid, f.current, f.service_digest.as_deref()), (Some(977), Version::parse("3.5.1"), Some("d1g")));
+        let stopped = HostFacts::parse("container=false 0 3.5.0 <no value>\n");
+        assert!(!stopped.active && stopped.enabled && stopped.pid.is_none() && stopped.service_digest.is_none());
     }
 
     #[test]

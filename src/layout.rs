@@ -44,3 +44,31 @@ pub fn etcd_binary(inv: &Inventory) -> String {
 pub fn data_dir(member: &Member) -> &str {
     &member.data_dir
 }
+
+/// Compose mode: one directory per cluster on each host, holding the host's
+/// compose file and the `.env` with the etcd user's IDs it refers to.
+pub fn compose_dir(inv: &Inventory) -> String {
+    format!("{CONFIG_DIR}/compose/{}", inv.cluster.name)
+}
+
+pub fn compose_file(inv: &Inventory) -> String {
+    format!("{}/compose.yml", compose_dir(inv))
+}
+
+/// The compose project (lowercase: compose insists on it).
+pub fn compose_project(inv: &Inventory) -> String {
+    format!("etcd-{}", inv.cluster.name.to_ascii_lowercase().replace('.', "-"))
+}
+
+/// The container of a member, named so that `docker logs` needs no lookup.
+pub fn container(inv: &Inventory, m: &Member) -> String {
+    format!("{}-{}", compose_project(inv), m.name)
+}
+
+/// The user-defined bridge of the members sharing a host.
+pub fn compose_network(inv: &Inventory) -> String {
+    compose_project(inv)
+}
+
+/// Where the release binaries sit in an image, as in the official image.
+pub const IMAGE_BIN_DIR: &str = "/usr/local/bin";

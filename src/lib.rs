@@ -12,15 +12,17 @@
 //! - [`upgrade`]: rolling version changes (pure checks, then the switch with
 //!   leadership moves and rollback); [`remove`]: members leaving the cluster.
 //! - [`snapshot`]: snapshots streamed from the leader onto the controller.
-//! - [`templates`]: the unit and config files (minijinja, overridable).
+//! - [`templates`]: the config, unit and compose files (minijinja, overridable).
 //! - [`release`]: release URLs, SHA256 verification, the controller's cache.
 //! - [`etcd`] and [`access`]: calls to the cluster, directly or through SSH tunnels.
-//! - [`remote`] and [`layout`]: the scripts run on hosts and the paths they use.
+//! - [`remote`] and [`layout`]: the scripts run on hosts and the paths they use;
+//!   [`compose`]: the compose-mode scripts (members as containers).
 //! - [`commands`]: the subcommands, over all of the above.
 
 pub mod access;
 pub mod cli;
 pub mod commands;
+pub mod compose;
 pub mod error;
 pub mod etcd;
 pub mod exec;

@@ -3,7 +3,7 @@
 //! `apply` executes it; neither re-decides anything.
 
 use crate::facts::Facts;
-use crate::inventory::{Inventory, Version, host_of_url};
+use crate::inventory::{Image, Inventory, Version, host_of_url};
 use crate::upgrade::{self, Rollout};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -13,7 +13,10 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub config_digest: String,
-    pub unit_digest: String,
+    /// The host's systemd unit or compose file.
+    pub host_file_digest: String,
+    /// Compose mode: the member's service (a difference recreates its container).
+    pub service_digest: Option<String>,
     /// Digest of the member's TLS files; `None` without TLS.
     pub pki_digest: Option<String>,
 }
@@ -26,15 +29,41 @@ pub struct Prepare {
     pub install: Option<Version>,
     /// Point the `current` link at this version (only on members not running).
     pub link: Option<Version>,
-    /// Write the systemd unit (new or changed).
-    pub unit: bool,
+    /// Compose mode: build or pull the image of the version installed.
+    pub image: Option<ImageStep>,
+    /// Write the systemd unit or compose file (new or changed).
+    pub host_file: Option<HostFile>,
     /// Write the TLS certificates and keys (new or changed).
     pub certs: bool,
 }
 
 impl Prepare {
     fn is_empty(&self) -> bool {
-        self.install.is_none() && self.link.is_none() && !self.unit && !self.certs
+        self.install.is_none() && self.link.is_none() && self.image.is_none() && self.host_file.is_none() && !self.certs
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageStep {
+    /// `FROM scratch` with the binaries of the release just installed.
+    Build(String),
+    Pull(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostFile {
+    SystemdUnit,
+    ComposeFile,
+}
+
+impl fmt::Display for HostFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostFile::SystemdUnit => "systemd unit",
+            HostFile::ComposeFile => "compose file",
+        })
     }
 }
 
@@ -150,6 +179,10 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     let cluster = &facts.cluster;
     let default_host = Default::default();
     let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
+    if let Some(why) = compose_missing(inv, facts) {
+        p.blocked = Some(why);
+        return p;
+    }
     let mut restart: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     // Members in service whose version differs: a rolling upgrade, not a link switch.
     let mut rolling: BTreeMap<String, Option<Version>> = BTreeMap::new();
@@ -159,20 +192,37 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
         // What actually runs wins over the link (an interrupted upgrade may have switched it).
         let running = cluster.status.get(&m.name).and_then(|s| Version::parse(&s.version)).or(h.current);
-        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, unit: false, certs: false };
+        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, image: None, host_file: None, certs: false };
         if in_service && running.is_some() && running != Some(want) {
             prep.install = (!h.installed.contains(&want)).then_some(want);
             rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
         } else if h.current != Some(want) && !in_service {
             prep.install = (!h.installed.contains(&want)).then_some(want);
-            prep.link = Some(want);
+            // Under compose the version is the service's image, written with the compose file.
+            prep.link = m.compose().is_none().then_some(want);
+        }
+        if let (Some(c), Some(v)) = (m.compose(), prep.install) {
+            // Installed means the image is there; a release image is built from the tarball.
+            prep.image = Some(match &c.image {
+                Image::Release => ImageStep::Build(c.image.reference(v)),
+                Image::Registry(_) => {
+                    prep.install = None;
+                    ImageStep::Pull(c.image.reference(v))
+                }
+            });
         }
         let d = desired.get(&m.name);
-        if d.is_some_and(|d| h.unit_digest.as_ref() != Some(&d.unit_digest)) {
-            prep.unit = true;
-            if h.unit_digest.is_some() && h.active {
+        if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
+            prep.host_file = Some(if m.compose().is_some() { HostFile::ComposeFile } else { HostFile::SystemdUnit });
+            if h.host_file_digest.is_some() && h.active && m.compose().is_none() {
                 restart.entry(&m.name).or_default().push("unit changed");
             }
+        }
+        if let Some(want_service) = d.and_then(|d| d.service_digest.as_ref())
+            && h.active
+            && h.service_digest.as_ref() != Some(want_service)
+        {
+            restart.entry(&m.name).or_default().push("container definition changed");
         }
         if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
             && h.pki_digest.as_ref() != Some(want_pki)
@@ -331,6 +381,23 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     p
 }
 
+/// A host in compose mode without compose or a running Docker engine: nothing
+/// can be done there, and nothing is done anywhere until it has them.
+fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv
+        .members
+        .iter()
+        .find(|m| m.compose().is_some() && facts.hosts.get(&m.name).is_none_or(|h| h.compose.is_none() || h.engine.is_none()))?;
+    let names: Vec<&str> = inv.host_members(m).iter().map(|o| o.name.as_str()).collect();
+    let h = facts.hosts.get(&m.name);
+    let why = if h.is_none_or(|h| h.compose.is_none()) {
+        format!("{}, and compose mode needs one of them (or set mode = \"systemd\" for this host)", crate::compose::NO_COMPOSE)
+    } else {
+        "the Docker engine does not answer (`docker version` shows no server); start it, e.g. `systemctl start docker`".to_string()
+    };
+    Some(format!("host {} (member{} {}): {why}", m.ssh.address, if names.len() > 1 { "s" } else { "" }, names.join(", ")))
+}
+
 /// The cluster as the upgrade check needs it, from the facts.
 fn upgrade_view(inv: &Inventory, facts: &Facts) -> upgrade::ClusterView {
     let members = inv
@@ -374,8 +441,13 @@ impl fmt::Display for Plan {
             if let Some(v) = prep.link {
                 what.push(format!("use etcd {v}"));
             }
-            if prep.unit {
-                what.push("write systemd unit".to_string());
+            match &prep.image {
+                Some(ImageStep::Build(r)) => what.push(format!("build image {r}")),
+                Some(ImageStep::Pull(r)) => what.push(format!("pull image {r}")),
+                None => {}
+            }
+            if let Some(f) = prep.host_file {
+                what.push(format!("write {f}"));
             }
             if prep.certs {
                 what.push("write TLS certificates".to_string());

@@ -1,7 +1,9 @@
 //! The shell scripts run on hosts, as pure functions of their inputs. Each is
 //! idempotent and leaves nothing half-written: files go to a temporary name
-//! and are renamed into place.
+//! and are renamed into place. Where systemd and compose mode differ, the
+//! functions here pick the member's runtime (compose scripts: `compose.rs`).
 
+use crate::compose;
 use crate::inventory::{Inventory, Member, Version};
 use crate::layout;
 use crate::ssh::quote;
@@ -101,8 +103,12 @@ pub fn write_pki_file(m: &Member, name: &str, mode: &str) -> String {
     )
 }
 
-pub fn write_unit() -> String {
-    format!("{HOST_LOCK}{}", write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n"))
+/// Writes the host's systemd unit or compose file (from stdin).
+pub fn write_host_file(inv: &Inventory, m: &Member) -> String {
+    match m.compose() {
+        None => format!("{HOST_LOCK}{}", write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")),
+        Some(_) => format!("{HOST_LOCK}{}", compose::write_file(inv)),
+    }
 }
 
 pub fn write_config(m: &Member) -> String {
@@ -110,8 +116,12 @@ pub fn write_config(m: &Member) -> String {
 }
 
 /// Enables and starts (or restarts) the member; systemd waits for etcd's
-/// READY notification, i.e. until it serves clients.
-pub fn start(m: &Member, restart: bool) -> String {
+/// READY notification, i.e. until it serves clients. Under compose, a restart
+/// recreates the container.
+pub fn start(inv: &Inventory, m: &Member, restart: bool) -> String {
+    if m.compose().is_some() {
+        return compose::start(inv, m, restart);
+    }
     format!(
         "set -e\nsystemctl enable --quiet {u}\nsystemctl {verb} {u}\n",
         u = layout::unit(m),
@@ -119,8 +129,11 @@ pub fn start(m: &Member, restart: bool) -> String {
     )
 }
 
-/// The journal's last lines, for error messages.
-pub fn journal_tail(m: &Member) -> String {
+/// The journal's (or container log's) last lines, for error messages.
+pub fn journal_tail(inv: &Inventory, m: &Member) -> String {
+    if m.compose().is_some() {
+        return compose::logs_tail(inv, m);
+    }
     format!("journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true", layout::unit(m))
 }
 
@@ -131,10 +144,12 @@ pub fn move_data_aside(m: &Member) -> String {
     format!("set -e\nif [ -d {d}/member ]; then mv {d} {d}.stale-$(date +%Y%m%d%H%M%S); fi\ninstall -d -m 0700 -o etcd -g etcd {d}\n")
 }
 
-/// Stops and disables a removed member's etcd; its data stays unless `wipe`.
-pub fn retire(m: &Member, wipe: bool) -> String {
+/// Stops and disables a removed member's etcd, whichever way it ran (the
+/// inventory no longer says); its data stays unless `wipe`.
+pub fn retire(inv: &Inventory, m: &Member, wipe: bool) -> String {
     let mut s = format!(
-        "set -e\nsystemctl disable --now --quiet {u} 2>/dev/null || systemctl stop {u}\nsystemctl reset-failed {u} 2>/dev/null || true\n",
+        "set -e\n{}if systemctl cat {u} >/dev/null 2>&1; then\n  systemctl disable --now --quiet {u} 2>/dev/null || systemctl stop {u}\n  systemctl reset-failed {u} 2>/dev/null || true\nfi\n",
+        compose::remove_container(inv, m),
         u = layout::unit(m)
     );
     if wipe {
@@ -149,14 +164,31 @@ pub fn retire(m: &Member, wipe: bool) -> String {
 }
 
 /// Stops the member (if running).
-pub fn stop(m: &Member) -> String {
-    format!("systemctl stop {}\n", layout::unit(m))
+pub fn stop(inv: &Inventory, m: &Member) -> String {
+    match m.compose() {
+        None => format!("systemctl stop {}\n", layout::unit(m)),
+        Some(_) => compose::stop(inv, m),
+    }
 }
 
 /// Receives a snapshot on stdin, checks it, moves the old data directory
 /// aside (never deleting it) and restores the snapshot into a fresh one.
 pub fn restore_snapshot(inv: &Inventory, m: &Member, sha256: &str, initial_cluster: &str, token: &str, stamp: &str) -> String {
-    let current = layout::current_link(inv);
+    let args = format!(
+        "--name {} --initial-cluster {} --initial-cluster-token {} --initial-advertise-peer-urls {}",
+        quote(&m.name),
+        quote(initial_cluster),
+        quote(token),
+        quote(&m.peer_url())
+    );
+    let restore = match m.compose() {
+        // The host may have no etcd binaries: the member's image restores.
+        Some(_) => compose::restore_command(m, inv.cluster.version, &args),
+        None => format!(
+            "c={current}\nif [ -x \"$c/etcdutl\" ]; then tool=\"$c/etcdutl\"; else tool=\"$c/etcdctl\"; export ETCDCTL_API=3; fi\n\"$tool\" snapshot restore \"$f\" --data-dir \"$d\" {args} >/dev/null",
+            current = quote(&layout::current_link(inv))
+        ),
+    };
     format!(
         "set -e
 f=$(mktemp /tmp/etcd-deploy-snapshot.XXXXXX)
@@ -165,18 +197,12 @@ cat > \"$f\"
 [ \"$(sha256sum \"$f\" | cut -d' ' -f1)\" = {sha} ] || {{ echo 'the snapshot arrived corrupted' >&2; exit 1; }}
 d={data}
 if [ -e \"$d\" ]; then mv \"$d\" \"$d.pre-restore-{stamp}\"; fi
-if [ -x {current}/etcdutl ]; then tool={current}/etcdutl; else tool={current}/etcdctl; export ETCDCTL_API=3; fi
-\"$tool\" snapshot restore \"$f\" --name {name} --data-dir \"$d\" --initial-cluster {ic} --initial-cluster-token {token} --initial-advertise-peer-urls {peer} >/dev/null
+{restore}
 chown -R etcd:etcd \"$d\"
 chmod 0700 \"$d\"
 ",
         sha = quote(sha256),
         data = quote(layout::data_dir(m)),
-        current = quote(&current),
-        name = quote(&m.name),
-        ic = quote(initial_cluster),
-        token = quote(token),
-        peer = quote(&m.peer_url()),
     )
 }
 
@@ -184,18 +210,25 @@ chmod 0700 \"$d\"
 /// stays unless `wipe_data`. The host's last member also takes the template
 /// unit, the releases and the binary links with it.
 pub fn destroy(inv: &Inventory, m: &Member, wipe_data: bool) -> String {
+    let stop = match m.compose() {
+        Some(_) => compose::remove_container(inv, m),
+        None => format!(
+            "systemctl disable --now --quiet {u} 2>/dev/null || true\nsystemctl reset-failed {u} 2>/dev/null || true\n",
+            u = layout::unit(m)
+        ),
+    };
     let mut s = format!(
         "set -e
-{HOST_LOCK}systemctl disable --now --quiet {unit} 2>/dev/null || true
-systemctl reset-failed {unit} 2>/dev/null || true
-rm -rf {config} {pki}
+{HOST_LOCK}{stop}rm -rf {config} {pki}
 ",
-        unit = layout::unit(m),
         config = quote(&layout::config_path(m)),
         pki = quote(&layout::pki_dir(m)),
     );
     if wipe_data {
         s.push_str(&format!("rm -rf {}\n", quote(layout::data_dir(m))));
+    }
+    if m.compose().is_some() {
+        s.push_str(&compose::remove_host_files(inv));
     }
     s.push_str(&format!(
         "if systemctl list-units --no-legend --state=active,activating,reloading 'etcd@*' | grep -q .; then exit 0; fi
@@ -217,4 +250,13 @@ systemctl daemon-reload
     }
     s.push_str(&format!("rm -rf {}\n", quote(&inv.cluster.install_dir)));
     s
+}
+
+/// Compose mode: the image of the version just installed, built from the
+/// release (`Build`) or pulled from its registry (`Pull`).
+pub fn get_image(inv: &Inventory, v: Version, step: &crate::plan::ImageStep) -> String {
+    match step {
+        crate::plan::ImageStep::Build(r) => format!("{HOST_LOCK}{}", compose::build_image(inv, v, r)),
+        crate::plan::ImageStep::Pull(r) => format!("{HOST_LOCK}{}", compose::pull_image(r)),
+    }
 }

@@ -51,7 +51,7 @@ pub(crate) async fn run(env: &Env<'_>, name: &str, id: u64, live: &BTreeSet<Stri
             Ok(h) => {
                 task.step(if env.wipe { "stop and disable etcd, wipe its data" } else { "stop and disable etcd (data kept)" });
                 let r = match &member {
-                    Some(m) => h.run("stop removed member", &remote::retire(m, env.wipe)).await,
+                    Some(m) => h.run("stop removed member", &remote::retire(env.inv, m, env.wipe)).await,
                     None => Ok(String::new()),
                 };
                 h.close().await;
@@ -93,7 +93,8 @@ fn retired_member(env: &Env<'_>, name: &str, e: &MemberInfo) -> Option<Member> {
     let template = env.inv.members.first()?;
     let peer = e.peer_urls.first()?;
     let port = |u: &str| u.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok());
-    let address = host_of_url(peer)?;
+    // Client URLs carry the host's address; peer URLs may carry a container name.
+    let address = e.client_urls.first().and_then(|u| host_of_url(u)).or_else(|| host_of_url(peer))?;
     let mut m = template.clone();
     m.name = name.to_string();
     m.ssh.address = address.clone();

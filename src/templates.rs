@@ -1,23 +1,29 @@
-//! Renders the member's systemd unit and etcd config from minijinja templates.
+//! Renders the member's etcd config, the host's systemd unit and (compose
+//! mode) the host's compose file from minijinja templates.
 //!
 //! The templates under `templates/` are compiled into the binary; an inventory
 //! may name a directory whose files of the same name replace them. Rendering
 //! is pure: same inventory and member in, same bytes out, which is what the
 //! digests in the facts are compared against.
 
-use crate::inventory::{Inventory, Member};
+use crate::inventory::{Inventory, Member, Version};
 use crate::layout;
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 pub const CONFIG_TEMPLATE: &str = "etcd.conf.yml.j2";
 pub const UNIT_TEMPLATE: &str = "etcd.service.j2";
+pub const COMPOSE_TEMPLATE: &str = "compose.yml.j2";
 
-const BUILTIN: [(&str, &str); 2] =
-    [(CONFIG_TEMPLATE, include_str!("../templates/etcd.conf.yml.j2")), (UNIT_TEMPLATE, include_str!("../templates/etcd.service.j2"))];
+const BUILTIN: [(&str, &str); 3] = [
+    (CONFIG_TEMPLATE, include_str!("../templates/etcd.conf.yml.j2")),
+    (UNIT_TEMPLATE, include_str!("../templates/etcd.service.j2")),
+    (COMPOSE_TEMPLATE, include_str!("../templates/compose.yml.j2")),
+];
 
 /// The first line of a rendered config; carries the digest of its settings.
 pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
@@ -45,8 +51,21 @@ pub struct Rendered {
     pub config: String,
     /// Digest of the settings only (bootstrap fields excluded): what decides a restart.
     pub config_digest: String,
-    pub unit: String,
-    pub unit_digest: String,
+    /// The file its host runs members from: the systemd template unit, or
+    /// (compose mode) the host's compose file. Shared by the host's members.
+    pub host_file: String,
+    pub host_file_digest: String,
+    /// Compose mode: the digest of this member's service in the compose file.
+    pub service_digest: Option<String>,
+}
+
+/// The compose file of one host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComposeFile {
+    pub text: String,
+    pub digest: String,
+    /// Per member on the host, the digest of its service (also in its container's labels).
+    pub services: BTreeMap<String, String>,
 }
 
 pub struct Templates {
@@ -87,9 +106,63 @@ impl Templates {
             None => settings_only,
         };
         let config = format!("{DIGEST_MARKER}{config_digest}\n# Managed by etcd-deploy; edits are overwritten.\n{}", ensure_newline(body));
-        let unit = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
-        let unit_digest = sha256_hex(unit.as_bytes());
-        Ok(Rendered { config, config_digest, unit, unit_digest })
+        if member.compose().is_some() {
+            let c = self.render_compose(inv, member, &|_| inv.cluster.version)?;
+            let service_digest = c.services.get(&member.name).cloned();
+            return Ok(Rendered { config, config_digest, host_file: c.text, host_file_digest: c.digest, service_digest });
+        }
+        let host_file = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
+        let host_file_digest = sha256_hex(host_file.as_bytes());
+        Ok(Rendered { config, config_digest, host_file, host_file_digest, service_digest: None })
+    }
+
+    /// Renders the compose file of the host `m` runs on, with one service per
+    /// compose member there; each runs `version_of(member)`.
+    pub fn render_compose(
+        &self,
+        inv: &Inventory,
+        m: &Member,
+        version_of: &dyn Fn(&Member) -> Version,
+    ) -> Result<ComposeFile, TemplateError> {
+        let on_host: Vec<&Member> = inv.host_members(m).into_iter().filter(|o| o.compose().is_some()).collect();
+        let bridged = on_host.iter().any(|o| o.bridged());
+        let source = self.env.get_template(COMPOSE_TEMPLATE).map(|t| t.source().to_string()).unwrap_or_default();
+        let mut services = BTreeMap::new();
+        let mut members = Vec::new();
+        for o in on_host {
+            let Some(c) = o.compose() else { continue };
+            let v = version_of(o);
+            let mut svc: BTreeMap<&str, Value> = BTreeMap::from([
+                ("name", Value::from(o.name.as_str())),
+                ("container", Value::from(layout::container(inv, o))),
+                ("image", Value::from(c.image.reference(v))),
+                ("version", Value::from(v.to_string())),
+                ("bridge", Value::from(o.bridged())),
+                ("advertise", Value::from(o.advertise.as_str())),
+                // The address ports are published on (IPv6 in brackets).
+                ("publish", Value::from(crate::inventory::url_host(&o.advertise))),
+                ("client_port", Value::from(o.client_port)),
+                ("peer_port", Value::from(o.peer_port)),
+                ("data_dir", Value::from(layout::data_dir(o))),
+                ("config", Value::from(layout::config_path(o))),
+                ("config_dir", Value::from(layout::CONFIG_DIR)),
+                ("bin_dir", Value::from(layout::IMAGE_BIN_DIR)),
+            ]);
+            // What decides a recreate: the template and this service's inputs.
+            let inputs = serde_json::to_string(&svc).unwrap_or_default();
+            let digest = sha256_hex(format!("{source}\n{}\n{inputs}", layout::compose_network(inv)).as_bytes());
+            svc.insert("digest", Value::from(digest.as_str()));
+            services.insert(o.name.clone(), digest);
+            members.push(Value::from(svc));
+        }
+        let ctx = context! {
+            cluster => context! { name => &inv.cluster.name, project => layout::compose_project(inv) },
+            network => if bridged { Value::from(layout::compose_network(inv)) } else { Value::from(()) },
+            members => members,
+        };
+        let text = ensure_newline(self.render_one(COMPOSE_TEMPLATE, ctx)?);
+        let digest = sha256_hex(text.as_bytes());
+        Ok(ComposeFile { text, digest, services })
     }
 
     fn render_one(&self, name: &str, ctx: Value) -> Result<String, TemplateError> {
@@ -116,6 +189,8 @@ fn base_context(inv: &Inventory, m: &Member) -> Value {
             data_dir => layout::data_dir(m),
             peer_url => m.peer_url(),
             client_url => m.client_url(),
+            listen_peer_url => m.listen_peer_url(),
+            listen_client_url => m.listen_client_url(),
             advertise => &m.advertise,
             client_port => m.client_port,
             peer_port => m.peer_port,

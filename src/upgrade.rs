@@ -11,7 +11,6 @@ use crate::etcd;
 use crate::exec::{self, Env};
 use crate::inventory::{Member, Version};
 use crate::progress::Task;
-use crate::remote;
 use crate::snapshot;
 use crate::ssh::HostError;
 use serde::Serialize;
@@ -146,12 +145,11 @@ async fn switch_member(
     live: &BTreeSet<String>,
     task: &Task,
 ) -> Result<(), Error> {
-    let host = env.host(&m.name)?;
     let url = env.url(m).await?;
     let st = etcd::status(&url).await.map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
     hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
     task.step(&format!("switch to etcd {to} and restart"));
-    host.run("switch release link", &remote::use_version(env.inv, to)).await?;
+    exec::switch_version(env, m, to).await?;
     let attempt = async {
         exec::start(env, m, true, task).await?;
         exec::wait_healthy(env, m, task).await?;
@@ -165,7 +163,7 @@ async fn switch_member(
     let Some(old) = old else { return Err(err) };
     task.step(&format!("roll back to etcd {old}"));
     let back = async {
-        host.run("switch release link back", &remote::use_version(env.inv, old)).await?;
+        exec::switch_version(env, m, old).await?;
         exec::start(env, m, true, task).await?;
         exec::wait_healthy(env, m, task).await
     };

@@ -254,7 +254,7 @@ fn templates_render_golden() {
     let b = Bootstrap { initial_cluster: "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380".into(), state: "existing" };
     let r = t.render(&i, &i.members[1], Some(&b)).expect("render");
     golden("etcd.conf.yml", &r.config);
-    golden("etcd.service", &r.unit);
+    golden("etcd.service", &r.host_file);
 }
 
 #[test]
@@ -269,7 +269,7 @@ fn settings_digest_ignores_bootstrap_fields() {
     let changed = inv(&GOOD.replace("[ssh]", "[etcd]\nheartbeat_interval_ms = 150\n\n[ssh]"));
     let c = Templates::load(&changed).expect("templates").render(&changed, &changed.members[0], None).expect("render");
     assert_ne!(a.config_digest, c.config_digest);
-    assert_eq!(a.unit_digest, c.unit_digest);
+    assert_eq!(a.host_file_digest, c.host_file_digest);
 }
 
 #[test]
@@ -279,7 +279,7 @@ fn template_override_directory_and_strict_undefined() {
     let text = GOOD.replace("version = \"3.5.1\"", &format!("version = \"3.5.1\"\ntemplates_dir = \"{}\"", dir.path().display()));
     let i = inv(&text);
     let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
-    assert_eq!(r.unit, "[Service]\nExecStart=/opt/etcd/current/etcd # prod\n");
+    assert_eq!(r.host_file, "[Service]\nExecStart=/opt/etcd/current/etcd # prod\n");
     // The unit is shared by the members of a host: member variables are not defined there.
     std::fs::write(dir.path().join("etcd.service.j2"), "{{ member.name }}\n").expect("write");
     let e = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect_err("undefined variable");
@@ -298,7 +298,15 @@ fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
         .iter()
         .map(|m| {
             let r = t.render(i, m, None).expect("render");
-            (m.name.clone(), Desired { config_digest: r.config_digest, unit_digest: r.unit_digest, pki_digest: None })
+            (
+                m.name.clone(),
+                Desired {
+                    config_digest: r.config_digest,
+                    host_file_digest: r.host_file_digest,
+                    service_digest: r.service_digest,
+                    pki_digest: None,
+                },
+            )
         })
         .collect()
 }
@@ -310,7 +318,7 @@ fn running(i: &Inventory, name: &str) -> HostFacts {
         installed: vec![v("3.5.1")],
         current: Some(v("3.5.1")),
         config_digest: Some(d.config_digest.clone()),
-        unit_digest: Some(d.unit_digest.clone()),
+        host_file_digest: Some(d.host_file_digest.clone()),
         active: true,
         enabled: true,
         pid: Some(100),
@@ -383,7 +391,7 @@ fn plan_fresh_cluster() {
     let facts = Facts { hosts: i.members.iter().map(|m| (m.name.clone(), fresh())).collect(), cluster: ClusterFacts::default() };
     let p = plan(&i, &facts, &desired(&i));
     assert_eq!(p.prepare.len(), 3);
-    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.1")) && x.link == Some(v("3.5.1")) && x.unit));
+    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.1")) && x.link == Some(v("3.5.1")) && x.host_file.is_some()));
     assert_eq!(step_names(&p), ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]);
     let text = p.to_string();
     assert!(text.contains("+ etcd-1       bootstrap: start as the first member"), "{text}");

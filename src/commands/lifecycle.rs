@@ -64,7 +64,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
                         match phase {
                             Phase::Stop => {
                                 task.step("stop etcd");
-                                host.run("stop etcd", &remote::stop(m)).await?;
+                                host.run("stop etcd", &remote::stop(env.inv, m)).await?;
                             }
                             Phase::Restore => {
                                 task.step("move data aside, restore the snapshot");

@@ -112,17 +112,100 @@ pub struct Member {
     pub settings: EtcdSettings,
     /// Client and peer URLs are https.
     pub tls: bool,
+    pub runtime: Runtime,
+}
+
+/// How a member's etcd runs on its host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runtime {
+    /// An instance of the systemd template unit, `etcd@NAME.service`.
+    Systemd,
+    /// A service in the host's Docker Compose file.
+    Compose(Compose),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compose {
+    pub image: Image,
+    pub network: Network,
+}
+
+/// The container image a compose member runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Image {
+    /// Built on the host, `FROM scratch`, from the checksum-verified release tarball.
+    Release,
+    /// A registry reference with `{version}` where the version goes.
+    Registry(String),
+}
+
+/// The image built from the release tarball by `image = "release"`.
+pub const RELEASE_IMAGE: &str = "etcd-deploy/etcd:v{version}";
+/// The official etcd image, the default in compose mode.
+pub const OFFICIAL_IMAGE: &str = "gcr.io/etcd-development/etcd:v{version}";
+
+impl Image {
+    /// The reference pattern, with `{version}` in it.
+    pub fn pattern(&self) -> &str {
+        match self {
+            Image::Release => RELEASE_IMAGE,
+            Image::Registry(p) => p,
+        }
+    }
+    pub fn reference(&self, v: Version) -> String {
+        self.pattern().replace("{version}", &v.to_string())
+    }
+}
+
+/// How a compose member's container is networked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Network {
+    /// The host's network: etcd binds the advertised address, as under systemd.
+    Host,
+    /// A user-defined bridge shared by the members on one host, ports
+    /// published on the advertised address. When every member of the cluster
+    /// is on that host, peers reach each other by container name.
+    Bridge { peers_by_name: bool },
 }
 
 impl Member {
     fn scheme(&self) -> &'static str {
         if self.tls { "https" } else { "http" }
     }
+    fn peer_host(&self) -> String {
+        match &self.runtime {
+            Runtime::Compose(Compose { network: Network::Bridge { peers_by_name: true }, .. }) => self.name.clone(),
+            _ => url_host(&self.advertise),
+        }
+    }
     pub fn peer_url(&self) -> String {
-        format!("{}://{}:{}", self.scheme(), url_host(&self.advertise), self.peer_port)
+        format!("{}://{}:{}", self.scheme(), self.peer_host(), self.peer_port)
     }
     pub fn client_url(&self) -> String {
         format!("{}://{}:{}", self.scheme(), url_host(&self.advertise), self.client_port)
+    }
+    /// Inside its own network namespace a bridged container listens on every address.
+    fn listen_host(&self) -> String {
+        if self.bridged() { "0.0.0.0".to_string() } else { url_host(&self.advertise) }
+    }
+    pub fn listen_peer_url(&self) -> String {
+        format!("{}://{}:{}", self.scheme(), self.listen_host(), self.peer_port)
+    }
+    pub fn listen_client_url(&self) -> String {
+        format!("{}://{}:{}", self.scheme(), self.listen_host(), self.client_port)
+    }
+    pub fn compose(&self) -> Option<&Compose> {
+        match &self.runtime {
+            Runtime::Compose(c) => Some(c),
+            Runtime::Systemd => None,
+        }
+    }
+    pub fn bridged(&self) -> bool {
+        self.compose().is_some_and(|c| matches!(c.network, Network::Bridge { .. }))
+    }
+    /// Runs on the same host as `other` (same SSH destination).
+    pub fn same_host(&self, other: &Member) -> bool {
+        self.ssh.address == other.ssh.address && self.ssh.port == other.ssh.port
     }
 }
 
@@ -228,5 +311,10 @@ impl Inventory {
 
     pub fn member(&self, name: &str) -> Option<&Member> {
         self.members.iter().find(|m| m.name == name)
+    }
+
+    /// The members that share `m`'s host, `m` included, in inventory order.
+    pub fn host_members<'a>(&'a self, m: &Member) -> Vec<&'a Member> {
+        self.members.iter().filter(|o| o.same_host(m)).collect()
     }
 }

@@ -42,6 +42,8 @@ pub struct RawCluster {
     pub peer_port: Option<u16>,
     pub templates_dir: Option<Spanned<String>>,
     pub access: Option<Spanned<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,6 +91,8 @@ pub struct RawHost {
     pub data_dir: Option<Spanned<String>>,
     pub client_port: Option<Spanned<u16>>,
     pub peer_port: Option<Spanned<u16>>,
+    pub mode: Option<Spanned<String>>,
+    pub image: Option<Spanned<String>>,
     #[serde(default)]
     pub ssh: RawSsh,
     #[serde(default)]

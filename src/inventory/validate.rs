@@ -130,6 +130,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         (Tls::Provided, None, None) => return Err(cx.at(0..0, "tls.dir: provided certificates need a directory")),
     };
     let base_settings = build_settings(cx, &raw.etcd, None)?;
+    let base_runtime = RuntimeSpec { mode: mode_of(cx, c.mode.as_ref(), "cluster.mode", Mode::Systemd)?, image: c.image.as_ref() };
 
     if raw.hosts.get_ref().is_empty() {
         return Err(cx.at(raw.hosts.span(), "hosts: the host list is empty; add at least one [[hosts]] entry"));
@@ -147,6 +148,20 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         names.insert(h.name.get_ref().clone(), h.name.span());
         let mut member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
         member.tls = tls.enabled();
+        member.runtime = build_runtime(cx, h, i, &base_runtime)?;
+        if let Some(other) = members.iter().find(|m: &&Member| m.same_host(&member) && m.compose().is_some() != member.compose().is_some())
+        {
+            let span = h.mode.as_ref().unwrap_or(&h.address).span();
+            return Err(cx.at(
+                span,
+                format!(
+                    "{}: `{}` on the same host runs in {} mode; members sharing a host use one mode",
+                    field("mode"),
+                    other.name,
+                    if other.compose().is_some() { "compose" } else { "systemd" }
+                ),
+            ));
+        }
         for (port, what) in [(member.client_port, "client_port"), (member.peer_port, "peer_port")] {
             if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone()) {
                 let span = h.advertise.as_ref().unwrap_or(&h.address).span();
@@ -156,10 +171,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             }
         }
         // Several members may share a host (instance units), each with its own data.
-        if let Some(other) = members
-            .iter()
-            .find(|m: &&Member| m.ssh.address == member.ssh.address && m.ssh.port == member.ssh.port && m.data_dir == member.data_dir)
-        {
+        if let Some(other) = members.iter().find(|m: &&Member| m.same_host(&member) && m.data_dir == member.data_dir) {
             let span = h.data_dir.as_ref().unwrap_or(&h.address).span();
             return Err(cx.at(
                 span,
@@ -173,6 +185,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         }
         members.push(member);
     }
+    assign_networks(cx, &raw, &mut members)?;
 
     let mut warnings = Vec::new();
     let n = members.len();
@@ -246,6 +259,87 @@ fn default_cache_dir() -> PathBuf {
     }
 }
 
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Systemd,
+    Compose,
+}
+
+/// The cluster-wide mode and image, which hosts may override.
+struct RuntimeSpec<'a> {
+    mode: Mode,
+    image: Option<&'a Spanned<String>>,
+}
+
+fn mode_of(cx: &Ctx, v: Option<&Spanned<String>>, field: &str, default: Mode) -> Result<Mode, InventoryError> {
+    cx.choice(v, field, default, &[("systemd", Mode::Systemd), ("compose", Mode::Compose)])
+}
+
+fn build_runtime(cx: &Ctx, h: &RawHost, i: usize, base: &RuntimeSpec) -> Result<Runtime, InventoryError> {
+    let field = |f: &str| format!("hosts[{i}].{f}");
+    let mode = mode_of(cx, h.mode.as_ref(), &field("mode"), base.mode)?;
+    let (image, image_field) = match &h.image {
+        Some(img) => (Some(img), field("image")),
+        None => (base.image, "cluster.image".to_string()),
+    };
+    if mode == Mode::Systemd {
+        return match image {
+            Some(img) => Err(cx.field(img, &image_field, "an image is only used in compose mode (mode = \"compose\")")),
+            None => Ok(Runtime::Systemd),
+        };
+    }
+    let image = match image {
+        None => Image::Registry(OFFICIAL_IMAGE.to_string()),
+        Some(img) if img.get_ref() == "release" => Image::Release,
+        Some(img) => {
+            let v = img.get_ref();
+            if v.is_empty() || v.contains(char::is_whitespace) || !v.contains("{version}") {
+                return Err(cx.field(
+                    img,
+                    &image_field,
+                    format!(
+                        "`{v}`: expected \"release\" (built on the host from the release tarball) or an image reference with {{version}} where the version goes, like \"{OFFICIAL_IMAGE}\""
+                    ),
+                ));
+            }
+            Image::Registry(v.clone())
+        }
+    };
+    // The network is decided once every member is known (`assign_networks`).
+    Ok(Runtime::Compose(Compose { image, network: Network::Host }))
+}
+
+/// Compose members that share a host get a bridge of their own; when that host
+/// runs the whole cluster, peers reach each other by container name.
+fn assign_networks(cx: &Ctx, raw: &RawInventory, members: &mut [Member]) -> Result<(), InventoryError> {
+    let snapshot = members.to_vec();
+    for (i, m) in members.iter_mut().enumerate() {
+        let sharing = snapshot.iter().filter(|o| o.same_host(m)).count();
+        let whole_cluster = sharing == snapshot.len();
+        let Runtime::Compose(c) = &mut m.runtime else { continue };
+        if sharing < 2 {
+            continue;
+        }
+        c.network = Network::Bridge { peers_by_name: whole_cluster };
+        if !whole_cluster && is_loopback(&m.advertise) {
+            let h = &raw.hosts.get_ref()[i];
+            let span = h.advertise.as_ref().unwrap_or(&h.address).span();
+            return Err(cx.at(
+                span,
+                format!(
+                    "hosts[{i}].advertise: {} is a loopback address, which containers on the bridge of a shared host cannot reach for peers on other hosts; advertise an address of the host's network, or run every member on this host",
+                    m.advertise
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn is_loopback(addr: &str) -> bool {
+    addr == "localhost" || addr.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 #[allow(clippy::too_many_arguments)]
 fn build_member(
     cx: &Ctx,
@@ -305,6 +399,7 @@ fn build_member(
         data_dir,
         settings,
         tls: false,
+        runtime: Runtime::Systemd,
     })
 }
 
