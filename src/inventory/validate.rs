@@ -149,6 +149,10 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         let mut member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
         member.tls = tls.enabled();
         member.runtime = build_runtime(cx, h, i, &base_runtime)?;
+        if member.compose().is_some() && h.data_dir.is_none() {
+            // One bind-mounted directory per member under the data directory.
+            member.data_dir = format!("{}/{}", data_dir.trim_end_matches('/'), member.name);
+        }
         if let Some(other) = members.iter().find(|m: &&Member| m.same_host(&member) && m.compose().is_some() != member.compose().is_some())
         {
             let span = h.mode.as_ref().unwrap_or(&h.address).span();

@@ -4,6 +4,7 @@
 //! (127.0.B.N), so tests run side by side. Needs root; `lab/lab setup` first.
 
 mod apply;
+mod compose;
 mod lifecycle;
 mod rolling;
 mod security;

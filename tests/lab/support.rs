@@ -32,7 +32,16 @@ pub struct Lab {
 
 impl Lab {
     pub fn up(block: u8, hosts: usize) -> Lab {
-        let o = sh(Command::new(lab_script()).args(["up", &hosts.to_string(), "--block", &block.to_string()]));
+        Lab::boot(block, hosts, &[])
+    }
+
+    /// Hosts that each run their own Docker engine, with docker-compose.
+    pub fn up_docker(block: u8, hosts: usize) -> Lab {
+        Lab::boot(block, hosts, &["--docker"])
+    }
+
+    fn boot(block: u8, hosts: usize, extra: &[&str]) -> Lab {
+        let o = sh(Command::new(lab_script()).args(["up", &hosts.to_string(), "--block", &block.to_string()]).args(extra));
         assert!(o.status.success(), "lab up failed: {}", text(&o));
         Lab { block, hosts, dir: tempfile::tempdir().expect("tempdir") }
     }

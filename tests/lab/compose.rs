@@ -1,0 +1,126 @@
+//! Compose mode on real Docker engines inside the lab hosts: the
+//! single-machine pseudo-cluster on a bridge, three hosts on host networking
+//! with a rolling upgrade under writes, and a host without compose.
+
+use crate::support::*;
+
+/// `docker ps` of the cluster's containers on host `n`: `name id` lines, sorted.
+fn containers(lab: &Lab, n: usize) -> String {
+    lab.ssh(n, "docker ps -a --filter label=io.etcd-deploy.member --format '{{.Names}} {{.ID}} {{.State}}' | sort")
+}
+
+#[test]
+fn compose_pseudo_cluster_on_one_host() {
+    let lab = Lab::up_docker(26, 1);
+    let inv = lab.inventory(1, |s| {
+        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.26.1\"\n";
+        let three: String = (0..3)
+            .map(|k| {
+                format!(
+                    "[[hosts]]\nname = \"m{k}\"\naddress = \"127.0.26.1\"\nclient_port = {}\npeer_port = {}\n\n",
+                    2379 + 1000 * k,
+                    2380 + 1000 * k
+                )
+            })
+            .collect();
+        s.replace(one, &three).replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
+    });
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(plan.contains("host 127.0.26.1: members m0, m1, m2"), "{plan}");
+    assert!(plan.contains("build image etcd-deploy/etcd:v3.5.1, write compose file"), "{plan}");
+    apply(&inv);
+    let file = lab.ssh(1, "cat /etc/etcd/compose/lab26/compose.yml");
+    assert!(file.contains("networks: [etcd]") && file.contains("\"127.0.26.1:3379:3379\"") && !file.contains("network_mode"), "{file}");
+    let before = containers(&lab, 1);
+    assert_eq!(before.lines().filter(|l| l.ends_with(" running")).count(), 3, "{before}");
+    assert_eq!(lab.ssh(1, "docker network ls --format '{{.Name}} {{.Driver}}' | grep etcd"), "etcd-lab26 bridge");
+    let urls: Vec<String> = (0..3).map(|k| format!("http://127.0.26.1:{}", 2379 + 1000 * k)).collect();
+    rt().block_on(async {
+        for u in &urls {
+            let mut c = client(u).await;
+            let mut n: Vec<(String, Vec<String>)> =
+                c.member_list().await.expect("list").members().iter().map(|m| (m.name().to_string(), m.peer_urls().to_vec())).collect();
+            n.sort();
+            let want: Vec<(String, Vec<String>)> =
+                (0..3).map(|k| (format!("m{k}"), vec![format!("http://m{k}:{}", 2380 + 1000 * k)])).collect();
+            assert_eq!(n, want, "peers reach each other by name on the bridge");
+        }
+        client(&urls[0]).await.put("pseudo", "cluster", None).await.expect("put");
+        for u in &urls[1..] {
+            let r = client(u).await.get("pseudo", None).await.expect("get");
+            assert_eq!(r.kvs()[0].value(), b"cluster");
+        }
+    });
+    // Re-apply: no container recreated or restarted.
+    assert!(apply(&inv).contains("No changes."));
+    assert_eq!(containers(&lab, 1), before, "re-apply recreates nothing");
+    // An edit to one member recreates that member's container only.
+    let edited =
+        std::fs::read_to_string(&inv).expect("read").replace("name = \"m1\"\n", "name = \"m1\"\netcd = { log_level = \"warn\" }\n");
+    std::fs::write(&inv, edited).expect("write");
+    let out = apply(&inv);
+    assert!(out.contains("m1: restarted (config changed), healthy") || out.contains("restart (config changed)"), "{out}");
+    let after = containers(&lab, 1);
+    let line = |s: &str, name: &str| s.lines().find(|l| l.contains(name)).map(str::to_string);
+    assert_eq!(line(&after, "-m0 "), line(&before, "-m0 "));
+    assert_eq!(line(&after, "-m2 "), line(&before, "-m2 "));
+    assert_ne!(line(&after, "-m1 "), line(&before, "-m1 "), "m1 was recreated");
+    // `down` removes the containers; the bind-mounted data survives and apply brings them back.
+    lab.ssh(1, "cd /etc/etcd/compose/lab26 && docker-compose -p etcd-lab26 -f compose.yml down 2>&1");
+    assert_eq!(containers(&lab, 1), "");
+    apply(&inv);
+    rt().block_on(async {
+        let r = client(&urls[2]).await.get("pseudo", None).await.expect("get");
+        assert_eq!(r.kvs()[0].value(), b"cluster", "data survived down/up");
+    });
+    deploy_ok(&["destroy", path_str(&inv), "--wipe-data", "--yes"]);
+    assert_eq!(
+        lab.ssh(1, "docker ps -aq | wc -l; docker network ls | grep -c etcd; docker image ls -q | wc -l; ls -A /etc/etcd /var/lib/etcd 2>/dev/null | grep -c ."),
+        "0\n0\n0\n1",
+        "containers, network, built images, files and data gone (`ls` prints only the empty data directory's header)"
+    );
+}
+
+#[test]
+fn compose_three_hosts_upgrade_with_writes() {
+    let lab = Lab::up_docker(27, 3);
+    let inv = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.0\"").replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
+    });
+    apply(&inv);
+    assert_cluster(&lab, 3);
+    let file = lab.ssh(2, "cat /etc/etcd/compose/lab27/compose.yml");
+    assert!(file.contains("network_mode: host") && file.contains("image: \"etcd-deploy/etcd:v3.5.0\""), "{file}");
+    assert!(apply(&inv).contains("No changes."));
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "compose-upgrade/", None);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.5.1", "--no-snapshot"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let report = writer.stop();
+    assert!(out.contains("upgrade 3.5.0 → 3.5.1"), "{out}");
+    assert_no_loss("compose upgrade 3.5.0 → 3.5.1", &lab.url(1), &report, "compose-upgrade/");
+    for i in 1..=3 {
+        assert_eq!(versions(&lab.url(i)).0, "3.5.1", "member {i}");
+        let image = lab.ssh(i, &format!("docker inspect -f '{{{{.Config.Image}}}}' etcd-lab27-etcd-{i}"));
+        assert_eq!(image, "etcd-deploy/etcd:v3.5.1", "host {i}");
+    }
+    let edited = std::fs::read_to_string(&inv).expect("read").replace("version = \"3.5.0\"", "version = \"3.5.1\"");
+    std::fs::write(&inv, edited).expect("write");
+    assert!(apply(&inv).contains("No changes."), "the inventory at 3.5.1 matches");
+    assert_cluster(&lab, 3);
+}
+
+#[test]
+fn compose_mode_on_a_host_without_compose() {
+    let lab = Lab::up(28, 1);
+    let inv = lab.inventory(1, |s| s.replace("[release]", "mode = \"compose\"\n\n[release]"));
+    let o = deploy(&["apply", path_str(&inv)]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("host 127.0.28.1 (member etcd-1): neither `docker compose` nor `docker-compose` is installed on this host"),
+        "the host is named: {t}"
+    );
+    assert_eq!(lab.ssh(1, "id etcd >/dev/null 2>&1 && echo user; ls /etc/etcd /opt/etcd 2>/dev/null | wc -l"), "0", "nothing was touched");
+}
