@@ -278,6 +278,21 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         return p;
     };
 
+    // A live member under the same name but another peer URL (a port or
+    // address edit, or compose members moving onto a shared host's bridge).
+    // A dead one is a machine replaced under its old name: removed, then joined.
+    if let Some((m, e)) = inv.members.iter().find_map(|m| {
+        let e = list.iter().find(|e| e.started() && e.name == m.name && cluster.others.get(&e.id).is_some_and(|s| s.is_some()))?;
+        (!e.peer_urls.contains(&m.peer_url())).then_some((m, e))
+    }) {
+        p.blocked = Some(format!(
+            "{} runs with peer URL {}, and the inventory gives it {}: changing a running member's peer URL is not supported (it needs `etcdctl member update` and a restart on the new address); revert the edit, or replace the member under a new name",
+            m.name,
+            e.peer_urls.join(","),
+            m.peer_url()
+        ));
+        return p;
+    }
     let mut promotes = Vec::new();
     let mut resumed_joins = Vec::new();
     let mut new_joins = Vec::new();

@@ -809,3 +809,16 @@ fn compose_plan_is_blocked_without_compose_or_engine() {
     }
     assert!(plan(&i, &f, &desired(&i)).blocked.is_some_and(|b| b.contains("the Docker engine does not answer")));
 }
+
+#[test]
+fn plan_refuses_to_change_a_running_members_peer_url() {
+    let i = inv(GOOD);
+    let edited = inv(&GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\npeer_port = 2390"));
+    let mut f = converged(&i);
+    // The old entry no longer matches by peer URL: it is one of the others, and it answers.
+    f.cluster.others.insert(0x101, Some(status(0x101)));
+    let p = plan(&edited, &f, &desired(&edited));
+    let b = p.blocked.expect("blocked");
+    assert!(b.starts_with("etcd-2 runs with peer URL http://10.0.0.2:2380, and the inventory gives it http://10.0.0.2:2390"), "{b}");
+    assert!(p.steps.is_empty());
+}

@@ -82,8 +82,8 @@ fn compose_pseudo_cluster_on_one_host() {
 }
 
 #[test]
-fn compose_three_hosts_upgrade_with_writes() {
-    let lab = Lab::up_docker(27, 3);
+fn compose_three_hosts_upgrade_and_replace_with_writes() {
+    let lab = Lab::up_docker(27, 4);
     let inv = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.5.0\"").replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
     });
@@ -109,11 +109,38 @@ fn compose_three_hosts_upgrade_with_writes() {
     std::fs::write(&inv, edited).expect("write");
     assert!(apply(&inv).contains("No changes."), "the inventory at 3.5.1 matches");
     assert_cluster(&lab, 3);
+    // Replace etcd-2 by etcd-4 on the fourth host, writes still flowing.
+    let replaced = lab.inventory_of(&[1, 4, 3], "compose-replaced");
+    let edited =
+        std::fs::read_to_string(&replaced).expect("read").replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]");
+    std::fs::write(&replaced, edited).expect("write");
+    let urls: Vec<String> = [1, 3].iter().map(|i| lab.url(*i)).collect();
+    let writer = Writer::start(urls, "compose-replace/", None);
+    let out = deploy_ok(&["replace", path_str(&replaced), "etcd-2", "--with", "etcd-4"]);
+    let report = writer.stop();
+    assert!(out.contains("etcd-4: joined, healthy, voting") && out.contains("etcd-2: removed from the cluster"), "{out}");
+    assert_no_loss("compose replace etcd-2 → etcd-4", &lab.url(1), &report, "compose-replace/");
+    assert_eq!(lab.ssh(2, "docker ps -aq | wc -l"), "0", "the old member's container is gone");
+    assert_eq!(lab.ssh(4, "docker inspect -f '{{.State.Running}}' etcd-lab27-etcd-4"), "true");
+    assert!(apply(&replaced).contains("No changes."));
 }
 
 #[test]
-fn compose_mode_on_a_host_without_compose() {
+fn compose_mode_refuses_clashes_and_hosts_without_compose() {
     let lab = Lab::up(28, 1);
+    let untouched = "id etcd >/dev/null 2>&1 && echo user; ls /etc/etcd /opt/etcd 2>/dev/null | wc -l";
+    // Two members of one host on the same client port: refused before any SSH connection.
+    let clash = lab.inventory(1, |s| {
+        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.28.1\"\n";
+        let two = format!("{one}\n[[hosts]]\nname = \"etcd-2\"\naddress = \"127.0.28.1\"\npeer_port = 3380\n");
+        s.replace(one, &two).replace("[release]", "mode = \"compose\"\n\n[release]")
+    });
+    let o = deploy(&["apply", path_str(&clash)]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains(":2") && t.contains("hosts[1].address: 127.0.28.1:2379 (client_port) is already used by host `etcd-1`"), "{t}");
+    assert_eq!(lab.ssh(1, untouched), "0", "nothing was touched");
+    // No compose on the host: refused after the facts, before any change, naming the host.
     let inv = lab.inventory(1, |s| s.replace("[release]", "mode = \"compose\"\n\n[release]"));
     let o = deploy(&["apply", path_str(&inv)]);
     let t = text(&o);
@@ -122,5 +149,5 @@ fn compose_mode_on_a_host_without_compose() {
         t.contains("host 127.0.28.1 (member etcd-1): neither `docker compose` nor `docker-compose` is installed on this host"),
         "the host is named: {t}"
     );
-    assert_eq!(lab.ssh(1, "id etcd >/dev/null 2>&1 && echo user; ls /etc/etcd /opt/etcd 2>/dev/null | wc -l"), "0", "nothing was touched");
+    assert_eq!(lab.ssh(1, untouched), "0", "nothing was touched");
 }
