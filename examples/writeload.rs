@@ -27,10 +27,16 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let started = std::time::SystemTime::now();
     let w = writer::Writer::start(urls.clone(), &prefix, tls.clone());
     let mut line = String::new();
     let _ = std::io::stdin().read_line(&mut line);
     let report = w.stop();
+    // Failed attempts on stderr, with wall-clock times to set beside an operation's log.
+    for (at, url, err) in &report.failures {
+        let t = (started + *at).duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        eprintln!("failed write at {}.{:03} on {url}: {err}", t.as_secs(), t.subsec_millis());
+    }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let lost = rt.block_on(writer::lost_writes(&urls[0], &report, &prefix, tls.as_ref()));
     let lost = match lost {
