@@ -1,6 +1,7 @@
 //! Compose mode on real Docker engines inside the lab hosts: the
-//! single-machine pseudo-cluster on a bridge, three hosts on host networking
-//! with a rolling upgrade under writes, and a host without compose.
+//! single-machine pseudo-cluster on a bridge (with `docker compose` v2), three
+//! hosts on host networking with a rolling upgrade and a replacement under
+//! writes (with `docker-compose` v1 only), and a host without compose.
 
 use crate::support::*;
 
@@ -66,7 +67,7 @@ fn compose_pseudo_cluster_on_one_host() {
     assert_eq!(line(&after, "-m2 "), line(&before, "-m2 "));
     assert_ne!(line(&after, "-m1 "), line(&before, "-m1 "), "m1 was recreated");
     // `down` removes the containers; the bind-mounted data survives and apply brings them back.
-    lab.ssh(1, "cd /etc/etcd/compose/lab26 && docker-compose -p etcd-lab26 -f compose.yml down 2>&1");
+    lab.ssh(1, "cd /etc/etcd/compose/lab26 && docker compose -p etcd-lab26 -f compose.yml down 2>&1");
     assert_eq!(containers(&lab, 1), "");
     apply(&inv);
     rt().block_on(async {
@@ -83,7 +84,8 @@ fn compose_pseudo_cluster_on_one_host() {
 
 #[test]
 fn compose_three_hosts_upgrade_and_replace_with_writes() {
-    let lab = Lab::up_docker(27, 4);
+    let lab = Lab::up_docker_v1(27, 4);
+    assert_eq!(lab.ssh(1, "docker compose version >/dev/null 2>&1 || echo v1-only"), "v1-only");
     let inv = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.5.0\"").replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
     });

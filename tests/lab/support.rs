@@ -35,9 +35,15 @@ impl Lab {
         Lab::boot(block, hosts, &[])
     }
 
-    /// Hosts that each run their own Docker engine, with docker-compose.
+    /// Hosts that each run their own Docker engine, with `docker compose` (v2)
+    /// and `docker-compose` (v1): etcd-deploy uses v2.
     pub fn up_docker(block: u8, hosts: usize) -> Lab {
         Lab::boot(block, hosts, &["--docker"])
+    }
+
+    /// Docker hosts with `docker-compose` (v1) only: etcd-deploy's fallback.
+    pub fn up_docker_v1(block: u8, hosts: usize) -> Lab {
+        Lab::boot(block, hosts, &["--docker-v1"])
     }
 
     fn boot(block: u8, hosts: usize, extra: &[&str]) -> Lab {
