@@ -59,6 +59,10 @@ pub enum Command {
         /// Allow moving to an older patch release of the cluster's minor version
         #[arg(long)]
         allow_downgrade: bool,
+        /// Only put the release (and, in compose mode, its image) on every host;
+        /// restart nothing. The upgrade run later then only swaps members.
+        #[arg(long)]
+        prepare_only: bool,
         #[command(flatten)]
         rolling: RollingArgs,
     },

@@ -22,12 +22,13 @@ fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Apply { inventory, rolling } => apply::apply(&inventory, &apply_args(&inventory, rolling)).await.map(|()| 0),
-        Command::Upgrade { inventory, to, allow_downgrade, rolling } => {
+        Command::Upgrade { inventory, to, allow_downgrade, prepare_only, rolling } => {
             let v = Version::parse(&to).ok_or_else(|| Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17")))?;
             let args = apply::ApplyArgs {
                 scope: apply::Scope::Upgrade,
                 version: Some(v),
                 options: plan::Options { allow_downgrade },
+                prepare_only,
                 ..apply_args(&inventory, rolling)
             };
             apply::apply(&inventory, &args).await.map(|()| 0)

@@ -73,6 +73,8 @@ pub struct ApplyArgs {
     pub log: Option<PathBuf>,
     /// Delete removed members' data directories.
     pub wipe: bool,
+    /// `upgrade --prepare-only`: host preparation only, no member touched.
+    pub prepare_only: bool,
 }
 
 /// Applies the inventory; returns once the cluster matches it.
@@ -81,13 +83,22 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     with_session(path, &open, async |s: &Session| {
         // Members started while nothing answered are read again, then planned for.
         for round in 0..3 {
-            let (p, facts) = compute(s, args.options).await?;
+            let (mut p, facts) = compute(s, args.options).await?;
             if round == 0
                 && let Scope::Replace { old, new } = &args.scope
             {
                 check_replace(s, &facts, old, new)?;
             }
             args.scope.check(&p)?;
+            if args.prepare_only && p.blocked.is_none() {
+                if p.prepare.is_empty() {
+                    println!("Nothing to prepare: every host has what the change needs.");
+                    return Ok(());
+                }
+                p.steps.clear();
+                p.replan = false;
+                p.notes.push("--prepare-only: the hosts are prepared, no member is restarted".into());
+            }
             if round == 0 || !p.is_empty() {
                 print(&p, Format::Text);
             }
@@ -104,6 +115,11 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 wipe: args.wipe,
             };
             exec::execute(&env, &p, &facts).await?;
+            if args.prepare_only {
+                let v = args.version.unwrap_or(s.inv.cluster.version);
+                println!("Prepared: every host has etcd {v}; `etcd-deploy upgrade {} --to {v}` now only restarts members.", path.display());
+                return Ok(());
+            }
             if !p.replan {
                 println!("Apply complete: the cluster matches the inventory.");
                 if let Some(v) = args.version

@@ -94,6 +94,14 @@ fn compose_three_hosts_upgrade_and_replace_with_writes() {
     let file = lab.ssh(2, "cat /etc/etcd/compose/lab27/compose.yml");
     assert!(file.contains("network_mode: host") && file.contains("image: \"etcd-deploy/etcd:v3.5.0\""), "{file}");
     assert!(apply(&inv).contains("No changes."));
+    // --prepare-only: the new image on every host, no container touched.
+    let before: Vec<String> = (1..=3).map(|i| containers(&lab, i)).collect();
+    let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.5.1", "--prepare-only"]);
+    assert!(out.contains("Prepared: every host has etcd 3.5.1"), "{out}");
+    for i in 1..=3 {
+        assert_eq!(containers(&lab, i), before[i - 1], "host {i}: nothing restarted");
+        assert_eq!(lab.ssh(i, "docker image ls -q etcd-deploy/etcd:v3.5.1 | wc -l"), "1", "host {i}: the image is there");
+    }
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let writer = Writer::start(urls, "compose-upgrade/", None);
     std::thread::sleep(std::time::Duration::from_millis(300));
