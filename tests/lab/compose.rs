@@ -161,3 +161,32 @@ fn compose_mode_refuses_clashes_and_hosts_without_compose() {
     );
     assert_eq!(lab.ssh(1, untouched), "0", "nothing was touched");
 }
+
+#[test]
+fn compose_registry_image_is_pulled_or_found_on_the_host() {
+    let lab = Lab::up_docker(29, 1);
+    // The default, the official image: planned (a plan contacts no registry).
+    let official = lab.inventory(1, |s| s.replace("[release]", "mode = \"compose\"\n\n[release]"));
+    let plan = deploy_ok(&["plan", path_str(&official)]);
+    assert!(plan.contains("+ etcd-1       pull image gcr.io/etcd-development/etcd:v3.5.1, write compose file"), "{plan}");
+    // A registry on a loopback port where nothing listens (tests never reach
+    // the internet): the pull fails, named by host and step.
+    let inv = lab.inventory(1, |s| s.replace("[release]", "mode = \"compose\"\nimage = \"127.0.0.1:5999/etcd:v{version}\"\n\n[release]"));
+    let o = deploy(&["apply", path_str(&inv)]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("error: etcd-1: pull image: ") && t.contains("127.0.0.1:5999"), "{t}");
+    // The same image loaded by other means (here: built from the mirror's release) is used as it is.
+    lab.ssh(
+        1,
+        "set -e; d=$(mktemp -d); curl -fsS http://127.0.0.1:18080/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz | tar -xz -C $d --strip-components=1; \
+         mkdir $d/b; cp $d/etcd $d/etcdctl $d/b/; printf 'FROM scratch\\nCOPY b/ /usr/local/bin/\\n' > $d/Dockerfile; \
+         docker build -q -t 127.0.0.1:5999/etcd:v3.5.1 $d >/dev/null",
+    );
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(!plan.contains("pull image"), "the image is found on the host: {plan}");
+    apply(&inv);
+    assert!(apply(&inv).contains("No changes."));
+    assert_eq!(versions(&lab.url(1)).0, "3.5.1");
+    assert_eq!(lab.ssh(1, "docker inspect -f '{{.Config.Image}}' etcd-lab29-etcd-1"), "127.0.0.1:5999/etcd:v3.5.1");
+}
