@@ -40,6 +40,9 @@ pub struct HostFacts {
     pub engine: Option<String>,
     /// Compose mode: the digest of the service the member's container was made from.
     pub service_digest: Option<String>,
+    /// The member also runs the other way (a systemd unit in compose mode, a
+    /// container in systemd mode): the mode was switched under a running member.
+    pub other_runtime_active: bool,
 }
 
 /// The script that prints a host's facts.
@@ -57,8 +60,16 @@ grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=y
         pki_files = layout::PKI_FILES.join(" "),
     );
     let runtime = match m.compose() {
-        None => systemd_script(inv, m),
-        Some(c) => compose_script(inv, m, c),
+        None => format!(
+            "{}[ \"$(docker inspect -f '{{{{.State.Running}}}}' {} 2>/dev/null)\" = true ] && echo other_runtime=active\n",
+            systemd_script(inv, m),
+            quote(&layout::container(inv, m))
+        ),
+        Some(c) => format!(
+            "{}systemctl is-active --quiet {} 2>/dev/null && echo other_runtime=active\n",
+            compose_script(inv, m, c),
+            layout::unit(m)
+        ),
     };
     format!("{common}{runtime}exit 0\n")
 }
@@ -117,6 +128,7 @@ impl HostFacts {
                 }
                 "host_file_digest" => f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
                 "compose" => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
+                "other_runtime" => f.other_runtime_active = v == "active",
                 "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
                 "container" => {
                     let mut parts = v.splitn(4, ' ');

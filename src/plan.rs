@@ -183,6 +183,14 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         p.blocked = Some(why);
         return p;
     }
+    if let Some(m) = inv.members.iter().find(|m| hf(&m.name).other_runtime_active) {
+        let (runs, wants) = if m.compose().is_some() { ("as a systemd unit", "compose") } else { ("in a container", "systemd") };
+        p.blocked = Some(format!(
+            "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
+            m.name
+        ));
+        return p;
+    }
     let mut restart: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     // Members in service whose version differs: a rolling upgrade, not a link switch.
     let mut rolling: BTreeMap<String, Option<Version>> = BTreeMap::new();

@@ -789,6 +789,18 @@ fn compose_plan_recreates_only_the_changed_service() {
 }
 
 #[test]
+fn plan_refuses_to_switch_a_running_member_between_systemd_and_compose() {
+    let i = inv(&pseudo_cluster());
+    let mut f = compose_converged(&i);
+    if let Some(h) = f.hosts.get_mut("etcd-2") {
+        h.other_runtime_active = true;
+        h.active = false;
+    }
+    let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
+    assert!(b.starts_with("etcd-2 runs as a systemd unit, and the inventory says mode = \"compose\""), "{b}");
+}
+
+#[test]
 fn compose_plan_is_blocked_without_compose_or_engine() {
     let i = inv(&pseudo_cluster());
     let mut f = compose_converged(&i);
