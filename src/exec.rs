@@ -272,7 +272,7 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             task.done("joined, healthy, voting");
             live.insert(host.clone());
         }
-        Step::Upgrade { rollout, from } => upgrade::run(env, rollout, from, live).await?,
+        Step::Upgrade { rollout, from, .. } => upgrade::run(env, rollout, from, live).await?,
         Step::Remove { name, id, .. } => remove::run(env, name, *id, live).await?,
         Step::Restart { host, reason } => {
             let m = env.member(host)?;

@@ -16,7 +16,8 @@ fn format(o: Output) -> Format {
 fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
     let snapshot_dir =
         (!r.no_snapshot).then(|| r.snapshot_dir.unwrap_or_else(|| inventory.parent().unwrap_or(Path::new(".")).join("snapshots")));
-    apply::ApplyArgs { snapshot_dir, log: r.log, ..Default::default() }
+    let options = plan::Options { no_snapshot: r.no_snapshot, ..Default::default() };
+    apply::ApplyArgs { snapshot_dir, log: r.log, options, ..Default::default() }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
@@ -24,12 +25,13 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Apply { inventory, rolling } => apply::apply(&inventory, &apply_args(&inventory, rolling)).await.map(|()| 0),
         Command::Upgrade { inventory, to, allow_downgrade, prepare_only, rolling } => {
             let v = Version::parse(&to).ok_or_else(|| Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17")))?;
+            let base = apply_args(&inventory, rolling);
             let args = apply::ApplyArgs {
                 scope: apply::Scope::Upgrade,
                 version: Some(v),
-                options: plan::Options { allow_downgrade },
+                options: plan::Options { allow_downgrade, ..base.options },
                 prepare_only,
-                ..apply_args(&inventory, rolling)
+                ..base
             };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }

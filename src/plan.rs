@@ -108,6 +108,8 @@ pub enum Step {
         rollout: Rollout,
         /// The version each member ran before, to roll back to.
         from: BTreeMap<String, Version>,
+        /// A snapshot is saved from the leader first.
+        snapshot: bool,
     },
 }
 
@@ -158,6 +160,8 @@ impl Plan {
 pub struct Options {
     /// Allow a rolling change to an older version (patch downgrades only).
     pub allow_downgrade: bool,
+    /// No snapshot before a version change (`--no-snapshot`).
+    pub no_snapshot: bool,
 }
 
 /// Computes the plan for `apply`.
@@ -384,7 +388,7 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
                     let from = rollout.order.iter().filter_map(|n| Some((n.clone(), rolling.get(n).copied().flatten()?))).collect();
                     // A member restarted for its new version picks up config changes too.
                     restarts.retain(|s| !matches!(s, Step::Restart { host, .. } if rollout.order.contains(host)));
-                    p.steps.push(Step::Upgrade { rollout, from });
+                    p.steps.push(Step::Upgrade { rollout, from, snapshot: !opts.no_snapshot });
                 }
                 Ok(_) => {}
                 Err(why) => {
@@ -511,13 +515,14 @@ impl fmt::Display for Plan {
                     t.push("stop and disable its etcd (data kept)".into());
                     (name.clone(), t.join(", "))
                 }
-                Step::Upgrade { rollout, from } => {
+                Step::Upgrade { rollout, from, snapshot } => {
                     let verb = if rollout.downgrade { "downgrade" } else { "upgrade" };
                     let froms: std::collections::BTreeSet<String> = from.values().map(|v| v.to_string()).collect();
                     let mut t = format!(
-                        "{verb} {} → {}, one member at a time: snapshot first, then {}",
+                        "{verb} {} → {}, one member at a time: {}{}",
                         froms.into_iter().collect::<Vec<_>>().join("/"),
                         rollout.to,
+                        if *snapshot { "snapshot first, then " } else { "" },
                         rollout.order.join(", ")
                     );
                     if let Some(l) = &rollout.leader {

@@ -6,7 +6,7 @@ use etcd_deploy::etcd::{MemberInfo, MemberStatus};
 use etcd_deploy::exec::initial_cluster;
 use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts};
 use etcd_deploy::inventory::{Image, Inventory, InventoryError, Network, Version, parse};
-use etcd_deploy::plan::{Desired, ImageStep, Plan, Step, plan};
+use etcd_deploy::plan::{Desired, ImageStep, Options, Plan, Step, plan, plan_with};
 use etcd_deploy::templates::{Bootstrap, Templates};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -503,6 +503,9 @@ fn plan_version_change_is_a_rolling_upgrade_leader_last() {
         text.contains("upgrade 3.5.1 → 3.5.2, one member at a time: snapshot first, then etcd-2, etcd-3, etcd-1 (etcd-1 is the leader"),
         "{text}"
     );
+    let opts = Options { no_snapshot: true, ..Options::default() };
+    let text = plan_with(&i, &converged(&inv(GOOD)), &desired(&i), opts).to_string();
+    assert!(text.contains("one member at a time: etcd-2, etcd-3, etcd-1"), "--no-snapshot says so: {text}");
 }
 
 #[test]
