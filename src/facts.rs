@@ -92,13 +92,16 @@ echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
 
 /// Compose mode: the tools, the images of the member's image pattern, and
 /// its container (running, PID, version and service digest from its labels).
+/// The compose v2 plugin is found where the docker CLI looks for it: running
+/// it only to learn it exists would cost a 60 MB binary's start-up per host.
 fn compose_script(inv: &Inventory, m: &Member, c: &Compose) -> String {
     // `docker image ls` shows Docker Hub images without their registry prefix.
     let pattern = c.image.pattern();
     let pattern = pattern.strip_prefix("docker.io/library/").or_else(|| pattern.strip_prefix("docker.io/")).unwrap_or(pattern);
     let (prefix, suffix) = pattern.split_once("{version}").unwrap_or((pattern, ""));
     format!(
-        r#"if docker compose version >/dev/null 2>&1; then echo "compose=docker compose"; elif command -v docker-compose >/dev/null 2>&1; then echo "compose=docker-compose"; fi
+        r#"for d in "${{DOCKER_CONFIG:-$HOME/.docker}}/cli-plugins" /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins; do [ -x "$d/docker-compose" ] && {{ echo "compose=docker compose"; break; }}; done
+command -v docker-compose >/dev/null 2>&1 && echo "compose=docker-compose"
 command -v docker >/dev/null 2>&1 && echo "engine=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
 p={prefix} s={suffix}
 docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' 2>/dev/null | while read -r i; do case "$i" in "$p"*"$s") v=${{i#"$p"}}; echo "installed=${{v%"$s"}}";; esac; done
@@ -127,7 +130,8 @@ impl HostFacts {
                     f.config_digest = v.strip_prefix(DIGEST_MARKER.trim_end()).map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
                 }
                 "host_file_digest" => f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
-                "compose" => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
+                // The v2 plugin is listed first and preferred, as the scripts' `dc` does.
+                "compose" if f.compose.is_none() => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
                 "other_runtime" => f.other_runtime_active = v == "active",
                 "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
                 "container" => {
@@ -262,7 +266,7 @@ mod tests {
     #[test]
     fn parses_compose_member() {
         let f = HostFacts::parse(
-            "arch=x86_64\ncompose=docker-compose\nengine=20.10.24\ninstalled=3.5.1\ncontainer=true 977 3.5.1 d1g\nhost_file_digest=h\n",
+            "arch=x86_64\ncompose=docker-compose\ncompose=docker compose\nengine=20.10.24\ninstalled=3.5.1\ncontainer=true 977 3.5.1 d1g\nhost_file_digest=h\n",
         );
         assert_eq!(f.compose.as_deref(), Some("docker-compose"));
         assert_eq!(f.engine.as_deref(), Some("20.10.24"));
