@@ -82,6 +82,24 @@ pub fn stop(inv: &Inventory, m: &Member) -> String {
     format!("docker stop -t 30 {c} >/dev/null 2>&1 || ! docker inspect {c} >/dev/null 2>&1\n", c = quote(&layout::container(inv, m)))
 }
 
+/// Prints the container's state and restart count (nothing if it is missing).
+pub fn state(inv: &Inventory, m: &Member) -> String {
+    format!("docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}}' {} 2>/dev/null || true", quote(&layout::container(inv, m)))
+}
+
+/// Why `state`'s output says etcd is not running in its container, if it does:
+/// it exited (and may be restarted by the restart policy) or never started.
+pub fn crashed(state: &str) -> Option<String> {
+    let mut parts = state.split_whitespace();
+    let status = parts.next()?;
+    let restarts = parts.next().unwrap_or("0");
+    match status {
+        "running" | "created" => None,
+        "restarting" => Some(format!("etcd keeps exiting in its container (restarted {restarts} times)")),
+        other => Some(format!("etcd is not running in its container (container {other})")),
+    }
+}
+
 pub fn logs_tail(inv: &Inventory, m: &Member) -> String {
     format!("docker logs --tail 15 {} 2>&1 || true", quote(&layout::container(inv, m)))
 }
@@ -121,4 +139,18 @@ pub fn restore_command(m: &Member, v: Version, args: &str) -> String {
         bin = layout::IMAGE_BIN_DIR,
         img = quote(&c.image.reference(v)),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crashed;
+
+    #[test]
+    fn reads_container_state() {
+        assert_eq!(crashed("running 0\n"), None);
+        assert_eq!(crashed(""), None, "no container yet: nothing to say");
+        assert!(crashed("restarting 3").is_some_and(|w| w.contains("restarted 3 times")));
+        assert_eq!(crashed("running 2"), None, "restarted before, running now");
+        assert!(crashed("exited 0").is_some_and(|w| w.contains("container exited")));
+    }
 }

@@ -4,6 +4,7 @@
 //! in a state the next `apply` picks up from.
 
 use crate::access::Access;
+use crate::compose;
 use crate::error::Error;
 use crate::etcd::{self, MemberInfo};
 use crate::facts::Facts;
@@ -430,11 +431,23 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
     task.step("wait until healthy");
     let url = env.url(m).await?;
     let deadline = Instant::now() + HEALTH_TIMEOUT;
+    let mut next_look = Instant::now() + Duration::from_secs(1);
     loop {
         let err = match etcd::check_health(&url).await {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
+        // systemd reports an etcd that exits at once as a failed start; compose
+        // starts the container and its restart policy keeps trying: look.
+        if m.compose().is_some() && Instant::now() >= next_look {
+            next_look = Instant::now() + Duration::from_secs(1);
+            let host = env.host(&m.name)?;
+            let state = host.run("look at the container", &compose::state(env.inv, m)).await?;
+            if let Some(why) = compose::crashed(&state) {
+                let detail = format!("{why}{}", journal(env.inv, host, m).await);
+                return Err(HostError::new(&m.name, "wait until healthy", detail).into());
+            }
+        }
         if Instant::now() >= deadline {
             let host = env.host(&m.name)?;
             let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(env.inv, host, m).await);

@@ -66,6 +66,26 @@ fn compose_pseudo_cluster_on_one_host() {
     assert_eq!(line(&after, "-m0 "), line(&before, "-m0 "));
     assert_eq!(line(&after, "-m2 "), line(&before, "-m2 "));
     assert_ne!(line(&after, "-m1 "), line(&before, "-m1 "), "m1 was recreated");
+    // A bad setting makes etcd exit at start: apply says so within seconds (no
+    // 60 s health timeout), naming member and step; the other two keep quorum;
+    // undoing the edit converges.
+    let good = std::fs::read_to_string(&inv).expect("read");
+    let bad = good.replace("name = \"m2\"\n", "name = \"m2\"\netcd = { extra = { \"max-request-bytes\" = \"lots\" } }\n");
+    std::fs::write(&inv, bad).expect("write");
+    let started = std::time::Instant::now();
+    let o = deploy(&["apply", path_str(&inv)]);
+    let t = text(&o);
+    eprintln!("a member whose etcd exits at start: apply failed after {:?}", started.elapsed());
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("error: m2: wait until healthy: etcd keeps exiting in its container"), "{t}");
+    assert!(t.contains("--- last lines of the etcd container log on m2 ---") && t.contains("max-request-bytes"), "{t}");
+    rt().block_on(async {
+        client(&urls[0]).await.put("during-failure", "ok", None).await.expect("quorum kept");
+        assert_eq!(client(&urls[1]).await.get("during-failure", None).await.expect("get").kvs()[0].value(), b"ok");
+    });
+    std::fs::write(&inv, good).expect("write");
+    apply(&inv);
+    assert!(apply(&inv).contains("No changes."));
     // `down` removes the containers; the bind-mounted data survives and apply brings them back.
     lab.ssh(1, "cd /etc/etcd/compose/lab26 && docker compose -p etcd-lab26 -f compose.yml down 2>&1");
     assert_eq!(containers(&lab, 1), "");
@@ -189,4 +209,38 @@ fn compose_registry_image_is_pulled_or_found_on_the_host() {
     assert!(apply(&inv).contains("No changes."));
     assert_eq!(versions(&lab.url(1)).0, "3.5.1");
     assert_eq!(lab.ssh(1, "docker inspect -f '{{.Config.Image}}' etcd-lab29-etcd-1"), "127.0.0.1:5999/etcd:v3.5.1");
+}
+
+#[test]
+fn compose_broken_release_is_rolled_back() {
+    let lab = Lab::up_docker(30, 3);
+    let mirror = mirror_with_broken(&lab.dir.path().join("mirror"), &["3.5.1"], "3.5.2");
+    let cache = lab.dir.path().join("cache");
+    let inv = lab.inventory(3, |s| {
+        s.replace("source = \"http://127.0.0.1:18080\"", &format!("source = \"{mirror}\"\ncache_dir = \"{}\"", cache.display()))
+            .replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
+    });
+    apply(&inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "w/", None);
+    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.5.2", "--no-snapshot"]);
+    let report = writer.stop();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("error: etcd-") && t.contains(": upgrade to 3.5.2: "), "the host and the step are named: {t}");
+    assert!(t.contains("rolled back to etcd 3.5.1; the member is healthy on 3.5.1"), "{t}");
+    for i in 1..=3 {
+        assert_eq!(versions(&lab.url(i)).0, "3.5.1", "member {i}");
+        let image = lab.ssh(i, &format!("docker inspect -f '{{{{.Config.Image}}}}' etcd-lab30-etcd-{i}"));
+        assert_eq!(image, "etcd-deploy/etcd:v3.5.1", "host {i}");
+    }
+    assert_cluster(&lab, 3);
+    assert_no_loss("failed compose upgrade", &lab.url(1), &report, "w/");
+    // The inventory, still at 3.5.1: the compose files (written for 3.5.2 while
+    // the hosts were prepared) are written back; no container is touched.
+    let before: Vec<String> = (1..=3).map(|i| containers(&lab, i)).collect();
+    let out = apply(&inv);
+    assert!(out.contains("write compose file") && !out.contains("restart"), "{out}");
+    assert_eq!((1..=3).map(|i| containers(&lab, i)).collect::<Vec<_>>(), before);
+    assert!(apply(&inv).contains("No changes."));
 }
