@@ -8,7 +8,7 @@ use crate::etcd::{self, MemberInfo, MemberStatus};
 use crate::inventory::{Compose, Inventory, Member, Version};
 use crate::layout;
 use crate::ssh::{Host, quote};
-use crate::templates::DIGEST_MARKER;
+use crate::templates::{CLUSTER_MARKER, DIGEST_MARKER};
 use std::collections::BTreeMap;
 
 /// What one host has.
@@ -34,6 +34,10 @@ pub struct HostFacts {
     pub pki_digest: Option<String>,
     /// The member's config serves clients over TLS.
     pub config_tls: bool,
+    /// The cluster the member's existing config file was written for.
+    pub config_cluster: Option<String>,
+    /// Systemd mode: the cluster the host's template unit was written for.
+    pub unit_cluster: Option<String>,
     /// Compose mode: how compose is run there (`docker compose` or `docker-compose`).
     pub compose: Option<String>,
     /// Compose mode: the Docker engine's version, when it answers.
@@ -51,6 +55,7 @@ pub fn host_script(inv: &Inventory, m: &Member) -> String {
         r#"echo "arch=$(uname -m)"
 [ -f {config} ] && echo "config_digest=$(head -n1 {config})"
 grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=yes"
+[ -f {config} ] && sed -n '2s/^{cluster_marker}\(.*\); edits are overwritten\.$/config_cluster=\1/p' {config}
 [ -d {data}/member ] && echo "has_data=yes"
 [ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
 "#,
@@ -58,6 +63,7 @@ grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=y
         data = quote(layout::data_dir(m)),
         pki = quote(&layout::pki_dir(m)),
         pki_files = layout::PKI_FILES.join(" "),
+        cluster_marker = CLUSTER_MARKER,
     );
     let runtime = match m.compose() {
         None => format!(
@@ -82,6 +88,7 @@ fn systemd_script(inv: &Inventory, m: &Member) -> String {
         r#"for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
 [ -L {current} ] && echo "current=$(readlink {current})"
 [ -f {unit_path} ] && echo "host_file_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
+[ -f {unit_path} ] && sed -n 's/^Description=etcd member %i of cluster \(.*\) (managed by etcd-deploy)$/unit_cluster=\1/p' {unit_path}
 echo "active=$(systemctl is-active {unit} 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled {unit} 2>/dev/null)"
 echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
@@ -133,6 +140,8 @@ impl HostFacts {
                 // The v2 plugin is listed first and preferred, as the scripts' `dc` does.
                 "compose" if f.compose.is_none() => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
                 "other_runtime" => f.other_runtime_active = v == "active",
+                "config_cluster" => f.config_cluster = Some(v.to_string()),
+                "unit_cluster" => f.unit_cluster = Some(v.to_string()),
                 "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
                 "container" => {
                     let mut parts = v.splitn(4, ' ');

@@ -187,6 +187,10 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         p.blocked = Some(why);
         return p;
     }
+    if let Some(why) = other_cluster(inv, facts) {
+        p.blocked = Some(why);
+        return p;
+    }
     if let Some(m) = inv.members.iter().find(|m| hf(&m.name).other_runtime_active) {
         let (runs, wants) = if m.compose().is_some() { ("as a systemd unit", "compose") } else { ("in a container", "systemd") };
         p.blocked = Some(format!(
@@ -423,6 +427,30 @@ fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
         "the Docker engine does not answer (`docker version` shows no server); start it, e.g. `systemctl start docker`".to_string()
     };
     Some(format!("host {} (member{} {}): {why}", m.ssh.address, if names.len() > 1 { "s" } else { "" }, names.join(", ")))
+}
+
+/// A member's files, or its host's systemd unit, written for another cluster:
+/// applying would take over that cluster's member (names, config files, the
+/// unit and the default data directory are per host, not per cluster).
+fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let mine = &inv.cluster.name;
+    inv.members.iter().find_map(|m| {
+        let h = facts.hosts.get(&m.name)?;
+        if let Some(c) = h.config_cluster.as_ref().filter(|c| *c != mine) {
+            return Some(format!(
+                "{} on host {}: {} belongs to etcd cluster {c}, not {mine}; member names must be unique on a host across clusters: rename this member, or use another host",
+                m.name,
+                m.ssh.address,
+                crate::layout::config_path(m)
+            ));
+        }
+        let c = h.unit_cluster.as_ref().filter(|c| *c != mine && m.compose().is_none())?;
+        Some(format!(
+            "host {}: {} runs members of etcd cluster {c}; one host runs one systemd-mode cluster (they share the unit, the release link and the default data directory): use another host, or mode = \"compose\" for this cluster",
+            m.ssh.address,
+            crate::layout::UNIT_PATH
+        ))
+    })
 }
 
 /// The cluster as the upgrade check needs it, from the facts.

@@ -27,6 +27,9 @@ const BUILTIN: [(&str, &str); 3] = [
 
 /// The first line of a rendered config; carries the digest of its settings.
 pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
+/// The second line: which cluster the member belongs to (so that another
+/// cluster's apply on the same host never takes its files over).
+pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -105,7 +108,11 @@ impl Templates {
             Some(b) => self.render_one(CONFIG_TEMPLATE, context! { bootstrap => Value::from(Serde(b)), ..ctx.clone() })?,
             None => settings_only,
         };
-        let config = format!("{DIGEST_MARKER}{config_digest}\n# Managed by etcd-deploy; edits are overwritten.\n{}", ensure_newline(body));
+        let config = format!(
+            "{DIGEST_MARKER}{config_digest}\n{CLUSTER_MARKER}{}; edits are overwritten.\n{}",
+            inv.cluster.name,
+            ensure_newline(body)
+        );
         if member.compose().is_some() {
             let c = self.render_compose(inv, member, &|_| inv.cluster.version)?;
             let service_digest = c.services.get(&member.name).cloned();

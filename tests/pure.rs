@@ -837,3 +837,29 @@ fn plan_refuses_to_change_a_running_members_peer_url() {
     assert!(b.starts_with("etcd-2 runs with peer URL http://10.0.0.2:2380, and the inventory gives it http://10.0.0.2:2390"), "{b}");
     assert!(p.steps.is_empty());
 }
+
+#[test]
+fn plan_refuses_files_of_another_cluster() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    if let Some(h) = f.hosts.get_mut("etcd-2") {
+        h.config_cluster = Some("staging".into());
+    }
+    let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
+    assert_eq!(
+        b,
+        "etcd-2 on host 10.0.0.2: /etc/etcd/etcd-2.conf.yml belongs to etcd cluster staging, not prod; member names must be unique on a host across clusters: rename this member, or use another host"
+    );
+    let mut f = converged(&i);
+    if let Some(h) = f.hosts.get_mut("etcd-3") {
+        h.unit_cluster = Some("staging".into());
+    }
+    let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
+    assert!(b.starts_with("host 10.0.0.3: /etc/systemd/system/etcd@.service runs members of etcd cluster staging"), "{b}");
+    // Our own files are ours.
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        (h.config_cluster, h.unit_cluster) = (Some("prod".into()), Some("prod".into()));
+    }
+    assert!(plan(&i, &f, &desired(&i)).is_empty());
+}

@@ -156,7 +156,7 @@ fn compose_three_hosts_upgrade_and_replace_with_writes() {
 }
 
 #[test]
-fn compose_mode_refuses_clashes_and_hosts_without_compose() {
+fn clashes_missing_compose_and_other_clusters_are_refused() {
     let lab = Lab::up(28, 1);
     let untouched = "id etcd >/dev/null 2>&1 && echo user; ls /etc/etcd /opt/etcd 2>/dev/null | wc -l";
     // Two members of one host on the same client port: refused before any SSH connection.
@@ -180,6 +180,25 @@ fn compose_mode_refuses_clashes_and_hosts_without_compose() {
         "the host is named: {t}"
     );
     assert_eq!(lab.ssh(1, untouched), "0", "nothing was touched");
+    // In systemd mode it runs; a second cluster's apply on that host is refused
+    // whether its member has the same name (its config) or not (the unit).
+    let ours = lab.inventory(1, |s| s);
+    apply(&ours);
+    for (name, why) in
+        [("etcd-1", "/etc/etcd/etcd-1.conf.yml belongs to etcd cluster lab28, not other"), ("x-1", "runs members of etcd cluster lab28")]
+    {
+        let other = lab.dir.path().join(format!("other-{name}.toml"));
+        let body = std::fs::read_to_string(&ours).expect("read").replace("name = \"lab28\"", "name = \"other\"").replace(
+            "name = \"etcd-1\"",
+            &format!("name = \"{name}\"\nclient_port = 3379\npeer_port = 3380\ndata_dir = \"/var/lib/etcd-other\""),
+        );
+        std::fs::write(&other, body).expect("write");
+        let o = deploy(&["apply", path_str(&other)]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains(why), "{t}");
+    }
+    assert!(apply(&ours).contains("No changes."), "the first cluster is untouched");
 }
 
 #[test]
