@@ -438,7 +438,7 @@ fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
         let h = facts.hosts.get(&m.name)?;
         if let Some(c) = h.config_cluster.as_ref().filter(|c| *c != mine) {
             return Some(format!(
-                "{} on host {}: {} belongs to etcd cluster {c}, not {mine}; member names must be unique on a host across clusters: rename this member, or use another host",
+                "{} on host {}: {} belongs to etcd cluster {c}, not {mine}; member names must be unique on a host across clusters: rename this member, or use another host (if this is cluster {c} renamed: set cluster.name back, the name is its identity on the hosts)",
                 m.name,
                 m.ssh.address,
                 crate::layout::config_path(m)

@@ -848,7 +848,7 @@ fn plan_refuses_files_of_another_cluster() {
     let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
     assert_eq!(
         b,
-        "etcd-2 on host 10.0.0.2: /etc/etcd/etcd-2.conf.yml belongs to etcd cluster staging, not prod; member names must be unique on a host across clusters: rename this member, or use another host"
+        "etcd-2 on host 10.0.0.2: /etc/etcd/etcd-2.conf.yml belongs to etcd cluster staging, not prod; member names must be unique on a host across clusters: rename this member, or use another host (if this is cluster staging renamed: set cluster.name back, the name is its identity on the hosts)"
     );
     let mut f = converged(&i);
     if let Some(h) = f.hosts.get_mut("etcd-3") {
