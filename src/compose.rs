@@ -7,7 +7,7 @@
 //! explicitly, and acts on the one member's service only (`--no-deps`): the
 //! other members on the host are left alone.
 
-use crate::inventory::{Inventory, Member, Version};
+use crate::inventory::{Inventory, Member, Network, Version};
 use crate::layout;
 use crate::ssh::quote;
 
@@ -129,12 +129,20 @@ docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^etcd-deploy
 /// The `snapshot restore` command, run in a throwaway container of the
 /// member's image (the host may have no etcd binaries): `$f` is the snapshot
 /// and `$d` the data directory to create.
-pub fn restore_command(m: &Member, v: Version, args: &str) -> String {
+pub fn restore_command(inv: &Inventory, m: &Member, v: Version, args: &str) -> String {
     let Some(c) = m.compose() else { return String::new() };
     let parent = std::path::Path::new(layout::data_dir(m)).parent().map_or("/".to_string(), |p| p.display().to_string());
     let (tool, env) = if v >= (Version { major: 3, minor: 5, patch: 0 }) { ("etcdutl", "") } else { ("etcdctl", "-e ETCDCTL_API=3 ") };
+    // The restore resolves every peer URL's host; peers known by container
+    // name resolve only on the bridge while they run, so any address will do.
+    let names: String = inv
+        .members
+        .iter()
+        .filter(|o| matches!(o.compose().map(|c| c.network), Some(Network::Bridge { peers_by_name: true })))
+        .map(|o| format!("--add-host {}:127.0.0.1 ", quote(&o.name)))
+        .collect();
     format!(
-        "docker run --rm --network none {env}-v \"$f:/snapshot.db:ro\" -v {parent}:{parent} --entrypoint {bin}/{tool} {img} snapshot restore /snapshot.db --data-dir \"$d\" {args} >/dev/null",
+        "docker run --rm --network none {env}{names}-v \"$f:/snapshot.db:ro\" -v {parent}:{parent} --entrypoint {bin}/{tool} {img} snapshot restore /snapshot.db --data-dir \"$d\" {args} >/dev/null",
         parent = quote(&parent),
         bin = layout::IMAGE_BIN_DIR,
         img = quote(&c.image.reference(v)),

@@ -183,7 +183,7 @@ pub fn restore_snapshot(inv: &Inventory, m: &Member, sha256: &str, initial_clust
     );
     let restore = match m.compose() {
         // The host may have no etcd binaries: the member's image restores.
-        Some(_) => compose::restore_command(m, inv.cluster.version, &args),
+        Some(_) => compose::restore_command(inv, m, inv.cluster.version, &args),
         None => format!(
             "c={current}\nif [ -x \"$c/etcdutl\" ]; then tool=\"$c/etcdutl\"; else tool=\"$c/etcdctl\"; export ETCDCTL_API=3; fi\n\"$tool\" snapshot restore \"$f\" --data-dir \"$d\" {args} >/dev/null",
             current = quote(&layout::current_link(inv))
