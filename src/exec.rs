@@ -349,6 +349,18 @@ async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, ta
         }
     })
     .await?;
+    // The leader has committed the promotion; the member applies it a moment
+    // later, and until then refuses a voter's requests ("rpc not supported
+    // for learner"). Done means the member itself says it votes.
+    let url = env.url(m).await?;
+    retry(&m.name, "wait until it votes", PROMOTE_TIMEOUT, || async {
+        match etcd::status(&url).await {
+            Ok(st) if st.is_learner => Err(etcd::EtcdError { message: "still a learner in its own view".into(), transient: true }),
+            Ok(_) => Ok(()),
+            Err(e) => Err(etcd::EtcdError { transient: true, ..e }),
+        }
+    })
+    .await?;
     wait_healthy(env, m, task).await
 }
 
