@@ -45,7 +45,10 @@ impl From<etcd_client::Error> for EtcdError {
                 let transient = matches!(
                     s.code(),
                     Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Unknown
-                ) || SETTLING.iter().any(|t| message.contains(t));
+                ) || SETTLING.iter().any(|t| message.contains(t))
+                    // The client's own deadline (tonic reports it as cancelled):
+                    // a loaded or re-electing cluster, worth another try.
+                    || (s.code() == Code::Cancelled && message == "Timeout expired");
                 EtcdError { message, transient }
             }
             // Connection-level failures: the member may be restarting.
@@ -275,5 +278,7 @@ mod tests {
         assert!(!classify(Code::FailedPrecondition, "etcdserver: Peer URLs already exists"));
         assert!(!classify(Code::NotFound, "etcdserver: member not found"));
         assert!(!classify(Code::InvalidArgument, "etcdserver: bad leader transferee"));
+        assert!(classify(Code::Cancelled, "Timeout expired"), "the client's own deadline");
+        assert!(!classify(Code::Cancelled, "operation was canceled"));
     }
 }

@@ -321,7 +321,20 @@ async fn join(
         None => {
             task.step("member add (learner)");
             let peer = m.peer_url();
-            retry(&m.name, "member add", PROMOTE_TIMEOUT, || etcd::add_learner(&cluster, &peer)).await?
+            retry(&m.name, "member add", PROMOTE_TIMEOUT, || async {
+                match etcd::add_learner(&cluster, &peer).await {
+                    // An earlier attempt whose answer was lost (a client timeout)
+                    // did add it: the unstarted entry with its peer URL is ours.
+                    Err(e) if e.message.contains("Peer URLs already exists") => etcd::member_list(&cluster)
+                        .await?
+                        .iter()
+                        .find(|x| x.peer_urls.contains(&peer) && !x.started())
+                        .map(|x| x.id)
+                        .ok_or(e),
+                    r => r,
+                }
+            })
+            .await?
         }
     };
     if !running {

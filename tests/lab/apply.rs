@@ -177,17 +177,8 @@ fn bad_input_and_unreachable_host_touch_nothing() {
 fn three_members_on_one_host_as_instance_units() {
     let lab = Lab::up(25, 1);
     let inv = lab.inventory(1, |s| {
-        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.25.1\"\n";
-        let three: String = (0..3)
-            .map(|k| {
-                format!(
-                    "[[hosts]]\nname = \"m{k}\"\naddress = \"127.0.25.1\"\nclient_port = {}\npeer_port = {}\ndata_dir = \"/var/lib/etcd-m{k}\"\n\n",
-                    2379 + 1000 * k,
-                    2380 + 1000 * k
-                )
-            })
-            .collect();
-        s.replace(one, &three).replace("version = \"3.5.1\"", "version = \"3.5.0\"")
+        lab.three_on_host_1(s, "m", |k| format!("data_dir = \"/var/lib/etcd-m{k}\"\n"))
+            .replace("version = \"3.5.1\"", "version = \"3.5.0\"")
     });
     let plan = deploy_ok(&["plan", path_str(&inv)]);
     assert!(plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."), "{plan}");

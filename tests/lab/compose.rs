@@ -14,17 +14,7 @@ fn containers(lab: &Lab, n: usize) -> String {
 fn compose_pseudo_cluster_on_one_host() {
     let lab = Lab::up_docker(26, 1);
     let inv = lab.inventory(1, |s| {
-        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.26.1\"\n";
-        let three: String = (0..3)
-            .map(|k| {
-                format!(
-                    "[[hosts]]\nname = \"m{k}\"\naddress = \"127.0.26.1\"\nclient_port = {}\npeer_port = {}\n\n",
-                    2379 + 1000 * k,
-                    2380 + 1000 * k
-                )
-            })
-            .collect();
-        s.replace(one, &three).replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
+        lab.three_on_host_1(s, "m", |_| String::new()).replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
     });
     let plan = deploy_ok(&["plan", path_str(&inv)]);
     assert!(plan.contains("host 127.0.26.1: members m0, m1, m2"), "{plan}");
@@ -269,17 +259,7 @@ fn compose_tls_pseudo_cluster_rotate_snapshot_restore() {
     let lab = Lab::up_docker(31, 1);
     let pki = lab.dir.path().join("pki");
     let inv = lab.inventory(1, |s| {
-        let one = "[[hosts]]\nname = \"etcd-1\"\naddress = \"127.0.31.1\"\n";
-        let three: String = (0..3)
-            .map(|k| {
-                format!(
-                    "[[hosts]]\nname = \"t{k}\"\naddress = \"127.0.31.1\"\nclient_port = {}\npeer_port = {}\n\n",
-                    2379 + 1000 * k,
-                    2380 + 1000 * k
-                )
-            })
-            .collect();
-        s.replace(one, &three).replace(
+        lab.three_on_host_1(s, "t", |_| String::new()).replace(
             "[release]",
             &format!("mode = \"compose\"\nimage = \"release\"\n\n[tls]\nmode = \"generate\"\ndir = \"{}\"\n\n[release]", pki.display()),
         )

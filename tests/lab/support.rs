@@ -78,6 +78,25 @@ impl Lab {
         path
     }
 
+    /// Rewrites the lab inventory's single host entry into three members
+    /// `{prefix}0..2` on host 1, with client ports 2379, 3379, 4379 (peer port
+    /// +1); `extra(k)` adds lines to member k's entry.
+    pub fn three_on_host_1(&self, inventory: String, prefix: &str, extra: impl Fn(usize) -> String) -> String {
+        let one = format!("[[hosts]]\nname = \"etcd-1\"\naddress = \"{}\"\n", self.addr(1));
+        let three: String = (0..3)
+            .map(|k| {
+                format!(
+                    "[[hosts]]\nname = \"{prefix}{k}\"\naddress = \"{}\"\nclient_port = {}\npeer_port = {}\n{}\n",
+                    self.addr(1),
+                    2379 + 1000 * k,
+                    2380 + 1000 * k,
+                    extra(k)
+                )
+            })
+            .collect();
+        inventory.replace(&one, &three)
+    }
+
     /// Host numbers (1-based) of the current leader, from `status`.
     pub fn leader(&self, inv: &Path) -> usize {
         let rows = status_json(inv);
