@@ -199,7 +199,9 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
             }
         }
     }
-    if let (Some(step), Some(v)) = (&p.image, p.install.or(Some(env.inv.cluster.version))) {
+    if let Some(step) = &p.image {
+        // A build goes with the release installed just before; a pull names its version.
+        let v = p.install.unwrap_or(env.inv.cluster.version);
         let (what, reference) = match step {
             ImageStep::Build(r) => ("build image", r),
             ImageStep::Pull(r) => ("pull image", r),

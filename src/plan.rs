@@ -4,6 +4,7 @@
 
 use crate::facts::Facts;
 use crate::inventory::{Image, Inventory, Version, host_of_url};
+use crate::templates::Rendered;
 use crate::upgrade::{self, Rollout};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -19,6 +20,13 @@ pub struct Desired {
     pub service_digest: Option<String>,
     /// Digest of the member's TLS files; `None` without TLS.
     pub pki_digest: Option<String>,
+}
+
+impl Desired {
+    /// The digests of a member's rendered files (see `Templates::render`).
+    pub fn new(r: Rendered, pki_digest: Option<String>) -> Desired {
+        Desired { config_digest: r.config_digest, host_file_digest: r.host_file_digest, service_digest: r.service_digest, pki_digest }
+    }
 }
 
 /// Host preparation, run on all hosts in parallel before membership changes.
@@ -183,20 +191,9 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     let cluster = &facts.cluster;
     let default_host = Default::default();
     let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
-    if let Some(why) = compose_missing(inv, facts) {
+    // Hosts where nothing can be done safely: nothing is done anywhere.
+    if let Some(why) = [compose_missing, other_cluster, runtime_switched].iter().find_map(|guard| guard(inv, facts)) {
         p.blocked = Some(why);
-        return p;
-    }
-    if let Some(why) = other_cluster(inv, facts) {
-        p.blocked = Some(why);
-        return p;
-    }
-    if let Some(m) = inv.members.iter().find(|m| hf(&m.name).other_runtime_active) {
-        let (runs, wants) = if m.compose().is_some() { ("as a systemd unit", "compose") } else { ("in a container", "systemd") };
-        p.blocked = Some(format!(
-            "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
-            m.name
-        ));
         return p;
     }
     let mut restart: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -427,6 +424,17 @@ fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
         "the Docker engine does not answer (`docker version` shows no server); start it, e.g. `systemctl start docker`".to_string()
     };
     Some(format!("host {} (member{} {}): {why}", m.ssh.address, if names.len() > 1 { "s" } else { "" }, names.join(", ")))
+}
+
+/// A running member whose mode was switched between systemd and compose:
+/// starting it the new way would put a second etcd beside the first.
+fn runtime_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv.members.iter().find(|m| facts.hosts.get(&m.name).is_some_and(|h| h.other_runtime_active))?;
+    let (runs, wants) = if m.compose().is_some() { ("as a systemd unit", "compose") } else { ("in a container", "systemd") };
+    Some(format!(
+        "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
+        m.name
+    ))
 }
 
 /// A member's files, or its host's systemd unit, written for another cluster:

@@ -294,21 +294,7 @@ fn v(s: &str) -> Version {
 
 fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
     let t = Templates::load(i).expect("templates");
-    i.members
-        .iter()
-        .map(|m| {
-            let r = t.render(i, m, None).expect("render");
-            (
-                m.name.clone(),
-                Desired {
-                    config_digest: r.config_digest,
-                    host_file_digest: r.host_file_digest,
-                    service_digest: r.service_digest,
-                    pki_digest: None,
-                },
-            )
-        })
-        .collect()
+    i.members.iter().map(|m| (m.name.clone(), Desired::new(t.render(i, m, None).expect("render"), None))).collect()
 }
 
 fn running(i: &Inventory, name: &str) -> HostFacts {

@@ -100,15 +100,7 @@ impl Session {
                 Ok(files) => files.map(|f| f.digest()),
                 Err(_) => Some("missing".to_string()),
             };
-            out.insert(
-                m.name.clone(),
-                Desired {
-                    config_digest: r.config_digest,
-                    host_file_digest: r.host_file_digest,
-                    service_digest: r.service_digest,
-                    pki_digest,
-                },
-            );
+            out.insert(m.name.clone(), Desired::new(r, pki_digest));
         }
         Ok(out)
     }

@@ -316,10 +316,10 @@ fn build_runtime(cx: &Ctx, h: &RawHost, i: usize, base: &RuntimeSpec) -> Result<
 /// Compose members that share a host get a bridge of their own; when that host
 /// runs the whole cluster, peers reach each other by container name.
 fn assign_networks(cx: &Ctx, raw: &RawInventory, members: &mut [Member]) -> Result<(), InventoryError> {
-    let snapshot = members.to_vec();
+    let sharing: Vec<usize> = members.iter().map(|m| members.iter().filter(|o| o.same_host(m)).count()).collect();
+    let total = members.len();
     for (i, m) in members.iter_mut().enumerate() {
-        let sharing = snapshot.iter().filter(|o| o.same_host(m)).count();
-        let whole_cluster = sharing == snapshot.len();
+        let (sharing, whole_cluster) = (sharing[i], sharing[i] == total);
         let Runtime::Compose(c) = &mut m.runtime else { continue };
         if sharing < 2 {
             continue;
