@@ -223,21 +223,8 @@ fn compose_registry_image_is_pulled_or_found_on_the_host() {
 #[test]
 fn compose_broken_release_is_rolled_back() {
     let lab = Lab::up_docker(30, 3);
-    let mirror = mirror_with_broken(&lab.dir.path().join("mirror"), &["3.5.1"], "3.5.2");
-    let cache = lab.dir.path().join("cache");
-    let inv = lab.inventory(3, |s| {
-        s.replace("source = \"http://127.0.0.1:18080\"", &format!("source = \"{mirror}\"\ncache_dir = \"{}\"", cache.display()))
-            .replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]")
-    });
-    apply(&inv);
-    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
-    let writer = Writer::start(urls, "w/", None);
-    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.5.2", "--no-snapshot"]);
-    let report = writer.stop();
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("error: etcd-") && t.contains(": upgrade to 3.5.2: "), "the host and the step are named: {t}");
-    assert!(t.contains("rolled back to etcd 3.5.1; the member is healthy on 3.5.1"), "{t}");
+    let (inv, _, report) =
+        failed_upgrade_to_broken_release(&lab, |s| s.replace("[release]", "mode = \"compose\"\nimage = \"release\"\n\n[release]"));
     for i in 1..=3 {
         assert_eq!(versions(&lab.url(i)).0, "3.5.1", "member {i}");
         let image = lab.ssh(i, &format!("docker inspect -f '{{{{.Config.Image}}}}' etcd-lab30-etcd-{i}"));

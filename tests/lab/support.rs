@@ -230,6 +230,28 @@ pub fn assert_no_loss_tls(what: &str, url: &str, report: &WriteReport, prefix: &
     assert!(lost.is_empty(), "{what}: acknowledged writes lost: {:?}", &lost[..lost.len().min(10)]);
 }
 
+/// Applies the lab's 3-host inventory (edited by `edit`) from a mirror that
+/// also has a broken 3.5.2, then tries the upgrade to it with writes flowing.
+/// Asserts it fails naming the member and step and rolls back to 3.5.1;
+/// returns the inventory, etcd-deploy's output and the writes' report.
+pub fn failed_upgrade_to_broken_release(lab: &Lab, edit: impl FnOnce(String) -> String) -> (PathBuf, String, WriteReport) {
+    let mirror = mirror_with_broken(&lab.dir.path().join("mirror"), &["3.5.1"], "3.5.2");
+    let cache = lab.dir.path().join("cache");
+    let inv = lab.inventory(3, |s| {
+        edit(s.replace("source = \"http://127.0.0.1:18080\"", &format!("source = \"{mirror}\"\ncache_dir = \"{}\"", cache.display())))
+    });
+    apply(&inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "w/", None);
+    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.5.2", "--no-snapshot"]);
+    let report = writer.stop();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("error: etcd-") && t.contains(": upgrade to 3.5.2: "), "the host and the step are named: {t}");
+    assert!(t.contains("rolled back to etcd 3.5.1; the member is healthy on 3.5.1"), "{t}");
+    (inv, t, report)
+}
+
 /// A file:// release mirror in `dir` with the lab's real releases and
 /// `broken`, a release whose etcd exits at once.
 pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
