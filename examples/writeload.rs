@@ -19,7 +19,8 @@ fn main() {
         eprintln!("usage: writeload PREFIX URL...");
         std::process::exit(2);
     }
-    let tls = std::env::var_os("ETCD_TLS_DIR").map(|d| writer::Tls::from_dir(std::path::Path::new(&d), "operator"));
+    let tls = std::env::var_os("ETCD_TLS_DIR")
+        .map(|d| writer::Tls::from_dir(std::path::Path::new(&d), "operator"));
     let tls = match tls.transpose() {
         Ok(t) => t,
         Err(e) => {
@@ -34,11 +35,25 @@ fn main() {
     let report = w.stop();
     // Failed attempts on stderr, with wall-clock times to set beside an operation's log.
     for (at, url, err) in &report.failures {
-        let t = (started + *at).duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        eprintln!("failed write at {}.{:03} on {url}: {err}", t.as_secs(), t.subsec_millis());
+        let t = (started + *at)
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        eprintln!(
+            "failed write at {}.{:03} on {url}: {err}",
+            t.as_secs(),
+            t.subsec_millis()
+        );
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let lost = rt.block_on(writer::lost_writes(&urls[0], &report, &prefix, tls.as_ref()));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let lost = rt.block_on(writer::lost_writes(
+        &urls[0],
+        &report,
+        &prefix,
+        tls.as_ref(),
+    ));
     let lost = match lost {
         Ok(l) => l.len().to_string(),
         Err(e) => format!("\"unknown: {e}\""),

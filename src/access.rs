@@ -15,7 +15,10 @@ pub struct Access {
 
 impl Access {
     pub fn new(mode: inventory::Access) -> Access {
-        Access { mode, urls: Mutex::new(HashMap::new()) }
+        Access {
+            mode,
+            urls: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The client URL to use for `member` from the controller.
@@ -36,7 +39,10 @@ impl Access {
         } else {
             member.client_url()
         };
-        self.urls.lock().await.insert(member.name.clone(), url.clone());
+        self.urls
+            .lock()
+            .await
+            .insert(member.name.clone(), url.clone());
         Ok(url)
     }
 }
@@ -44,7 +50,12 @@ impl Access {
 /// True when a TCP connection reaches the address: it is accepted, or refused
 /// (the host answered; etcd is just not listening yet).
 async fn routable(addr: &str, port: u16) -> bool {
-    match tokio::time::timeout(Duration::from_millis(700), tokio::net::TcpStream::connect((addr, port))).await {
+    match tokio::time::timeout(
+        Duration::from_millis(700),
+        tokio::net::TcpStream::connect((addr, port)),
+    )
+    .await
+    {
         Ok(Ok(_)) => true,
         Ok(Err(e)) => e.kind() == std::io::ErrorKind::ConnectionRefused,
         Err(_) => false,

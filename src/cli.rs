@@ -19,7 +19,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show what apply would do, changing nothing
-    #[command(after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json")]
+    #[command(
+        after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json"
+    )]
     Plan {
         /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
@@ -124,7 +126,9 @@ pub enum Command {
         yes: bool,
     },
     /// Stop and disable every member, remove units, configs and releases (data kept unless --wipe-data)
-    #[command(after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes")]
+    #[command(
+        after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes"
+    )]
     Destroy {
         /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
@@ -139,7 +143,9 @@ pub enum Command {
     #[command(subcommand)]
     Certs(CertsCommand),
     /// Print ETCDCTL_* variables to use etcdctl against the cluster
-    #[command(after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table")]
+    #[command(
+        after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table"
+    )]
     Env { inventory: PathBuf },
 }
 

@@ -12,7 +12,8 @@ use crate::layout;
 use crate::ssh::quote;
 
 /// What the scripts say when the host has no compose at all.
-pub const NO_COMPOSE: &str = "neither `docker compose` nor `docker-compose` is installed on this host";
+pub const NO_COMPOSE: &str =
+    "neither `docker compose` nor `docker-compose` is installed on this host";
 
 /// The `dc` shell function: compose, whichever flavour the host has.
 fn prelude(inv: &Inventory) -> String {
@@ -68,23 +69,37 @@ docker build -q -t \"$img\" \"$ctx\" >/dev/null
 }
 
 pub fn pull_image(reference: &str) -> String {
-    format!("set -e\nimg={}\ndocker image inspect \"$img\" >/dev/null 2>&1 || docker pull -q \"$img\" >/dev/null\n", quote(reference))
+    format!(
+        "set -e\nimg={}\ndocker image inspect \"$img\" >/dev/null 2>&1 || docker pull -q \"$img\" >/dev/null\n",
+        quote(reference)
+    )
 }
 
 /// Creates and starts the member's container, or (`recreate`) replaces it:
 /// the compose file may have changed, and the config is read at start.
 pub fn start(inv: &Inventory, m: &Member, recreate: bool) -> String {
-    format!("set -e\n{}dc up -d --no-deps{} {}\n", prelude(inv), if recreate { " --force-recreate" } else { "" }, quote(&m.name))
+    format!(
+        "set -e\n{}dc up -d --no-deps{} {}\n",
+        prelude(inv),
+        if recreate { " --force-recreate" } else { "" },
+        quote(&m.name)
+    )
 }
 
 /// Stops the member's container; a missing container is stopped already.
 pub fn stop(inv: &Inventory, m: &Member) -> String {
-    format!("docker stop -t 30 {c} >/dev/null 2>&1 || ! docker inspect {c} >/dev/null 2>&1\n", c = quote(&layout::container(inv, m)))
+    format!(
+        "docker stop -t 30 {c} >/dev/null 2>&1 || ! docker inspect {c} >/dev/null 2>&1\n",
+        c = quote(&layout::container(inv, m))
+    )
 }
 
 /// Prints the container's state and restart count (nothing if it is missing).
 pub fn state(inv: &Inventory, m: &Member) -> String {
-    format!("docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}}' {} 2>/dev/null || true", quote(&layout::container(inv, m)))
+    format!(
+        "docker inspect -f '{{{{.State.Status}}}} {{{{.RestartCount}}}}' {} 2>/dev/null || true",
+        quote(&layout::container(inv, m))
+    )
 }
 
 /// Why `state`'s output says etcd is not running in its container, if it does:
@@ -95,18 +110,28 @@ pub fn crashed(state: &str) -> Option<String> {
     let restarts = parts.next().unwrap_or("0");
     match status {
         "running" | "created" => None,
-        "restarting" => Some(format!("etcd keeps exiting in its container (restarted {restarts} times)")),
-        other => Some(format!("etcd is not running in its container (container {other})")),
+        "restarting" => Some(format!(
+            "etcd keeps exiting in its container (restarted {restarts} times)"
+        )),
+        other => Some(format!(
+            "etcd is not running in its container (container {other})"
+        )),
     }
 }
 
 pub fn logs_tail(inv: &Inventory, m: &Member) -> String {
-    format!("docker logs --tail 15 {} 2>&1 || true", quote(&layout::container(inv, m)))
+    format!(
+        "docker logs --tail 15 {} 2>&1 || true",
+        quote(&layout::container(inv, m))
+    )
 }
 
 /// Removes the member's container if there is one; exits 0 either way.
 pub fn remove_container(inv: &Inventory, m: &Member) -> String {
-    format!("if command -v docker >/dev/null 2>&1; then docker rm -f {} >/dev/null 2>&1 || true; fi\n", quote(&layout::container(inv, m)))
+    format!(
+        "if command -v docker >/dev/null 2>&1; then docker rm -f {} >/dev/null 2>&1 || true; fi\n",
+        quote(&layout::container(inv, m))
+    )
 }
 
 /// After the host's last container of the cluster is gone: the compose
@@ -130,15 +155,35 @@ docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' | grep '^etcd-deploy
 /// member's image (the host may have no etcd binaries): `$f` is the snapshot
 /// and `$d` the data directory to create.
 pub fn restore_command(inv: &Inventory, m: &Member, v: Version, args: &str) -> String {
-    let Some(c) = m.compose() else { return String::new() };
-    let parent = std::path::Path::new(layout::data_dir(m)).parent().map_or("/".to_string(), |p| p.display().to_string());
-    let (tool, env) = if v >= (Version { major: 3, minor: 5, patch: 0 }) { ("etcdutl", "") } else { ("etcdctl", "-e ETCDCTL_API=3 ") };
+    let Some(c) = m.compose() else {
+        return String::new();
+    };
+    let parent = std::path::Path::new(layout::data_dir(m))
+        .parent()
+        .map_or("/".to_string(), |p| p.display().to_string());
+    let (tool, env) = if v
+        >= (Version {
+            major: 3,
+            minor: 5,
+            patch: 0,
+        }) {
+        ("etcdutl", "")
+    } else {
+        ("etcdctl", "-e ETCDCTL_API=3 ")
+    };
     // The restore resolves every peer URL's host; peers known by container
     // name resolve only on the bridge while they run, so any address will do.
     let names: String = inv
         .members
         .iter()
-        .filter(|o| matches!(o.compose().map(|c| c.network), Some(Network::Bridge { peers_by_name: true })))
+        .filter(|o| {
+            matches!(
+                o.compose().map(|c| c.network),
+                Some(Network::Bridge {
+                    peers_by_name: true
+                })
+            )
+        })
         .map(|o| format!("--add-host {}:127.0.0.1 ", quote(&o.name)))
         .collect();
     format!(

@@ -4,7 +4,9 @@
 //! tunnel) is `access.rs`'s business.
 
 use crate::tls::ClientFiles;
-use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
+};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -32,7 +34,10 @@ const SETTLING: [&str; 7] = [
 impl EtcdError {
     /// An error that retrying will not cure.
     pub fn new(message: impl Into<String>) -> EtcdError {
-        EtcdError { message: message.into(), transient: false }
+        EtcdError {
+            message: message.into(),
+            transient: false,
+        }
     }
 }
 
@@ -52,7 +57,10 @@ impl From<etcd_client::Error> for EtcdError {
                 EtcdError { message, transient }
             }
             // Connection-level failures: the member may be restarting.
-            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => EtcdError { message: e.to_string(), transient: true },
+            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => EtcdError {
+                message: e.to_string(),
+                transient: true,
+            },
             other => EtcdError::new(other.to_string()),
         }
     }
@@ -104,11 +112,15 @@ fn client_tls() -> Option<&'static ClientFiles> {
 }
 
 fn options(timeout: Duration) -> ConnectOptions {
-    let opts = ConnectOptions::new().with_connect_timeout(CONNECT_TIMEOUT).with_timeout(timeout);
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(CONNECT_TIMEOUT)
+        .with_timeout(timeout);
     match client_tls() {
-        Some(t) => {
-            opts.with_tls(TlsOptions::new().ca_certificate(Certificate::from_pem(&t.ca)).identity(Identity::from_pem(&t.cert, &t.key)))
-        }
+        Some(t) => opts.with_tls(
+            TlsOptions::new()
+                .ca_certificate(Certificate::from_pem(&t.ca))
+                .identity(Identity::from_pem(&t.cert, &t.key)),
+        ),
         None => opts,
     }
 }
@@ -153,8 +165,12 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 /// Adds a learner with `peer_url`; returns its ID.
 pub async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
     let mut c = connect(urls).await?;
-    let resp = c.member_add([peer_url], Some(MemberAddOptions::new().with_is_learner())).await?;
-    resp.member().map(|m| m.id()).ok_or_else(|| EtcdError::new("member add returned no member"))
+    let resp = c
+        .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
+        .await?;
+    resp.member()
+        .map(|m| m.id())
+        .ok_or_else(|| EtcdError::new("member add returned no member"))
 }
 
 pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
@@ -168,14 +184,18 @@ pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
 pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     let s = status(url).await?;
     if s.leader == 0 {
-        return Err(EtcdError { message: "no leader".into(), transient: true });
+        return Err(EtcdError {
+            message: "no leader".into(),
+            transient: true,
+        });
     }
     if !s.errors.is_empty() {
         return Err(EtcdError::new(s.errors.join("; ")));
     }
     if !s.is_learner {
         let mut c = connect(&[url.to_string()]).await?;
-        c.get("health", Some(GetOptions::new().with_count_only())).await?;
+        c.get("health", Some(GetOptions::new().with_count_only()))
+            .await?;
     }
     Ok(s)
 }
@@ -190,7 +210,10 @@ pub async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
     use etcd_client::{AlarmAction, AlarmType};
     let mut c = connect(urls).await?;
     let r = c.alarm(AlarmAction::Get, AlarmType::None, None).await?;
-    Ok(r.alarms().iter().map(|a| (a.member_id(), format!("{:?}", a.alarm()))).collect())
+    Ok(r.alarms()
+        .iter()
+        .map(|a| (a.member_id(), format!("{:?}", a.alarm())))
+        .collect())
 }
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.
@@ -219,11 +242,21 @@ pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
         let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));
         http = http
             .add_root_certificate(reqwest::Certificate::from_pem(t.ca.as_bytes()).map_err(fail)?)
-            .identity(reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes()).map_err(fail)?);
+            .identity(
+                reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes())
+                    .map_err(fail)?,
+            );
     }
     let http = http.build().map_err(|e| EtcdError::new(e.to_string()))?;
-    let resp = http.get(format!("{}/version", url.trim_end_matches('/'))).send().await.map_err(|e| EtcdError::new(e.to_string()))?;
-    let body = resp.bytes().await.map_err(|e| EtcdError::new(e.to_string()))?;
+    let resp = http
+        .get(format!("{}/version", url.trim_end_matches('/')))
+        .send()
+        .await
+        .map_err(|e| EtcdError::new(e.to_string()))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| EtcdError::new(e.to_string()))?;
     serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("reading /version: {e}")))
 }
 
@@ -237,7 +270,14 @@ pub struct Snapshot {
 /// the database to the stream; it is checked here.
 pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
     let mut c = Client::connect([url], Some(options(Duration::from_secs(600)))).await?;
-    let revision = c.get("etcd-deploy/snapshot", Some(GetOptions::new().with_count_only())).await?.header().map_or(0, |h| h.revision());
+    let revision = c
+        .get(
+            "etcd-deploy/snapshot",
+            Some(GetOptions::new().with_count_only()),
+        )
+        .await?
+        .header()
+        .map_or(0, |h| h.revision());
     let mut stream = c.snapshot().await?;
     let mut bytes = Vec::new();
     while let Some(part) = stream.message().await? {
@@ -251,11 +291,16 @@ pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
 pub fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
     use sha2::{Digest, Sha256};
     if bytes.len() < 32 + 512 {
-        return Err(EtcdError::new(format!("snapshot too short ({} bytes)", bytes.len())));
+        return Err(EtcdError::new(format!(
+            "snapshot too short ({} bytes)",
+            bytes.len()
+        )));
     }
     let (db, sum) = bytes.split_at(bytes.len() - 32);
     if Sha256::digest(db).as_slice() != sum {
-        return Err(EtcdError::new("snapshot checksum mismatch: the stream was corrupted"));
+        return Err(EtcdError::new(
+            "snapshot checksum mismatch: the stream was corrupted",
+        ));
     }
     Ok(())
 }
@@ -272,13 +317,31 @@ mod tests {
     #[test]
     fn settling_errors_are_retried_the_rest_reported_at_once() {
         assert!(classify(Code::Unavailable, "etcdserver: unhealthy cluster"));
-        assert!(classify(Code::FailedPrecondition, "etcdserver: can only promote a learner member which is in sync with leader"));
-        assert!(classify(Code::FailedPrecondition, "etcdserver: too many learner members in cluster"));
-        assert!(classify(Code::FailedPrecondition, "etcdserver: re-configuration failed due to not enough started members"));
-        assert!(!classify(Code::FailedPrecondition, "etcdserver: Peer URLs already exists"));
+        assert!(classify(
+            Code::FailedPrecondition,
+            "etcdserver: can only promote a learner member which is in sync with leader"
+        ));
+        assert!(classify(
+            Code::FailedPrecondition,
+            "etcdserver: too many learner members in cluster"
+        ));
+        assert!(classify(
+            Code::FailedPrecondition,
+            "etcdserver: re-configuration failed due to not enough started members"
+        ));
+        assert!(!classify(
+            Code::FailedPrecondition,
+            "etcdserver: Peer URLs already exists"
+        ));
         assert!(!classify(Code::NotFound, "etcdserver: member not found"));
-        assert!(!classify(Code::InvalidArgument, "etcdserver: bad leader transferee"));
-        assert!(classify(Code::Cancelled, "Timeout expired"), "the client's own deadline");
+        assert!(!classify(
+            Code::InvalidArgument,
+            "etcdserver: bad leader transferee"
+        ));
+        assert!(
+            classify(Code::Cancelled, "Timeout expired"),
+            "the client's own deadline"
+        );
         assert!(!classify(Code::Cancelled, "operation was canceled"));
     }
 }

@@ -41,11 +41,15 @@ pub struct Env<'a> {
 
 impl Env<'_> {
     pub(crate) fn member(&self, name: &str) -> Result<&Member, Error> {
-        self.inv.member(name).ok_or_else(|| Error::Blocked(format!("{name} is not in the inventory")))
+        self.inv
+            .member(name)
+            .ok_or_else(|| Error::Blocked(format!("{name} is not in the inventory")))
     }
 
     pub(crate) fn host(&self, name: &str) -> Result<&Host, Error> {
-        self.hosts.get(name).ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
+        self.hosts
+            .get(name)
+            .ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
     }
 
     pub(crate) async fn url(&self, m: &Member) -> Result<String, Error> {
@@ -94,8 +98,13 @@ enum Readiness {
     Failed,
 }
 
-async fn wait_prepared(ready: &BTreeMap<String, watch::Receiver<Readiness>>, host: &str) -> Result<(), Error> {
-    let Some(rx) = ready.get(host) else { return Ok(()) };
+async fn wait_prepared(
+    ready: &BTreeMap<String, watch::Receiver<Readiness>>,
+    host: &str,
+) -> Result<(), Error> {
+    let Some(rx) = ready.get(host) else {
+        return Ok(());
+    };
     let mut rx = rx.clone();
     match rx.wait_for(|r| *r != Readiness::Pending).await.map(|r| *r) {
         Ok(Readiness::Done) => Ok(()),
@@ -106,13 +115,22 @@ async fn wait_prepared(ready: &BTreeMap<String, watch::Receiver<Readiness>>, hos
 /// Hosts in the order membership steps need them: the first one is prepared
 /// alone (it is on the critical path), the rest together.
 fn prepare_order(plan: &Plan) -> Vec<&Prepare> {
-    let rank = |host: &str| plan.steps.iter().position(|s| s.hosts().contains(&host)).unwrap_or(usize::MAX);
+    let rank = |host: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.hosts().contains(&host))
+            .unwrap_or(usize::MAX)
+    };
     let mut order: Vec<&Prepare> = plan.prepare.iter().collect();
     order.sort_by_key(|p| rank(&p.host));
     order
 }
 
-async fn resolve_artifacts(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -> Result<Artifacts, Error> {
+async fn resolve_artifacts(
+    env: &Env<'_>,
+    prepares: &[Prepare],
+    facts: &Facts,
+) -> Result<Artifacts, Error> {
     let fetcher = Fetcher::new(&env.inv.release);
     // Each distinct release file is fetched and verified once.
     let mut artifacts: Artifacts = BTreeMap::new();
@@ -123,7 +141,8 @@ async fn resolve_artifacts(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -
                 continue;
             }
             let a = Artifact::new(&env.inv.release, v, arch);
-            env.progress.line(&format!("release: {} (checking SHA256)", a.url));
+            env.progress
+                .line(&format!("release: {} (checking SHA256)", a.url));
             let (bytes, digest) = match env.inv.release.fetch {
                 FetchMode::Controller => {
                     let (b, d) = fetcher.tarball(&a).await?;
@@ -138,8 +157,15 @@ async fn resolve_artifacts(env: &Env<'_>, prepares: &[Prepare], facts: &Facts) -
 }
 
 fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
-    let name = facts.hosts.get(host).map(|h| h.arch.as_str()).unwrap_or_default();
-    Ok(release::goarch(name).map_err(|e| HostError::new(host, "resolve release", e.to_string()))?)
+    let name = facts
+        .hosts
+        .get(host)
+        .map(|h| h.arch.as_str())
+        .unwrap_or_default();
+    Ok(
+        release::goarch(name)
+            .map_err(|e| HostError::new(host, "resolve release", e.to_string()))?,
+    )
 }
 
 async fn prepare_all(
@@ -149,9 +175,15 @@ async fn prepare_all(
     artifacts: &Artifacts,
     ready: &BTreeMap<String, watch::Sender<Readiness>>,
 ) -> Result<(), Error> {
-    let Some((first, rest)) = order.split_first() else { return Ok(()) };
+    let Some((first, rest)) = order.split_first() else {
+        return Ok(());
+    };
     let first_result = prepare_signal(env, first, facts, artifacts, ready).await;
-    let rest_results = futures_util::future::join_all(rest.iter().map(|p| prepare_signal(env, p, facts, artifacts, ready))).await;
+    let rest_results = futures_util::future::join_all(
+        rest.iter()
+            .map(|p| prepare_signal(env, p, facts, artifacts, ready)),
+    )
+    .await;
     first_result?;
     rest_results.into_iter().collect()
 }
@@ -171,31 +203,56 @@ async fn prepare_signal(
         Err(e) => task.fail(&e.to_string()),
     }
     if let Some(tx) = ready.get(&p.host) {
-        tx.send_replace(if r.is_ok() { Readiness::Done } else { Readiness::Failed });
+        tx.send_replace(if r.is_ok() {
+            Readiness::Done
+        } else {
+            Readiness::Failed
+        });
     }
     r
 }
 
 type Artifacts = BTreeMap<(Version, &'static str), (Artifact, Option<Vec<u8>>, String)>;
 
-async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Artifacts, task: &Task) -> Result<(), Error> {
+async fn prepare_one(
+    env: &Env<'_>,
+    p: &Prepare,
+    facts: &Facts,
+    artifacts: &Artifacts,
+    task: &Task,
+) -> Result<(), Error> {
     let m = env.member(&p.host)?;
     let host = env.host(&p.host)?;
     task.step("prepare host (etcd user, directories)");
-    host.run("prepare host", &remote::prepare_host(env.inv, m)).await?;
+    host.run("prepare host", &remote::prepare_host(env.inv, m))
+        .await?;
     if let Some(v) = p.install {
         let arch = host_arch(facts, &p.host)?;
         let Some((a, bytes, digest)) = artifacts.get(&(v, arch)) else {
-            return Err(HostError::new(&p.host, "install release", "release was not resolved").into());
+            return Err(
+                HostError::new(&p.host, "install release", "release was not resolved").into(),
+            );
         };
         match bytes {
             Some(b) => {
-                task.step(&format!("push and install etcd {v} ({} MB)", b.len() / 1_000_000));
-                host.run_with_input("install release", &remote::install_release(env.inv, v, digest, remote::Source::Stdin), b).await?;
+                task.step(&format!(
+                    "push and install etcd {v} ({} MB)",
+                    b.len() / 1_000_000
+                ));
+                host.run_with_input(
+                    "install release",
+                    &remote::install_release(env.inv, v, digest, remote::Source::Stdin),
+                    b,
+                )
+                .await?;
             }
             None => {
                 task.step(&format!("download and install etcd {v}"));
-                host.run("install release", &remote::install_release(env.inv, v, digest, remote::Source::Url(&a.url))).await?;
+                host.run(
+                    "install release",
+                    &remote::install_release(env.inv, v, digest, remote::Source::Url(&a.url)),
+                )
+                .await?;
             }
         }
     }
@@ -211,20 +268,32 @@ async fn prepare_one(env: &Env<'_>, p: &Prepare, facts: &Facts, artifacts: &Arti
     }
     if let Some(v) = p.link {
         task.step(&format!("use etcd {v}"));
-        host.run("switch release link", &remote::use_version(env.inv, v)).await?;
+        host.run("switch release link", &remote::use_version(env.inv, v))
+            .await?;
     }
     if p.certs {
         task.step("write TLS certificates");
-        let files = crate::tls::member_files(env.inv, m)?.ok_or_else(|| Error::Blocked("TLS is off".into()))?;
+        let files = crate::tls::member_files(env.inv, m)?
+            .ok_or_else(|| Error::Blocked("TLS is off".into()))?;
         for (name, text, mode) in files.files() {
-            host.run_with_input("write TLS certificates", &remote::write_pki_file(m, name, mode), text.as_bytes()).await?;
+            host.run_with_input(
+                "write TLS certificates",
+                &remote::write_pki_file(m, name, mode),
+                text.as_bytes(),
+            )
+            .await?;
         }
     }
     if let Some(f) = p.host_file {
         let step = format!("write {f}");
         task.step(&step);
         let r = env.templates.render(env.inv, m, None)?;
-        host.run_with_input(&step, &remote::write_host_file(env.inv, m), r.host_file.as_bytes()).await?;
+        host.run_with_input(
+            &step,
+            &remote::write_host_file(env.inv, m),
+            r.host_file.as_bytes(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -234,7 +303,10 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
         Step::Bootstrap { host } => {
             let m = env.member(host)?;
             let task = env.progress.task(host);
-            let b = Bootstrap { initial_cluster: format!("{}={}", m.name, m.peer_url()), state: "new" };
+            let b = Bootstrap {
+                initial_cluster: format!("{}={}", m.name, m.peer_url()),
+                state: "new",
+            };
             guard(&task, async {
                 write_config(env, m, Some(&b), &task).await?;
                 start(env, m, false, &task).await?;
@@ -268,10 +340,19 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             task.done("promoted to voting member");
             live.insert(host.clone());
         }
-        Step::Join { host, added, stale_data, running } => {
+        Step::Join {
+            host,
+            added,
+            stale_data,
+            running,
+        } => {
             let m = env.member(host)?;
             let task = env.progress.task(host);
-            guard(&task, join(env, m, *added, *stale_data, *running, live, &task)).await?;
+            guard(
+                &task,
+                join(env, m, *added, *stale_data, *running, live, &task),
+            )
+            .await?;
             task.done("joined, healthy, voting");
             live.insert(host.clone());
         }
@@ -281,8 +362,13 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             let m = env.member(host)?;
             let task = env.progress.task(host);
             guard(&task, async {
-                let list = etcd::member_list(&urls(env, live).await?).await.map_err(|e| etcd_err(host, "read member list", e))?;
-                let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
+                let list = etcd::member_list(&urls(env, live).await?)
+                    .await
+                    .map_err(|e| etcd_err(host, "read member list", e))?;
+                let b = Bootstrap {
+                    initial_cluster: initial_cluster(&list, env.inv, m),
+                    state: "existing",
+                };
                 write_config(env, m, Some(&b), &task).await?;
                 let url = env.url(m).await?;
                 if let Ok(st) = etcd::status(&url).await {
@@ -300,7 +386,10 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
 }
 
 /// Marks the task failed when the step fails.
-pub(crate) async fn guard<T>(task: &Task, f: impl std::future::Future<Output = Result<T, Error>>) -> Result<T, Error> {
+pub(crate) async fn guard<T>(
+    task: &Task,
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
     let r = f.await;
     if let Err(e) = &r {
         task.fail(&e.to_string());
@@ -327,12 +416,14 @@ async fn join(
                 match etcd::add_learner(&cluster, &peer).await {
                     // An earlier attempt whose answer was lost (a client timeout)
                     // did add it: the unstarted entry with its peer URL is ours.
-                    Err(e) if e.message.contains("Peer URLs already exists") => etcd::member_list(&cluster)
-                        .await?
-                        .iter()
-                        .find(|x| x.peer_urls.contains(&peer) && !x.started())
-                        .map(|x| x.id)
-                        .ok_or(e),
+                    Err(e) if e.message.contains("Peer URLs already exists") => {
+                        etcd::member_list(&cluster)
+                            .await?
+                            .iter()
+                            .find(|x| x.peer_urls.contains(&peer) && !x.started())
+                            .map(|x| x.id)
+                            .ok_or(e)
+                    }
                     r => r,
                 }
             })
@@ -342,10 +433,17 @@ async fn join(
     if !running {
         if stale_data {
             task.step("move old data aside");
-            env.host(&m.name)?.run("move old data aside", &remote::move_data_aside(m)).await?;
+            env.host(&m.name)?
+                .run("move old data aside", &remote::move_data_aside(m))
+                .await?;
         }
-        let list = etcd::member_list(&cluster).await.map_err(|e| etcd_err(&m.name, "read member list", e))?;
-        let b = Bootstrap { initial_cluster: initial_cluster(&list, env.inv, m), state: "existing" };
+        let list = etcd::member_list(&cluster)
+            .await
+            .map_err(|e| etcd_err(&m.name, "read member list", e))?;
+        let b = Bootstrap {
+            initial_cluster: initial_cluster(&list, env.inv, m),
+            state: "existing",
+        };
         write_config(env, m, Some(&b), task).await?;
         start(env, m, false, task).await?;
     }
@@ -353,7 +451,13 @@ async fn join(
     promote(env, m, id, live, task).await
 }
 
-async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, task: &Task) -> Result<(), Error> {
+async fn promote(
+    env: &Env<'_>,
+    m: &Member,
+    id: u64,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
     task.step("promote learner (once caught up)");
     let cluster = urls(env, live).await?;
     retry(&m.name, "member promote", PROMOTE_TIMEOUT, || async {
@@ -370,9 +474,15 @@ async fn promote(env: &Env<'_>, m: &Member, id: u64, live: &BTreeSet<String>, ta
     let url = env.url(m).await?;
     retry(&m.name, "wait until it votes", PROMOTE_TIMEOUT, || async {
         match etcd::status(&url).await {
-            Ok(st) if st.is_learner => Err(etcd::EtcdError { message: "still a learner in its own view".into(), transient: true }),
+            Ok(st) if st.is_learner => Err(etcd::EtcdError {
+                message: "still a learner in its own view".into(),
+                transient: true,
+            }),
             Ok(_) => Ok(()),
-            Err(e) => Err(etcd::EtcdError { transient: true, ..e }),
+            Err(e) => Err(etcd::EtcdError {
+                transient: true,
+                ..e
+            }),
         }
     })
     .await?;
@@ -386,7 +496,9 @@ pub(crate) async fn urls(env: &Env<'_>, live: &BTreeSet<String>) -> Result<Vec<S
         out.push(env.url(env.member(name)?).await?);
     }
     if out.is_empty() {
-        return Err(Error::Blocked("no member of the cluster is known to be running".into()));
+        return Err(Error::Blocked(
+            "no member of the cluster is known to be running".into(),
+        ));
     }
     Ok(out)
 }
@@ -399,7 +511,11 @@ pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -
         let name = if e.started() {
             e.name.clone()
         } else {
-            match inv.members.iter().find(|m| e.peer_urls.contains(&m.peer_url())) {
+            match inv
+                .members
+                .iter()
+                .find(|m| e.peer_urls.contains(&m.peer_url()))
+            {
                 Some(m) => m.name.clone(),
                 None => continue,
             }
@@ -408,16 +524,30 @@ pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -
             parts.push(format!("{name}={u}"));
         }
     }
-    if !parts.iter().any(|p| p.starts_with(&format!("{}=", joining.name))) {
+    if !parts
+        .iter()
+        .any(|p| p.starts_with(&format!("{}=", joining.name)))
+    {
         parts.push(format!("{}={}", joining.name, joining.peer_url()));
     }
     parts.join(",")
 }
 
-async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &Task) -> Result<(), Error> {
+async fn write_config(
+    env: &Env<'_>,
+    m: &Member,
+    b: Option<&Bootstrap>,
+    task: &Task,
+) -> Result<(), Error> {
     task.step("write config");
     let r = env.templates.render(env.inv, m, b)?;
-    env.host(&m.name)?.run_with_input("write config", &remote::write_config(m), r.config.as_bytes()).await?;
+    env.host(&m.name)?
+        .run_with_input(
+            "write config",
+            &remote::write_config(m),
+            r.config.as_bytes(),
+        )
+        .await?;
     Ok(())
 }
 
@@ -426,16 +556,37 @@ async fn write_config(env: &Env<'_>, m: &Member, b: Option<&Bootstrap>, task: &T
 pub(crate) async fn switch_version(env: &Env<'_>, m: &Member, v: Version) -> Result<(), Error> {
     let host = env.host(&m.name)?;
     if m.compose().is_none() {
-        host.run("switch release link", &remote::use_version(env.inv, v)).await?;
+        host.run("switch release link", &remote::use_version(env.inv, v))
+            .await?;
         return Ok(());
     }
-    let file = env.templates.render_compose(env.inv, m, &|o| if o.name == m.name { v } else { env.inv.cluster.version })?;
-    host.run_with_input("write compose file", &remote::write_host_file(env.inv, m), file.text.as_bytes()).await?;
+    let file = env.templates.render_compose(env.inv, m, &|o| {
+        if o.name == m.name {
+            v
+        } else {
+            env.inv.cluster.version
+        }
+    })?;
+    host.run_with_input(
+        "write compose file",
+        &remote::write_host_file(env.inv, m),
+        file.text.as_bytes(),
+    )
+    .await?;
     Ok(())
 }
 
-pub(crate) async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task) -> Result<(), Error> {
-    let step = if restart { "restart etcd" } else { "start etcd" };
+pub(crate) async fn start(
+    env: &Env<'_>,
+    m: &Member,
+    restart: bool,
+    task: &Task,
+) -> Result<(), Error> {
+    let step = if restart {
+        "restart etcd"
+    } else {
+        "start etcd"
+    };
     task.step(step);
     let host = env.host(&m.name)?;
     if let Err(mut e) = host.run(step, &remote::start(env.inv, m, restart)).await {
@@ -446,9 +597,20 @@ pub(crate) async fn start(env: &Env<'_>, m: &Member, restart: bool, task: &Task)
 }
 
 async fn journal(inv: &Inventory, host: &Host, m: &Member) -> String {
-    let what = if m.compose().is_some() { "container log" } else { "journal" };
-    match host.run("read journal", &remote::journal_tail(inv, m)).await {
-        Ok(j) if !j.trim().is_empty() => format!("\n--- last lines of the etcd {what} on {} ---\n{}", host.name, j.trim_end()),
+    let what = if m.compose().is_some() {
+        "container log"
+    } else {
+        "journal"
+    };
+    match host
+        .run("read journal", &remote::journal_tail(inv, m))
+        .await
+    {
+        Ok(j) if !j.trim().is_empty() => format!(
+            "\n--- last lines of the etcd {what} on {} ---\n{}",
+            host.name,
+            j.trim_end()
+        ),
         _ => String::new(),
     }
 }
@@ -469,7 +631,9 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
         if m.compose().is_some() && Instant::now() >= next_look {
             next_look = Instant::now() + Duration::from_secs(1);
             let host = env.host(&m.name)?;
-            let state = host.run("look at the container", &compose::state(env.inv, m)).await?;
+            let state = host
+                .run("look at the container", &compose::state(env.inv, m))
+                .await?;
             if let Some(why) = compose::crashed(&state) {
                 let detail = format!("{why}{}", journal(env.inv, host, m).await);
                 return Err(HostError::new(&m.name, "wait until healthy", detail).into());
@@ -477,7 +641,11 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
         }
         if Instant::now() >= deadline {
             let host = env.host(&m.name)?;
-            let detail = format!("not healthy after {}s: {err}{}", HEALTH_TIMEOUT.as_secs(), journal(env.inv, host, m).await);
+            let detail = format!(
+                "not healthy after {}s: {err}{}",
+                HEALTH_TIMEOUT.as_secs(),
+                journal(env.inv, host, m).await
+            );
             return Err(HostError::new(&m.name, "wait until healthy", detail).into());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -486,7 +654,12 @@ pub(crate) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
 
 /// Retries an etcd call that fails while the cluster settles (a learner
 /// catching up, a fresh member's connections not yet counted).
-pub(crate) async fn retry<T, F, Fut>(host: &str, step: &str, timeout: Duration, mut f: F) -> Result<T, Error>
+pub(crate) async fn retry<T, F, Fut>(
+    host: &str,
+    step: &str,
+    timeout: Duration,
+    mut f: F,
+) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, etcd::EtcdError>>,

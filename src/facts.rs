@@ -104,7 +104,10 @@ echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
 fn compose_script(inv: &Inventory, m: &Member, c: &Compose) -> String {
     // `docker image ls` shows Docker Hub images without their registry prefix.
     let pattern = c.image.pattern();
-    let pattern = pattern.strip_prefix("docker.io/library/").or_else(|| pattern.strip_prefix("docker.io/")).unwrap_or(pattern);
+    let pattern = pattern
+        .strip_prefix("docker.io/library/")
+        .or_else(|| pattern.strip_prefix("docker.io/"))
+        .unwrap_or(pattern);
     let (prefix, suffix) = pattern.split_once("{version}").unwrap_or((pattern, ""));
     format!(
         r#"for d in "${{DOCKER_CONFIG:-$HOME/.docker}}/cli-plugins" /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins; do [ -x "$d/docker-compose" ] && {{ echo "compose=docker compose"; break; }}; done
@@ -127,18 +130,33 @@ impl HostFacts {
     pub fn parse(out: &str) -> HostFacts {
         let mut f = HostFacts::default();
         for line in out.lines() {
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             let v = v.trim();
             match k {
                 "arch" => f.arch = v.to_string(),
                 "installed" => f.installed.extend(Version::parse(v)),
-                "current" => f.current = v.rsplit('/').next().and_then(|d| d.strip_prefix("etcd-v")).and_then(Version::parse),
-                "config_digest" => {
-                    f.config_digest = v.strip_prefix(DIGEST_MARKER.trim_end()).map(|d| d.trim().to_string()).filter(|d| !d.is_empty())
+                "current" => {
+                    f.current = v
+                        .rsplit('/')
+                        .next()
+                        .and_then(|d| d.strip_prefix("etcd-v"))
+                        .and_then(Version::parse)
                 }
-                "host_file_digest" => f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
+                "config_digest" => {
+                    f.config_digest = v
+                        .strip_prefix(DIGEST_MARKER.trim_end())
+                        .map(|d| d.trim().to_string())
+                        .filter(|d| !d.is_empty())
+                }
+                "host_file_digest" => {
+                    f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty())
+                }
                 // The v2 plugin is listed first and preferred, as the scripts' `dc` does.
-                "compose" if f.compose.is_none() => f.compose = Some(v.to_string()).filter(|c| !c.is_empty()),
+                "compose" if f.compose.is_none() => {
+                    f.compose = Some(v.to_string()).filter(|c| !c.is_empty())
+                }
                 "other_runtime" => f.other_runtime_active = v == "active",
                 "config_cluster" => f.config_cluster = Some(v.to_string()),
                 "unit_cluster" => f.unit_cluster = Some(v.to_string()),
@@ -147,9 +165,15 @@ impl HostFacts {
                     let mut parts = v.splitn(4, ' ');
                     f.enabled = true;
                     f.active = parts.next() == Some("true");
-                    f.pid = parts.next().and_then(|p| p.parse().ok()).filter(|p| *p != 0);
+                    f.pid = parts
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .filter(|p| *p != 0);
                     f.current = parts.next().and_then(Version::parse);
-                    f.service_digest = parts.next().map(str::to_string).filter(|d| !d.is_empty() && d != "<no value>");
+                    f.service_digest = parts
+                        .next()
+                        .map(str::to_string)
+                        .filter(|d| !d.is_empty() && d != "<no value>");
                 }
                 "active" => f.active = v == "active" || v == "activating" || v == "reloading",
                 "enabled" => f.enabled = v == "enabled",
@@ -186,7 +210,10 @@ impl ClusterFacts {
     /// a member that never started has no name).
     pub fn entry(&self, m: &Member) -> Option<&MemberInfo> {
         let url = m.peer_url();
-        self.members.as_ref()?.iter().find(|e| e.peer_urls.iter().any(|u| u == &url))
+        self.members
+            .as_ref()?
+            .iter()
+            .find(|e| e.peer_urls.iter().any(|u| u == &url))
     }
 
     pub fn leader(&self) -> Option<u64> {
@@ -201,13 +228,22 @@ pub struct Facts {
 }
 
 /// Reads every host's facts in parallel.
-pub async fn gather_hosts(inv: &Inventory, hosts: &BTreeMap<String, Host>) -> Result<BTreeMap<String, HostFacts>, crate::ssh::HostError> {
+pub async fn gather_hosts(
+    inv: &Inventory,
+    hosts: &BTreeMap<String, Host>,
+) -> Result<BTreeMap<String, HostFacts>, crate::ssh::HostError> {
     let jobs = inv.members.iter().filter_map(|m| {
         let host = hosts.get(&m.name)?;
         let script = host_script(inv, m);
-        Some(async move { host.run("gather facts", &script).await.map(|out| (m.name.clone(), HostFacts::parse(&out))) })
+        Some(async move {
+            host.run("gather facts", &script)
+                .await
+                .map(|out| (m.name.clone(), HostFacts::parse(&out)))
+        })
     });
-    futures_util::future::try_join_all(jobs).await.map(|v| v.into_iter().collect())
+    futures_util::future::try_join_all(jobs)
+        .await
+        .map(|v| v.into_iter().collect())
 }
 
 /// Asks every running member for its status and one of them for the member list.
@@ -217,35 +253,58 @@ pub async fn gather_cluster(
     host_facts: &BTreeMap<String, HostFacts>,
     access: &Access,
 ) -> ClusterFacts {
-    let jobs = inv.members.iter().filter(|m| host_facts.get(&m.name).is_some_and(|f| f.active)).filter_map(|m| {
-        let host = hosts.get(&m.name)?;
-        Some(async move {
-            let url = access.url(m, host).await.ok()?;
-            let status = etcd::status(&url).await.ok()?;
-            Some((m.name.clone(), url, status))
-        })
-    });
-    let answers: Vec<_> = futures_util::future::join_all(jobs).await.into_iter().flatten().collect();
+    let jobs = inv
+        .members
+        .iter()
+        .filter(|m| host_facts.get(&m.name).is_some_and(|f| f.active))
+        .filter_map(|m| {
+            let host = hosts.get(&m.name)?;
+            Some(async move {
+                let url = access.url(m, host).await.ok()?;
+                let status = etcd::status(&url).await.ok()?;
+                Some((m.name.clone(), url, status))
+            })
+        });
+    let answers: Vec<_> = futures_util::future::join_all(jobs)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let urls: Vec<String> = answers.iter().map(|(_, u, _)| u.clone()).collect();
     if urls.is_empty() {
         return ClusterFacts::default();
     }
-    let (members, versions, alarms) = tokio::join!(etcd::member_list(&urls), etcd::versions(&urls[0]), etcd::alarms(&urls));
+    let (members, versions, alarms) = tokio::join!(
+        etcd::member_list(&urls),
+        etcd::versions(&urls[0]),
+        etcd::alarms(&urls)
+    );
     let members = members.ok();
     let known: Vec<String> = inv.members.iter().map(|m| m.peer_url()).collect();
-    let others = members.iter().flatten().filter(|e| !e.peer_urls.iter().any(|u| known.contains(u))).map(|e| async move {
-        let status = match e.client_urls.first() {
-            Some(u) => etcd::status(u).await.ok(),
-            None => None,
-        };
-        (e.id, status)
-    });
-    let others = futures_util::future::join_all(others).await.into_iter().collect();
+    let others = members
+        .iter()
+        .flatten()
+        .filter(|e| !e.peer_urls.iter().any(|u| known.contains(u)))
+        .map(|e| async move {
+            let status = match e.client_urls.first() {
+                Some(u) => etcd::status(u).await.ok(),
+                None => None,
+            };
+            (e.id, status)
+        });
+    let others = futures_util::future::join_all(others)
+        .await
+        .into_iter()
+        .collect();
     ClusterFacts {
         members,
         status: answers.into_iter().map(|(n, _, s)| (n, s)).collect(),
         cluster_version: versions.ok().map(|v| v.etcdcluster),
-        alarms: alarms.unwrap_or_default().into_iter().map(|(id, a)| format!("{a} on {id:x}")).collect(),
+        alarms: alarms
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(id, a)| format!("{a} on {id:x}"))
+            .collect(),
         others,
     }
 }
@@ -257,14 +316,26 @@ mod tests {
     #[test]
     fn parses_fresh_host() {
         let f = HostFacts::parse("arch=x86_64\nactive=inactive\nenabled=\npid=0\n");
-        assert_eq!(f, HostFacts { arch: "x86_64".into(), ..HostFacts::default() });
+        assert_eq!(
+            f,
+            HostFacts {
+                arch: "x86_64".into(),
+                ..HostFacts::default()
+            }
+        );
     }
 
     #[test]
     fn parses_running_member() {
         let out = "arch=x86_64\ninstalled=3.5.1\ninstalled=3.5.0\ncurrent=etcd-v3.5.1\nconfig_digest=# etcd-deploy settings-digest: abc123\nhost_file_digest=def\nactive=active\nenabled=enabled\npid=4242\nhas_data=yes\n";
         let f = HostFacts::parse(out);
-        assert_eq!(f.installed, vec![Version::parse("3.5.0").unwrap(), Version::parse("3.5.1").unwrap()]);
+        assert_eq!(
+            f.installed,
+            vec![
+                Version::parse("3.5.0").unwrap(),
+                Version::parse("3.5.1").unwrap()
+            ]
+        );
         assert_eq!(f.current, Version::parse("3.5.1"));
         assert_eq!(f.config_digest.as_deref(), Some("abc123"));
         assert_eq!(f.host_file_digest.as_deref(), Some("def"));
@@ -280,9 +351,17 @@ mod tests {
         assert_eq!(f.compose.as_deref(), Some("docker-compose"));
         assert_eq!(f.engine.as_deref(), Some("20.10.24"));
         assert!(f.active && f.enabled);
-        assert_eq!((f.pid, f.current, f.service_digest.as_deref()), (Some(977), Version::parse("3.5.1"), Some("d1g")));
+        assert_eq!(
+            (f.pid, f.current, f.service_digest.as_deref()),
+            (Some(977), Version::parse("3.5.1"), Some("d1g"))
+        );
         let stopped = HostFacts::parse("container=false 0 3.5.0 <no value>\n");
-        assert!(!stopped.active && stopped.enabled && stopped.pid.is_none() && stopped.service_digest.is_none());
+        assert!(
+            !stopped.active
+                && stopped.enabled
+                && stopped.pid.is_none()
+                && stopped.service_digest.is_none()
+        );
     }
 
     #[test]

@@ -57,7 +57,10 @@ pub fn compose_file(inv: &Inventory) -> String {
 
 /// The compose project (lowercase: compose insists on it).
 pub fn compose_project(inv: &Inventory) -> String {
-    format!("etcd-{}", inv.cluster.name.to_ascii_lowercase().replace('.', "-"))
+    format!(
+        "etcd-{}",
+        inv.cluster.name.to_ascii_lowercase().replace('.', "-")
+    )
 }
 
 /// The container of a member, named so that `docker logs` needs no lookup.

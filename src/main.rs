@@ -10,56 +10,136 @@ use etcd_deploy::plan;
 use std::path::Path;
 
 fn format(o: Output) -> Format {
-    if o == Output::Json { Format::Json } else { Format::Text }
+    if o == Output::Json {
+        Format::Json
+    } else {
+        Format::Text
+    }
 }
 
 fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
-    let snapshot_dir =
-        (!r.no_snapshot).then(|| r.snapshot_dir.unwrap_or_else(|| inventory.parent().unwrap_or(Path::new(".")).join("snapshots")));
-    let options = plan::Options { no_snapshot: r.no_snapshot, ..Default::default() };
-    apply::ApplyArgs { snapshot_dir, log: r.log, options, ..Default::default() }
+    let snapshot_dir = (!r.no_snapshot).then(|| {
+        r.snapshot_dir.unwrap_or_else(|| {
+            inventory
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("snapshots")
+        })
+    });
+    let options = plan::Options {
+        no_snapshot: r.no_snapshot,
+        ..Default::default()
+    };
+    apply::ApplyArgs {
+        snapshot_dir,
+        log: r.log,
+        options,
+        ..Default::default()
+    }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Apply { inventory, rolling } => apply::apply(&inventory, &apply_args(&inventory, rolling)).await.map(|()| 0),
-        Command::Upgrade { inventory, to, allow_downgrade, prepare_only, rolling } => {
-            let v = Version::parse(&to).ok_or_else(|| Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17")))?;
+        Command::Apply { inventory, rolling } => {
+            apply::apply(&inventory, &apply_args(&inventory, rolling))
+                .await
+                .map(|()| 0)
+        }
+        Command::Upgrade {
+            inventory,
+            to,
+            allow_downgrade,
+            prepare_only,
+            rolling,
+        } => {
+            let v = Version::parse(&to).ok_or_else(|| {
+                Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17"))
+            })?;
             let base = apply_args(&inventory, rolling);
             let args = apply::ApplyArgs {
                 scope: apply::Scope::Upgrade,
                 version: Some(v),
-                options: plan::Options { allow_downgrade, ..base.options },
+                options: plan::Options {
+                    allow_downgrade,
+                    ..base.options
+                },
                 prepare_only,
                 ..base
             };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
-        Command::Replace { inventory, old, new, wipe, rolling } => {
-            let args = apply::ApplyArgs { scope: apply::Scope::Replace { old, new }, wipe, ..apply_args(&inventory, rolling) };
+        Command::Replace {
+            inventory,
+            old,
+            new,
+            wipe,
+            rolling,
+        } => {
+            let args = apply::ApplyArgs {
+                scope: apply::Scope::Replace { old, new },
+                wipe,
+                ..apply_args(&inventory, rolling)
+            };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
-        Command::Snapshot(SnapshotCommand::Save { inventory, out }) => lifecycle::snapshot_save(&inventory, out).await.map(|()| 0),
-        Command::Restore { inventory, snapshot, yes } => lifecycle::restore(&inventory, &snapshot, yes).await.map(|()| 0),
-        Command::Destroy { inventory, wipe_data, yes } => lifecycle::destroy(&inventory, wipe_data, yes).await.map(|()| 0),
+        Command::Snapshot(SnapshotCommand::Save { inventory, out }) => {
+            lifecycle::snapshot_save(&inventory, out).await.map(|()| 0)
+        }
+        Command::Restore {
+            inventory,
+            snapshot,
+            yes,
+        } => lifecycle::restore(&inventory, &snapshot, yes)
+            .await
+            .map(|()| 0),
+        Command::Destroy {
+            inventory,
+            wipe_data,
+            yes,
+        } => lifecycle::destroy(&inventory, wipe_data, yes)
+            .await
+            .map(|()| 0),
         Command::Certs(CertsCommand::Rotate { inventory, rolling }) => {
-            let args = apply::ApplyArgs { scope: apply::Scope::Certs, ..apply_args(&inventory, rolling) };
+            let args = apply::ApplyArgs {
+                scope: apply::Scope::Certs,
+                ..apply_args(&inventory, rolling)
+            };
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
-        Command::Init { path, name, version, hosts, user, force } => {
-            init::init(&path, init::InitArgs { name, version, hosts, user, force }).map(|()| 0)
-        }
+        Command::Init {
+            path,
+            name,
+            version,
+            hosts,
+            user,
+            force,
+        } => init::init(
+            &path,
+            init::InitArgs {
+                name,
+                version,
+                hosts,
+                user,
+                force,
+            },
+        )
+        .map(|()| 0),
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
-        Command::Plan { inventory, output } => apply::plan(&inventory, format(output)).await.map(|()| 0),
-        Command::Status { inventory, output } => {
-            status::status(&inventory, format(output)).await.map(|healthy| if healthy { 0 } else { 1 })
+        Command::Plan { inventory, output } => {
+            apply::plan(&inventory, format(output)).await.map(|()| 0)
         }
+        Command::Status { inventory, output } => status::status(&inventory, format(output))
+            .await
+            .map(|healthy| if healthy { 0 } else { 1 }),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
-    let code = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let code = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => match rt.block_on(run(cli)) {
             Ok(code) => code,
             Err(e) => {

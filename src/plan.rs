@@ -25,7 +25,12 @@ pub struct Desired {
 impl Desired {
     /// The digests of a member's rendered files (see `Templates::render`).
     pub fn new(r: Rendered, pki_digest: Option<String>) -> Desired {
-        Desired { config_digest: r.config_digest, host_file_digest: r.host_file_digest, service_digest: r.service_digest, pki_digest }
+        Desired {
+            config_digest: r.config_digest,
+            host_file_digest: r.host_file_digest,
+            service_digest: r.service_digest,
+            pki_digest,
+        }
     }
 }
 
@@ -47,7 +52,11 @@ pub struct Prepare {
 
 impl Prepare {
     fn is_empty(&self) -> bool {
-        self.install.is_none() && self.link.is_none() && self.image.is_none() && self.host_file.is_none() && !self.certs
+        self.install.is_none()
+            && self.link.is_none()
+            && self.image.is_none()
+            && self.host_file.is_none()
+            && !self.certs
     }
 }
 
@@ -126,7 +135,10 @@ impl Step {
     pub fn hosts(&self) -> Vec<&str> {
         match self {
             Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
-            Step::Bootstrap { host } | Step::Promote { host, .. } | Step::Join { host, .. } | Step::Restart { host, .. } => vec![host],
+            Step::Bootstrap { host }
+            | Step::Promote { host, .. }
+            | Step::Join { host, .. }
+            | Step::Restart { host, .. } => vec![host],
             Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
             // Not an inventory host: nothing to wait for.
             Step::Remove { .. } => vec![],
@@ -137,7 +149,10 @@ impl Step {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',
             Step::Remove { .. } => '-',
-            Step::Start { .. } | Step::Promote { .. } | Step::Restart { .. } | Step::Upgrade { .. } => '~',
+            Step::Start { .. }
+            | Step::Promote { .. }
+            | Step::Restart { .. }
+            | Step::Upgrade { .. } => '~',
         }
     }
 }
@@ -178,12 +193,19 @@ pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>)
 }
 
 /// Computes the plan for `apply` (and `upgrade`, which is apply with another version).
-pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>, opts: Options) -> Plan {
+pub fn plan_with(
+    inv: &Inventory,
+    facts: &Facts,
+    desired: &BTreeMap<String, Desired>,
+    opts: Options,
+) -> Plan {
     let mut p = Plan::default();
     for m in &inv.members {
         match p.shared_hosts.iter_mut().find(|(a, _)| *a == m.ssh.address) {
             Some((_, names)) => names.push(m.name.clone()),
-            None => p.shared_hosts.push((m.ssh.address.clone(), vec![m.name.clone()])),
+            None => p
+                .shared_hosts
+                .push((m.ssh.address.clone(), vec![m.name.clone()])),
         }
     }
     p.shared_hosts.retain(|(_, names)| names.len() > 1);
@@ -192,7 +214,10 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     let default_host = Default::default();
     let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
     // Hosts where nothing can be done safely: nothing is done anywhere.
-    if let Some(why) = [compose_missing, other_cluster, runtime_switched].iter().find_map(|guard| guard(inv, facts)) {
+    if let Some(why) = [compose_missing, other_cluster, runtime_switched]
+        .iter()
+        .find_map(|guard| guard(inv, facts))
+    {
         p.blocked = Some(why);
         return p;
     }
@@ -204,8 +229,19 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         let h = hf(&m.name);
         let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
         // What actually runs wins over the link (an interrupted upgrade may have switched it).
-        let running = cluster.status.get(&m.name).and_then(|s| Version::parse(&s.version)).or(h.current);
-        let mut prep = Prepare { host: m.name.clone(), install: None, link: None, image: None, host_file: None, certs: false };
+        let running = cluster
+            .status
+            .get(&m.name)
+            .and_then(|s| Version::parse(&s.version))
+            .or(h.current);
+        let mut prep = Prepare {
+            host: m.name.clone(),
+            install: None,
+            link: None,
+            image: None,
+            host_file: None,
+            certs: false,
+        };
         if in_service && running.is_some() && running != Some(want) {
             prep.install = (!h.installed.contains(&want)).then_some(want);
             rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
@@ -226,7 +262,11 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         }
         let d = desired.get(&m.name);
         if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
-            prep.host_file = Some(if m.compose().is_some() { HostFile::ComposeFile } else { HostFile::SystemdUnit });
+            prep.host_file = Some(if m.compose().is_some() {
+                HostFile::ComposeFile
+            } else {
+                HostFile::SystemdUnit
+            });
             if h.host_file_digest.is_some() && h.active && m.compose().is_none() {
                 restart.entry(&m.name).or_default().push("unit changed");
             }
@@ -235,17 +275,26 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
             && h.active
             && h.service_digest.as_ref() != Some(want_service)
         {
-            restart.entry(&m.name).or_default().push("container definition changed");
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push("container definition changed");
         }
         if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
             && h.pki_digest.as_ref() != Some(want_pki)
         {
             prep.certs = true;
             if h.pki_digest.is_some() && h.active {
-                restart.entry(&m.name).or_default().push("certificates changed");
+                restart
+                    .entry(&m.name)
+                    .or_default()
+                    .push("certificates changed");
             }
         }
-        if h.active && h.config_digest.is_some() && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest)) {
+        if h.active
+            && h.config_digest.is_some()
+            && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest))
+        {
             restart.entry(&m.name).or_default().push("config changed");
         }
         if !prep.is_empty() {
@@ -254,9 +303,9 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     }
 
     // A running member whose config says otherwise about TLS than the inventory.
-    if let Some(m) =
-        inv.members.iter().find(|m| hf(&m.name).active && hf(&m.name).config_digest.is_some() && hf(&m.name).config_tls != m.tls)
-    {
+    if let Some(m) = inv.members.iter().find(|m| {
+        hf(&m.name).active && hf(&m.name).config_digest.is_some() && hf(&m.name).config_tls != m.tls
+    }) {
         p.blocked = Some(format!(
             "{} runs with {}, and the inventory says {}: switching a running cluster between http and https is not supported yet (it needs a rolling `member update` of every peer URL); set [tls] as the cluster runs",
             m.name,
@@ -266,8 +315,17 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         return p;
     }
     let Some(list) = &cluster.members else {
-        let with_data: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).has_data).collect();
-        let running: Vec<_> = inv.members.iter().filter(|m| hf(&m.name).active).map(|m| m.name.as_str()).collect();
+        let with_data: Vec<_> = inv
+            .members
+            .iter()
+            .filter(|m| hf(&m.name).has_data)
+            .collect();
+        let running: Vec<_> = inv
+            .members
+            .iter()
+            .filter(|m| hf(&m.name).active)
+            .map(|m| m.name.as_str())
+            .collect();
         if !running.is_empty() {
             p.blocked = Some(format!(
                 "etcd runs on {} but no member answers on its client URL; wait for it to settle or look at `journalctl -u etcd` there, then apply again",
@@ -277,12 +335,21 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         }
         if with_data.is_empty() {
             let first = &inv.members[0];
-            p.steps.push(Step::Bootstrap { host: first.name.clone() });
+            p.steps.push(Step::Bootstrap {
+                host: first.name.clone(),
+            });
             for m in &inv.members[1..] {
-                p.steps.push(Step::Join { host: m.name.clone(), added: None, stale_data: false, running: false });
+                p.steps.push(Step::Join {
+                    host: m.name.clone(),
+                    added: None,
+                    stale_data: false,
+                    running: false,
+                });
             }
         } else {
-            p.steps.push(Step::Start { hosts: with_data.iter().map(|m| m.name.clone()).collect() });
+            p.steps.push(Step::Start {
+                hosts: with_data.iter().map(|m| m.name.clone()).collect(),
+            });
             p.notes.push(
                 "no member answers: the members that have data are started first; the membership is read again once they are up".into(),
             );
@@ -295,7 +362,11 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     // address edit, or compose members moving onto a shared host's bridge).
     // A dead one is a machine replaced under its old name: removed, then joined.
     if let Some((m, e)) = inv.members.iter().find_map(|m| {
-        let e = list.iter().find(|e| e.started() && e.name == m.name && cluster.others.get(&e.id).is_some_and(|s| s.is_some()))?;
+        let e = list.iter().find(|e| {
+            e.started()
+                && e.name == m.name
+                && cluster.others.get(&e.id).is_some_and(|s| s.is_some())
+        })?;
         (!e.peer_urls.contains(&m.peer_url())).then_some((m, e))
     }) {
         p.blocked = Some(format!(
@@ -314,7 +385,12 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     for m in &inv.members {
         let h = hf(&m.name);
         match cluster.entry(m) {
-            None => new_joins.push(Step::Join { host: m.name.clone(), added: None, stale_data: h.has_data && !h.active, running: false }),
+            None => new_joins.push(Step::Join {
+                host: m.name.clone(),
+                added: None,
+                stale_data: h.has_data && !h.active,
+                running: false,
+            }),
             Some(e) if !e.started() => resumed_joins.push(Step::Join {
                 host: m.name.clone(),
                 added: Some(e.id),
@@ -325,10 +401,16 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
                 if !h.active {
                     starts.push(m.name.clone());
                 } else if let Some(reasons) = restart.get(m.name.as_str()) {
-                    restarts.push(Step::Restart { host: m.name.clone(), reason: reasons.join(", ") });
+                    restarts.push(Step::Restart {
+                        host: m.name.clone(),
+                        reason: reasons.join(", "),
+                    });
                 }
                 if e.is_learner {
-                    promotes.push(Step::Promote { host: m.name.clone(), id: e.id });
+                    promotes.push(Step::Promote {
+                        host: m.name.clone(),
+                        id: e.id,
+                    });
                 }
             }
         }
@@ -339,22 +421,39 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     let mut removals = Vec::new();
     let mut dead_removals = Vec::new();
     for e in list {
-        if inv.members.iter().any(|m| e.peer_urls.contains(&m.peer_url())) {
+        if inv
+            .members
+            .iter()
+            .any(|m| e.peer_urls.contains(&m.peer_url()))
+        {
             continue;
         }
         let alive = cluster.others.get(&e.id).is_some_and(|s| s.is_some());
         let step = Step::Remove {
-            name: if e.name.is_empty() { format!("{:x}", e.id) } else { e.name.clone() },
+            name: if e.name.is_empty() {
+                format!("{:x}", e.id)
+            } else {
+                e.name.clone()
+            },
             id: e.id,
             address: e.peer_urls.first().and_then(|u| host_of_url(u)),
             leader: cluster.leader() == Some(e.id),
             alive,
         };
-        if alive { removals.push(step) } else { dead_removals.push(step) }
+        if alive {
+            removals.push(step)
+        } else {
+            dead_removals.push(step)
+        }
     }
     let voters = list.iter().filter(|e| !e.is_learner).count();
-    let healthy =
-        cluster.status.values().filter(|s| !s.is_learner).count() + cluster.others.values().flatten().filter(|s| !s.is_learner).count();
+    let healthy = cluster.status.values().filter(|s| !s.is_learner).count()
+        + cluster
+            .others
+            .values()
+            .flatten()
+            .filter(|s| !s.is_learner)
+            .count();
     if !dead_removals.is_empty() {
         let remaining = voters - dead_removals.len();
         if remaining == 0 || healthy < remaining / 2 + 1 {
@@ -372,7 +471,10 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
         ));
     }
     p.steps.extend(dead_removals);
-    let membership_pending = !starts.is_empty() || !promotes.is_empty() || !resumed_joins.is_empty() || !new_joins.is_empty();
+    let membership_pending = !starts.is_empty()
+        || !promotes.is_empty()
+        || !resumed_joins.is_empty()
+        || !new_joins.is_empty();
     if !starts.is_empty() {
         p.steps.push(Step::Start { hosts: starts });
     }
@@ -381,15 +483,25 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     p.steps.extend(new_joins);
     if !rolling.is_empty() {
         if membership_pending {
-            p.notes.push(format!("the version change to {want} follows once every member has joined"));
+            p.notes.push(format!(
+                "the version change to {want} follows once every member has joined"
+            ));
             p.replan = true;
         } else {
             match upgrade::check(&upgrade_view(inv, facts), want, opts.allow_downgrade) {
                 Ok(rollout) if !rollout.order.is_empty() => {
-                    let from = rollout.order.iter().filter_map(|n| Some((n.clone(), rolling.get(n).copied().flatten()?))).collect();
+                    let from = rollout
+                        .order
+                        .iter()
+                        .filter_map(|n| Some((n.clone(), rolling.get(n).copied().flatten()?)))
+                        .collect();
                     // A member restarted for its new version picks up config changes too.
                     restarts.retain(|s| !matches!(s, Step::Restart { host, .. } if rollout.order.contains(host)));
-                    p.steps.push(Step::Upgrade { rollout, from, snapshot: !opts.no_snapshot });
+                    p.steps.push(Step::Upgrade {
+                        rollout,
+                        from,
+                        snapshot: !opts.no_snapshot,
+                    });
                 }
                 Ok(_) => {}
                 Err(why) => {
@@ -402,7 +514,11 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
     // The leader restarts last (its leadership is moved off it first).
     let leader = cluster.leader();
     restarts.sort_by_key(|st| {
-        st.hosts().first().and_then(|h| inv.member(h)).and_then(|m| cluster.entry(m)).is_some_and(|e| Some(e.id) == leader)
+        st.hosts()
+            .first()
+            .and_then(|h| inv.member(h))
+            .and_then(|m| cluster.entry(m))
+            .is_some_and(|e| Some(e.id) == leader)
     });
     p.steps.extend(restarts);
     p.steps.extend(removals);
@@ -412,25 +528,49 @@ pub fn plan_with(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desi
 /// A host in compose mode without compose or a running Docker engine: nothing
 /// can be done there, and nothing is done anywhere until it has them.
 fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
-    let m = inv
-        .members
+    let m = inv.members.iter().find(|m| {
+        m.compose().is_some()
+            && facts
+                .hosts
+                .get(&m.name)
+                .is_none_or(|h| h.compose.is_none() || h.engine.is_none())
+    })?;
+    let names: Vec<&str> = inv
+        .host_members(m)
         .iter()
-        .find(|m| m.compose().is_some() && facts.hosts.get(&m.name).is_none_or(|h| h.compose.is_none() || h.engine.is_none()))?;
-    let names: Vec<&str> = inv.host_members(m).iter().map(|o| o.name.as_str()).collect();
+        .map(|o| o.name.as_str())
+        .collect();
     let h = facts.hosts.get(&m.name);
     let why = if h.is_none_or(|h| h.compose.is_none()) {
-        format!("{}, and compose mode needs one of them (or set mode = \"systemd\" for this host)", crate::compose::NO_COMPOSE)
+        format!(
+            "{}, and compose mode needs one of them (or set mode = \"systemd\" for this host)",
+            crate::compose::NO_COMPOSE
+        )
     } else {
         "the Docker engine does not answer (`docker version` shows no server); start it, e.g. `systemctl start docker`".to_string()
     };
-    Some(format!("host {} (member{} {}): {why}", m.ssh.address, if names.len() > 1 { "s" } else { "" }, names.join(", ")))
+    Some(format!(
+        "host {} (member{} {}): {why}",
+        m.ssh.address,
+        if names.len() > 1 { "s" } else { "" },
+        names.join(", ")
+    ))
 }
 
 /// A running member whose mode was switched between systemd and compose:
 /// starting it the new way would put a second etcd beside the first.
 fn runtime_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
-    let m = inv.members.iter().find(|m| facts.hosts.get(&m.name).is_some_and(|h| h.other_runtime_active))?;
-    let (runs, wants) = if m.compose().is_some() { ("as a systemd unit", "compose") } else { ("in a container", "systemd") };
+    let m = inv.members.iter().find(|m| {
+        facts
+            .hosts
+            .get(&m.name)
+            .is_some_and(|h| h.other_runtime_active)
+    })?;
+    let (runs, wants) = if m.compose().is_some() {
+        ("as a systemd unit", "compose")
+    } else {
+        ("in a container", "systemd")
+    };
     Some(format!(
         "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
         m.name
@@ -478,8 +618,18 @@ fn upgrade_view(inv: &Inventory, facts: &Facts) -> upgrade::ClusterView {
             })
         })
         .collect();
-    let cluster_version = facts.cluster.cluster_version.as_deref().and_then(Version::parse).map(|v| (v.major, v.minor));
-    upgrade::ClusterView { members, leader: facts.cluster.leader(), cluster_version, alarms: facts.cluster.alarms.clone() }
+    let cluster_version = facts
+        .cluster
+        .cluster_version
+        .as_deref()
+        .and_then(Version::parse)
+        .map(|v| (v.major, v.minor));
+    upgrade::ClusterView {
+        members,
+        leader: facts.cluster.leader(),
+        cluster_version,
+        alarms: facts.cluster.alarms.clone(),
+    }
 }
 
 impl fmt::Display for Plan {

@@ -18,7 +18,8 @@ type Log = Arc<Mutex<File>>;
 
 fn record(log: &Option<Log>, host: Option<&str>, event: &str, msg: &str) {
     let Some(log) = log else { return };
-    let line = serde_json::json!({ "time": timestamp(), "host": host, "event": event, "message": msg });
+    let line =
+        serde_json::json!({ "time": timestamp(), "host": host, "event": event, "message": msg });
     if let Ok(mut f) = log.lock() {
         let _ = writeln!(f, "{line}");
     }
@@ -27,9 +28,13 @@ fn record(log: &Option<Log>, host: Option<&str>, event: &str, msg: &str) {
 impl Progress {
     /// Progress on stderr, and as JSON lines appended to `log` if given.
     pub fn new(log: Option<&Path>) -> std::io::Result<Progress> {
-        let multi = std::io::stderr().is_terminal().then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        let multi = std::io::stderr()
+            .is_terminal()
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         let log = match log {
-            Some(p) => Some(Arc::new(Mutex::new(File::options().create(true).append(true).open(p)?))),
+            Some(p) => Some(Arc::new(Mutex::new(
+                File::options().create(true).append(true).open(p)?,
+            ))),
             None => None,
         };
         Ok(Progress { multi, log })
@@ -38,13 +43,23 @@ impl Progress {
     /// A line for one host and one step.
     pub fn task(&self, host: &str) -> Task {
         let bar = self.multi.as_ref().map(|m| {
-            let style = ProgressStyle::with_template("{spinner:.green} {prefix:<12.bold} {wide_msg} {elapsed:>4}")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            let b = m.add(ProgressBar::new_spinner().with_style(style).with_prefix(host.to_string()));
+            let style = ProgressStyle::with_template(
+                "{spinner:.green} {prefix:<12.bold} {wide_msg} {elapsed:>4}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let b = m.add(
+                ProgressBar::new_spinner()
+                    .with_style(style)
+                    .with_prefix(host.to_string()),
+            );
             b.enable_steady_tick(Duration::from_millis(100));
             b
         });
-        Task { host: host.to_string(), bar, log: self.log.clone() }
+        Task {
+            host: host.to_string(),
+            bar,
+            log: self.log.clone(),
+        }
     }
 
     /// A message not tied to one host.

@@ -17,10 +17,19 @@ pub enum ReleaseError {
     Download { url: String, detail: String },
     #[error("{url}: SHA256SUMS has no line for {file}")]
     NotInSums { url: String, file: String },
-    #[error("checksum mismatch for {file}: expected {expected}, got {actual}; nothing was installed")]
-    Mismatch { file: String, expected: String, actual: String },
+    #[error(
+        "checksum mismatch for {file}: expected {expected}, got {actual}; nothing was installed"
+    )]
+    Mismatch {
+        file: String,
+        expected: String,
+        actual: String,
+    },
     #[error("release cache {path}: {source}")]
-    Cache { path: String, source: std::io::Error },
+    Cache {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// The Go architecture name etcd's release files use, from `uname -m`.
@@ -48,7 +57,13 @@ impl Artifact {
     pub fn new(release: &Release, version: Version, arch: &'static str) -> Artifact {
         let base = release.source.base_url();
         let file = format!("etcd-v{version}-linux-{arch}.tar.gz");
-        Artifact { version, arch, url: format!("{base}/v{version}/{file}"), sums_url: format!("{base}/v{version}/SHA256SUMS"), file }
+        Artifact {
+            version,
+            arch,
+            url: format!("{base}/v{version}/{file}"),
+            sums_url: format!("{base}/v{version}/SHA256SUMS"),
+            file,
+        }
     }
 
     /// The top directory inside the tarball.
@@ -75,8 +90,14 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(release: &Release) -> Fetcher {
-        let http = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(10)).build().unwrap_or_default();
-        Fetcher { release: release.clone(), http }
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Fetcher {
+            release: release.clone(),
+            http,
+        }
     }
 
     fn cache_path(&self, a: &Artifact) -> PathBuf {
@@ -85,9 +106,19 @@ impl Fetcher {
             .source
             .base_url()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
-        self.release.cache_dir.join(source).join(format!("v{}", a.version)).join(&a.file)
+        self.release
+            .cache_dir
+            .join(source)
+            .join(format!("v{}", a.version))
+            .join(&a.file)
     }
 
     /// The digest the artifact must have: pinned in the inventory, or from `SHA256SUMS`.
@@ -97,7 +128,10 @@ impl Fetcher {
         }
         let sums = self.get(&a.sums_url).await?;
         let sums = String::from_utf8_lossy(&sums);
-        digest_from_sums(&sums, &a.file).ok_or_else(|| ReleaseError::NotInSums { url: a.sums_url.clone(), file: a.file.clone() })
+        digest_from_sums(&sums, &a.file).ok_or_else(|| ReleaseError::NotInSums {
+            url: a.sums_url.clone(),
+            file: a.file.clone(),
+        })
     }
 
     /// Returns the verified tarball's bytes and digest, from the cache or downloaded.
@@ -114,23 +148,41 @@ impl Fetcher {
         let bytes = self.get(&a.url).await?;
         let actual = sha256_hex(&bytes);
         if actual != expected {
-            return Err(ReleaseError::Mismatch { file: a.file.clone(), expected, actual });
+            return Err(ReleaseError::Mismatch {
+                file: a.file.clone(),
+                expected,
+                actual,
+            });
         }
-        crate::files::write_atomic(&path, &bytes, 0o644)
-            .map_err(|source| ReleaseError::Cache { path: path.display().to_string(), source })?;
+        crate::files::write_atomic(&path, &bytes, 0o644).map_err(|source| ReleaseError::Cache {
+            path: path.display().to_string(),
+            source,
+        })?;
         Ok((bytes, expected))
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, ReleaseError> {
-        let fail = |detail: String| ReleaseError::Download { url: url.to_string(), detail };
+        let fail = |detail: String| ReleaseError::Download {
+            url: url.to_string(),
+            detail,
+        };
         if let Some(path) = url.strip_prefix("file://") {
             return std::fs::read(path).map_err(|e| fail(e.to_string()));
         }
-        let resp = self.http.get(url).send().await.map_err(|e| fail(error_chain(&e)))?;
+        let resp = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?;
         if !resp.status().is_success() {
             return Err(fail(format!("HTTP {}", resp.status())));
         }
-        Ok(resp.bytes().await.map_err(|e| fail(error_chain(&e)))?.to_vec())
+        Ok(resp
+            .bytes()
+            .await
+            .map_err(|e| fail(error_chain(&e)))?
+            .to_vec())
     }
 }
 
@@ -151,9 +203,19 @@ mod tests {
 
     #[test]
     fn finds_digest_in_sums() {
-        let sums = format!("{}  etcd-v3.5.1-linux-arm64.tar.gz\n{}  etcd-v3.5.1-linux-amd64.tar.gz\n", "a".repeat(64), "B".repeat(64));
-        assert_eq!(digest_from_sums(&sums, "etcd-v3.5.1-linux-amd64.tar.gz"), Some("b".repeat(64)));
-        assert_eq!(digest_from_sums(&sums, "etcd-v3.5.2-linux-amd64.tar.gz"), None);
+        let sums = format!(
+            "{}  etcd-v3.5.1-linux-arm64.tar.gz\n{}  etcd-v3.5.1-linux-amd64.tar.gz\n",
+            "a".repeat(64),
+            "B".repeat(64)
+        );
+        assert_eq!(
+            digest_from_sums(&sums, "etcd-v3.5.1-linux-amd64.tar.gz"),
+            Some("b".repeat(64))
+        );
+        assert_eq!(
+            digest_from_sums(&sums, "etcd-v3.5.2-linux-amd64.tar.gz"),
+            None
+        );
     }
 
     #[test]

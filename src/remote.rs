@@ -38,7 +38,11 @@ pub enum Source<'a> {
 pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: Source) -> String {
     // Members sharing a host prepare it together: the first one installs,
     // the others find the same release in place (and drain their copy).
-    let drain = if matches!(source, Source::Stdin) { "cat >/dev/null; " } else { "" };
+    let drain = if matches!(source, Source::Stdin) {
+        "cat >/dev/null; "
+    } else {
+        ""
+    };
     let fetch = match source {
         Source::Stdin => "cat > \"$f\"".to_string(),
         Source::Url(url) => format!(
@@ -76,8 +80,10 @@ mv \"$dest.tmp\" \"$dest\"
 /// into the operator's PATH.
 pub fn use_version(inv: &Inventory, version: Version) -> String {
     let current = quote(&layout::current_link(inv));
-    let mut s =
-        format!("set -e\nln -sfn {target} {current}.tmp\nmv -T {current}.tmp {current}\n", target = quote(&format!("etcd-v{version}")));
+    let mut s = format!(
+        "set -e\nln -sfn {target} {current}.tmp\nmv -T {current}.tmp {current}\n",
+        target = quote(&format!("etcd-v{version}"))
+    );
     for b in layout::BINARIES {
         s.push_str(&format!(
             "if [ -e {current}/{b} ]; then ln -sfn {current}/{b} {dir}/{b}; else rm -f {dir}/{b}; fi\n",
@@ -90,7 +96,9 @@ pub fn use_version(inv: &Inventory, version: Version) -> String {
 /// Writes stdin to `path` atomically with `mode`; then runs `after`.
 pub fn write_file(path: &str, mode: &str, after: &str) -> String {
     let p = quote(path);
-    format!("set -e\nmkdir -p \"$(dirname {p})\"\ncat > {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n{after}")
+    format!(
+        "set -e\nmkdir -p \"$(dirname {p})\"\ncat > {p}.tmp\nchmod {mode} {p}.tmp\nmv {p}.tmp {p}\n{after}"
+    )
 }
 
 /// Writes one TLS file (from stdin) into the member's PKI directory, owned by
@@ -106,7 +114,10 @@ pub fn write_pki_file(m: &Member, name: &str, mode: &str) -> String {
 /// Writes the host's systemd unit or compose file (from stdin).
 pub fn write_host_file(inv: &Inventory, m: &Member) -> String {
     match m.compose() {
-        None => format!("{HOST_LOCK}{}", write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")),
+        None => format!(
+            "{HOST_LOCK}{}",
+            write_file(layout::UNIT_PATH, "0644", "systemctl daemon-reload\n")
+        ),
         Some(_) => format!("{HOST_LOCK}{}", compose::write_file(inv)),
     }
 }
@@ -134,14 +145,19 @@ pub fn journal_tail(inv: &Inventory, m: &Member) -> String {
     if m.compose().is_some() {
         return compose::logs_tail(inv, m);
     }
-    format!("journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true", layout::unit(m))
+    format!(
+        "journalctl -u {} -n 15 --no-pager -o cat 2>/dev/null || true",
+        layout::unit(m)
+    )
 }
 
 /// Moves a data directory from an earlier life aside (never deletes it) and
 /// makes a fresh one.
 pub fn move_data_aside(m: &Member) -> String {
     let d = quote(layout::data_dir(m));
-    format!("set -e\nif [ -d {d}/member ]; then mv {d} {d}.stale-$(date +%Y%m%d%H%M%S); fi\ninstall -d -m 0700 -o etcd -g etcd {d}\n")
+    format!(
+        "set -e\nif [ -d {d}/member ]; then mv {d} {d}.stale-$(date +%Y%m%d%H%M%S); fi\ninstall -d -m 0700 -o etcd -g etcd {d}\n"
+    )
 }
 
 /// Stops and disables a removed member's etcd, whichever way it ran (the
@@ -173,7 +189,14 @@ pub fn stop(inv: &Inventory, m: &Member) -> String {
 
 /// Receives a snapshot on stdin, checks it, moves the old data directory
 /// aside (never deleting it) and restores the snapshot into a fresh one.
-pub fn restore_snapshot(inv: &Inventory, m: &Member, sha256: &str, initial_cluster: &str, token: &str, stamp: &str) -> String {
+pub fn restore_snapshot(
+    inv: &Inventory,
+    m: &Member,
+    sha256: &str,
+    initial_cluster: &str,
+    token: &str,
+    stamp: &str,
+) -> String {
     let args = format!(
         "--name {} --initial-cluster {} --initial-cluster-token {} --initial-advertise-peer-urls {}",
         quote(&m.name),
@@ -256,7 +279,9 @@ systemctl daemon-reload
 /// release (`Build`) or pulled from its registry (`Pull`).
 pub fn get_image(inv: &Inventory, v: Version, step: &crate::plan::ImageStep) -> String {
     match step {
-        crate::plan::ImageStep::Build(r) => format!("{HOST_LOCK}{}", compose::build_image(inv, v, r)),
+        crate::plan::ImageStep::Build(r) => {
+            format!("{HOST_LOCK}{}", compose::build_image(inv, v, r))
+        }
         crate::plan::ImageStep::Pull(r) => format!("{HOST_LOCK}{}", compose::pull_image(r)),
     }
 }

@@ -13,7 +13,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Runs one removal; `live` holds the inventory members known to serve.
-pub(crate) async fn run(env: &Env<'_>, name: &str, id: u64, live: &BTreeSet<String>) -> Result<(), Error> {
+pub(crate) async fn run(
+    env: &Env<'_>,
+    name: &str,
+    id: u64,
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
     let task = env.progress.task(name);
     exec::guard(&task, async {
         let cluster = exec::urls(env, live).await?;
@@ -69,12 +74,22 @@ pub(crate) async fn run(env: &Env<'_>, name: &str, id: u64, live: &BTreeSet<Stri
 }
 
 /// Never the last member; never leave fewer healthy voters than quorum needs.
-fn check_quorum(name: &str, list: &[MemberInfo], id: u64, healthy_others: usize) -> Result<(), Error> {
+fn check_quorum(
+    name: &str,
+    list: &[MemberInfo],
+    id: u64,
+    healthy_others: usize,
+) -> Result<(), Error> {
     let voters = list.iter().filter(|e| !e.is_learner).count();
     let removing_voter = list.iter().any(|e| e.id == id && !e.is_learner);
     let remaining = voters - usize::from(removing_voter);
     if remaining == 0 {
-        return Err(HostError::new(name, "member remove", "it is the last voting member; etcd-deploy never removes the last one").into());
+        return Err(HostError::new(
+            name,
+            "member remove",
+            "it is the last voting member; etcd-deploy never removes the last one",
+        )
+        .into());
     }
     if healthy_others < remaining / 2 + 1 {
         return Err(HostError::new(
@@ -92,14 +107,26 @@ fn check_quorum(name: &str, list: &[MemberInfo], id: u64, healthy_others: usize)
 fn retired_member(env: &Env<'_>, name: &str, e: &MemberInfo) -> Option<Member> {
     let template = env.inv.members.first()?;
     let peer = e.peer_urls.first()?;
-    let port = |u: &str| u.rsplit(':').next().and_then(|p| p.trim_end_matches('/').parse().ok());
+    let port = |u: &str| {
+        u.rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+    };
     // Client URLs carry the host's address; peer URLs may carry a container name.
-    let address = e.client_urls.first().and_then(|u| host_of_url(u)).or_else(|| host_of_url(peer))?;
+    let address = e
+        .client_urls
+        .first()
+        .and_then(|u| host_of_url(u))
+        .or_else(|| host_of_url(peer))?;
     let mut m = template.clone();
     m.name = name.to_string();
     m.ssh.address = address.clone();
     m.peer_port = port(peer)?;
-    m.client_port = e.client_urls.first().and_then(|u| port(u)).unwrap_or(template.client_port);
+    m.client_port = e
+        .client_urls
+        .first()
+        .and_then(|u| port(u))
+        .unwrap_or(template.client_port);
     m.advertise = address;
     Some(m)
 }

@@ -17,7 +17,14 @@ pub struct Saved {
 /// Streams a snapshot from `url` into `dir`, named `<cluster>-<time>-rev<revision>.db`.
 pub async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdError> {
     let snap = etcd::snapshot(url).await?;
-    write(dir.join(format!("{cluster}-{}-rev{}.db", files::stamp(), snap.revision)), snap)
+    write(
+        dir.join(format!(
+            "{cluster}-{}-rev{}.db",
+            files::stamp(),
+            snap.revision
+        )),
+        snap,
+    )
 }
 
 /// Streams a snapshot from `url` into the file `path`.
@@ -27,6 +34,11 @@ pub async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
 
 fn write(path: PathBuf, snap: etcd::Snapshot) -> Result<Saved, EtcdError> {
     // Every key is in it: readable by its owner only.
-    files::write_atomic(&path, &snap.bytes, 0o600).map_err(|e| EtcdError::new(format!("writing {}: {e}", path.display())))?;
-    Ok(Saved { path, revision: snap.revision, bytes: snap.bytes.len() })
+    files::write_atomic(&path, &snap.bytes, 0o600)
+        .map_err(|e| EtcdError::new(format!("writing {}: {e}", path.display())))?;
+    Ok(Saved {
+        path,
+        revision: snap.revision,
+        bytes: snap.bytes.len(),
+    })
 }

@@ -21,7 +21,11 @@ pub struct HostError {
 
 impl HostError {
     pub fn new(host: &str, step: &str, detail: impl Into<String>) -> Self {
-        HostError { host: host.to_string(), step: step.to_string(), detail: detail.into() }
+        HostError {
+            host: host.to_string(),
+            step: step.to_string(),
+            detail: detail.into(),
+        }
     }
 }
 
@@ -64,11 +68,18 @@ impl Host {
         b.connect_timeout(Duration::from_secs(t.connect_timeout_secs));
         b.server_alive_interval(Duration::from_secs(5));
         b.control_directory(control_dir());
-        let session = b
-            .connect_mux(&t.address)
-            .await
-            .map_err(|e| HostError::new(&member.name, "connect", format!("cannot connect to {} over SSH: {}", t.address, describe(&e))))?;
-        Ok(Host { name: member.name.clone(), session, become_root: t.become_root })
+        let session = b.connect_mux(&t.address).await.map_err(|e| {
+            HostError::new(
+                &member.name,
+                "connect",
+                format!("cannot connect to {} over SSH: {}", t.address, describe(&e)),
+            )
+        })?;
+        Ok(Host {
+            name: member.name.clone(),
+            session,
+            become_root: t.become_root,
+        })
     }
 
     fn command(&self, script: &str) -> openssh::OwningCommand<&Session> {
@@ -85,22 +96,41 @@ impl Host {
 
     /// Runs a shell script (as root when `become` is set); returns stdout.
     pub async fn run(&self, step: &str, script: &str) -> Result<String, HostError> {
-        let out = self.command(script).output().await.map_err(|e| HostError::new(&self.name, step, describe(&e)))?;
+        let out = self
+            .command(script)
+            .output()
+            .await
+            .map_err(|e| HostError::new(&self.name, step, describe(&e)))?;
         self.check(step, out)
     }
 
     /// Runs a script with `data` on its stdin.
-    pub async fn run_with_input(&self, step: &str, script: &str, data: &[u8]) -> Result<String, HostError> {
+    pub async fn run_with_input(
+        &self,
+        step: &str,
+        script: &str,
+        data: &[u8],
+    ) -> Result<String, HostError> {
         let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
-        let mut child =
-            self.command(script).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().await.map_err(err)?;
+        let mut child = self
+            .command(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(err)?;
         if let Some(mut stdin) = child.stdin().take() {
             let write = async {
                 stdin.write_all(data).await?;
                 stdin.shutdown().await
             };
             if let Err(e) = write.await {
-                return Err(HostError::new(&self.name, step, format!("sending data: {e}")));
+                return Err(HostError::new(
+                    &self.name,
+                    step,
+                    format!("sending data: {e}"),
+                ));
             }
         }
         let out = child.wait_with_output().await.map_err(err)?;
@@ -112,7 +142,10 @@ impl Host {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let code = out.status.code().map_or_else(|| "a signal".to_string(), |c| format!("exit code {c}"));
+        let code = out
+            .status
+            .code()
+            .map_or_else(|| "a signal".to_string(), |c| format!("exit code {c}"));
         let stderr = stderr.trim();
         let detail = if stderr.is_empty() {
             format!("remote command failed with {code}")
@@ -126,14 +159,25 @@ impl Host {
     pub async fn forward(&self, host: &str, port: u16) -> Result<SocketAddr, HostError> {
         let step = "open SSH tunnel";
         let local = {
-            let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| HostError::new(&self.name, step, e.to_string()))?;
-            l.local_addr().map_err(|e| HostError::new(&self.name, step, e.to_string()))?
+            let l = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .map_err(|e| HostError::new(&self.name, step, e.to_string()))?;
+            l.local_addr()
+                .map_err(|e| HostError::new(&self.name, step, e.to_string()))?
         };
-        let remote = openssh::Socket::TcpSocket { host: host.to_string().into(), port };
+        let remote = openssh::Socket::TcpSocket {
+            host: host.to_string().into(),
+            port,
+        };
         self.session
             .request_port_forward(ForwardType::Local, local, remote)
             .await
-            .map_err(|e| HostError::new(&self.name, step, format!("forwarding {local} to {host}:{port}: {}", describe(&e))))?;
+            .map_err(|e| {
+                HostError::new(
+                    &self.name,
+                    step,
+                    format!("forwarding {local} to {host}:{port}: {}", describe(&e)),
+                )
+            })?;
         Ok(local)
     }
 
@@ -159,7 +203,10 @@ fn describe(e: &openssh::Error) -> String {
 
 /// Quotes a string for a POSIX shell.
 pub fn quote(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-:=,@+".contains(&b)) {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-:=,@+".contains(&b))
+    {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))

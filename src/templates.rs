@@ -20,9 +20,15 @@ pub const UNIT_TEMPLATE: &str = "etcd.service.j2";
 pub const COMPOSE_TEMPLATE: &str = "compose.yml.j2";
 
 const BUILTIN: [(&str, &str); 3] = [
-    (CONFIG_TEMPLATE, include_str!("../templates/etcd.conf.yml.j2")),
+    (
+        CONFIG_TEMPLATE,
+        include_str!("../templates/etcd.conf.yml.j2"),
+    ),
     (UNIT_TEMPLATE, include_str!("../templates/etcd.service.j2")),
-    (COMPOSE_TEMPLATE, include_str!("../templates/compose.yml.j2")),
+    (
+        COMPOSE_TEMPLATE,
+        include_str!("../templates/compose.yml.j2"),
+    ),
 ];
 
 /// The first line of a rendered config; carries the digest of its settings.
@@ -34,9 +40,16 @@ pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
     #[error("template {name}: {source:#}")]
-    Render { name: String, source: minijinja::Error },
+    Render {
+        name: String,
+        source: minijinja::Error,
+    },
     #[error("template directory {dir}: cannot read {name}: {source}")]
-    Read { dir: String, name: String, source: std::io::Error },
+    Read {
+        dir: String,
+        name: String,
+        source: std::io::Error,
+    },
 }
 
 /// How a member joins: read by etcd only while its data directory is empty.
@@ -86,7 +99,10 @@ impl Templates {
             minijinja::syntax::SyntaxConfig::builder()
                 .keep_trailing_newline(true)
                 .build()
-                .map_err(|source| TemplateError::Render { name: "syntax".into(), source })?,
+                .map_err(|source| TemplateError::Render {
+                    name: "syntax".into(),
+                    source,
+                })?,
         );
         env.add_filter("yaml", yaml_filter);
         for (name, builtin) in BUILTIN {
@@ -94,18 +110,33 @@ impl Templates {
                 Some(dir) => read_override(dir, name)?.unwrap_or_else(|| builtin.to_string()),
                 None => builtin.to_string(),
             };
-            env.add_template_owned(name, text).map_err(|source| TemplateError::Render { name: name.to_string(), source })?;
+            env.add_template_owned(name, text)
+                .map_err(|source| TemplateError::Render {
+                    name: name.to_string(),
+                    source,
+                })?;
         }
         Ok(Templates { env })
     }
 
     /// Renders the unit and config of `member`; `bootstrap` adds the first-start fields.
-    pub fn render(&self, inv: &Inventory, member: &Member, bootstrap: Option<&Bootstrap>) -> Result<Rendered, TemplateError> {
+    pub fn render(
+        &self,
+        inv: &Inventory,
+        member: &Member,
+        bootstrap: Option<&Bootstrap>,
+    ) -> Result<Rendered, TemplateError> {
         let ctx = base_context(inv, member);
-        let settings_only = self.render_one(CONFIG_TEMPLATE, context! { bootstrap => Value::from(()), ..ctx.clone() })?;
+        let settings_only = self.render_one(
+            CONFIG_TEMPLATE,
+            context! { bootstrap => Value::from(()), ..ctx.clone() },
+        )?;
         let config_digest = sha256_hex(settings_only.as_bytes());
         let body = match bootstrap {
-            Some(b) => self.render_one(CONFIG_TEMPLATE, context! { bootstrap => Value::from(Serde(b)), ..ctx.clone() })?,
+            Some(b) => self.render_one(
+                CONFIG_TEMPLATE,
+                context! { bootstrap => Value::from(Serde(b)), ..ctx.clone() },
+            )?,
             None => settings_only,
         };
         let config = format!(
@@ -116,11 +147,23 @@ impl Templates {
         if member.compose().is_some() {
             let c = self.render_compose(inv, member, &|_| inv.cluster.version)?;
             let service_digest = c.services.get(&member.name).cloned();
-            return Ok(Rendered { config, config_digest, host_file: c.text, host_file_digest: c.digest, service_digest });
+            return Ok(Rendered {
+                config,
+                config_digest,
+                host_file: c.text,
+                host_file_digest: c.digest,
+                service_digest,
+            });
         }
         let host_file = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
         let host_file_digest = sha256_hex(host_file.as_bytes());
-        Ok(Rendered { config, config_digest, host_file, host_file_digest, service_digest: None })
+        Ok(Rendered {
+            config,
+            config_digest,
+            host_file,
+            host_file_digest,
+            service_digest: None,
+        })
     }
 
     /// Renders the compose file of the host `m` runs on, with one service per
@@ -131,9 +174,17 @@ impl Templates {
         m: &Member,
         version_of: &dyn Fn(&Member) -> Version,
     ) -> Result<ComposeFile, TemplateError> {
-        let on_host: Vec<&Member> = inv.host_members(m).into_iter().filter(|o| o.compose().is_some()).collect();
+        let on_host: Vec<&Member> = inv
+            .host_members(m)
+            .into_iter()
+            .filter(|o| o.compose().is_some())
+            .collect();
         let bridged = on_host.iter().any(|o| o.bridged());
-        let source = self.env.get_template(COMPOSE_TEMPLATE).map(|t| t.source().to_string()).unwrap_or_default();
+        let source = self
+            .env
+            .get_template(COMPOSE_TEMPLATE)
+            .map(|t| t.source().to_string())
+            .unwrap_or_default();
         let mut services = BTreeMap::new();
         let mut members = Vec::new();
         for o in on_host {
@@ -147,7 +198,10 @@ impl Templates {
                 ("bridge", Value::from(o.bridged())),
                 ("advertise", Value::from(o.advertise.as_str())),
                 // The address ports are published on (IPv6 in brackets).
-                ("publish", Value::from(crate::inventory::url_host(&o.advertise))),
+                (
+                    "publish",
+                    Value::from(crate::inventory::url_host(&o.advertise)),
+                ),
                 ("client_port", Value::from(o.client_port)),
                 ("peer_port", Value::from(o.peer_port)),
                 ("data_dir", Value::from(layout::data_dir(o))),
@@ -157,7 +211,9 @@ impl Templates {
             ]);
             // What decides a recreate: the template and this service's inputs.
             let inputs = serde_json::to_string(&svc).unwrap_or_default();
-            let digest = sha256_hex(format!("{source}\n{}\n{inputs}", layout::compose_network(inv)).as_bytes());
+            let digest = sha256_hex(
+                format!("{source}\n{}\n{inputs}", layout::compose_network(inv)).as_bytes(),
+            );
             svc.insert("digest", Value::from(digest.as_str()));
             services.insert(o.name.clone(), digest);
             members.push(Value::from(svc));
@@ -169,12 +225,23 @@ impl Templates {
         };
         let text = ensure_newline(self.render_one(COMPOSE_TEMPLATE, ctx)?);
         let digest = sha256_hex(text.as_bytes());
-        Ok(ComposeFile { text, digest, services })
+        Ok(ComposeFile {
+            text,
+            digest,
+            services,
+        })
     }
 
     fn render_one(&self, name: &str, ctx: Value) -> Result<String, TemplateError> {
-        let err = |source| TemplateError::Render { name: name.to_string(), source };
-        self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)
+        let err = |source| TemplateError::Render {
+            name: name.to_string(),
+            source,
+        };
+        self.env
+            .get_template(name)
+            .map_err(err)?
+            .render(ctx)
+            .map_err(err)
     }
 }
 
@@ -182,13 +249,21 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, TemplateError
     match std::fs::read_to_string(dir.join(name)) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(TemplateError::Read { dir: dir.display().to_string(), name: name.to_string(), source }),
+        Err(source) => Err(TemplateError::Read {
+            dir: dir.display().to_string(),
+            name: name.to_string(),
+            source,
+        }),
     }
 }
 
 fn base_context(inv: &Inventory, m: &Member) -> Value {
     let s = &m.settings;
-    let extra: std::collections::BTreeMap<&str, Value> = s.extra.iter().map(|(k, v)| (k.as_str(), Value::from(Serde(v)))).collect();
+    let extra: std::collections::BTreeMap<&str, Value> = s
+        .extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), Value::from(Serde(v))))
+        .collect();
     context! {
         cluster => context! { name => &inv.cluster.name, token => &inv.cluster.token, version => inv.cluster.version.to_string() },
         member => context! {
@@ -228,7 +303,8 @@ fn unit_context(inv: &Inventory) -> Value {
 /// Writes a value as a YAML scalar or flow collection (JSON is valid YAML,
 /// and quoting every string rules out YAML's surprises like `no` or `1e3`).
 fn yaml_filter(v: Value) -> Result<String, minijinja::Error> {
-    serde_json::to_string(&v).map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
+    serde_json::to_string(&v)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))
 }
 
 fn ensure_newline(mut s: String) -> String {

@@ -14,7 +14,10 @@
 //! Keys are written with mode 0600 and never printed or logged.
 
 use crate::inventory::{Inventory, Member, TlsMode};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, PublicKeyData};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PublicKeyData,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
@@ -70,7 +73,9 @@ pub struct Paths {
 
 impl Paths {
     pub fn new(dir: &Path) -> Paths {
-        Paths { dir: dir.to_path_buf() }
+        Paths {
+            dir: dir.to_path_buf(),
+        }
     }
     pub fn ca(&self) -> PathBuf {
         self.dir.join("ca.crt")
@@ -88,7 +93,13 @@ impl Paths {
 
 /// Names and addresses a member is reached by: its certificates must cover them.
 pub fn member_sans(m: &Member) -> Vec<String> {
-    let mut sans = vec![m.name.clone(), m.advertise.clone(), m.ssh.address.clone(), "localhost".into(), "127.0.0.1".into()];
+    let mut sans = vec![
+        m.name.clone(),
+        m.advertise.clone(),
+        m.ssh.address.clone(),
+        "localhost".into(),
+        "127.0.0.1".into(),
+    ];
     sans.dedup();
     let mut seen = std::collections::BTreeSet::new();
     sans.retain(|s| seen.insert(s.clone()));
@@ -111,25 +122,39 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
     std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
     set_mode(dir, 0o700)?;
     let ca_key = if p.ca().exists() && p.ca_key().exists() {
-        KeyPair::from_pem(&read(&p.ca_key())?).map_err(|e| err(format!("{}: {e}", p.ca_key().display())))?
+        KeyPair::from_pem(&read(&p.ca_key())?)
+            .map_err(|e| err(format!("{}: {e}", p.ca_key().display())))?
     } else {
         let key = KeyPair::generate().map_err(err)?;
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-        params.distinguished_name.push(DnType::CommonName, format!("etcd-deploy CA for {}", inv.cluster.name));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            format!("etcd-deploy CA for {}", inv.cluster.name),
+        );
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
         validity(&mut params, 3650);
         let cert = params.self_signed(&key).map_err(err)?;
         write_secret(&p.ca_key(), &key.serialize_pem())?;
         write_public(&p.ca(), &cert.pem())?;
         key
     };
-    let issuer = Issuer::from_ca_cert_pem(&read(&p.ca())?, &ca_key).map_err(|e| err(format!("{}: {e}", p.ca().display())))?;
-    let both = [ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let issuer = Issuer::from_ca_cert_pem(&read(&p.ca())?, &ca_key)
+        .map_err(|e| err(format!("{}: {e}", p.ca().display())))?;
+    let both = [
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
     for m in &inv.members {
         for kind in ["server", "peer"] {
             let who = format!("{}.{kind}", m.name);
-            let covers = read(&p.cert(&who)).ok().is_some_and(|pem| missing_sans(&pem, &member_sans(m)).is_empty());
+            let covers = read(&p.cert(&who))
+                .ok()
+                .is_some_and(|pem| missing_sans(&pem, &member_sans(m)).is_empty());
             if rotate || !covers || !p.key(&who).exists() {
                 issue(&p, &issuer, &who, &m.name, member_sans(m), &both)?;
             }
@@ -137,8 +162,19 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
     }
     for who in ["client", "operator"] {
         if !p.cert(who).exists() || !p.key(who).exists() {
-            let cn = if who == "client" { "etcd-deploy" } else { "operator" };
-            issue(&p, &issuer, who, cn, vec![], &[ExtendedKeyUsagePurpose::ClientAuth])?;
+            let cn = if who == "client" {
+                "etcd-deploy"
+            } else {
+                "operator"
+            };
+            issue(
+                &p,
+                &issuer,
+                who,
+                cn,
+                vec![],
+                &[ExtendedKeyUsagePurpose::ClientAuth],
+            )?;
         }
     }
     Ok(())
@@ -155,7 +191,10 @@ fn issue(
     let key = KeyPair::generate().map_err(err)?;
     let mut params = CertificateParams::new(sans).map_err(err)?;
     params.distinguished_name.push(DnType::CommonName, cn);
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
     params.extended_key_usages = eku.to_vec();
     params.use_authority_key_identifier_extension = true;
     validity(&mut params, 825);
@@ -180,7 +219,10 @@ fn validate(inv: &Inventory, dir: &Path) -> Result<(), TlsError> {
         for kind in ["server", "peer"] {
             whos.push((
                 format!("{}.{kind}", m.name),
-                member_sans(m).into_iter().filter(|s| s != "localhost" && s != "127.0.0.1").collect(),
+                member_sans(m)
+                    .into_iter()
+                    .filter(|s| s != "localhost" && s != "127.0.0.1")
+                    .collect(),
             ));
         }
     }
@@ -202,9 +244,14 @@ fn validate(inv: &Inventory, dir: &Path) -> Result<(), TlsError> {
                 sans.join(", ")
             )));
         }
-        let kp = KeyPair::from_pem(&key).map_err(|e| err(format!("{}: {e}", p.key(&who).display())))?;
+        let kp =
+            KeyPair::from_pem(&key).map_err(|e| err(format!("{}: {e}", p.key(&who).display())))?;
         if kp.subject_public_key_info() != info.public_key_der {
-            return Err(err(format!("{} does not belong to {}", p.key(&who).display(), p.cert(&who).display())));
+            return Err(err(format!(
+                "{} does not belong to {}",
+                p.key(&who).display(),
+                p.cert(&who).display()
+            )));
         }
     }
     Ok(())
@@ -218,8 +265,11 @@ pub struct CertInfo {
 }
 
 pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("not a PEM certificate: {e}"))?;
-    let cert = parsed.parse_x509().map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| format!("not a PEM certificate: {e}"))?;
+    let cert = parsed
+        .parse_x509()
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
     let secs = cert.validity().not_after.timestamp();
     let not_after = SystemTime::UNIX_EPOCH + Duration::from_secs(secs.max(0) as u64);
     let mut sans = Vec::new();
@@ -240,12 +290,20 @@ pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
             }
         }
     }
-    Ok(CertInfo { not_after, sans, public_key_der: cert.public_key().raw.to_vec() })
+    Ok(CertInfo {
+        not_after,
+        sans,
+        public_key_der: cert.public_key().raw.to_vec(),
+    })
 }
 
 fn missing_sans(pem: &str, want: &[String]) -> Vec<String> {
     match cert_info(pem) {
-        Ok(info) => want.iter().filter(|w| !info.sans.contains(w)).cloned().collect(),
+        Ok(info) => want
+            .iter()
+            .filter(|w| !info.sans.contains(w))
+            .cloned()
+            .collect(),
         Err(_) => want.to_vec(),
     }
 }
@@ -273,7 +331,11 @@ pub fn client_files(inv: &Inventory, who: &str) -> Result<Option<ClientFiles>, T
         TlsMode::Generate { dir } | TlsMode::Provided { dir } => dir,
     };
     let p = Paths::new(dir);
-    Ok(Some(ClientFiles { ca: read(&p.ca())?, cert: read(&p.cert(who))?, key: read(&p.key(who))? }))
+    Ok(Some(ClientFiles {
+        ca: read(&p.ca())?,
+        cert: read(&p.cert(who))?,
+        key: read(&p.key(who))?,
+    }))
 }
 
 fn read(path: &Path) -> Result<String, TlsError> {
@@ -289,10 +351,12 @@ fn write_secret(path: &Path, text: &str) -> Result<(), TlsError> {
 }
 
 fn write_mode(path: &Path, text: &str, mode: u32) -> Result<(), TlsError> {
-    crate::files::write_atomic(path, text.as_bytes(), mode).map_err(|e| err(format!("{}: {e}", path.display())))
+    crate::files::write_atomic(path, text.as_bytes(), mode)
+        .map_err(|e| err(format!("{}: {e}", path.display())))
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), TlsError> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|e| err(format!("{}: {e}", path.display())))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| err(format!("{}: {e}", path.display())))
 }

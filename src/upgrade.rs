@@ -55,14 +55,28 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         return Err("no member answers; an upgrade needs a healthy cluster".into());
     }
     if !view.alarms.is_empty() {
-        return Err(format!("alarms are raised ({}); resolve them (etcdctl alarm list / disarm) before upgrading", view.alarms.join(", ")));
+        return Err(format!(
+            "alarms are raised ({}); resolve them (etcdctl alarm list / disarm) before upgrading",
+            view.alarms.join(", ")
+        ));
     }
-    let unhealthy: Vec<&str> = view.members.iter().filter(|m| !m.healthy).map(|m| m.name.as_str()).collect();
+    let unhealthy: Vec<&str> = view
+        .members
+        .iter()
+        .filter(|m| !m.healthy)
+        .map(|m| m.name.as_str())
+        .collect();
     if !unhealthy.is_empty() {
-        return Err(format!("not every member is healthy ({}); fix that first, then upgrade", unhealthy.join(", ")));
+        return Err(format!(
+            "not every member is healthy ({}); fix that first, then upgrade",
+            unhealthy.join(", ")
+        ));
     }
     if let Some(l) = view.members.iter().find(|m| m.learner) {
-        return Err(format!("{} is a learner; promote it (etcd-deploy apply) or remove it before upgrading", l.name));
+        return Err(format!(
+            "{} is a learner; promote it (etcd-deploy apply) or remove it before upgrading",
+            l.name
+        ));
     }
     if to.major != 3 {
         return Err(format!("etcd {to} is not supported"));
@@ -84,7 +98,9 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
     }
     if downgrade {
         if !allow_downgrade {
-            return Err(format!("{to} is older than what the cluster runs; pass --allow-downgrade if you mean it"));
+            return Err(format!(
+                "{to} is older than what the cluster runs; pass --allow-downgrade if you mean it"
+            ));
         }
         if let Some((maj, min)) = view.cluster_version
             && (to.major, to.minor) < (maj, min)
@@ -95,29 +111,60 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         }
     }
     let pending = |m: &&MemberView| m.version != Some(to);
-    let mut order: Vec<String> =
-        view.members.iter().filter(pending).filter(|m| Some(m.id) != view.leader).map(|m| m.name.clone()).collect();
-    let leader = view.members.iter().filter(pending).find(|m| Some(m.id) == view.leader).map(|m| m.name.clone());
+    let mut order: Vec<String> = view
+        .members
+        .iter()
+        .filter(pending)
+        .filter(|m| Some(m.id) != view.leader)
+        .map(|m| m.name.clone())
+        .collect();
+    let leader = view
+        .members
+        .iter()
+        .filter(pending)
+        .find(|m| Some(m.id) == view.leader)
+        .map(|m| m.name.clone());
     order.extend(leader.clone());
-    Ok(Rollout { to, order, leader, downgrade })
+    Ok(Rollout {
+        to,
+        order,
+        leader,
+        downgrade,
+    })
 }
 
 // --- execution ---------------------------------------------------------------
 
 /// Runs a checked rollout: snapshot, then each member in order.
-pub(crate) async fn run(env: &Env<'_>, rollout: &Rollout, from: &BTreeMap<String, Version>, live: &BTreeSet<String>) -> Result<(), Error> {
+pub(crate) async fn run(
+    env: &Env<'_>,
+    rollout: &Rollout,
+    from: &BTreeMap<String, Version>,
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
     let cluster = exec::urls(env, live).await?;
     if let Some(dir) = env.snapshot_dir {
         let leader = leader_url(env, live).await?;
         let saved = snapshot::save(&leader, dir, &env.inv.cluster.name)
             .await
-            .map_err(|e| Error::Blocked(format!("snapshot before the version change failed: {e}")))?;
-        env.progress.line(&format!("snapshot saved: {} ({} bytes, revision {})", saved.path.display(), saved.bytes, saved.revision));
+            .map_err(|e| {
+                Error::Blocked(format!("snapshot before the version change failed: {e}"))
+            })?;
+        env.progress.line(&format!(
+            "snapshot saved: {} ({} bytes, revision {})",
+            saved.path.display(),
+            saved.bytes,
+            saved.revision
+        ));
     }
     for name in &rollout.order {
         let m = env.member(name)?;
         let task = env.progress.task(name);
-        exec::guard(&task, switch_member(env, m, rollout.to, from.get(name).copied(), live, &task)).await?;
+        exec::guard(
+            &task,
+            switch_member(env, m, rollout.to, from.get(name).copied(), live, &task),
+        )
+        .await?;
         task.done(&format!("runs etcd {}, healthy, caught up", rollout.to));
     }
     // etcd raises the cluster version by itself once every member runs the new
@@ -125,10 +172,15 @@ pub(crate) async fn run(env: &Env<'_>, rollout: &Rollout, from: &BTreeMap<String
     let want = (rollout.to.major, rollout.to.minor);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v = etcd::versions(&cluster[0]).await.map_err(|e| Error::Blocked(format!("reading the cluster version: {e}")))?;
+        let v = etcd::versions(&cluster[0])
+            .await
+            .map_err(|e| Error::Blocked(format!("reading the cluster version: {e}")))?;
         let got = Version::parse(&v.etcdcluster).map(|c| (c.major, c.minor));
         if got == Some(want) || rollout.downgrade || Instant::now() > deadline {
-            env.progress.line(&format!("cluster version {} (every member runs etcd {})", v.etcdcluster, rollout.to));
+            env.progress.line(&format!(
+                "cluster version {} (every member runs etcd {})",
+                v.etcdcluster, rollout.to
+            ));
             return Ok(());
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -146,20 +198,31 @@ async fn switch_member(
     task: &Task,
 ) -> Result<(), Error> {
     let url = env.url(m).await?;
-    let st = etcd::status(&url).await.map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
+    let st = etcd::status(&url)
+        .await
+        .map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
     hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
     task.step(&format!("switch to etcd {to} and restart"));
     exec::switch_version(env, m, to).await?;
     let attempt = async {
         exec::start(env, m, true, task).await?;
         exec::wait_healthy(env, m, task).await?;
-        let st = etcd::status(&url).await.map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
+        let st = etcd::status(&url)
+            .await
+            .map_err(|e| exec::etcd_err(&m.name, "read status", e))?;
         if st.version != to.to_string() {
-            return Err(HostError::new(&m.name, "check version", format!("reports {} after the restart, not {to}", st.version)).into());
+            return Err(HostError::new(
+                &m.name,
+                "check version",
+                format!("reports {} after the restart, not {to}", st.version),
+            )
+            .into());
         }
         wait_caught_up(env, m, &url, live, task).await
     };
-    let Err(err) = attempt.await else { return Ok(()) };
+    let Err(err) = attempt.await else {
+        return Ok(());
+    };
     let Some(old) = old else { return Err(err) };
     task.step(&format!("roll back to etcd {old}"));
     let back = async {
@@ -168,10 +231,17 @@ async fn switch_member(
         exec::wait_healthy(env, m, task).await
     };
     let outcome = match back.await {
-        Ok(()) => format!("rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"),
+        Ok(()) => format!(
+            "rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"
+        ),
         Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
     };
-    Err(HostError::new(&m.name, &format!("upgrade to {to}"), format!("{err}; {outcome}")).into())
+    Err(HostError::new(
+        &m.name,
+        &format!("upgrade to {to}"),
+        format!("{err}; {outcome}"),
+    )
+    .into())
 }
 
 /// Before a member restarts: if it leads (and is not alone), leadership moves
@@ -205,18 +275,32 @@ pub(crate) async fn move_leadership(
 ) -> Result<(), Error> {
     let mut candidates = Vec::new();
     for name in live.iter().filter(|n| n.as_str() != leader) {
-        let Ok(u) = env.url(env.member(name)?).await else { continue };
+        let Ok(u) = env.url(env.member(name)?).await else {
+            continue;
+        };
         if let Ok(s) = etcd::check_health(&u).await
             && !s.is_learner
         {
-            candidates.push((prefer.is_some_and(|v| s.version == v.to_string()), s.raft_applied_index, s.id));
+            candidates.push((
+                prefer.is_some_and(|v| s.version == v.to_string()),
+                s.raft_applied_index,
+                s.id,
+            ));
         }
     }
     candidates.sort();
     let Some(&(_, _, target)) = candidates.last() else {
-        return Err(HostError::new(leader, "move leadership", "no other healthy voting member to take over").into());
+        return Err(HostError::new(
+            leader,
+            "move leadership",
+            "no other healthy voting member to take over",
+        )
+        .into());
     };
-    exec::retry(leader, "move leadership", Duration::from_secs(15), || etcd::move_leader(url, target)).await?;
+    exec::retry(leader, "move leadership", Duration::from_secs(15), || {
+        etcd::move_leader(url, target)
+    })
+    .await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if let Ok(s) = etcd::status(url).await
@@ -226,14 +310,25 @@ pub(crate) async fn move_leadership(
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(HostError::new(leader, "move leadership", "leadership did not move within 15s").into());
+            return Err(HostError::new(
+                leader,
+                "move leadership",
+                "leadership did not move within 15s",
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// Waits until the member has applied everything the leader had committed.
-async fn wait_caught_up(env: &Env<'_>, m: &Member, url: &str, live: &BTreeSet<String>, task: &Task) -> Result<(), Error> {
+async fn wait_caught_up(
+    env: &Env<'_>,
+    m: &Member,
+    url: &str,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
     task.step("wait until caught up with the leader");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -245,7 +340,12 @@ async fn wait_caught_up(env: &Env<'_>, m: &Member, url: &str, live: &BTreeSet<St
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(HostError::new(&m.name, "wait until caught up", format!("leader {l:?}, member {me:?}")).into());
+            return Err(HostError::new(
+                &m.name,
+                "wait until caught up",
+                format!("leader {l:?}, member {me:?}"),
+            )
+            .into());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -264,7 +364,9 @@ pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result
             by_id.insert(s.id, u);
         }
     }
-    by_id.remove(&leader_id).ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
+    by_id
+        .remove(&leader_id)
+        .ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
 }
 
 #[cfg(test)]
@@ -305,7 +407,8 @@ mod tests {
     fn resumes_by_skipping_upgraded_members() {
         let r = check(&view(&["3.5.1", "3.5.0", "3.5.0"], 2), v("3.5.1"), false).expect("allowed");
         assert_eq!(r.order, ["etcd-2", "etcd-3"]);
-        let done = check(&view(&["3.5.1", "3.5.1", "3.5.1"], 0), v("3.5.1"), false).expect("allowed");
+        let done =
+            check(&view(&["3.5.1", "3.5.1", "3.5.1"], 0), v("3.5.1"), false).expect("allowed");
         assert!(done.order.is_empty() && done.leader.is_none());
     }
 
@@ -320,7 +423,11 @@ mod tests {
     fn downgrade_needs_flag_and_cluster_version() {
         let e = check(&view(&["3.5.1"; 3], 0), v("3.5.0"), false).expect_err("downgrade");
         assert!(e.contains("--allow-downgrade"), "{e}");
-        assert!(check(&view(&["3.5.1"; 3], 0), v("3.5.0"), true).expect("patch downgrade").downgrade);
+        assert!(
+            check(&view(&["3.5.1"; 3], 0), v("3.5.0"), true)
+                .expect("patch downgrade")
+                .downgrade
+        );
         let e = check(&view(&["3.5.1"; 3], 0), v("3.4.23"), true).expect_err("minor downgrade");
         assert!(e.contains("the cluster version is 3.5"), "{e}");
     }
@@ -329,12 +436,24 @@ mod tests {
     fn refuses_unhealthy_learner_or_alarm() {
         let mut c = view(&["3.5.0"; 3], 0);
         c.members[1].healthy = false;
-        assert!(check(&c, v("3.5.1"), false).expect_err("unhealthy").contains("not every member is healthy (etcd-2)"));
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("unhealthy")
+                .contains("not every member is healthy (etcd-2)")
+        );
         let mut c = view(&["3.5.0"; 3], 0);
         c.members[2].learner = true;
-        assert!(check(&c, v("3.5.1"), false).expect_err("learner").contains("etcd-3 is a learner"));
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("learner")
+                .contains("etcd-3 is a learner")
+        );
         let mut c = view(&["3.5.0"; 3], 0);
         c.alarms.push("NOSPACE on etcd-2".into());
-        assert!(check(&c, v("3.5.1"), false).expect_err("alarm").contains("alarms are raised (NOSPACE on etcd-2)"));
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("alarm")
+                .contains("alarms are raised (NOSPACE on etcd-2)")
+        );
     }
 }

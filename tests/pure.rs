@@ -47,7 +47,10 @@ fn assert_err(text: &str, line: usize, col: usize, contains: &str) {
     let e = err(text);
     assert_eq!(e.position, Some((line, col)), "position of: {e}");
     let s = e.to_string();
-    assert!(s.starts_with(&format!("inventory.toml:{line}:{col}: ")), "{s}");
+    assert!(
+        s.starts_with(&format!("inventory.toml:{line}:{col}: ")),
+        "{s}"
+    );
     assert!(s.contains(contains), "{s:?} should contain {contains:?}");
 }
 
@@ -56,7 +59,14 @@ fn assert_err(text: &str, line: usize, col: usize, contains: &str) {
 #[test]
 fn good_inventory_has_defaults() {
     let i = inv(GOOD);
-    assert_eq!(i.cluster.version, Version { major: 3, minor: 5, patch: 1 });
+    assert_eq!(
+        i.cluster.version,
+        Version {
+            major: 3,
+            minor: 5,
+            patch: 1
+        }
+    );
     assert_eq!(i.cluster.token, "etcd-deploy-prod");
     assert_eq!(i.members.len(), 3);
     let m = &i.members[1];
@@ -70,19 +80,36 @@ fn good_inventory_has_defaults() {
 
 #[test]
 fn example_inventory_is_valid() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/inventory.example.toml")).expect("example exists");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/inventory.example.toml"
+    ))
+    .expect("example exists");
     let i = parse(Path::new("inventory.example.toml"), &text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(i.members.len(), 3);
 }
 
 #[test]
 fn unknown_key_is_refused_with_position() {
-    assert_err(&GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\ncolour = \"blue\""), 5, 1, "unknown field `colour`");
+    assert_err(
+        &GOOD.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\ncolour = \"blue\"",
+        ),
+        5,
+        1,
+        "unknown field `colour`",
+    );
 }
 
 #[test]
 fn unknown_key_in_host_is_refused() {
-    assert_err(&GOOD.replace("address = \"10.0.0.2\"", "adress = \"10.0.0.2\""), 18, 1, "unknown field `adress`");
+    assert_err(
+        &GOOD.replace("address = \"10.0.0.2\"", "adress = \"10.0.0.2\""),
+        18,
+        1,
+        "unknown field `adress`",
+    );
 }
 
 #[test]
@@ -107,16 +134,35 @@ fn duplicate_address_is_refused() {
 
 #[test]
 fn malformed_version_is_refused() {
-    assert_err(&GOOD.replace("\"3.5.1\"", "\"3.5\""), 4, 11, "cluster.version: `3.5` is not a release version like 3.5.17");
-    assert_err(&GOOD.replace("\"3.5.1\"", "\"3.5.x\""), 4, 11, "is not a release version");
-    assert_err(&GOOD.replace("\"3.5.1\"", "\"2.3.8\""), 4, 11, "etcd 2.3.8 is not supported");
+    assert_err(
+        &GOOD.replace("\"3.5.1\"", "\"3.5\""),
+        4,
+        11,
+        "cluster.version: `3.5` is not a release version like 3.5.17",
+    );
+    assert_err(
+        &GOOD.replace("\"3.5.1\"", "\"3.5.x\""),
+        4,
+        11,
+        "is not a release version",
+    );
+    assert_err(
+        &GOOD.replace("\"3.5.1\"", "\"2.3.8\""),
+        4,
+        11,
+        "etcd 2.3.8 is not supported",
+    );
 }
 
 #[test]
 fn empty_host_list_is_refused() {
     let text = "[cluster]\nname = \"a\"\nversion = \"3.5.1\"\nhosts = []\n";
     let e = err(text);
-    assert!(e.to_string().contains("unknown field `hosts`") || e.to_string().contains("host list is empty"), "{e}");
+    assert!(
+        e.to_string().contains("unknown field `hosts`")
+            || e.to_string().contains("host list is empty"),
+        "{e}"
+    );
     let text = "hosts = []\n[cluster]\nname = \"a\"\nversion = \"3.5.1\"\n";
     assert_err(text, 1, 9, "hosts: the host list is empty");
 }
@@ -130,13 +176,31 @@ fn missing_required_field_is_refused() {
 
 #[test]
 fn bad_release_source_is_refused() {
-    assert_err(&GOOD.replace("\"http://127.0.0.1:18080\"", "\"ftp://x\""), 7, 10, "release.source: `ftp://x`: expected");
+    assert_err(
+        &GOOD.replace("\"http://127.0.0.1:18080\"", "\"ftp://x\""),
+        7,
+        10,
+        "release.source: `ftp://x`: expected",
+    );
 }
 
 #[test]
 fn bad_enum_values_are_refused() {
-    assert_err(&GOOD.replace("user = \"root\"", "user = \"root\"\nhost_key_policy = \"yolo\""), 11, 19, "ssh.host_key_policy: `yolo`");
-    assert_err(&GOOD.replace("[ssh]", "[ssh]\nbecome = \"yes\""), 10, 10, "invalid type");
+    assert_err(
+        &GOOD.replace(
+            "user = \"root\"",
+            "user = \"root\"\nhost_key_policy = \"yolo\"",
+        ),
+        11,
+        19,
+        "ssh.host_key_policy: `yolo`",
+    );
+    assert_err(
+        &GOOD.replace("[ssh]", "[ssh]\nbecome = \"yes\""),
+        10,
+        10,
+        "invalid type",
+    );
 }
 
 #[test]
@@ -147,7 +211,10 @@ fn toml_syntax_error_has_position() {
 #[test]
 fn relative_data_dir_is_refused() {
     assert_err(
-        &GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\ndata_dir = \"var/lib/etcd\""),
+        &GOOD.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\ndata_dir = \"var/lib/etcd\"",
+        ),
         5,
         12,
         "cluster.data_dir: `var/lib/etcd` must be an absolute path",
@@ -157,7 +224,10 @@ fn relative_data_dir_is_refused() {
 #[test]
 fn same_client_and_peer_port_is_refused() {
     assert_err(
-        &GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\npeer_port = 2379"),
+        &GOOD.replace(
+            "address = \"10.0.0.2\"",
+            "address = \"10.0.0.2\"\npeer_port = 2379",
+        ),
         19,
         13,
         "hosts[1].peer_port: client and peer port are both 2379",
@@ -166,13 +236,21 @@ fn same_client_and_peer_port_is_refused() {
 
 #[test]
 fn bad_member_name_is_refused() {
-    assert_err(&GOOD.replace("name = \"etcd-2\"", "name = \"etcd 2\""), 17, 8, "hosts[1].name: `etcd 2` is not a valid name");
+    assert_err(
+        &GOOD.replace("name = \"etcd-2\"", "name = \"etcd 2\""),
+        17,
+        8,
+        "hosts[1].name: `etcd 2` is not a valid name",
+    );
 }
 
 #[test]
 fn extra_setting_cannot_override_managed_key() {
     assert_err(
-        &GOOD.replace("[ssh]", "[etcd]\nextra = { \"data-dir\" = \"/x\" }\n\n[ssh]"),
+        &GOOD.replace(
+            "[ssh]",
+            "[etcd]\nextra = { \"data-dir\" = \"/x\" }\n\n[ssh]",
+        ),
         10,
         9,
         "etcd.extra: `data-dir` is set by etcd-deploy itself",
@@ -186,13 +264,26 @@ fn members_may_share_a_host_with_their_own_ports_and_data() {
         .replace("address = \"10.0.0.3\"", "address = \"10.0.0.1\"\nclient_port = 4379\npeer_port = 4380\ndata_dir = \"/var/lib/etcd-3\"");
     let i = inv(&shared);
     assert!(i.members.iter().all(|m| m.ssh.address == "10.0.0.1"));
-    let facts = Facts { hosts: i.members.iter().map(|m| (m.name.clone(), fresh())).collect(), cluster: ClusterFacts::default() };
+    let facts = Facts {
+        hosts: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), fresh()))
+            .collect(),
+        cluster: ClusterFacts::default(),
+    };
     let text = plan(&i, &facts, &desired(&i)).to_string();
-    assert!(text.starts_with("host 10.0.0.1: members etcd-1, etcd-2, etcd-3\n"), "{text}");
+    assert!(
+        text.starts_with("host 10.0.0.1: members etcd-1, etcd-2, etcd-3\n"),
+        "{text}"
+    );
     assert_eq!(i.members[2].client_url(), "http://10.0.0.1:4379");
     // Same data directory on the same host: refused.
     assert_err(
-        &shared.replace("data_dir = \"/var/lib/etcd-3\"", "data_dir = \"/var/lib/etcd-2\""),
+        &shared.replace(
+            "data_dir = \"/var/lib/etcd-3\"",
+            "data_dir = \"/var/lib/etcd-2\"",
+        ),
         28,
         12,
         "hosts[2].data_dir: /var/lib/etcd-2 is already the data directory of `etcd-2` on the same host",
@@ -212,7 +303,11 @@ fn even_member_count_warns() {
     let i = inv(&text);
     assert_eq!(i.members.len(), 2);
     assert_eq!(i.warnings.len(), 1);
-    assert!(i.warnings[0].contains("2 members tolerate 0 failures"), "{}", i.warnings[0]);
+    assert!(
+        i.warnings[0].contains("2 members tolerate 0 failures"),
+        "{}",
+        i.warnings[0]
+    );
     let text = format!("{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n");
     assert!(inv(&text).warnings[0].contains("4 members tolerate 1 failure, the same as 3"));
 }
@@ -237,13 +332,21 @@ fn per_host_overrides_apply() {
 // --- templates ---------------------------------------------------------------
 
 fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).expect("write golden");
         return;
     }
-    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(actual, want, "{} differs (UPDATE_GOLDEN=1 rewrites it)", path.display());
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
 }
 
 #[test]
@@ -251,7 +354,10 @@ fn templates_render_golden() {
     let text = GOOD.replace("[ssh]", "[etcd]\nsnapshot_count = 50000\nauto_compaction_mode = \"periodic\"\nauto_compaction_retention = \"1h\"\nextra = { \"max-request-bytes\" = 1572864, \"experimental-initial-corrupt-check\" = true }\n\n[ssh]");
     let i = inv(&text);
     let t = Templates::load(&i).expect("templates");
-    let b = Bootstrap { initial_cluster: "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380".into(), state: "existing" };
+    let b = Bootstrap {
+        initial_cluster: "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380".into(),
+        state: "existing",
+    };
     let r = t.render(&i, &i.members[1], Some(&b)).expect("render");
     golden("etcd.conf.yml", &r.config);
     golden("etcd.service", &r.host_file);
@@ -262,12 +368,33 @@ fn settings_digest_ignores_bootstrap_fields() {
     let i = inv(GOOD);
     let t = Templates::load(&i).expect("templates");
     let m = &i.members[0];
-    let a = t.render(&i, m, Some(&Bootstrap { initial_cluster: "etcd-1=http://10.0.0.1:2380".into(), state: "new" })).expect("render");
-    let b = t.render(&i, m, Some(&Bootstrap { initial_cluster: "x=y".into(), state: "existing" })).expect("render");
+    let a = t
+        .render(
+            &i,
+            m,
+            Some(&Bootstrap {
+                initial_cluster: "etcd-1=http://10.0.0.1:2380".into(),
+                state: "new",
+            }),
+        )
+        .expect("render");
+    let b = t
+        .render(
+            &i,
+            m,
+            Some(&Bootstrap {
+                initial_cluster: "x=y".into(),
+                state: "existing",
+            }),
+        )
+        .expect("render");
     assert_ne!(a.config, b.config);
     assert_eq!(a.config_digest, b.config_digest);
     let changed = inv(&GOOD.replace("[ssh]", "[etcd]\nheartbeat_interval_ms = 150\n\n[ssh]"));
-    let c = Templates::load(&changed).expect("templates").render(&changed, &changed.members[0], None).expect("render");
+    let c = Templates::load(&changed)
+        .expect("templates")
+        .render(&changed, &changed.members[0], None)
+        .expect("render");
     assert_ne!(a.config_digest, c.config_digest);
     assert_eq!(a.host_file_digest, c.host_file_digest);
 }
@@ -275,14 +402,33 @@ fn settings_digest_ignores_bootstrap_fields() {
 #[test]
 fn template_override_directory_and_strict_undefined() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("etcd.service.j2"), "[Service]\nExecStart={{ paths.binary }} # {{ cluster.name }}\n").expect("write");
-    let text = GOOD.replace("version = \"3.5.1\"", &format!("version = \"3.5.1\"\ntemplates_dir = \"{}\"", dir.path().display()));
+    std::fs::write(
+        dir.path().join("etcd.service.j2"),
+        "[Service]\nExecStart={{ paths.binary }} # {{ cluster.name }}\n",
+    )
+    .expect("write");
+    let text = GOOD.replace(
+        "version = \"3.5.1\"",
+        &format!(
+            "version = \"3.5.1\"\ntemplates_dir = \"{}\"",
+            dir.path().display()
+        ),
+    );
     let i = inv(&text);
-    let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
-    assert_eq!(r.host_file, "[Service]\nExecStart=/opt/etcd/current/etcd # prod\n");
+    let r = Templates::load(&i)
+        .expect("templates")
+        .render(&i, &i.members[0], None)
+        .expect("render");
+    assert_eq!(
+        r.host_file,
+        "[Service]\nExecStart=/opt/etcd/current/etcd # prod\n"
+    );
     // The unit is shared by the members of a host: member variables are not defined there.
     std::fs::write(dir.path().join("etcd.service.j2"), "{{ member.name }}\n").expect("write");
-    let e = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect_err("undefined variable");
+    let e = Templates::load(&i)
+        .expect("templates")
+        .render(&i, &i.members[0], None)
+        .expect_err("undefined variable");
     assert!(e.to_string().contains("etcd.service.j2"), "{e}");
 }
 
@@ -294,7 +440,15 @@ fn v(s: &str) -> Version {
 
 fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
     let t = Templates::load(i).expect("templates");
-    i.members.iter().map(|m| (m.name.clone(), Desired::new(t.render(i, m, None).expect("render"), None))).collect()
+    i.members
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                Desired::new(t.render(i, m, None).expect("render"), None),
+            )
+        })
+        .collect()
 }
 
 fn running(i: &Inventory, name: &str) -> HostFacts {
@@ -314,16 +468,27 @@ fn running(i: &Inventory, name: &str) -> HostFacts {
 }
 
 fn fresh() -> HostFacts {
-    HostFacts { arch: "x86_64".into(), ..HostFacts::default() }
+    HostFacts {
+        arch: "x86_64".into(),
+        ..HostFacts::default()
+    }
 }
 
 fn entry(i: &Inventory, idx: usize, started: bool, learner: bool) -> MemberInfo {
     let m = &i.members[idx];
     MemberInfo {
         id: 0x100 + idx as u64,
-        name: if started { m.name.clone() } else { String::new() },
+        name: if started {
+            m.name.clone()
+        } else {
+            String::new()
+        },
         peer_urls: vec![m.peer_url()],
-        client_urls: if started { vec![m.client_url()] } else { vec![] },
+        client_urls: if started {
+            vec![m.client_url()]
+        } else {
+            vec![]
+        },
         is_learner: learner,
     }
 }
@@ -344,10 +509,23 @@ fn status(id: u64) -> MemberStatus {
 
 fn converged(i: &Inventory) -> Facts {
     Facts {
-        hosts: i.members.iter().map(|m| (m.name.clone(), running(i, &m.name))).collect(),
+        hosts: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), running(i, &m.name)))
+            .collect(),
         cluster: ClusterFacts {
-            members: Some((0..i.members.len()).map(|k| entry(i, k, true, false)).collect()),
-            status: i.members.iter().enumerate().map(|(k, m)| (m.name.clone(), status(0x100 + k as u64))).collect(),
+            members: Some(
+                (0..i.members.len())
+                    .map(|k| entry(i, k, true, false))
+                    .collect(),
+            ),
+            status: i
+                .members
+                .iter()
+                .enumerate()
+                .map(|(k, m)| (m.name.clone(), status(0x100 + k as u64)))
+                .collect(),
             cluster_version: Some("3.5.0".into()),
             alarms: vec![],
             others: BTreeMap::new(),
@@ -362,10 +540,18 @@ fn step_names(p: &Plan) -> Vec<String> {
             Step::Bootstrap { host } => format!("bootstrap {host}"),
             Step::Start { hosts } => format!("start {}", hosts.join(",")),
             Step::Promote { host, .. } => format!("promote {host}"),
-            Step::Join { host, added: None, .. } => format!("join {host}"),
-            Step::Join { host, added: Some(_), .. } => format!("resume {host}"),
+            Step::Join {
+                host, added: None, ..
+            } => format!("join {host}"),
+            Step::Join {
+                host,
+                added: Some(_),
+                ..
+            } => format!("resume {host}"),
             Step::Restart { host, .. } => format!("restart {host}"),
-            Step::Upgrade { rollout, .. } => format!("upgrade {} to {}", rollout.order.join(","), rollout.to),
+            Step::Upgrade { rollout, .. } => {
+                format!("upgrade {} to {}", rollout.order.join(","), rollout.to)
+            }
             Step::Remove { name, .. } => format!("remove {name}"),
         })
         .collect()
@@ -374,13 +560,28 @@ fn step_names(p: &Plan) -> Vec<String> {
 #[test]
 fn plan_fresh_cluster() {
     let i = inv(GOOD);
-    let facts = Facts { hosts: i.members.iter().map(|m| (m.name.clone(), fresh())).collect(), cluster: ClusterFacts::default() };
+    let facts = Facts {
+        hosts: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), fresh()))
+            .collect(),
+        cluster: ClusterFacts::default(),
+    };
     let p = plan(&i, &facts, &desired(&i));
     assert_eq!(p.prepare.len(), 3);
-    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.1")) && x.link == Some(v("3.5.1")) && x.host_file.is_some()));
-    assert_eq!(step_names(&p), ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]);
+    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.1"))
+        && x.link == Some(v("3.5.1"))
+        && x.host_file.is_some()));
+    assert_eq!(
+        step_names(&p),
+        ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]
+    );
     let text = p.to_string();
-    assert!(text.contains("+ etcd-1       bootstrap: start as the first member"), "{text}");
+    assert!(
+        text.contains("+ etcd-1       bootstrap: start as the first member"),
+        "{text}"
+    );
     assert!(text.ends_with("Plan: 6 steps.\n"), "{text}");
 }
 
@@ -389,7 +590,10 @@ fn plan_converged_cluster_is_empty() {
     let i = inv(GOOD);
     let p = plan(&i, &converged(&i), &desired(&i));
     assert!(p.is_empty(), "{p}");
-    assert_eq!(p.to_string(), "No changes. The cluster matches the inventory.\n");
+    assert_eq!(
+        p.to_string(),
+        "No changes. The cluster matches the inventory.\n"
+    );
 }
 
 #[test]
@@ -397,7 +601,16 @@ fn plan_partially_joined_cluster_resumes() {
     let i = inv(GOOD);
     let mut f = converged(&i);
     // etcd-2 was added as a learner but never started; etcd-3 not added yet.
-    f.hosts.insert("etcd-2".into(), HostFacts { active: false, has_data: false, pid: None, config_digest: None, ..running(&i, "etcd-2") });
+    f.hosts.insert(
+        "etcd-2".into(),
+        HostFacts {
+            active: false,
+            has_data: false,
+            pid: None,
+            config_digest: None,
+            ..running(&i, "etcd-2")
+        },
+    );
     f.hosts.insert("etcd-3".into(), fresh());
     let members = f.cluster.members.as_mut().expect("members");
     members[1] = entry(&i, 1, false, true);
@@ -405,8 +618,18 @@ fn plan_partially_joined_cluster_resumes() {
     f.cluster.status.retain(|k, _| k == "etcd-1");
     let p = plan(&i, &f, &desired(&i));
     assert_eq!(step_names(&p), ["resume etcd-2", "join etcd-3"]);
-    assert_eq!(p.prepare.iter().map(|x| x.host.as_str()).collect::<Vec<_>>(), ["etcd-3"]);
-    assert!(p.to_string().contains("join: resume member 101 (already added)"), "{p}");
+    assert_eq!(
+        p.prepare
+            .iter()
+            .map(|x| x.host.as_str())
+            .collect::<Vec<_>>(),
+        ["etcd-3"]
+    );
+    assert!(
+        p.to_string()
+            .contains("join: resume member 101 (already added)"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -421,14 +644,24 @@ fn plan_started_learner_is_promoted() {
 fn plan_config_change_restarts_only_changed_members() {
     let i = inv(GOOD);
     let f = converged(&i);
-    let changed = inv(&GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\netcd = { snapshot_count = 5000 }"));
+    let changed = inv(&GOOD.replace(
+        "address = \"10.0.0.2\"",
+        "address = \"10.0.0.2\"\netcd = { snapshot_count = 5000 }",
+    ));
     let p = plan(&changed, &f, &desired(&changed));
     assert_eq!(step_names(&p), ["restart etcd-2"]);
     assert!(p.prepare.is_empty());
-    assert!(p.to_string().contains("~ etcd-2       restart (config changed), wait until healthy"), "{p}");
+    assert!(
+        p.to_string()
+            .contains("~ etcd-2       restart (config changed), wait until healthy"),
+        "{p}"
+    );
     let everywhere = inv(&GOOD.replace("[ssh]", "[etcd]\nelection_timeout_ms = 1500\n\n[ssh]"));
     // etcd-1 leads: it restarts last.
-    assert_eq!(step_names(&plan(&everywhere, &f, &desired(&everywhere))), ["restart etcd-2", "restart etcd-3", "restart etcd-1"]);
+    assert_eq!(
+        step_names(&plan(&everywhere, &f, &desired(&everywhere))),
+        ["restart etcd-2", "restart etcd-3", "restart etcd-1"]
+    );
 }
 
 #[test]
@@ -440,10 +673,25 @@ fn plan_grows_cluster() {
     let three = inv(GOOD);
     let mut f = converged(&one);
     f.hosts.insert("etcd-2".into(), fresh());
-    f.hosts.insert("etcd-3".into(), HostFacts { has_data: true, ..fresh() });
+    f.hosts.insert(
+        "etcd-3".into(),
+        HostFacts {
+            has_data: true,
+            ..fresh()
+        },
+    );
     let p = plan(&three, &f, &desired(&three));
     assert_eq!(step_names(&p), ["join etcd-2", "join etcd-3"]);
-    assert!(matches!(&p.steps[1], Step::Join { stale_data: true, .. }), "old data on etcd-3 is moved aside");
+    assert!(
+        matches!(
+            &p.steps[1],
+            Step::Join {
+                stale_data: true,
+                ..
+            }
+        ),
+        "old data on etcd-3 is moved aside"
+    );
 }
 
 #[test]
@@ -474,7 +722,12 @@ fn plan_refuses_when_running_members_do_not_answer() {
     let mut f = converged(&i);
     f.cluster = ClusterFacts::default();
     let p = plan(&i, &f, &desired(&i));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("etcd runs on etcd-1, etcd-2, etcd-3 but no member answers")), "{p}");
+    assert!(
+        p.blocked.as_deref().is_some_and(
+            |b| b.contains("etcd runs on etcd-1, etcd-2, etcd-3 but no member answers")
+        ),
+        "{p}"
+    );
 }
 
 #[test]
@@ -483,30 +736,56 @@ fn plan_version_change_is_a_rolling_upgrade_leader_last() {
     let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
     // etcd-1 (0x100) is the leader in these facts.
     assert_eq!(step_names(&p), ["upgrade etcd-2,etcd-3,etcd-1 to 3.5.2"]);
-    assert!(p.prepare.iter().all(|x| x.install == Some(v("3.5.2")) && x.link.is_none()), "{p}");
+    assert!(
+        p.prepare
+            .iter()
+            .all(|x| x.install == Some(v("3.5.2")) && x.link.is_none()),
+        "{p}"
+    );
     let text = p.to_string();
     assert!(
         text.contains("upgrade 3.5.1 → 3.5.2, one member at a time: snapshot first, then etcd-2, etcd-3, etcd-1 (etcd-1 is the leader"),
         "{text}"
     );
-    let opts = Options { no_snapshot: true, ..Options::default() };
+    let opts = Options {
+        no_snapshot: true,
+        ..Options::default()
+    };
     let text = plan_with(&i, &converged(&inv(GOOD)), &desired(&i), opts).to_string();
-    assert!(text.contains("one member at a time: etcd-2, etcd-3, etcd-1"), "--no-snapshot says so: {text}");
+    assert!(
+        text.contains("one member at a time: etcd-2, etcd-3, etcd-1"),
+        "--no-snapshot says so: {text}"
+    );
 }
 
 #[test]
 fn plan_upgrade_refusals_block_before_anything() {
     let i = inv(&GOOD.replace("3.5.1", "3.7.0"));
     let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("one minor version at a time")), "{p}");
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("one minor version at a time")),
+        "{p}"
+    );
     let older = inv(&GOOD.replace("3.5.1", "3.5.0"));
     let p = plan(&older, &converged(&inv(GOOD)), &desired(&older));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("--allow-downgrade")), "{p}");
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("--allow-downgrade")),
+        "{p}"
+    );
     let mut f = converged(&inv(GOOD));
     f.cluster.alarms.push("Nospace on 101".into());
     let next = inv(&GOOD.replace("3.5.1", "3.5.2"));
     let p = plan(&next, &f, &desired(&next));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("alarms are raised (Nospace on 101)")), "{p}");
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("alarms are raised (Nospace on 101)")),
+        "{p}"
+    );
 }
 
 #[test]
@@ -523,27 +802,43 @@ fn plan_resumes_interrupted_upgrade() {
     h3.installed.push(v("3.5.2"));
     let p = plan(&i, &f, &desired(&i));
     assert_eq!(step_names(&p), ["upgrade etcd-3,etcd-1 to 3.5.2"]);
-    assert_eq!(p.prepare.iter().map(|x| x.host.as_str()).collect::<Vec<_>>(), ["etcd-1"]);
+    assert_eq!(
+        p.prepare
+            .iter()
+            .map(|x| x.host.as_str())
+            .collect::<Vec<_>>(),
+        ["etcd-1"]
+    );
 }
 
 fn five() -> Inventory {
-    inv(&format!("{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n\n[[hosts]]\nname = \"etcd-5\"\naddress = \"10.0.0.5\"\n"))
+    inv(&format!(
+        "{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n\n[[hosts]]\nname = \"etcd-5\"\naddress = \"10.0.0.5\"\n"
+    ))
 }
 
 #[test]
 fn plan_scale_in_removes_members_after_everything_else() {
     let f = converged(&five());
     let mut f3 = f.clone();
-    f3.hosts.retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
+    f3.hosts
+        .retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
     for id in [0x103, 0x104] {
         f3.cluster.others.insert(id, Some(status(id)));
     }
-    f3.cluster.status.retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
+    f3.cluster
+        .status
+        .retain(|k, _| ["etcd-1", "etcd-2", "etcd-3"].contains(&k.as_str()));
     let three = inv(GOOD);
     let p = plan(&three, &f3, &desired(&three));
     assert_eq!(step_names(&p), ["remove etcd-4", "remove etcd-5"]);
     let text = p.to_string();
-    assert!(text.contains("- etcd-4       remove member 103 (10.0.0.4), stop and disable its etcd (data kept)"), "{text}");
+    assert!(
+        text.contains(
+            "- etcd-4       remove member 103 (10.0.0.4), stop and disable its etcd (data kept)"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -551,7 +846,10 @@ fn plan_replace_joins_new_before_removing_old_leader() {
     let three = inv(GOOD);
     let f = converged(&three);
     // etcd-1 (the leader, 0x100) is replaced by etcd-4.
-    let replaced = inv(&GOOD.replace("name = \"etcd-1\"\naddress = \"10.0.0.1\"", "name = \"etcd-4\"\naddress = \"10.0.0.4\""));
+    let replaced = inv(&GOOD.replace(
+        "name = \"etcd-1\"\naddress = \"10.0.0.1\"",
+        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
+    ));
     let mut f2 = f.clone();
     f2.hosts.remove("etcd-1");
     f2.hosts.insert("etcd-4".into(), fresh());
@@ -559,13 +857,20 @@ fn plan_replace_joins_new_before_removing_old_leader() {
     f2.cluster.others.insert(0x100, Some(s1));
     let p = plan(&replaced, &f2, &desired(&replaced));
     assert_eq!(step_names(&p), ["join etcd-4", "remove etcd-1"]);
-    assert!(p.to_string().contains("- etcd-1       move leadership to another member, remove member 100"), "{p}");
+    assert!(
+        p.to_string()
+            .contains("- etcd-1       move leadership to another member, remove member 100"),
+        "{p}"
+    );
 }
 
 #[test]
 fn plan_removes_dead_member_first_only_with_quorum() {
     let three = inv(GOOD);
-    let replaced = inv(&GOOD.replace("name = \"etcd-2\"\naddress = \"10.0.0.2\"", "name = \"etcd-4\"\naddress = \"10.0.0.4\""));
+    let replaced = inv(&GOOD.replace(
+        "name = \"etcd-2\"\naddress = \"10.0.0.2\"",
+        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
+    ));
     let mut f = converged(&three);
     f.hosts.remove("etcd-2");
     f.hosts.insert("etcd-4".into(), fresh());
@@ -573,22 +878,46 @@ fn plan_removes_dead_member_first_only_with_quorum() {
     f.cluster.others.insert(0x101, None);
     let p = plan(&replaced, &f, &desired(&replaced));
     assert_eq!(step_names(&p), ["remove etcd-2", "join etcd-4"]);
-    assert!(p.notes.iter().any(|n| n.contains("removed first, since quorum allows it (2 healthy of 2 remaining voters)")), "{p}");
+    assert!(
+        p.notes.iter().any(|n| n
+            .contains("removed first, since quorum allows it (2 healthy of 2 remaining voters)")),
+        "{p}"
+    );
     // With etcd-3 down too, removing etcd-2 would leave 2 voters with 1 healthy.
     f.cluster.status.remove("etcd-3");
     let p = plan(&replaced, &f, &desired(&replaced));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("quorum needs 2 healthy")), "{p}");
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("quorum needs 2 healthy")),
+        "{p}"
+    );
 }
 
 #[test]
 fn tls_inventory_makes_https_urls_and_config() {
     let i = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
-    assert!(matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir } if dir.ends_with("pki")));
+    assert!(
+        matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir } if dir.ends_with("pki"))
+    );
     assert_eq!(i.members[0].peer_url(), "https://10.0.0.1:2380");
-    let r = Templates::load(&i).expect("templates").render(&i, &i.members[0], None).expect("render");
+    let r = Templates::load(&i)
+        .expect("templates")
+        .render(&i, &i.members[0], None)
+        .expect("render");
     golden("etcd-tls.conf.yml", &r.config);
-    assert_err(&GOOD.replace("[ssh]", "[tls]\nmode = \"provided\"\n\n[ssh]"), 10, 8, "tls.dir: provided certificates need a directory");
-    assert_err(&GOOD.replace("[ssh]", "[tls]\nmode = \"yes\"\n\n[ssh]"), 10, 8, "tls.mode: `yes`");
+    assert_err(
+        &GOOD.replace("[ssh]", "[tls]\nmode = \"provided\"\n\n[ssh]"),
+        10,
+        8,
+        "tls.dir: provided certificates need a directory",
+    );
+    assert_err(
+        &GOOD.replace("[ssh]", "[tls]\nmode = \"yes\"\n\n[ssh]"),
+        10,
+        8,
+        "tls.mode: `yes`",
+    );
 }
 
 #[test]
@@ -597,7 +926,12 @@ fn plan_refuses_switching_a_running_cluster_to_tls() {
     let f = converged(&plain);
     let tls = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
     let p = plan(&tls, &f, &desired(&tls));
-    assert!(p.blocked.as_deref().is_some_and(|b| b.contains("etcd-1 runs with http, and the inventory says https")), "{p}");
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("etcd-1 runs with http, and the inventory says https")),
+        "{p}"
+    );
 }
 
 #[test]
@@ -605,43 +939,94 @@ fn generated_certificates_cover_members_and_provided_ones_are_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let with = |mode: &str, extra: &str| {
         inv(&GOOD
-            .replace("[ssh]", &format!("[tls]\nmode = \"{mode}\"\ndir = \"{}\"\n\n[ssh]", dir.path().display()))
-            .replace("address = \"10.0.0.3\"", &format!("address = \"10.0.0.3\"{extra}")))
+            .replace(
+                "[ssh]",
+                &format!(
+                    "[tls]\nmode = \"{mode}\"\ndir = \"{}\"\n\n[ssh]",
+                    dir.path().display()
+                ),
+            )
+            .replace(
+                "address = \"10.0.0.3\"",
+                &format!("address = \"10.0.0.3\"{extra}"),
+            ))
     };
     let generated = with("generate", "");
     etcd_deploy::tls::prepare(&generated, false).expect("generate");
-    let files = etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files").expect("tls on");
+    let files = etcd_deploy::tls::member_files(&generated, &generated.members[2])
+        .expect("files")
+        .expect("tls on");
     let info = etcd_deploy::tls::cert_info(&files.server_cert).expect("parse");
     for san in ["etcd-3", "10.0.0.3", "127.0.0.1", "localhost"] {
-        assert!(info.sans.iter().any(|s| s == san), "{san} in {:?}", info.sans);
+        assert!(
+            info.sans.iter().any(|s| s == san),
+            "{san} in {:?}",
+            info.sans
+        );
     }
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(dir.path().join("etcd-3.server.key")).expect("key").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(dir.path().join("etcd-3.server.key"))
+        .expect("key")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
     // Nothing changes on a second run; rotation re-issues member certificates only.
     etcd_deploy::tls::prepare(&generated, false).expect("again");
-    assert_eq!(etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"), Some(files.clone()));
+    assert_eq!(
+        etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"),
+        Some(files.clone())
+    );
     let ca = std::fs::read(dir.path().join("ca.crt")).expect("ca");
     etcd_deploy::tls::prepare(&generated, true).expect("rotate");
-    assert_ne!(etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"), Some(files));
+    assert_ne!(
+        etcd_deploy::tls::member_files(&generated, &generated.members[2]).expect("files"),
+        Some(files)
+    );
     assert_eq!(std::fs::read(dir.path().join("ca.crt")).expect("ca"), ca);
     // The same files, provided, for a member that moved: refused, naming the address.
     assert!(etcd_deploy::tls::prepare(&with("provided", ""), false).is_ok());
-    let e = etcd_deploy::tls::prepare(&with("provided", "\nadvertise = \"10.9.9.9\""), false).expect_err("SAN missing");
-    assert!(e.to_string().contains("etcd-3.server.crt: the certificate does not cover 10.9.9.9"), "{e}");
+    let e = etcd_deploy::tls::prepare(&with("provided", "\nadvertise = \"10.9.9.9\""), false)
+        .expect_err("SAN missing");
+    assert!(
+        e.to_string()
+            .contains("etcd-3.server.crt: the certificate does not cover 10.9.9.9"),
+        "{e}"
+    );
     // A key that does not belong to its certificate.
-    std::fs::copy(dir.path().join("etcd-1.server.key"), dir.path().join("etcd-2.server.key")).expect("swap key");
+    std::fs::copy(
+        dir.path().join("etcd-1.server.key"),
+        dir.path().join("etcd-2.server.key"),
+    )
+    .expect("swap key");
     let e = etcd_deploy::tls::prepare(&with("provided", ""), false).expect_err("key mismatch");
-    assert!(e.to_string().contains("etcd-2.server.key does not belong to"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("etcd-2.server.key does not belong to"),
+        "{e}"
+    );
 }
 
 #[test]
 fn init_writes_a_valid_inventory_with_tls() {
-    let text =
-        etcd_deploy::commands::init::render("prod", "3.5.17", &["a=10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()], Some("ops"));
+    let text = etcd_deploy::commands::init::render(
+        "prod",
+        "3.5.17",
+        &["a=10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()],
+        Some("ops"),
+    );
     let i = inv(&text);
-    assert_eq!(i.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["a", "etcd-2", "etcd-3"]);
-    assert!(matches!(i.tls, etcd_deploy::inventory::TlsMode::Generate { .. }));
+    assert_eq!(
+        i.members
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a", "etcd-2", "etcd-3"]
+    );
+    assert!(matches!(
+        i.tls,
+        etcd_deploy::inventory::TlsMode::Generate { .. }
+    ));
     assert_eq!(i.members[0].ssh.user.as_deref(), Some("ops"));
 }
 
@@ -649,18 +1034,27 @@ fn init_writes_a_valid_inventory_with_tls() {
 fn initial_cluster_names_unstarted_members_from_inventory() {
     let i = inv(GOOD);
     let list = vec![entry(&i, 0, true, false), entry(&i, 1, false, true)];
-    assert_eq!(initial_cluster(&list, &i, &i.members[1]), "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380");
+    assert_eq!(
+        initial_cluster(&list, &i, &i.members[1]),
+        "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380"
+    );
 }
 
 // --- compose mode --------------------------------------------------------------
 
 /// Three members on one host in compose mode: the single-machine pseudo-cluster.
 fn pseudo_cluster() -> String {
-    let mut text = GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\nmode = \"compose\"\nimage = \"release\"");
+    let mut text = GOOD.replace(
+        "version = \"3.5.1\"",
+        "version = \"3.5.1\"\nmode = \"compose\"\nimage = \"release\"",
+    );
     for (k, port) in [(2, 3379), (3, 4379)] {
         text = text.replace(
             &format!("address = \"10.0.0.{k}\""),
-            &format!("address = \"10.0.0.1\"\nclient_port = {port}\npeer_port = {}", port + 1),
+            &format!(
+                "address = \"10.0.0.1\"\nclient_port = {port}\npeer_port = {}",
+                port + 1
+            ),
         );
     }
     text
@@ -687,18 +1081,39 @@ fn compose_converged(i: &Inventory) -> Facts {
 
 #[test]
 fn compose_inventory_defaults_to_the_official_image_and_host_network() {
-    let i = inv(&GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\nmode = \"compose\""));
+    let i = inv(&GOOD.replace(
+        "version = \"3.5.1\"",
+        "version = \"3.5.1\"\nmode = \"compose\"",
+    ));
     let m = &i.members[0];
     let c = m.compose().expect("compose member");
-    assert_eq!(c.image, Image::Registry("gcr.io/etcd-development/etcd:v{version}".into()));
-    assert_eq!(c.image.reference(v("3.5.1")), "gcr.io/etcd-development/etcd:v3.5.1");
+    assert_eq!(
+        c.image,
+        Image::Registry("gcr.io/etcd-development/etcd:v{version}".into())
+    );
+    assert_eq!(
+        c.image.reference(v("3.5.1")),
+        "gcr.io/etcd-development/etcd:v3.5.1"
+    );
     assert_eq!(c.network, Network::Host);
-    assert_eq!(m.data_dir, "/var/lib/etcd/etcd-1", "one bind-mounted data directory per member");
-    assert_eq!((m.peer_url(), m.listen_peer_url()), ("http://10.0.0.1:2380".into(), "http://10.0.0.1:2380".into()));
+    assert_eq!(
+        m.data_dir, "/var/lib/etcd/etcd-1",
+        "one bind-mounted data directory per member"
+    );
+    assert_eq!(
+        (m.peer_url(), m.listen_peer_url()),
+        ("http://10.0.0.1:2380".into(), "http://10.0.0.1:2380".into())
+    );
     // Per host: back to systemd.
     let i = inv(&GOOD
-        .replace("version = \"3.5.1\"", "version = \"3.5.1\"\nmode = \"compose\"")
-        .replace("address = \"10.0.0.3\"", "address = \"10.0.0.3\"\nmode = \"systemd\""));
+        .replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmode = \"compose\"",
+        )
+        .replace(
+            "address = \"10.0.0.3\"",
+            "address = \"10.0.0.3\"\nmode = \"systemd\"",
+        ));
     assert!(i.members[2].compose().is_none() && i.members[1].compose().is_some());
 }
 
@@ -706,14 +1121,27 @@ fn compose_inventory_defaults_to_the_official_image_and_host_network() {
 fn compose_members_sharing_a_host_get_a_bridge_and_peer_by_name() {
     let i = inv(&pseudo_cluster());
     let m = &i.members[1];
-    assert_eq!(m.compose().map(|c| c.network), Some(Network::Bridge { peers_by_name: true }));
+    assert_eq!(
+        m.compose().map(|c| c.network),
+        Some(Network::Bridge {
+            peers_by_name: true
+        })
+    );
     assert_eq!(m.peer_url(), "http://etcd-2:3380");
     assert_eq!(m.client_url(), "http://10.0.0.1:3379");
-    assert_eq!((m.listen_peer_url(), m.listen_client_url()), ("http://0.0.0.0:3380".into(), "http://0.0.0.0:3379".into()));
+    assert_eq!(
+        (m.listen_peer_url(), m.listen_client_url()),
+        ("http://0.0.0.0:3380".into(), "http://0.0.0.0:3379".into())
+    );
     let t = Templates::load(&i).expect("templates");
     let r = t.render(&i, m, None).expect("render");
     golden("compose.yml", &r.host_file);
-    assert!(r.config.contains("listen-client-urls: \"http://0.0.0.0:3379\""), "{}", r.config);
+    assert!(
+        r.config
+            .contains("listen-client-urls: \"http://0.0.0.0:3379\""),
+        "{}",
+        r.config
+    );
     // One file per host; each member's service digest is its own.
     let r0 = t.render(&i, &i.members[0], None).expect("render");
     assert_eq!(r0.host_file_digest, r.host_file_digest);
@@ -722,7 +1150,12 @@ fn compose_members_sharing_a_host_get_a_bridge_and_peer_by_name() {
 
 #[test]
 fn compose_inventory_errors_name_the_field() {
-    let compose = |extra: &str| GOOD.replace("version = \"3.5.1\"", &format!("version = \"3.5.1\"\nmode = \"compose\"\n{extra}"));
+    let compose = |extra: &str| {
+        GOOD.replace(
+            "version = \"3.5.1\"",
+            &format!("version = \"3.5.1\"\nmode = \"compose\"\n{extra}"),
+        )
+    };
     assert_err(
         &compose("image = \"quay.io/coreos/etcd:latest\""),
         6,
@@ -730,37 +1163,73 @@ fn compose_inventory_errors_name_the_field() {
         "cluster.image: `quay.io/coreos/etcd:latest`: expected \"release\"",
     );
     assert_err(
-        &GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\nimage = \"release\""),
+        &GOOD.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nimage = \"release\"",
+        ),
         5,
         9,
         "cluster.image: an image is only used in compose mode",
     );
     assert_err(
-        &GOOD.replace("version = \"3.5.1\"", "version = \"3.5.1\"\nmode = \"docker\""),
+        &GOOD.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmode = \"docker\"",
+        ),
         5,
         8,
         "cluster.mode: `docker`: expected one of \"systemd\", \"compose\"",
     );
     // Two modes on one host.
-    let mixed = GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.1\"\nclient_port = 3379\npeer_port = 3380\nmode = \"compose\"");
-    assert_err(&mixed, 21, 8, "hosts[1].mode: `etcd-1` on the same host runs in systemd mode; members sharing a host use one mode");
+    let mixed = GOOD.replace(
+        "address = \"10.0.0.2\"",
+        "address = \"10.0.0.1\"\nclient_port = 3379\npeer_port = 3380\nmode = \"compose\"",
+    );
+    assert_err(
+        &mixed,
+        21,
+        8,
+        "hosts[1].mode: `etcd-1` on the same host runs in systemd mode; members sharing a host use one mode",
+    );
     // A bridge on a loopback address cannot reach peers on other hosts.
-    let text = pseudo_cluster().replace("10.0.0.", "127.0.0.") + "\n[[hosts]]\nname = \"etcd-4\"\naddress = \"127.0.0.9\"\n";
+    let text = pseudo_cluster().replace("10.0.0.", "127.0.0.")
+        + "\n[[hosts]]\nname = \"etcd-4\"\naddress = \"127.0.0.9\"\n";
     let e = err(&text).to_string();
-    assert!(e.contains("is a loopback address, which containers on the bridge of a shared host cannot reach"), "{e}");
+    assert!(
+        e.contains(
+            "is a loopback address, which containers on the bridge of a shared host cannot reach"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
 fn compose_plan_fresh_builds_the_release_image_and_writes_the_compose_file() {
     let i = inv(&pseudo_cluster());
-    let hosts = i
-        .members
-        .iter()
-        .map(|m| (m.name.clone(), HostFacts { compose: Some("docker-compose".into()), engine: Some("20.10.24".into()), ..fresh() }));
-    let facts = Facts { hosts: hosts.collect(), cluster: ClusterFacts::default() };
+    let hosts = i.members.iter().map(|m| {
+        (
+            m.name.clone(),
+            HostFacts {
+                compose: Some("docker-compose".into()),
+                engine: Some("20.10.24".into()),
+                ..fresh()
+            },
+        )
+    });
+    let facts = Facts {
+        hosts: hosts.collect(),
+        cluster: ClusterFacts::default(),
+    };
     let p = plan(&i, &facts, &desired(&i));
-    assert!(p.prepare.iter().all(|x| x.link.is_none() && x.image == Some(ImageStep::Build("etcd-deploy/etcd:v3.5.1".into()))), "{p}");
-    assert_eq!(step_names(&p), ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]);
+    assert!(
+        p.prepare.iter().all(|x| x.link.is_none()
+            && x.image == Some(ImageStep::Build("etcd-deploy/etcd:v3.5.1".into()))),
+        "{p}"
+    );
+    assert_eq!(
+        step_names(&p),
+        ["bootstrap etcd-1", "join etcd-2", "join etcd-3"]
+    );
     assert!(p.to_string().contains("+ etcd-1       install etcd 3.5.1, build image etcd-deploy/etcd:v3.5.1, write compose file"), "{p}");
 }
 
@@ -768,13 +1237,20 @@ fn compose_plan_fresh_builds_the_release_image_and_writes_the_compose_file() {
 fn compose_plan_recreates_only_the_changed_service() {
     let i = inv(&pseudo_cluster());
     let mut f = compose_converged(&i);
-    assert!(plan(&i, &f, &desired(&i)).is_empty(), "re-apply recreates nothing");
+    assert!(
+        plan(&i, &f, &desired(&i)).is_empty(),
+        "re-apply recreates nothing"
+    );
     if let Some(h) = f.hosts.get_mut("etcd-2") {
         h.service_digest = Some("an older service".into());
     }
     let p = plan(&i, &f, &desired(&i));
     assert_eq!(step_names(&p), ["restart etcd-2"], "{p}");
-    assert!(p.to_string().contains("restart (container definition changed)"), "{p}");
+    assert!(
+        p.to_string()
+            .contains("restart (container definition changed)"),
+        "{p}"
+    );
 }
 
 #[test]
@@ -786,7 +1262,10 @@ fn plan_refuses_to_switch_a_running_member_between_systemd_and_compose() {
         h.active = false;
     }
     let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
-    assert!(b.starts_with("etcd-2 runs as a systemd unit, and the inventory says mode = \"compose\""), "{b}");
+    assert!(
+        b.starts_with("etcd-2 runs as a systemd unit, and the inventory says mode = \"compose\""),
+        "{b}"
+    );
 }
 
 #[test]
@@ -808,13 +1287,20 @@ fn compose_plan_is_blocked_without_compose_or_engine() {
     if let Some(h) = f.hosts.get_mut("etcd-3") {
         h.engine = None;
     }
-    assert!(plan(&i, &f, &desired(&i)).blocked.is_some_and(|b| b.contains("the Docker engine does not answer")));
+    assert!(
+        plan(&i, &f, &desired(&i))
+            .blocked
+            .is_some_and(|b| b.contains("the Docker engine does not answer"))
+    );
 }
 
 #[test]
 fn plan_refuses_to_change_a_running_members_peer_url() {
     let i = inv(GOOD);
-    let edited = inv(&GOOD.replace("address = \"10.0.0.2\"", "address = \"10.0.0.2\"\npeer_port = 2390"));
+    let edited = inv(&GOOD.replace(
+        "address = \"10.0.0.2\"",
+        "address = \"10.0.0.2\"\npeer_port = 2390",
+    ));
     let mut f = converged(&i);
     // The old entry no longer matches by peer URL: it is one of the others, and it answers.
     f.cluster.others.insert(0x101, Some(status(0x101)));
@@ -841,7 +1327,12 @@ fn plan_refuses_files_of_another_cluster() {
         h.unit_cluster = Some("staging".into());
     }
     let b = plan(&i, &f, &desired(&i)).blocked.expect("blocked");
-    assert!(b.starts_with("host 10.0.0.3: /etc/systemd/system/etcd@.service runs members of etcd cluster staging"), "{b}");
+    assert!(
+        b.starts_with(
+            "host 10.0.0.3: /etc/systemd/system/etcd@.service runs members of etcd cluster staging"
+        ),
+        "{b}"
+    );
     // Our own files are ours.
     let mut f = converged(&i);
     for h in f.hosts.values_mut() {

@@ -44,7 +44,9 @@ impl Scope {
         let outside = |st: &Step| match self {
             Scope::All => false,
             Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
-            Scope::Certs => !matches!(st, Step::Restart { reason, .. } if reason.contains("certificates")),
+            Scope::Certs => {
+                !matches!(st, Step::Restart { reason, .. } if reason.contains("certificates"))
+            }
             Scope::Replace { old, new } => !match st {
                 Step::Join { host, .. } | Step::Promote { host, .. } => host == new,
                 Step::Remove { name, .. } => name == old,
@@ -79,7 +81,11 @@ pub struct ApplyArgs {
 
 /// Applies the inventory; returns once the cluster matches it.
 pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
-    let open = Open { log: args.log.clone(), version: args.version, prepare_tls: Some(args.scope == Scope::Certs) };
+    let open = Open {
+        log: args.log.clone(),
+        version: args.version,
+        prepare_tls: Some(args.scope == Scope::Certs),
+    };
     with_session(path, &open, async |s: &Session| {
         // Members started while nothing answered are read again, then planned for.
         for round in 0..3 {
@@ -144,11 +150,16 @@ fn check_replace(s: &Session, facts: &Facts, old: &str, new: &str) -> Result<(),
         )));
     }
     let Some(n) = s.inv.member(new) else {
-        return Err(Error::Usage(format!("{new} is not in {}: add it there (in place of {old}) first", s.inv.path.display())));
+        return Err(Error::Usage(format!(
+            "{new} is not in {}: add it there (in place of {old}) first",
+            s.inv.path.display()
+        )));
     };
     let list = facts.cluster.members.as_deref().unwrap_or_default();
     if !list.iter().any(|e| e.name == old) && facts.cluster.entry(n).is_none_or(|e| !e.started()) {
-        return Err(Error::Usage(format!("{old} is not a member of the cluster")));
+        return Err(Error::Usage(format!(
+            "{old} is not a member of the cluster"
+        )));
     }
     Ok(())
 }

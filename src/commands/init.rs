@@ -19,12 +19,17 @@ pub struct InitArgs {
 
 pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
     if path.exists() && !args.force {
-        return Err(Error::Usage(format!("{} exists; pass --force to overwrite it", path.display())));
+        return Err(Error::Usage(format!(
+            "{} exists; pass --force to overwrite it",
+            path.display()
+        )));
     }
     let interactive = std::io::stdin().is_terminal();
     if args.hosts.is_empty() {
         if !interactive {
-            return Err(Error::Usage("no hosts: pass --host NAME=ADDRESS (one per member)".into()));
+            return Err(Error::Usage(
+                "no hosts: pass --host NAME=ADDRESS (one per member)".into(),
+            ));
         }
         let line = ask("Hosts (addresses or NAME=ADDRESS, separated by spaces)", "")?;
         args.hosts = line.split_whitespace().map(String::from).collect();
@@ -34,9 +39,16 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
     }
     let version = args.version.unwrap_or_else(|| DEFAULT_VERSION.to_string());
     if Version::parse(&version).is_none() {
-        return Err(Error::Usage(format!("--version: `{version}` is not a release version like 3.5.17")));
+        return Err(Error::Usage(format!(
+            "--version: `{version}` is not a release version like 3.5.17"
+        )));
     }
-    let text = render(&args.name.unwrap_or_else(|| "etcd".into()), &version, &args.hosts, args.user.as_deref());
+    let text = render(
+        &args.name.unwrap_or_else(|| "etcd".into()),
+        &version,
+        &args.hosts,
+        args.user.as_deref(),
+    );
     inventory::parse(path, &text)?;
     std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     println!(
@@ -58,9 +70,16 @@ fn ask(question: &str, default: &str) -> Result<String, Error> {
     }
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::Usage(e.to_string()))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     let line = line.trim();
-    Ok(if line.is_empty() { default.to_string() } else { line.to_string() })
+    Ok(if line.is_empty() {
+        default.to_string()
+    } else {
+        line.to_string()
+    })
 }
 
 /// The inventory text: every setting shown, the ones left at their defaults commented.
@@ -95,14 +114,19 @@ host_key_policy = "accept-new"
 mode = "generate"
 dir = "pki"
 "#,
-        user = user.map_or_else(|| "# user = \"admin\"\n".to_string(), |u| format!("user = \"{u}\"\n")),
+        user = user.map_or_else(
+            || "# user = \"admin\"\n".to_string(),
+            |u| format!("user = \"{u}\"\n")
+        ),
     );
     for (i, h) in hosts.iter().enumerate() {
         let (n, addr) = match h.split_once('=') {
             Some((n, a)) => (n.to_string(), a.to_string()),
             None => (format!("etcd-{}", i + 1), h.clone()),
         };
-        s.push_str(&format!("\n[[hosts]]\nname = \"{n}\"\naddress = \"{addr}\"\n"));
+        s.push_str(&format!(
+            "\n[[hosts]]\nname = \"{n}\"\naddress = \"{addr}\"\n"
+        ));
     }
     s
 }

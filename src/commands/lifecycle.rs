@@ -25,7 +25,12 @@ pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Erro
             None => snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name).await,
         }
         .map_err(|e| Error::Blocked(format!("snapshot: {e}")))?;
-        println!("{} ({} bytes, revision {}, SHA256 of the database checked)", saved.path.display(), saved.bytes, saved.revision);
+        println!(
+            "{} ({} bytes, revision {}, SHA256 of the database checked)",
+            saved.path.display(),
+            saved.bytes,
+            saved.revision
+        );
         Ok(())
     })
     .await
@@ -35,7 +40,8 @@ pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Erro
 /// snapshot on every member with a fresh token and the inventory's
 /// membership, start them all together, verify.
 pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
-    let bytes = std::fs::read(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     etcd::verify_snapshot(&bytes).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     with_session(path, &Open::default(), async |s: &Session| {
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
@@ -131,19 +137,32 @@ impl Phase {
 /// Stops and disables every member and removes what etcd-deploy installed.
 pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let what = if wipe_data { "and DELETES their data directories" } else { "(data directories are kept)" };
+        let what = if wipe_data {
+            "and DELETES their data directories"
+        } else {
+            "(data directories are kept)"
+        };
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
         confirm(
             yes,
-            &format!("destroy stops etcd on {} and removes its units, configs and releases {what}", names.join(", ")),
+            &format!(
+                "destroy stops etcd on {} and removes its units, configs and releases {what}",
+                names.join(", ")
+            ),
             &s.inv.cluster.name,
         )?;
         futures_util::future::try_join_all(s.inv.members.iter().map(|m| async move {
             let task = s.progress.task(&m.name);
             task.step("stop, disable, remove");
-            let r = s.hosts[&m.name].run("destroy", &remote::destroy(&s.inv, m, wipe_data)).await;
+            let r = s.hosts[&m.name]
+                .run("destroy", &remote::destroy(&s.inv, m, wipe_data))
+                .await;
             match &r {
-                Ok(_) => task.done(if wipe_data { "removed, data deleted" } else { "removed, data kept" }),
+                Ok(_) => task.done(if wipe_data {
+                    "removed, data deleted"
+                } else {
+                    "removed, data kept"
+                }),
                 Err(e) => task.fail(&e.to_string()),
             }
             r
@@ -161,7 +180,9 @@ pub fn env_vars(path: &Path) -> Result<(), Error> {
     let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
     println!("export ETCDCTL_API=3");
     println!("export ETCDCTL_ENDPOINTS={}", endpoints.join(","));
-    if let crate::inventory::TlsMode::Generate { dir } | crate::inventory::TlsMode::Provided { dir } = &inv.tls {
+    if let crate::inventory::TlsMode::Generate { dir }
+    | crate::inventory::TlsMode::Provided { dir } = &inv.tls
+    {
         let p = crate::tls::Paths::new(dir);
         let abs = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
         println!("export ETCDCTL_CACERT={}", abs(p.ca()));
@@ -172,7 +193,15 @@ pub fn env_vars(path: &Path) -> Result<(), Error> {
 }
 
 fn env(s: &Session) -> Env<'_> {
-    Env { inv: &s.inv, hosts: &s.hosts, access: &s.access, templates: &s.templates, progress: &s.progress, snapshot_dir: None, wipe: false }
+    Env {
+        inv: &s.inv,
+        hosts: &s.hosts,
+        access: &s.access,
+        templates: &s.templates,
+        progress: &s.progress,
+        snapshot_dir: None,
+        wipe: false,
+    }
 }
 
 /// The inventory members that answer now.
@@ -185,7 +214,10 @@ async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
 }
 
 fn default_dir(inventory: &Path) -> PathBuf {
-    inventory.parent().unwrap_or(Path::new(".")).join("snapshots")
+    inventory
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("snapshots")
 }
 
 /// Asks the operator to type the cluster name, unless `--yes`.
@@ -194,12 +226,17 @@ fn confirm(yes: bool, what: &str, cluster: &str) -> Result<(), Error> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!("{what}; pass --yes to confirm (standard input is not a terminal)")));
+        return Err(Error::Usage(format!(
+            "{what}; pass --yes to confirm (standard input is not a terminal)"
+        )));
     }
     eprint!("{what}.\nType the cluster name ({cluster}) to go on: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::Usage(e.to_string()))?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     if line.trim() != cluster {
         return Err(Error::Usage("not confirmed; nothing was changed".into()));
     }

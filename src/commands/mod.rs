@@ -62,7 +62,8 @@ impl Session {
         for m in &inv.members {
             templates.render(&inv, m, None)?;
         }
-        let progress = Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
+        let progress =
+            Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
         let results = futures_util::future::join_all(inv.members.iter().map(Host::connect)).await;
         let mut hosts = BTreeMap::new();
         let mut errors = Vec::new();
@@ -81,7 +82,14 @@ impl Session {
             return Err(first.into());
         }
         let access = Access::new(inv.cluster.access);
-        Ok(Session { inv, inventory_version, templates, hosts, access, progress })
+        Ok(Session {
+            inv,
+            inventory_version,
+            templates,
+            hosts,
+            access,
+            progress,
+        })
     }
 
     pub async fn facts(&self) -> Result<Facts, Error> {

@@ -96,17 +96,36 @@ fn table(rows: &[Row]) -> String {
                 r.client_url.clone(),
                 r.version.clone().unwrap_or_else(dash),
                 if r.leader { "*".into() } else { String::new() },
-                if r.learner { "yes".into() } else { String::new() },
+                if r.learner {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
                 r.raft_term.map_or_else(dash, |v| v.to_string()),
                 r.raft_index.map_or_else(dash, |v| v.to_string()),
                 r.db_size.map_or_else(dash, human_bytes),
-                r.cert_expires.as_deref().map_or_else(dash, |t| t.get(..10).unwrap_or(t).to_string()),
+                r.cert_expires
+                    .as_deref()
+                    .map_or_else(dash, |t| t.get(..10).unwrap_or(t).to_string()),
                 r.health.clone(),
             ]
         })
         .collect();
-    let header = ["HOST", "NAME", "ID", "CLIENT URL", "VERSION", "LEADER", "LEARNER", "TERM", "INDEX", "DB SIZE", "CERT EXPIRES", "HEALTH"]
-        .map(String::from);
+    let header = [
+        "HOST",
+        "NAME",
+        "ID",
+        "CLIENT URL",
+        "VERSION",
+        "LEADER",
+        "LEARNER",
+        "TERM",
+        "INDEX",
+        "DB SIZE",
+        "CERT EXPIRES",
+        "HEALTH",
+    ]
+    .map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &cells {
         for (w, c) in widths.iter_mut().zip(row) {
@@ -115,7 +134,11 @@ fn table(rows: &[Row]) -> String {
     }
     let mut out = String::new();
     for row in std::iter::once(&header).chain(&cells) {
-        let line: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
@@ -130,5 +153,9 @@ fn human_bytes(b: i64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{b} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

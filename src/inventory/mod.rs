@@ -174,25 +174,55 @@ impl Member {
     }
     fn peer_host(&self) -> String {
         match &self.runtime {
-            Runtime::Compose(Compose { network: Network::Bridge { peers_by_name: true }, .. }) => self.name.clone(),
+            Runtime::Compose(Compose {
+                network:
+                    Network::Bridge {
+                        peers_by_name: true,
+                    },
+                ..
+            }) => self.name.clone(),
             _ => url_host(&self.advertise),
         }
     }
     pub fn peer_url(&self) -> String {
-        format!("{}://{}:{}", self.scheme(), self.peer_host(), self.peer_port)
+        format!(
+            "{}://{}:{}",
+            self.scheme(),
+            self.peer_host(),
+            self.peer_port
+        )
     }
     pub fn client_url(&self) -> String {
-        format!("{}://{}:{}", self.scheme(), url_host(&self.advertise), self.client_port)
+        format!(
+            "{}://{}:{}",
+            self.scheme(),
+            url_host(&self.advertise),
+            self.client_port
+        )
     }
     /// Inside its own network namespace a bridged container listens on every address.
     fn listen_host(&self) -> String {
-        if self.bridged() { "0.0.0.0".to_string() } else { url_host(&self.advertise) }
+        if self.bridged() {
+            "0.0.0.0".to_string()
+        } else {
+            url_host(&self.advertise)
+        }
     }
     pub fn listen_peer_url(&self) -> String {
-        format!("{}://{}:{}", self.scheme(), self.listen_host(), self.peer_port)
+        format!(
+            "{}://{}:{}",
+            self.scheme(),
+            self.listen_host(),
+            self.peer_port
+        )
     }
     pub fn listen_client_url(&self) -> String {
-        format!("{}://{}:{}", self.scheme(), self.listen_host(), self.client_port)
+        format!(
+            "{}://{}:{}",
+            self.scheme(),
+            self.listen_host(),
+            self.client_port
+        )
     }
     pub fn compose(&self) -> Option<&Compose> {
         match &self.runtime {
@@ -201,7 +231,8 @@ impl Member {
         }
     }
     pub fn bridged(&self) -> bool {
-        self.compose().is_some_and(|c| matches!(c.network, Network::Bridge { .. }))
+        self.compose()
+            .is_some_and(|c| matches!(c.network, Network::Bridge { .. }))
     }
     /// Runs on the same host as `other` (same SSH destination).
     pub fn same_host(&self, other: &Member) -> bool {
@@ -211,7 +242,11 @@ impl Member {
 
 /// Brackets an IPv6 literal for use in a URL.
 pub fn url_host(addr: &str) -> String {
-    if addr.contains(':') && !addr.starts_with('[') { format!("[{addr}]") } else { addr.to_string() }
+    if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    }
 }
 
 /// The host part of a URL like `http://10.0.0.1:2380` or `http://[::1]:2380`.
@@ -277,12 +312,19 @@ impl Version {
         let mut parts = s.split('.');
         let mut next = || -> Option<u32> {
             let p = parts.next()?;
-            if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || (p.len() > 1 && p.starts_with('0')) {
+            if p.is_empty()
+                || !p.bytes().all(|b| b.is_ascii_digit())
+                || (p.len() > 1 && p.starts_with('0'))
+            {
                 return None;
             }
             p.parse().ok()
         };
-        let v = Version { major: next()?, minor: next()?, patch: next()? };
+        let v = Version {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
         if parts.next().is_some() {
             return None;
         }

@@ -19,7 +19,11 @@ pub struct InventoryError {
 
 impl InventoryError {
     pub fn io(path: &Path, err: std::io::Error) -> Self {
-        InventoryError { path: path.to_path_buf(), position: None, message: format!("cannot read the inventory: {err}") }
+        InventoryError {
+            path: path.to_path_buf(),
+            position: None,
+            message: format!("cannot read the inventory: {err}"),
+        }
     }
 }
 
@@ -30,9 +34,18 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn at(&self, span: Range<usize>, message: impl Into<String>) -> InventoryError {
-        InventoryError { path: self.path.to_path_buf(), position: Some(line_col(self.text, span.start)), message: message.into() }
+        InventoryError {
+            path: self.path.to_path_buf(),
+            position: Some(line_col(self.text, span.start)),
+            message: message.into(),
+        }
     }
-    fn field<T>(&self, value: &Spanned<T>, field: &str, message: impl fmt::Display) -> InventoryError {
+    fn field<T>(
+        &self,
+        value: &Spanned<T>,
+        field: &str,
+        message: impl fmt::Display,
+    ) -> InventoryError {
         self.at(value.span(), format!("{field}: {message}"))
     }
 
@@ -49,7 +62,11 @@ impl Ctx<'_> {
             Some((_, t)) => Ok(*t),
             None => {
                 let words: Vec<String> = options.iter().map(|(w, _)| format!("\"{w}\"")).collect();
-                Err(self.field(v, field, format!("`{}`: expected one of {}", v.get_ref(), words.join(", "))))
+                Err(self.field(
+                    v,
+                    field,
+                    format!("`{}`: expected one of {}", v.get_ref(), words.join(", ")),
+                ))
             }
         }
     }
@@ -58,7 +75,9 @@ impl Ctx<'_> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
+    let col = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
     (line, col)
 }
 
@@ -69,7 +88,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
         let message = e.message().trim().to_string();
         match e.span() {
             Some(span) => cx.at(span, message),
-            None => InventoryError { path: path.to_path_buf(), position: None, message },
+            None => InventoryError {
+                path: path.to_path_buf(),
+                position: None,
+                message,
+            },
         }
     })?;
     build(&cx, raw)
@@ -79,12 +102,28 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
     let c = &raw.cluster;
     check_name(cx, &c.name, "cluster.name")?;
     let version = Version::parse(c.version.get_ref()).ok_or_else(|| {
-        cx.field(&c.version, "cluster.version", format!("`{}` is not a release version like 3.5.17", c.version.get_ref()))
+        cx.field(
+            &c.version,
+            "cluster.version",
+            format!(
+                "`{}` is not a release version like 3.5.17",
+                c.version.get_ref()
+            ),
+        )
     })?;
     if version.major != 3 || version.minor < 4 {
-        return Err(cx.field(&c.version, "cluster.version", format!("etcd {version} is not supported; use 3.4 or later")));
+        return Err(cx.field(
+            &c.version,
+            "cluster.version",
+            format!("etcd {version} is not supported; use 3.4 or later"),
+        ));
     }
-    let install_dir = abs_path(cx, c.install_dir.as_ref(), "cluster.install_dir", "/opt/etcd")?;
+    let install_dir = abs_path(
+        cx,
+        c.install_dir.as_ref(),
+        "cluster.install_dir",
+        "/opt/etcd",
+    )?;
     let data_dir = abs_path(cx, c.data_dir.as_ref(), "cluster.data_dir", "/var/lib/etcd")?;
     let client_port = c.client_port.unwrap_or(2379);
     let peer_port = c.peer_port.unwrap_or(2380);
@@ -92,10 +131,16 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         c.access.as_ref(),
         "cluster.access",
         Access::Auto,
-        &[("auto", Access::Auto), ("direct", Access::Direct), ("tunnel", Access::Tunnel)],
+        &[
+            ("auto", Access::Auto),
+            ("direct", Access::Direct),
+            ("tunnel", Access::Tunnel),
+        ],
     )?;
     let token = match &c.token {
-        Some(t) if t.get_ref().trim().is_empty() => return Err(cx.field(t, "cluster.token", "must not be empty")),
+        Some(t) if t.get_ref().trim().is_empty() => {
+            return Err(cx.field(t, "cluster.token", "must not be empty"));
+        }
         Some(t) => t.get_ref().clone(),
         None => format!("etcd-deploy-{}", c.name.get_ref()),
     };
@@ -104,7 +149,10 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         version,
         token,
         install_dir,
-        templates_dir: c.templates_dir.as_ref().map(|d| relative_to(cx.path, d.get_ref())),
+        templates_dir: c
+            .templates_dir
+            .as_ref()
+            .map(|d| relative_to(cx.path, d.get_ref())),
         access,
     };
 
@@ -119,21 +167,45 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         raw.tls.mode.as_ref(),
         "tls.mode",
         Tls::Off,
-        &[("off", Tls::Off), ("generate", Tls::Generate), ("provided", Tls::Provided)],
+        &[
+            ("off", Tls::Off),
+            ("generate", Tls::Generate),
+            ("provided", Tls::Provided),
+        ],
     )?;
-    let dir = raw.tls.dir.as_ref().map(|d| relative_to(cx.path, d.get_ref()));
+    let dir = raw
+        .tls
+        .dir
+        .as_ref()
+        .map(|d| relative_to(cx.path, d.get_ref()));
     let tls = match (mode, dir, &raw.tls.mode) {
         (Tls::Off, _, _) => TlsMode::Off,
-        (Tls::Generate, dir, _) => TlsMode::Generate { dir: dir.unwrap_or_else(|| relative_to(cx.path, "pki")) },
+        (Tls::Generate, dir, _) => TlsMode::Generate {
+            dir: dir.unwrap_or_else(|| relative_to(cx.path, "pki")),
+        },
         (Tls::Provided, Some(dir), _) => TlsMode::Provided { dir },
-        (Tls::Provided, None, Some(m)) => return Err(cx.field(m, "tls.dir", "provided certificates need a directory (tls.dir)")),
-        (Tls::Provided, None, None) => return Err(cx.at(0..0, "tls.dir: provided certificates need a directory")),
+        (Tls::Provided, None, Some(m)) => {
+            return Err(cx.field(
+                m,
+                "tls.dir",
+                "provided certificates need a directory (tls.dir)",
+            ));
+        }
+        (Tls::Provided, None, None) => {
+            return Err(cx.at(0..0, "tls.dir: provided certificates need a directory"));
+        }
     };
     let base_settings = build_settings(cx, &raw.etcd, None)?;
-    let base_runtime = RuntimeSpec { mode: mode_of(cx, c.mode.as_ref(), "cluster.mode", Mode::Systemd)?, image: c.image.as_ref() };
+    let base_runtime = RuntimeSpec {
+        mode: mode_of(cx, c.mode.as_ref(), "cluster.mode", Mode::Systemd)?,
+        image: c.image.as_ref(),
+    };
 
     if raw.hosts.get_ref().is_empty() {
-        return Err(cx.at(raw.hosts.span(), "hosts: the host list is empty; add at least one [[hosts]] entry"));
+        return Err(cx.at(
+            raw.hosts.span(),
+            "hosts: the host list is empty; add at least one [[hosts]] entry",
+        ));
     }
     let mut members = Vec::new();
     let mut names: HashMap<String, Range<usize>> = HashMap::new();
@@ -143,18 +215,35 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         check_name(cx, &h.name, &field("name"))?;
         if let Some(first) = names.get(h.name.get_ref()) {
             let (line, _) = line_col(cx.text, first.start);
-            return Err(cx.field(&h.name, &field("name"), format!("`{}` is already used by the host on line {line}", h.name.get_ref())));
+            return Err(cx.field(
+                &h.name,
+                &field("name"),
+                format!(
+                    "`{}` is already used by the host on line {line}",
+                    h.name.get_ref()
+                ),
+            ));
         }
         names.insert(h.name.get_ref().clone(), h.name.span());
-        let mut member = build_member(cx, &raw, h, i, &data_dir, client_port, peer_port, &base_settings)?;
+        let mut member = build_member(
+            cx,
+            &raw,
+            h,
+            i,
+            &data_dir,
+            client_port,
+            peer_port,
+            &base_settings,
+        )?;
         member.tls = tls.enabled();
         member.runtime = build_runtime(cx, h, i, &base_runtime)?;
         if member.compose().is_some() && h.data_dir.is_none() {
             // One bind-mounted directory per member under the data directory.
             member.data_dir = format!("{}/{}", data_dir.trim_end_matches('/'), member.name);
         }
-        if let Some(other) = members.iter().find(|m: &&Member| m.same_host(&member) && m.compose().is_some() != member.compose().is_some())
-        {
+        if let Some(other) = members.iter().find(|m: &&Member| {
+            m.same_host(&member) && m.compose().is_some() != member.compose().is_some()
+        }) {
             let span = h.mode.as_ref().unwrap_or(&h.address).span();
             return Err(cx.at(
                 span,
@@ -166,16 +255,28 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
                 ),
             ));
         }
-        for (port, what) in [(member.client_port, "client_port"), (member.peer_port, "peer_port")] {
-            if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone()) {
+        for (port, what) in [
+            (member.client_port, "client_port"),
+            (member.peer_port, "peer_port"),
+        ] {
+            if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone())
+            {
                 let span = h.advertise.as_ref().unwrap_or(&h.address).span();
-                return Err(
-                    cx.at(span, format!("{}: {}:{port} ({what}) is already used by host `{other}`", field("address"), member.advertise))
-                );
+                return Err(cx.at(
+                    span,
+                    format!(
+                        "{}: {}:{port} ({what}) is already used by host `{other}`",
+                        field("address"),
+                        member.advertise
+                    ),
+                ));
             }
         }
         // Several members may share a host (instance units), each with its own data.
-        if let Some(other) = members.iter().find(|m: &&Member| m.same_host(&member) && m.data_dir == member.data_dir) {
+        if let Some(other) = members
+            .iter()
+            .find(|m: &&Member| m.same_host(&member) && m.data_dir == member.data_dir)
+        {
             let span = h.data_dir.as_ref().unwrap_or(&h.address).span();
             return Err(cx.at(
                 span,
@@ -203,7 +304,14 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             n + 1
         ));
     }
-    Ok(Inventory { path: cx.path.to_path_buf(), cluster, release, tls, members, warnings })
+    Ok(Inventory {
+        path: cx.path.to_path_buf(),
+        cluster,
+        release,
+        tls,
+        members,
+        warnings,
+    })
 }
 
 fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError> {
@@ -213,7 +321,9 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
         Some(s) => match s.get_ref().as_str() {
             "github" => ReleaseSource::Github,
             "google" => ReleaseSource::Google,
-            url if url.starts_with("http://") || url.starts_with("https://") => ReleaseSource::Mirror(url.to_string()),
+            url if url.starts_with("http://") || url.starts_with("https://") => {
+                ReleaseSource::Mirror(url.to_string())
+            }
             url if url.starts_with("file://") => ReleaseSource::Mirror(url.to_string()),
             other => {
                 return Err(cx.field(
@@ -228,13 +338,20 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
         r.fetch.as_ref(),
         "release.fetch",
         FetchMode::Controller,
-        &[("controller", FetchMode::Controller), ("host", FetchMode::Host)],
+        &[
+            ("controller", FetchMode::Controller),
+            ("host", FetchMode::Host),
+        ],
     )?;
     if let Some(f) = &r.fetch
         && fetch == FetchMode::Host
         && matches!(&source, ReleaseSource::Mirror(u) if u.starts_with("file://"))
     {
-        return Err(cx.field(f, "release.fetch", "a file:// mirror is only on the controller; use fetch = \"controller\""));
+        return Err(cx.field(
+            f,
+            "release.fetch",
+            "a file:// mirror is only on the controller; use fetch = \"controller\"",
+        ));
     }
     let sha256 = match &r.sha256 {
         Some(s) => {
@@ -250,7 +367,12 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
         Some(d) => relative_to(cx.path, d),
         None => default_cache_dir(),
     };
-    Ok(Release { source, fetch, sha256, cache_dir })
+    Ok(Release {
+        source,
+        fetch,
+        sha256,
+        cache_dir,
+    })
 }
 
 fn default_cache_dir() -> PathBuf {
@@ -275,11 +397,26 @@ struct RuntimeSpec<'a> {
     image: Option<&'a Spanned<String>>,
 }
 
-fn mode_of(cx: &Ctx, v: Option<&Spanned<String>>, field: &str, default: Mode) -> Result<Mode, InventoryError> {
-    cx.choice(v, field, default, &[("systemd", Mode::Systemd), ("compose", Mode::Compose)])
+fn mode_of(
+    cx: &Ctx,
+    v: Option<&Spanned<String>>,
+    field: &str,
+    default: Mode,
+) -> Result<Mode, InventoryError> {
+    cx.choice(
+        v,
+        field,
+        default,
+        &[("systemd", Mode::Systemd), ("compose", Mode::Compose)],
+    )
 }
 
-fn build_runtime(cx: &Ctx, h: &RawHost, i: usize, base: &RuntimeSpec) -> Result<Runtime, InventoryError> {
+fn build_runtime(
+    cx: &Ctx,
+    h: &RawHost,
+    i: usize,
+    base: &RuntimeSpec,
+) -> Result<Runtime, InventoryError> {
     let field = |f: &str| format!("hosts[{i}].{f}");
     let mode = mode_of(cx, h.mode.as_ref(), &field("mode"), base.mode)?;
     let (image, image_field) = match &h.image {
@@ -288,7 +425,11 @@ fn build_runtime(cx: &Ctx, h: &RawHost, i: usize, base: &RuntimeSpec) -> Result<
     };
     if mode == Mode::Systemd {
         return match image {
-            Some(img) => Err(cx.field(img, &image_field, "an image is only used in compose mode (mode = \"compose\")")),
+            Some(img) => Err(cx.field(
+                img,
+                &image_field,
+                "an image is only used in compose mode (mode = \"compose\")",
+            )),
             None => Ok(Runtime::Systemd),
         };
     }
@@ -310,21 +451,35 @@ fn build_runtime(cx: &Ctx, h: &RawHost, i: usize, base: &RuntimeSpec) -> Result<
         }
     };
     // The network is decided once every member is known (`assign_networks`).
-    Ok(Runtime::Compose(Compose { image, network: Network::Host }))
+    Ok(Runtime::Compose(Compose {
+        image,
+        network: Network::Host,
+    }))
 }
 
 /// Compose members that share a host get a bridge of their own; when that host
 /// runs the whole cluster, peers reach each other by container name.
-fn assign_networks(cx: &Ctx, raw: &RawInventory, members: &mut [Member]) -> Result<(), InventoryError> {
-    let sharing: Vec<usize> = members.iter().map(|m| members.iter().filter(|o| o.same_host(m)).count()).collect();
+fn assign_networks(
+    cx: &Ctx,
+    raw: &RawInventory,
+    members: &mut [Member],
+) -> Result<(), InventoryError> {
+    let sharing: Vec<usize> = members
+        .iter()
+        .map(|m| members.iter().filter(|o| o.same_host(m)).count())
+        .collect();
     let total = members.len();
     for (i, m) in members.iter_mut().enumerate() {
         let (sharing, whole_cluster) = (sharing[i], sharing[i] == total);
-        let Runtime::Compose(c) = &mut m.runtime else { continue };
+        let Runtime::Compose(c) = &mut m.runtime else {
+            continue;
+        };
         if sharing < 2 {
             continue;
         }
-        c.network = Network::Bridge { peers_by_name: whole_cluster };
+        c.network = Network::Bridge {
+            peers_by_name: whole_cluster,
+        };
         if !whole_cluster && is_loopback(&m.advertise) {
             let h = &raw.hosts.get_ref()[i];
             let span = h.advertise.as_ref().unwrap_or(&h.address).span();
@@ -341,7 +496,10 @@ fn assign_networks(cx: &Ctx, raw: &RawInventory, members: &mut [Member]) -> Resu
 }
 
 fn is_loopback(addr: &str) -> bool {
-    addr == "localhost" || addr.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    addr == "localhost"
+        || addr
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -358,7 +516,11 @@ fn build_member(
     let field = |f: &str| format!("hosts[{i}].{f}");
     let address = h.address.get_ref().trim();
     if address.is_empty() || address.contains(char::is_whitespace) {
-        return Err(cx.field(&h.address, &field("address"), "expected a host name or IP address"));
+        return Err(cx.field(
+            &h.address,
+            &field("address"),
+            "expected a host name or IP address",
+        ));
     }
     let advertise = match &h.advertise {
         Some(a) if a.get_ref().trim().is_empty() || a.get_ref().contains(['/', ' ']) => {
@@ -370,8 +532,18 @@ fn build_member(
     let client_port = h.client_port.as_ref().map_or(client_port, |p| *p.get_ref());
     let peer_port = h.peer_port.as_ref().map_or(peer_port, |p| *p.get_ref());
     if client_port == peer_port {
-        let span = h.peer_port.as_ref().map(|p| p.span()).unwrap_or(h.name.span());
-        return Err(cx.at(span, format!("{}: client and peer port are both {client_port}", field("peer_port"))));
+        let span = h
+            .peer_port
+            .as_ref()
+            .map(|p| p.span())
+            .unwrap_or(h.name.span());
+        return Err(cx.at(
+            span,
+            format!(
+                "{}: client and peer port are both {client_port}",
+                field("peer_port")
+            ),
+        ));
     }
     let data_dir = abs_path(cx, h.data_dir.as_ref(), &field("data_dir"), data_dir)?;
     let ssh = merge_ssh(&raw.ssh, &h.ssh);
@@ -379,7 +551,11 @@ fn build_member(
         ssh.host_key_policy.as_ref(),
         "ssh.host_key_policy",
         HostKeyPolicy::AcceptNew,
-        &[("strict", HostKeyPolicy::Strict), ("accept-new", HostKeyPolicy::AcceptNew), ("off", HostKeyPolicy::Off)],
+        &[
+            ("strict", HostKeyPolicy::Strict),
+            ("accept-new", HostKeyPolicy::AcceptNew),
+            ("off", HostKeyPolicy::Off),
+        ],
     )?;
     let settings = match &h.etcd {
         Some(e) => build_settings(cx, e, Some(base))?,
@@ -391,10 +567,16 @@ fn build_member(
             address: address.to_string(),
             user: ssh.user.clone(),
             port: ssh.port,
-            identity_file: ssh.identity_file.as_deref().map(|p| relative_to(cx.path, p)),
+            identity_file: ssh
+                .identity_file
+                .as_deref()
+                .map(|p| relative_to(cx.path, p)),
             become_root: ssh.become_root.unwrap_or(false),
             host_key_policy,
-            known_hosts_file: ssh.known_hosts_file.as_deref().map(|p| relative_to(cx.path, p)),
+            known_hosts_file: ssh
+                .known_hosts_file
+                .as_deref()
+                .map(|p| relative_to(cx.path, p)),
             connect_timeout_secs: ssh.connect_timeout_secs.unwrap_or(10),
         },
         advertise,
@@ -411,43 +593,88 @@ fn merge_ssh(base: &RawSsh, host: &RawSsh) -> RawSsh {
     RawSsh {
         user: host.user.clone().or_else(|| base.user.clone()),
         port: host.port.or(base.port),
-        identity_file: host.identity_file.clone().or_else(|| base.identity_file.clone()),
+        identity_file: host
+            .identity_file
+            .clone()
+            .or_else(|| base.identity_file.clone()),
         become_root: host.become_root.or(base.become_root),
-        host_key_policy: host.host_key_policy.clone().or_else(|| base.host_key_policy.clone()),
-        known_hosts_file: host.known_hosts_file.clone().or_else(|| base.known_hosts_file.clone()),
+        host_key_policy: host
+            .host_key_policy
+            .clone()
+            .or_else(|| base.host_key_policy.clone()),
+        known_hosts_file: host
+            .known_hosts_file
+            .clone()
+            .or_else(|| base.known_hosts_file.clone()),
         connect_timeout_secs: host.connect_timeout_secs.or(base.connect_timeout_secs),
     }
 }
 
 /// Builds settings from `raw`, each unset field taken from `base` (or etcd's default).
-fn build_settings(cx: &Ctx, raw: &RawEtcd, base: Option<&EtcdSettings>) -> Result<EtcdSettings, InventoryError> {
-    let heartbeat = raw.heartbeat_interval_ms.or(base.map(|b| b.heartbeat_interval_ms)).unwrap_or(100);
-    let election = raw.election_timeout_ms.or(base.map(|b| b.election_timeout_ms)).unwrap_or(1000);
+fn build_settings(
+    cx: &Ctx,
+    raw: &RawEtcd,
+    base: Option<&EtcdSettings>,
+) -> Result<EtcdSettings, InventoryError> {
+    let heartbeat = raw
+        .heartbeat_interval_ms
+        .or(base.map(|b| b.heartbeat_interval_ms))
+        .unwrap_or(100);
+    let election = raw
+        .election_timeout_ms
+        .or(base.map(|b| b.election_timeout_ms))
+        .unwrap_or(1000);
     if election < heartbeat * 5 {
         return Err(InventoryError {
             path: cx.path.to_path_buf(),
             position: None,
-            message: format!("etcd.election_timeout_ms ({election}) must be at least 5 times etcd.heartbeat_interval_ms ({heartbeat})"),
+            message: format!(
+                "etcd.election_timeout_ms ({election}) must be at least 5 times etcd.heartbeat_interval_ms ({heartbeat})"
+            ),
         });
     }
     let auto_compaction_mode = match &raw.auto_compaction_mode {
         Some(m) if !matches!(m.get_ref().as_str(), "periodic" | "revision") => {
-            return Err(cx.field(m, "etcd.auto_compaction_mode", format!("`{}`: expected \"periodic\" or \"revision\"", m.get_ref())));
+            return Err(cx.field(
+                m,
+                "etcd.auto_compaction_mode",
+                format!("`{}`: expected \"periodic\" or \"revision\"", m.get_ref()),
+            ));
         }
         Some(m) => Some(m.get_ref().clone()),
         None => base.and_then(|b| b.auto_compaction_mode.clone()),
     };
     let log_level = match &raw.log_level {
-        Some(l) if !matches!(l.get_ref().as_str(), "debug" | "info" | "warn" | "error" | "panic" | "fatal") => {
-            return Err(cx.field(l, "etcd.log_level", format!("`{}`: expected debug, info, warn, error, panic or fatal", l.get_ref())));
+        Some(l)
+            if !matches!(
+                l.get_ref().as_str(),
+                "debug" | "info" | "warn" | "error" | "panic" | "fatal"
+            ) =>
+        {
+            return Err(cx.field(
+                l,
+                "etcd.log_level",
+                format!(
+                    "`{}`: expected debug, info, warn, error, panic or fatal",
+                    l.get_ref()
+                ),
+            ));
         }
         Some(l) => l.get_ref().clone(),
         None => base.map_or_else(|| "info".to_string(), |b| b.log_level.clone()),
     };
     let mut extra = base.map(|b| b.extra.clone()).unwrap_or_default();
     if let Some(table) = &raw.extra {
-        if let Some(k) = table.get_ref().keys().find(|k| MANAGED_KEYS.contains(&k.as_str())) {
-            return Err(cx.field(table, "etcd.extra", format!("`{k}` is set by etcd-deploy itself; use the inventory's own field for it")));
+        if let Some(k) = table
+            .get_ref()
+            .keys()
+            .find(|k| MANAGED_KEYS.contains(&k.as_str()))
+        {
+            return Err(cx.field(
+                table,
+                "etcd.extra",
+                format!("`{k}` is set by etcd-deploy itself; use the inventory's own field for it"),
+            ));
         }
         extra.extend(table.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
     }
@@ -455,9 +682,14 @@ fn build_settings(cx: &Ctx, raw: &RawEtcd, base: Option<&EtcdSettings>) -> Resul
         heartbeat_interval_ms: heartbeat,
         election_timeout_ms: election,
         snapshot_count: raw.snapshot_count.or(base.and_then(|b| b.snapshot_count)),
-        quota_backend_bytes: raw.quota_backend_bytes.or(base.and_then(|b| b.quota_backend_bytes)),
+        quota_backend_bytes: raw
+            .quota_backend_bytes
+            .or(base.and_then(|b| b.quota_backend_bytes)),
         auto_compaction_mode,
-        auto_compaction_retention: raw.auto_compaction_retention.clone().or(base.and_then(|b| b.auto_compaction_retention.clone())),
+        auto_compaction_retention: raw
+            .auto_compaction_retention
+            .clone()
+            .or(base.and_then(|b| b.auto_compaction_retention.clone())),
         log_level,
         extra,
     })
@@ -490,7 +722,8 @@ fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), Inven
     let n = name.get_ref();
     let ok = !n.is_empty()
         && n.len() <= 63
-        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
         && n.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
@@ -505,13 +738,25 @@ fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), Inven
     }
 }
 
-fn abs_path(cx: &Ctx, value: Option<&Spanned<String>>, field: &str, default: &str) -> Result<String, InventoryError> {
+fn abs_path(
+    cx: &Ctx,
+    value: Option<&Spanned<String>>,
+    field: &str,
+    default: &str,
+) -> Result<String, InventoryError> {
     match value {
         None => Ok(default.to_string()),
         Some(v) => {
             let p = v.get_ref();
-            if !p.starts_with('/') || p.contains(['\n', '\'', '"']) || p.split('/').any(|c| c == "..") {
-                Err(cx.field(v, field, format!("`{p}` must be an absolute path without quotes or `..`")))
+            if !p.starts_with('/')
+                || p.contains(['\n', '\'', '"'])
+                || p.split('/').any(|c| c == "..")
+            {
+                Err(cx.field(
+                    v,
+                    field,
+                    format!("`{p}` must be an absolute path without quotes or `..`"),
+                ))
             } else {
                 Ok(p.trim_end_matches('/').to_string())
             }
@@ -527,5 +772,9 @@ fn relative_to(inventory: &Path, p: &str) -> PathBuf {
         return PathBuf::from(home).join(rest);
     }
     let p = PathBuf::from(p);
-    if p.is_absolute() { p } else { inventory.parent().unwrap_or(Path::new(".")).join(p) }
+    if p.is_absolute() {
+        p
+    } else {
+        inventory.parent().unwrap_or(Path::new(".")).join(p)
+    }
 }

@@ -10,7 +10,10 @@ fn fresh_apply_then_noop_then_config_change() {
     let lab = Lab::up(11, 3);
     let inv = lab.inventory(3, |s| s);
     let plan = text(&deploy(&["plan", inv.to_str().expect("utf-8")]));
-    assert!(plan.contains("bootstrap: start as the first member") && plan.contains("Plan: 6 steps."), "{plan}");
+    assert!(
+        plan.contains("bootstrap: start as the first member") && plan.contains("Plan: 6 steps."),
+        "{plan}"
+    );
 
     let start = Instant::now();
     apply(&inv);
@@ -19,8 +22,16 @@ fn fresh_apply_then_noop_then_config_change() {
     let status = status_json(&inv);
     let rows = status.as_array().expect("rows");
     assert_eq!(rows.len(), 3);
-    assert!(rows.iter().all(|r| r["health"] == "healthy" && r["version"] == "3.5.1"), "{status}");
-    assert_eq!(rows.iter().filter(|r| r["leader"] == true).count(), 1, "{status}");
+    assert!(
+        rows.iter()
+            .all(|r| r["health"] == "healthy" && r["version"] == "3.5.1"),
+        "{status}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r["leader"] == true).count(),
+        1,
+        "{status}"
+    );
     assert_eq!(lab.ssh(2, "stat -c '%U %a' /var/lib/etcd"), "etcd 700");
     assert_eq!(lab.ssh(2, "readlink /opt/etcd/current"), "etcd-v3.5.1");
 
@@ -33,15 +44,26 @@ fn fresh_apply_then_noop_then_config_change() {
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
 
     // A setting changed on one host restarts that member only.
-    let edited = lab.inventory(3, |s| s.replace("address = \"127.0.11.2\"", "address = \"127.0.11.2\"\netcd = { snapshot_count = 20000 }"));
+    let edited = lab.inventory(3, |s| {
+        s.replace(
+            "address = \"127.0.11.2\"",
+            "address = \"127.0.11.2\"\netcd = { snapshot_count = 20000 }",
+        )
+    });
     let plan = text(&deploy(&["plan", edited.to_str().expect("utf-8")]));
-    assert!(plan.contains("~ etcd-2       restart (config changed)") && plan.contains("Plan: 1 step."), "{plan}");
+    assert!(
+        plan.contains("~ etcd-2       restart (config changed)") && plan.contains("Plan: 1 step."),
+        "{plan}"
+    );
     apply(&edited);
     let after: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
     assert_eq!(after[0], pids[0]);
     assert_ne!(after[1], pids[1]);
     assert_eq!(after[2], pids[2]);
-    assert!(lab.ssh(2, "cat /etc/etcd/etcd-2.conf.yml").contains("snapshot-count: 20000"));
+    assert!(
+        lab.ssh(2, "cat /etc/etcd/etcd-2.conf.yml")
+            .contains("snapshot-count: 20000")
+    );
     assert_cluster(&lab, 3);
     assert!(apply(&edited).contains("No changes."));
 }
@@ -52,15 +74,22 @@ fn grow_from_one_to_three_through_ssh_tunnels() {
     // The controller reaches the client ports only through SSH local forwards
     // here, and logs in as an unprivileged user that becomes root with sudo.
     let tunnel = |s: String| {
-        s.replace("version = \"3.5.1\"", "version = \"3.5.1\"\naccess = \"tunnel\"")
-            .replace("user = \"root\"", "user = \"ops\"\nbecome = true")
+        s.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\naccess = \"tunnel\"",
+        )
+        .replace("user = \"root\"", "user = \"ops\"\nbecome = true")
     };
     let one = lab.inventory(1, tunnel);
     apply(&one);
     assert_cluster(&lab, 1);
     let three = lab.inventory(3, tunnel);
     let plan = text(&deploy(&["plan", three.to_str().expect("utf-8")]));
-    assert!(plan.contains("+ etcd-2       join: member add (learner)") && plan.contains("+ etcd-3       join"), "{plan}");
+    assert!(
+        plan.contains("+ etcd-2       join: member add (learner)")
+            && plan.contains("+ etcd-3       join"),
+        "{plan}"
+    );
     assert!(!plan.contains("etcd-1 "), "etcd-1 is left alone: {plan}");
     apply(&three);
     assert_cluster(&lab, 3);
@@ -80,9 +109,14 @@ fn interrupted_apply_converges() {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let opts = etcd_client::MemberAddOptions::new().with_is_learner();
-            match c.member_add([format!("http://{}:2380", lab.addr(3))], Some(opts)).await {
+            match c
+                .member_add([format!("http://{}:2380", lab.addr(3))], Some(opts))
+                .await
+            {
                 Ok(_) => break,
-                Err(e) if Instant::now() < deadline && e.to_string().contains("unhealthy cluster") => {
+                Err(e)
+                    if Instant::now() < deadline && e.to_string().contains("unhealthy cluster") =>
+                {
                     tokio::time::sleep(Duration::from_millis(200)).await
                 }
                 Err(e) => panic!("member add: {e}"),
@@ -126,7 +160,10 @@ fn bad_input_and_unreachable_host_touch_nothing() {
     let untouched = |lab: &Lab| {
         for i in 1..=3 {
             assert_eq!(
-                lab.ssh(i, "ls /opt/etcd /etc/etcd /etc/systemd/system/etcd@.service 2>/dev/null | wc -l"),
+                lab.ssh(
+                    i,
+                    "ls /opt/etcd /etc/etcd /etc/systemd/system/etcd@.service 2>/dev/null | wc -l"
+                ),
                 "0",
                 "host {i} was changed"
             );
@@ -136,7 +173,11 @@ fn bad_input_and_unreachable_host_touch_nothing() {
     let bad = lab.inventory(3, |s| s.replace("version = \"3.5.1\"", "version = \"3.5\""));
     let o = deploy(&["apply", bad.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(text(&o).contains("inventory-3.toml:4:11: cluster.version: `3.5` is not a release version"), "{}", text(&o));
+    assert!(
+        text(&o).contains("inventory-3.toml:4:11: cluster.version: `3.5` is not a release version"),
+        "{}",
+        text(&o)
+    );
     untouched(&lab);
 
     // An unreachable host: exit 1, the host is named, no host changed.
@@ -144,32 +185,62 @@ fn bad_input_and_unreachable_host_touch_nothing() {
     let inv = lab.inventory(3, |s| s.replace("[ssh]", "[ssh]\nconnect_timeout_secs = 2"));
     let o = deploy(&["apply", inv.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("etcd-3: connect: cannot connect to 127.0.14.3 over SSH"), "{}", text(&o));
+    assert!(
+        text(&o).contains("etcd-3: connect: cannot connect to 127.0.14.3 over SSH"),
+        "{}",
+        text(&o)
+    );
     for i in 1..=2 {
-        assert_eq!(lab.ssh(i, "ls /opt/etcd /etc/etcd 2>/dev/null | wc -l"), "0", "host {i} was changed");
+        assert_eq!(
+            lab.ssh(i, "ls /opt/etcd /etc/etcd 2>/dev/null | wc -l"),
+            "0",
+            "host {i} was changed"
+        );
     }
 
     // A corrupted tarball on the mirror: refused, nothing installed.
     let mirror = lab.dir.path().join("mirror");
     std::fs::create_dir_all(mirror.join("v3.5.1")).expect("mkdir");
-    let good = std::fs::read("/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz").expect("lab mirror");
-    std::fs::copy("/var/cache/etcd-deploy-lab/mirror/v3.5.1/SHA256SUMS", mirror.join("v3.5.1/SHA256SUMS")).expect("sums");
+    let good =
+        std::fs::read("/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz")
+            .expect("lab mirror");
+    std::fs::copy(
+        "/var/cache/etcd-deploy-lab/mirror/v3.5.1/SHA256SUMS",
+        mirror.join("v3.5.1/SHA256SUMS"),
+    )
+    .expect("sums");
     let mut bad_bytes = good.clone();
     let mid = bad_bytes.len() / 2;
     bad_bytes[mid] ^= 0xff;
-    std::fs::write(mirror.join("v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz"), bad_bytes).expect("write");
+    std::fs::write(
+        mirror.join("v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz"),
+        bad_bytes,
+    )
+    .expect("write");
     let cache = lab.dir.path().join("cache");
     let inv = lab.inventory(2, |s| {
         s.replace(
             "source = \"http://127.0.0.1:18080\"",
-            &format!("source = \"file://{}\"\ncache_dir = \"{}\"", mirror.display(), cache.display()),
+            &format!(
+                "source = \"file://{}\"\ncache_dir = \"{}\"",
+                mirror.display(),
+                cache.display()
+            ),
         )
     });
     let o = deploy(&["apply", inv.to_str().expect("utf-8")]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("checksum mismatch for etcd-v3.5.1-linux-amd64.tar.gz"), "{}", text(&o));
+    assert!(
+        text(&o).contains("checksum mismatch for etcd-v3.5.1-linux-amd64.tar.gz"),
+        "{}",
+        text(&o)
+    );
     for i in 1..=2 {
-        assert_eq!(lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l"), "0", "host {i} got something installed");
+        assert_eq!(
+            lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l"),
+            "0",
+            "host {i} got something installed"
+        );
     }
 }
 
@@ -181,34 +252,67 @@ fn three_members_on_one_host_as_instance_units() {
             .replace("version = \"3.5.1\"", "version = \"3.5.0\"")
     });
     let plan = deploy_ok(&["plan", path_str(&inv)]);
-    assert!(plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."), "{plan}");
+    assert!(
+        plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."),
+        "{plan}"
+    );
     apply(&inv);
     let units = lab.ssh(1, "systemctl is-active etcd@m0 etcd@m1 etcd@m2; ls /etc/systemd/system | grep -c '^etcd@'; ls /opt/etcd");
-    assert_eq!(units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.0", "three instances of one template unit, one release");
+    assert_eq!(
+        units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.0",
+        "three instances of one template unit, one release"
+    );
     rt().block_on(async {
-        let urls: Vec<String> = (0..3).map(|k| format!("http://127.0.25.1:{}", 2379 + 1000 * k)).collect();
+        let urls: Vec<String> = (0..3)
+            .map(|k| format!("http://127.0.25.1:{}", 2379 + 1000 * k))
+            .collect();
         let mut names = Vec::new();
         for u in &urls {
             let mut c = client(u).await;
-            let mut n: Vec<String> = c.member_list().await.expect("list").members().iter().map(|m| m.name().to_string()).collect();
+            let mut n: Vec<String> = c
+                .member_list()
+                .await
+                .expect("list")
+                .members()
+                .iter()
+                .map(|m| m.name().to_string())
+                .collect();
             n.sort();
             names.push(n);
         }
         assert!(names.iter().all(|n| n == &["m0", "m1", "m2"]), "{names:?}");
-        client(&urls[0]).await.put("shared-host", "yes", None).await.expect("put");
+        client(&urls[0])
+            .await
+            .put("shared-host", "yes", None)
+            .await
+            .expect("put");
         for u in &urls[1..] {
             let r = client(u).await.get("shared-host", None).await.expect("get");
             assert_eq!(r.kvs()[0].value(), b"yes");
         }
     });
-    let pids = lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2");
+    let pids = lab.ssh(
+        1,
+        "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2",
+    );
     assert!(apply(&inv).contains("No changes."));
-    assert_eq!(pids, lab.ssh(1, "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2"), "nothing restarted");
+    assert_eq!(
+        pids,
+        lab.ssh(
+            1,
+            "systemctl show -p MainPID --value etcd@m0 etcd@m1 etcd@m2"
+        ),
+        "nothing restarted"
+    );
     // A rolling upgrade of members that share a host (and its release link).
     let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.5.1", "--no-snapshot"]);
     assert!(out.contains("upgrade 3.5.0 → 3.5.1"), "{out}");
     for k in 0..3 {
-        assert_eq!(versions(&format!("http://127.0.25.1:{}", 2379 + 1000 * k)).0, "3.5.1", "member m{k}");
+        assert_eq!(
+            versions(&format!("http://127.0.25.1:{}", 2379 + 1000 * k)).0,
+            "3.5.1",
+            "member m{k}"
+        );
     }
     deploy_ok(&["destroy", path_str(&inv), "--yes"]);
     assert_eq!(

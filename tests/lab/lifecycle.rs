@@ -11,27 +11,43 @@ fn snapshot_restore_env_destroy() {
     rt().block_on(async {
         let mut c = client(&lab.url(1)).await;
         for i in 0..1000 {
-            c.put(format!("k/{i:04}"), format!("v{i}"), None).await.expect("put");
+            c.put(format!("k/{i:04}"), format!("v{i}"), None)
+                .await
+                .expect("put");
         }
     });
     let snap = lab.dir.path().join("backup.db");
     let out = deploy_ok(&["snapshot", "save", path_str(&inv), "--out", path_str(&snap)]);
     assert!(out.contains("SHA256 of the database checked"), "{out}");
-    let mode = std::fs::metadata(&snap).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).expect("snapshot file");
+    let mode = std::fs::metadata(&snap)
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .expect("snapshot file");
     assert_eq!(mode, 0o600);
 
     // A disaster: every member stopped, its data gone.
     for i in 1..=3 {
-        lab.ssh(i, &format!("systemctl stop etcd@etcd-{i}; rm -rf /var/lib/etcd"));
+        lab.ssh(
+            i,
+            &format!("systemctl stop etcd@etcd-{i}; rm -rf /var/lib/etcd"),
+        );
     }
     let o = deploy(&["restore", path_str(&inv), path_str(&snap)]);
-    assert_eq!(o.status.code(), Some(2), "no terminal, no --yes: refused\n{}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "no terminal, no --yes: refused\n{}",
+        text(&o)
+    );
     assert!(text(&o).contains("pass --yes to confirm"), "{}", text(&o));
     deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
     assert_cluster(&lab, 3);
     rt().block_on(async {
         for i in 1..=3 {
-            let r = client(&lab.url(i)).await.get("k/", Some(etcd_client::GetOptions::new().with_prefix())).await.expect("get");
+            let r = client(&lab.url(i))
+                .await
+                .get("k/", Some(etcd_client::GetOptions::new().with_prefix()))
+                .await
+                .expect("get");
             assert_eq!(r.kvs().len(), 1000, "every key back on member {i}");
             assert_eq!(r.kvs()[999].value(), b"v999");
         }
@@ -39,14 +55,30 @@ fn snapshot_restore_env_destroy() {
     // A second restore moves the current data aside rather than deleting it.
     deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
     for i in 1..=3 {
-        assert_eq!(lab.ssh(i, "ls -d /var/lib/etcd.pre-restore-* | wc -l"), "1", "host {i} keeps its old data aside");
+        assert_eq!(
+            lab.ssh(i, "ls -d /var/lib/etcd.pre-restore-* | wc -l"),
+            "1",
+            "host {i} keeps its old data aside"
+        );
     }
     assert!(apply(&inv).contains("No changes."));
 
     // env: etcdctl on a host, with the printed variables.
     let env = deploy_ok(&["env", path_str(&inv)]);
-    assert!(env.contains(&format!("export ETCDCTL_ENDPOINTS={},{},{}", lab.url(1), lab.url(2), lab.url(3))), "{env}");
-    let vars: String = env.lines().filter(|l| l.starts_with("export ")).collect::<Vec<_>>().join("; ");
+    assert!(
+        env.contains(&format!(
+            "export ETCDCTL_ENDPOINTS={},{},{}",
+            lab.url(1),
+            lab.url(2),
+            lab.url(3)
+        )),
+        "{env}"
+    );
+    let vars: String = env
+        .lines()
+        .filter(|l| l.starts_with("export "))
+        .collect::<Vec<_>>()
+        .join("; ");
     assert_eq!(lab.ssh(2, &format!("{vars}; etcdctl put via-env yes >/dev/null && etcdctl get --print-value-only via-env")), "yes");
 
     // destroy: nothing runs, no unit; data kept, then wiped.
@@ -62,6 +94,10 @@ fn snapshot_restore_env_destroy() {
     }
     deploy_ok(&["destroy", path_str(&inv), "--yes", "--wipe-data"]);
     for i in 1..=3 {
-        assert_eq!(lab.ssh(i, "ls -d /var/lib/etcd 2>/dev/null | wc -l"), "0", "host {i}: data wiped");
+        assert_eq!(
+            lab.ssh(i, "ls -d /var/lib/etcd 2>/dev/null | wc -l"),
+            "0",
+            "host {i}: data wiped"
+        );
     }
 }

@@ -16,11 +16,16 @@ pub fn lab_script() -> PathBuf {
 }
 
 pub fn sh(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }
 
 pub fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A block of lab hosts, removed when dropped.
@@ -47,18 +52,30 @@ impl Lab {
     }
 
     fn boot(block: u8, hosts: usize, extra: &[&str]) -> Lab {
-        let o = sh(Command::new(lab_script()).args(["up", &hosts.to_string(), "--block", &block.to_string()]).args(extra));
+        let o = sh(Command::new(lab_script())
+            .args(["up", &hosts.to_string(), "--block", &block.to_string()])
+            .args(extra));
         assert!(o.status.success(), "lab up failed: {}", text(&o));
-        Lab { block, hosts, dir: tempfile::tempdir().expect("tempdir") }
+        Lab {
+            block,
+            hosts,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
     }
 
     /// The lab's inventory for the first `n` hosts, edited by `edit`.
     pub fn inventory(&self, n: usize, edit: impl FnOnce(String) -> String) -> PathBuf {
         assert!(n <= self.hosts);
-        let o = sh(Command::new(lab_script()).args(["inventory", &n.to_string(), "--block", &self.block.to_string()]));
+        let o = sh(Command::new(lab_script()).args([
+            "inventory",
+            &n.to_string(),
+            "--block",
+            &self.block.to_string(),
+        ]));
         assert!(o.status.success(), "{}", text(&o));
         let path = self.dir.path().join(format!("inventory-{n}.toml"));
-        std::fs::write(&path, edit(String::from_utf8_lossy(&o.stdout).into_owned())).expect("write inventory");
+        std::fs::write(&path, edit(String::from_utf8_lossy(&o.stdout).into_owned()))
+            .expect("write inventory");
         path
     }
 
@@ -81,8 +98,16 @@ impl Lab {
     /// Rewrites the lab inventory's single host entry into three members
     /// `{prefix}0..2` on host 1, with client ports 2379, 3379, 4379 (peer port
     /// +1); `extra(k)` adds lines to member k's entry.
-    pub fn three_on_host_1(&self, inventory: String, prefix: &str, extra: impl Fn(usize) -> String) -> String {
-        let one = format!("[[hosts]]\nname = \"etcd-1\"\naddress = \"{}\"\n", self.addr(1));
+    pub fn three_on_host_1(
+        &self,
+        inventory: String,
+        prefix: &str,
+        extra: impl Fn(usize) -> String,
+    ) -> String {
+        let one = format!(
+            "[[hosts]]\nname = \"etcd-1\"\naddress = \"{}\"\n",
+            self.addr(1)
+        );
         let three: String = (0..3)
             .map(|k| {
                 format!(
@@ -100,9 +125,17 @@ impl Lab {
     /// Host numbers (1-based) of the current leader, from `status`.
     pub fn leader(&self, inv: &Path) -> usize {
         let rows = status_json(inv);
-        let row = rows.as_array().expect("rows").iter().find(|r| r["leader"] == true).expect("a leader").clone();
+        let row = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|r| r["leader"] == true)
+            .expect("a leader")
+            .clone();
         let url = row["client_url"].as_str().expect("url").to_string();
-        (1..=self.hosts).find(|i| url == self.url(*i)).expect("leader is a lab host")
+        (1..=self.hosts)
+            .find(|i| url == self.url(*i))
+            .expect("leader is a lab host")
     }
 
     pub fn addr(&self, n: usize) -> String {
@@ -115,23 +148,39 @@ impl Lab {
 
     /// Runs a command on host `n` as root; returns stdout.
     pub fn ssh(&self, n: usize, cmd: &str) -> String {
-        let o = sh(Command::new(lab_script()).args(["ssh", &n.to_string(), "--block", &self.block.to_string(), cmd]));
+        let o = sh(Command::new(lab_script()).args([
+            "ssh",
+            &n.to_string(),
+            "--block",
+            &self.block.to_string(),
+            cmd,
+        ]));
         String::from_utf8_lossy(&o.stdout).trim().to_string()
     }
 
     pub fn etcd_pid(&self, n: usize) -> String {
-        self.ssh(n, &format!("systemctl show -p MainPID --value etcd@etcd-{n}.service"))
+        self.ssh(
+            n,
+            &format!("systemctl show -p MainPID --value etcd@etcd-{n}.service"),
+        )
     }
 
     pub fn kill_host(&self, n: usize) {
-        let o = sh(Command::new(lab_script()).args(["kill", &n.to_string(), "--block", &self.block.to_string()]));
+        let o = sh(Command::new(lab_script()).args([
+            "kill",
+            &n.to_string(),
+            "--block",
+            &self.block.to_string(),
+        ]));
         assert!(o.status.success(), "{}", text(&o));
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        let _ = Command::new(lab_script()).args(["down", "--block", &self.block.to_string()]).output();
+        let _ = Command::new(lab_script())
+            .args(["down", "--block", &self.block.to_string()])
+            .output();
     }
 }
 
@@ -147,11 +196,16 @@ pub fn apply(inv: &Path) -> String {
 }
 
 pub fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
 
 pub async fn client(url: &str) -> Client {
-    let opts = etcd_client::ConnectOptions::new().with_connect_timeout(Duration::from_secs(2)).with_timeout(Duration::from_secs(5));
+    let opts = etcd_client::ConnectOptions::new()
+        .with_connect_timeout(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(5));
     Client::connect([url], Some(opts)).await.expect("connect")
 }
 
@@ -163,7 +217,11 @@ pub fn assert_cluster(lab: &Lab, n: usize) {
         for i in 1..=n {
             let mut c = client(&lab.url(i)).await;
             let list = c.member_list().await.expect("member list");
-            let mut names: Vec<(String, bool)> = list.members().iter().map(|m| (m.name().to_string(), m.is_learner())).collect();
+            let mut names: Vec<(String, bool)> = list
+                .members()
+                .iter()
+                .map(|m| (m.name().to_string(), m.is_learner()))
+                .collect();
             names.sort();
             lists.push(names);
         }
@@ -172,10 +230,22 @@ pub fn assert_cluster(lab: &Lab, n: usize) {
             assert_eq!(l, &want, "member lists: {lists:?}");
         }
         let key = format!("probe-{}", std::process::id());
-        client(&lab.url(1)).await.put(key.as_str(), "written-on-1", None).await.expect("put");
+        client(&lab.url(1))
+            .await
+            .put(key.as_str(), "written-on-1", None)
+            .await
+            .expect("put");
         for i in 2..=n {
-            let r = client(&lab.url(i)).await.get(key.as_str(), None).await.expect("get");
-            assert_eq!(r.kvs().first().map(|kv| kv.value().to_vec()), Some(b"written-on-1".to_vec()), "read on member {i}");
+            let r = client(&lab.url(i))
+                .await
+                .get(key.as_str(), None)
+                .await
+                .expect("get");
+            assert_eq!(
+                r.kvs().first().map(|kv| kv.value().to_vec()),
+                Some(b"written-on-1".to_vec()),
+                "read on member {i}"
+            );
         }
     });
 }
@@ -201,9 +271,17 @@ pub fn path_str(p: &Path) -> &str {
 /// `(etcdserver, etcdcluster)` from a member's `/version`.
 pub fn versions(url: &str) -> (String, String) {
     rt().block_on(async {
-        let body = reqwest::get(format!("{url}/version")).await.expect("GET /version").bytes().await.expect("body");
+        let body = reqwest::get(format!("{url}/version"))
+            .await
+            .expect("GET /version")
+            .bytes()
+            .await
+            .expect("body");
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
-        (v["etcdserver"].as_str().unwrap_or_default().to_string(), v["etcdcluster"].as_str().unwrap_or_default().to_string())
+        (
+            v["etcdserver"].as_str().unwrap_or_default().to_string(),
+            v["etcdcluster"].as_str().unwrap_or_default().to_string(),
+        )
     })
 }
 
@@ -214,8 +292,16 @@ pub fn assert_no_loss(what: &str, url: &str, report: &WriteReport, prefix: &str)
     assert_no_loss_tls(what, url, report, prefix, None)
 }
 
-pub fn assert_no_loss_tls(what: &str, url: &str, report: &WriteReport, prefix: &str, tls: Option<&Tls>) {
-    let lost = rt().block_on(crate::writer::lost_writes(url, report, prefix, tls)).expect("read back");
+pub fn assert_no_loss_tls(
+    what: &str,
+    url: &str,
+    report: &WriteReport,
+    prefix: &str,
+    tls: Option<&Tls>,
+) {
+    let lost = rt()
+        .block_on(crate::writer::lost_writes(url, report, prefix, tls))
+        .expect("read back");
     eprintln!(
         "{what}: {} writes acknowledged, {} failed attempts, longest gap between acknowledged writes {:?}, {} lost",
         report.acked.len(),
@@ -227,18 +313,28 @@ pub fn assert_no_loss_tls(what: &str, url: &str, report: &WriteReport, prefix: &
         eprintln!("  {what}: failed write at {at:?} on {url}: {err}");
     }
     assert!(report.acked.len() > 10, "the writer made progress");
-    assert!(lost.is_empty(), "{what}: acknowledged writes lost: {:?}", &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "{what}: acknowledged writes lost: {:?}",
+        &lost[..lost.len().min(10)]
+    );
 }
 
 /// Applies the lab's 3-host inventory (edited by `edit`) from a mirror that
 /// also has a broken 3.5.2, then tries the upgrade to it with writes flowing.
 /// Asserts it fails naming the member and step and rolls back to 3.5.1;
 /// returns the inventory, etcd-deploy's output and the writes' report.
-pub fn failed_upgrade_to_broken_release(lab: &Lab, edit: impl FnOnce(String) -> String) -> (PathBuf, String, WriteReport) {
+pub fn failed_upgrade_to_broken_release(
+    lab: &Lab,
+    edit: impl FnOnce(String) -> String,
+) -> (PathBuf, String, WriteReport) {
     let mirror = mirror_with_broken(&lab.dir.path().join("mirror"), &["3.5.1"], "3.5.2");
     let cache = lab.dir.path().join("cache");
     let inv = lab.inventory(3, |s| {
-        edit(s.replace("source = \"http://127.0.0.1:18080\"", &format!("source = \"{mirror}\"\ncache_dir = \"{}\"", cache.display())))
+        edit(s.replace(
+            "source = \"http://127.0.0.1:18080\"",
+            &format!("source = \"{mirror}\"\ncache_dir = \"{}\"", cache.display()),
+        ))
     });
     apply(&inv);
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
@@ -247,8 +343,14 @@ pub fn failed_upgrade_to_broken_release(lab: &Lab, edit: impl FnOnce(String) -> 
     let report = writer.stop();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(1), "{t}");
-    assert!(t.contains("error: etcd-") && t.contains(": upgrade to 3.5.2: "), "the host and the step are named: {t}");
-    assert!(t.contains("rolled back to etcd 3.5.1; the member is healthy on 3.5.1"), "{t}");
+    assert!(
+        t.contains("error: etcd-") && t.contains(": upgrade to 3.5.2: "),
+        "the host and the step are named: {t}"
+    );
+    assert!(
+        t.contains("rolled back to etcd 3.5.1; the member is healthy on 3.5.1"),
+        "{t}"
+    );
     (inv, t, report)
 }
 
@@ -259,7 +361,10 @@ pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
     for v in real {
         let d = dir.join(format!("v{v}"));
         std::fs::create_dir_all(&d).expect("mkdir");
-        for f in [format!("etcd-v{v}-linux-amd64.tar.gz"), "SHA256SUMS".to_string()] {
+        for f in [
+            format!("etcd-v{v}-linux-amd64.tar.gz"),
+            "SHA256SUMS".to_string(),
+        ] {
             std::fs::copy(src.join(format!("v{v}")).join(&f), d.join(&f)).expect("copy release");
         }
     }
@@ -267,14 +372,26 @@ pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
     let work = dir.join("work").join(&name);
     std::fs::create_dir_all(&work).expect("mkdir");
     for b in ["etcd", "etcdctl", "etcdutl"] {
-        std::fs::write(work.join(b), "#!/bin/sh\necho 'this etcd is broken on purpose' >&2\nexit 1\n").expect("write");
+        std::fs::write(
+            work.join(b),
+            "#!/bin/sh\necho 'this etcd is broken on purpose' >&2\nexit 1\n",
+        )
+        .expect("write");
         sh(Command::new("chmod").arg("755").arg(work.join(b)));
     }
     let d = dir.join(format!("v{broken}"));
     std::fs::create_dir_all(&d).expect("mkdir");
-    let o = sh(Command::new("tar").arg("-C").arg(dir.join("work")).arg("-czf").arg(d.join(format!("{name}.tar.gz"))).arg(&name));
+    let o = sh(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("work"))
+        .arg("-czf")
+        .arg(d.join(format!("{name}.tar.gz")))
+        .arg(&name));
     assert!(o.status.success());
-    let o = sh(Command::new("sh").arg("-c").arg(format!("cd {} && sha256sum {name}.tar.gz > SHA256SUMS", d.display())));
+    let o = sh(Command::new("sh").arg("-c").arg(format!(
+        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
+        d.display()
+    )));
     assert!(o.status.success());
     format!("file://{}", dir.display())
 }

@@ -19,15 +19,25 @@ impl Tls {
     /// Reads `ca.crt`, `<who>.crt` and `<who>.key` from an etcd-deploy TLS directory.
     pub fn from_dir(dir: &std::path::Path, who: &str) -> std::io::Result<Tls> {
         let read = |f: String| std::fs::read_to_string(dir.join(f));
-        Ok(Tls { ca: read("ca.crt".into())?, cert: read(format!("{who}.crt"))?, key: read(format!("{who}.key"))? })
+        Ok(Tls {
+            ca: read("ca.crt".into())?,
+            cert: read(format!("{who}.crt"))?,
+            key: read(format!("{who}.key"))?,
+        })
     }
 }
 
 /// Connection options with `timeout` per call, and TLS when given.
 pub fn options(tls: Option<&Tls>, connect: Duration, timeout: Duration) -> ConnectOptions {
-    let o = ConnectOptions::new().with_connect_timeout(connect).with_timeout(timeout);
+    let o = ConnectOptions::new()
+        .with_connect_timeout(connect)
+        .with_timeout(timeout);
     match tls {
-        Some(t) => o.with_tls(TlsOptions::new().ca_certificate(Certificate::from_pem(&t.ca)).identity(Identity::from_pem(&t.cert, &t.key))),
+        Some(t) => o.with_tls(
+            TlsOptions::new()
+                .ca_certificate(Certificate::from_pem(&t.ca))
+                .identity(Identity::from_pem(&t.cert, &t.key)),
+        ),
         None => o,
     }
 }
@@ -56,7 +66,10 @@ impl Writer {
         let flag = stop.clone();
         let prefix = prefix.to_string();
         let handle = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(write_loop(urls, prefix, flag, tls))
         });
         Writer { stop, handle }
@@ -68,11 +81,27 @@ impl Writer {
     }
 }
 
-async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>, tls: Option<Tls>) -> WriteReport {
+async fn write_loop(
+    urls: Vec<String>,
+    prefix: String,
+    stop: Arc<AtomicBool>,
+    tls: Option<Tls>,
+) -> WriteReport {
     // A client with a deadline: a healthy put takes milliseconds here.
-    let opts = || options(tls.as_ref(), Duration::from_millis(200), Duration::from_millis(300));
+    let opts = || {
+        options(
+            tls.as_ref(),
+            Duration::from_millis(200),
+            Duration::from_millis(300),
+        )
+    };
     let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();
-    let mut report = WriteReport { acked: Vec::new(), failed_attempts: 0, longest_gap: Duration::ZERO, failures: Vec::new() };
+    let mut report = WriteReport {
+        acked: Vec::new(),
+        failed_attempts: 0,
+        longest_gap: Duration::ZERO,
+        failures: Vec::new(),
+    };
     let begin = Instant::now();
     let (mut e, mut n, mut last) = (0usize, 0usize, Instant::now());
     while !stop.load(Ordering::Relaxed) {
@@ -81,13 +110,19 @@ async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>, tl
             clients[e] = Client::connect([urls[e].as_str()], Some(opts())).await.ok();
         }
         let result = match clients[e].as_mut() {
-            Some(c) => c.put(key.as_str(), "v", None).await.map(|_| ()).map_err(|err| err.to_string()),
+            Some(c) => c
+                .put(key.as_str(), "v", None)
+                .await
+                .map(|_| ())
+                .map_err(|err| err.to_string()),
             None => Err("cannot connect".to_string()),
         };
         if let Err(err) = &result
             && report.failures.len() < 20
         {
-            report.failures.push((begin.elapsed(), urls[e].clone(), err.clone()));
+            report
+                .failures
+                .push((begin.elapsed(), urls[e].clone(), err.clone()));
         }
         if result.is_ok() {
             let now = Instant::now();
@@ -106,9 +141,33 @@ async fn write_loop(urls: Vec<String>, prefix: String, stop: Arc<AtomicBool>, tl
 }
 
 /// Reads every acknowledged key back through `url`; returns the ones missing.
-pub async fn lost_writes(url: &str, report: &WriteReport, prefix: &str, tls: Option<&Tls>) -> Result<Vec<String>, etcd_client::Error> {
-    let mut c = Client::connect([url], Some(options(tls, Duration::from_secs(2), Duration::from_secs(10)))).await?;
-    let r = c.get(prefix, Some(GetOptions::new().with_prefix().with_keys_only())).await?;
-    let have: std::collections::HashSet<Vec<u8>> = r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
-    Ok(report.acked.iter().filter(|k| !have.contains(k.as_bytes())).cloned().collect())
+pub async fn lost_writes(
+    url: &str,
+    report: &WriteReport,
+    prefix: &str,
+    tls: Option<&Tls>,
+) -> Result<Vec<String>, etcd_client::Error> {
+    let mut c = Client::connect(
+        [url],
+        Some(options(
+            tls,
+            Duration::from_secs(2),
+            Duration::from_secs(10),
+        )),
+    )
+    .await?;
+    let r = c
+        .get(
+            prefix,
+            Some(GetOptions::new().with_prefix().with_keys_only()),
+        )
+        .await?;
+    let have: std::collections::HashSet<Vec<u8>> =
+        r.kvs().iter().map(|kv| kv.key().to_vec()).collect();
+    Ok(report
+        .acked
+        .iter()
+        .filter(|k| !have.contains(k.as_bytes()))
+        .cloned()
+        .collect())
 }
