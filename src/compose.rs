@@ -8,12 +8,8 @@
 //! other members on the host are left alone.
 
 use crate::inventory::{Inventory, Member, Network, Version};
-use crate::layout;
+use crate::layout::{self, NO_COMPOSE};
 use crate::ssh::quote;
-
-/// What the scripts say when the host has no compose at all.
-pub const NO_COMPOSE: &str =
-    "neither `docker compose` nor `docker-compose` is installed on this host";
 
 /// The `dc` shell function: compose, whichever flavour the host has.
 fn prelude(inv: &Inventory) -> String {

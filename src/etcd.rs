@@ -3,20 +3,35 @@
 //! URLs to use; how those URLs are reached (directly or through an SSH
 //! tunnel) is `access.rs`'s business.
 
+use crate::facts::{MemberInfo, MemberStatus};
 use crate::tls::ClientFiles;
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
 };
-use serde::Serialize;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct EtcdError {
     pub message: String,
+    pub kind: Kind,
+}
+
+/// What an etcd error means to a caller: the one place etcd's answers are
+/// classified (by gRPC code where it tells, by etcd's message where not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
     /// The cluster may allow the call shortly (it is settling, a member is
-    /// restarting, a learner catching up): worth retrying, unlike the rest.
-    pub transient: bool,
+    /// restarting, a learner catching up): worth retrying.
+    Transient,
+    /// `member add`: a member with this peer URL exists already.
+    PeerUrlExists,
+    /// `member promote`: the member votes already.
+    NotALearner,
+    /// `member remove`, `move leader`: no such member (any more).
+    MemberNotFound,
+    /// Retrying will not cure it.
+    Permanent,
 }
 
 /// What etcd says while a membership change or a restart settles; etcd sends
@@ -36,65 +51,75 @@ impl EtcdError {
     pub fn new(message: impl Into<String>) -> EtcdError {
         EtcdError {
             message: message.into(),
-            transient: false,
+            kind: Kind::Permanent,
         }
+    }
+
+    /// A state that is expected to pass (retry).
+    pub fn transient(message: impl Into<String>) -> EtcdError {
+        EtcdError {
+            message: message.into(),
+            kind: Kind::Transient,
+        }
+    }
+
+    pub fn is_transient(&self) -> bool {
+        self.kind == Kind::Transient
+    }
+
+    /// The same error, to be retried (a caller knows it will pass).
+    pub fn retried(self) -> EtcdError {
+        EtcdError {
+            kind: Kind::Transient,
+            ..self
+        }
+    }
+}
+
+/// Classifies an etcd gRPC answer.
+fn classify(code: tonic::Code, message: &str) -> Kind {
+    use tonic::Code;
+    if message.contains("Peer URLs already exists") {
+        return Kind::PeerUrlExists;
+    }
+    if message.contains("not a learner") {
+        return Kind::NotALearner;
+    }
+    if message.contains("member not found") {
+        return Kind::MemberNotFound;
+    }
+    let transient = matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Unknown
+    ) || SETTLING.iter().any(|t| message.contains(t))
+        // The client's own deadline (tonic reports it as cancelled):
+        // a loaded or re-electing cluster, worth another try.
+        || (code == Code::Cancelled && message == "Timeout expired");
+    if transient {
+        Kind::Transient
+    } else {
+        Kind::Permanent
     }
 }
 
 impl From<etcd_client::Error> for EtcdError {
     fn from(e: etcd_client::Error) -> Self {
-        use tonic::Code;
         match e {
-            etcd_client::Error::GRpcStatus(s) => {
-                let message = s.message().to_string();
-                let transient = matches!(
-                    s.code(),
-                    Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::ResourceExhausted | Code::Unknown
-                ) || SETTLING.iter().any(|t| message.contains(t))
-                    // The client's own deadline (tonic reports it as cancelled):
-                    // a loaded or re-electing cluster, worth another try.
-                    || (s.code() == Code::Cancelled && message == "Timeout expired");
-                EtcdError { message, transient }
-            }
-            // Connection-level failures: the member may be restarting.
-            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => EtcdError {
-                message: e.to_string(),
-                transient: true,
+            etcd_client::Error::GRpcStatus(s) => EtcdError {
+                message: s.message().to_string(),
+                kind: classify(s.code(), s.message()),
             },
+            // Connection-level failures: the member may be restarting.
+            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+                EtcdError::transient(e.to_string())
+            }
             other => EtcdError::new(other.to_string()),
         }
     }
-}
-
-/// One entry of etcd's member list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberInfo {
-    pub id: u64,
-    /// Empty until the member has started once.
-    pub name: String,
-    pub peer_urls: Vec<String>,
-    pub client_urls: Vec<String>,
-    pub is_learner: bool,
-}
-
-impl MemberInfo {
-    pub fn started(&self) -> bool {
-        !self.name.is_empty()
-    }
-}
-
-/// What one member says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MemberStatus {
-    pub id: u64,
-    pub version: String,
-    pub leader: u64,
-    pub raft_term: u64,
-    pub raft_index: u64,
-    pub raft_applied_index: u64,
-    pub db_size: i64,
-    pub is_learner: bool,
-    pub errors: Vec<String>,
 }
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -184,10 +209,7 @@ pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
 pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     let s = status(url).await?;
     if s.leader == 0 {
-        return Err(EtcdError {
-            message: "no leader".into(),
-            transient: true,
-        });
+        return Err(EtcdError::transient("no leader"));
     }
     if !s.errors.is_empty() {
         return Err(EtcdError::new(s.errors.join("; ")));
@@ -311,7 +333,7 @@ mod tests {
     use tonic::{Code, Status};
 
     fn classify(code: Code, msg: &str) -> bool {
-        EtcdError::from(etcd_client::Error::GRpcStatus(Status::new(code, msg))).transient
+        EtcdError::from(etcd_client::Error::GRpcStatus(Status::new(code, msg))).is_transient()
     }
 
     #[test]

@@ -1,14 +1,11 @@
-//! Facts: what is true on the hosts and in the cluster right now, gathered in
-//! parallel before planning. Each host fact comes from one shell script whose
-//! `key=value` output is parsed by a pure function, so parsing is tested
-//! without hosts.
+//! Facts: what is true on the hosts and in the cluster right now, as plain
+//! data. Each host's facts are the `key=value` output of one script (see
+//! `gather.rs`, which runs it), parsed here by a pure function, so parsing
+//! and planning are tested without hosts.
 
-use crate::access::Access;
-use crate::etcd::{self, MemberInfo, MemberStatus};
-use crate::inventory::{Compose, Inventory, Member, Version};
-use crate::layout;
-use crate::ssh::{Host, quote};
-use crate::templates::{CLUSTER_MARKER, DIGEST_MARKER};
+use crate::inventory::{Member, Version};
+use crate::layout::DIGEST_MARKER;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// What one host has.
@@ -47,82 +44,6 @@ pub struct HostFacts {
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
-}
-
-/// The script that prints a host's facts.
-pub fn host_script(inv: &Inventory, m: &Member) -> String {
-    let common = format!(
-        r#"echo "arch=$(uname -m)"
-[ -f {config} ] && echo "config_digest=$(head -n1 {config})"
-grep -q '^client-transport-security:' {config} 2>/dev/null && echo "config_tls=yes"
-[ -f {config} ] && sed -n '2s/^{cluster_marker}\(.*\); edits are overwritten\.$/config_cluster=\1/p' {config}
-[ -d {data}/member ] && echo "has_data=yes"
-[ -f {pki}/ca.crt ] && echo "pki_digest=$(cd {pki} && cat {pki_files} 2>/dev/null | sha256sum | cut -d' ' -f1)"
-"#,
-        config = quote(&layout::config_path(m)),
-        data = quote(layout::data_dir(m)),
-        pki = quote(&layout::pki_dir(m)),
-        pki_files = layout::PKI_FILES.join(" "),
-        cluster_marker = CLUSTER_MARKER,
-    );
-    let runtime = match m.compose() {
-        None => format!(
-            "{}[ \"$(docker inspect -f '{{{{.State.Running}}}}' {} 2>/dev/null)\" = true ] && echo other_runtime=active\n",
-            systemd_script(inv, m),
-            quote(&layout::container(inv, m))
-        ),
-        Some(c) => format!(
-            "{}systemctl is-active --quiet {} 2>/dev/null && echo other_runtime=active\n",
-            compose_script(inv, m, c),
-            layout::unit(m)
-        ),
-    };
-    format!("{common}{runtime}exit 0\n")
-}
-
-fn systemd_script(inv: &Inventory, m: &Member) -> String {
-    let install = quote(&inv.cluster.install_dir);
-    let current = quote(&layout::current_link(inv));
-    let unit = layout::unit(m);
-    format!(
-        r#"for d in {install}/etcd-v*; do [ -x "$d/etcd" ] && echo "installed=${{d##*/etcd-v}}"; done
-[ -L {current} ] && echo "current=$(readlink {current})"
-[ -f {unit_path} ] && echo "host_file_digest=$(sha256sum < {unit_path} | cut -d' ' -f1)"
-[ -f {unit_path} ] && sed -n 's/^Description=etcd member %i of cluster \(.*\) (managed by etcd-deploy)$/unit_cluster=\1/p' {unit_path}
-echo "active=$(systemctl is-active {unit} 2>/dev/null)"
-echo "enabled=$(systemctl is-enabled {unit} 2>/dev/null)"
-echo "pid=$(systemctl show -p MainPID --value {unit} 2>/dev/null)"
-"#,
-        unit_path = quote(layout::UNIT_PATH),
-    )
-}
-
-/// Compose mode: the tools, the images of the member's image pattern, and
-/// its container (running, PID, version and service digest from its labels).
-/// The compose v2 plugin is found where the docker CLI looks for it: running
-/// it only to learn it exists would cost a 60 MB binary's start-up per host.
-fn compose_script(inv: &Inventory, m: &Member, c: &Compose) -> String {
-    // `docker image ls` shows Docker Hub images without their registry prefix.
-    let pattern = c.image.pattern();
-    let pattern = pattern
-        .strip_prefix("docker.io/library/")
-        .or_else(|| pattern.strip_prefix("docker.io/"))
-        .unwrap_or(pattern);
-    let (prefix, suffix) = pattern.split_once("{version}").unwrap_or((pattern, ""));
-    format!(
-        r#"for d in "${{DOCKER_CONFIG:-$HOME/.docker}}/cli-plugins" /usr/local/lib/docker/cli-plugins /usr/local/libexec/docker/cli-plugins /usr/lib/docker/cli-plugins /usr/libexec/docker/cli-plugins; do [ -x "$d/docker-compose" ] && {{ echo "compose=docker compose"; break; }}; done
-command -v docker-compose >/dev/null 2>&1 && echo "compose=docker-compose"
-command -v docker >/dev/null 2>&1 && echo "engine=$(docker version --format '{{{{.Server.Version}}}}' 2>/dev/null)"
-p={prefix} s={suffix}
-docker image ls --format '{{{{.Repository}}}}:{{{{.Tag}}}}' 2>/dev/null | while read -r i; do case "$i" in "$p"*"$s") v=${{i#"$p"}}; echo "installed=${{v%"$s"}}";; esac; done
-[ -f {file} ] && echo "host_file_digest=$(sha256sum < {file} | cut -d' ' -f1)"
-docker inspect -f 'container={{{{.State.Running}}}} {{{{.State.Pid}}}} {{{{index .Config.Labels "io.etcd-deploy.version"}}}} {{{{index .Config.Labels "io.etcd-deploy.digest"}}}}' {container} 2>/dev/null
-"#,
-        prefix = quote(prefix),
-        suffix = quote(suffix),
-        file = quote(&layout::compose_file(inv)),
-        container = quote(&layout::container(inv, m)),
-    )
 }
 
 impl HostFacts {
@@ -189,6 +110,37 @@ impl HostFacts {
     }
 }
 
+/// One entry of etcd's member list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberInfo {
+    pub id: u64,
+    /// Empty until the member has started once.
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+}
+
+impl MemberInfo {
+    pub fn started(&self) -> bool {
+        !self.name.is_empty()
+    }
+}
+
+/// What one member says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberStatus {
+    pub id: u64,
+    pub version: String,
+    pub leader: u64,
+    pub raft_term: u64,
+    pub raft_index: u64,
+    pub raft_applied_index: u64,
+    pub db_size: i64,
+    pub is_learner: bool,
+    pub errors: Vec<String>,
+}
+
 /// The cluster as its members describe it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClusterFacts {
@@ -216,6 +168,12 @@ impl ClusterFacts {
             .find(|e| e.peer_urls.iter().any(|u| u == &url))
     }
 
+    /// IDs of the members that answered (inventory members and others).
+    pub fn healthy_ids(&self) -> std::collections::BTreeSet<u64> {
+        let others = self.others.values().flatten();
+        self.status.values().chain(others).map(|s| s.id).collect()
+    }
+
     pub fn leader(&self) -> Option<u64> {
         self.status.values().map(|s| s.leader).find(|l| *l != 0)
     }
@@ -225,88 +183,6 @@ impl ClusterFacts {
 pub struct Facts {
     pub hosts: BTreeMap<String, HostFacts>,
     pub cluster: ClusterFacts,
-}
-
-/// Reads every host's facts in parallel.
-pub async fn gather_hosts(
-    inv: &Inventory,
-    hosts: &BTreeMap<String, Host>,
-) -> Result<BTreeMap<String, HostFacts>, crate::ssh::HostError> {
-    let jobs = inv.members.iter().filter_map(|m| {
-        let host = hosts.get(&m.name)?;
-        let script = host_script(inv, m);
-        Some(async move {
-            host.run("gather facts", &script)
-                .await
-                .map(|out| (m.name.clone(), HostFacts::parse(&out)))
-        })
-    });
-    futures_util::future::try_join_all(jobs)
-        .await
-        .map(|v| v.into_iter().collect())
-}
-
-/// Asks every running member for its status and one of them for the member list.
-pub async fn gather_cluster(
-    inv: &Inventory,
-    hosts: &BTreeMap<String, Host>,
-    host_facts: &BTreeMap<String, HostFacts>,
-    access: &Access,
-) -> ClusterFacts {
-    let jobs = inv
-        .members
-        .iter()
-        .filter(|m| host_facts.get(&m.name).is_some_and(|f| f.active))
-        .filter_map(|m| {
-            let host = hosts.get(&m.name)?;
-            Some(async move {
-                let url = access.url(m, host).await.ok()?;
-                let status = etcd::status(&url).await.ok()?;
-                Some((m.name.clone(), url, status))
-            })
-        });
-    let answers: Vec<_> = futures_util::future::join_all(jobs)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
-    let urls: Vec<String> = answers.iter().map(|(_, u, _)| u.clone()).collect();
-    if urls.is_empty() {
-        return ClusterFacts::default();
-    }
-    let (members, versions, alarms) = tokio::join!(
-        etcd::member_list(&urls),
-        etcd::versions(&urls[0]),
-        etcd::alarms(&urls)
-    );
-    let members = members.ok();
-    let known: Vec<String> = inv.members.iter().map(|m| m.peer_url()).collect();
-    let others = members
-        .iter()
-        .flatten()
-        .filter(|e| !e.peer_urls.iter().any(|u| known.contains(u)))
-        .map(|e| async move {
-            let status = match e.client_urls.first() {
-                Some(u) => etcd::status(u).await.ok(),
-                None => None,
-            };
-            (e.id, status)
-        });
-    let others = futures_util::future::join_all(others)
-        .await
-        .into_iter()
-        .collect();
-    ClusterFacts {
-        members,
-        status: answers.into_iter().map(|(n, _, s)| (n, s)).collect(),
-        cluster_version: versions.ok().map(|v| v.etcdcluster),
-        alarms: alarms
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(id, a)| format!("{a} on {id:x}"))
-            .collect(),
-        others,
-    }
 }
 
 #[cfg(test)]

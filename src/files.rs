@@ -30,3 +30,9 @@ pub fn stamp() -> String {
         .to_string()
         .replace([':', '-'], "")
 }
+
+/// Hex SHA256 of `bytes`: release tarballs, snapshots, rendered files.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}

@@ -3,6 +3,13 @@
 
 use crate::inventory::{Inventory, Member, Version};
 
+/// The first line of a config file etcd-deploy wrote; carries the digest of
+/// its settings. Written by the tool, outside any template.
+pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
+/// The second line: which cluster the member belongs to (so that another
+/// cluster's apply on the same host never takes its files over).
+pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
+
 /// The systemd template unit; each member runs as its instance `etcd@NAME`,
 /// so several members can share a host.
 pub const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
@@ -75,3 +82,7 @@ pub fn compose_network(inv: &Inventory) -> String {
 
 /// Where the release binaries sit in an image, as in the official image.
 pub const IMAGE_BIN_DIR: &str = "/usr/local/bin";
+
+/// What the scripts (and the plan) say when a host has no compose at all.
+pub const NO_COMPOSE: &str =
+    "neither `docker compose` nor `docker-compose` is installed on this host";

@@ -1,23 +1,24 @@
 //! etcd-deploy stands up and operates etcd clusters on Linux hosts over SSH.
 //!
-//! The shape is Terraform's plan/apply with pyinfra's facts:
+//! The shape is Terraform's plan/apply with pyinfra's facts, in layers that
+//! depend one way only (`docs/architecture.md` has the whole map and how to
+//! add a step or a runtime; `tests/layers.rs` enforces the rule):
 //!
 //! - [`inventory`]: the operator's `inventory.toml`, validated whole before any
 //!   host is contacted (errors name file, line, column and field).
-//! - [`ssh`]: one multiplexed OpenSSH connection per host; scripts as data.
-//! - [`facts`]: what hosts and the cluster look like now, gathered in parallel.
-//! - [`plan`]: a pure function of inventory + facts + desired digests → ordered steps.
-//! - [`exec`]: runs a plan; hosts are prepared in parallel, membership changes
-//!   happen one member at a time, each gated on health.
-//! - [`upgrade`]: rolling version changes (pure checks, then the switch with
-//!   leadership moves and rollback); [`remove`]: members leaving the cluster.
-//! - [`snapshot`]: snapshots streamed from the leader onto the controller.
-//! - [`templates`]: the config, unit and compose files (minijinja, overridable).
-//! - [`release`]: release URLs, SHA256 verification, the controller's cache.
-//! - [`etcd`] and [`access`]: calls to the cluster, directly or through SSH tunnels.
-//! - [`remote`] and [`layout`]: the scripts run on hosts and the paths they use;
-//!   [`compose`]: the compose-mode scripts (members as containers).
-//! - [`commands`]: the subcommands, over all of the above.
+//! - [`facts`]: what hosts and the cluster look like now, as plain data and
+//!   pure parsers; [`gather`] collects them over SSH and from etcd in parallel.
+//! - [`plan`]: a pure function of inventory + facts + desired digests → every
+//!   decision of the run (steps, scope, snapshot, wipe, rollback; quorum rule).
+//! - [`exec`]: carries out a plan in phases (prepare, join, restart, upgrade,
+//!   remove, restore) over shared gates; decides nothing itself.
+//! - [`commands`]: the subcommands: open a session, gather, plan, execute.
+//!
+//! Beside them: [`ssh`] (one multiplexed connection per host), [`remote`] and
+//! [`compose`] (the scripts run on hosts), [`layout`] (every path on a host),
+//! [`templates`] (config, unit and compose files), [`release`] (downloads and
+//! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster), and
+//! [`snapshot`].
 
 pub mod access;
 pub mod cli;
@@ -28,15 +29,14 @@ pub mod etcd;
 pub mod exec;
 pub mod facts;
 pub mod files;
+pub mod gather;
 pub mod inventory;
 pub mod layout;
 pub mod plan;
 pub mod progress;
 pub mod release;
 pub mod remote;
-pub mod remove;
 pub mod snapshot;
 pub mod ssh;
 pub mod templates;
 pub mod tls;
-pub mod upgrade;

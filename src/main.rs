@@ -17,33 +17,33 @@ fn format(o: Output) -> Format {
     }
 }
 
-fn apply_args(inventory: &Path, r: RollingArgs) -> apply::ApplyArgs {
+/// The options every `apply`-like command shares, with its scope.
+fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::ApplyArgs {
     let snapshot_dir = (!r.no_snapshot).then(|| {
-        r.snapshot_dir.unwrap_or_else(|| {
+        let dir = r.snapshot_dir.unwrap_or_else(|| {
             inventory
                 .parent()
                 .unwrap_or(Path::new("."))
                 .join("snapshots")
-        })
+        });
+        std::path::absolute(&dir).unwrap_or(dir)
     });
-    let options = plan::Options {
-        no_snapshot: r.no_snapshot,
-        ..Default::default()
-    };
     apply::ApplyArgs {
-        snapshot_dir,
+        options: plan::Options {
+            scope,
+            snapshot_dir,
+            ..Default::default()
+        },
         log: r.log,
-        options,
-        ..Default::default()
+        version: None,
     }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Apply { inventory, rolling } => {
-            apply::apply(&inventory, &apply_args(&inventory, rolling))
-                .await
-                .map(|()| 0)
+            let args = apply_args(&inventory, rolling, plan::Scope::Apply);
+            apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Upgrade {
             inventory,
@@ -55,17 +55,14 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let v = Version::parse(&to).ok_or_else(|| {
                 Error::Usage(format!("--to: `{to}` is not a release version like 3.5.17"))
             })?;
-            let base = apply_args(&inventory, rolling);
-            let args = apply::ApplyArgs {
-                scope: apply::Scope::Upgrade,
-                version: Some(v),
-                options: plan::Options {
-                    allow_downgrade,
-                    ..base.options
-                },
-                prepare_only,
-                ..base
+            let scope = if prepare_only {
+                plan::Scope::PrepareUpgrade
+            } else {
+                plan::Scope::Upgrade
             };
+            let mut args = apply_args(&inventory, rolling, scope);
+            args.options.allow_downgrade = allow_downgrade;
+            args.version = Some(v);
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Replace {
@@ -75,11 +72,8 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             wipe,
             rolling,
         } => {
-            let args = apply::ApplyArgs {
-                scope: apply::Scope::Replace { old, new },
-                wipe,
-                ..apply_args(&inventory, rolling)
-            };
+            let mut args = apply_args(&inventory, rolling, plan::Scope::Replace { old, new });
+            args.options.wipe_removed = wipe;
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Snapshot(SnapshotCommand::Save { inventory, out }) => {
@@ -100,10 +94,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             .await
             .map(|()| 0),
         Command::Certs(CertsCommand::Rotate { inventory, rolling }) => {
-            let args = apply::ApplyArgs {
-                scope: apply::Scope::Certs,
-                ..apply_args(&inventory, rolling)
-            };
+            let args = apply_args(&inventory, rolling, plan::Scope::CertsRotate);
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Init {

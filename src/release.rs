@@ -5,8 +5,8 @@
 //! with `SHA256SUMS` beside it. A file enters the cache only after its digest
 //! matched, and is re-hashed whenever it is used.
 
+use crate::files::sha256_hex;
 use crate::inventory::{Release, Version};
-use crate::templates::sha256_hex;
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]

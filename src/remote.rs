@@ -275,13 +275,12 @@ systemctl daemon-reload
     s
 }
 
-/// Compose mode: the image of the version just installed, built from the
-/// release (`Build`) or pulled from its registry (`Pull`).
-pub fn get_image(inv: &Inventory, v: Version, step: &crate::plan::ImageStep) -> String {
-    match step {
-        crate::plan::ImageStep::Build(r) => {
-            format!("{HOST_LOCK}{}", compose::build_image(inv, v, r))
-        }
-        crate::plan::ImageStep::Pull(r) => format!("{HOST_LOCK}{}", compose::pull_image(r)),
-    }
+/// Compose mode: builds the image of the version just installed from its release.
+pub fn build_image(inv: &Inventory, v: Version, reference: &str) -> String {
+    format!("{HOST_LOCK}{}", compose::build_image(inv, v, reference))
+}
+
+/// Compose mode: pulls the image from its registry (unless present).
+pub fn pull_image(reference: &str) -> String {
+    format!("{HOST_LOCK}{}", compose::pull_image(reference))
 }

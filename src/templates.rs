@@ -6,12 +6,12 @@
 //! is pure: same inventory and member in, same bytes out, which is what the
 //! digests in the facts are compared against.
 
+use crate::files::sha256_hex;
 use crate::inventory::{Inventory, Member, Version};
-use crate::layout;
+use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -30,12 +30,6 @@ const BUILTIN: [(&str, &str); 3] = [
         include_str!("../templates/compose.yml.j2"),
     ),
 ];
-
-/// The first line of a rendered config; carries the digest of its settings.
-pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
-/// The second line: which cluster the member belongs to (so that another
-/// cluster's apply on the same host never takes its files over).
-pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -312,8 +306,4 @@ fn ensure_newline(mut s: String) -> String {
         s.push('\n');
     }
     s
-}
-
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }

@@ -55,7 +55,7 @@ impl MemberFiles {
     /// What the host's `pki_digest` fact must be.
     pub fn digest(&self) -> String {
         let all: String = self.files().iter().map(|(_, text, _)| *text).collect();
-        crate::templates::sha256_hex(all.as_bytes())
+        crate::files::sha256_hex(all.as_bytes())
     }
 }
 

@@ -2,12 +2,12 @@
 //! per error kind, with message and position), plan computation from facts,
 //! and rendered templates against golden files (`UPDATE_GOLDEN=1` rewrites them).
 
-use etcd_deploy::etcd::{MemberInfo, MemberStatus};
-use etcd_deploy::exec::initial_cluster;
-use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts};
+use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus};
 use etcd_deploy::inventory::{Image, Inventory, InventoryError, Network, Version, parse};
-use etcd_deploy::plan::{Desired, ImageStep, Options, Plan, Step, plan, plan_with};
-use etcd_deploy::templates::{Bootstrap, Templates};
+use etcd_deploy::plan::{
+    Data, Desired, ImageStep, Options, Plan, Scope, Step, initial_cluster, plan, plan_with,
+};
+use etcd_deploy::templates::{Bootstrap, Rendered, Templates};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -445,10 +445,19 @@ fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
         .map(|m| {
             (
                 m.name.clone(),
-                Desired::new(t.render(i, m, None).expect("render"), None),
+                to_desired(t.render(i, m, None).expect("render")),
             )
         })
         .collect()
+}
+
+fn to_desired(r: Rendered) -> Desired {
+    Desired {
+        config_digest: r.config_digest,
+        host_file_digest: r.host_file_digest,
+        service_digest: r.service_digest,
+        pki_digest: None,
+    }
 }
 
 fn running(i: &Inventory, name: &str) -> HostFacts {
@@ -733,7 +742,11 @@ fn plan_refuses_when_running_members_do_not_answer() {
 #[test]
 fn plan_version_change_is_a_rolling_upgrade_leader_last() {
     let i = inv(&GOOD.replace("3.5.1", "3.5.2"));
-    let p = plan(&i, &converged(&inv(GOOD)), &desired(&i));
+    let opts = Options {
+        snapshot_dir: Some("/var/backups/etcd".into()),
+        ..Options::default()
+    };
+    let p = plan_with(&i, &converged(&inv(GOOD)), &desired(&i), &opts);
     // etcd-1 (0x100) is the leader in these facts.
     assert_eq!(step_names(&p), ["upgrade etcd-2,etcd-3,etcd-1 to 3.5.2"]);
     assert!(
@@ -744,14 +757,10 @@ fn plan_version_change_is_a_rolling_upgrade_leader_last() {
     );
     let text = p.to_string();
     assert!(
-        text.contains("upgrade 3.5.1 → 3.5.2, one member at a time: snapshot first, then etcd-2, etcd-3, etcd-1 (etcd-1 is the leader"),
+        text.contains("upgrade 3.5.1 → 3.5.2, one member at a time: snapshot to /var/backups/etcd first, then etcd-2, etcd-3, etcd-1 (etcd-1 is the leader"),
         "{text}"
     );
-    let opts = Options {
-        no_snapshot: true,
-        ..Options::default()
-    };
-    let text = plan_with(&i, &converged(&inv(GOOD)), &desired(&i), opts).to_string();
+    let text = plan(&i, &converged(&inv(GOOD)), &desired(&i)).to_string();
     assert!(
         text.contains("one member at a time: etcd-2, etcd-3, etcd-1"),
         "--no-snapshot says so: {text}"
@@ -864,6 +873,130 @@ fn plan_replace_joins_new_before_removing_old_leader() {
     );
 }
 
+/// The facts of `plan_replace_joins_new_before_removing_old_leader`.
+fn replaced_leader() -> (Inventory, Facts) {
+    let f = converged(&inv(GOOD));
+    let replaced = inv(&GOOD.replace(
+        "name = \"etcd-1\"\naddress = \"10.0.0.1\"",
+        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
+    ));
+    let mut f2 = f.clone();
+    f2.hosts.remove("etcd-1");
+    f2.hosts.insert("etcd-4".into(), fresh());
+    let s1 = f2.cluster.status.remove("etcd-1").expect("etcd-1");
+    f2.cluster.others.insert(0x100, Some(s1));
+    (replaced, f2)
+}
+
+#[test]
+fn plan_replace_with_wipe_says_the_data_is_deleted() {
+    let (i, f) = replaced_leader();
+    let opts = Options {
+        scope: Scope::Replace {
+            old: "etcd-1".into(),
+            new: "etcd-4".into(),
+        },
+        wipe_removed: true,
+        ..Options::default()
+    };
+    let p = plan_with(&i, &f, &desired(&i), &opts);
+    assert!(p.blocked.is_none(), "{p}");
+    assert!(
+        p.steps.iter().any(|s| matches!(
+            s,
+            Step::Remove {
+                data: Data::Wipe,
+                ..
+            }
+        )),
+        "{p:?}"
+    );
+    let text = p.to_string();
+    assert!(
+        text.contains("stop and disable its etcd, DELETE its data directory")
+            && text.ends_with("Plan: 3 steps (replace etcd-1 with etcd-4).\n"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&p).expect("json");
+    assert_eq!(json["steps"][1]["data"], "wipe", "{json}");
+    assert_eq!(json["scope"]["command"], "replace", "{json}");
+}
+
+#[test]
+fn plan_scope_refuses_more_than_the_command_does() {
+    let (i, f) = replaced_leader();
+    // `upgrade` on a cluster that also needs a replacement: refused whole.
+    let up = Options {
+        scope: Scope::Upgrade,
+        ..Options::default()
+    };
+    let p = plan_with(&i, &f, &desired(&i), &up);
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("differs from the inventory in other ways too")),
+        "{p}"
+    );
+    // `certs rotate` accepts restarts for certificates only.
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-2").expect("etcd-2").config_digest = Some("old".into());
+    let certs = Options {
+        scope: Scope::CertsRotate,
+        ..Options::default()
+    };
+    assert!(plan_with(&i, &f, &desired(&i), &certs).blocked.is_some());
+    assert!(
+        plan_with(&i, &f, &desired(&i), &Options::default())
+            .blocked
+            .is_none()
+    );
+}
+
+#[test]
+fn plan_prepare_only_keeps_the_host_steps_and_restarts_nothing() {
+    let i = inv(&GOOD.replace("3.5.1", "3.5.2"));
+    let opts = Options {
+        scope: Scope::PrepareUpgrade,
+        ..Options::default()
+    };
+    let p = plan_with(&i, &converged(&inv(GOOD)), &desired(&i), &opts);
+    assert!(p.steps.is_empty() && !p.replan, "{p}");
+    assert_eq!(p.prepare.len(), 3, "{p}");
+    assert!(
+        p.to_string()
+            .contains("--prepare-only: the hosts are prepared, no member is restarted"),
+        "{p}"
+    );
+}
+
+#[test]
+fn plan_removes_two_dead_learners_from_a_healthy_cluster() {
+    // Regression: dead learners were counted as voters (and underflowed).
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    let list = f.cluster.members.as_mut().expect("members");
+    for id in [0x200, 0x201] {
+        list.push(MemberInfo {
+            id,
+            name: format!("old-{id:x}"),
+            peer_urls: vec![format!("http://10.0.9.{}:2380", id - 0x200)],
+            client_urls: vec![],
+            is_learner: true,
+        });
+        f.cluster.others.insert(id, None);
+    }
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(step_names(&p), ["remove old-200", "remove old-201"]);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("(3 healthy of 3 remaining voters)")),
+        "{p}"
+    );
+}
+
 #[test]
 fn plan_removes_dead_member_first_only_with_quorum() {
     let three = inv(GOOD);
@@ -887,9 +1020,9 @@ fn plan_removes_dead_member_first_only_with_quorum() {
     f.cluster.status.remove("etcd-3");
     let p = plan(&replaced, &f, &desired(&replaced));
     assert!(
-        p.blocked
-            .as_deref()
-            .is_some_and(|b| b.contains("quorum needs 2 healthy")),
+        p.blocked.as_deref().is_some_and(
+            |b| b.contains("1 healthy members would remain of 2 voters; quorum needs 2")
+        ),
         "{p}"
     );
 }

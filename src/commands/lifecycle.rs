@@ -5,11 +5,8 @@
 use super::{Open, Session, with_session};
 use crate::error::Error;
 use crate::etcd;
-use crate::exec::{self, Env};
-use crate::remote;
+use crate::exec;
 use crate::snapshot;
-use crate::templates::sha256_hex;
-use crate::upgrade;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -17,9 +14,9 @@ use std::path::{Path, PathBuf};
 /// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
 pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let env = env(s);
+        let env = s.env();
         let live = live(s).await?;
-        let leader = upgrade::leader_url(&env, &live).await?;
+        let leader = exec::leader_url(&env, &live).await?;
         let saved = match &out {
             Some(file) => snapshot::save_to(&leader, file).await,
             None => snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name).await,
@@ -36,9 +33,7 @@ pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Erro
     .await
 }
 
-/// Disaster recovery: stop every member, move data aside, restore the
-/// snapshot on every member with a fresh token and the inventory's
-/// membership, start them all together, verify.
+/// Disaster recovery (see `exec::restore`), after the operator's consent.
 pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
     let bytes =
         std::fs::read(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
@@ -54,59 +49,8 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
             ),
             &s.inv.cluster.name,
         )?;
-        let env = env(s);
         let stamp = crate::files::stamp();
-        let token = format!("{}-restore-{stamp}", s.inv.cluster.token);
-        let initial: Vec<String> = s.inv.members.iter().map(|m| format!("{}={}", m.name, m.peer_url())).collect();
-        let initial = initial.join(",");
-        let sha = sha256_hex(&bytes);
-        let all = |phase: Phase| {
-            futures_util::future::try_join_all(s.inv.members.iter().map(|m| {
-                let (env, bytes, token, initial, sha, stamp) = (&env, &bytes, &token, &initial, &sha, &stamp);
-                async move {
-                    let host = env.host(&m.name)?;
-                    let task = env.progress.task(&m.name);
-                    let r = exec::guard(&task, async {
-                        match phase {
-                            Phase::Stop => {
-                                task.step("stop etcd");
-                                host.run("stop etcd", &remote::stop(env.inv, m)).await?;
-                            }
-                            Phase::Restore => {
-                                task.step("move data aside, restore the snapshot");
-                                let script = remote::restore_snapshot(env.inv, m, sha, initial, token, stamp);
-                                host.run_with_input("restore snapshot", &script, bytes).await?;
-                            }
-                            Phase::Start => {
-                                exec::start(env, m, false, &task).await?;
-                                exec::wait_healthy(env, m, &task).await?;
-                            }
-                        }
-                        Ok::<(), Error>(())
-                    })
-                    .await;
-                    if r.is_ok() {
-                        task.done(phase.done());
-                    }
-                    r
-                }
-            }))
-        };
-        // Each phase on every member before the next: all stopped before any
-        // data moves, all restored before any starts (they form one new cluster).
-        all(Phase::Stop).await?;
-        all(Phase::Restore).await?;
-        all(Phase::Start).await?;
-        let live = live(s).await?;
-        let urls = exec::urls(&env, &live).await?;
-        let list = etcd::member_list(&urls).await.map_err(|e| Error::Blocked(format!("after the restore: {e}")))?;
-        let mut got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
-        got.sort();
-        let mut want = names.clone();
-        want.sort();
-        if got != want {
-            return Err(Error::Blocked(format!("after the restore the members are {got:?}, expected {want:?}")));
-        }
+        exec::restore(&s.env(), &bytes, &stamp).await?;
         println!(
             "Restored {} onto {} members; old data directories were moved to <data_dir>.pre-restore-{stamp}.",
             file.display(),
@@ -115,23 +59,6 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         Ok(())
     })
     .await
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Phase {
-    Stop,
-    Restore,
-    Start,
-}
-
-impl Phase {
-    fn done(self) -> &'static str {
-        match self {
-            Phase::Stop => "stopped",
-            Phase::Restore => "snapshot restored, old data moved aside",
-            Phase::Start => "started, healthy",
-        }
-    }
 }
 
 /// Stops and disables every member and removes what etcd-deploy installed.
@@ -151,23 +78,7 @@ pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Erro
             ),
             &s.inv.cluster.name,
         )?;
-        futures_util::future::try_join_all(s.inv.members.iter().map(|m| async move {
-            let task = s.progress.task(&m.name);
-            task.step("stop, disable, remove");
-            let r = s.hosts[&m.name]
-                .run("destroy", &remote::destroy(&s.inv, m, wipe_data))
-                .await;
-            match &r {
-                Ok(_) => task.done(if wipe_data {
-                    "removed, data deleted"
-                } else {
-                    "removed, data kept"
-                }),
-                Err(e) => task.fail(&e.to_string()),
-            }
-            r
-        }))
-        .await?;
+        exec::destroy(&s.env(), wipe_data).await?;
         println!("Destroyed cluster {}.", s.inv.cluster.name);
         Ok(())
     })
@@ -190,18 +101,6 @@ pub fn env_vars(path: &Path) -> Result<(), Error> {
         println!("export ETCDCTL_KEY={}", abs(p.key("operator")));
     }
     Ok(())
-}
-
-fn env(s: &Session) -> Env<'_> {
-    Env {
-        inv: &s.inv,
-        hosts: &s.hosts,
-        access: &s.access,
-        templates: &s.templates,
-        progress: &s.progress,
-        snapshot_dir: None,
-        wipe: false,
-    }
 }
 
 /// The inventory members that answer now.

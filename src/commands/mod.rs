@@ -9,7 +9,9 @@ pub mod status;
 use crate::access::Access;
 use crate::error::Error;
 use crate::etcd;
-use crate::facts::{self, Facts};
+use crate::exec::Env;
+use crate::facts::Facts;
+use crate::gather;
 use crate::inventory::{Inventory, Version};
 use crate::plan::Desired;
 use crate::progress::Progress;
@@ -93,8 +95,8 @@ impl Session {
     }
 
     pub async fn facts(&self) -> Result<Facts, Error> {
-        let hosts = facts::gather_hosts(&self.inv, &self.hosts).await?;
-        let cluster = facts::gather_cluster(&self.inv, &self.hosts, &hosts, &self.access).await;
+        let hosts = gather::hosts(&self.inv, &self.hosts).await?;
+        let cluster = gather::cluster(&self.inv, &self.hosts, &hosts, &self.access).await;
         Ok(Facts { hosts, cluster })
     }
 
@@ -108,9 +110,28 @@ impl Session {
                 Ok(files) => files.map(|f| f.digest()),
                 Err(_) => Some("missing".to_string()),
             };
-            out.insert(m.name.clone(), Desired::new(r, pki_digest));
+            out.insert(
+                m.name.clone(),
+                Desired {
+                    config_digest: r.config_digest,
+                    host_file_digest: r.host_file_digest,
+                    service_digest: r.service_digest,
+                    pki_digest,
+                },
+            );
         }
         Ok(out)
+    }
+
+    /// What the executor acts through.
+    pub fn env(&self) -> Env<'_> {
+        Env {
+            inv: &self.inv,
+            hosts: &self.hosts,
+            access: &self.access,
+            templates: &self.templates,
+            progress: &self.progress,
+        }
     }
 
     pub async fn close(self) {

@@ -1,40 +1,47 @@
-//! Removing a member that is no longer in the inventory (scale-in, the second
-//! half of a replacement): safety checks, leadership off it, `member remove`,
-//! then its service stopped and disabled over SSH, its data kept unless asked.
+//! A member leaving the cluster (scale-in, the second half of a
+//! replacement): quorum checked again against the live membership,
+//! leadership moved off it, `member remove`, then its service stopped and
+//! disabled over SSH, its data kept or wiped as the plan says.
 
+use super::Env;
+use super::gates::{etcd_err, guard, leader_url, move_leadership, retry, urls};
 use crate::error::Error;
-use crate::etcd::{self, MemberInfo};
-use crate::exec::{self, Env};
+use crate::etcd::{self, Kind};
+use crate::facts::MemberInfo;
 use crate::inventory::{Member, host_of_url};
+use crate::plan::{Data, ids_of, quorum};
 use crate::remote;
 use crate::ssh::{Host, HostError};
-use crate::upgrade;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Runs one removal; `live` holds the inventory members known to serve.
-pub(crate) async fn run(
+pub(super) async fn run(
     env: &Env<'_>,
     name: &str,
     id: u64,
+    data: Data,
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let task = env.progress.task(name);
-    exec::guard(&task, async {
-        let cluster = exec::urls(env, live).await?;
-        let list = etcd::member_list(&cluster).await.map_err(|e| exec::etcd_err(name, "read member list", e))?;
+    guard(&task, async {
+        let cluster = urls(env, live).await?;
+        let list = etcd::member_list(&cluster)
+            .await
+            .map_err(|e| etcd_err(name, "read member list", e))?;
         let Some(entry) = list.iter().find(|e| e.id == id) else {
             task.step("already removed");
             return Ok(());
         };
-        check_quorum(name, &list, id, live.len())?;
+        quorum::check_removal(&list, &[id], &ids_of(&list, live))
+            .map_err(|why| HostError::new(name, "member remove", why.to_string()))?;
         // Its host, reached like the inventory's hosts but at its advertised address.
         let member = retired_member(env, name, entry);
         let host = match &member {
             Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
             None => Err("its peer URL names no host".to_string()),
         };
-        let leader = upgrade::leader_url(env, live).await.ok();
+        let leader = leader_url(env, live).await.ok();
         let leader_is_it = match &leader {
             Some(u) => etcd::status(u).await.map(|s| s.id == id).unwrap_or(false),
             None => true,
@@ -42,21 +49,26 @@ pub(crate) async fn run(
         if leader_is_it && let (Some(m), Ok(h)) = (&member, &host) {
             task.step("move leadership to another member");
             let url = env.access.url(m, h).await?;
-            upgrade::move_leadership(env, name, &url, id, None, live).await?;
+            move_leadership(env, name, &url, id, None, live).await?;
         }
         task.step(&format!("member remove {id:x}"));
-        exec::retry(name, "member remove", Duration::from_secs(30), || async {
+        retry(name, "member remove", Duration::from_secs(30), || async {
             match etcd::remove_member(&cluster, id).await {
-                Err(e) if e.message.contains("member not found") => Ok(()),
+                Err(e) if e.kind == Kind::MemberNotFound => Ok(()),
                 r => r,
             }
         })
         .await?;
+        let wipe = data == Data::Wipe;
         match host {
             Ok(h) => {
-                task.step(if env.wipe { "stop and disable etcd, wipe its data" } else { "stop and disable etcd (data kept)" });
+                task.step(if wipe {
+                    "stop and disable etcd, wipe its data"
+                } else {
+                    "stop and disable etcd (data kept)"
+                });
                 let r = match &member {
-                    Some(m) => h.run("stop removed member", &remote::retire(env.inv, m, env.wipe)).await,
+                    Some(m) => h.run("stop removed member", &remote::retire(env.inv, m, wipe)).await,
                     None => Ok(String::new()),
                 };
                 h.close().await;
@@ -70,35 +82,6 @@ pub(crate) async fn run(
     })
     .await?;
     task.done("removed from the cluster, etcd stopped");
-    Ok(())
-}
-
-/// Never the last member; never leave fewer healthy voters than quorum needs.
-fn check_quorum(
-    name: &str,
-    list: &[MemberInfo],
-    id: u64,
-    healthy_others: usize,
-) -> Result<(), Error> {
-    let voters = list.iter().filter(|e| !e.is_learner).count();
-    let removing_voter = list.iter().any(|e| e.id == id && !e.is_learner);
-    let remaining = voters - usize::from(removing_voter);
-    if remaining == 0 {
-        return Err(HostError::new(
-            name,
-            "member remove",
-            "it is the last voting member; etcd-deploy never removes the last one",
-        )
-        .into());
-    }
-    if healthy_others < remaining / 2 + 1 {
-        return Err(HostError::new(
-            name,
-            "member remove",
-            format!("{healthy_others} healthy members would remain of {remaining} voters; quorum needs {}", remaining / 2 + 1),
-        )
-        .into());
-    }
     Ok(())
 }
 

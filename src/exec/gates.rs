@@ -1,0 +1,324 @@
+//! What every phase waits on or goes through: a member healthy, caught up
+//! with the leader, leadership moved off it; retries of etcd calls while the
+//! cluster settles; starting a member and reading its log when it fails.
+
+use super::Env;
+use crate::compose;
+use crate::error::Error;
+use crate::etcd::{self, EtcdError};
+use crate::inventory::{Member, Version};
+use crate::progress::Task;
+use crate::remote;
+use crate::ssh::HostError;
+use crate::templates::Bootstrap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// How long a member may take to become healthy after a start.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Marks the task failed when the step fails.
+pub(super) async fn guard<T>(
+    task: &Task,
+    f: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let r = f.await;
+    if let Err(e) = &r {
+        task.fail(&e.to_string());
+    }
+    r
+}
+
+/// Retries an etcd call that fails while the cluster settles (a learner
+/// catching up, a fresh member's connections not yet counted); an error
+/// etcd's classification calls permanent is reported at once.
+pub(super) async fn retry<T, F, Fut>(
+    host: &str,
+    step: &str,
+    timeout: Duration,
+    mut f: F,
+) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EtcdError>>,
+{
+    let deadline = Instant::now() + timeout;
+    // Short, steady pauses: the cluster usually allows the call within seconds,
+    // and every pause beyond that moment is time lost.
+    let pause = Duration::from_millis(100);
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && Instant::now() < deadline => {
+                tokio::time::sleep(pause).await
+            }
+            Err(e) => return Err(etcd_err(host, step, e)),
+        }
+    }
+}
+
+pub(super) fn etcd_err(host: &str, step: &str, e: EtcdError) -> Error {
+    HostError::new(host, step, e.message).into()
+}
+
+/// Client URLs of the members known to serve.
+pub(super) async fn urls(env: &Env<'_>, live: &BTreeSet<String>) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for name in live {
+        out.push(env.url(env.member(name)?).await?);
+    }
+    if out.is_empty() {
+        return Err(Error::Blocked(
+            "no member of the cluster is known to be running".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// Renders and writes the member's config (with first-start fields if given).
+pub(super) async fn write_config(
+    env: &Env<'_>,
+    m: &Member,
+    b: Option<&Bootstrap>,
+    task: &Task,
+) -> Result<(), Error> {
+    task.step("write config");
+    let r = env.templates.render(env.inv, m, b)?;
+    env.host(&m.name)?
+        .run_with_input(
+            "write config",
+            &remote::write_config(m),
+            r.config.as_bytes(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Makes `m`'s next (re)start run version `v`: the `current` link under
+/// systemd; under compose, the member's service in the host's compose file.
+pub(super) async fn switch_version(env: &Env<'_>, m: &Member, v: Version) -> Result<(), Error> {
+    let host = env.host(&m.name)?;
+    if m.compose().is_none() {
+        host.run("switch release link", &remote::use_version(env.inv, v))
+            .await?;
+        return Ok(());
+    }
+    let file = env.templates.render_compose(env.inv, m, &|o| {
+        if o.name == m.name {
+            v
+        } else {
+            env.inv.cluster.version
+        }
+    })?;
+    host.run_with_input(
+        "write compose file",
+        &remote::write_host_file(env.inv, m),
+        file.text.as_bytes(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Starts (or restarts) the member; a failure carries its log's last lines.
+pub(super) async fn start(
+    env: &Env<'_>,
+    m: &Member,
+    restart: bool,
+    task: &Task,
+) -> Result<(), Error> {
+    let step = if restart {
+        "restart etcd"
+    } else {
+        "start etcd"
+    };
+    task.step(step);
+    let host = env.host(&m.name)?;
+    if let Err(mut e) = host.run(step, &remote::start(env.inv, m, restart)).await {
+        e.detail.push_str(&journal(env, m).await);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+async fn journal(env: &Env<'_>, m: &Member) -> String {
+    let what = if m.compose().is_some() {
+        "container log"
+    } else {
+        "journal"
+    };
+    let Ok(host) = env.host(&m.name) else {
+        return String::new();
+    };
+    match host
+        .run("read journal", &remote::journal_tail(env.inv, m))
+        .await
+    {
+        Ok(j) if !j.trim().is_empty() => format!(
+            "\n--- last lines of the etcd {what} on {} ---\n{}",
+            host.name,
+            j.trim_end()
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Waits until the member is healthy (see `etcd::check_health`).
+pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Error> {
+    task.step("wait until healthy");
+    let url = env.url(m).await?;
+    let deadline = Instant::now() + HEALTH_TIMEOUT;
+    let mut next_look = Instant::now() + Duration::from_secs(1);
+    loop {
+        let err = match etcd::check_health(&url).await {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        };
+        // systemd reports an etcd that exits at once as a failed start; compose
+        // starts the container and its restart policy keeps trying: look.
+        if m.compose().is_some() && Instant::now() >= next_look {
+            next_look = Instant::now() + Duration::from_secs(1);
+            let host = env.host(&m.name)?;
+            let state = host
+                .run("look at the container", &compose::state(env.inv, m))
+                .await?;
+            if let Some(why) = compose::crashed(&state) {
+                let detail = format!("{why}{}", journal(env, m).await);
+                return Err(HostError::new(&m.name, "wait until healthy", detail).into());
+            }
+        }
+        if Instant::now() >= deadline {
+            let detail = format!(
+                "not healthy after {}s: {err}{}",
+                HEALTH_TIMEOUT.as_secs(),
+                journal(env, m).await
+            );
+            return Err(HostError::new(&m.name, "wait until healthy", detail).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the member has applied everything the leader had committed.
+pub(super) async fn wait_caught_up(
+    env: &Env<'_>,
+    m: &Member,
+    url: &str,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    task.step("wait until caught up with the leader");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let leader = leader_url(env, live).await?;
+        let (l, me) = (etcd::status(&leader).await, etcd::status(url).await);
+        if let (Ok(l), Ok(me)) = (&l, &me)
+            && me.raft_applied_index >= l.raft_index
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(HostError::new(
+                &m.name,
+                "wait until caught up",
+                format!("leader {l:?}, member {me:?}"),
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Before a member restarts: if it leads (and is not alone), leadership moves
+/// to another member first, so that the restart needs no election.
+pub(super) async fn hand_over_if_leader(
+    env: &Env<'_>,
+    m: &Member,
+    url: &str,
+    st: &crate::facts::MemberStatus,
+    prefer: Option<Version>,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    if st.leader == st.id && live.len() > 1 {
+        task.step("move leadership to another member");
+        move_leadership(env, &m.name, url, st.id, prefer, live).await?;
+    }
+    Ok(())
+}
+
+/// Hands leadership to an upgraded member when there is one (so the new
+/// leader already runs the target version), else to the most caught-up
+/// voter; waits until the move took effect. The leader transfers: no election.
+pub(super) async fn move_leadership(
+    env: &Env<'_>,
+    leader: &str,
+    url: &str,
+    leader_id: u64,
+    prefer: Option<Version>,
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let mut candidates = Vec::new();
+    for name in live.iter().filter(|n| n.as_str() != leader) {
+        let Ok(u) = env.url(env.member(name)?).await else {
+            continue;
+        };
+        if let Ok(s) = etcd::check_health(&u).await
+            && !s.is_learner
+        {
+            candidates.push((
+                prefer.is_some_and(|v| s.version == v.to_string()),
+                s.raft_applied_index,
+                s.id,
+            ));
+        }
+    }
+    candidates.sort();
+    let Some(&(_, _, target)) = candidates.last() else {
+        return Err(HostError::new(
+            leader,
+            "move leadership",
+            "no other healthy voting member to take over",
+        )
+        .into());
+    };
+    retry(leader, "move leadership", Duration::from_secs(15), || {
+        etcd::move_leader(url, target)
+    })
+    .await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Ok(s) = etcd::status(url).await
+            && s.leader != 0
+            && s.leader != leader_id
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(HostError::new(
+                leader,
+                "move leadership",
+                "leadership did not move within 15s",
+            )
+            .into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The client URL of the current leader, among the inventory members in `live`.
+pub async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
+    let mut leader_id = 0;
+    let mut by_id = BTreeMap::new();
+    for name in live {
+        let u = env.url(env.member(name)?).await?;
+        if let Ok(s) = etcd::status(&u).await {
+            if s.leader != 0 {
+                leader_id = s.leader;
+            }
+            by_id.insert(s.id, u);
+        }
+    }
+    by_id
+        .remove(&leader_id)
+        .ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
+}

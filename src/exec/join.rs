@@ -1,0 +1,187 @@
+//! Members entering the cluster: the first one bootstrapping it, stopped
+//! members started again, learners added, started and promoted once they
+//! have caught up.
+
+use super::Env;
+use super::gates::{etcd_err, guard, retry, start, urls, wait_healthy, write_config};
+use crate::error::Error;
+use crate::etcd::{self, EtcdError, Kind};
+use crate::inventory::Member;
+use crate::plan::initial_cluster;
+use crate::progress::Task;
+use crate::remote;
+use crate::templates::Bootstrap;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// How long a learner may take to catch up before its promotion.
+const PROMOTE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Starts the first member of a new cluster (`initial-cluster-state new`).
+pub(super) async fn bootstrap(
+    env: &Env<'_>,
+    host: &str,
+    live: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    let m = env.member(host)?;
+    let task = env.progress.task(host);
+    let b = Bootstrap {
+        initial_cluster: format!("{}={}", m.name, m.peer_url()),
+        state: "new",
+    };
+    guard(&task, async {
+        write_config(env, m, Some(&b), &task).await?;
+        start(env, m, false, &task).await?;
+        wait_healthy(env, m, &task).await
+    })
+    .await?;
+    task.done("bootstrapped: first member of a new cluster");
+    live.insert(host.to_string());
+    Ok(())
+}
+
+/// Starts members that are in the cluster but stopped, all at once (when
+/// none answers, quorum may need several of them).
+pub(super) async fn start_stopped(
+    env: &Env<'_>,
+    hosts: &[String],
+    live: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    let jobs = hosts.iter().map(|h| async move {
+        let m = env.member(h)?;
+        let task = env.progress.task(h);
+        let r = guard(&task, async {
+            start(env, m, false, &task).await?;
+            wait_healthy(env, m, &task).await
+        })
+        .await;
+        if r.is_ok() {
+            task.done("started, healthy");
+        }
+        r
+    });
+    futures_util::future::try_join_all(jobs).await?;
+    live.extend(hosts.iter().cloned());
+    Ok(())
+}
+
+/// Promotes a learner that is running already.
+pub(super) async fn promote_step(
+    env: &Env<'_>,
+    host: &str,
+    id: u64,
+    live: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    let m = env.member(host)?;
+    let task = env.progress.task(host);
+    guard(&task, promote(env, m, id, live, &task)).await?;
+    task.done("promoted to voting member");
+    live.insert(host.to_string());
+    Ok(())
+}
+
+/// Adds the member as a learner (unless `added`), starts it with the
+/// current membership, waits until healthy, promotes it.
+pub(super) async fn join(
+    env: &Env<'_>,
+    host: &str,
+    added: Option<u64>,
+    stale_data: bool,
+    running: bool,
+    live: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    let m = env.member(host)?;
+    let task = env.progress.task(host);
+    guard(
+        &task,
+        join_member(env, m, added, stale_data, running, live, &task),
+    )
+    .await?;
+    task.done("joined, healthy, voting");
+    live.insert(host.to_string());
+    Ok(())
+}
+
+async fn join_member(
+    env: &Env<'_>,
+    m: &Member,
+    added: Option<u64>,
+    stale_data: bool,
+    running: bool,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    let cluster = urls(env, live).await?;
+    let id = match added {
+        Some(id) => id,
+        None => {
+            task.step("member add (learner)");
+            let peer = m.peer_url();
+            retry(&m.name, "member add", PROMOTE_TIMEOUT, || async {
+                match etcd::add_learner(&cluster, &peer).await {
+                    // An earlier attempt whose answer was lost (a client timeout)
+                    // did add it: the unstarted entry with its peer URL is ours.
+                    Err(e) if e.kind == Kind::PeerUrlExists => etcd::member_list(&cluster)
+                        .await?
+                        .iter()
+                        .find(|x| x.peer_urls.contains(&peer) && !x.started())
+                        .map(|x| x.id)
+                        .ok_or(e),
+                    r => r,
+                }
+            })
+            .await?
+        }
+    };
+    if !running {
+        if stale_data {
+            task.step("move old data aside");
+            env.host(&m.name)?
+                .run("move old data aside", &remote::move_data_aside(m))
+                .await?;
+        }
+        let list = etcd::member_list(&cluster)
+            .await
+            .map_err(|e| etcd_err(&m.name, "read member list", e))?;
+        let b = Bootstrap {
+            initial_cluster: initial_cluster(&list, env.inv, m),
+            state: "existing",
+        };
+        write_config(env, m, Some(&b), task).await?;
+        start(env, m, false, task).await?;
+    }
+    wait_healthy(env, m, task).await?;
+    promote(env, m, id, live, task).await
+}
+
+async fn promote(
+    env: &Env<'_>,
+    m: &Member,
+    id: u64,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    task.step("promote learner (once caught up)");
+    let cluster = urls(env, live).await?;
+    retry(&m.name, "member promote", PROMOTE_TIMEOUT, || async {
+        match etcd::promote(&cluster, id).await {
+            // An earlier, interrupted run may have promoted it already.
+            Err(e) if e.kind == Kind::NotALearner => Ok(()),
+            r => r,
+        }
+    })
+    .await?;
+    // The leader has committed the promotion; the member applies it a moment
+    // later, and until then refuses a voter's requests ("rpc not supported
+    // for learner"). Done means the member itself says it votes.
+    let url = env.url(m).await?;
+    retry(&m.name, "wait until it votes", PROMOTE_TIMEOUT, || async {
+        match etcd::status(&url).await {
+            Ok(st) if st.is_learner => Err(EtcdError::transient("still a learner in its own view")),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e.retried()),
+        }
+    })
+    .await?;
+    wait_healthy(env, m, task).await
+}

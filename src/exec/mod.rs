@@ -1,0 +1,135 @@
+//! The executor: carries out a plan and decides nothing the plan does not
+//! say. Hosts are prepared in parallel (`prepare.rs`) while membership steps
+//! run one at a time (`join.rs`, `restart.rs`, `upgrade.rs`, `remove.rs`),
+//! each gated on the member being healthy before the next (`gates.rs`).
+//! `restore.rs` and `destroy.rs` are the whole-cluster operations.
+//! Every failure names the host and the step; whatever ran before it is left
+//! in a state the next `apply` picks up from.
+
+mod destroy;
+mod gates;
+mod join;
+mod prepare;
+mod remove;
+mod restart;
+mod restore;
+mod upgrade;
+
+pub use destroy::destroy;
+pub use gates::leader_url;
+pub use restore::restore;
+
+use crate::access::Access;
+use crate::error::Error;
+use crate::facts::Facts;
+use crate::inventory::{Inventory, Member};
+use crate::plan::{Plan, Step};
+use crate::progress::Progress;
+use crate::ssh::Host;
+use crate::templates::Templates;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio::sync::watch;
+
+/// What the steps act through: the session's inventory, connections,
+/// templates and progress. Every decision comes from the plan.
+pub struct Env<'a> {
+    pub inv: &'a Inventory,
+    pub hosts: &'a BTreeMap<String, Host>,
+    pub access: &'a Access,
+    pub templates: &'a Templates,
+    pub progress: &'a Progress,
+}
+
+impl Env<'_> {
+    fn member(&self, name: &str) -> Result<&Member, Error> {
+        self.inv
+            .member(name)
+            .ok_or_else(|| Error::Blocked(format!("{name} is not in the inventory")))
+    }
+
+    fn host(&self, name: &str) -> Result<&Host, Error> {
+        self.hosts
+            .get(name)
+            .ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
+    }
+
+    async fn url(&self, m: &Member) -> Result<String, Error> {
+        Ok(self.access.url(m, self.host(&m.name)?).await?)
+    }
+}
+
+/// Runs the plan: refuses a blocked one, fetches and verifies release files
+/// before any host changes, then prepares hosts while the steps run.
+pub async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
+    if let Some(b) = &plan.blocked {
+        return Err(Error::Blocked(b.clone()));
+    }
+    let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
+    // A step waits only for the hosts it touches, so the first member
+    // bootstraps while the others are still unpacking.
+    let mut ready = BTreeMap::new();
+    let mut senders = BTreeMap::new();
+    for p in &plan.prepare {
+        let (tx, rx) = watch::channel(Readiness::Pending);
+        senders.insert(p.host.clone(), tx);
+        ready.insert(p.host.clone(), rx);
+    }
+    let prepare = prepare::all(env, plan, facts, &artifacts, &senders);
+    let steps = async {
+        // Members known to serve clients; cluster calls go through them.
+        let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
+        for step in &plan.steps {
+            for host in step.hosts() {
+                wait_prepared(&ready, host).await?;
+            }
+            run_step(env, step, &mut live).await?;
+        }
+        Ok::<(), Error>(())
+    };
+    let (prepared, stepped) = tokio::join!(prepare, steps);
+    prepared?;
+    stepped
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Readiness {
+    Pending,
+    Done,
+    Failed,
+}
+
+async fn wait_prepared(
+    ready: &BTreeMap<String, watch::Receiver<Readiness>>,
+    host: &str,
+) -> Result<(), Error> {
+    let Some(rx) = ready.get(host) else {
+        return Ok(());
+    };
+    let mut rx = rx.clone();
+    match rx.wait_for(|r| *r != Readiness::Pending).await.map(|r| *r) {
+        Ok(Readiness::Done) => Ok(()),
+        _ => Err(Error::Blocked(format!("{host}: preparing the host failed"))),
+    }
+}
+
+async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Result<(), Error> {
+    match step {
+        Step::Bootstrap { host } => join::bootstrap(env, host, live).await,
+        Step::Start { hosts } => join::start_stopped(env, hosts, live).await,
+        Step::Promote { host, id } => join::promote_step(env, host, *id, live).await,
+        Step::Join {
+            host,
+            added,
+            stale_data,
+            running,
+        } => join::join(env, host, *added, *stale_data, *running, live).await,
+        Step::Restart { host, reasons } => restart::run(env, host, reasons, live).await,
+        Step::Upgrade {
+            rollout,
+            from,
+            snapshot_to,
+            rollback,
+        } => upgrade::run(env, rollout, from, snapshot_to.as_deref(), *rollback, live).await,
+        Step::Remove { name, id, data, .. } => remove::run(env, name, *id, *data, live).await,
+    }
+}

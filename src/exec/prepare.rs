@@ -1,0 +1,198 @@
+//! Host preparation, in parallel on every host the plan names: the etcd
+//! user and directories, the release (fetched and verified once on the
+//! controller, checked again on the host), the image in compose mode, the
+//! `current` link, TLS files, and the systemd unit or compose file.
+
+use super::{Env, Readiness};
+use crate::error::Error;
+use crate::facts::Facts;
+use crate::inventory::{FetchMode, Version};
+use crate::plan::{ImageStep, Plan, Prepare};
+use crate::progress::Task;
+use crate::release::{self, Artifact, Fetcher};
+use crate::remote;
+use crate::ssh::HostError;
+use std::collections::BTreeMap;
+use tokio::sync::watch;
+
+pub(super) async fn resolve_artifacts(
+    env: &Env<'_>,
+    prepares: &[Prepare],
+    facts: &Facts,
+) -> Result<Artifacts, Error> {
+    let fetcher = Fetcher::new(&env.inv.release);
+    // Each distinct release file is fetched and verified once.
+    let mut artifacts: Artifacts = BTreeMap::new();
+    for p in prepares {
+        if let Some(v) = p.install {
+            let arch = host_arch(facts, &p.host)?;
+            if artifacts.contains_key(&(v, arch)) {
+                continue;
+            }
+            let a = Artifact::new(&env.inv.release, v, arch);
+            env.progress
+                .line(&format!("release: {} (checking SHA256)", a.url));
+            let (bytes, digest) = match env.inv.release.fetch {
+                FetchMode::Controller => {
+                    let (b, d) = fetcher.tarball(&a).await?;
+                    (Some(b), d)
+                }
+                FetchMode::Host => (None, fetcher.expected_digest(&a).await?),
+            };
+            artifacts.insert((v, arch), (a, bytes, digest));
+        }
+    }
+    Ok(artifacts)
+}
+
+fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
+    let name = facts
+        .hosts
+        .get(host)
+        .map(|h| h.arch.as_str())
+        .unwrap_or_default();
+    Ok(
+        release::goarch(name)
+            .map_err(|e| HostError::new(host, "resolve release", e.to_string()))?,
+    )
+}
+
+/// Prepares every host the plan names: the one the first step needs alone
+/// (it is on the critical path), the rest together.
+pub(super) async fn all(
+    env: &Env<'_>,
+    plan: &Plan,
+    facts: &Facts,
+    artifacts: &Artifacts,
+    ready: &BTreeMap<String, watch::Sender<Readiness>>,
+) -> Result<(), Error> {
+    let rank = |host: &str| {
+        plan.steps
+            .iter()
+            .position(|s| s.hosts().contains(&host))
+            .unwrap_or(usize::MAX)
+    };
+    let mut order: Vec<&Prepare> = plan.prepare.iter().collect();
+    order.sort_by_key(|p| rank(&p.host));
+    let Some((first, rest)) = order.split_first() else {
+        return Ok(());
+    };
+    let first_result = prepare_signal(env, first, facts, artifacts, ready).await;
+    let rest_results = futures_util::future::join_all(
+        rest.iter()
+            .map(|p| prepare_signal(env, p, facts, artifacts, ready)),
+    )
+    .await;
+    first_result?;
+    rest_results.into_iter().collect()
+}
+
+/// Prepares one host and tells the steps waiting for it how that went.
+async fn prepare_signal(
+    env: &Env<'_>,
+    p: &Prepare,
+    facts: &Facts,
+    artifacts: &Artifacts,
+    ready: &BTreeMap<String, watch::Sender<Readiness>>,
+) -> Result<(), Error> {
+    let task = env.progress.task(&p.host);
+    let r = prepare_one(env, p, facts, artifacts, &task).await;
+    match &r {
+        Ok(()) => task.done("prepared"),
+        Err(e) => task.fail(&e.to_string()),
+    }
+    if let Some(tx) = ready.get(&p.host) {
+        tx.send_replace(if r.is_ok() {
+            Readiness::Done
+        } else {
+            Readiness::Failed
+        });
+    }
+    r
+}
+
+pub(super) type Artifacts = BTreeMap<(Version, &'static str), (Artifact, Option<Vec<u8>>, String)>;
+
+async fn prepare_one(
+    env: &Env<'_>,
+    p: &Prepare,
+    facts: &Facts,
+    artifacts: &Artifacts,
+    task: &Task,
+) -> Result<(), Error> {
+    let m = env.member(&p.host)?;
+    let host = env.host(&p.host)?;
+    task.step("prepare host (etcd user, directories)");
+    host.run("prepare host", &remote::prepare_host(env.inv, m))
+        .await?;
+    if let Some(v) = p.install {
+        let arch = host_arch(facts, &p.host)?;
+        let Some((a, bytes, digest)) = artifacts.get(&(v, arch)) else {
+            return Err(
+                HostError::new(&p.host, "install release", "release was not resolved").into(),
+            );
+        };
+        match bytes {
+            Some(b) => {
+                task.step(&format!(
+                    "push and install etcd {v} ({} MB)",
+                    b.len() / 1_000_000
+                ));
+                host.run_with_input(
+                    "install release",
+                    &remote::install_release(env.inv, v, digest, remote::Source::Stdin),
+                    b,
+                )
+                .await?;
+            }
+            None => {
+                task.step(&format!("download and install etcd {v}"));
+                host.run(
+                    "install release",
+                    &remote::install_release(env.inv, v, digest, remote::Source::Url(&a.url)),
+                )
+                .await?;
+            }
+        }
+    }
+    if let Some(step) = &p.image {
+        // A build goes with the release installed just before; a pull names its version.
+        let v = p.install.unwrap_or(env.inv.cluster.version);
+        let (what, reference, script) = match step {
+            ImageStep::Build(r) => ("build image", r, remote::build_image(env.inv, v, r)),
+            ImageStep::Pull(r) => ("pull image", r, remote::pull_image(r)),
+        };
+        task.step(&format!("{what} {reference}"));
+        host.run(what, &script).await?;
+    }
+    if let Some(v) = p.link {
+        task.step(&format!("use etcd {v}"));
+        host.run("switch release link", &remote::use_version(env.inv, v))
+            .await?;
+    }
+    if p.certs {
+        task.step("write TLS certificates");
+        let files = crate::tls::member_files(env.inv, m)?
+            .ok_or_else(|| Error::Blocked("TLS is off".into()))?;
+        for (name, text, mode) in files.files() {
+            host.run_with_input(
+                "write TLS certificates",
+                &remote::write_pki_file(m, name, mode),
+                text.as_bytes(),
+            )
+            .await?;
+        }
+    }
+    if let Some(f) = p.host_file {
+        let step = format!("write {f}");
+        task.step(&step);
+        let r = env.templates.render(env.inv, m, None)?;
+        host.run_with_input(
+            &step,
+            &remote::write_host_file(env.inv, m),
+            r.host_file.as_bytes(),
+        )
+        .await?;
+    }
+    Ok(())
+}

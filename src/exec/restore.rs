@@ -1,0 +1,95 @@
+//! Disaster recovery as etcd's guide describes it: every member stopped,
+//! its data moved aside (never deleted), the snapshot restored on every
+//! member with a fresh token and the inventory's membership, all started
+//! together (they form one new cluster), the membership verified.
+
+use super::Env;
+use super::gates::{guard, start, urls, wait_healthy};
+use crate::error::Error;
+use crate::etcd;
+use crate::files::sha256_hex;
+use crate::remote;
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Stop,
+    Restore,
+    Start,
+}
+
+impl Phase {
+    fn done(self) -> &'static str {
+        match self {
+            Phase::Stop => "stopped",
+            Phase::Restore => "snapshot restored, old data moved aside",
+            Phase::Start => "started, healthy",
+        }
+    }
+}
+
+/// Restores `snapshot` (checked by the caller) onto every inventory member;
+/// old data directories become `<data_dir>.pre-restore-<stamp>`.
+pub async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), Error> {
+    let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
+    let initial: Vec<String> = env
+        .inv
+        .members
+        .iter()
+        .map(|m| format!("{}={}", m.name, m.peer_url()))
+        .collect();
+    let initial = initial.join(",");
+    let sha = sha256_hex(snapshot);
+    let all = |phase: Phase| {
+        futures_util::future::try_join_all(env.inv.members.iter().map(|m| {
+            let (token, initial, sha) = (&token, &initial, &sha);
+            async move {
+                let host = env.host(&m.name)?;
+                let task = env.progress.task(&m.name);
+                let r = guard(&task, async {
+                    match phase {
+                        Phase::Stop => {
+                            task.step("stop etcd");
+                            host.run("stop etcd", &remote::stop(env.inv, m)).await?;
+                        }
+                        Phase::Restore => {
+                            task.step("move data aside, restore the snapshot");
+                            let script =
+                                remote::restore_snapshot(env.inv, m, sha, initial, token, stamp);
+                            host.run_with_input("restore snapshot", &script, snapshot)
+                                .await?;
+                        }
+                        Phase::Start => {
+                            start(env, m, false, &task).await?;
+                            wait_healthy(env, m, &task).await?;
+                        }
+                    }
+                    Ok::<(), Error>(())
+                })
+                .await;
+                if r.is_ok() {
+                    task.done(phase.done());
+                }
+                r
+            }
+        }))
+    };
+    // Each phase on every member before the next: all stopped before any
+    // data moves, all restored before any starts.
+    all(Phase::Stop).await?;
+    all(Phase::Restore).await?;
+    all(Phase::Start).await?;
+    let live: BTreeSet<String> = env.inv.members.iter().map(|m| m.name.clone()).collect();
+    let list = etcd::member_list(&urls(env, &live).await?)
+        .await
+        .map_err(|e| Error::Blocked(format!("after the restore: {e}")))?;
+    let mut got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
+    got.sort();
+    let want: Vec<&str> = live.iter().map(String::as_str).collect();
+    if got != want {
+        return Err(Error::Blocked(format!(
+            "after the restore the members are {got:?}, expected {want:?}"
+        )));
+    }
+    Ok(())
+}

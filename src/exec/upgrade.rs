@@ -1,0 +1,135 @@
+//! A rolling version change as the plan gives it: snapshot from the leader
+//! (if the plan says where), then each member in order: leadership off it,
+//! switch, restart, healthy, new version, caught up; on failure back to the
+//! version the plan names, and the rollout stops.
+
+use super::Env;
+use super::gates::{
+    etcd_err, guard, hand_over_if_leader, leader_url, start, switch_version, urls, wait_caught_up,
+    wait_healthy,
+};
+use crate::error::Error;
+use crate::etcd;
+use crate::inventory::{Member, Version};
+use crate::plan::{Rollback, Rollout};
+use crate::progress::Task;
+use crate::snapshot;
+use crate::ssh::HostError;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Runs a checked rollout: snapshot, then each member in order.
+pub(super) async fn run(
+    env: &Env<'_>,
+    rollout: &Rollout,
+    from: &BTreeMap<String, Version>,
+    snapshot_to: Option<&Path>,
+    rollback: Rollback,
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let cluster = urls(env, live).await?;
+    if let Some(dir) = snapshot_to {
+        let leader = leader_url(env, live).await?;
+        let saved = snapshot::save(&leader, dir, &env.inv.cluster.name)
+            .await
+            .map_err(|e| {
+                Error::Blocked(format!("snapshot before the version change failed: {e}"))
+            })?;
+        env.progress.line(&format!(
+            "snapshot saved: {} ({} bytes, revision {})",
+            saved.path.display(),
+            saved.bytes,
+            saved.revision
+        ));
+    }
+    let back_to = |name: &str| match rollback {
+        Rollback::PreviousVersion => from.get(name).copied(),
+        Rollback::Stop => None,
+    };
+    for name in &rollout.order {
+        let m = env.member(name)?;
+        let task = env.progress.task(name);
+        guard(
+            &task,
+            switch_member(env, m, rollout.to, back_to(name), live, &task),
+        )
+        .await?;
+        task.done(&format!("runs etcd {}, healthy, caught up", rollout.to));
+    }
+    // etcd raises the cluster version by itself once every member runs the new
+    // one (its leader checks every few seconds).
+    let want = (rollout.to.major, rollout.to.minor);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v = etcd::versions(&cluster[0])
+            .await
+            .map_err(|e| Error::Blocked(format!("reading the cluster version: {e}")))?;
+        let got = Version::parse(&v.etcdcluster).map(|c| (c.major, c.minor));
+        if got == Some(want) || rollout.downgrade || Instant::now() > deadline {
+            env.progress.line(&format!(
+                "cluster version {} (every member runs etcd {})",
+                v.etcdcluster, rollout.to
+            ));
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Moves one member to `to`: leadership off it first, then link switch,
+/// restart, health, version and catch-up checks; back to `old` on failure.
+async fn switch_member(
+    env: &Env<'_>,
+    m: &Member,
+    to: Version,
+    old: Option<Version>,
+    live: &BTreeSet<String>,
+    task: &Task,
+) -> Result<(), Error> {
+    let url = env.url(m).await?;
+    let st = etcd::status(&url)
+        .await
+        .map_err(|e| etcd_err(&m.name, "read status", e))?;
+    hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
+    task.step(&format!("switch to etcd {to} and restart"));
+    switch_version(env, m, to).await?;
+    let attempt = async {
+        start(env, m, true, task).await?;
+        wait_healthy(env, m, task).await?;
+        let st = etcd::status(&url)
+            .await
+            .map_err(|e| etcd_err(&m.name, "read status", e))?;
+        if st.version != to.to_string() {
+            return Err(HostError::new(
+                &m.name,
+                "check version",
+                format!("reports {} after the restart, not {to}", st.version),
+            )
+            .into());
+        }
+        wait_caught_up(env, m, &url, live, task).await
+    };
+    let Err(err) = attempt.await else {
+        return Ok(());
+    };
+    let Some(old) = old else { return Err(err) };
+    task.step(&format!("roll back to etcd {old}"));
+    let back = async {
+        switch_version(env, m, old).await?;
+        start(env, m, true, task).await?;
+        wait_healthy(env, m, task).await
+    };
+    let outcome = match back.await {
+        Ok(()) => format!(
+            "rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"
+        ),
+        Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
+    };
+    Err(HostError::new(
+        &m.name,
+        &format!("upgrade to {to}"),
+        format!("{err}; {outcome}"),
+    )
+    .into())
+}

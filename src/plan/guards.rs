@@ -1,0 +1,133 @@
+//! Situations in which nothing can safely be done: each guard reads the
+//! inventory and the facts and says why, in words an operator can act on.
+//! A guard that fires blocks the whole plan before anything changes anywhere.
+
+use crate::facts::{Facts, MemberInfo};
+use crate::inventory::Inventory;
+use crate::layout;
+
+/// The guards that are checked before anything else is decided.
+pub(super) fn blocking(inv: &Inventory, facts: &Facts) -> Option<String> {
+    [compose_missing, other_cluster, runtime_switched]
+        .iter()
+        .find_map(|guard| guard(inv, facts))
+}
+
+/// A host in compose mode without compose or a running Docker engine: nothing
+/// can be done there, and nothing is done anywhere until it has them.
+fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv.members.iter().find(|m| {
+        m.compose().is_some()
+            && facts
+                .hosts
+                .get(&m.name)
+                .is_none_or(|h| h.compose.is_none() || h.engine.is_none())
+    })?;
+    let names: Vec<&str> = inv
+        .host_members(m)
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    let h = facts.hosts.get(&m.name);
+    let why = if h.is_none_or(|h| h.compose.is_none()) {
+        format!(
+            "{}, and compose mode needs one of them (or set mode = \"systemd\" for this host)",
+            layout::NO_COMPOSE
+        )
+    } else {
+        "the Docker engine does not answer (`docker version` shows no server); start it, e.g. `systemctl start docker`".to_string()
+    };
+    Some(format!(
+        "host {} (member{} {}): {why}",
+        m.ssh.address,
+        if names.len() > 1 { "s" } else { "" },
+        names.join(", ")
+    ))
+}
+
+/// A running member whose mode was switched between systemd and compose:
+/// starting it the new way would put a second etcd beside the first.
+fn runtime_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv.members.iter().find(|m| {
+        facts
+            .hosts
+            .get(&m.name)
+            .is_some_and(|h| h.other_runtime_active)
+    })?;
+    let (runs, wants) = if m.compose().is_some() {
+        ("as a systemd unit", "compose")
+    } else {
+        ("in a container", "systemd")
+    };
+    Some(format!(
+        "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
+        m.name
+    ))
+}
+
+/// A member's files, or its host's systemd unit, written for another cluster:
+/// applying would take over that cluster's member (names, config files, the
+/// unit and the default data directory are per host, not per cluster).
+fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let mine = &inv.cluster.name;
+    inv.members.iter().find_map(|m| {
+        let h = facts.hosts.get(&m.name)?;
+        if let Some(c) = h.config_cluster.as_ref().filter(|c| *c != mine) {
+            return Some(format!(
+                "{} on host {}: {} belongs to etcd cluster {c}, not {mine}; member names must be unique on a host across clusters: rename this member, or use another host (if this is cluster {c} renamed: set cluster.name back, the name is its identity on the hosts)",
+                m.name,
+                m.ssh.address,
+                layout::config_path(m)
+            ));
+        }
+        let c = h
+            .unit_cluster
+            .as_ref()
+            .filter(|c| *c != mine && m.compose().is_none())?;
+        Some(format!(
+            "host {}: {} runs members of etcd cluster {c}; one host runs one systemd-mode cluster (they share the unit, the release link and the default data directory): use another host, or mode = \"compose\" for this cluster",
+            m.ssh.address,
+            layout::UNIT_PATH
+        ))
+    })
+}
+
+/// A running member whose config says otherwise about TLS than the inventory.
+pub(super) fn tls_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv.members.iter().find(|m| {
+        facts
+            .hosts
+            .get(&m.name)
+            .is_some_and(|h| h.active && h.config_digest.is_some() && h.config_tls != m.tls)
+    })?;
+    Some(format!(
+        "{} runs with {}, and the inventory says {}: switching a running cluster between http and https is not supported yet (it needs a rolling `member update` of every peer URL); set [tls] as the cluster runs",
+        m.name,
+        if m.tls { "http" } else { "https" },
+        if m.tls { "https" } else { "http" }
+    ))
+}
+
+/// A live member under the same name but another peer URL (a port or
+/// address edit, or compose members moving onto a shared host's bridge).
+/// A dead one is a machine replaced under its old name: removed, then joined.
+pub(super) fn peer_url_changed(
+    inv: &Inventory,
+    facts: &Facts,
+    list: &[MemberInfo],
+) -> Option<String> {
+    let (m, e) = inv.members.iter().find_map(|m| {
+        let e = list.iter().find(|e| {
+            e.started()
+                && e.name == m.name
+                && facts.cluster.others.get(&e.id).is_some_and(|s| s.is_some())
+        })?;
+        (!e.peer_urls.contains(&m.peer_url())).then_some((m, e))
+    })?;
+    Some(format!(
+        "{} runs with peer URL {}, and the inventory gives it {}: changing a running member's peer URL is not supported (it needs `etcdctl member update` and a restart on the new address); revert the edit, or replace the member under a new name",
+        m.name,
+        e.peer_urls.join(","),
+        m.peer_url()
+    ))
+}

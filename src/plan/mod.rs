@@ -1,0 +1,659 @@
+//! The plan: every decision a run makes, computed as a pure function of the
+//! inventory, the facts and the desired file digests (`plan_with`). `plan`
+//! prints it (text or JSON), `apply` hands it to the executor, which only
+//! carries it out: what to install, which member joins, restarts or leaves,
+//! whether a snapshot is taken and where, whether removed data is wiped,
+//! what a failed upgrade rolls back to, and which scope the command has.
+//!
+//! Depends on the inventory and the facts only: no SSH, no etcd client.
+
+mod guards;
+pub mod quorum;
+pub mod rollout;
+mod text;
+
+pub use rollout::Rollout;
+
+use crate::facts::{Facts, MemberInfo};
+use crate::inventory::{Image, Inventory, Member, Version, host_of_url};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// What the rendered files of a member must hash to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub config_digest: String,
+    /// The host's systemd unit or compose file.
+    pub host_file_digest: String,
+    /// Compose mode: the member's service (a difference recreates its container).
+    pub service_digest: Option<String>,
+    /// Digest of the member's TLS files; `None` without TLS.
+    pub pki_digest: Option<String>,
+}
+
+/// Host preparation, run on all hosts in parallel before membership changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prepare {
+    pub host: String,
+    /// Unpack this release into its versioned directory.
+    pub install: Option<Version>,
+    /// Point the `current` link at this version (only on members not running).
+    pub link: Option<Version>,
+    /// Compose mode: build or pull the image of the version installed.
+    pub image: Option<ImageStep>,
+    /// Write the systemd unit or compose file (new or changed).
+    pub host_file: Option<HostFile>,
+    /// Write the TLS certificates and keys (new or changed).
+    pub certs: bool,
+}
+
+impl Prepare {
+    fn is_empty(&self) -> bool {
+        self.install.is_none()
+            && self.link.is_none()
+            && self.image.is_none()
+            && self.host_file.is_none()
+            && !self.certs
+    }
+}
+
+/// Compose mode: how the image of a version gets onto the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageStep {
+    /// `FROM scratch` with the binaries of the release just installed.
+    Build(String),
+    Pull(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HostFile {
+    SystemdUnit,
+    ComposeFile,
+}
+
+/// Why a running member restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartReason {
+    UnitChanged,
+    ContainerChanged,
+    CertificatesChanged,
+    ConfigChanged,
+}
+
+/// What happens to a removed member's data directory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Data {
+    #[default]
+    Keep,
+    /// Deleted (`replace --wipe`): the directory its own config names.
+    Wipe,
+}
+
+/// What a member whose upgrade fails goes back to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollback {
+    /// The version it ran before (in the step's `from`); the rollout stops.
+    PreviousVersion,
+    /// Nothing to go back to (its earlier version is unknown): stop there.
+    Stop,
+}
+
+/// One membership or service step; these run one at a time, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    /// Start the first member of a new cluster (`initial-cluster-state new`).
+    Bootstrap { host: String },
+    /// Start members that are already in the cluster but stopped, together
+    /// (when no member answers, quorum may need several of them at once).
+    Start { hosts: Vec<String> },
+    /// Make a started learner a voting member.
+    Promote { host: String, id: u64 },
+    /// Add as a learner (unless `added`), write config (`existing`), start,
+    /// wait until healthy, promote.
+    Join {
+        host: String,
+        /// The ID of an earlier `member add` whose member never started.
+        added: Option<u64>,
+        /// Data from an earlier life of this host is moved aside first.
+        stale_data: bool,
+        /// The service is running already: only wait and promote.
+        running: bool,
+    },
+    /// Write the changed config and/or unit and restart, waiting for health.
+    Restart {
+        host: String,
+        reasons: Vec<RestartReason>,
+    },
+    /// Remove a member that is no longer in the inventory: leadership off it
+    /// first, `member remove`, then stop and disable its service.
+    Remove {
+        /// Its etcd name (or ID if it never started).
+        name: String,
+        id: u64,
+        /// Its advertised address, where etcd-deploy reaches it over SSH.
+        address: Option<String>,
+        leader: bool,
+        /// It answered when the facts were gathered.
+        alive: bool,
+        data: Data,
+    },
+    /// A rolling version change, one member at a time, the leader last.
+    Upgrade {
+        rollout: Rollout,
+        /// The version each member ran before, to roll back to.
+        from: BTreeMap<String, Version>,
+        /// A snapshot is saved from the leader into this directory first.
+        snapshot_to: Option<PathBuf>,
+        rollback: Rollback,
+    },
+}
+
+impl Step {
+    /// The inventory hosts this step acts on (the steps wait for them to be prepared).
+    pub fn hosts(&self) -> Vec<&str> {
+        match self {
+            Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
+            Step::Bootstrap { host }
+            | Step::Promote { host, .. }
+            | Step::Join { host, .. }
+            | Step::Restart { host, .. } => vec![host],
+            Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
+            // Not an inventory host: nothing to wait for.
+            Step::Remove { .. } => vec![],
+        }
+    }
+
+    pub fn symbol(&self) -> char {
+        match self {
+            Step::Bootstrap { .. } | Step::Join { .. } => '+',
+            Step::Remove { .. } => '-',
+            Step::Start { .. }
+            | Step::Promote { .. }
+            | Step::Restart { .. }
+            | Step::Upgrade { .. } => '~',
+        }
+    }
+}
+
+/// What the command asked for: every other command is `apply` limited to
+/// its own steps, so that it never does something unasked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Scope {
+    /// Make the cluster match the inventory, whatever that takes.
+    #[default]
+    Apply,
+    /// `upgrade --to`: the rolling version change only.
+    Upgrade,
+    /// `upgrade --prepare-only`: the hosts' preparation only, no member restarted.
+    PrepareUpgrade,
+    /// `certs rotate`: new member certificates, rolled out with restarts.
+    CertsRotate,
+    /// `replace OLD --with NEW`: NEW joins, then OLD leaves.
+    Replace { old: String, new: String },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    pub scope: Scope,
+    /// Allow a rolling change to an older version (patch downgrades only).
+    pub allow_downgrade: bool,
+    /// Where a snapshot goes before a version change; `None`: no snapshot.
+    pub snapshot_dir: Option<PathBuf>,
+    /// Delete removed members' data directories (`replace --wipe`).
+    pub wipe_removed: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub scope: Scope,
+    pub prepare: Vec<Prepare>,
+    pub steps: Vec<Step>,
+    /// Things the operator should know that the plan does not change.
+    pub notes: Vec<String>,
+    /// Membership must be read again after these steps (members were started
+    /// while no member answered), and a new plan made.
+    pub replan: bool,
+    /// Why nothing can safely be done, if so.
+    pub blocked: Option<String>,
+    /// Hosts that run several members, with those members (shown first).
+    pub shared_hosts: Vec<(String, Vec<String>)>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.prepare.is_empty() && self.steps.is_empty()
+    }
+}
+
+/// Computes the plan for `apply` with default options.
+pub fn plan(inv: &Inventory, facts: &Facts, desired: &BTreeMap<String, Desired>) -> Plan {
+    plan_with(inv, facts, desired, &Options::default())
+}
+
+/// Computes the plan for `apply`, `upgrade`, `replace` and `certs rotate`.
+pub fn plan_with(
+    inv: &Inventory,
+    facts: &Facts,
+    desired: &BTreeMap<String, Desired>,
+    opts: &Options,
+) -> Plan {
+    let mut p = Plan {
+        scope: opts.scope.clone(),
+        ..Plan::default()
+    };
+    for m in &inv.members {
+        match p.shared_hosts.iter_mut().find(|(a, _)| *a == m.ssh.address) {
+            Some((_, names)) => names.push(m.name.clone()),
+            None => p
+                .shared_hosts
+                .push((m.ssh.address.clone(), vec![m.name.clone()])),
+        }
+    }
+    p.shared_hosts.retain(|(_, names)| names.len() > 1);
+    if let Some(why) = guards::blocking(inv, facts) {
+        p.blocked = Some(why);
+        return p;
+    }
+    decide(&mut p, inv, facts, desired, opts);
+    if p.blocked.is_none() {
+        limit_to_scope(&mut p);
+    }
+    p
+}
+
+/// The host and membership steps that make the cluster match the inventory.
+fn decide(
+    p: &mut Plan,
+    inv: &Inventory,
+    facts: &Facts,
+    desired: &BTreeMap<String, Desired>,
+    opts: &Options,
+) {
+    let want = inv.cluster.version;
+    let cluster = &facts.cluster;
+    let default_host = Default::default();
+    let hf = |name: &str| facts.hosts.get(name).unwrap_or(&default_host);
+    let mut restart: BTreeMap<&str, Vec<RestartReason>> = BTreeMap::new();
+    // Members in service whose version differs: a rolling upgrade, not a link switch.
+    let mut rolling: BTreeMap<String, Option<Version>> = BTreeMap::new();
+
+    for m in &inv.members {
+        let h = hf(&m.name);
+        let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
+        // What actually runs wins over the link (an interrupted upgrade may have switched it).
+        let running = cluster
+            .status
+            .get(&m.name)
+            .and_then(|s| Version::parse(&s.version))
+            .or(h.current);
+        let mut prep = Prepare {
+            host: m.name.clone(),
+            install: None,
+            link: None,
+            image: None,
+            host_file: None,
+            certs: false,
+        };
+        if in_service && running.is_some() && running != Some(want) {
+            prep.install = (!h.installed.contains(&want)).then_some(want);
+            rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
+        } else if h.current != Some(want) && !in_service {
+            prep.install = (!h.installed.contains(&want)).then_some(want);
+            // Under compose the version is the service's image, written with the compose file.
+            prep.link = m.compose().is_none().then_some(want);
+        }
+        if let (Some(c), Some(v)) = (m.compose(), prep.install) {
+            // Installed means the image is there; a release image is built from the tarball.
+            prep.image = Some(match &c.image {
+                Image::Release => ImageStep::Build(c.image.reference(v)),
+                Image::Registry(_) => {
+                    prep.install = None;
+                    ImageStep::Pull(c.image.reference(v))
+                }
+            });
+        }
+        let d = desired.get(&m.name);
+        if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
+            prep.host_file = Some(if m.compose().is_some() {
+                HostFile::ComposeFile
+            } else {
+                HostFile::SystemdUnit
+            });
+            if h.host_file_digest.is_some() && h.active && m.compose().is_none() {
+                restart
+                    .entry(&m.name)
+                    .or_default()
+                    .push(RestartReason::UnitChanged);
+            }
+        }
+        if let Some(want_service) = d.and_then(|d| d.service_digest.as_ref())
+            && h.active
+            && h.service_digest.as_ref() != Some(want_service)
+        {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::ContainerChanged);
+        }
+        if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
+            && h.pki_digest.as_ref() != Some(want_pki)
+        {
+            prep.certs = true;
+            if h.pki_digest.is_some() && h.active {
+                restart
+                    .entry(&m.name)
+                    .or_default()
+                    .push(RestartReason::CertificatesChanged);
+            }
+        }
+        if h.active
+            && h.config_digest.is_some()
+            && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest))
+        {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::ConfigChanged);
+        }
+        if !prep.is_empty() {
+            p.prepare.push(prep);
+        }
+    }
+
+    if let Some(why) = guards::tls_switched(inv, facts) {
+        p.blocked = Some(why);
+        return;
+    }
+    let Some(list) = &cluster.members else {
+        nothing_answers(p, inv, facts);
+        return;
+    };
+    if let Some(why) = guards::peer_url_changed(inv, facts, list) {
+        p.blocked = Some(why);
+        return;
+    }
+    let mut promotes = Vec::new();
+    let mut resumed_joins = Vec::new();
+    let mut new_joins = Vec::new();
+    let mut starts = Vec::new();
+    let mut restarts: Vec<Step> = Vec::new();
+    for m in &inv.members {
+        let h = hf(&m.name);
+        match cluster.entry(m) {
+            None => new_joins.push(Step::Join {
+                host: m.name.clone(),
+                added: None,
+                stale_data: h.has_data && !h.active,
+                running: false,
+            }),
+            Some(e) if !e.started() => resumed_joins.push(Step::Join {
+                host: m.name.clone(),
+                added: Some(e.id),
+                stale_data: h.has_data && !h.active,
+                running: h.active,
+            }),
+            Some(e) => {
+                if !h.active {
+                    starts.push(m.name.clone());
+                } else if let Some(reasons) = restart.get(m.name.as_str()) {
+                    restarts.push(Step::Restart {
+                        host: m.name.clone(),
+                        reasons: reasons.clone(),
+                    });
+                }
+                if e.is_learner {
+                    promotes.push(Step::Promote {
+                        host: m.name.clone(),
+                        id: e.id,
+                    });
+                }
+            }
+        }
+    }
+    // Members no longer in the inventory leave the cluster: live ones after the
+    // joins (so a replacement is voting before the old member goes), dead ones
+    // first when quorum allows it (a dead member only weakens quorum).
+    let data = if opts.wipe_removed {
+        Data::Wipe
+    } else {
+        Data::Keep
+    };
+    let mut removals = Vec::new();
+    let mut dead_removals = Vec::new();
+    for e in list {
+        if inv
+            .members
+            .iter()
+            .any(|m| e.peer_urls.contains(&m.peer_url()))
+        {
+            continue;
+        }
+        let alive = cluster.others.get(&e.id).is_some_and(|s| s.is_some());
+        let step = Step::Remove {
+            name: if e.name.is_empty() {
+                format!("{:x}", e.id)
+            } else {
+                e.name.clone()
+            },
+            id: e.id,
+            address: e.peer_urls.first().and_then(|u| host_of_url(u)),
+            leader: cluster.leader() == Some(e.id),
+            alive,
+            data,
+        };
+        if alive {
+            removals.push(step);
+        } else {
+            dead_removals.push((e.id, step));
+        }
+    }
+    if !dead_removals.is_empty() {
+        let ids: Vec<u64> = dead_removals.iter().map(|(id, _)| *id).collect();
+        match quorum::check_removal(list, &ids, &facts.cluster.healthy_ids()) {
+            Err(why) => {
+                p.blocked = Some(format!(
+                    "removing the {} member(s) that do not answer: {why}; restore members first",
+                    ids.len()
+                ));
+                return;
+            }
+            Ok(after) => p.notes.push(format!(
+                "{} not answering: removed first, since quorum allows it ({after})",
+                dead_removals
+                    .iter()
+                    .map(|(_, s)| match s {
+                        Step::Remove { name, .. } => name.as_str(),
+                        _ => "",
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+    p.steps.extend(dead_removals.into_iter().map(|(_, s)| s));
+    let membership_pending = !starts.is_empty()
+        || !promotes.is_empty()
+        || !resumed_joins.is_empty()
+        || !new_joins.is_empty();
+    if !starts.is_empty() {
+        p.steps.push(Step::Start { hosts: starts });
+    }
+    p.steps.extend(promotes);
+    p.steps.extend(resumed_joins);
+    p.steps.extend(new_joins);
+    if !rolling.is_empty() {
+        if membership_pending {
+            p.notes.push(format!(
+                "the version change to {want} follows once every member has joined"
+            ));
+            p.replan = true;
+        } else {
+            match rollout::check(&rollout::view(inv, facts), want, opts.allow_downgrade) {
+                Ok(rollout) if !rollout.order.is_empty() => {
+                    let from: BTreeMap<String, Version> = rollout
+                        .order
+                        .iter()
+                        .filter_map(|n| Some((n.clone(), rolling.get(n).copied().flatten()?)))
+                        .collect();
+                    // A member restarted for its new version picks up config changes too.
+                    restarts.retain(
+                        |s| !matches!(s, Step::Restart { host, .. } if rollout.order.contains(host)),
+                    );
+                    let rollback = if rollout.order.iter().all(|n| from.contains_key(n)) {
+                        Rollback::PreviousVersion
+                    } else {
+                        Rollback::Stop
+                    };
+                    p.steps.push(Step::Upgrade {
+                        rollout,
+                        from,
+                        snapshot_to: opts.snapshot_dir.clone(),
+                        rollback,
+                    });
+                }
+                Ok(_) => {}
+                Err(why) => {
+                    p.blocked = Some(format!("cannot change the version to {want}: {why}"));
+                    return;
+                }
+            }
+        }
+    }
+    // The leader restarts last (its leadership is moved off it first).
+    let leader = cluster.leader();
+    restarts.sort_by_key(|st| {
+        st.hosts()
+            .first()
+            .and_then(|h| inv.member(h))
+            .and_then(|m| cluster.entry(m))
+            .is_some_and(|e| Some(e.id) == leader)
+    });
+    p.steps.extend(restarts);
+    p.steps.extend(removals);
+}
+
+/// No member answers: a fresh cluster is bootstrapped; members with data
+/// are started together, and the run plans again once they answer.
+fn nothing_answers(p: &mut Plan, inv: &Inventory, facts: &Facts) {
+    let hf = |name: &str| facts.hosts.get(name);
+    let with_data: Vec<_> = inv
+        .members
+        .iter()
+        .filter(|m| hf(&m.name).is_some_and(|h| h.has_data))
+        .collect();
+    let running: Vec<_> = inv
+        .members
+        .iter()
+        .filter(|m| hf(&m.name).is_some_and(|h| h.active))
+        .map(|m| m.name.as_str())
+        .collect();
+    if !running.is_empty() {
+        p.blocked = Some(format!(
+            "etcd runs on {} but no member answers on its client URL; wait for it to settle or look at `journalctl -u etcd` there, then apply again",
+            running.join(", ")
+        ));
+        return;
+    }
+    if with_data.is_empty() {
+        let Some((first, rest)) = inv.members.split_first() else {
+            return;
+        };
+        p.steps.push(Step::Bootstrap {
+            host: first.name.clone(),
+        });
+        for m in rest {
+            p.steps.push(Step::Join {
+                host: m.name.clone(),
+                added: None,
+                stale_data: false,
+                running: false,
+            });
+        }
+    } else {
+        p.steps.push(Step::Start {
+            hosts: with_data.iter().map(|m| m.name.clone()).collect(),
+        });
+        p.notes.push(
+            "no member answers: the members that have data are started first; the membership is read again once they are up".into(),
+        );
+        p.replan = true;
+    }
+}
+
+/// Holds the plan to the command's scope: a command other than `apply`
+/// refuses to run when the cluster needs more than it does.
+fn limit_to_scope(p: &mut Plan) {
+    let outside = |st: &Step| match &p.scope {
+        Scope::Apply | Scope::PrepareUpgrade => false,
+        Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
+        Scope::CertsRotate => !matches!(st, Step::Restart { reasons, .. }
+            if reasons.contains(&RestartReason::CertificatesChanged)),
+        Scope::Replace { old, new } => !match st {
+            Step::Join { host, .. } | Step::Promote { host, .. } => host == new,
+            Step::Remove { name, .. } => name == old,
+            _ => false,
+        },
+    };
+    let prep_outside = |host: &str| matches!(&p.scope, Scope::Replace { new, .. } if host != new);
+    if p.steps.iter().any(outside) || p.prepare.iter().any(|x| prep_outside(&x.host)) {
+        p.blocked = Some(
+            "the cluster differs from the inventory in other ways too (see `etcd-deploy plan`); run apply first".into(),
+        );
+        return;
+    }
+    if p.scope == Scope::PrepareUpgrade {
+        p.steps.clear();
+        p.replan = false;
+        if !p.prepare.is_empty() {
+            p.notes
+                .push("--prepare-only: the hosts are prepared, no member is restarted".into());
+        }
+    }
+}
+
+/// `name=peer-url,...` for every member in the list; a member that never
+/// started has no name yet, so the inventory's name for its peer URL is used.
+/// Read at the moment a member joins (the list changes during a run).
+pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -> String {
+    let mut parts = Vec::new();
+    for e in list {
+        let name = if e.started() {
+            e.name.clone()
+        } else {
+            match inv
+                .members
+                .iter()
+                .find(|m| e.peer_urls.contains(&m.peer_url()))
+            {
+                Some(m) => m.name.clone(),
+                None => continue,
+            }
+        };
+        for u in &e.peer_urls {
+            parts.push(format!("{name}={u}"));
+        }
+    }
+    if !parts
+        .iter()
+        .any(|p| p.starts_with(&format!("{}=", joining.name)))
+    {
+        parts.push(format!("{}={}", joining.name, joining.peer_url()));
+    }
+    parts.join(",")
+}
+
+/// IDs of the members in `list` named in `names` (started members only).
+pub fn ids_of(list: &[MemberInfo], names: &BTreeSet<String>) -> BTreeSet<u64> {
+    list.iter()
+        .filter(|e| e.started() && names.contains(&e.name))
+        .map(|e| e.id)
+        .collect()
+}

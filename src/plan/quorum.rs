@@ -1,0 +1,204 @@
+//! Quorum arithmetic, the one place it is written: who votes, how many must
+//! answer, and whether members may leave. The planner (dead members removed
+//! first) and the executor (each `member remove`) both ask here.
+//!
+//! Learners do not vote: they neither count towards the voters nor towards
+//! the healthy members quorum needs. A member that was added but never
+//! started is a voter unless it was added as a learner (etcd counts it).
+
+use crate::facts::MemberInfo;
+use std::collections::BTreeSet;
+use std::fmt;
+
+/// How many healthy voters a cluster of `voters` needs to make progress.
+pub fn needed(voters: usize) -> usize {
+    voters / 2 + 1
+}
+
+/// The cluster after a removal that quorum allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct After {
+    pub voters: usize,
+    pub healthy: usize,
+}
+
+impl fmt::Display for After {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} healthy of {} remaining voters",
+            self.healthy, self.voters
+        )
+    }
+}
+
+/// Why a removal is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No voter would be left; etcd-deploy never removes the last one.
+    LastVoter,
+    /// Fewer healthy voters would remain than quorum needs.
+    NoQuorum { after: After, needed: usize },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::LastVoter => {
+                f.write_str("no voting member would remain; etcd-deploy never removes the last one")
+            }
+            Refusal::NoQuorum { after, needed } => write!(
+                f,
+                "{} healthy members would remain of {} voters; quorum needs {needed}",
+                after.healthy, after.voters
+            ),
+        }
+    }
+}
+
+/// Whether the members `removing` may leave `list`, with `healthy` the IDs
+/// of the members that answer now.
+pub fn check_removal(
+    list: &[MemberInfo],
+    removing: &[u64],
+    healthy: &BTreeSet<u64>,
+) -> Result<After, Refusal> {
+    let staying = list
+        .iter()
+        .filter(|e| !e.is_learner && !removing.contains(&e.id));
+    let (voters, healthy) = staying.fold((0, 0), |(v, h), e| {
+        (v + 1, h + usize::from(healthy.contains(&e.id)))
+    });
+    let after = After { voters, healthy };
+    if voters == 0 {
+        return Err(Refusal::LastVoter);
+    }
+    if healthy < needed(voters) {
+        return Err(Refusal::NoQuorum {
+            after,
+            needed: needed(voters),
+        });
+    }
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Kind {
+        Voter,
+        Learner,
+        /// Added as a voter, never started (no name).
+        Unstarted,
+    }
+
+    fn member(id: u64, kind: Kind) -> MemberInfo {
+        MemberInfo {
+            id,
+            name: match kind {
+                Kind::Unstarted => String::new(),
+                _ => format!("m{id}"),
+            },
+            peer_urls: vec![format!("http://10.0.0.{id}:2380")],
+            client_urls: vec![],
+            is_learner: matches!(kind, Kind::Learner),
+        }
+    }
+
+    /// Every cluster of up to five members (each a voter, learner or
+    /// unstarted voter; healthy or not), every set of members removed: the
+    /// answer never panics and follows the rule, counted independently.
+    #[test]
+    fn every_small_cluster_and_removal() {
+        let kinds = [Kind::Voter, Kind::Learner, Kind::Unstarted];
+        let mut checked = 0;
+        for n in 1..=5u32 {
+            for kind_code in 0..3u32.pow(n) {
+                let list: Vec<MemberInfo> = (0..n)
+                    .map(|i| {
+                        member(
+                            u64::from(i) + 1,
+                            kinds[(kind_code / 3u32.pow(i) % 3) as usize],
+                        )
+                    })
+                    .collect();
+                for healthy_mask in 0..(1u32 << n) {
+                    let healthy: BTreeSet<u64> = list
+                        .iter()
+                        .enumerate()
+                        // A member that never started cannot answer.
+                        .filter(|(i, e)| healthy_mask & (1 << i) != 0 && !e.name.is_empty())
+                        .map(|(_, e)| e.id)
+                        .collect();
+                    for remove_mask in 0..(1u32 << n) {
+                        let removing: Vec<u64> = (0..n)
+                            .filter(|i| remove_mask & (1 << i) != 0)
+                            .map(|i| u64::from(i) + 1)
+                            .collect();
+                        let mut voters = 0;
+                        let mut up = 0;
+                        for e in &list {
+                            if !e.is_learner && !removing.contains(&e.id) {
+                                voters += 1;
+                                up += usize::from(healthy.contains(&e.id));
+                            }
+                        }
+                        let r = check_removal(&list, &removing, &healthy);
+                        match r {
+                            Ok(a) => {
+                                assert!(voters > 0 && up * 2 > voters, "{list:?} {removing:?}");
+                                assert_eq!(
+                                    a,
+                                    After {
+                                        voters,
+                                        healthy: up
+                                    }
+                                );
+                            }
+                            Err(Refusal::LastVoter) => assert_eq!(voters, 0),
+                            Err(Refusal::NoQuorum { needed: q, .. }) => {
+                                assert!(voters > 0 && up < q && q == voters / 2 + 1)
+                            }
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 100_000, "{checked}");
+    }
+
+    /// Regression: two dead learners being removed from a healthy cluster of
+    /// three voters were counted as voters (and, with fewer voters, the
+    /// subtraction underflowed).
+    #[test]
+    fn dead_learners_do_not_count() {
+        let list = vec![
+            member(1, Kind::Voter),
+            member(2, Kind::Voter),
+            member(3, Kind::Voter),
+            member(4, Kind::Learner),
+            member(5, Kind::Learner),
+        ];
+        let healthy = BTreeSet::from([1, 2, 3]);
+        assert_eq!(
+            check_removal(&list, &[4, 5], &healthy),
+            Ok(After {
+                voters: 3,
+                healthy: 3
+            })
+        );
+        let one = vec![
+            member(1, Kind::Voter),
+            member(4, Kind::Learner),
+            member(5, Kind::Learner),
+        ];
+        assert!(check_removal(&one, &[4, 5], &BTreeSet::from([1])).is_ok());
+        assert_eq!(
+            check_removal(&one, &[1], &BTreeSet::from([1])),
+            Err(Refusal::LastVoter)
+        );
+    }
+}

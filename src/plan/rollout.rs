@@ -1,0 +1,247 @@
+//! Rolling version changes as the planner decides them: what etcd allows,
+//! and in what order members go (followers first, the leader last). The
+//! executor's side (switch, gates, rollback) is `exec/upgrade.rs`.
+//!
+//! etcd's rules (upgrade guide): one minor version at a time; every member
+//! healthy first; no learners or alarms; a mixed-version cluster can still be
+//! rolled back, a fully upgraded one cannot go below its cluster version.
+
+use crate::facts::Facts;
+use crate::inventory::{Inventory, Version};
+use serde::Serialize;
+
+/// One member as the upgrade check sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberView {
+    pub name: String,
+    pub id: u64,
+    /// The version the member runs; `None` when it does not answer.
+    pub version: Option<Version>,
+    pub healthy: bool,
+    pub learner: bool,
+}
+
+/// The cluster as the upgrade check sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterView {
+    pub members: Vec<MemberView>,
+    pub leader: Option<u64>,
+    /// `X.Y` from `/version`'s `etcdcluster`.
+    pub cluster_version: Option<(u32, u32)>,
+    pub alarms: Vec<String>,
+}
+
+/// A checked rolling version change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    pub to: Version,
+    /// Members to switch, followers first, the leader last.
+    pub order: Vec<String>,
+    /// The leader's name, if it is among `order` (leadership moves off it first).
+    pub leader: Option<String>,
+    pub downgrade: bool,
+}
+
+/// Decides whether moving every member to `to` is allowed, and in what order.
+pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<Rollout, String> {
+    if view.members.is_empty() {
+        return Err("no member answers; an upgrade needs a healthy cluster".into());
+    }
+    if !view.alarms.is_empty() {
+        return Err(format!(
+            "alarms are raised ({}); resolve them (etcdctl alarm list / disarm) before upgrading",
+            view.alarms.join(", ")
+        ));
+    }
+    let unhealthy: Vec<&str> = view
+        .members
+        .iter()
+        .filter(|m| !m.healthy)
+        .map(|m| m.name.as_str())
+        .collect();
+    if !unhealthy.is_empty() {
+        return Err(format!(
+            "not every member is healthy ({}); fix that first, then upgrade",
+            unhealthy.join(", ")
+        ));
+    }
+    if let Some(l) = view.members.iter().find(|m| m.learner) {
+        return Err(format!(
+            "{} is a learner; promote it (etcd-deploy apply) or remove it before upgrading",
+            l.name
+        ));
+    }
+    if to.major != 3 {
+        return Err(format!("etcd {to} is not supported"));
+    }
+    let mut downgrade = false;
+    for m in &view.members {
+        let Some(v) = m.version else { continue };
+        if to > v && (to.minor > v.minor + 1 || to.major != v.major) {
+            return Err(format!(
+                "{} runs {v}; etcd upgrades one minor version at a time: go to the latest {}.{} patch first, then {to}",
+                m.name,
+                v.major,
+                v.minor + 1
+            ));
+        }
+        if to < v {
+            downgrade = true;
+        }
+    }
+    if downgrade {
+        if !allow_downgrade {
+            return Err(format!(
+                "{to} is older than what the cluster runs; pass --allow-downgrade if you mean it"
+            ));
+        }
+        if let Some((maj, min)) = view.cluster_version
+            && (to.major, to.minor) < (maj, min)
+        {
+            return Err(format!(
+                "the cluster version is {maj}.{min}: members older than that cannot join it (a minor downgrade needs etcd's downgrade API); only patch downgrades within {maj}.{min} are possible"
+            ));
+        }
+    }
+    let pending = |m: &&MemberView| m.version != Some(to);
+    let mut order: Vec<String> = view
+        .members
+        .iter()
+        .filter(pending)
+        .filter(|m| Some(m.id) != view.leader)
+        .map(|m| m.name.clone())
+        .collect();
+    let leader = view
+        .members
+        .iter()
+        .filter(pending)
+        .find(|m| Some(m.id) == view.leader)
+        .map(|m| m.name.clone());
+    order.extend(leader.clone());
+    Ok(Rollout {
+        to,
+        order,
+        leader,
+        downgrade,
+    })
+}
+
+/// The cluster as the upgrade check needs it, from the facts.
+pub fn view(inv: &Inventory, facts: &Facts) -> ClusterView {
+    let members = inv
+        .members
+        .iter()
+        .filter_map(|m| {
+            let e = facts.cluster.entry(m)?;
+            let st = facts.cluster.status.get(&m.name);
+            Some(MemberView {
+                name: m.name.clone(),
+                id: e.id,
+                version: st.and_then(|s| Version::parse(&s.version)),
+                healthy: st.is_some_and(|s| s.leader != 0 && s.errors.is_empty()),
+                learner: e.is_learner,
+            })
+        })
+        .collect();
+    let cluster_version = facts
+        .cluster
+        .cluster_version
+        .as_deref()
+        .and_then(Version::parse)
+        .map(|v| (v.major, v.minor));
+    ClusterView {
+        members,
+        leader: facts.cluster.leader(),
+        cluster_version,
+        alarms: facts.cluster.alarms.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> Version {
+        Version::parse(s).expect("version")
+    }
+
+    fn view(versions: &[&str], leader: usize) -> ClusterView {
+        ClusterView {
+            members: versions
+                .iter()
+                .enumerate()
+                .map(|(i, ver)| MemberView {
+                    name: format!("etcd-{}", i + 1),
+                    id: i as u64 + 1,
+                    version: Some(v(ver)),
+                    healthy: true,
+                    learner: false,
+                })
+                .collect(),
+            leader: Some(leader as u64 + 1),
+            cluster_version: Some((v(versions[0]).major, v(versions[0]).minor)),
+            alarms: vec![],
+        }
+    }
+
+    #[test]
+    fn followers_first_leader_last() {
+        let r = check(&view(&["3.5.0", "3.5.0", "3.5.0"], 0), v("3.5.1"), false).expect("allowed");
+        assert_eq!(r.order, ["etcd-2", "etcd-3", "etcd-1"]);
+        assert_eq!(r.leader.as_deref(), Some("etcd-1"));
+    }
+
+    #[test]
+    fn resumes_by_skipping_upgraded_members() {
+        let r = check(&view(&["3.5.1", "3.5.0", "3.5.0"], 2), v("3.5.1"), false).expect("allowed");
+        assert_eq!(r.order, ["etcd-2", "etcd-3"]);
+        let done =
+            check(&view(&["3.5.1", "3.5.1", "3.5.1"], 0), v("3.5.1"), false).expect("allowed");
+        assert!(done.order.is_empty() && done.leader.is_none());
+    }
+
+    #[test]
+    fn one_minor_at_a_time() {
+        assert!(check(&view(&["3.4.23"; 3], 0), v("3.5.1"), false).is_ok());
+        let e = check(&view(&["3.4.23"; 3], 0), v("3.6.0"), false).expect_err("skips 3.5");
+        assert!(e.contains("etcd-1 runs 3.4.23; etcd upgrades one minor version at a time: go to the latest 3.5 patch first"), "{e}");
+    }
+
+    #[test]
+    fn downgrade_needs_flag_and_cluster_version() {
+        let e = check(&view(&["3.5.1"; 3], 0), v("3.5.0"), false).expect_err("downgrade");
+        assert!(e.contains("--allow-downgrade"), "{e}");
+        assert!(
+            check(&view(&["3.5.1"; 3], 0), v("3.5.0"), true)
+                .expect("patch downgrade")
+                .downgrade
+        );
+        let e = check(&view(&["3.5.1"; 3], 0), v("3.4.23"), true).expect_err("minor downgrade");
+        assert!(e.contains("the cluster version is 3.5"), "{e}");
+    }
+
+    #[test]
+    fn refuses_unhealthy_learner_or_alarm() {
+        let mut c = view(&["3.5.0"; 3], 0);
+        c.members[1].healthy = false;
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("unhealthy")
+                .contains("not every member is healthy (etcd-2)")
+        );
+        let mut c = view(&["3.5.0"; 3], 0);
+        c.members[2].learner = true;
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("learner")
+                .contains("etcd-3 is a learner")
+        );
+        let mut c = view(&["3.5.0"; 3], 0);
+        c.alarms.push("NOSPACE on etcd-2".into());
+        assert!(
+            check(&c, v("3.5.1"), false)
+                .expect_err("alarm")
+                .contains("alarms are raised (NOSPACE on etcd-2)")
+        );
+    }
+}

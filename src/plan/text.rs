@@ -1,0 +1,190 @@
+//! The plan as text, one line per host step and per membership step: what
+//! `plan` prints and what `apply` shows before it acts. Every decision the
+//! plan holds appears here (the JSON view is the serde form of `Plan`).
+
+use super::{Data, HostFile, ImageStep, Plan, RestartReason, Rollback, Scope, Step};
+use std::collections::BTreeSet;
+use std::fmt;
+
+impl fmt::Display for HostFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostFile::SystemdUnit => "systemd unit",
+            HostFile::ComposeFile => "compose file",
+        })
+    }
+}
+
+impl fmt::Display for RestartReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestartReason::UnitChanged => "unit changed",
+            RestartReason::ContainerChanged => "container definition changed",
+            RestartReason::CertificatesChanged => "certificates changed",
+            RestartReason::ConfigChanged => "config changed",
+        })
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::Apply => f.write_str("apply"),
+            Scope::Upgrade => f.write_str("upgrade: the version change only"),
+            Scope::PrepareUpgrade => f.write_str("upgrade --prepare-only: host preparation only"),
+            Scope::CertsRotate => f.write_str("certs rotate: certificate restarts only"),
+            Scope::Replace { old, new } => write!(f, "replace {old} with {new}"),
+        }
+    }
+}
+
+/// `a, b and c` style joining for reasons.
+fn reasons(r: &[RestartReason]) -> String {
+    r.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn step_text(s: &Step) -> (String, String) {
+    match s {
+        Step::Bootstrap { host } => (
+            host.clone(),
+            "bootstrap: start as the first member of a new cluster (initial-cluster-state new), wait until healthy".to_string(),
+        ),
+        Step::Start { hosts } => (
+            hosts.join(","),
+            "start the stopped member(s), wait until healthy".to_string(),
+        ),
+        Step::Promote { host, id } => (host.clone(), format!("promote learner {id:x} to voting member")),
+        Step::Join {
+            host,
+            added,
+            stale_data,
+            running,
+        } => {
+            let mut t = vec![match added {
+                None => "join: member add (learner)".to_string(),
+                Some(id) => format!("join: resume member {id:x} (already added)"),
+            }];
+            if *stale_data {
+                t.push("move old data aside".into());
+            }
+            if !running {
+                t.push("write config (initial-cluster-state existing), start".into());
+            }
+            t.push("wait until healthy, promote".into());
+            (host.clone(), t.join(", "))
+        }
+        Step::Restart { host, reasons: r } => (
+            host.clone(),
+            format!("restart ({}), wait until healthy", reasons(r)),
+        ),
+        Step::Remove {
+            name,
+            id,
+            leader,
+            alive,
+            address,
+            data,
+        } => {
+            let mut t = vec![format!(
+                "remove member {id:x} ({})",
+                address.as_deref().unwrap_or("no address")
+            )];
+            if *leader {
+                t.insert(0, "move leadership to another member".into());
+            }
+            if !alive {
+                t.push("(not answering)".into());
+            }
+            t.push(match data {
+                Data::Keep => "stop and disable its etcd (data kept)".into(),
+                Data::Wipe => "stop and disable its etcd, DELETE its data directory".into(),
+            });
+            (name.clone(), t.join(", "))
+        }
+        Step::Upgrade {
+            rollout,
+            from,
+            snapshot_to,
+            rollback,
+        } => {
+            let verb = if rollout.downgrade { "downgrade" } else { "upgrade" };
+            let froms: BTreeSet<String> = from.values().map(|v| v.to_string()).collect();
+            let snapshot = match snapshot_to {
+                Some(dir) => format!("snapshot to {} first, then ", dir.display()),
+                None => String::new(),
+            };
+            let mut t = format!(
+                "{verb} {} → {}, one member at a time: {snapshot}{}",
+                froms.into_iter().collect::<Vec<_>>().join("/"),
+                rollout.to,
+                rollout.order.join(", ")
+            );
+            if let Some(l) = &rollout.leader {
+                t.push_str(&format!(
+                    " ({l} is the leader: leadership moves to an upgraded member first)"
+                ));
+            }
+            t.push_str("; each restarted, healthy and caught up before the next");
+            t.push_str(match rollback {
+                Rollback::PreviousVersion => ", rolled back to its previous version if not",
+                Rollback::Stop => ", the rollout stops if not",
+            });
+            (rollout.order.join(","), t)
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (host, names) in &self.shared_hosts {
+            writeln!(f, "host {host}: members {}", names.join(", "))?;
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        if let Some(b) = &self.blocked {
+            return writeln!(f, "blocked: {b}");
+        }
+        if self.is_empty() {
+            return writeln!(f, "No changes. The cluster matches the inventory.");
+        }
+        for prep in &self.prepare {
+            let mut what = Vec::new();
+            if let Some(v) = prep.install {
+                what.push(format!("install etcd {v}"));
+            }
+            if let Some(v) = prep.link {
+                what.push(format!("use etcd {v}"));
+            }
+            match &prep.image {
+                Some(ImageStep::Build(r)) => what.push(format!("build image {r}")),
+                Some(ImageStep::Pull(r)) => what.push(format!("pull image {r}")),
+                None => {}
+            }
+            if let Some(f) = prep.host_file {
+                what.push(format!("write {f}"));
+            }
+            if prep.certs {
+                what.push("write TLS certificates".to_string());
+            }
+            writeln!(f, "+ {:<12} {}", prep.host, what.join(", "))?;
+        }
+        for s in &self.steps {
+            let (host, text) = step_text(s);
+            writeln!(f, "{} {host:<12} {text}", s.symbol())?;
+        }
+        let n = self.prepare.len() + self.steps.len();
+        write!(f, "Plan: {n} step{}", if n == 1 { "" } else { "s" })?;
+        if self.scope != Scope::Apply {
+            write!(f, " ({})", self.scope)?;
+        }
+        write!(f, ".")?;
+        if self.replan {
+            write!(f, " More may follow once the stopped members answer.")?;
+        }
+        writeln!(f)
+    }
+}

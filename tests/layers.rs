@@ -1,0 +1,129 @@
+//! The dependency rule, checked on every test run (docs/architecture.md):
+//! inventory → facts → plan → exec → commands, no cycle between top-level
+//! modules, the plan free of SSH, etcd and the executor, and the executor
+//! used by the command layer only. Reads the `crate::` paths in `src/`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Top-level module → the top-level modules it names.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read src") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let rel = p.strip_prefix(&src).expect("under src");
+            let first = rel.components().next().expect("component");
+            let module = first
+                .as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string();
+            if module == "lib" || module == "main" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).expect("read file");
+            let deps = g.entry(module.clone()).or_default();
+            for (i, _) in text.match_indices("crate::") {
+                let name: String = text[i + 7..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && name != module {
+                    deps.insert(name);
+                }
+            }
+        }
+    }
+    g
+}
+
+fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        n: &str,
+        g: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|p| p == n) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(n.to_string());
+            return Some(cycle);
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.to_string());
+        for d in g.get(n).into_iter().flatten() {
+            if let Some(c) = visit(d, g, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    g.keys()
+        .find_map(|n| visit(n, g, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn no_module_cycle() {
+    let g = graph();
+    assert!(g.len() > 10, "modules found: {g:?}");
+    if let Some(c) = find_cycle(&g) {
+        panic!("import cycle: {}", c.join(" → "));
+    }
+}
+
+#[test]
+fn pure_layers_depend_only_on_what_is_below_them() {
+    let g = graph();
+    let allowed: [(&str, &[&str]); 4] = [
+        ("inventory", &[]),
+        ("layout", &["inventory"]),
+        ("facts", &["inventory", "layout"]),
+        ("plan", &["inventory", "facts", "layout"]),
+    ];
+    for (module, may) in allowed {
+        let deps = g
+            .get(module)
+            .unwrap_or_else(|| panic!("no module {module}"));
+        let extra: Vec<&String> = deps.iter().filter(|d| !may.contains(&d.as_str())).collect();
+        assert!(extra.is_empty(), "{module} must not depend on {extra:?}");
+    }
+}
+
+#[test]
+fn only_the_command_layer_uses_the_executor() {
+    let g = graph();
+    let users: Vec<&String> = g
+        .iter()
+        .filter(|(m, deps)| deps.contains("exec") && m.as_str() != "commands")
+        .map(|(m, _)| m)
+        .collect();
+    assert!(users.is_empty(), "exec used by {users:?}");
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    g.entry("a".into()).or_default().insert("b".into());
+    g.entry("b".into()).or_default().insert("c".into());
+    assert_eq!(find_cycle(&g), None);
+    g.entry("c".into()).or_default().insert("a".into());
+    assert_eq!(
+        find_cycle(&g).map(|c| c.join(",")),
+        Some("a,b,c,a".to_string())
+    );
+}
