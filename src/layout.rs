@@ -10,6 +10,10 @@ pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
 /// cluster's apply on the same host never takes its files over).
 pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
 
+/// The first line of the systemd template unit etcd-deploy writes, followed
+/// by the cluster's name (outside the template, so an override keeps it).
+pub const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd cluster ";
+
 /// The systemd template unit; each member runs as its instance `etcd@NAME`,
 /// so several members can share a host.
 pub const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";

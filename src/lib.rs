@@ -14,8 +14,9 @@
 //!   remove, restore) over shared gates; decides nothing itself.
 //! - [`commands`]: the subcommands: open a session, gather, plan, execute.
 //!
-//! Beside them: [`ssh`] (one multiplexed connection per host), [`remote`] and
-//! [`compose`] (the scripts run on hosts), [`layout`] (every path on a host),
+//! Beside them: [`ssh`] (one multiplexed connection per host), [`script`]
+//! (remote actions as script files with arguments), [`remote`] (host-level
+//! actions), [`runtime`] (systemd or compose: one type each), [`layout`] (every path on a host),
 //! [`templates`] (config, unit and compose files), [`release`] (downloads and
 //! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster), and
 //! [`snapshot`].
@@ -23,7 +24,6 @@
 pub mod access;
 pub mod cli;
 pub mod commands;
-pub mod compose;
 pub mod error;
 pub mod etcd;
 pub mod exec;
@@ -36,6 +36,8 @@ pub mod plan;
 pub mod progress;
 pub mod release;
 pub mod remote;
+pub mod runtime;
+pub mod script;
 pub mod snapshot;
 pub mod ssh;
 pub mod templates;

@@ -4,6 +4,7 @@
 //! forwards to reach a member's client port when the controller cannot.
 
 use crate::inventory::{HostKeyPolicy, Member};
+use crate::script::Script;
 use openssh::{ForwardType, KnownHosts, Session, SessionBuilder, Stdio};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -82,20 +83,23 @@ impl Host {
         })
     }
 
-    fn command(&self, script: &str) -> openssh::OwningCommand<&Session> {
+    /// `sh -c BODY NAME ARG...` (under `sudo -n` when `become` is set); the
+    /// openssh crate escapes every word for the remote shell.
+    fn command(&self, script: &Script) -> openssh::OwningCommand<&Session> {
+        let argv = script.argv();
         if self.become_root {
             let mut c = self.session.command("sudo");
-            c.args(["-n", "--", "sh", "-c", script]);
+            c.args(["-n", "--"]).args(argv);
             c
         } else {
-            let mut c = self.session.command("sh");
-            c.args(["-c", script]);
+            let mut c = self.session.command(argv[0]);
+            c.args(&argv[1..]);
             c
         }
     }
 
-    /// Runs a shell script (as root when `become` is set); returns stdout.
-    pub async fn run(&self, step: &str, script: &str) -> Result<String, HostError> {
+    /// Runs a script (as root when `become` is set); returns stdout.
+    pub async fn run(&self, step: &str, script: &Script) -> Result<String, HostError> {
         let out = self
             .command(script)
             .output()
@@ -108,7 +112,7 @@ impl Host {
     pub async fn run_with_input(
         &self,
         step: &str,
-        script: &str,
+        script: &Script,
         data: &[u8],
     ) -> Result<String, HostError> {
         let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
@@ -210,4 +214,30 @@ pub fn quote(s: &str) -> String {
         return s.to_string();
     }
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::quote;
+
+    /// What `quote` makes of a value, the shell reads back as that value.
+    #[test]
+    fn quoted_values_survive_the_shell() {
+        for v in [
+            "plain",
+            "a b",
+            "it's",
+            "$(touch /tmp/x)",
+            "a\"b;c`d`",
+            "",
+            "-n",
+            "\\x",
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", quote(v))])
+                .output()
+                .expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), v, "{}", quote(v));
+        }
+    }
 }

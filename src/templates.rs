@@ -1,5 +1,6 @@
 //! Renders the member's etcd config, the host's systemd unit and (compose
-//! mode) the host's compose file from minijinja templates.
+//! mode) the host's compose file from minijinja templates. Which host file a
+//! member needs is its runtime's business (`runtime/`).
 //!
 //! The templates under `templates/` are compiled into the binary; an inventory
 //! may name a directory whose files of the same name replace them. Rendering
@@ -8,7 +9,7 @@
 
 use crate::files::sha256_hex;
 use crate::inventory::{Inventory, Member, Version};
-use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER};
+use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde::Serialize;
@@ -55,18 +56,12 @@ pub struct Bootstrap {
     pub state: &'static str,
 }
 
-/// The rendered files of one member.
+/// The rendered config of one member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rendered {
     pub config: String,
     /// Digest of the settings only (bootstrap fields excluded): what decides a restart.
     pub config_digest: String,
-    /// The file its host runs members from: the systemd template unit, or
-    /// (compose mode) the host's compose file. Shared by the host's members.
-    pub host_file: String,
-    pub host_file_digest: String,
-    /// Compose mode: the digest of this member's service in the compose file.
-    pub service_digest: Option<String>,
 }
 
 /// The compose file of one host.
@@ -113,7 +108,8 @@ impl Templates {
         Ok(Templates { env })
     }
 
-    /// Renders the unit and config of `member`; `bootstrap` adds the first-start fields.
+    /// Renders the config of `member`; `bootstrap` adds the first-start fields.
+    /// (The host's unit or compose file: `runtime::of(member).host_file`.)
     pub fn render(
         &self,
         inv: &Inventory,
@@ -138,26 +134,17 @@ impl Templates {
             inv.cluster.name,
             ensure_newline(body)
         );
-        if member.compose().is_some() {
-            let c = self.render_compose(inv, member, &|_| inv.cluster.version)?;
-            let service_digest = c.services.get(&member.name).cloned();
-            return Ok(Rendered {
-                config,
-                config_digest,
-                host_file: c.text,
-                host_file_digest: c.digest,
-                service_digest,
-            });
-        }
-        let host_file = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
-        let host_file_digest = sha256_hex(host_file.as_bytes());
         Ok(Rendered {
             config,
             config_digest,
-            host_file,
-            host_file_digest,
-            service_digest: None,
         })
+    }
+
+    /// Renders the systemd template unit of a host, with etcd-deploy's own
+    /// first line naming the cluster (facts read it: never template text).
+    pub fn render_unit(&self, inv: &Inventory) -> Result<String, TemplateError> {
+        let body = ensure_newline(self.render_one(UNIT_TEMPLATE, unit_context(inv))?);
+        Ok(format!("{UNIT_MARKER}{}\n{body}", inv.cluster.name))
     }
 
     /// Renders the compose file of the host `m` runs on, with one service per

@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::etcd;
 use crate::exec;
 use crate::snapshot;
+use crate::ssh::quote;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -85,20 +86,22 @@ pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Erro
     .await
 }
 
-/// Prints `ETCDCTL_*` variables for the inventory's members.
+/// Prints `ETCDCTL_*` variables for the inventory's members, each value
+/// quoted for the shell (`eval "$(etcd-deploy env inventory.toml)"`).
 pub fn env_vars(path: &Path) -> Result<(), Error> {
     let inv = crate::inventory::Inventory::load(path)?;
     let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
-    println!("export ETCDCTL_API=3");
-    println!("export ETCDCTL_ENDPOINTS={}", endpoints.join(","));
+    let export = |k: &str, v: &str| println!("export {k}={}", quote(v));
+    export("ETCDCTL_API", "3");
+    export("ETCDCTL_ENDPOINTS", &endpoints.join(","));
     if let crate::inventory::TlsMode::Generate { dir }
     | crate::inventory::TlsMode::Provided { dir } = &inv.tls
     {
         let p = crate::tls::Paths::new(dir);
         let abs = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
-        println!("export ETCDCTL_CACERT={}", abs(p.ca()));
-        println!("export ETCDCTL_CERT={}", abs(p.cert("operator")));
-        println!("export ETCDCTL_KEY={}", abs(p.key("operator")));
+        export("ETCDCTL_CACERT", &abs(p.ca()));
+        export("ETCDCTL_CERT", &abs(p.cert("operator")));
+        export("ETCDCTL_KEY", &abs(p.key("operator")));
     }
     Ok(())
 }

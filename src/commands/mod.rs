@@ -15,6 +15,7 @@ use crate::gather;
 use crate::inventory::{Inventory, Version};
 use crate::plan::Desired;
 use crate::progress::Progress;
+use crate::runtime;
 use crate::ssh::Host;
 use crate::templates::Templates;
 use crate::tls;
@@ -61,8 +62,10 @@ impl Session {
         }
         etcd::set_client_tls(tls::client_files(&inv, "client").ok().flatten());
         let templates = Templates::load(&inv)?;
+        // Every file renders before any host is contacted.
         for m in &inv.members {
             templates.render(&inv, m, None)?;
+            runtime::of(m).host_file(&templates, &inv, m, &|_| inv.cluster.version)?;
         }
         let progress =
             Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
@@ -105,6 +108,8 @@ impl Session {
         let mut out = BTreeMap::new();
         for m in &self.inv.members {
             let r = self.templates.render(&self.inv, m, None)?;
+            let host_file = runtime::of(m)
+                .host_file(&self.templates, &self.inv, m, &|_| self.inv.cluster.version)?;
             // Missing files (plan before the first apply) never match a host's.
             let pki_digest = match tls::member_files(&self.inv, m) {
                 Ok(files) => files.map(|f| f.digest()),
@@ -114,8 +119,8 @@ impl Session {
                 m.name.clone(),
                 Desired {
                     config_digest: r.config_digest,
-                    host_file_digest: r.host_file_digest,
-                    service_digest: r.service_digest,
+                    host_file_digest: host_file.digest,
+                    service_digest: host_file.service_digest,
                     pki_digest,
                 },
             );

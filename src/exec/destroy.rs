@@ -4,18 +4,20 @@
 use super::Env;
 use crate::error::Error;
 use crate::remote;
+use crate::runtime;
 
 pub async fn destroy(env: &Env<'_>, wipe_data: bool) -> Result<(), Error> {
     futures_util::future::try_join_all(env.inv.members.iter().map(|m| async move {
         let task = env.progress.task(&m.name);
         task.step("stop, disable, remove");
-        let r = match env.host(&m.name) {
-            Ok(h) => h
-                .run("destroy", &remote::destroy(env.inv, m, wipe_data))
-                .await
-                .map_err(Error::from),
-            Err(e) => Err(e),
-        };
+        let r = async {
+            let h = env.host(&m.name)?;
+            h.run("destroy", &runtime::of(m).remove(env.inv, m)).await?;
+            h.run("destroy", &remote::destroy_files(env.inv, m, wipe_data))
+                .await?;
+            Ok::<(), Error>(())
+        }
+        .await;
         match &r {
             Ok(_) => task.done(if wipe_data {
                 "removed, data deleted"

@@ -3,12 +3,12 @@
 //! cluster settles; starting a member and reading its log when it fails.
 
 use super::Env;
-use crate::compose;
 use crate::error::Error;
 use crate::etcd::{self, EtcdError};
 use crate::inventory::{Member, Version};
 use crate::progress::Task;
 use crate::remote;
+use crate::runtime;
 use crate::ssh::HostError;
 use crate::templates::Bootstrap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -94,28 +94,15 @@ pub(super) async fn write_config(
     Ok(())
 }
 
-/// Makes `m`'s next (re)start run version `v`: the `current` link under
-/// systemd; under compose, the member's service in the host's compose file.
+/// Makes `m`'s next (re)start run version `v` (its runtime says how).
 pub(super) async fn switch_version(env: &Env<'_>, m: &Member, v: Version) -> Result<(), Error> {
     let host = env.host(&m.name)?;
-    if m.compose().is_none() {
-        host.run("switch release link", &remote::use_version(env.inv, v))
-            .await?;
-        return Ok(());
-    }
-    let file = env.templates.render_compose(env.inv, m, &|o| {
-        if o.name == m.name {
-            v
-        } else {
-            env.inv.cluster.version
-        }
-    })?;
-    host.run_with_input(
-        "write compose file",
-        &remote::write_host_file(env.inv, m),
-        file.text.as_bytes(),
-    )
-    .await?;
+    let (script, input) = runtime::of(m).switch_version(env.templates, env.inv, m, v)?;
+    let step = format!("switch to etcd {v}");
+    match input {
+        Some(text) => host.run_with_input(&step, &script, text.as_bytes()).await?,
+        None => host.run(&step, &script).await?,
+    };
     Ok(())
 }
 
@@ -133,28 +120,24 @@ pub(super) async fn start(
     };
     task.step(step);
     let host = env.host(&m.name)?;
-    if let Err(mut e) = host.run(step, &remote::start(env.inv, m, restart)).await {
+    let script = runtime::of(m).start(env.inv, m, restart);
+    if let Err(mut e) = host.run(step, &script).await {
         e.detail.push_str(&journal(env, m).await);
         return Err(e.into());
     }
     Ok(())
 }
 
+/// The last lines of the member's log, as a paragraph for an error message.
 async fn journal(env: &Env<'_>, m: &Member) -> String {
-    let what = if m.compose().is_some() {
-        "container log"
-    } else {
-        "journal"
-    };
+    let rt = runtime::of(m);
     let Ok(host) = env.host(&m.name) else {
         return String::new();
     };
-    match host
-        .run("read journal", &remote::journal_tail(env.inv, m))
-        .await
-    {
+    match host.run("read the log", &rt.logs(env.inv, m)).await {
         Ok(j) if !j.trim().is_empty() => format!(
-            "\n--- last lines of the etcd {what} on {} ---\n{}",
+            "\n--- last lines of the etcd {} on {} ---\n{}",
+            rt.log_name(),
             host.name,
             j.trim_end()
         ),
@@ -166,6 +149,7 @@ async fn journal(env: &Env<'_>, m: &Member) -> String {
 pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Result<(), Error> {
     task.step("wait until healthy");
     let url = env.url(m).await?;
+    let rt = runtime::of(m);
     let deadline = Instant::now() + HEALTH_TIMEOUT;
     let mut next_look = Instant::now() + Duration::from_secs(1);
     loop {
@@ -173,15 +157,15 @@ pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
-        // systemd reports an etcd that exits at once as a failed start; compose
-        // starts the container and its restart policy keeps trying: look.
-        if m.compose().is_some() && Instant::now() >= next_look {
+        // A runtime that keeps restarting a failing etcd (instead of failing
+        // the start) is looked at every second.
+        if let Some(watch) = rt.watch(env.inv, m)
+            && Instant::now() >= next_look
+        {
             next_look = Instant::now() + Duration::from_secs(1);
             let host = env.host(&m.name)?;
-            let state = host
-                .run("look at the container", &compose::state(env.inv, m))
-                .await?;
-            if let Some(why) = compose::crashed(&state) {
+            let state = host.run("look at the member", &watch).await?;
+            if let Some(why) = rt.crashed(&state) {
                 let detail = format!("{why}{}", journal(env, m).await);
                 return Err(HostError::new(&m.name, "wait until healthy", detail).into());
             }

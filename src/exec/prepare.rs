@@ -11,6 +11,7 @@ use crate::plan::{ImageStep, Plan, Prepare};
 use crate::progress::Task;
 use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
+use crate::runtime::{self, compose};
 use crate::ssh::HostError;
 use std::collections::BTreeMap;
 use tokio::sync::watch;
@@ -159,8 +160,8 @@ async fn prepare_one(
         // A build goes with the release installed just before; a pull names its version.
         let v = p.install.unwrap_or(env.inv.cluster.version);
         let (what, reference, script) = match step {
-            ImageStep::Build(r) => ("build image", r, remote::build_image(env.inv, v, r)),
-            ImageStep::Pull(r) => ("pull image", r, remote::pull_image(r)),
+            ImageStep::Build(r) => ("build image", r, compose::build_image(env.inv, v, r)),
+            ImageStep::Pull(r) => ("pull image", r, compose::pull_image(r)),
         };
         task.step(&format!("{what} {reference}"));
         host.run(what, &script).await?;
@@ -186,13 +187,10 @@ async fn prepare_one(
     if let Some(f) = p.host_file {
         let step = format!("write {f}");
         task.step(&step);
-        let r = env.templates.render(env.inv, m, None)?;
-        host.run_with_input(
-            &step,
-            &remote::write_host_file(env.inv, m),
-            r.host_file.as_bytes(),
-        )
-        .await?;
+        let rt = runtime::of(m);
+        let file = rt.host_file(env.templates, env.inv, m, &|_| env.inv.cluster.version)?;
+        host.run_with_input(&step, &rt.write_host_file(env.inv, m), file.text.as_bytes())
+            .await?;
     }
     Ok(())
 }

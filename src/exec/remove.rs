@@ -8,7 +8,7 @@ use super::gates::{etcd_err, guard, leader_url, move_leadership, retry, urls};
 use crate::error::Error;
 use crate::etcd::{self, Kind};
 use crate::facts::MemberInfo;
-use crate::inventory::{Member, host_of_url};
+use crate::inventory::{Member, host_of_url, valid_address, valid_name};
 use crate::plan::{Data, ids_of, quorum};
 use crate::remote;
 use crate::ssh::{Host, HostError};
@@ -39,7 +39,10 @@ pub(super) async fn run(
         let member = retired_member(env, name, entry);
         let host = match &member {
             Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
-            None => Err("its peer URL names no host".to_string()),
+            None => Err(
+                "its name or advertised address is not one etcd-deploy would use (see `etcdctl member list`)"
+                    .to_string(),
+            ),
         };
         let leader = leader_url(env, live).await.ok();
         let leader_is_it = match &leader {
@@ -86,8 +89,14 @@ pub(super) async fn run(
 }
 
 /// A stand-in `Member` for a host that left the inventory: the inventory's
-/// SSH settings and layout, its own name, address and ports.
+/// SSH settings and layout, its own name, address and ports. These come from
+/// etcd's member list, not from the operator: a name or address etcd-deploy
+/// would not accept in an inventory gives no host (the member still leaves
+/// the cluster; stopping it is left to the operator, with a warning).
 fn retired_member(env: &Env<'_>, name: &str, e: &MemberInfo) -> Option<Member> {
+    if !valid_name(name) {
+        return None;
+    }
     let template = env.inv.members.first()?;
     let peer = e.peer_urls.first()?;
     let port = |u: &str| {
@@ -100,7 +109,8 @@ fn retired_member(env: &Env<'_>, name: &str, e: &MemberInfo) -> Option<Member> {
         .client_urls
         .first()
         .and_then(|u| host_of_url(u))
-        .or_else(|| host_of_url(peer))?;
+        .or_else(|| host_of_url(peer))
+        .filter(|a| valid_address(a))?;
     let mut m = template.clone();
     m.name = name.to_string();
     m.ssh.address = address.clone();

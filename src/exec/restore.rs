@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::etcd;
 use crate::files::sha256_hex;
 use crate::remote;
+use crate::runtime::{self, Restore};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy)]
@@ -31,6 +32,7 @@ impl Phase {
 /// Restores `snapshot` (checked by the caller) onto every inventory member;
 /// old data directories become `<data_dir>.pre-restore-<stamp>`.
 pub async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), Error> {
+    // A fresh token: the restored cluster never mixes with the old one.
     let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
     let initial: Vec<String> = env
         .inv
@@ -38,11 +40,14 @@ pub async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), 
         .iter()
         .map(|m| format!("{}={}", m.name, m.peer_url()))
         .collect();
-    let initial = initial.join(",");
+    let restore = &Restore {
+        initial_cluster: initial.join(","),
+        token,
+    };
     let sha = sha256_hex(snapshot);
     let all = |phase: Phase| {
         futures_util::future::try_join_all(env.inv.members.iter().map(|m| {
-            let (token, initial, sha) = (&token, &initial, &sha);
+            let sha = &sha;
             async move {
                 let host = env.host(&m.name)?;
                 let task = env.progress.task(&m.name);
@@ -50,12 +55,15 @@ pub async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), 
                     match phase {
                         Phase::Stop => {
                             task.step("stop etcd");
-                            host.run("stop etcd", &remote::stop(env.inv, m)).await?;
+                            let script = runtime::of(m).stop(env.inv, m);
+                            host.run("stop etcd", &script).await?;
                         }
                         Phase::Restore => {
                             task.step("move data aside, restore the snapshot");
-                            let script =
-                                remote::restore_snapshot(env.inv, m, sha, initial, token, stamp);
+                            let own = runtime::of(m).restore(env.inv, m, restore);
+                            let script = remote::receive_snapshot(m, sha, stamp)
+                                .then(&own.body, own.args)
+                                .then(remote::OWN_DATA, Vec::<String>::new());
                             host.run_with_input("restore snapshot", &script, snapshot)
                                 .await?;
                         }

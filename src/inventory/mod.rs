@@ -240,6 +240,28 @@ impl Member {
     }
 }
 
+/// A member or cluster name etcd-deploy accepts: it ends up in URLs, unit
+/// names, file names and shell arguments. Also the check for names read
+/// back from etcd's member list, which anyone with access could have set.
+pub fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 63
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        && n.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// An address to reach over SSH: an IP literal or a DNS name, never
+/// anything `ssh` could read as an option or a user.
+pub fn valid_address(a: &str) -> bool {
+    a.parse::<std::net::IpAddr>().is_ok()
+        || (!a.is_empty()
+            && a.len() <= 253
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && a.as_bytes()[0].is_ascii_alphanumeric())
+}
+
 /// Brackets an IPv6 literal for use in a URL.
 pub fn url_host(addr: &str) -> String {
     if addr.contains(':') && !addr.starts_with('[') {

@@ -720,12 +720,7 @@ const MANAGED_KEYS: [&str; 18] = [
 /// etcd member and cluster names end up in URLs, unit names and file names.
 fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), InventoryError> {
     let n = name.get_ref();
-    let ok = !n.is_empty()
-        && n.len() <= 63
-        && n.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        && n.as_bytes()[0].is_ascii_alphanumeric();
-    if ok {
+    if super::valid_name(n) {
         Ok(())
     } else {
         Err(cx.field(

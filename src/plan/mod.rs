@@ -15,7 +15,9 @@ mod text;
 pub use rollout::Rollout;
 
 use crate::facts::{Facts, MemberInfo};
-use crate::inventory::{Image, Inventory, Member, Version, host_of_url};
+use crate::inventory::{
+    Image, Inventory, Member, Runtime, Version, host_of_url, valid_address, valid_name,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -294,6 +296,14 @@ fn decide(
             .get(&m.name)
             .and_then(|s| Version::parse(&s.version))
             .or(h.current);
+        // The one place the plan tells runtimes apart. systemd: the version
+        // is the host's `current` link, and a changed unit restarts members.
+        // Compose: the version is the service's image (written with the
+        // compose file), and a changed service recreates only its container.
+        let (kind, image, by_link) = match &m.runtime {
+            Runtime::Systemd => (HostFile::SystemdUnit, None, true),
+            Runtime::Compose(c) => (HostFile::ComposeFile, Some(&c.image), false),
+        };
         let mut prep = Prepare {
             host: m.name.clone(),
             install: None,
@@ -307,27 +317,22 @@ fn decide(
             rolling.insert(m.name.clone(), h.current.filter(|c| *c != want).or(running));
         } else if h.current != Some(want) && !in_service {
             prep.install = (!h.installed.contains(&want)).then_some(want);
-            // Under compose the version is the service's image, written with the compose file.
-            prep.link = m.compose().is_none().then_some(want);
+            prep.link = by_link.then_some(want);
         }
-        if let (Some(c), Some(v)) = (m.compose(), prep.install) {
+        if let (Some(image), Some(v)) = (image, prep.install) {
             // Installed means the image is there; a release image is built from the tarball.
-            prep.image = Some(match &c.image {
-                Image::Release => ImageStep::Build(c.image.reference(v)),
+            prep.image = Some(match image {
+                Image::Release => ImageStep::Build(image.reference(v)),
                 Image::Registry(_) => {
                     prep.install = None;
-                    ImageStep::Pull(c.image.reference(v))
+                    ImageStep::Pull(image.reference(v))
                 }
             });
         }
         let d = desired.get(&m.name);
         if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
-            prep.host_file = Some(if m.compose().is_some() {
-                HostFile::ComposeFile
-            } else {
-                HostFile::SystemdUnit
-            });
-            if h.host_file_digest.is_some() && h.active && m.compose().is_none() {
+            prep.host_file = Some(kind);
+            if h.host_file_digest.is_some() && h.active && kind == HostFile::SystemdUnit {
                 restart
                     .entry(&m.name)
                     .or_default()
@@ -438,13 +443,19 @@ fn decide(
         }
         let alive = cluster.others.get(&e.id).is_some_and(|s| s.is_some());
         let step = Step::Remove {
-            name: if e.name.is_empty() {
-                format!("{:x}", e.id)
-            } else {
+            // Its etcd name when it is one etcd-deploy accepts (it is shown
+            // and used to reach the host), else its ID.
+            name: if valid_name(&e.name) {
                 e.name.clone()
+            } else {
+                format!("{:x}", e.id)
             },
             id: e.id,
-            address: e.peer_urls.first().and_then(|u| host_of_url(u)),
+            address: e
+                .peer_urls
+                .first()
+                .and_then(|u| host_of_url(u))
+                .filter(|a| valid_address(a)),
             leader: cluster.leader() == Some(e.id),
             alive,
             data,

@@ -1,0 +1,10 @@
+# shellcheck shell=sh
+# The etcd system user, and the directories it owns.
+# Arguments: DATA_DIR INSTALL_DIR CONFIG_DIR
+set -eu
+data=$1 install=$2 config=$3
+shift 3
+id -u etcd >/dev/null 2>&1 \
+  || useradd --system --user-group --no-create-home --home-dir "$data" --shell /usr/sbin/nologin etcd
+install -d -m 0700 -o etcd -g etcd "$data"
+install -d -m 0755 "$install" "$config"

@@ -1,0 +1,19 @@
+# shellcheck shell=sh
+# Stops and disables a removed member's etcd whichever way it ran (the
+# inventory no longer says): its container if Docker has one, its unit
+# instance if systemd has one. With WIPE=yes its data directory goes too,
+# as its own config names it (the inventory no longer says where it was).
+# Arguments: UNIT CONTAINER CONFIG WIPE
+set -eu
+unit=$1 container=$2 config=$3 wipe=$4
+shift 4
+if command -v docker >/dev/null 2>&1; then docker rm -f "$container" >/dev/null 2>&1 || true; fi
+if systemctl cat "$unit" >/dev/null 2>&1; then
+  systemctl disable --now --quiet "$unit" 2>/dev/null || systemctl stop "$unit"
+  systemctl reset-failed "$unit" 2>/dev/null || true
+fi
+if [ "$wipe" = yes ]; then
+  d=$(sed -n 's/^data-dir: "\(.*\)"$/\1/p' "$config" 2>/dev/null)
+  if [ -n "$d" ]; then rm -rf "$d"; fi
+  rm -f "$config"
+fi

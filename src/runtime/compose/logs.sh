@@ -1,0 +1,4 @@
+# shellcheck shell=sh
+# The container log's last lines, for error messages.
+# Arguments: CONTAINER
+docker logs --tail 15 "$1" 2>&1 || true

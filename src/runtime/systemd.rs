@@ -1,0 +1,122 @@
+//! Members as instances `etcd@NAME` of one systemd template unit, so that
+//! several members can share a host; the release is the host's `current`
+//! link. systemd reports an etcd that exits at once as a failed start.
+
+use super::{HostFile, MemberRuntime, Restore};
+use crate::files::sha256_hex;
+use crate::inventory::{Inventory, Member, Version};
+use crate::layout;
+use crate::remote;
+use crate::script::{HOST_LOCK, Script};
+use crate::templates::{TemplateError, Templates};
+
+pub(super) struct Systemd;
+
+impl MemberRuntime for Systemd {
+    fn log_name(&self) -> &'static str {
+        "journal"
+    }
+
+    fn facts(&self, inv: &Inventory, m: &Member) -> Script {
+        Script::new(
+            "etcd-deploy-facts",
+            include_str!("systemd/facts.sh"),
+            [
+                inv.cluster.install_dir.clone(),
+                layout::current_link(inv),
+                layout::UNIT_PATH.to_string(),
+                layout::unit(m),
+                layout::container(inv, m),
+            ],
+        )
+    }
+
+    fn host_file(
+        &self,
+        t: &Templates,
+        inv: &Inventory,
+        _m: &Member,
+        _version_of: &dyn Fn(&Member) -> Version,
+    ) -> Result<HostFile, TemplateError> {
+        let text = t.render_unit(inv)?;
+        Ok(HostFile {
+            digest: sha256_hex(text.as_bytes()),
+            text,
+            service_digest: None,
+        })
+    }
+
+    fn write_host_file(&self, _inv: &Inventory, _m: &Member) -> Script {
+        Script::new(
+            "etcd-deploy-write-unit",
+            include_str!("systemd/write_unit.sh"),
+            [layout::UNIT_PATH],
+        )
+        .after(HOST_LOCK, Vec::<String>::new())
+    }
+
+    fn switch_version(
+        &self,
+        _t: &Templates,
+        inv: &Inventory,
+        _m: &Member,
+        v: Version,
+    ) -> Result<(Script, Option<String>), TemplateError> {
+        Ok((remote::use_version(inv, v), None))
+    }
+
+    fn start(&self, _inv: &Inventory, m: &Member, restart: bool) -> Script {
+        let verb = if restart { "restart" } else { "start" };
+        Script::new(
+            "etcd-deploy-start",
+            include_str!("systemd/start.sh"),
+            [layout::unit(m), verb.to_string()],
+        )
+    }
+
+    fn stop(&self, _inv: &Inventory, m: &Member) -> Script {
+        Script::new(
+            "etcd-deploy-stop",
+            include_str!("systemd/stop.sh"),
+            [layout::unit(m)],
+        )
+    }
+
+    fn logs(&self, _inv: &Inventory, m: &Member) -> Script {
+        Script::new(
+            "etcd-deploy-logs",
+            include_str!("systemd/logs.sh"),
+            [layout::unit(m)],
+        )
+    }
+
+    fn watch(&self, _inv: &Inventory, _m: &Member) -> Option<Script> {
+        None
+    }
+
+    fn crashed(&self, _watched: &str) -> Option<String> {
+        None
+    }
+
+    fn restore(&self, inv: &Inventory, m: &Member, r: &Restore) -> Script {
+        Script::new(
+            "etcd-deploy-restore",
+            include_str!("systemd/restore.sh"),
+            [
+                layout::current_link(inv),
+                m.name.clone(),
+                r.initial_cluster.clone(),
+                r.token.clone(),
+                m.peer_url(),
+            ],
+        )
+    }
+
+    fn remove(&self, _inv: &Inventory, m: &Member) -> Script {
+        Script::new(
+            "etcd-deploy-destroy",
+            include_str!("systemd/remove.sh"),
+            [layout::unit(m)],
+        )
+    }
+}

@@ -1,0 +1,275 @@
+//! What the pure tests share: the reference inventory, inventory and error
+//! helpers, golden files, and facts of clusters in typical states.
+
+#![allow(dead_code)]
+
+pub use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus};
+pub use etcd_deploy::inventory::{
+    Image, Inventory, InventoryError, Member, Network, Version, parse,
+};
+pub use etcd_deploy::plan::{
+    Data, Desired, ImageStep, Options, Plan, Scope, Step, initial_cluster, plan, plan_with,
+};
+pub use etcd_deploy::runtime::{self, HostFile};
+pub use etcd_deploy::templates::{Bootstrap, Rendered, Templates};
+pub use std::collections::BTreeMap;
+pub use std::path::Path;
+
+pub const GOOD: &str = r#"
+[cluster]
+name = "prod"
+version = "3.5.1"
+
+[release]
+source = "http://127.0.0.1:18080"
+
+[ssh]
+user = "root"
+
+[[hosts]]
+name = "etcd-1"
+address = "10.0.0.1"
+
+[[hosts]]
+name = "etcd-2"
+address = "10.0.0.2"
+
+[[hosts]]
+name = "etcd-3"
+address = "10.0.0.3"
+"#;
+
+pub fn inv(text: &str) -> Inventory {
+    parse(Path::new("inventory.toml"), text).expect("valid inventory")
+}
+
+pub fn err(text: &str) -> InventoryError {
+    parse(Path::new("inventory.toml"), text).expect_err("invalid inventory")
+}
+
+pub fn assert_err(text: &str, line: usize, col: usize, contains: &str) {
+    let e = err(text);
+    assert_eq!(e.position, Some((line, col)), "position of: {e}");
+    let s = e.to_string();
+    assert!(
+        s.starts_with(&format!("inventory.toml:{line}:{col}: ")),
+        "{s}"
+    );
+    assert!(s.contains(contains), "{s:?} should contain {contains:?}");
+}
+
+pub fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
+    );
+}
+
+pub fn v(s: &str) -> Version {
+    Version::parse(s).expect("version")
+}
+
+pub fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
+    let t = Templates::load(i).expect("templates");
+    i.members
+        .iter()
+        .map(|m| {
+            (
+                m.name.clone(),
+                to_desired(t.render(i, m, None).expect("render"), host_file(i, m)),
+            )
+        })
+        .collect()
+}
+
+pub fn to_desired(r: Rendered, h: HostFile) -> Desired {
+    Desired {
+        config_digest: r.config_digest,
+        host_file_digest: h.digest,
+        service_digest: h.service_digest,
+        pki_digest: None,
+    }
+}
+
+pub fn running(i: &Inventory, name: &str) -> HostFacts {
+    let d = &desired(i)[name];
+    HostFacts {
+        arch: "x86_64".into(),
+        installed: vec![v("3.5.1")],
+        current: Some(v("3.5.1")),
+        config_digest: Some(d.config_digest.clone()),
+        host_file_digest: Some(d.host_file_digest.clone()),
+        active: true,
+        enabled: true,
+        pid: Some(100),
+        has_data: true,
+        ..HostFacts::default()
+    }
+}
+
+pub fn fresh() -> HostFacts {
+    HostFacts {
+        arch: "x86_64".into(),
+        ..HostFacts::default()
+    }
+}
+
+pub fn entry(i: &Inventory, idx: usize, started: bool, learner: bool) -> MemberInfo {
+    let m = &i.members[idx];
+    MemberInfo {
+        id: 0x100 + idx as u64,
+        name: if started {
+            m.name.clone()
+        } else {
+            String::new()
+        },
+        peer_urls: vec![m.peer_url()],
+        client_urls: if started {
+            vec![m.client_url()]
+        } else {
+            vec![]
+        },
+        is_learner: learner,
+    }
+}
+
+pub fn status(id: u64) -> MemberStatus {
+    MemberStatus {
+        id,
+        version: "3.5.1".into(),
+        leader: 0x100,
+        raft_term: 2,
+        raft_index: 10,
+        raft_applied_index: 10,
+        db_size: 20480,
+        is_learner: false,
+        errors: vec![],
+    }
+}
+
+pub fn converged(i: &Inventory) -> Facts {
+    Facts {
+        hosts: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), running(i, &m.name)))
+            .collect(),
+        cluster: ClusterFacts {
+            members: Some(
+                (0..i.members.len())
+                    .map(|k| entry(i, k, true, false))
+                    .collect(),
+            ),
+            status: i
+                .members
+                .iter()
+                .enumerate()
+                .map(|(k, m)| (m.name.clone(), status(0x100 + k as u64)))
+                .collect(),
+            cluster_version: Some("3.5.0".into()),
+            alarms: vec![],
+            others: BTreeMap::new(),
+        },
+    }
+}
+
+pub fn step_names(p: &Plan) -> Vec<String> {
+    p.steps
+        .iter()
+        .map(|s| match s {
+            Step::Bootstrap { host } => format!("bootstrap {host}"),
+            Step::Start { hosts } => format!("start {}", hosts.join(",")),
+            Step::Promote { host, .. } => format!("promote {host}"),
+            Step::Join {
+                host, added: None, ..
+            } => format!("join {host}"),
+            Step::Join {
+                host,
+                added: Some(_),
+                ..
+            } => format!("resume {host}"),
+            Step::Restart { host, .. } => format!("restart {host}"),
+            Step::Upgrade { rollout, .. } => {
+                format!("upgrade {} to {}", rollout.order.join(","), rollout.to)
+            }
+            Step::Remove { name, .. } => format!("remove {name}"),
+        })
+        .collect()
+}
+
+pub fn five() -> Inventory {
+    inv(&format!(
+        "{GOOD}\n[[hosts]]\nname = \"etcd-4\"\naddress = \"10.0.0.4\"\n\n[[hosts]]\nname = \"etcd-5\"\naddress = \"10.0.0.5\"\n"
+    ))
+}
+
+/// The facts of `plan_replace_joins_new_before_removing_old_leader`.
+pub fn replaced_leader() -> (Inventory, Facts) {
+    let f = converged(&inv(GOOD));
+    let replaced = inv(&GOOD.replace(
+        "name = \"etcd-1\"\naddress = \"10.0.0.1\"",
+        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
+    ));
+    let mut f2 = f.clone();
+    f2.hosts.remove("etcd-1");
+    f2.hosts.insert("etcd-4".into(), fresh());
+    let s1 = f2.cluster.status.remove("etcd-1").expect("etcd-1");
+    f2.cluster.others.insert(0x100, Some(s1));
+    (replaced, f2)
+}
+
+/// Three members on one host in compose mode: the single-machine pseudo-cluster.
+pub fn pseudo_cluster() -> String {
+    let mut text = GOOD.replace(
+        "version = \"3.5.1\"",
+        "version = \"3.5.1\"\nmode = \"compose\"\nimage = \"release\"",
+    );
+    for (k, port) in [(2, 3379), (3, 4379)] {
+        text = text.replace(
+            &format!("address = \"10.0.0.{k}\""),
+            &format!(
+                "address = \"10.0.0.1\"\nclient_port = {port}\npeer_port = {}",
+                port + 1
+            ),
+        );
+    }
+    text
+}
+
+/// A compose host that runs `name` as the desired state says.
+pub fn compose_running(i: &Inventory, name: &str) -> HostFacts {
+    let d = &desired(i)[name];
+    HostFacts {
+        service_digest: d.service_digest.clone(),
+        compose: Some("docker compose".into()),
+        engine: Some("20.10.24".into()),
+        ..running(i, name)
+    }
+}
+
+pub fn compose_converged(i: &Inventory) -> Facts {
+    let mut f = converged(i);
+    for m in &i.members {
+        f.hosts.insert(m.name.clone(), compose_running(i, &m.name));
+    }
+    f
+}
+
+/// The host file (unit or compose file) of a member, as its runtime renders it.
+pub fn host_file(i: &Inventory, m: &Member) -> HostFile {
+    let t = Templates::load(i).expect("templates");
+    runtime::of(m)
+        .host_file(&t, i, m, &|_| i.cluster.version)
+        .expect("render host file")
+}
