@@ -6,6 +6,10 @@
 //!
 //!   cargo run --release --example writeload -- PREFIX URL...
 
+// Test code: a failed expectation is a failed test; helpers are shared
+// between this crate's modules only.
+#![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
+
 #[path = "../tests/lab/writer.rs"]
 mod writer;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
-pub struct EtcdError {
+pub(crate) struct EtcdError {
     pub message: String,
     pub kind: Kind,
 }
@@ -20,7 +20,7 @@ pub struct EtcdError {
 /// What an etcd error means to a caller: the one place etcd's answers are
 /// classified (by gRPC code where it tells, by etcd's message where not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The cluster may allow the call shortly (it is settling, a member is
     /// restarting, a learner catching up): worth retrying.
     Transient,
@@ -48,7 +48,7 @@ const SETTLING: [&str; 7] = [
 
 impl EtcdError {
     /// An error that retrying will not cure.
-    pub fn new(message: impl Into<String>) -> EtcdError {
+    pub(crate) fn new(message: impl Into<String>) -> EtcdError {
         EtcdError {
             message: message.into(),
             kind: Kind::Permanent,
@@ -56,19 +56,19 @@ impl EtcdError {
     }
 
     /// A state that is expected to pass (retry).
-    pub fn transient(message: impl Into<String>) -> EtcdError {
+    pub(crate) fn transient(message: impl Into<String>) -> EtcdError {
         EtcdError {
             message: message.into(),
             kind: Kind::Transient,
         }
     }
 
-    pub fn is_transient(&self) -> bool {
+    pub(crate) fn is_transient(&self) -> bool {
         self.kind == Kind::Transient
     }
 
     /// The same error, to be retried (a caller knows it will pass).
-    pub fn retried(self) -> EtcdError {
+    pub(crate) fn retried(self) -> EtcdError {
         EtcdError {
             kind: Kind::Transient,
             ..self
@@ -128,7 +128,7 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// etcd-deploy's client identity, once TLS is on; set once per process.
 static CLIENT_TLS: std::sync::OnceLock<Option<ClientFiles>> = std::sync::OnceLock::new();
 
-pub fn set_client_tls(files: Option<ClientFiles>) {
+pub(crate) fn set_client_tls(files: Option<ClientFiles>) {
     let _ = CLIENT_TLS.set(files);
 }
 
@@ -150,11 +150,11 @@ fn options(timeout: Duration) -> ConnectOptions {
     }
 }
 
-pub async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
+pub(crate) async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
     Ok(Client::connect(urls, Some(options(CALL_TIMEOUT))).await?)
 }
 
-pub async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
+pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     let mut c = connect(&[url.to_string()]).await?;
     let s = c.status().await?;
     let id = s.header().map_or(0, |h| h.member_id());
@@ -171,7 +171,7 @@ pub async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     })
 }
 
-pub async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
+pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
     let mut c = connect(urls).await?;
     let list = c.member_list().await?;
     Ok(list.members().iter().map(info).collect())
@@ -188,7 +188,7 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 }
 
 /// Adds a learner with `peer_url`; returns its ID.
-pub async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
+pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
     let mut c = connect(urls).await?;
     let resp = c
         .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
@@ -198,7 +198,7 @@ pub async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdErr
         .ok_or_else(|| EtcdError::new("member add returned no member"))
 }
 
-pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
+pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
     let mut c = connect(urls).await?;
     c.member_promote(id).await?;
     Ok(())
@@ -206,7 +206,7 @@ pub async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
 
 /// A member is healthy when it answers, knows a leader and reports no errors;
 /// a voter must also serve a linearizable read (which needs quorum).
-pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
+pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     let s = status(url).await?;
     if s.leader == 0 {
         return Err(EtcdError::transient("no leader"));
@@ -223,12 +223,12 @@ pub async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
 }
 
 /// Formats a member ID as etcd's tools do.
-pub fn id_hex(id: u64) -> String {
+pub(crate) fn id_hex(id: u64) -> String {
     format!("{id:x}")
 }
 
 /// Raised alarms (NOSPACE, CORRUPT), as `(member id, alarm name)`.
-pub async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
+pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
     use etcd_client::{AlarmAction, AlarmType};
     let mut c = connect(urls).await?;
     let r = c.alarm(AlarmAction::Get, AlarmType::None, None).await?;
@@ -239,13 +239,13 @@ pub async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
 }
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.
-pub async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
+pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
     let mut c = connect(&[leader_url.to_string()]).await?;
     c.move_leader(target).await?;
     Ok(())
 }
 
-pub async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
+pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
     let mut c = connect(urls).await?;
     c.member_remove(id).await?;
     Ok(())
@@ -253,12 +253,12 @@ pub async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
 
 /// The server and cluster versions a member reports on `/version`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
-pub struct Versions {
+pub(crate) struct Versions {
     pub etcdserver: String,
     pub etcdcluster: String,
 }
 
-pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
+pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
     let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
     if let Some(t) = client_tls() {
         let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));
@@ -283,14 +283,14 @@ pub async fn versions(url: &str) -> Result<Versions, EtcdError> {
 }
 
 /// A snapshot streamed from one member: the bytes and the revision it holds.
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub bytes: Vec<u8>,
     pub revision: i64,
 }
 
 /// Streams a snapshot from the member at `url`. etcd appends the SHA256 of
 /// the database to the stream; it is checked here.
-pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
+pub(crate) async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
     let mut c = Client::connect([url], Some(options(Duration::from_secs(600)))).await?;
     let revision = c
         .get(
@@ -310,7 +310,7 @@ pub async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
 }
 
 /// Checks the SHA256 etcd appends to a snapshot stream.
-pub fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
+pub(crate) fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
     use sha2::{Digest, Sha256};
     if bytes.len() < 32 + 512 {
         return Err(EtcdError::new(format!(

@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::SystemTime;
 
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -25,14 +25,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
 }
 
 /// A compact UTC time for file and directory names, e.g. `20261124T195338Z`.
-pub fn stamp() -> String {
+pub(crate) fn stamp() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .replace([':', '-'], "")
 }
 
 /// Hex SHA256 of `bytes`: release tarballs, snapshots, rendered files.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(bytes))
 }

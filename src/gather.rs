@@ -11,7 +11,7 @@ use crate::ssh::{Host, HostError};
 use std::collections::BTreeMap;
 
 /// Reads every host's facts in parallel.
-pub async fn hosts(
+pub(crate) async fn hosts(
     inv: &Inventory,
     hosts: &BTreeMap<String, Host>,
 ) -> Result<BTreeMap<String, HostFacts>, HostError> {
@@ -30,7 +30,7 @@ pub async fn hosts(
 }
 
 /// Asks every running member for its status and one of them for the member list.
-pub async fn cluster(
+pub(crate) async fn cluster(
     inv: &Inventory,
     hosts: &BTreeMap<String, Host>,
     host_facts: &BTreeMap<String, HostFacts>,

@@ -5,69 +5,70 @@ use crate::inventory::{Inventory, Member, Version};
 
 /// The first line of a config file etcd-deploy wrote; carries the digest of
 /// its settings. Written by the tool, outside any template.
-pub const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
+pub(crate) const DIGEST_MARKER: &str = "# etcd-deploy settings-digest: ";
 /// The second line: which cluster the member belongs to (so that another
 /// cluster's apply on the same host never takes its files over).
-pub const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
+pub(crate) const CLUSTER_MARKER: &str = "# Managed by etcd-deploy for cluster ";
 
 /// The first line of the systemd template unit etcd-deploy writes, followed
 /// by the cluster's name (outside the template, so an override keeps it).
-pub const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd cluster ";
+pub(crate) const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd cluster ";
 
 /// The systemd template unit; each member runs as its instance `etcd@NAME`,
 /// so several members can share a host.
-pub const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
+pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
 /// Where members' config files live: `/etc/etcd/NAME.conf.yml`.
-pub const CONFIG_DIR: &str = "/etc/etcd";
+pub(crate) const CONFIG_DIR: &str = "/etc/etcd";
 /// Links to the current binaries for operators' shells.
-pub const BIN_LINK_DIR: &str = "/usr/local/bin";
-pub const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
+pub(crate) const BIN_LINK_DIR: &str = "/usr/local/bin";
+pub(crate) const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
 /// The unit instance that runs a member.
-pub fn unit(m: &Member) -> String {
+pub(crate) fn unit(m: &Member) -> String {
     format!("etcd@{}.service", m.name)
 }
 
-pub fn config_path(m: &Member) -> String {
+pub(crate) fn config_path(m: &Member) -> String {
     format!("{CONFIG_DIR}/{}.conf.yml", m.name)
 }
 
 /// A member's TLS files, readable by the etcd user only (keys 0600).
-pub fn pki_dir(m: &Member) -> String {
+pub(crate) fn pki_dir(m: &Member) -> String {
     format!("{CONFIG_DIR}/pki/{}", m.name)
 }
 /// The PKI files in a fixed order: the order their digest is computed in.
-pub const PKI_FILES: [&str; 5] = ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];
+pub(crate) const PKI_FILES: [&str; 5] =
+    ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];
 
 /// The versioned install directory, e.g. `/opt/etcd/etcd-v3.5.1`.
-pub fn version_dir(inv: &Inventory, v: Version) -> String {
+pub(crate) fn version_dir(inv: &Inventory, v: Version) -> String {
     format!("{}/etcd-v{v}", inv.cluster.install_dir)
 }
 
 /// The stable link to the version in use; an upgrade switches it.
-pub fn current_link(inv: &Inventory) -> String {
+pub(crate) fn current_link(inv: &Inventory) -> String {
     format!("{}/current", inv.cluster.install_dir)
 }
 
-pub fn etcd_binary(inv: &Inventory) -> String {
+pub(crate) fn etcd_binary(inv: &Inventory) -> String {
     format!("{}/etcd", current_link(inv))
 }
 
-pub fn data_dir(member: &Member) -> &str {
+pub(crate) fn data_dir(member: &Member) -> &str {
     &member.data_dir
 }
 
 /// Compose mode: one directory per cluster on each host, holding the host's
 /// compose file and the `.env` with the etcd user's IDs it refers to.
-pub fn compose_dir(inv: &Inventory) -> String {
+pub(crate) fn compose_dir(inv: &Inventory) -> String {
     format!("{CONFIG_DIR}/compose/{}", inv.cluster.name)
 }
 
-pub fn compose_file(inv: &Inventory) -> String {
+pub(crate) fn compose_file(inv: &Inventory) -> String {
     format!("{}/compose.yml", compose_dir(inv))
 }
 
 /// The compose project (lowercase: compose insists on it).
-pub fn compose_project(inv: &Inventory) -> String {
+pub(crate) fn compose_project(inv: &Inventory) -> String {
     format!(
         "etcd-{}",
         inv.cluster.name.to_ascii_lowercase().replace('.', "-")
@@ -75,18 +76,18 @@ pub fn compose_project(inv: &Inventory) -> String {
 }
 
 /// The container of a member, named so that `docker logs` needs no lookup.
-pub fn container(inv: &Inventory, m: &Member) -> String {
+pub(crate) fn container(inv: &Inventory, m: &Member) -> String {
     format!("{}-{}", compose_project(inv), m.name)
 }
 
 /// The user-defined bridge of the members sharing a host.
-pub fn compose_network(inv: &Inventory) -> String {
+pub(crate) fn compose_network(inv: &Inventory) -> String {
     compose_project(inv)
 }
 
 /// Where the release binaries sit in an image, as in the official image.
-pub const IMAGE_BIN_DIR: &str = "/usr/local/bin";
+pub(crate) const IMAGE_BIN_DIR: &str = "/usr/local/bin";
 
 /// What the scripts (and the plan) say when a host has no compose at all.
-pub const NO_COMPOSE: &str =
+pub(crate) const NO_COMPOSE: &str =
     "neither `docker compose` nor `docker-compose` is installed on this host";

@@ -21,24 +21,24 @@
 //! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster), and
 //! [`snapshot`].
 
-pub mod access;
+mod access;
 pub mod cli;
 pub mod commands;
 pub mod error;
-pub mod etcd;
-pub mod exec;
+mod etcd;
+mod exec;
 pub mod facts;
-pub mod files;
-pub mod gather;
+mod files;
+mod gather;
 pub mod inventory;
-pub mod layout;
+mod layout;
 pub mod plan;
-pub mod progress;
-pub mod release;
-pub mod remote;
+mod progress;
+mod release;
+mod remote;
 pub mod runtime;
-pub mod script;
-pub mod snapshot;
-pub mod ssh;
+mod script;
+mod snapshot;
+mod ssh;
 pub mod templates;
 pub mod tls;

@@ -33,7 +33,7 @@ pub enum ReleaseError {
 }
 
 /// The Go architecture name etcd's release files use, from `uname -m`.
-pub fn goarch(uname_m: &str) -> Result<&'static str, ReleaseError> {
+pub(crate) fn goarch(uname_m: &str) -> Result<&'static str, ReleaseError> {
     match uname_m.trim() {
         "x86_64" | "amd64" => Ok("amd64"),
         "aarch64" | "arm64" => Ok("arm64"),
@@ -45,7 +45,7 @@ pub fn goarch(uname_m: &str) -> Result<&'static str, ReleaseError> {
 
 /// One release file for one architecture.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     pub version: Version,
     pub arch: &'static str,
     pub file: String,
@@ -54,7 +54,7 @@ pub struct Artifact {
 }
 
 impl Artifact {
-    pub fn new(release: &Release, version: Version, arch: &'static str) -> Artifact {
+    pub(crate) fn new(release: &Release, version: Version, arch: &'static str) -> Artifact {
         let base = release.source.base_url();
         let file = format!("etcd-v{version}-linux-{arch}.tar.gz");
         Artifact {
@@ -65,15 +65,10 @@ impl Artifact {
             file,
         }
     }
-
-    /// The top directory inside the tarball.
-    pub fn top_dir(&self) -> String {
-        self.file.trim_end_matches(".tar.gz").to_string()
-    }
 }
 
 /// Finds `file`'s digest in a `SHA256SUMS` text (`<hex>  <name>` lines).
-pub fn digest_from_sums(sums: &str, file: &str) -> Option<String> {
+pub(crate) fn digest_from_sums(sums: &str, file: &str) -> Option<String> {
     sums.lines().find_map(|line| {
         let mut parts = line.split_whitespace();
         let digest = parts.next()?;
@@ -83,13 +78,13 @@ pub fn digest_from_sums(sums: &str, file: &str) -> Option<String> {
 }
 
 /// Fetches and checks release files on the controller.
-pub struct Fetcher {
+pub(crate) struct Fetcher {
     release: Release,
     http: reqwest::Client,
 }
 
 impl Fetcher {
-    pub fn new(release: &Release) -> Fetcher {
+    pub(crate) fn new(release: &Release) -> Fetcher {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .build()
@@ -122,7 +117,7 @@ impl Fetcher {
     }
 
     /// The digest the artifact must have: pinned in the inventory, or from `SHA256SUMS`.
-    pub async fn expected_digest(&self, a: &Artifact) -> Result<String, ReleaseError> {
+    pub(crate) async fn expected_digest(&self, a: &Artifact) -> Result<String, ReleaseError> {
         if let Some(pinned) = &self.release.sha256 {
             return Ok(pinned.clone());
         }
@@ -135,7 +130,7 @@ impl Fetcher {
     }
 
     /// Returns the verified tarball's bytes and digest, from the cache or downloaded.
-    pub async fn tarball(&self, a: &Artifact) -> Result<(Vec<u8>, String), ReleaseError> {
+    pub(crate) async fn tarball(&self, a: &Artifact) -> Result<(Vec<u8>, String), ReleaseError> {
         let expected = self.expected_digest(a).await?;
         let path = self.cache_path(a);
         if let Ok(bytes) = std::fs::read(&path) {

@@ -69,10 +69,10 @@ impl Script {
 
 /// Serialises host-level changes (release, link, unit, compose file) between
 /// members that share a host and are prepared at the same time.
-pub const HOST_LOCK: &str = include_str!("remote/lock.sh");
+pub(crate) const HOST_LOCK: &str = include_str!("remote/lock.sh");
 
 /// `yes` or `no`, for flags passed to scripts.
-pub fn flag(b: bool) -> &'static str {
+pub(crate) fn flag(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 

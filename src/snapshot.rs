@@ -8,14 +8,14 @@ use std::path::{Path, PathBuf};
 
 /// A snapshot written to disk.
 #[derive(Debug, Clone)]
-pub struct Saved {
+pub(crate) struct Saved {
     pub path: PathBuf,
     pub revision: i64,
     pub bytes: usize,
 }
 
 /// Streams a snapshot from `url` into `dir`, named `<cluster>-<time>-rev<revision>.db`.
-pub async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdError> {
+pub(crate) async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdError> {
     let snap = etcd::snapshot(url).await?;
     write(
         dir.join(format!(
@@ -28,7 +28,7 @@ pub async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdErr
 }
 
 /// Streams a snapshot from `url` into the file `path`.
-pub async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
+pub(crate) async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
     write(path.to_path_buf(), etcd::snapshot(url).await?)
 }
 

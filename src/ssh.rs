@@ -206,7 +206,7 @@ fn describe(e: &openssh::Error) -> String {
 }
 
 /// Quotes a string for a POSIX shell.
-pub fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/._-:=,@+".contains(&b))

@@ -240,7 +240,7 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, TemplateError
 
 fn base_context(inv: &Inventory, m: &Member) -> Value {
     let s = &m.settings;
-    let extra: std::collections::BTreeMap<&str, Value> = s
+    let extra: BTreeMap<&str, Value> = s
         .extra
         .iter()
         .map(|(k, v)| (k.as_str(), Value::from(Serde(v))))

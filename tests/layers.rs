@@ -3,6 +3,10 @@
 //! modules, the plan free of SSH, etcd and the executor, and the executor
 //! used by the command layer only. Reads the `crate::` paths in `src/`.
 
+// Test code: a failed expectation is a failed test; helpers are shared
+// between this crate's modules only.
+#![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 

@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::remote;
 use crate::runtime;
 
-pub async fn destroy(env: &Env<'_>, wipe_data: bool) -> Result<(), Error> {
+pub(crate) async fn destroy(env: &Env<'_>, wipe_data: bool) -> Result<(), Error> {
     futures_util::future::try_join_all(env.inv.members.iter().map(|m| async move {
         let task = env.progress.task(&m.name);
         task.step("stop, disable, remove");

@@ -20,7 +20,7 @@ const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// Marks the task failed when the step fails.
 pub(super) async fn guard<T>(
     task: &Task,
-    f: impl std::future::Future<Output = Result<T, Error>>,
+    f: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     let r = f.await;
     if let Err(e) = &r {
@@ -40,7 +40,7 @@ pub(super) async fn retry<T, F, Fut>(
 ) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, EtcdError>>,
+    Fut: Future<Output = Result<T, EtcdError>>,
 {
     let deadline = Instant::now() + timeout;
     // Short, steady pauses: the cluster usually allows the call within seconds,
@@ -290,7 +290,7 @@ pub(super) async fn move_leadership(
 }
 
 /// The client URL of the current leader, among the inventory members in `live`.
-pub async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
+pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
     let mut leader_id = 0;
     let mut by_id = BTreeMap::new();
     for name in live {

@@ -15,9 +15,9 @@ mod restart;
 mod restore;
 mod upgrade;
 
-pub use destroy::destroy;
-pub use gates::leader_url;
-pub use restore::restore;
+pub(crate) use destroy::destroy;
+pub(crate) use gates::leader_url;
+pub(crate) use restore::restore;
 
 use crate::access::Access;
 use crate::error::Error;
@@ -60,7 +60,7 @@ impl Env<'_> {
 
 /// Runs the plan: refuses a blocked one, fetches and verifies release files
 /// before any host changes, then prepares hosts while the steps run.
-pub async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
+pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
     if let Some(b) = &plan.blocked {
         return Err(Error::Blocked(b.clone()));
     }

@@ -31,7 +31,7 @@ impl Phase {
 
 /// Restores `snapshot` (checked by the caller) onto every inventory member;
 /// old data directories become `<data_dir>.pre-restore-<stamp>`.
-pub async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), Error> {
+pub(crate) async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), Error> {
     // A fresh token: the restored cluster never mixes with the old one.
     let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
     let initial: Vec<String> = env

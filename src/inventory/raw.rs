@@ -10,7 +10,7 @@ use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawInventory {
+pub(super) struct RawInventory {
     pub cluster: RawCluster,
     #[serde(default)]
     pub release: RawRelease,
@@ -25,14 +25,14 @@ pub struct RawInventory {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawTls {
+pub(super) struct RawTls {
     pub mode: Option<Spanned<String>>,
     pub dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawCluster {
+pub(super) struct RawCluster {
     pub name: Spanned<String>,
     pub version: Spanned<String>,
     pub token: Option<Spanned<String>>,
@@ -48,7 +48,7 @@ pub struct RawCluster {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRelease {
+pub(super) struct RawRelease {
     pub source: Option<Spanned<String>>,
     pub fetch: Option<Spanned<String>>,
     pub sha256: Option<Spanned<String>>,
@@ -57,7 +57,7 @@ pub struct RawRelease {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawSsh {
+pub(super) struct RawSsh {
     pub user: Option<String>,
     pub port: Option<u16>,
     pub identity_file: Option<String>,
@@ -70,7 +70,7 @@ pub struct RawSsh {
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawEtcd {
+pub(super) struct RawEtcd {
     pub heartbeat_interval_ms: Option<u32>,
     pub election_timeout_ms: Option<u32>,
     pub snapshot_count: Option<u64>,
@@ -84,7 +84,7 @@ pub struct RawEtcd {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawHost {
+pub(super) struct RawHost {
     pub name: Spanned<String>,
     pub address: Spanned<String>,
     pub advertise: Option<Spanned<String>>,

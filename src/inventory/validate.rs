@@ -720,7 +720,7 @@ const MANAGED_KEYS: [&str; 18] = [
 /// etcd member and cluster names end up in URLs, unit names and file names.
 fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), InventoryError> {
     let n = name.get_ref();
-    if super::valid_name(n) {
+    if valid_name(n) {
         Ok(())
     } else {
         Err(cx.field(

@@ -13,7 +13,7 @@ use crate::layout;
 use crate::script::{HOST_LOCK, Script, flag};
 
 /// The `etcd` system user, and the directories it owns.
-pub fn prepare_host(inv: &Inventory, m: &Member) -> Script {
+pub(crate) fn prepare_host(inv: &Inventory, m: &Member) -> Script {
     Script::new(
         "etcd-deploy-prepare-host",
         include_str!("prepare_host.sh"),
@@ -26,7 +26,7 @@ pub fn prepare_host(inv: &Inventory, m: &Member) -> Script {
 }
 
 /// Where the tarball comes from on the host.
-pub enum Source<'a> {
+pub(crate) enum Source<'a> {
     /// Sent on the script's stdin.
     Stdin,
     /// Downloaded by the host.
@@ -35,7 +35,12 @@ pub enum Source<'a> {
 
 /// Receives or downloads a release tarball, checks its SHA256, and unpacks it
 /// into the versioned directory. On a mismatch nothing is installed.
-pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: Source) -> Script {
+pub(crate) fn install_release(
+    inv: &Inventory,
+    version: Version,
+    sha256: &str,
+    source: Source,
+) -> Script {
     let source = match source {
         Source::Stdin => "-",
         Source::Url(u) => u,
@@ -55,7 +60,7 @@ pub fn install_release(inv: &Inventory, version: Version, sha256: &str, source: 
 
 /// Points the `current` link at a version (atomically) and links the binaries
 /// into the operator's PATH.
-pub fn use_version(inv: &Inventory, version: Version) -> Script {
+pub(crate) fn use_version(inv: &Inventory, version: Version) -> Script {
     let mut args = vec![
         layout::current_link(inv),
         format!("etcd-v{version}"),
@@ -71,7 +76,7 @@ pub fn use_version(inv: &Inventory, version: Version) -> Script {
 }
 
 /// Writes the member's config file (from stdin).
-pub fn write_config(m: &Member) -> Script {
+pub(crate) fn write_config(m: &Member) -> Script {
     Script::new(
         "etcd-deploy-write-config",
         include_str!("write_file.sh"),
@@ -81,7 +86,7 @@ pub fn write_config(m: &Member) -> Script {
 
 /// Writes one TLS file (from stdin) into the member's PKI directory, owned by
 /// the etcd user so that only it (and root) can read the keys.
-pub fn write_pki_file(m: &Member, name: &str, mode: &str) -> Script {
+pub(crate) fn write_pki_file(m: &Member, name: &str, mode: &str) -> Script {
     Script::new(
         "etcd-deploy-write-pki-file",
         include_str!("write_pki_file.sh"),
@@ -91,7 +96,7 @@ pub fn write_pki_file(m: &Member, name: &str, mode: &str) -> Script {
 
 /// Moves a data directory from an earlier life aside (never deletes it) and
 /// makes a fresh one.
-pub fn move_data_aside(m: &Member) -> Script {
+pub(crate) fn move_data_aside(m: &Member) -> Script {
     Script::new(
         "etcd-deploy-move-data-aside",
         include_str!("move_data_aside.sh"),
@@ -101,7 +106,7 @@ pub fn move_data_aside(m: &Member) -> Script {
 
 /// Stops and disables a removed member's etcd, whichever way it ran (the
 /// inventory no longer says); its data stays unless `wipe`.
-pub fn retire(inv: &Inventory, m: &Member, wipe: bool) -> Script {
+pub(crate) fn retire(inv: &Inventory, m: &Member, wipe: bool) -> Script {
     Script::new(
         "etcd-deploy-retire",
         include_str!("retire.sh"),
@@ -117,7 +122,7 @@ pub fn retire(inv: &Inventory, m: &Member, wipe: bool) -> Script {
 /// The common part of `destroy` for one member: config and TLS files, data
 /// if `wipe_data`; then, once nothing of etcd runs on the host any more, the
 /// template unit, the releases and the binary links.
-pub fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Script {
+pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Script {
     let mut host = vec![
         layout::UNIT_PATH.to_string(),
         layout::CONFIG_DIR.to_string(),
@@ -142,7 +147,7 @@ pub fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Script {
 
 /// The facts every member's host gives, whatever its runtime (the runtime's
 /// own part follows).
-pub fn facts(m: &Member) -> Script {
+pub(crate) fn facts(m: &Member) -> Script {
     let mut args = vec![
         layout::config_path(m),
         layout::data_dir(m).to_string(),
@@ -154,7 +159,7 @@ pub fn facts(m: &Member) -> Script {
 
 /// The first part of a restore: the snapshot received on stdin and checked,
 /// the data directory moved aside. The runtime's part restores it.
-pub fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script {
+pub(crate) fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script {
     Script::new(
         "etcd-deploy-restore",
         include_str!("receive_snapshot.sh"),
@@ -163,4 +168,4 @@ pub fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script {
 }
 
 /// The last part of a restore: the restored data belongs to etcd.
-pub const OWN_DATA: &str = include_str!("own_data.sh");
+pub(crate) const OWN_DATA: &str = include_str!("own_data.sh");

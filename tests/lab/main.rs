@@ -3,6 +3,10 @@
 //! real `etcd-deploy` binary. Each test owns a block of loopback addresses
 //! (127.0.B.N), so tests run side by side. Needs root; `lab/lab setup` first.
 
+// Test code: a failed expectation is a failed test; helpers are shared
+// between this crate's modules only.
+#![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
+
 mod apply;
 mod compose;
 mod lifecycle;

@@ -2,6 +2,10 @@
 //! they read (golden files, facts fixtures) lives in `tests/golden/` and
 //! `tests/fixtures/`; `UPDATE_GOLDEN=1` rewrites the expected side.
 
+// Test code: a failed expectation is a failed test; helpers are shared
+// between this crate's modules only.
+#![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
+
 mod common;
 mod compose;
 mod facts;
