@@ -5,11 +5,12 @@
 
 use crate::inventory::{Member, Version};
 use crate::layout::{CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// What one host has.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct HostFacts {
     /// `uname -m`
     pub arch: String,
@@ -131,7 +132,7 @@ impl HostFacts {
 }
 
 /// One entry of etcd's member list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
     pub id: u64,
     /// Empty until the member has started once.
@@ -148,7 +149,7 @@ impl MemberInfo {
 }
 
 /// What one member says about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberStatus {
     pub id: u64,
     pub version: String,
@@ -162,7 +163,8 @@ pub struct MemberStatus {
 }
 
 /// The cluster as its members describe it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ClusterFacts {
     /// From any member that answered; `None` when none did.
     pub members: Option<Vec<MemberInfo>>,
@@ -199,7 +201,8 @@ impl ClusterFacts {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Facts {
     pub hosts: BTreeMap<String, HostFacts>,
     pub cluster: ClusterFacts,

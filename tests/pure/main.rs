@@ -11,4 +11,5 @@ mod compose;
 mod facts;
 mod inventory;
 mod plan;
+mod plans;
 mod templates;
