@@ -1,5 +1,7 @@
 //! Calls to a running etcd cluster through `etcd-client`: member list and
-//! status, learner add and promote, health. Every function takes the client
+//! status, learner add and promote, health. Clients are kept and reused
+//! for the run, per set of endpoints; etcd's errors are classified here
+//! (`Kind`), once, for every caller. Every function takes the client
 //! URLs to use; how those URLs are reached (directly or through an SSH
 //! tunnel) is `access.rs`'s business.
 
@@ -8,6 +10,8 @@ use crate::tls::ClientFiles;
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
 };
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -150,13 +154,78 @@ fn options(timeout: Duration) -> ConnectOptions {
     }
 }
 
-pub(crate) async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
-    Ok(Client::connect(urls, Some(options(CALL_TIMEOUT))).await?)
+/// Clients reused within a run, one per set of endpoints (a member's own
+/// URL, or the cluster's): the health and catch-up loops ask every 50 to
+/// 100 ms, and a connection per call cost a TCP (and TLS) handshake each.
+static CLIENTS: LazyLock<Mutex<HashMap<Vec<String>, Client>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+async fn client(urls: &[String]) -> Result<Client, EtcdError> {
+    if let Some(c) = CLIENTS.lock().ok().and_then(|m| m.get(urls).cloned()) {
+        return Ok(c);
+    }
+    let c = Client::connect(urls, Some(options(CALL_TIMEOUT))).await?;
+    if let Ok(mut m) = CLIENTS.lock() {
+        m.insert(urls.to_vec(), c.clone());
+    }
+    Ok(c)
+}
+
+/// A failure of the connection rather than an answer from etcd: the cached
+/// client is dropped, so that the next call connects afresh (a member that
+/// restarted, a tunnel that was reopened).
+fn connection_lost(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => matches!(
+            s.code(),
+            tonic::Code::Unavailable | tonic::Code::Cancelled | tonic::Code::DeadlineExceeded
+        ),
+        _ => false,
+    }
+}
+
+fn forget(urls: &[String]) {
+    if let Ok(mut m) = CLIENTS.lock() {
+        m.remove(urls);
+    }
+}
+
+/// A read: on a lost connection, asked once more on a fresh one.
+async fn read<T, F, Fut>(urls: &[String], f: F) -> Result<T, EtcdError>
+where
+    F: Fn(Client) -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    match f(client(urls).await?).await {
+        Err(e) if connection_lost(&e) => {
+            forget(urls);
+            Ok(f(client(urls).await?).await?)
+        }
+        r => Ok(r?),
+    }
+}
+
+/// A change (member add, promote, remove, leader move): never repeated here,
+/// since it may have been applied; the callers' retries know how to resume.
+async fn change<T, F, Fut>(urls: &[String], f: F) -> Result<T, EtcdError>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = Result<T, etcd_client::Error>>,
+{
+    match f(client(urls).await?).await {
+        Err(e) => {
+            if connection_lost(&e) {
+                forget(urls);
+            }
+            Err(e.into())
+        }
+        Ok(v) => Ok(v),
+    }
 }
 
 pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
-    let mut c = connect(&[url.to_string()]).await?;
-    let s = c.status().await?;
+    let s = read(&[url.to_string()], |mut c| async move { c.status().await }).await?;
     let id = s.header().map_or(0, |h| h.member_id());
     Ok(MemberStatus {
         id,
@@ -172,8 +241,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
 }
 
 pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
-    let mut c = connect(urls).await?;
-    let list = c.member_list().await?;
+    let list = read(urls, |mut c| async move { c.member_list().await }).await?;
     Ok(list.members().iter().map(info).collect())
 }
 
@@ -189,18 +257,19 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 
 /// Adds a learner with `peer_url`; returns its ID.
 pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
-    let mut c = connect(urls).await?;
-    let resp = c
-        .member_add([peer_url], Some(MemberAddOptions::new().with_is_learner()))
-        .await?;
+    let peer = peer_url.to_string();
+    let resp = change(urls, |mut c| async move {
+        c.member_add([peer], Some(MemberAddOptions::new().with_is_learner()))
+            .await
+    })
+    .await?;
     resp.member()
         .map(|m| m.id())
         .ok_or_else(|| EtcdError::new("member add returned no member"))
 }
 
 pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
-    let mut c = connect(urls).await?;
-    c.member_promote(id).await?;
+    change(urls, |mut c| async move { c.member_promote(id).await }).await?;
     Ok(())
 }
 
@@ -215,9 +284,11 @@ pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
         return Err(EtcdError::new(s.errors.join("; ")));
     }
     if !s.is_learner {
-        let mut c = connect(&[url.to_string()]).await?;
-        c.get("health", Some(GetOptions::new().with_count_only()))
-            .await?;
+        read(&[url.to_string()], |mut c| async move {
+            c.get("health", Some(GetOptions::new().with_count_only()))
+                .await
+        })
+        .await?;
     }
     Ok(s)
 }
@@ -230,8 +301,10 @@ pub(crate) fn id_hex(id: u64) -> String {
 /// Raised alarms (NOSPACE, CORRUPT), as `(member id, alarm name)`.
 pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
     use etcd_client::{AlarmAction, AlarmType};
-    let mut c = connect(urls).await?;
-    let r = c.alarm(AlarmAction::Get, AlarmType::None, None).await?;
+    let r = read(urls, |mut c| async move {
+        c.alarm(AlarmAction::Get, AlarmType::None, None).await
+    })
+    .await?;
     Ok(r.alarms()
         .iter()
         .map(|a| (a.member_id(), format!("{:?}", a.alarm())))
@@ -240,14 +313,15 @@ pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdEr
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.
 pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
-    let mut c = connect(&[leader_url.to_string()]).await?;
-    c.move_leader(target).await?;
+    change(&[leader_url.to_string()], |mut c| async move {
+        c.move_leader(target).await
+    })
+    .await?;
     Ok(())
 }
 
 pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
-    let mut c = connect(urls).await?;
-    c.member_remove(id).await?;
+    change(urls, |mut c| async move { c.member_remove(id).await }).await?;
     Ok(())
 }
 
