@@ -225,6 +225,10 @@ where
 }
 
 pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::status(url);
+    }
     let s = read(&[url.to_string()], |mut c| async move { c.status().await }).await?;
     let id = s.header().map_or(0, |h| h.member_id());
     Ok(MemberStatus {
@@ -241,6 +245,10 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
 }
 
 pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::member_list(urls);
+    }
     let list = read(urls, |mut c| async move { c.member_list().await }).await?;
     Ok(list.members().iter().map(info).collect())
 }
@@ -257,6 +265,10 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 
 /// Adds a learner with `peer_url`; returns its ID.
 pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::add_learner(urls, peer_url);
+    }
     let peer = peer_url.to_string();
     let resp = change(urls, |mut c| async move {
         c.member_add([peer], Some(MemberAddOptions::new().with_is_learner()))
@@ -269,6 +281,10 @@ pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, 
 }
 
 pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::promote(urls, id);
+    }
     change(urls, |mut c| async move { c.member_promote(id).await }).await?;
     Ok(())
 }
@@ -282,6 +298,10 @@ pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     }
     if !s.errors.is_empty() {
         return Err(EtcdError::new(s.errors.join("; ")));
+    }
+    #[cfg(test)]
+    if crate::fake::active() {
+        return Ok(s);
     }
     if !s.is_learner {
         read(&[url.to_string()], |mut c| async move {
@@ -300,6 +320,10 @@ pub(crate) fn id_hex(id: u64) -> String {
 
 /// Raised alarms (NOSPACE, CORRUPT), as `(member id, alarm name)`.
 pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return Ok(Vec::new());
+    }
     use etcd_client::{AlarmAction, AlarmType};
     let r = read(urls, |mut c| async move {
         c.alarm(AlarmAction::Get, AlarmType::None, None).await
@@ -313,6 +337,10 @@ pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdEr
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.
 pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::move_leader(leader_url, target);
+    }
     change(&[leader_url.to_string()], |mut c| async move {
         c.move_leader(target).await
     })
@@ -321,6 +349,10 @@ pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), Etc
 }
 
 pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::remove_member(urls, id);
+    }
     change(urls, |mut c| async move { c.member_remove(id).await }).await?;
     Ok(())
 }
@@ -333,6 +365,10 @@ pub(crate) struct Versions {
 }
 
 pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return crate::fake::versions(url);
+    }
     let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
     if let Some(t) = client_tls() {
         let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));

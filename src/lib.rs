@@ -28,6 +28,8 @@ pub mod error;
 mod etcd;
 mod exec;
 pub mod facts;
+#[cfg(test)]
+mod fake;
 mod files;
 mod gather;
 pub mod inventory;

@@ -33,8 +33,15 @@ impl HostError {
 /// An open connection to one member's host.
 pub struct Host {
     pub name: String,
-    session: Session,
+    conn: Conn,
     become_root: bool,
+}
+
+enum Conn {
+    Ssh(Session),
+    /// The executor's tests: scripts go to an in-process fake of the hosts.
+    #[cfg(test)]
+    Fake,
 }
 
 /// Directory for control sockets: short, since a socket path must stay under ~107 bytes.
@@ -44,9 +51,15 @@ fn control_dir() -> PathBuf {
     dir
 }
 
+// `Conn` has one variant outside the executor's tests.
+#[allow(clippy::infallible_destructuring_match)]
 impl Host {
     /// Opens the host's master connection.
     pub async fn connect(member: &Member) -> Result<Host, HostError> {
+        #[cfg(test)]
+        if crate::fake::active() {
+            return Ok(Host::fake(&member.name));
+        }
         let t = &member.ssh;
         let mut b = SessionBuilder::default();
         if let Some(u) = &t.user {
@@ -78,21 +91,34 @@ impl Host {
         })?;
         Ok(Host {
             name: member.name.clone(),
-            session,
+            conn: Conn::Ssh(session),
             become_root: t.become_root,
         })
     }
 
+    #[cfg(test)]
+    pub(crate) fn fake(name: &str) -> Host {
+        Host {
+            name: name.to_string(),
+            conn: Conn::Fake,
+            become_root: false,
+        }
+    }
+
     /// `sh -c BODY NAME ARG...` (under `sudo -n` when `become` is set); the
     /// openssh crate escapes every word for the remote shell.
-    fn command(&self, script: &Script) -> openssh::OwningCommand<&Session> {
+    fn command<'s>(
+        &self,
+        session: &'s Session,
+        script: &Script,
+    ) -> openssh::OwningCommand<&'s Session> {
         let argv = script.argv();
         if self.become_root {
-            let mut c = self.session.command("sudo");
+            let mut c = session.command("sudo");
             c.args(["-n", "--"]).args(argv);
             c
         } else {
-            let mut c = self.session.command(argv[0]);
+            let mut c = session.command(argv[0]);
             c.args(&argv[1..]);
             c
         }
@@ -100,8 +126,13 @@ impl Host {
 
     /// Runs a script (as root when `become` is set); returns stdout.
     pub async fn run(&self, step: &str, script: &Script) -> Result<String, HostError> {
+        let session = match &self.conn {
+            Conn::Ssh(s) => s,
+            #[cfg(test)]
+            Conn::Fake => return crate::fake::run(&self.name, step, script),
+        };
         let out = self
-            .command(script)
+            .command(session, script)
             .output()
             .await
             .map_err(|e| HostError::new(&self.name, step, describe(&e)))?;
@@ -115,9 +146,14 @@ impl Host {
         script: &Script,
         data: &[u8],
     ) -> Result<String, HostError> {
+        let session = match &self.conn {
+            Conn::Ssh(s) => s,
+            #[cfg(test)]
+            Conn::Fake => return crate::fake::run(&self.name, step, script),
+        };
         let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
         let mut child = self
-            .command(script)
+            .command(session, script)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -168,11 +204,16 @@ impl Host {
             l.local_addr()
                 .map_err(|e| HostError::new(&self.name, step, e.to_string()))?
         };
+        let session = match &self.conn {
+            Conn::Ssh(s) => s,
+            #[cfg(test)]
+            Conn::Fake => return Err(HostError::new(&self.name, step, "no tunnels to fakes")),
+        };
         let remote = openssh::Socket::TcpSocket {
             host: host.to_string().into(),
             port,
         };
-        self.session
+        session
             .request_port_forward(ForwardType::Local, local, remote)
             .await
             .map_err(|e| {
@@ -186,7 +227,13 @@ impl Host {
     }
 
     pub async fn close(self) {
-        let _ = self.session.close().await;
+        match self.conn {
+            Conn::Ssh(s) => {
+                let _ = s.close().await;
+            }
+            #[cfg(test)]
+            Conn::Fake => {}
+        }
     }
 }
 

@@ -2,6 +2,9 @@
 //! inventory → facts → plan → exec → commands, no cycle between top-level
 //! modules, the plan free of SSH, etcd and the executor, and the executor
 //! used by the command layer only. Reads the `crate::` paths in `src/`.
+//! Test-only code is left out: the in-process fake (`fake.rs`, compiled
+//! only for tests, hooked into `ssh` and `etcd` to stand in for them) and
+//! `tests.rs` files.
 
 // Test code: a failed expectation is a failed test; helpers are shared
 // between this crate's modules only.
@@ -10,9 +13,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+/// Modules compiled for tests only (checked in `lib.rs`).
+const TEST_ONLY: [&str; 1] = ["fake"];
+
 /// Top-level module → the top-level modules it names.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
+    for m in TEST_ONLY {
+        assert!(
+            lib.contains(&format!("#[cfg(test)]\nmod {m};")),
+            "{m} must stay test-only to be left out"
+        );
+    }
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -32,7 +45,12 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 .to_string_lossy()
                 .trim_end_matches(".rs")
                 .to_string();
-            if module == "lib" || module == "main" {
+            let test_file = p.file_name().is_some_and(|f| f == "tests.rs");
+            if module == "lib"
+                || module == "main"
+                || TEST_ONLY.contains(&module.as_str())
+                || test_file
+            {
                 continue;
             }
             let text = std::fs::read_to_string(&p).expect("read file");
@@ -42,7 +60,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                if !name.is_empty() && name != module {
+                if !name.is_empty() && name != module && !TEST_ONLY.contains(&name.as_str()) {
                     deps.insert(name);
                 }
             }

@@ -15,6 +15,9 @@ mod restart;
 mod restore;
 mod upgrade;
 
+#[cfg(test)]
+mod tests;
+
 pub(crate) use destroy::destroy;
 pub(crate) use gates::leader_url;
 pub(crate) use restore::restore;

@@ -1,0 +1,276 @@
+//! The executor's decisions against the in-process fake (`fake.rs`): given
+//! a plan, which scripts run on which host in what order, what a failure
+//! rolls back, what is refused. The lab tests show the same on real hosts.
+
+use super::{Env, execute};
+use crate::access::Access;
+use crate::error::Error;
+use crate::facts::Facts;
+use crate::fake::{self, World};
+use crate::inventory::{self, Inventory, Version};
+use crate::plan::{Data, Plan, Rollback, Rollout, Step};
+use crate::progress::Progress;
+use crate::ssh::Host;
+use crate::templates::Templates;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn v(s: &str) -> Version {
+    Version::parse(s).expect("version")
+}
+
+fn inventory(hosts: &[usize]) -> Inventory {
+    let mut text = String::from(
+        "[cluster]\nname = \"prod\"\nversion = \"3.5.1\"\naccess = \"direct\"\n[ssh]\nuser = \"root\"\n",
+    );
+    for n in hosts {
+        text.push_str(&format!(
+            "[[hosts]]\nname = \"etcd-{n}\"\naddress = \"10.0.0.{n}\"\n"
+        ));
+    }
+    inventory::parse(Path::new("inventory.toml"), &text).expect("inventory")
+}
+
+/// The world of a three-member cluster on `version`, etcd-1 leading.
+fn three(version: &str) -> World {
+    let v = v(version);
+    World::cluster(&[
+        ("etcd-1", "10.0.0.1", v),
+        ("etcd-2", "10.0.0.2", v),
+        ("etcd-3", "10.0.0.3", v),
+    ])
+}
+
+/// Runs `steps` on the fake with every inventory member known to serve.
+async fn run(inv: &Inventory, world: World, steps: Vec<Step>) -> Result<(), Error> {
+    fake::install(world);
+    let hosts: BTreeMap<String, Host> = inv
+        .members
+        .iter()
+        .map(|m| (m.name.clone(), Host::fake(&m.name)))
+        .collect();
+    let access = Access::new(inv.cluster.access);
+    let templates = Templates::load(inv).expect("templates");
+    let progress = Progress::new(None).expect("progress");
+    let env = Env {
+        inv,
+        hosts: &hosts,
+        access: &access,
+        templates: &templates,
+        progress: &progress,
+    };
+    let mut facts = Facts::default();
+    for m in &inv.members {
+        if let Ok(st) = fake::status(&m.client_url()) {
+            facts.cluster.status.insert(m.name.clone(), st);
+        }
+    }
+    let plan = Plan {
+        steps,
+        ..Plan::default()
+    };
+    execute(&env, &plan, &facts).await
+}
+
+fn upgrade_step(to: &str, from: Option<&str>) -> Step {
+    let order: Vec<String> = ["etcd-2", "etcd-3", "etcd-1"].map(String::from).to_vec();
+    let from: BTreeMap<String, Version> = match from {
+        Some(f) => order.iter().map(|n| (n.clone(), v(f))).collect(),
+        None => BTreeMap::new(),
+    };
+    Step::Upgrade {
+        rollout: Rollout {
+            to: v(to),
+            order,
+            leader: Some("etcd-1".into()),
+            downgrade: false,
+        },
+        rollback: if from.is_empty() {
+            Rollback::Stop
+        } else {
+            Rollback::PreviousVersion
+        },
+        from,
+        snapshot_to: None,
+    }
+}
+
+fn log() -> Vec<String> {
+    fake::with(|w| w.log.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn upgrade_goes_follower_first_and_moves_leadership_before_the_leader() {
+    let inv = inventory(&[1, 2, 3]);
+    run(
+        &inv,
+        three("3.5.0"),
+        vec![upgrade_step("3.5.1", Some("3.5.0"))],
+    )
+    .await
+    .expect("upgrade");
+    let log = log();
+    let pos = |needle: &str| {
+        log.iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("{needle} not in {log:#?}"))
+    };
+    let switch = |h: &str| {
+        pos(&format!(
+            "{h}: etcd-deploy-use-version /opt/etcd/current etcd-v3.5.1"
+        ))
+    };
+    assert!(switch("etcd-2") < switch("etcd-3") && switch("etcd-3") < switch("etcd-1"));
+    // Leadership goes to an upgraded member before the leader is touched.
+    let moved = pos("etcd: move leader to");
+    assert!(
+        switch("etcd-3") < moved && moved < switch("etcd-1"),
+        "{log:#?}"
+    );
+    let upgraded = fake::with(|w| w.members.iter().all(|m| m.version == v("3.5.1")));
+    assert_eq!(upgraded, Some(true));
+}
+
+#[tokio::test]
+async fn failed_upgrade_rolls_the_member_back_and_stops_the_rollout() {
+    let inv = inventory(&[1, 2, 3]);
+    let mut w = three("3.5.0");
+    w.broken.insert(v("3.5.1"));
+    let e = run(&inv, w, vec![upgrade_step("3.5.1", Some("3.5.0"))])
+        .await
+        .expect_err("the new version does not start");
+    assert!(e.to_string().contains("rolled back to etcd 3.5.0"), "{e}");
+    fake::with(|w| {
+        assert_eq!(
+            w.host_log("etcd-2")
+                .iter()
+                .filter(|l| l.starts_with("etcd-deploy-use-version"))
+                .count(),
+            2,
+            "switched, then back: {:#?}",
+            w.log
+        );
+        assert!(w.host_log("etcd-3").is_empty() && w.host_log("etcd-1").is_empty());
+        let m = w.member("etcd-2").expect("etcd-2");
+        assert!(m.running && m.version == v("3.5.0"));
+    });
+}
+
+#[tokio::test]
+async fn without_a_version_to_go_back_to_the_plan_says_stop() {
+    let inv = inventory(&[1, 2, 3]);
+    let mut w = three("3.5.0");
+    w.broken.insert(v("3.5.1"));
+    let e = run(&inv, w, vec![upgrade_step("3.5.1", None)])
+        .await
+        .expect_err("fails");
+    assert!(!e.to_string().contains("rolled back"), "{e}");
+    assert_eq!(
+        fake::with(|w| w
+            .host_log("etcd-2")
+            .iter()
+            .filter(|l| l.starts_with("etcd-deploy-use-version"))
+            .count()),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn join_resumes_after_the_answer_to_member_add_was_lost() {
+    let inv = inventory(&[1, 2]);
+    let mut w = World::cluster(&[("etcd-1", "10.0.0.1", v("3.5.1"))]);
+    w.lose_add_answer = true;
+    let join = Step::Join {
+        host: "etcd-2".into(),
+        added: None,
+        stale_data: false,
+        running: false,
+    };
+    run(&inv, w, vec![join]).await.expect("join");
+    fake::with(|w| {
+        assert_eq!(w.members.len(), 2, "added once: {:#?}", w.log);
+        let m = w.member("etcd-2").expect("etcd-2");
+        assert!(m.running && !m.learner, "{m:?}");
+    });
+}
+
+#[tokio::test]
+async fn removal_is_refused_when_quorum_would_be_lost_and_nothing_is_removed() {
+    let inv = inventory(&[1, 2, 3]);
+    let mut w = World::cluster(&[
+        ("etcd-1", "10.0.0.1", v("3.5.1")),
+        ("etcd-2", "10.0.0.2", v("3.5.1")),
+        ("etcd-3", "10.0.0.3", v("3.5.1")),
+        ("etcd-4", "10.0.0.4", v("3.5.1")),
+    ]);
+    // Two of the three that stay are down: removing etcd-4 leaves 1 of 3.
+    for h in ["etcd-2", "etcd-3"] {
+        if let Some(m) = w.members.iter_mut().find(|m| m.host == h) {
+            m.running = false;
+        }
+    }
+    let remove = Step::Remove {
+        name: "etcd-4".into(),
+        id: 0x103,
+        address: Some("10.0.0.4".into()),
+        leader: false,
+        alive: true,
+        data: Data::Keep,
+    };
+    let e = run(&inv, w, vec![remove]).await.expect_err("refused");
+    assert!(e.to_string().contains("quorum needs 2"), "{e}");
+    assert_eq!(fake::with(|w| w.members.len()), Some(4));
+}
+
+#[tokio::test]
+async fn a_removal_wipes_data_only_when_the_plan_says_so() {
+    for (data, flag) in [(Data::Keep, "no"), (Data::Wipe, "yes")] {
+        let inv = inventory(&[1, 2, 3]);
+        let w = World::cluster(&[
+            ("etcd-1", "10.0.0.1", v("3.5.1")),
+            ("etcd-2", "10.0.0.2", v("3.5.1")),
+            ("etcd-3", "10.0.0.3", v("3.5.1")),
+            ("etcd-4", "10.0.0.4", v("3.5.1")),
+        ]);
+        let remove = Step::Remove {
+            name: "etcd-4".into(),
+            id: 0x103,
+            address: Some("10.0.0.4".into()),
+            leader: false,
+            alive: true,
+            data,
+        };
+        run(&inv, w, vec![remove]).await.expect("removed");
+        let retire = fake::with(|w| {
+            w.host_log("etcd-4")
+                .iter()
+                .find(|l| l.starts_with("etcd-deploy-retire"))
+                .map(|l| l.to_string())
+        })
+        .flatten()
+        .expect("retire ran on etcd-4");
+        assert!(retire.ends_with(&format!(" {flag}")), "{retire}");
+        assert_eq!(fake::with(|w| w.members.len()), Some(3));
+    }
+}
+
+#[tokio::test]
+async fn restarting_the_leader_hands_leadership_over_first() {
+    let inv = inventory(&[1, 2, 3]);
+    let restart = Step::Restart {
+        host: "etcd-1".into(),
+        reasons: vec![crate::plan::RestartReason::ConfigChanged],
+    };
+    run(&inv, three("3.5.1"), vec![restart])
+        .await
+        .expect("restart");
+    let log = log();
+    let moved = log.iter().position(|l| l.starts_with("etcd: move leader"));
+    let restarted = log
+        .iter()
+        .position(|l| l.starts_with("etcd-1: etcd-deploy-start"));
+    assert!(
+        moved.is_some() && moved < restarted,
+        "leadership moved before the restart: {log:#?}"
+    );
+}
