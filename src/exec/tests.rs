@@ -72,6 +72,28 @@ async fn run(inv: &Inventory, world: World, steps: Vec<Step>) -> Result<(), Erro
     execute(&env, &plan, &facts).await
 }
 
+/// Four running members; etcd-4 is the one that leaves.
+fn four() -> World {
+    let v = v("3.5.1");
+    World::cluster(&[
+        ("etcd-1", "10.0.0.1", v),
+        ("etcd-2", "10.0.0.2", v),
+        ("etcd-3", "10.0.0.3", v),
+        ("etcd-4", "10.0.0.4", v),
+    ])
+}
+
+fn remove_etcd_4(data: Data) -> Step {
+    Step::Remove {
+        name: "etcd-4".into(),
+        id: 0x103,
+        address: Some("10.0.0.4".into()),
+        leader: false,
+        alive: true,
+        data,
+    }
+}
+
 fn upgrade_step(to: &str, from: Option<&str>) -> Step {
     let order: Vec<String> = ["etcd-2", "etcd-3", "etcd-1"].map(String::from).to_vec();
     let from: BTreeMap<String, Version> = match from {
@@ -197,27 +219,16 @@ async fn join_resumes_after_the_answer_to_member_add_was_lost() {
 #[tokio::test]
 async fn removal_is_refused_when_quorum_would_be_lost_and_nothing_is_removed() {
     let inv = inventory(&[1, 2, 3]);
-    let mut w = World::cluster(&[
-        ("etcd-1", "10.0.0.1", v("3.5.1")),
-        ("etcd-2", "10.0.0.2", v("3.5.1")),
-        ("etcd-3", "10.0.0.3", v("3.5.1")),
-        ("etcd-4", "10.0.0.4", v("3.5.1")),
-    ]);
+    let mut w = four();
     // Two of the three that stay are down: removing etcd-4 leaves 1 of 3.
     for h in ["etcd-2", "etcd-3"] {
         if let Some(m) = w.members.iter_mut().find(|m| m.host == h) {
             m.running = false;
         }
     }
-    let remove = Step::Remove {
-        name: "etcd-4".into(),
-        id: 0x103,
-        address: Some("10.0.0.4".into()),
-        leader: false,
-        alive: true,
-        data: Data::Keep,
-    };
-    let e = run(&inv, w, vec![remove]).await.expect_err("refused");
+    let e = run(&inv, w, vec![remove_etcd_4(Data::Keep)])
+        .await
+        .expect_err("refused");
     assert!(e.to_string().contains("quorum needs 2"), "{e}");
     assert_eq!(fake::with(|w| w.members.len()), Some(4));
 }
@@ -226,21 +237,9 @@ async fn removal_is_refused_when_quorum_would_be_lost_and_nothing_is_removed() {
 async fn a_removal_wipes_data_only_when_the_plan_says_so() {
     for (data, flag) in [(Data::Keep, "no"), (Data::Wipe, "yes")] {
         let inv = inventory(&[1, 2, 3]);
-        let w = World::cluster(&[
-            ("etcd-1", "10.0.0.1", v("3.5.1")),
-            ("etcd-2", "10.0.0.2", v("3.5.1")),
-            ("etcd-3", "10.0.0.3", v("3.5.1")),
-            ("etcd-4", "10.0.0.4", v("3.5.1")),
-        ]);
-        let remove = Step::Remove {
-            name: "etcd-4".into(),
-            id: 0x103,
-            address: Some("10.0.0.4".into()),
-            leader: false,
-            alive: true,
-            data,
-        };
-        run(&inv, w, vec![remove]).await.expect("removed");
+        run(&inv, four(), vec![remove_etcd_4(data)])
+            .await
+            .expect("removed");
         let retire = fake::with(|w| {
             w.host_log("etcd-4")
                 .iter()

@@ -282,18 +282,8 @@ fn plan_scale_in_removes_members_after_everything_else() {
 
 #[test]
 fn plan_replace_joins_new_before_removing_old_leader() {
-    let three = inv(GOOD);
-    let f = converged(&three);
     // etcd-1 (the leader, 0x100) is replaced by etcd-4.
-    let replaced = inv(&GOOD.replace(
-        "name = \"etcd-1\"\naddress = \"10.0.0.1\"",
-        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
-    ));
-    let mut f2 = f.clone();
-    f2.hosts.remove("etcd-1");
-    f2.hosts.insert("etcd-4".into(), fresh());
-    let s1 = f2.cluster.status.remove("etcd-1").expect("etcd-1");
-    f2.cluster.others.insert(0x100, Some(s1));
+    let (replaced, f2) = replaced_leader();
     let p = plan(&replaced, &f2, &desired(&replaced));
     assert_eq!(step_names(&p), ["join etcd-4", "remove etcd-1"]);
     assert!(
