@@ -5,7 +5,7 @@
 use crate::access::Access;
 use crate::etcd;
 use crate::facts::{ClusterFacts, HostFacts};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, valid_url};
 use crate::runtime;
 use crate::ssh::{Host, HostError};
 use std::collections::BTreeMap;
@@ -69,7 +69,9 @@ pub(crate) async fn cluster(
         .flatten()
         .filter(|e| !e.peer_urls.iter().any(|u| known.contains(u)))
         .map(|e| async move {
-            let status = match e.client_urls.first() {
+            // A URL from etcd's member list, asked only when it is one
+            // etcd-deploy itself would write.
+            let status = match e.client_urls.first().filter(|u| valid_url(u)) {
                 Some(u) => etcd::status(u).await.ok(),
                 None => None,
             };

@@ -262,6 +262,22 @@ pub fn valid_address(a: &str) -> bool {
             && a.as_bytes()[0].is_ascii_alphanumeric())
 }
 
+/// A member URL as etcd-deploy writes them: `http(s)://HOST:PORT`, HOST an
+/// address or a container name. For URLs read back from etcd's member list.
+pub fn valid_url(u: &str) -> bool {
+    let Some(rest) = u
+        .strip_prefix("http://")
+        .or_else(|| u.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    let Some((host, port)) = rest.trim_end_matches('/').rsplit_once(':') else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    port.parse::<u16>().is_ok_and(|p| p != 0) && (valid_address(host) || valid_name(host))
+}
+
 /// Brackets an IPv6 literal for use in a URL.
 pub fn url_host(addr: &str) -> String {
     if addr.contains(':') && !addr.starts_with('[') {

@@ -16,7 +16,7 @@ pub use rollout::Rollout;
 
 use crate::facts::{Facts, MemberInfo};
 use crate::inventory::{
-    Image, Inventory, Member, Runtime, Version, host_of_url, valid_address, valid_name,
+    Image, Inventory, Member, Runtime, Version, host_of_url, valid_address, valid_name, valid_url,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -636,7 +636,16 @@ fn limit_to_scope(p: &mut Plan) {
 pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -> String {
     let mut parts = Vec::new();
     for e in list {
+        // Names and URLs from etcd go into the joining member's config: one
+        // that etcd-deploy would not write itself (a `,` or `=` would add
+        // entries) is left out, and etcd refuses the join rather than trust it.
+        if !e.peer_urls.iter().all(|u| valid_url(u)) {
+            continue;
+        }
         let name = if e.started() {
+            if !valid_name(&e.name) {
+                continue;
+            }
             e.name.clone()
         } else {
             match inv

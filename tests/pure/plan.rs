@@ -577,3 +577,45 @@ fn initial_cluster_names_unstarted_members_from_inventory() {
         "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380"
     );
 }
+
+#[test]
+fn initial_cluster_leaves_out_what_etcd_deploy_would_never_write() {
+    let i = inv(GOOD);
+    let mut hostile = entry(&i, 2, true, false);
+    hostile.name = "x,evil=http://10.6.6.6:2380".into();
+    let mut bad_url = entry(&i, 2, true, false);
+    bad_url.name = "etcd-9".into();
+    bad_url.peer_urls = vec!["http://10.0.0.9:2380,evil=http://10.6.6.6:2380".into()];
+    let list = vec![entry(&i, 0, true, false), hostile, bad_url];
+    assert_eq!(
+        initial_cluster(&list, &i, &i.members[1]),
+        "etcd-1=http://10.0.0.1:2380,etcd-2=http://10.0.0.2:2380"
+    );
+}
+
+#[test]
+fn urls_names_and_addresses_from_etcd_are_checked() {
+    use etcd_deploy::inventory::{valid_address, valid_name, valid_url};
+    for ok in [
+        "http://10.0.0.1:2379",
+        "https://[::1]:2379",
+        "http://etcd-2:3380",
+    ] {
+        assert!(valid_url(ok), "{ok}");
+    }
+    for bad in [
+        "http://10.0.0.1",
+        "ftp://10.0.0.1:21",
+        "http://-oProxyCommand=x:22",
+        "http://a b:2379",
+        "http://10.0.0.1:0",
+        "http://x;touch /tmp/p:2379",
+    ] {
+        assert!(!valid_url(bad), "{bad}");
+    }
+    assert!(valid_address("10.0.0.1") && valid_address("::1") && valid_address("db-1.example"));
+    assert!(!valid_address("-oProxyCommand=x") && !valid_address("root@h") && !valid_address(""));
+    assert!(
+        valid_name("etcd-1") && !valid_name("x;touch /tmp/PWNED;") && !valid_name("a\u{1b}[2K")
+    );
+}
