@@ -8,7 +8,7 @@
 //! digests in the facts are compared against.
 
 use crate::files::sha256_hex;
-use crate::inventory::{Inventory, Member, Version};
+use crate::inventory::{Inventory, Member};
 use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
 use minijinja::value::Serde;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
@@ -62,15 +62,6 @@ pub struct Rendered {
     pub config: String,
     /// Digest of the settings only (bootstrap fields excluded): what decides a restart.
     pub config_digest: String,
-}
-
-/// The compose file of one host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ComposeFile {
-    pub text: String,
-    pub digest: String,
-    /// Per member on the host, the digest of its service (also in its container's labels).
-    pub services: BTreeMap<String, String>,
 }
 
 pub struct Templates {
@@ -147,70 +138,18 @@ impl Templates {
         Ok(format!("{UNIT_MARKER}{}\n{body}", inv.cluster.name))
     }
 
-    /// Renders the compose file of the host `m` runs on, with one service per
-    /// compose member there; each runs `version_of(member)`.
-    pub fn render_compose(
-        &self,
-        inv: &Inventory,
-        m: &Member,
-        version_of: &dyn Fn(&Member) -> Version,
-    ) -> Result<ComposeFile, TemplateError> {
-        let on_host: Vec<&Member> = inv
-            .host_members(m)
-            .into_iter()
-            .filter(|o| o.compose().is_some())
-            .collect();
-        let bridged = on_host.iter().any(|o| o.bridged());
-        let source = self
-            .env
+    /// Renders the compose template with `ctx` (built by the compose
+    /// runtime, `runtime/compose.rs`).
+    pub fn render_compose(&self, ctx: Value) -> Result<String, TemplateError> {
+        Ok(ensure_newline(self.render_one(COMPOSE_TEMPLATE, ctx)?))
+    }
+
+    /// The compose template's text (part of every service's digest).
+    pub fn compose_source(&self) -> String {
+        self.env
             .get_template(COMPOSE_TEMPLATE)
             .map(|t| t.source().to_string())
-            .unwrap_or_default();
-        let mut services = BTreeMap::new();
-        let mut members = Vec::new();
-        for o in on_host {
-            let Some(c) = o.compose() else { continue };
-            let v = version_of(o);
-            let mut svc: BTreeMap<&str, Value> = BTreeMap::from([
-                ("name", Value::from(o.name.as_str())),
-                ("container", Value::from(layout::container(inv, o))),
-                ("image", Value::from(c.image.reference(v))),
-                ("version", Value::from(v.to_string())),
-                ("bridge", Value::from(o.bridged())),
-                ("advertise", Value::from(o.advertise.as_str())),
-                // The address ports are published on (IPv6 in brackets).
-                (
-                    "publish",
-                    Value::from(crate::inventory::url_host(&o.advertise)),
-                ),
-                ("client_port", Value::from(o.client_port)),
-                ("peer_port", Value::from(o.peer_port)),
-                ("data_dir", Value::from(layout::data_dir(o))),
-                ("config", Value::from(layout::config_path(o))),
-                ("config_dir", Value::from(layout::CONFIG_DIR)),
-                ("bin_dir", Value::from(layout::IMAGE_BIN_DIR)),
-            ]);
-            // What decides a recreate: the template and this service's inputs.
-            let inputs = serde_json::to_string(&svc).unwrap_or_default();
-            let digest = sha256_hex(
-                format!("{source}\n{}\n{inputs}", layout::compose_network(inv)).as_bytes(),
-            );
-            svc.insert("digest", Value::from(digest.as_str()));
-            services.insert(o.name.clone(), digest);
-            members.push(Value::from(svc));
-        }
-        let ctx = context! {
-            cluster => context! { name => &inv.cluster.name, project => layout::compose_project(inv) },
-            network => if bridged { Value::from(layout::compose_network(inv)) } else { Value::from(()) },
-            members => members,
-        };
-        let text = ensure_newline(self.render_one(COMPOSE_TEMPLATE, ctx)?);
-        let digest = sha256_hex(text.as_bytes());
-        Ok(ComposeFile {
-            text,
-            digest,
-            services,
-        })
+            .unwrap_or_default()
     }
 
     fn render_one(&self, name: &str, ctx: Value) -> Result<String, TemplateError> {

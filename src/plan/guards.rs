@@ -3,7 +3,7 @@
 //! A guard that fires blocks the whole plan before anything changes anywhere.
 
 use crate::facts::{Facts, MemberInfo};
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, Runtime};
 use crate::layout;
 
 /// The guards that are checked before anything else is decided.
@@ -17,7 +17,7 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts) -> Option<String> {
 /// can be done there, and nothing is done anywhere until it has them.
 fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
     let m = inv.members.iter().find(|m| {
-        m.compose().is_some()
+        matches!(m.runtime, Runtime::Compose(_))
             && facts
                 .hosts
                 .get(&m.name)
@@ -54,10 +54,9 @@ fn runtime_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
             .get(&m.name)
             .is_some_and(|h| h.other_runtime_active)
     })?;
-    let (runs, wants) = if m.compose().is_some() {
-        ("as a systemd unit", "compose")
-    } else {
-        ("in a container", "systemd")
+    let (runs, wants) = match m.runtime {
+        Runtime::Compose(_) => ("as a systemd unit", "compose"),
+        Runtime::Systemd => ("in a container", "systemd"),
     };
     Some(format!(
         "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
@@ -83,7 +82,7 @@ fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
         let c = h
             .unit_cluster
             .as_ref()
-            .filter(|c| *c != mine && m.compose().is_none())?;
+            .filter(|c| *c != mine && m.runtime == Runtime::Systemd)?;
         Some(format!(
             "host {}: {} runs members of etcd cluster {c}; one host runs one systemd-mode cluster (they share the unit, the release link and the default data directory): use another host, or mode = \"compose\" for this cluster",
             m.ssh.address,

@@ -6,10 +6,13 @@
 //! policy, so the executor watches the container's state.
 
 use super::{HostFile, MemberRuntime, Restore};
+use crate::files::sha256_hex;
 use crate::inventory::{self, Inventory, Member, Network, Version};
 use crate::layout::{self, NO_COMPOSE};
 use crate::script::{HOST_LOCK, Script, flag};
 use crate::templates::{TemplateError, Templates};
+use minijinja::{Value, context};
+use std::collections::BTreeMap;
 
 pub(super) struct Compose<'a> {
     pub(super) c: &'a inventory::Compose,
@@ -61,12 +64,7 @@ impl MemberRuntime for Compose<'_> {
         m: &Member,
         version_of: &dyn Fn(&Member) -> Version,
     ) -> Result<HostFile, TemplateError> {
-        let f = t.render_compose(inv, m, version_of)?;
-        Ok(HostFile {
-            service_digest: f.services.get(&m.name).cloned(),
-            text: f.text,
-            digest: f.digest,
-        })
+        compose_file(t, inv, m, version_of)
     }
 
     fn write_host_file(&self, inv: &Inventory, _m: &Member) -> Script {
@@ -186,6 +184,66 @@ impl MemberRuntime for Compose<'_> {
             ],
         )
     }
+}
+
+/// The compose file of the host `m` runs on: one service per compose member
+/// there, each running `version_of(member)`; each service carries a digest
+/// of the template and its own inputs (in its container's labels too), so a
+/// change recreates only the members it concerns.
+fn compose_file(
+    t: &Templates,
+    inv: &Inventory,
+    m: &Member,
+    version_of: &dyn Fn(&Member) -> Version,
+) -> Result<HostFile, TemplateError> {
+    let on_host: Vec<(&Member, &inventory::Compose)> = inv
+        .host_members(m)
+        .into_iter()
+        .filter_map(|o| o.compose().map(|c| (o, c)))
+        .collect();
+    let bridged = on_host.iter().any(|(o, _)| o.bridged());
+    let source = t.compose_source();
+    let mut own_digest = None;
+    let mut members = Vec::new();
+    for (o, c) in on_host {
+        let v = version_of(o);
+        let mut svc: BTreeMap<&str, Value> = BTreeMap::from([
+            ("name", Value::from(o.name.as_str())),
+            ("container", Value::from(layout::container(inv, o))),
+            ("image", Value::from(c.image.reference(v))),
+            ("version", Value::from(v.to_string())),
+            ("bridge", Value::from(o.bridged())),
+            ("advertise", Value::from(o.advertise.as_str())),
+            // The address ports are published on (IPv6 in brackets).
+            ("publish", Value::from(inventory::url_host(&o.advertise))),
+            ("client_port", Value::from(o.client_port)),
+            ("peer_port", Value::from(o.peer_port)),
+            ("data_dir", Value::from(layout::data_dir(o))),
+            ("config", Value::from(layout::config_path(o))),
+            ("config_dir", Value::from(layout::CONFIG_DIR)),
+            ("bin_dir", Value::from(layout::IMAGE_BIN_DIR)),
+        ]);
+        // What decides a recreate: the template and this service's inputs.
+        let inputs = serde_json::to_string(&svc).unwrap_or_default();
+        let digest =
+            sha256_hex(format!("{source}\n{}\n{inputs}", layout::compose_network(inv)).as_bytes());
+        svc.insert("digest", Value::from(digest.as_str()));
+        if o.name == m.name {
+            own_digest = Some(digest);
+        }
+        members.push(Value::from(svc));
+    }
+    let ctx = context! {
+        cluster => context! { name => &inv.cluster.name, project => layout::compose_project(inv) },
+        network => if bridged { Value::from(layout::compose_network(inv)) } else { Value::from(()) },
+        members => members,
+    };
+    let text = t.render_compose(ctx)?;
+    Ok(HostFile {
+        digest: sha256_hex(text.as_bytes()),
+        text,
+        service_digest: own_digest,
+    })
 }
 
 /// Builds the release image `FROM scratch` from the unpacked, verified
