@@ -18,9 +18,9 @@ pub(crate) const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd clust
 /// so several members can share a host.
 pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
 /// Where members' config files live: `/etc/etcd/NAME.conf.yml`.
-pub(crate) const CONFIG_DIR: &str = "/etc/etcd";
+pub(crate) use crate::inventory::CONFIG_DIR;
 /// Links to the current binaries for operators' shells.
-pub(crate) const BIN_LINK_DIR: &str = "/usr/local/bin";
+pub(crate) use crate::inventory::BIN_LINK_DIR;
 pub(crate) const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
 /// The unit instance that runs a member.
 pub(crate) fn unit(m: &Member) -> String {

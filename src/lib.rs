@@ -42,5 +42,7 @@ pub mod runtime;
 mod script;
 mod snapshot;
 mod ssh;
+
+pub use ssh::remove_control_dir;
 pub mod templates;
 pub mod tls;

@@ -143,5 +143,6 @@ fn main() {
             1
         }
     };
+    etcd_deploy::remove_control_dir();
     std::process::exit(code);
 }

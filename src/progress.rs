@@ -4,6 +4,7 @@
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -33,7 +34,12 @@ impl Progress {
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         let log = match log {
             Some(p) => Some(Arc::new(Mutex::new(
-                File::options().create(true).append(true).open(p)?,
+                // Progress can name hosts and paths: readable by its owner only.
+                File::options()
+                    .create(true)
+                    .append(true)
+                    .mode(0o600)
+                    .open(p)?,
             ))),
             None => None,
         };

@@ -44,11 +44,38 @@ enum Conn {
     Fake,
 }
 
-/// Directory for control sockets: short, since a socket path must stay under ~107 bytes.
-fn control_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("edssh-{}", std::process::id()));
-    let _ = std::fs::create_dir_all(&dir);
-    dir
+/// This run's directory for control sockets: short (a socket path must stay
+/// under ~107 bytes), new and private (0700, made by this process, never one
+/// found in place), removed at the end (`remove_control_dir`).
+static CONTROL_DIR: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+fn control_dir() -> Result<PathBuf, String> {
+    CONTROL_DIR
+        .get_or_init(|| {
+            use std::os::unix::fs::DirBuilderExt;
+            let base = std::env::temp_dir();
+            let pid = std::process::id();
+            (0..100u32).find_map(|i| {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos());
+                let dir = base.join(format!("edssh-{pid}-{:x}", nanos ^ i));
+                std::fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&dir)
+                    .ok()
+                    .map(|()| dir)
+            })
+        })
+        .clone()
+        .ok_or_else(|| "cannot make a private directory for SSH control sockets".to_string())
+}
+
+/// Removes this run's control socket directory (after every session closed).
+pub fn remove_control_dir() {
+    if let Some(Some(dir)) = CONTROL_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 // `Conn` has one variant outside the executor's tests.
@@ -81,7 +108,7 @@ impl Host {
         });
         b.connect_timeout(Duration::from_secs(t.connect_timeout_secs));
         b.server_alive_interval(Duration::from_secs(5));
-        b.control_directory(control_dir());
+        b.control_directory(control_dir().map_err(|e| HostError::new(&member.name, "connect", e))?);
         let session = b.connect_mux(&t.address).await.map_err(|e| {
             HostError::new(
                 &member.name,

@@ -240,6 +240,13 @@ impl Member {
     }
 }
 
+/// Where members' config files live (`/etc/etcd/NAME.conf.yml`): defined
+/// here since no data or install directory may be inside it (validation);
+/// `layout` has every other path.
+pub const CONFIG_DIR: &str = "/etc/etcd";
+/// Links to the current binaries for operators' shells (same reason).
+pub const BIN_LINK_DIR: &str = "/usr/local/bin";
+
 /// A member or cluster name etcd-deploy accepts: it ends up in URLs, unit
 /// names, file names and shell arguments. Also the check for names read
 /// back from etcd's member list, which anyone with access could have set.
@@ -393,6 +400,18 @@ impl fmt::Display for Version {
 impl Inventory {
     /// Reads and validates an inventory file.
     pub fn load(path: &Path) -> Result<Inventory, InventoryError> {
+        // An inventory is a few kilobytes; a huge file is a mistake, not a cluster.
+        const MAX: u64 = 1 << 20;
+        let size = std::fs::metadata(path)
+            .map_err(|e| InventoryError::io(path, e))?
+            .len();
+        if size > MAX {
+            return Err(InventoryError {
+                path: path.to_path_buf(),
+                position: None,
+                message: format!("{size} bytes is too large for an inventory (at most 1 MiB)"),
+            });
+        }
         let text = std::fs::read_to_string(path).map_err(|e| InventoryError::io(path, e))?;
         parse(path, &text)
     }

@@ -38,8 +38,8 @@ pub(super) struct RawCluster {
     pub token: Option<Spanned<String>>,
     pub data_dir: Option<Spanned<String>>,
     pub install_dir: Option<Spanned<String>>,
-    pub client_port: Option<u16>,
-    pub peer_port: Option<u16>,
+    pub client_port: Option<Spanned<u16>>,
+    pub peer_port: Option<Spanned<u16>>,
     pub templates_dir: Option<Spanned<String>>,
     pub access: Option<Spanned<String>>,
     pub mode: Option<Spanned<String>>,
@@ -58,25 +58,25 @@ pub(super) struct RawRelease {
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawSsh {
-    pub user: Option<String>,
-    pub port: Option<u16>,
-    pub identity_file: Option<String>,
+    pub user: Option<Spanned<String>>,
+    pub port: Option<Spanned<u16>>,
+    pub identity_file: Option<Spanned<String>>,
     #[serde(rename = "become")]
     pub become_root: Option<bool>,
     pub host_key_policy: Option<Spanned<String>>,
-    pub known_hosts_file: Option<String>,
+    pub known_hosts_file: Option<Spanned<String>>,
     pub connect_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEtcd {
-    pub heartbeat_interval_ms: Option<u32>,
-    pub election_timeout_ms: Option<u32>,
+    pub heartbeat_interval_ms: Option<Spanned<u32>>,
+    pub election_timeout_ms: Option<Spanned<u32>>,
     pub snapshot_count: Option<u64>,
     pub quota_backend_bytes: Option<u64>,
     pub auto_compaction_mode: Option<Spanned<String>>,
-    pub auto_compaction_retention: Option<String>,
+    pub auto_compaction_retention: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
     /// Further etcd config-file keys, written verbatim.
     pub extra: Option<Spanned<BTreeMap<String, toml::Value>>>,

@@ -65,7 +65,11 @@ impl Ctx<'_> {
                 Err(self.field(
                     v,
                     field,
-                    format!("`{}`: expected one of {}", v.get_ref(), words.join(", ")),
+                    format!(
+                        "`{}`: expected one of {}",
+                        shown(v.get_ref()),
+                        words.join(", ")
+                    ),
                 ))
             }
         }
@@ -101,16 +105,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Inventory, InventoryError> {
 fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
     let c = &raw.cluster;
     check_name(cx, &c.name, "cluster.name")?;
-    let version = Version::parse(c.version.get_ref()).ok_or_else(|| {
-        cx.field(
-            &c.version,
-            "cluster.version",
-            format!(
-                "`{}` is not a release version like 3.5.17",
-                c.version.get_ref()
-            ),
-        )
-    })?;
+    let version = Some(c.version.get_ref())
+        .filter(|v| !v.starts_with('v'))
+        .and_then(|v| Version::parse(v))
+        .ok_or_else(|| {
+            cx.field(
+                &c.version,
+                "cluster.version",
+                format!(
+                    "`{}` is not a release version like 3.5.17",
+                    shown(c.version.get_ref())
+                ),
+            )
+        })?;
     if version.major != 3 || version.minor < 4 {
         return Err(cx.field(
             &c.version,
@@ -125,8 +132,20 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         "/opt/etcd",
     )?;
     let data_dir = abs_path(cx, c.data_dir.as_ref(), "cluster.data_dir", "/var/lib/etcd")?;
-    let client_port = c.client_port.unwrap_or(2379);
-    let peer_port = c.peer_port.unwrap_or(2380);
+    let client_port = port(cx, c.client_port.as_ref(), "cluster.client_port", 2379)?;
+    let peer_port = port(cx, c.peer_port.as_ref(), "cluster.peer_port", 2380)?;
+    if let (Some(d), Some(i)) = (&c.data_dir, &c.install_dir)
+        && (within(&data_dir, &install_dir) || within(&install_dir, &data_dir))
+    {
+        return Err(cx.field(
+            d,
+            "cluster.data_dir",
+            format!(
+                "`{data_dir}` and install_dir `{}` must not contain one another (destroy removes the releases, --wipe-data the data)",
+                shown(i.get_ref())
+            ),
+        ));
+    }
     let access = cx.choice(
         c.access.as_ref(),
         "cluster.access",
@@ -149,10 +168,20 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         version,
         token,
         install_dir,
-        templates_dir: c
-            .templates_dir
-            .as_ref()
-            .map(|d| relative_to(cx.path, d.get_ref())),
+        templates_dir: match &c.templates_dir {
+            None => None,
+            Some(d) => {
+                let dir = relative_to(cx.path, d.get_ref());
+                if !dir.is_dir() {
+                    return Err(cx.field(
+                        d,
+                        "cluster.templates_dir",
+                        format!("{} is not a directory", shown(&dir.display().to_string())),
+                    ));
+                }
+                Some(dir)
+            }
+        },
         access,
     };
 
@@ -322,14 +351,38 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
             "github" => ReleaseSource::Github,
             "google" => ReleaseSource::Google,
             url if url.starts_with("http://") || url.starts_with("https://") => {
+                let name = url_host_name(url);
+                if !valid_address(name) {
+                    return Err(cx.field(
+                        s,
+                        "release.source",
+                        format!("`{}`: the mirror URL names no host", shown(url)),
+                    ));
+                }
                 ReleaseSource::Mirror(url.to_string())
             }
-            url if url.starts_with("file://") => ReleaseSource::Mirror(url.to_string()),
+            url if url.starts_with("file://") => {
+                let dir = Path::new(&url["file://".len()..]);
+                if !dir.is_absolute() || !dir.is_dir() {
+                    return Err(cx.field(
+                        s,
+                        "release.source",
+                        format!(
+                            "`{}`: a file:// mirror must be a directory laid out like the release pages",
+                            shown(url)
+                        ),
+                    ));
+                }
+                ReleaseSource::Mirror(url.to_string())
+            }
             other => {
                 return Err(cx.field(
                     s,
                     "release.source",
-                    format!("`{other}`: expected \"github\", \"google\" or a mirror URL (http://, https://)"),
+                    format!(
+                        "`{}`: expected \"github\", \"google\" or a mirror URL (http://, https://, file://)",
+                        shown(other)
+                    ),
                 ));
             }
         },
@@ -514,23 +567,35 @@ fn build_member(
     base: &EtcdSettings,
 ) -> Result<Member, InventoryError> {
     let field = |f: &str| format!("hosts[{i}].{f}");
-    let address = h.address.get_ref().trim();
-    if address.is_empty() || address.contains(char::is_whitespace) {
+    let address = h.address.get_ref().as_str();
+    if !valid_address(address) {
         return Err(cx.field(
             &h.address,
             &field("address"),
-            "expected a host name or IP address",
+            format!(
+                "`{}` is not a host name or IP address (letters, digits, '-' and '.', not starting with '-')",
+                shown(address)
+            ),
         ));
     }
     let advertise = match &h.advertise {
-        Some(a) if a.get_ref().trim().is_empty() || a.get_ref().contains(['/', ' ']) => {
-            return Err(cx.field(a, &field("advertise"), "expected a host name or IP address"));
+        Some(a) if !valid_address(a.get_ref()) => {
+            return Err(cx.field(
+                a,
+                &field("advertise"),
+                format!("`{}` is not a host name or IP address", shown(a.get_ref())),
+            ));
         }
         Some(a) => a.get_ref().clone(),
         None => address.to_string(),
     };
-    let client_port = h.client_port.as_ref().map_or(client_port, |p| *p.get_ref());
-    let peer_port = h.peer_port.as_ref().map_or(peer_port, |p| *p.get_ref());
+    let client_port = port(
+        cx,
+        h.client_port.as_ref(),
+        &field("client_port"),
+        client_port,
+    )?;
+    let peer_port = port(cx, h.peer_port.as_ref(), &field("peer_port"), peer_port)?;
     if client_port == peer_port {
         let span = h
             .peer_port
@@ -547,6 +612,33 @@ fn build_member(
     }
     let data_dir = abs_path(cx, h.data_dir.as_ref(), &field("data_dir"), data_dir)?;
     let ssh = merge_ssh(&raw.ssh, &h.ssh);
+    let ssh_port = match &ssh.port {
+        Some(p) => Some(port(cx, Some(p), "ssh.port", 22)?),
+        None => None,
+    };
+    if let Some(u) = &ssh.user
+        && !valid_user(u.get_ref())
+    {
+        return Err(cx.field(
+            u,
+            "ssh.user",
+            format!("`{}` is not a user name", shown(u.get_ref())),
+        ));
+    }
+    let identity_file = match &ssh.identity_file {
+        Some(f) => {
+            let p = relative_to(cx.path, f.get_ref());
+            if !p.is_file() {
+                return Err(cx.field(
+                    f,
+                    "ssh.identity_file",
+                    format!("{} is not a file", shown(&p.display().to_string())),
+                ));
+            }
+            Some(p)
+        }
+        None => None,
+    };
     let host_key_policy = cx.choice(
         ssh.host_key_policy.as_ref(),
         "ssh.host_key_policy",
@@ -561,22 +653,36 @@ fn build_member(
         Some(e) => build_settings(cx, e, Some(base))?,
         None => base.clone(),
     };
+    // A known_hosts file ssh cannot use turns host-key checking off without a
+    // word: refused unless checking is off on purpose.
+    let known_hosts_file = match &ssh.known_hosts_file {
+        Some(f) => {
+            let p = relative_to(cx.path, f.get_ref());
+            let usable = p.parent().is_some_and(Path::is_dir) && !p.is_dir();
+            if !usable && host_key_policy != HostKeyPolicy::Off {
+                return Err(cx.field(
+                    f,
+                    "ssh.known_hosts_file",
+                    format!(
+                        "{} cannot be used (its directory must exist); host keys would go unchecked",
+                        shown(&p.display().to_string())
+                    ),
+                ));
+            }
+            Some(p)
+        }
+        None => None,
+    };
     Ok(Member {
         name: h.name.get_ref().clone(),
         ssh: SshTarget {
             address: address.to_string(),
-            user: ssh.user.clone(),
-            port: ssh.port,
-            identity_file: ssh
-                .identity_file
-                .as_deref()
-                .map(|p| relative_to(cx.path, p)),
+            user: ssh.user.as_ref().map(|u| u.get_ref().clone()),
+            port: ssh_port,
+            identity_file,
             become_root: ssh.become_root.unwrap_or(false),
             host_key_policy,
-            known_hosts_file: ssh
-                .known_hosts_file
-                .as_deref()
-                .map(|p| relative_to(cx.path, p)),
+            known_hosts_file,
             connect_timeout_secs: ssh.connect_timeout_secs.unwrap_or(10),
         },
         advertise,
@@ -592,7 +698,7 @@ fn build_member(
 fn merge_ssh(base: &RawSsh, host: &RawSsh) -> RawSsh {
     RawSsh {
         user: host.user.clone().or_else(|| base.user.clone()),
-        port: host.port.or(base.port),
+        port: host.port.clone().or_else(|| base.port.clone()),
         identity_file: host
             .identity_file
             .clone()
@@ -618,31 +724,70 @@ fn build_settings(
 ) -> Result<EtcdSettings, InventoryError> {
     let heartbeat = raw
         .heartbeat_interval_ms
+        .as_ref()
+        .map(|h| *h.get_ref())
         .or(base.map(|b| b.heartbeat_interval_ms))
         .unwrap_or(100);
     let election = raw
         .election_timeout_ms
+        .as_ref()
+        .map(|e| *e.get_ref())
         .or(base.map(|b| b.election_timeout_ms))
         .unwrap_or(1000);
-    if election < heartbeat * 5 {
-        return Err(InventoryError {
-            path: cx.path.to_path_buf(),
-            position: None,
-            message: format!(
+    // Where to point: the field set here, else the one set in [etcd].
+    let at = |f: Option<&Spanned<u32>>| f.map_or(0..0, |v| v.span());
+    let span = raw
+        .election_timeout_ms
+        .as_ref()
+        .or(raw.heartbeat_interval_ms.as_ref());
+    if heartbeat == 0 {
+        return Err(cx.at(
+            at(raw.heartbeat_interval_ms.as_ref()),
+            "etcd.heartbeat_interval_ms: must be at least 1",
+        ));
+    }
+    // etcd refuses to start with more (its own limit).
+    if election > 50_000 {
+        return Err(cx.at(
+            at(raw.election_timeout_ms.as_ref()),
+            format!("etcd.election_timeout_ms: {election} is above etcd's maximum of 50000"),
+        ));
+    }
+    if u64::from(election) < u64::from(heartbeat) * 5 {
+        return Err(cx.at(
+            at(span),
+            format!(
                 "etcd.election_timeout_ms ({election}) must be at least 5 times etcd.heartbeat_interval_ms ({heartbeat})"
             ),
-        });
+        ));
     }
     let auto_compaction_mode = match &raw.auto_compaction_mode {
         Some(m) if !matches!(m.get_ref().as_str(), "periodic" | "revision") => {
             return Err(cx.field(
                 m,
                 "etcd.auto_compaction_mode",
-                format!("`{}`: expected \"periodic\" or \"revision\"", m.get_ref()),
+                format!(
+                    "`{}`: expected \"periodic\" or \"revision\"",
+                    shown(m.get_ref())
+                ),
             ));
         }
         Some(m) => Some(m.get_ref().clone()),
         None => base.and_then(|b| b.auto_compaction_mode.clone()),
+    };
+    let auto_compaction_retention = match &raw.auto_compaction_retention {
+        Some(r) if !valid_retention(r.get_ref()) => {
+            return Err(cx.field(
+                r,
+                "etcd.auto_compaction_retention",
+                format!(
+                    "`{}`: expected a number (hours, or revisions in revision mode) or a duration like \"1h\" or \"30m\"",
+                    shown(r.get_ref())
+                ),
+            ));
+        }
+        Some(r) => Some(r.get_ref().clone()),
+        None => base.and_then(|b| b.auto_compaction_retention.clone()),
     };
     let log_level = match &raw.log_level {
         Some(l)
@@ -665,16 +810,34 @@ fn build_settings(
     };
     let mut extra = base.map(|b| b.extra.clone()).unwrap_or_default();
     if let Some(table) = &raw.extra {
-        if let Some(k) = table
-            .get_ref()
-            .keys()
-            .find(|k| MANAGED_KEYS.contains(&k.as_str()))
-        {
-            return Err(cx.field(
-                table,
-                "etcd.extra",
-                format!("`{k}` is set by etcd-deploy itself; use the inventory's own field for it"),
-            ));
+        for k in table.get_ref().keys() {
+            // etcd's config keys are lowercase words joined by '-'; anything
+            // else could not be one (and a newline would add YAML lines).
+            let plain = !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && k.as_bytes()[0].is_ascii_lowercase();
+            let normal = k.trim().to_ascii_lowercase().replace('_', "-");
+            if MANAGED_KEYS.contains(&normal.as_str()) {
+                return Err(cx.field(
+                    table,
+                    "etcd.extra",
+                    format!(
+                        "`{}` is set by etcd-deploy itself; use the inventory's own field for it",
+                        shown(k)
+                    ),
+                ));
+            }
+            if !plain {
+                return Err(cx.field(
+                    table,
+                    "etcd.extra",
+                    format!(
+                        "`{}` is not an etcd config key (lowercase words joined by '-', like max-request-bytes)",
+                        shown(k)
+                    ),
+                ));
+            }
         }
         extra.extend(table.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
     }
@@ -686,10 +849,7 @@ fn build_settings(
             .quota_backend_bytes
             .or(base.and_then(|b| b.quota_backend_bytes)),
         auto_compaction_mode,
-        auto_compaction_retention: raw
-            .auto_compaction_retention
-            .clone()
-            .or(base.and_then(|b| b.auto_compaction_retention.clone())),
+        auto_compaction_retention,
         log_level,
         extra,
     })
@@ -727,7 +887,8 @@ fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), Inven
             name,
             field,
             format!(
-                "`{n}` is not a valid name: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63 characters"
+                "`{}` is not a valid name: use letters, digits, '-', '_' or '.', starting with a letter or digit, at most 63 characters",
+                shown(n)
             ),
         ))
     }
@@ -743,18 +904,31 @@ fn abs_path(
         None => Ok(default.to_string()),
         Some(v) => {
             let p = v.get_ref();
-            if !p.starts_with('/')
-                || p.contains(['\n', '\'', '"'])
-                || p.split('/').any(|c| c == "..")
-            {
-                Err(cx.field(
+            let plain = p.starts_with('/')
+                && p.len() <= 255
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"/._-+@".contains(&b))
+                && !p.contains("//")
+                && !p.split('/').any(|c| c == ".." || c == ".");
+            if !plain {
+                return Err(cx.field(
                     v,
                     field,
-                    format!("`{p}` must be an absolute path without quotes or `..`"),
-                ))
-            } else {
-                Ok(p.trim_end_matches('/').to_string())
+                    format!(
+                        "`{}` must be an absolute path of letters, digits and / . _ - + @ (no spaces, `%`, quotes, `.` or `..` parts)",
+                        shown(p)
+                    ),
+                ));
             }
+            let p = p.trim_end_matches('/');
+            if let Some(why) = system_dir(p) {
+                return Err(cx.field(
+                    v,
+                    field,
+                    format!("`{}` is {why}: etcd-deploy takes it over (owner, mode) and destroy removes it; use a directory of its own, like /var/lib/etcd or /opt/etcd", shown(p)),
+                ));
+            }
+            Ok(p.to_string())
         }
     }
 }
@@ -771,5 +945,169 @@ fn relative_to(inventory: &Path, p: &str) -> PathBuf {
         p
     } else {
         inventory.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+/// A value shown in an error message: control characters escaped, long
+/// values cut (a 10 MB name is not echoed whole).
+fn shown(v: &str) -> String {
+    let mut out: String = v.chars().take(64).flat_map(char::escape_debug).collect();
+    if v.chars().count() > 64 {
+        out.push('…');
+    }
+    out
+}
+
+fn port(
+    cx: &Ctx,
+    v: Option<&Spanned<u16>>,
+    field: &str,
+    default: u16,
+) -> Result<u16, InventoryError> {
+    match v {
+        None => Ok(default),
+        Some(p) if *p.get_ref() == 0 => Err(cx.field(p, field, "port 0 is not a port")),
+        Some(p) => Ok(*p.get_ref()),
+    }
+}
+
+/// `inner` is `outer` or lies under it.
+fn within(inner: &str, outer: &str) -> bool {
+    inner == outer || inner.starts_with(&format!("{outer}/"))
+}
+
+/// Why a path cannot be a data or install directory: a directory of the
+/// system itself, one etcd-deploy uses for something else, or a pseudo
+/// file system. (Whether an existing directory holds others' files is for
+/// the facts to say.)
+fn system_dir(p: &str) -> Option<&'static str> {
+    const SYSTEM: [&str; 52] = [
+        "",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/libx32",
+        "/lost+found",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/snap",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/bin",
+        "/usr/games",
+        "/usr/include",
+        "/usr/lib",
+        "/usr/lib32",
+        "/usr/lib64",
+        "/usr/libexec",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/local/etc",
+        "/usr/local/games",
+        "/usr/local/include",
+        "/usr/local/lib",
+        "/usr/local/man",
+        "/usr/local/sbin",
+        "/usr/local/share",
+        "/usr/local/src",
+        "/usr/sbin",
+        "/usr/share",
+        "/usr/src",
+        "/var",
+        "/var/backups",
+        "/var/cache",
+        "/var/lib",
+        "/var/local",
+        "/var/log",
+        "/var/mail",
+        "/var/opt",
+        "/var/tmp",
+    ];
+    if SYSTEM.contains(&p) {
+        return Some("a system directory");
+    }
+    if [
+        "/proc",
+        "/sys",
+        "/dev",
+        "/run",
+        "/boot",
+        "/etc",
+        "/usr",
+        "/var/run",
+        "/var/lock",
+    ]
+    .iter()
+    .any(|d| within(p, d))
+    {
+        return Some("inside a system directory");
+    }
+    if within(p, CONFIG_DIR) || within(p, BIN_LINK_DIR) {
+        return Some("where etcd-deploy keeps its own files");
+    }
+    None
+}
+
+/// A user name ssh can be given: no option, no `@`, no spaces.
+fn valid_user(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 64
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-$".contains(&b))
+        && !u.starts_with('-')
+}
+
+/// etcd's auto-compaction-retention: a number, or a Go duration (`1h30m`).
+fn valid_retention(r: &str) -> bool {
+    if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) {
+        return true;
+    }
+    let mut rest = r;
+    if rest.is_empty() {
+        return false;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return false;
+        }
+        rest = &rest[digits..];
+        let Some(unit) = ["ns", "us", "µs", "ms", "s", "m", "h"]
+            .iter()
+            .filter(|u| rest.starts_with(*u))
+            .max_by_key(|u| u.len())
+        else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+    }
+    true
+}
+
+/// The host a mirror URL names (`http://user@[::1]:8080/x` → `::1`).
+fn url_host_name(url: &str) -> &str {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = hostport.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => hostport,
     }
 }

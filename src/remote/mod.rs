@@ -169,3 +169,155 @@ pub(crate) fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script 
 
 /// The last part of a restore: the restored data belongs to etcd.
 pub(crate) const OWN_DATA: &str = include_str!("own_data.sh");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::sha256_hex;
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs a script here, as the SSH layer would there, with `input` on stdin.
+    fn run_locally(s: &Script, input: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        let argv = s.argv();
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("sh");
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(input);
+        }
+        child.wait_with_output().expect("wait")
+    }
+
+    /// A release-shaped tarball of `dir`'s `etcd-v3.5.1-linux-amd64/`.
+    fn tarball(dir: &Path) -> Vec<u8> {
+        let out = dir.join("release.tar.gz");
+        let ok = Command::new("tar")
+            .args(["-czf"])
+            .arg(&out)
+            .arg("-C")
+            .arg(dir)
+            .arg("etcd-v3.5.1-linux-amd64")
+            .status()
+            .expect("tar");
+        assert!(ok.success());
+        std::fs::read(out).expect("read tarball")
+    }
+
+    fn release_dir(dir: &Path) -> std::path::PathBuf {
+        let top = dir.join("etcd-v3.5.1-linux-amd64");
+        std::fs::create_dir_all(&top).expect("mkdir");
+        std::fs::write(top.join("etcd"), "#!/bin/sh\n").expect("etcd");
+        Command::new("chmod")
+            .arg("+x")
+            .arg(top.join("etcd"))
+            .status()
+            .expect("chmod");
+        top
+    }
+
+    fn install(target: &Path, bytes: &[u8]) -> std::process::Output {
+        let inv = crate::inventory::parse(
+            Path::new("inventory.toml"),
+            &format!(
+                "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\ninstall_dir = \"{}\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
+                target.display()
+            ),
+        )
+        .expect("inventory");
+        let v = inv.cluster.version;
+        let mut s = install_release(&inv, v, &sha256_hex(bytes), Source::Stdin);
+        // The host lock needs /run; the script's own logic is what is tested.
+        s.body = s.body.replace(
+            "/run/etcd-deploy.lock",
+            &format!("{}/lock", target.display()),
+        );
+        std::fs::create_dir_all(target).expect("target");
+        run_locally(&s, bytes)
+    }
+
+    #[test]
+    fn a_release_of_files_and_directories_installs() {
+        let t = tempfile::tempdir().expect("tempdir");
+        release_dir(t.path());
+        let out = install(&t.path().join("opt"), &tarball(t.path()));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(t.path().join("opt/etcd-v3.5.1/etcd").is_file());
+    }
+
+    #[test]
+    fn finding_6_a_symlink_in_the_tarball_fails_the_install_and_leaves_nothing() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let top = release_dir(t.path());
+        std::os::unix::fs::symlink("/etc/motd", top.join(".sha256")).expect("symlink");
+        let out = install(&t.path().join("opt"), &tarball(t.path()));
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("other than files and directories"), "{err}");
+        let left: Vec<_> = std::fs::read_dir(t.path().join("opt"))
+            .expect("opt")
+            .map(|e| e.expect("entry").file_name())
+            .filter(|n| n != "lock")
+            .collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+    }
+
+    #[test]
+    fn finding_6_a_path_outside_the_release_directory_fails_the_install() {
+        let t = tempfile::tempdir().expect("tempdir");
+        release_dir(t.path());
+        let out_file = t.path().join("evil.tar.gz");
+        let ok = Command::new("tar")
+            .arg("-czf")
+            .arg(&out_file)
+            .arg("-C")
+            .arg(t.path())
+            .arg("--transform=s,^etcd-v3.5.1-linux-amd64/etcd$,etcd-v3.5.1-linux-amd64/../../escaped,")
+            .arg("etcd-v3.5.1-linux-amd64")
+            .status()
+            .expect("tar");
+        assert!(ok.success());
+        let bytes = std::fs::read(&out_file).expect("read");
+        let out = install(&t.path().join("opt"), &bytes);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("outside its directory"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!t.path().join("escaped").exists());
+    }
+
+    #[test]
+    fn a_tarball_that_does_not_match_its_checksum_installs_nothing() {
+        let t = tempfile::tempdir().expect("tempdir");
+        release_dir(t.path());
+        let bytes = tarball(t.path());
+        let inv = crate::inventory::parse(
+            Path::new("inventory.toml"),
+            "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
+        )
+        .expect("inventory");
+        let mut s = install_release(&inv, inv.cluster.version, &"0".repeat(64), Source::Stdin);
+        let target = t.path().join("opt");
+        std::fs::create_dir_all(&target).expect("target");
+        s.body = s.body.replace(
+            "/run/etcd-deploy.lock",
+            &format!("{}/lock", target.display()),
+        );
+        s.args[0] = format!("{}/etcd-v3.5.1", target.display());
+        let out = run_locally(&s, &bytes);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
+        assert!(!target.join("etcd-v3.5.1").exists());
+    }
+}
