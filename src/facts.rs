@@ -206,4 +206,23 @@ impl ClusterFacts {
 pub struct Facts {
     pub hosts: BTreeMap<String, HostFacts>,
     pub cluster: ClusterFacts,
+    /// Members etcd-deploy set up from this inventory's directory, by name:
+    /// its own record on the controller (`records.rs`). A member that left
+    /// the inventory is reached over SSH only through this record, never
+    /// at an address etcd's member list gives.
+    pub recorded: BTreeMap<String, RecordedMember>,
+}
+
+/// How etcd-deploy reached a member it set up, and the peer URL it gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedMember {
+    /// SSH destination, port and user, as the inventory had them.
+    pub address: String,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// The address etcd advertised and its ports.
+    pub advertise: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub peer_url: String,
 }

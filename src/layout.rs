@@ -17,10 +17,10 @@ pub(crate) const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd clust
 /// The systemd template unit; each member runs as its instance `etcd@NAME`,
 /// so several members can share a host.
 pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
-/// Where members' config files live: `/etc/etcd/NAME.conf.yml`.
-pub(crate) use crate::inventory::CONFIG_DIR;
 /// Links to the current binaries for operators' shells.
 pub(crate) use crate::inventory::BIN_LINK_DIR;
+/// Where members' config files live: `/etc/etcd/NAME.conf.yml`.
+pub(crate) use crate::inventory::CONFIG_DIR;
 pub(crate) const BINARIES: [&str; 3] = ["etcd", "etcdctl", "etcdutl"];
 /// The unit instance that runs a member.
 pub(crate) fn unit(m: &Member) -> String {

@@ -36,6 +36,7 @@ pub mod inventory;
 mod layout;
 pub mod plan;
 mod progress;
+mod records;
 mod release;
 mod remote;
 pub mod runtime;

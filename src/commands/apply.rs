@@ -62,6 +62,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             if p.is_empty() && p.blocked.is_none() {
                 return Ok(());
             }
+            if p.blocked.is_none() {
+                s.remember_members()?;
+            }
             exec::execute(&s.env(), &p, &facts).await?;
             if *scope == Scope::PrepareUpgrade {
                 let v = args.version.unwrap_or(s.inv.cluster.version);

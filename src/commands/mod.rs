@@ -15,6 +15,7 @@ use crate::gather;
 use crate::inventory::{Inventory, Version};
 use crate::plan::Desired;
 use crate::progress::Progress;
+use crate::records;
 use crate::runtime;
 use crate::ssh::Host;
 use crate::templates::Templates;
@@ -100,7 +101,11 @@ impl Session {
     pub async fn facts(&self) -> Result<Facts, Error> {
         let hosts = gather::hosts(&self.inv, &self.hosts).await?;
         let cluster = gather::cluster(&self.inv, &self.hosts, &hosts, &self.access).await;
-        Ok(Facts { hosts, cluster })
+        Ok(Facts {
+            hosts,
+            cluster,
+            recorded: records::load(&self.inv),
+        })
     }
 
     /// The digests the rendered files of each member must have.
@@ -126,6 +131,17 @@ impl Session {
             );
         }
         Ok(out)
+    }
+
+    /// Records the inventory's members as etcd-deploy's own (`records.rs`),
+    /// before a run changes anything on them.
+    pub fn remember_members(&self) -> Result<(), Error> {
+        records::remember(&self.inv).map_err(|e| {
+            Error::Blocked(format!(
+                "cannot write etcd-deploy's record of its members beside {}: {e}",
+                self.inv.path.display()
+            ))
+        })
     }
 
     /// What the executor acts through.

@@ -133,6 +133,12 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             snapshot_to,
             rollback,
         } => upgrade::run(env, rollout, from, snapshot_to.as_deref(), *rollback, live).await,
-        Step::Remove { name, id, data, .. } => remove::run(env, name, *id, *data, live).await,
+        Step::Remove {
+            name,
+            id,
+            host,
+            data,
+            ..
+        } => remove::run(env, name, *id, host.as_ref(), *data, live).await,
     }
 }

@@ -7,9 +7,10 @@ use super::Env;
 use super::gates::{etcd_err, guard, leader_url, move_leadership, retry, urls};
 use crate::error::Error;
 use crate::etcd::{self, Kind};
-use crate::facts::MemberInfo;
-use crate::inventory::{Member, host_of_url, valid_address, valid_name};
+use crate::facts::RecordedMember;
+use crate::inventory::{Member, valid_address, valid_name};
 use crate::plan::{Data, ids_of, quorum};
+use crate::records;
 use crate::remote;
 use crate::ssh::{Host, HostError};
 use std::collections::BTreeSet;
@@ -20,6 +21,7 @@ pub(super) async fn run(
     env: &Env<'_>,
     name: &str,
     id: u64,
+    recorded: Option<&RecordedMember>,
     data: Data,
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
@@ -29,20 +31,17 @@ pub(super) async fn run(
         let list = etcd::member_list(&cluster)
             .await
             .map_err(|e| etcd_err(name, "read member list", e))?;
-        let Some(entry) = list.iter().find(|e| e.id == id) else {
+        if !list.iter().any(|e| e.id == id) {
             task.step("already removed");
             return Ok(());
-        };
+        }
         quorum::check_removal(&list, &[id], &ids_of(&list, live))
             .map_err(|why| HostError::new(name, "member remove", why.to_string()))?;
-        // Its host, reached like the inventory's hosts but at its advertised address.
-        let member = retired_member(env, name, entry);
+        // Its host, reached only as etcd-deploy's own record says.
+        let member = recorded.and_then(|r| retired_member(env, name, r));
         let host = match &member {
             Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
-            None => Err(
-                "its name or advertised address is not one etcd-deploy would use (see `etcdctl member list`)"
-                    .to_string(),
-            ),
+            None => Err("etcd-deploy has no record of its host".to_string()),
         };
         let leader = leader_url(env, live).await.ok();
         let leader_is_it = match &leader {
@@ -81,6 +80,11 @@ pub(super) async fn run(
                 "warning: {name}: removed from the cluster, but its host could not be reached to stop etcd ({why}); stop and disable etcd there by hand"
             )),
         }
+        if let Err(e) = records::forget(env.inv, name) {
+            env.progress.line(&format!(
+                "warning: {name}: removed, but etcd-deploy's record of it could not be updated: {e}"
+            ));
+        }
         Ok(())
     })
     .await?;
@@ -89,37 +93,19 @@ pub(super) async fn run(
 }
 
 /// A stand-in `Member` for a host that left the inventory: the inventory's
-/// SSH settings and layout, its own name, address and ports. These come from
-/// etcd's member list, not from the operator: a name or address etcd-deploy
-/// would not accept in an inventory gives no host (the member still leaves
-/// the cluster; stopping it is left to the operator, with a warning).
-fn retired_member(env: &Env<'_>, name: &str, e: &MemberInfo) -> Option<Member> {
-    if !valid_name(name) {
+/// SSH settings and layout, with the recorded name, SSH destination,
+/// address and ports.
+fn retired_member(env: &Env<'_>, name: &str, r: &RecordedMember) -> Option<Member> {
+    if !valid_name(name) || !valid_address(&r.address) || !valid_address(&r.advertise) {
         return None;
     }
-    let template = env.inv.members.first()?;
-    let peer = e.peer_urls.first()?;
-    let port = |u: &str| {
-        u.rsplit(':')
-            .next()
-            .and_then(|p| p.trim_end_matches('/').parse().ok())
-    };
-    // Client URLs carry the host's address; peer URLs may carry a container name.
-    let address = e
-        .client_urls
-        .first()
-        .and_then(|u| host_of_url(u))
-        .or_else(|| host_of_url(peer))
-        .filter(|a| valid_address(a))?;
-    let mut m = template.clone();
+    let mut m = env.inv.members.first()?.clone();
     m.name = name.to_string();
-    m.ssh.address = address.clone();
-    m.peer_port = port(peer)?;
-    m.client_port = e
-        .client_urls
-        .first()
-        .and_then(|u| port(u))
-        .unwrap_or(template.client_port);
-    m.advertise = address;
+    m.ssh.address = r.address.clone();
+    m.ssh.port = r.port;
+    m.ssh.user = r.user.clone().or(m.ssh.user);
+    m.advertise = r.advertise.clone();
+    m.client_port = r.client_port;
+    m.peer_port = r.peer_port;
     Some(m)
 }

@@ -5,7 +5,7 @@
 use super::{Env, execute};
 use crate::access::Access;
 use crate::error::Error;
-use crate::facts::Facts;
+use crate::facts::{Facts, RecordedMember};
 use crate::fake::{self, World};
 use crate::inventory::{self, Inventory, Version};
 use crate::plan::{Data, Plan, Rollback, Rollout, Step};
@@ -87,7 +87,15 @@ fn remove_etcd_4(data: Data) -> Step {
     Step::Remove {
         name: "etcd-4".into(),
         id: 0x103,
-        address: Some("10.0.0.4".into()),
+        host: Some(RecordedMember {
+            address: "10.0.0.4".into(),
+            port: None,
+            user: Some("root".into()),
+            advertise: "10.0.0.4".into(),
+            client_port: 2379,
+            peer_port: 2380,
+            peer_url: "http://10.0.0.4:2380".into(),
+        }),
         leader: false,
         alive: true,
         data,
@@ -251,6 +259,24 @@ async fn a_removal_wipes_data_only_when_the_plan_says_so() {
         assert!(retire.ends_with(&format!(" {flag}")), "{retire}");
         assert_eq!(fake::with(|w| w.members.len()), Some(3));
     }
+}
+
+#[tokio::test]
+async fn finding_1_a_member_without_a_record_is_removed_but_its_host_never_contacted() {
+    let inv = inventory(&[1, 2, 3]);
+    let mut remove = remove_etcd_4(Data::Wipe);
+    if let Step::Remove { host, .. } = &mut remove {
+        *host = None;
+    }
+    run(&inv, four(), vec![remove]).await.expect("removed");
+    fake::with(|w| {
+        assert_eq!(w.members.len(), 3, "left the cluster");
+        assert!(
+            w.host_log("etcd-4").is_empty(),
+            "no script ran on its host: {:#?}",
+            w.log
+        );
+    });
 }
 
 #[tokio::test]

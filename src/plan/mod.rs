@@ -14,10 +14,8 @@ mod text;
 
 pub use rollout::Rollout;
 
-use crate::facts::{Facts, MemberInfo};
-use crate::inventory::{
-    Image, Inventory, Member, Runtime, Version, host_of_url, valid_address, valid_name, valid_url,
-};
+use crate::facts::{Facts, MemberInfo, RecordedMember};
+use crate::inventory::{Image, Inventory, Member, Runtime, Version, valid_name, valid_url};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -139,8 +137,10 @@ pub enum Step {
         /// Its etcd name (or ID if it never started).
         name: String,
         id: u64,
-        /// Its advertised address, where etcd-deploy reaches it over SSH.
-        address: Option<String>,
+        /// Where etcd-deploy reaches its host to stop etcd: its own record
+        /// of the member (never an address from etcd's member list); `None`
+        /// when it has none, and the operator stops it by hand.
+        host: Option<RecordedMember>,
         leader: bool,
         /// It answered when the facts were gathered.
         alive: bool,
@@ -451,11 +451,11 @@ fn decide(
                 format!("{:x}", e.id)
             },
             id: e.id,
-            address: e
-                .peer_urls
-                .first()
-                .and_then(|u| host_of_url(u))
-                .filter(|a| valid_address(a)),
+            host: facts
+                .recorded
+                .get(&e.name)
+                .filter(|r| e.peer_urls.contains(&r.peer_url))
+                .cloned(),
             leader: cluster.leader() == Some(e.id),
             alive,
             data,

@@ -85,22 +85,25 @@ fn step_text(s: &Step) -> (String, String) {
             id,
             leader,
             alive,
-            address,
+            host,
             data,
         } => {
-            let mut t = vec![format!(
-                "remove member {id:x} ({})",
-                address.as_deref().unwrap_or("no address")
-            )];
+            let mut t = vec![format!("remove member {id:x}")];
             if *leader {
                 t.insert(0, "move leadership to another member".into());
             }
             if !alive {
                 t.push("(not answering)".into());
             }
-            t.push(match data {
-                Data::Keep => "stop and disable its etcd (data kept)".into(),
-                Data::Wipe => "stop and disable its etcd, DELETE its data directory".into(),
+            t.push(match (host, data) {
+                (None, _) => "its host is not in etcd-deploy's records: stop and disable its etcd there by hand".into(),
+                (Some(h), Data::Keep) => {
+                    format!("stop and disable its etcd on {} (data kept)", h.address)
+                }
+                (Some(h), Data::Wipe) => format!(
+                    "stop and disable its etcd on {}, DELETE its data directory",
+                    h.address
+                ),
             });
             (name.clone(), t.join(", "))
         }

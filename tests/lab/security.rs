@@ -153,3 +153,80 @@ fn tls_generate_env_rotate_and_provided_checks() {
         text(&o)
     );
 }
+
+/// Issue 11, finding 1: a member joined by hand with a name that is a shell
+/// command, advertising another inventory host's client URL, is removed by
+/// the next apply; no command of its name runs anywhere, and no host is
+/// contacted for it (etcd-deploy has no record of it), the output says what
+/// to stop by hand.
+#[test]
+fn finding_1_a_hand_joined_member_named_like_a_command_is_removed_without_running_it() {
+    let lab = Lab::up(33, 3);
+    let inv = lab.inventory(3, |s| s);
+    apply(&inv);
+    let (a1, a2) = (lab.addr(1), lab.addr(2));
+    // A second etcd on host 1, added by hand as a learner, named with a
+    // command, its client URL pointing at host 2's etcd.
+    let evil = "x;touch /tmp/PWNED;";
+    let added = lab.ssh(
+        1,
+        &format!(
+            "for i in $(seq 100); do etcdctl --endpoints http://{a1}:2379 member add --learner 'evil' --peer-urls=http://{a1}:12380 >/dev/null 2>&1 && echo added && break; sleep 0.2; done"
+        ),
+    );
+    assert_eq!(added, "added");
+    let initial = lab.ssh(
+        1,
+        &format!(
+            "etcdctl --endpoints http://{a1}:2379 member list -w simple | awk -F', ' '{{ if ($3 == \"\") n=\"{evil}\"; else n=$3; printf \"%s%s=%s\", (NR>1?\",\":\"\"), n, $4 }}'"
+        ),
+    );
+    let start = format!(
+        "systemd-run --unit=evil-etcd /opt/etcd/current/etcd --name '{evil}' --data-dir /tmp/evil-data \
+         --listen-peer-urls http://{a1}:12380 --initial-advertise-peer-urls http://{a1}:12380 \
+         --listen-client-urls http://{a1}:12379 --advertise-client-urls http://{a2}:2379 \
+         --initial-cluster '{initial}' --initial-cluster-state existing >/dev/null && echo started"
+    );
+    assert_eq!(lab.ssh(1, &start), "started", "{start}");
+    // Wait until it has joined under its name.
+    let mut joined = false;
+    for _ in 0..100 {
+        let list = lab.ssh(
+            1,
+            &format!("etcdctl --endpoints http://{a1}:2379 member list"),
+        );
+        if list.contains("PWNED") {
+            joined = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(joined, "the hand-made member never started");
+
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    println!("{plan}");
+    assert!(
+        plan.contains("its host is not in etcd-deploy's records") && !plan.contains("PWNED"),
+        "the plan names it by ID and says what to do: {plan}"
+    );
+    let out = apply(&inv);
+    assert!(out.contains("stop and disable etcd there by hand"), "{out}");
+    for h in 1..=3 {
+        assert_eq!(
+            lab.ssh(h, "test -e /tmp/PWNED && echo yes || echo no"),
+            "no",
+            "host {h} ran the name"
+        );
+    }
+    // It left the cluster (its etcd then exits by itself, as etcd does).
+    let list = lab.ssh(
+        1,
+        &format!("etcdctl --endpoints http://{a1}:2379 member list"),
+    );
+    assert!(!list.contains("12380"), "{list}");
+    lab.ssh(
+        1,
+        "systemctl stop evil-etcd 2>/dev/null; rm -rf /tmp/evil-data",
+    );
+    assert_cluster(&lab, 3);
+}

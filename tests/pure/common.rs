@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
-pub use etcd_deploy::facts::{ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus};
+pub use etcd_deploy::facts::{
+    ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus, RecordedMember,
+};
 pub use etcd_deploy::inventory::{
     Image, Inventory, InventoryError, Member, Network, Version, parse,
 };
@@ -181,6 +183,24 @@ pub fn converged(i: &Inventory) -> Facts {
             alarms: vec![],
             others: BTreeMap::new(),
         },
+        recorded: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), recorded(m)))
+            .collect(),
+    }
+}
+
+/// etcd-deploy's record of a member it set up (as `records::remember` writes it).
+pub fn recorded(m: &Member) -> RecordedMember {
+    RecordedMember {
+        address: m.ssh.address.clone(),
+        port: m.ssh.port,
+        user: m.ssh.user.clone(),
+        advertise: m.advertise.clone(),
+        client_port: m.client_port,
+        peer_port: m.peer_port,
+        peer_url: m.peer_url(),
     }
 }
 

@@ -142,6 +142,7 @@ fn compose_plan_fresh_builds_the_release_image_and_writes_the_compose_file() {
     let facts = Facts {
         hosts: hosts.collect(),
         cluster: ClusterFacts::default(),
+        ..Facts::default()
     };
     let p = plan(&i, &facts, &desired(&i));
     assert!(

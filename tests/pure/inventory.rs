@@ -217,6 +217,7 @@ fn members_may_share_a_host_with_their_own_ports_and_data() {
             .map(|m| (m.name.clone(), fresh()))
             .collect(),
         cluster: ClusterFacts::default(),
+        ..Facts::default()
     };
     let text = plan(&i, &facts, &desired(&i)).to_string();
     assert!(

@@ -12,6 +12,7 @@ fn plan_fresh_cluster() {
             .map(|m| (m.name.clone(), fresh()))
             .collect(),
         cluster: ClusterFacts::default(),
+        ..Facts::default()
     };
     let p = plan(&i, &facts, &desired(&i));
     assert_eq!(p.prepare.len(), 3);
@@ -274,7 +275,7 @@ fn plan_scale_in_removes_members_after_everything_else() {
     let text = p.to_string();
     assert!(
         text.contains(
-            "- etcd-4       remove member 103 (10.0.0.4), stop and disable its etcd (data kept)"
+            "- etcd-4       remove member 103, stop and disable its etcd on 10.0.0.4 (data kept)"
         ),
         "{text}"
     );
@@ -318,7 +319,7 @@ fn plan_replace_with_wipe_says_the_data_is_deleted() {
     );
     let text = p.to_string();
     assert!(
-        text.contains("stop and disable its etcd, DELETE its data directory")
+        text.contains("stop and disable its etcd on 10.0.0.1, DELETE its data directory")
             && text.ends_with("Plan: 3 steps (replace etcd-1 with etcd-4).\n"),
         "{text}"
     );
