@@ -188,6 +188,10 @@ pub struct RollingArgs {
     /// Also write every step to FILE as JSON lines
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Go ahead with steps that remove members or delete data (otherwise
+    /// asked on a terminal, and refused without one)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -36,6 +36,7 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
         },
         log: r.log,
         version: None,
+        yes: r.yes,
     }
 }
 

@@ -1,7 +1,7 @@
 //! `apply` and `plan` (and `upgrade`, `replace`, `certs rotate`, which are
 //! `apply` with a scope): make the cluster match the inventory, or say how.
 
-use super::{Open, Session, with_session};
+use super::{Open, Session, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
 use crate::facts::Facts;
@@ -33,6 +33,8 @@ pub struct ApplyArgs {
     /// `upgrade --to`: the version to move to, instead of the inventory's.
     pub version: Option<Version>,
     pub log: Option<PathBuf>,
+    /// `--yes`: removals and data deletion go ahead without asking.
+    pub yes: bool,
 }
 
 /// Applies the inventory; returns once the cluster matches it.
@@ -44,6 +46,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         prepare_tls: Some(*scope == Scope::CertsRotate),
     };
     with_session(path, &open, async |s: &Session| {
+        let mut consented = args.yes;
         // Members started while nothing answered are read again, then planned for.
         for round in 0..3 {
             let (p, facts) = compute(s, &args.options).await?;
@@ -61,6 +64,15 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             }
             if p.is_empty() && p.blocked.is_none() {
                 return Ok(());
+            }
+            let destructive = p.destructive();
+            if p.blocked.is_none() && !destructive.is_empty() && !consented {
+                confirm(
+                    false,
+                    &format!("the plan {}", destructive.join(", and ")),
+                    &s.inv.cluster.name,
+                )?;
+                consented = true;
             }
             if p.blocked.is_none() {
                 s.remember_members()?;

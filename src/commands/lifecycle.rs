@@ -2,14 +2,13 @@
 //! recovery as etcd's guide describes it), `destroy`, and `env` (variables for
 //! using `etcdctl` directly).
 
-use super::{Open, Session, with_session};
+use super::{Open, Session, confirm, with_session};
 use crate::error::Error;
 use crate::etcd;
 use crate::exec;
 use crate::snapshot;
 use crate::ssh::quote;
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
@@ -120,27 +119,4 @@ fn default_dir(inventory: &Path) -> PathBuf {
         .parent()
         .unwrap_or(Path::new("."))
         .join("snapshots")
-}
-
-/// Asks the operator to type the cluster name, unless `--yes`.
-fn confirm(yes: bool, what: &str, cluster: &str) -> Result<(), Error> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(format!(
-            "{what}; pass --yes to confirm (standard input is not a terminal)"
-        )));
-    }
-    eprint!("{what}.\nType the cluster name ({cluster}) to go on: ");
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    if line.trim() != cluster {
-        return Err(Error::Usage("not confirmed; nothing was changed".into()));
-    }
-    Ok(())
 }

@@ -21,6 +21,7 @@ use crate::ssh::Host;
 use crate::templates::Templates;
 use crate::tls;
 use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
 /// How to open a session.
@@ -169,4 +170,27 @@ where
     let r = f(&s).await;
     s.close().await;
     r
+}
+
+/// Asks the operator to type the cluster name, unless `--yes`.
+pub(crate) fn confirm(yes: bool, what: &str, cluster: &str) -> Result<(), Error> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "{what}; pass --yes to confirm (standard input is not a terminal)"
+        )));
+    }
+    eprint!("{what}.\nType the cluster name ({cluster}) to go on: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    if line.trim() != cluster {
+        return Err(Error::Usage("not confirmed; nothing was changed".into()));
+    }
+    Ok(())
 }

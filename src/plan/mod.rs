@@ -233,6 +233,23 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.prepare.is_empty() && self.steps.is_empty()
     }
+
+    /// The steps an operator must agree to (`--yes`, or asked on a
+    /// terminal): members leaving the cluster, data deleted.
+    pub fn destructive(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Remove { name, data, .. } => Some(match data {
+                    Data::Keep => format!("removes member {name} from the cluster and stops its etcd"),
+                    Data::Wipe => format!(
+                        "removes member {name} from the cluster, stops its etcd and DELETES its data directory"
+                    ),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// Computes the plan for `apply` with default options.

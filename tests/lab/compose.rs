@@ -254,7 +254,14 @@ fn compose_three_hosts_upgrade_and_replace_with_writes() {
     std::fs::write(&replaced, edited).expect("write");
     let urls: Vec<String> = [1, 3].iter().map(|i| lab.url(*i)).collect();
     let writer = Writer::start(urls, "compose-replace/", None);
-    let out = deploy_ok(&["replace", path_str(&replaced), "etcd-2", "--with", "etcd-4"]);
+    let out = deploy_ok(&[
+        "replace",
+        path_str(&replaced),
+        "etcd-2",
+        "--with",
+        "etcd-4",
+        "--yes",
+    ]);
     let report = writer.stop();
     assert!(
         out.contains("etcd-4: joined, healthy, voting")

@@ -231,6 +231,7 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
         &format!("etcd-{follower}"),
         "--with",
         "etcd-4",
+        "--yes",
     ]);
     let report = writer.stop();
     assert!(
@@ -266,6 +267,7 @@ fn replace_a_follower_then_the_leader_with_writes_flowing() {
         "--with",
         "etcd-5",
         "--wipe",
+        "--yes",
     ]);
     let report = writer.stop();
     assert!(
@@ -313,6 +315,7 @@ fn replace_a_dead_member() {
         &format!("etcd-{dead}"),
         "--with",
         "etcd-4",
+        "--yes",
     ]);
     let report = writer.stop();
     assert!(
@@ -342,6 +345,21 @@ fn scale_in_from_5_to_3_with_writes_flowing() {
     assert!(
         plan.contains("- etcd-4 ") && plan.contains("- etcd-5 ") && plan.contains("Plan: 2 steps."),
         "{plan}"
+    );
+    // Issue 11, finding 10: removing members needs consent; without a
+    // terminal and without --yes, nothing is done (exit 2).
+    let o = deploy(&["apply", path_str(&three)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("removes member etcd-4 from the cluster")
+            && text(&o).contains("pass --yes"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        members_seen_by(&lab, &[1, 2, 3]).len(),
+        5,
+        "nothing was removed"
     );
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let writer = Writer::start(urls, "scale/", None);

@@ -188,8 +188,11 @@ pub fn deploy(args: &[&str]) -> Output {
     sh(Command::new(BIN).args(args).stdin(Stdio::null()))
 }
 
+/// `apply --yes`: the tests that remove members say so in their plans and
+/// outputs; `scale_in_from_5_to_3_with_writes_flowing` checks the refusal
+/// without `--yes`.
 pub fn apply(inv: &Path) -> String {
-    let o = deploy(&["apply", inv.to_str().expect("utf-8 path")]);
+    let o = deploy(&["apply", inv.to_str().expect("utf-8 path"), "--yes"]);
     let t = text(&o);
     assert!(o.status.success(), "apply failed:\n{t}");
     t

@@ -323,6 +323,11 @@ fn plan_replace_with_wipe_says_the_data_is_deleted() {
             && text.ends_with("Plan: 3 steps (replace etcd-1 with etcd-4).\n"),
         "{text}"
     );
+    assert_eq!(
+        p.destructive(),
+        ["removes member etcd-1 from the cluster, stops its etcd and DELETES its data directory"],
+        "what the operator is asked to agree to"
+    );
     let json = serde_json::to_value(&p).expect("json");
     assert_eq!(json["steps"][1]["data"], "wipe", "{json}");
     assert_eq!(json["scope"]["command"], "replace", "{json}");
