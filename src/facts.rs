@@ -42,6 +42,12 @@ pub struct HostFacts {
     pub engine: Option<String>,
     /// Compose mode: the digest of the service the member's container was made from.
     pub service_digest: Option<String>,
+    /// The data directory holds this entry, which is not etcd's (nor
+    /// `lost+found`): someone else's directory (or not a directory at all).
+    pub data_dir_foreign: Option<String>,
+    /// The install directory holds this entry, which is no release of
+    /// etcd-deploy's.
+    pub install_dir_foreign: Option<String>,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
@@ -123,6 +129,8 @@ impl HostFacts {
                 "has_data" => f.has_data = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
+                "data_dir_foreign" => f.data_dir_foreign = Some(printable(v)),
+                "install_dir_foreign" => f.install_dir_foreign = Some(printable(v)),
                 _ => {}
             }
         }

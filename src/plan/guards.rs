@@ -8,9 +8,14 @@ use crate::layout;
 
 /// The guards that are checked before anything else is decided.
 pub(super) fn blocking(inv: &Inventory, facts: &Facts) -> Option<String> {
-    [compose_missing, other_cluster, runtime_switched]
-        .iter()
-        .find_map(|guard| guard(inv, facts))
+    [
+        compose_missing,
+        other_cluster,
+        runtime_switched,
+        foreign_dirs,
+    ]
+    .iter()
+    .find_map(|guard| guard(inv, facts))
 }
 
 /// A host in compose mode without compose or a running Docker engine: nothing
@@ -129,4 +134,23 @@ pub(super) fn peer_url_changed(
         e.peer_urls.join(","),
         m.peer_url()
     ))
+}
+
+/// A data or install directory that holds others' files: etcd-deploy would
+/// take it over (owner, mode) and `--wipe`/`destroy` would act in it.
+fn foreign_dirs(inv: &Inventory, facts: &Facts) -> Option<String> {
+    inv.members.iter().find_map(|m| {
+        let h = facts.hosts.get(&m.name)?;
+        if let Some(e) = &h.data_dir_foreign {
+            return Some(format!(
+                "{} on host {}: data_dir {} holds `{e}`, which is not etcd's data: etcd-deploy uses only a new, empty or etcd data directory (it takes the directory over, and --wipe deletes in it); set another data_dir",
+                m.name, m.ssh.address, m.data_dir
+            ));
+        }
+        let e = h.install_dir_foreign.as_ref()?;
+        Some(format!(
+            "host {}: install_dir {} holds `{e}`, which is no etcd release of etcd-deploy's: it uses only a new, empty or own install directory (destroy removes what it put there); set another install_dir",
+            m.ssh.address, inv.cluster.install_dir
+        ))
+    })
 }

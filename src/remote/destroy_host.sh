@@ -1,8 +1,10 @@
 # shellcheck shell=sh
 # Part of `destroy`: once no etcd member runs on the host any more (no
 # `etcd@` unit instance, no container etcd-deploy made), what etcd-deploy
-# put on the host for all members: the template unit, the releases and the
-# links to their binaries (only links that point into CURRENT).
+# put on the host for all members: the template unit, the releases it
+# unpacked (each carries the .sha256 it wrote), the `current` link, the links
+# to their binaries (only those that point into CURRENT), and the install
+# directory if nothing else is in it.
 # Arguments: UNIT_PATH CONFIG_DIR CURRENT INSTALL_DIR BIN_DIR BINARY...
 set -eu
 unit_path=$1 config_dir=$2 current=$3 install=$4 bin=$5
@@ -16,4 +18,8 @@ systemctl daemon-reload
 for b in "$@"; do
   if [ "$(readlink "$bin/$b")" = "$current/$b" ]; then rm -f "$bin/$b"; fi
 done
-rm -rf "$install"
+for d in "$install"/etcd-v*; do
+  if [ -d "$d" ] && [ ! -L "$d" ] && [ -f "$d/.sha256" ]; then rm -rf "$d"; fi
+done
+if [ -L "$current" ]; then rm -f "$current"; fi
+rmdir "$install" 2>/dev/null || true

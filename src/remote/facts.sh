@@ -1,10 +1,32 @@
 # shellcheck shell=sh
 # Part: what every member's host says, as key=value lines (parsed by
 # facts.rs; the config's first two lines are printed raw and read there).
-# Arguments: CONFIG DATA_DIR PKI_DIR PKI_FILE...
-config=$1 data=$2 pki=$3
-shift 3
+# Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR PKI_FILE...
+config=$1 data=$2 pki=$3 install=$4
+shift 4
+# The first entry of DIR that is none of the PATTERNs (DIR itself when it is
+# not a directory); nothing when DIR is absent or holds only those.
+foreign() {
+  d=$1
+  shift
+  [ -e "$d" ] || [ -L "$d" ] || return 0
+  if [ -L "$d" ] || [ ! -d "$d" ]; then echo "$d"; return 0; fi
+  for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    n=${e##*/}
+    for p in "$@"; do
+      # shellcheck disable=SC2254 # the patterns are patterns
+      case $n in $p) continue 2 ;; esac
+    done
+    echo "$n"
+    return 0
+  done
+}
 echo "arch=$(uname -m)"
+f=$(foreign "$data" member lost+found)
+[ -n "$f" ] && echo "data_dir_foreign=$f"
+f=$(foreign "$install" 'etcd-v*' current current.tmp)
+[ -n "$f" ] && echo "install_dir_foreign=$f"
 if [ -f "$config" ]; then
   echo "config_line1=$(sed -n 1p "$config")"
   echo "config_line2=$(sed -n 2p "$config")"

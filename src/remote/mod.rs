@@ -147,11 +147,12 @@ pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Scr
 
 /// The facts every member's host gives, whatever its runtime (the runtime's
 /// own part follows).
-pub(crate) fn facts(m: &Member) -> Script {
+pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     let mut args = vec![
         layout::config_path(m),
         layout::data_dir(m).to_string(),
         layout::pki_dir(m),
+        inv.cluster.install_dir.clone(),
     ];
     args.extend(layout::PKI_FILES.iter().map(|f| f.to_string()));
     Script::new("etcd-deploy-facts", include_str!("facts.sh"), args)
@@ -319,5 +320,53 @@ mod tests {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"));
         assert!(!target.join("etcd-v3.5.1").exists());
+    }
+}
+
+#[cfg(test)]
+mod facts_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn facts_of(data: &Path, install: &Path) -> String {
+        let inv = crate::inventory::parse(
+            Path::new("inventory.toml"),
+            &format!(
+                "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\ninstall_dir = \"{}\"\ndata_dir = \"{}\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
+                install.display(),
+                data.display()
+            ),
+        )
+        .expect("inventory");
+        let s = facts(&inv, &inv.members[0]);
+        let out = std::process::Command::new(s.argv()[0])
+            .args(&s.argv()[1..])
+            .output()
+            .expect("sh");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn findings_2_and_3_directories_holding_others_files_are_reported() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (data, install) = (t.path().join("data"), t.path().join("install"));
+        for d in [
+            data.join("member"),
+            data.join("lost+found"),
+            install.join("etcd-v3.5.1"),
+        ] {
+            std::fs::create_dir_all(d).expect("mkdir");
+        }
+        std::os::unix::fs::symlink("etcd-v3.5.1", install.join("current")).expect("link");
+        let out = facts_of(&data, &install);
+        assert!(!out.contains("_foreign="), "{out}");
+        std::fs::write(data.join(".other app state"), "x").expect("write");
+        std::fs::write(install.join("keep.txt"), "x").expect("write");
+        let out = facts_of(&data, &install);
+        assert!(out.contains("data_dir_foreign=.other app state\n"), "{out}");
+        assert!(out.contains("install_dir_foreign=keep.txt\n"), "{out}");
+        // Absent directories are new ones.
+        let out = facts_of(&t.path().join("new-data"), &t.path().join("new-install"));
+        assert!(!out.contains("_foreign="), "{out}");
     }
 }

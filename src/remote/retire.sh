@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # Stops and disables a removed member's etcd whichever way it ran (the
 # inventory no longer says): its container if Docker has one, its unit
-# instance if systemd has one. With WIPE=yes its data directory goes too,
-# as its own config names it (the inventory no longer says where it was).
+# instance if systemd has one. With WIPE=yes its data goes too (etcd's
+# `member` directory, and the data directory if nothing else is in it), as
+# its own config names it (the inventory no longer says where it was).
 # Arguments: UNIT CONTAINER CONFIG WIPE
 set -eu
 unit=$1 container=$2 config=$3 wipe=$4
@@ -14,6 +15,9 @@ if systemctl cat "$unit" >/dev/null 2>&1; then
 fi
 if [ "$wipe" = yes ]; then
   d=$(sed -n 's/^data-dir: "\(.*\)"$/\1/p' "$config" 2>/dev/null)
-  if [ -n "$d" ]; then rm -rf "$d"; fi
+  if [ -n "$d" ]; then
+    rm -rf "$d/member"
+    rmdir "$d" 2>/dev/null || true
+  fi
   rm -f "$config"
 fi

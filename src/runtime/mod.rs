@@ -81,6 +81,6 @@ pub fn of(m: &Member) -> Box<dyn MemberRuntime + '_> {
 /// The member's whole facts script: its runtime's part, then the common
 /// part (last, since it takes a variable number of arguments).
 pub fn facts_script(inv: &Inventory, m: &Member) -> Script {
-    let common = crate::remote::facts(m);
+    let common = crate::remote::facts(inv, m);
     of(m).facts(inv, m).then(&common.body, common.args)
 }

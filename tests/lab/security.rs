@@ -230,3 +230,49 @@ fn finding_1_a_hand_joined_member_named_like_a_command_is_removed_without_runnin
     );
     assert_cluster(&lab, 3);
 }
+
+/// Issue 11, findings 2 and 3: a data or install directory that holds other
+/// software's files is refused before anything changes (its owner and mode
+/// stay); `destroy --wipe-data` deletes only what etcd-deploy put there.
+#[test]
+fn findings_2_and_3_others_directories_are_refused_and_destroy_deletes_only_its_own() {
+    let lab = Lab::up(36, 1);
+    lab.ssh(1, "mkdir -p /srv/shared /srv/tools && echo keep > /srv/shared/other.txt && echo keep > /srv/tools/tool");
+    for (key, dir) in [("data_dir", "/srv/shared"), ("install_dir", "/srv/tools")] {
+        let inv = lab.inventory(1, |s| {
+            s.replace("version = ", &format!("{key} = \"{dir}\"\nversion = "))
+        });
+        let o = deploy(&["apply", path_str(&inv), "--yes"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("{key} {dir} holds `")),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            lab.ssh(1, &format!("stat -c '%U %a' {dir}; ls {dir}")),
+            if key == "data_dir" {
+                "root 755\nother.txt"
+            } else {
+                "root 755\ntool"
+            },
+            "untouched"
+        );
+    }
+    // A cluster of its own, then a file of someone else's beside it.
+    let inv = lab.inventory(1, |s| s);
+    apply(&inv);
+    lab.ssh(
+        1,
+        "echo keep > /opt/etcd/notes.txt && echo keep > /var/lib/etcd/notes.txt",
+    );
+    deploy_ok(&["destroy", path_str(&inv), "--yes", "--wipe-data"]);
+    assert_eq!(
+        lab.ssh(
+            1,
+            "ls -A /opt/etcd; ls -A /var/lib/etcd; pgrep -x etcd | wc -l"
+        ),
+        "notes.txt\nnotes.txt\n0",
+        "only etcd-deploy's releases and etcd's data were deleted"
+    );
+}
