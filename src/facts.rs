@@ -30,6 +30,8 @@ pub struct HostFacts {
     pub has_data: bool,
     /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
     pub pki_digest: Option<String>,
+    /// A private key on the host is readable by more than its owner.
+    pub pki_loose: bool,
     /// The member's config serves clients over TLS.
     pub config_tls: bool,
     /// The cluster the member's existing config file was written for.
@@ -129,6 +131,7 @@ impl HostFacts {
                 "has_data" => f.has_data = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
+                "pki_loose" => f.pki_loose = v == "yes",
                 "data_dir_foreign" => f.data_dir_foreign = Some(printable(v)),
                 "install_dir_foreign" => f.install_dir_foreign = Some(printable(v)),
                 _ => {}

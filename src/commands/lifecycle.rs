@@ -89,8 +89,15 @@ pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Erro
 /// quoted for the shell (`eval "$(etcd-deploy env inventory.toml)"`).
 pub fn env_vars(path: &Path) -> Result<(), Error> {
     let inv = crate::inventory::Inventory::load(path)?;
+    print!("{}", env_text(&inv));
+    Ok(())
+}
+
+/// The `export` lines of `env`.
+pub fn env_text(inv: &crate::inventory::Inventory) -> String {
     let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
-    let export = |k: &str, v: &str| println!("export {k}={}", quote(v));
+    let mut out = String::new();
+    let mut export = |k: &str, v: &str| out.push_str(&format!("export {k}={}\n", quote(v)));
     export("ETCDCTL_API", "3");
     export("ETCDCTL_ENDPOINTS", &endpoints.join(","));
     if let crate::inventory::TlsMode::Generate { dir }
@@ -102,7 +109,7 @@ pub fn env_vars(path: &Path) -> Result<(), Error> {
         export("ETCDCTL_CERT", &abs(p.cert("operator")));
         export("ETCDCTL_KEY", &abs(p.key("operator")));
     }
-    Ok(())
+    out
 }
 
 /// The inventory members that answer now.

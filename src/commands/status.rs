@@ -37,7 +37,7 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
                 Err(e) => (None, e.to_string()),
                 Ok(url) => match etcd::check_health(&url).await {
                     Ok(st) => (Some(st), "healthy".to_string()),
-                    Err(e) => (etcd::status(&url).await.ok(), format!("unhealthy: {e}")),
+                    Err(e) => (etcd::status(&url).await.ok(), format!("unhealthy: {}", crate::facts::printable(&e.to_string()))),
                 },
             };
             let health = if status.is_none() && entry.is_none() && !facts.hosts.get(&m.name).is_some_and(|h| h.active) {

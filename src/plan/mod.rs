@@ -365,6 +365,11 @@ fn decide(
                 .or_default()
                 .push(RestartReason::ContainerChanged);
         }
+        // Keys loosened on the host are written again with their modes (no
+        // restart: the same files).
+        if h.pki_loose && d.is_some_and(|d| d.pki_digest.is_some()) {
+            prep.certs = true;
+        }
         if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
             && h.pki_digest.as_ref() != Some(want_pki)
         {

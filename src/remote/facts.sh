@@ -35,5 +35,8 @@ fi
 [ -d "$data/member" ] && echo "has_data=yes"
 if [ -f "$pki/ca.crt" ]; then
   echo "pki_digest=$(cd "$pki" && cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  for k in "$pki"/*.key; do
+    if [ -e "$k" ] && [ "$(stat -c %a "$k")" != 600 ]; then echo "pki_loose=yes"; break; fi
+  done
 fi
 true

@@ -101,6 +101,20 @@ fn tls_generate_env_rotate_and_provided_checks() {
             "etcd 700\netcd 600\netcd 600"
         );
     }
+    // Issue 11, finding 9: a key loosened on a host is put right by apply,
+    // without a restart.
+    let pid = lab.etcd_pid(2);
+    lab.ssh(2, "chmod 0644 /etc/etcd/pki/etcd-2/server.key");
+    let out = apply(&inv);
+    assert!(
+        out.contains("+ etcd-2       write TLS certificates"),
+        "{out}"
+    );
+    assert_eq!(
+        lab.ssh(2, "stat -c '%a' /etc/etcd/pki/etcd-2/server.key"),
+        "600"
+    );
+    assert_eq!(lab.etcd_pid(2), pid, "no restart for a mode");
 
     // Rotation with writes flowing: every member restarted with new certificates, nothing lost.
     let before = std::fs::read_to_string(pki.join("etcd-2.server.crt")).expect("cert");

@@ -519,3 +519,30 @@ fn finding_7_an_unusable_known_hosts_file_is_refused_unless_checking_is_off() {
         "user = \"root\"\nknown_hosts_file = \"/nonexistent/dir/known_hosts\"\nhost_key_policy = \"off\"",
     ));
 }
+
+#[test]
+fn finding_4_env_output_survives_eval_with_spaces_quotes_and_dollars() {
+    let dir = "/tmp/a b/it's $(touch /tmp/etcd-deploy-env-pwned) `x`";
+    let i = inv(&GOOD.replace(
+        "[ssh]",
+        &format!(
+            "[tls]\nmode = \"generate\"\ndir = \"{}\"\n\n[ssh]",
+            dir.replace('\\', "\\\\")
+        ),
+    ));
+    let text = etcd_deploy::commands::lifecycle::env_text(&i);
+    let script = format!("{text}\nprintf '%s\\n' \"$ETCDCTL_CACERT\" \"$ETCDCTL_ENDPOINTS\"");
+    let out = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        printed,
+        format!(
+            "{dir}/ca.crt\nhttps://10.0.0.1:2379,https://10.0.0.2:2379,https://10.0.0.3:2379\n"
+        ),
+        "{text}"
+    );
+    assert!(!Path::new("/tmp/etcd-deploy-env-pwned").exists());
+}
