@@ -27,6 +27,12 @@ pub enum Command {
         inventory: PathBuf,
         #[arg(long, short, value_enum, default_value_t = Output::Text)]
         output: Output,
+        /// Also save the plan to FILE, for `apply --plan FILE`
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Where snapshots are saved before a version change (as `apply` would)
+        #[arg(long, value_name = "DIR")]
+        snapshot_dir: Option<PathBuf>,
     },
     /// Make the cluster match the inventory: install, configure, bootstrap, join members one at a time
     #[command(
@@ -35,6 +41,10 @@ pub enum Command {
     Apply {
         /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
+        /// Carry out exactly the plan saved by `plan --out FILE`, refused if
+        /// the inventory or the cluster changed since
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
         #[command(flatten)]
         rolling: RollingArgs,
     },

@@ -224,6 +224,40 @@ pub struct Facts {
     pub recorded: BTreeMap<String, RecordedMember>,
 }
 
+impl Facts {
+    /// A digest of what decisions depend on, for a saved plan to check that
+    /// the cluster is still as it was planned for: raft indexes and terms,
+    /// database sizes and process IDs are left out (they move with every
+    /// write and say nothing a plan decides on).
+    pub fn fingerprint(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        let volatile = ["raft_term", "raft_index", "raft_applied_index", "db_size"];
+        let strip = |status: &mut serde_json::Value| {
+            if let Some(o) = status.as_object_mut() {
+                for k in volatile {
+                    o.remove(k);
+                }
+            }
+        };
+        if let Some(c) = v.get_mut("cluster") {
+            for part in ["status", "others"] {
+                if let Some(map) = c.get_mut(part).and_then(|m| m.as_object_mut()) {
+                    map.values_mut().for_each(strip);
+                }
+            }
+        }
+        if let Some(hosts) = v.get_mut("hosts").and_then(|h| h.as_object_mut()) {
+            for h in hosts.values_mut() {
+                if let Some(o) = h.as_object_mut() {
+                    o.remove("pid");
+                }
+            }
+        }
+        hex::encode(Sha256::digest(v.to_string().as_bytes()))
+    }
+}
+
 /// How etcd-deploy reached a member it set up, and the peer URL it gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedMember {

@@ -37,13 +37,19 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
         log: r.log,
         version: None,
         yes: r.yes,
+        saved: None,
     }
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        Command::Apply { inventory, rolling } => {
-            let args = apply_args(&inventory, rolling, plan::Scope::Apply);
+        Command::Apply {
+            inventory,
+            plan: saved,
+            rolling,
+        } => {
+            let mut args = apply_args(&inventory, rolling, plan::Scope::Apply);
+            args.saved = saved;
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Upgrade {
@@ -117,8 +123,22 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         )
         .map(|()| 0),
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
-        Command::Plan { inventory, output } => {
-            apply::plan(&inventory, format(output)).await.map(|()| 0)
+        Command::Plan {
+            inventory,
+            output,
+            out,
+            snapshot_dir,
+        } => {
+            let rolling = RollingArgs {
+                no_snapshot: false,
+                snapshot_dir,
+                log: None,
+                yes: false,
+            };
+            let args = apply_args(&inventory, rolling, plan::Scope::Apply);
+            apply::plan(&inventory, format(output), &args.options, out.as_deref())
+                .await
+                .map(|()| 0)
         }
         Command::Status { inventory, output } => status::status(&inventory, format(output))
             .await

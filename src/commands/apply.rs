@@ -6,7 +6,7 @@ use crate::error::Error;
 use crate::exec;
 use crate::facts::Facts;
 use crate::inventory::Version;
-use crate::plan::{self, Plan, Scope};
+use crate::plan::{self, Plan, SavedPlan, Scope};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,11 +15,85 @@ pub enum Format {
     Json,
 }
 
-/// Prints what `apply` would do.
-pub async fn plan(path: &Path, format: Format) -> Result<(), Error> {
+/// Prints what `apply` would do; with `out`, also saves it for `apply --plan`.
+pub async fn plan(
+    path: &Path,
+    format: Format,
+    options: &plan::Options,
+    out: Option<&Path>,
+) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let (p, _) = compute(s, &plan::Options::default()).await?;
+        let (p, facts) = compute(s, options).await?;
         print(&p, format);
+        if let Some(out) = out {
+            let saved = SavedPlan::new(inventory_sha256(path)?, &facts, p);
+            let text = serde_json::to_string_pretty(&saved)
+                .map_err(|e| Error::Usage(format!("cannot encode the plan: {e}")))?;
+            crate::files::write_atomic(out, text.as_bytes(), 0o600)
+                .map_err(|e| Error::Usage(format!("{}: {e}", out.display())))?;
+            eprintln!(
+                "Saved to {}; `etcd-deploy apply {} --plan {}` carries out exactly this plan.",
+                out.display(),
+                path.display(),
+                out.display()
+            );
+        }
+        Ok(())
+    })
+    .await
+}
+
+fn inventory_sha256(path: &Path) -> Result<String, Error> {
+    let bytes =
+        std::fs::read(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    Ok(crate::files::sha256_hex(&bytes))
+}
+
+/// `apply --plan FILE`: the saved plan, if the inventory and the cluster are
+/// as they were when it was made.
+async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), Error> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    let saved: SavedPlan = serde_json::from_str(&text)
+        .map_err(|e| Error::Usage(format!("{}: not a saved plan: {e}", file.display())))?;
+    let open = Open {
+        log: args.log.clone(),
+        ..Open::default()
+    };
+    with_session(path, &open, async |s: &Session| {
+        let facts = s.facts().await?;
+        saved
+            .check(&inventory_sha256(path)?, &facts)
+            .map_err(|why| {
+                Error::Blocked(format!(
+                    "{} cannot be carried out: {why}; make a new plan (`etcd-deploy plan --out`)",
+                    file.display()
+                ))
+            })?;
+        let p = &saved.plan;
+        print(p, Format::Text);
+        if p.is_empty() && p.blocked.is_none() {
+            return Ok(());
+        }
+        let destructive = p.destructive();
+        if p.blocked.is_none() && !destructive.is_empty() {
+            confirm(
+                args.yes,
+                &format!("the plan {}", destructive.join(", and ")),
+                &s.inv.cluster.name,
+            )?;
+        }
+        if p.blocked.is_none() {
+            s.remember_members()?;
+        }
+        exec::execute(&s.env(), p, &facts).await?;
+        if p.replan {
+            println!(
+                "Carried out; more is needed now that the stopped members answer: run plan again."
+            );
+        } else {
+            println!("Apply complete: the saved plan was carried out.");
+        }
         Ok(())
     })
     .await
@@ -35,10 +109,15 @@ pub struct ApplyArgs {
     pub log: Option<PathBuf>,
     /// `--yes`: removals and data deletion go ahead without asking.
     pub yes: bool,
+    /// `apply --plan FILE`: carry out this saved plan.
+    pub saved: Option<PathBuf>,
 }
 
 /// Applies the inventory; returns once the cluster matches it.
 pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
+    if let Some(file) = &args.saved {
+        return apply_saved(path, file, args).await;
+    }
     let scope = &args.options.scope;
     let open = Open {
         log: args.log.clone(),

@@ -10,13 +10,15 @@
 mod guards;
 pub mod quorum;
 pub mod rollout;
+mod saved;
 mod text;
 
 pub use rollout::Rollout;
+pub use saved::SavedPlan;
 
 use crate::facts::{Facts, MemberInfo, RecordedMember};
 use crate::inventory::{Image, Inventory, Member, Runtime, Version, valid_name, valid_url};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -33,7 +35,7 @@ pub struct Desired {
 }
 
 /// Host preparation, run on all hosts in parallel before membership changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepare {
     pub host: String,
     /// Unpack this release into its versioned directory.
@@ -59,7 +61,7 @@ impl Prepare {
 }
 
 /// Compose mode: how the image of a version gets onto the host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageStep {
     /// `FROM scratch` with the binaries of the release just installed.
@@ -67,7 +69,7 @@ pub enum ImageStep {
     Pull(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HostFile {
     SystemdUnit,
@@ -75,7 +77,7 @@ pub enum HostFile {
 }
 
 /// Why a running member restarts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RestartReason {
     UnitChanged,
@@ -85,7 +87,7 @@ pub enum RestartReason {
 }
 
 /// What happens to a removed member's data directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Data {
     #[default]
@@ -95,7 +97,7 @@ pub enum Data {
 }
 
 /// What a member whose upgrade fails goes back to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rollback {
     /// The version it ran before (in the step's `from`); the rollout stops.
@@ -105,7 +107,7 @@ pub enum Rollback {
 }
 
 /// One membership or service step; these run one at a time, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Step {
     /// Start the first member of a new cluster (`initial-cluster-state new`).
@@ -186,7 +188,7 @@ impl Step {
 
 /// What the command asked for: every other command is `apply` limited to
 /// its own steps, so that it never does something unasked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Scope {
     /// Make the cluster match the inventory, whatever that takes.
@@ -213,7 +215,7 @@ pub struct Options {
     pub wipe_removed: bool,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     pub scope: Scope,
     pub prepare: Vec<Prepare>,

@@ -8,7 +8,7 @@
 
 use crate::facts::Facts;
 use crate::inventory::{Inventory, Version};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One member as the upgrade check sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct ClusterView {
 }
 
 /// A checked rolling version change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollout {
     pub to: Version,
     /// Members to switch, followers first, the leader last.

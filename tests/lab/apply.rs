@@ -320,3 +320,21 @@ fn three_members_on_one_host_as_instance_units() {
         "0\n0\n/var/lib/etcd-m0\n/var/lib/etcd-m1\n/var/lib/etcd-m2"
     );
 }
+
+/// Issue 11: `plan --out FILE` then `apply --plan FILE` carries out exactly
+/// that plan; once the cluster changed, the saved plan is refused.
+#[test]
+fn a_saved_plan_is_carried_out_only_while_the_cluster_is_as_planned() {
+    let lab = Lab::up(37, 1);
+    let inv = lab.inventory(1, |s| s);
+    let saved = lab.dir.path().join("fresh.plan.json");
+    let plan = deploy_ok(&["plan", path_str(&inv), "--out", path_str(&saved)]);
+    assert!(plan.contains("bootstrap"), "{plan}");
+    let out = deploy_ok(&["apply", path_str(&inv), "--plan", path_str(&saved)]);
+    assert!(out.contains("the saved plan was carried out"), "{out}");
+    assert!(apply(&inv).contains("No changes."));
+    // The same file again: the cluster is no longer what it was planned for.
+    let o = deploy(&["apply", path_str(&inv), "--plan", path_str(&saved)]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("changed since"), "{}", text(&o));
+}

@@ -625,3 +625,38 @@ fn urls_names_and_addresses_from_etcd_are_checked() {
         valid_name("etcd-1") && !valid_name("x;touch /tmp/PWNED;") && !valid_name("a\u{1b}[2K")
     );
 }
+
+#[test]
+fn a_saved_plan_holds_while_only_raft_progress_changes() {
+    use etcd_deploy::plan::SavedPlan;
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-2").expect("etcd-2").config_digest = Some("old".into());
+    let p = plan(&i, &f, &desired(&i));
+    let saved = SavedPlan::new("inv-digest".into(), &f, p.clone());
+    let json = serde_json::to_string(&saved).expect("json");
+    let back: SavedPlan = serde_json::from_str(&json).expect("reads back");
+    assert_eq!(back, saved);
+    // Writes move raft indexes and sizes, a restart moves a PID: still the same cluster.
+    let mut moved = f.clone();
+    for s in moved.cluster.status.values_mut() {
+        s.raft_index += 1000;
+        s.raft_applied_index += 1000;
+        s.db_size *= 2;
+    }
+    moved.hosts.get_mut("etcd-1").expect("etcd-1").pid = Some(4242);
+    assert_eq!(back.check("inv-digest", &moved), Ok(()));
+    // Another leader, a member gone, another inventory: refused.
+    let mut led = f.clone();
+    for s in led.cluster.status.values_mut() {
+        s.leader = 0x101;
+    }
+    assert!(back.check("inv-digest", &led).is_err());
+    let mut stopped = f.clone();
+    stopped.hosts.get_mut("etcd-3").expect("etcd-3").active = false;
+    assert!(back.check("inv-digest", &stopped).is_err());
+    assert_eq!(
+        back.check("other", &f),
+        Err("the inventory file changed since".into())
+    );
+}
