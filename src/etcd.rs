@@ -392,16 +392,16 @@ pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
     serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("reading /version: {e}")))
 }
 
-/// A snapshot streamed from one member: the bytes and the revision it holds.
-pub(crate) struct Snapshot {
-    pub bytes: Vec<u8>,
-    pub revision: i64,
-}
-
-/// Streams a snapshot from the member at `url`. etcd appends the SHA256 of
-/// the database to the stream; it is checked here.
-pub(crate) async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
-    let mut c = Client::connect([url], Some(options(Duration::from_secs(600)))).await?;
+/// Streams a snapshot from the member at `url` into `sink`, chunk by chunk
+/// (flat memory, whatever the database's size); `progress` hears the bytes
+/// so far. etcd appends the SHA256 of the database to the stream: checked
+/// here while it flows. Returns the revision it holds and its size.
+pub(crate) async fn snapshot_into(
+    url: &str,
+    sink: &mut (dyn std::io::Write + Send),
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<(i64, u64), EtcdError> {
+    let mut c = Client::connect([url], Some(options(Duration::from_secs(3600)))).await?;
     let revision = c
         .get(
             "etcd-deploy/snapshot",
@@ -411,30 +411,63 @@ pub(crate) async fn snapshot(url: &str) -> Result<Snapshot, EtcdError> {
         .header()
         .map_or(0, |h| h.revision());
     let mut stream = c.snapshot().await?;
-    let mut bytes = Vec::new();
+    let mut check = SnapshotCheck::default();
     while let Some(part) = stream.message().await? {
-        bytes.extend_from_slice(part.blob());
+        let blob = part.blob();
+        check.update(blob);
+        sink.write_all(blob)
+            .map_err(|e| EtcdError::new(format!("writing the snapshot: {e}")))?;
+        progress(check.len);
     }
-    verify_snapshot(&bytes)?;
-    Ok(Snapshot { bytes, revision })
+    let len = check.len;
+    check.finish()?;
+    Ok((revision, len))
 }
 
-/// Checks the SHA256 etcd appends to a snapshot stream.
-pub(crate) fn verify_snapshot(bytes: &[u8]) -> Result<(), EtcdError> {
-    use sha2::{Digest, Sha256};
-    if bytes.len() < 32 + 512 {
-        return Err(EtcdError::new(format!(
-            "snapshot too short ({} bytes)",
-            bytes.len()
-        )));
+/// etcd's snapshot check, computed as the bytes flow: the last 32 bytes are
+/// the SHA256 of everything before them.
+#[derive(Default)]
+pub(crate) struct SnapshotCheck {
+    hasher: sha2::Sha256,
+    /// The last (up to) 32 bytes seen, not yet hashed.
+    tail: Vec<u8>,
+    pub(crate) len: u64,
+}
+
+impl SnapshotCheck {
+    pub(crate) fn update(&mut self, mut bytes: &[u8]) {
+        use sha2::Digest;
+        self.len += bytes.len() as u64;
+        if bytes.len() >= 32 {
+            self.hasher.update(&self.tail);
+            self.tail.clear();
+            let (body, last) = bytes.split_at(bytes.len() - 32);
+            self.hasher.update(body);
+            bytes = last;
+        }
+        self.tail.extend_from_slice(bytes);
+        if self.tail.len() > 32 {
+            let extra = self.tail.len() - 32;
+            self.hasher.update(&self.tail[..extra]);
+            self.tail.drain(..extra);
+        }
     }
-    let (db, sum) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(db).as_slice() != sum {
-        return Err(EtcdError::new(
-            "snapshot checksum mismatch: the stream was corrupted",
-        ));
+
+    pub(crate) fn finish(self) -> Result<(), EtcdError> {
+        use sha2::Digest;
+        if self.len < 32 + 512 {
+            return Err(EtcdError::new(format!(
+                "snapshot too short ({} bytes)",
+                self.len
+            )));
+        }
+        if self.hasher.finalize().as_slice() != self.tail.as_slice() {
+            return Err(EtcdError::new(
+                "snapshot checksum mismatch: the stream was corrupted",
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -444,6 +477,29 @@ mod tests {
 
     fn classify(code: Code, msg: &str) -> bool {
         EtcdError::from(etcd_client::Error::GRpcStatus(Status::new(code, msg))).is_transient()
+    }
+
+    /// The streaming check agrees with etcd's rule whatever the chunking.
+    #[test]
+    fn snapshot_check_in_any_chunks() {
+        use sha2::{Digest, Sha256};
+        let db: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut snap = db.clone();
+        snap.extend_from_slice(&Sha256::digest(&db));
+        for chunk in [1, 7, 31, 32, 33, 512, 4096, 10_000] {
+            let mut c = SnapshotCheck::default();
+            snap.chunks(chunk).for_each(|p| c.update(p));
+            assert_eq!(c.len, snap.len() as u64);
+            assert!(c.finish().is_ok(), "chunks of {chunk}");
+            let mut bad = snap.clone();
+            bad[100] ^= 1;
+            let mut c = SnapshotCheck::default();
+            bad.chunks(chunk).for_each(|p| c.update(p));
+            assert!(c.finish().is_err(), "corruption, chunks of {chunk}");
+        }
+        let mut short = SnapshotCheck::default();
+        short.update(&[0; 100]);
+        assert!(short.finish().is_err());
     }
 
     #[test]

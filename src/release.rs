@@ -5,7 +5,6 @@
 //! with `SHA256SUMS` beside it. A file enters the cache only after its digest
 //! matched, and is re-hashed whenever it is used.
 
-use crate::files::sha256_hex;
 use crate::inventory::{Release, Version};
 use std::path::PathBuf;
 
@@ -129,19 +128,25 @@ impl Fetcher {
         })
     }
 
-    /// Returns the verified tarball's bytes and digest, from the cache or downloaded.
-    pub(crate) async fn tarball(&self, a: &Artifact) -> Result<(Vec<u8>, String), ReleaseError> {
+    /// The verified tarball in the controller's cache (downloaded into it
+    /// if missing or no longer matching), with its digest and size. Read and
+    /// written through fixed-size buffers: memory stays flat.
+    pub(crate) async fn tarball(&self, a: &Artifact) -> Result<Cached, ReleaseError> {
         let expected = self.expected_digest(a).await?;
         let path = self.cache_path(a);
-        if let Ok(bytes) = std::fs::read(&path) {
-            if sha256_hex(&bytes) == expected {
-                return Ok((bytes, expected));
-            }
-            // A cache entry that no longer matches is not trusted: fetch again.
-            let _ = std::fs::remove_file(&path);
+        if let Ok((digest, size)) = digest_of_file(&path)
+            && digest == expected
+        {
+            return Ok(Cached { path, digest, size });
         }
-        let bytes = self.get(&a.url).await?;
-        let actual = sha256_hex(&bytes);
+        // A cache entry that no longer matches is not trusted: fetch again.
+        let _ = std::fs::remove_file(&path);
+        let cache_err = |source| ReleaseError::Cache {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = crate::files::AtomicFile::create(&path, 0o644).map_err(cache_err)?;
+        let (actual, size) = self.download(&a.url, &mut file).await?;
         if actual != expected {
             return Err(ReleaseError::Mismatch {
                 file: a.file.clone(),
@@ -149,35 +154,90 @@ impl Fetcher {
                 actual,
             });
         }
-        crate::files::write_atomic(&path, &bytes, 0o644).map_err(|source| ReleaseError::Cache {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Ok((bytes, expected))
+        file.commit().map_err(cache_err)?;
+        Ok(Cached {
+            path,
+            digest: actual,
+            size,
+        })
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, ReleaseError> {
+        let mut out = Vec::new();
+        self.download(url, &mut out).await?;
+        Ok(out)
+    }
+
+    /// Streams `url` into `sink`; returns the SHA256 and size of what came.
+    async fn download(
+        &self,
+        url: &str,
+        mut sink: impl std::io::Write,
+    ) -> Result<(String, u64), ReleaseError> {
+        use sha2::{Digest, Sha256};
         let fail = |detail: String| ReleaseError::Download {
             url: url.to_string(),
             detail,
         };
+        let mut hash = Sha256::new();
+        let mut size = 0u64;
+        let mut put = |chunk: &[u8]| -> Result<(), ReleaseError> {
+            hash.update(chunk);
+            size += chunk.len() as u64;
+            sink.write_all(chunk).map_err(|e| fail(e.to_string()))
+        };
         if let Some(path) = url.strip_prefix("file://") {
-            return std::fs::read(path).map_err(|e| fail(e.to_string()));
+            use std::io::Read;
+            let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = f.read(&mut buf).map_err(|e| fail(e.to_string()))?;
+                if n == 0 {
+                    break;
+                }
+                put(&buf[..n])?;
+            }
+        } else {
+            let mut resp = self
+                .http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| fail(error_chain(&e)))?;
+            if !resp.status().is_success() {
+                return Err(fail(format!("HTTP {}", resp.status())));
+            }
+            while let Some(chunk) = resp.chunk().await.map_err(|e| fail(error_chain(&e)))? {
+                put(&chunk)?;
+            }
         }
-        let resp = self
-            .http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| fail(error_chain(&e)))?;
-        if !resp.status().is_success() {
-            return Err(fail(format!("HTTP {}", resp.status())));
+        Ok((hex::encode(hash.finalize()), size))
+    }
+}
+
+/// A verified release tarball in the controller's cache.
+#[derive(Debug, Clone)]
+pub(crate) struct Cached {
+    pub(crate) path: PathBuf,
+    pub(crate) digest: String,
+    pub(crate) size: u64,
+}
+
+/// SHA256 and size of a file, read in fixed-size pieces.
+fn digest_of_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hash = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((hex::encode(hash.finalize()), size));
         }
-        Ok(resp
-            .bytes()
-            .await
-            .map_err(|e| fail(error_chain(&e)))?
-            .to_vec())
+        hash.update(&buf[..n]);
+        size += n as u64;
     }
 }
 

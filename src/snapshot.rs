@@ -4,6 +4,7 @@
 
 use crate::etcd::{self, EtcdError};
 use crate::files;
+use crate::progress::Progress;
 use std::path::{Path, PathBuf};
 
 /// A snapshot written to disk.
@@ -11,34 +12,85 @@ use std::path::{Path, PathBuf};
 pub(crate) struct Saved {
     pub path: PathBuf,
     pub revision: i64,
-    pub bytes: usize,
+    pub bytes: u64,
 }
 
 /// Streams a snapshot from `url` into `dir`, named `<cluster>-<time>-rev<revision>.db`.
-pub(crate) async fn save(url: &str, dir: &Path, cluster: &str) -> Result<Saved, EtcdError> {
-    let snap = etcd::snapshot(url).await?;
-    write(
-        dir.join(format!(
-            "{cluster}-{}-rev{}.db",
-            files::stamp(),
-            snap.revision
-        )),
-        snap,
-    )
+pub(crate) async fn save(
+    url: &str,
+    dir: &Path,
+    cluster: &str,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Saved, EtcdError> {
+    // The revision is known once the stream has started: a temporary name first.
+    let tmp = dir.join(format!("{cluster}-{}.partial", files::stamp()));
+    let saved = save_to(url, &tmp, progress).await?;
+    let path = dir.join(format!(
+        "{cluster}-{}-rev{}.db",
+        files::stamp(),
+        saved.revision
+    ));
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| EtcdError::new(format!("renaming {}: {e}", tmp.display())))?;
+    Ok(Saved { path, ..saved })
 }
 
-/// Streams a snapshot from `url` into the file `path`.
-pub(crate) async fn save_to(url: &str, path: &Path) -> Result<Saved, EtcdError> {
-    write(path.to_path_buf(), etcd::snapshot(url).await?)
-}
-
-fn write(path: PathBuf, snap: etcd::Snapshot) -> Result<Saved, EtcdError> {
-    // Every key is in it: readable by its owner only.
-    files::write_atomic(&path, &snap.bytes, 0o600)
-        .map_err(|e| EtcdError::new(format!("writing {}: {e}", path.display())))?;
+/// Streams a snapshot from `url` into the file `path` (written whole or not
+/// at all, 0600: every key is in it), through a fixed-size buffer.
+pub(crate) async fn save_to(
+    url: &str,
+    path: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Saved, EtcdError> {
+    let fail = |e: std::io::Error| EtcdError::new(format!("writing {}: {e}", path.display()));
+    let mut file = files::AtomicFile::create(path, 0o600).map_err(fail)?;
+    let (revision, bytes) = {
+        let mut sink = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        let r = etcd::snapshot_into(url, &mut sink, progress).await?;
+        std::io::Write::flush(&mut sink).map_err(fail)?;
+        r
+    };
+    file.commit().map_err(fail)?;
     Ok(Saved {
-        path,
-        revision: snap.revision,
-        bytes: snap.bytes.len(),
+        path: path.to_path_buf(),
+        revision,
+        bytes,
     })
+}
+
+/// Checks a snapshot file as etcd wrote it, reading it in fixed-size
+/// pieces; returns its size and the SHA256 of the whole file (what a host
+/// checks after receiving it).
+pub(crate) fn check_file(path: &Path) -> Result<(u64, String), EtcdError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let fail = |e: std::io::Error| EtcdError::new(format!("{}: {e}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(fail)?;
+    let mut check = etcd::SnapshotCheck::default();
+    let mut whole = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(fail)?;
+        if n == 0 {
+            break;
+        }
+        check.update(&buf[..n]);
+        whole.update(&buf[..n]);
+    }
+    let len = check.len;
+    check.finish()?;
+    Ok((len, hex::encode(whole.finalize())))
+}
+
+/// A progress callback that prints a line every 64 MB received.
+pub(crate) fn reporter(progress: &Progress) -> impl Fn(u64) + Sync + '_ {
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    move |bytes| {
+        const STEP: u64 = 64 << 20;
+        let last = shown.load(std::sync::atomic::Ordering::Relaxed);
+        if bytes / STEP > last / STEP {
+            shown.store(bytes, std::sync::atomic::Ordering::Relaxed);
+            progress.line(&format!("snapshot: {} MB received", bytes >> 20));
+        }
+    }
 }

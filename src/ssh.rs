@@ -173,6 +173,34 @@ impl Host {
         script: &Script,
         data: &[u8],
     ) -> Result<String, HostError> {
+        self.run_with_reader(step, script, data).await
+    }
+
+    /// Runs a script with `file` streamed to its stdin through a fixed-size
+    /// buffer (snapshots of any size, release tarballs).
+    pub async fn run_with_file(
+        &self,
+        step: &str,
+        script: &Script,
+        file: &std::path::Path,
+    ) -> Result<String, HostError> {
+        let f = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| HostError::new(&self.name, step, format!("{}: {e}", file.display())))?;
+        self.run_with_reader(
+            step,
+            script,
+            tokio::io::BufReader::with_capacity(1 << 20, f),
+        )
+        .await
+    }
+
+    async fn run_with_reader(
+        &self,
+        step: &str,
+        script: &Script,
+        mut data: impl tokio::io::AsyncRead + Unpin,
+    ) -> Result<String, HostError> {
         let session = match &self.conn {
             Conn::Ssh(s) => s,
             #[cfg(test)]
@@ -189,7 +217,7 @@ impl Host {
             .map_err(err)?;
         if let Some(mut stdin) = child.stdin().take() {
             let write = async {
-                stdin.write_all(data).await?;
+                tokio::io::copy(&mut data, &mut stdin).await?;
                 stdin.shutdown().await
             };
             if let Err(e) = write.await {

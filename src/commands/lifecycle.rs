@@ -4,7 +4,6 @@
 
 use super::{Open, Session, confirm, with_session};
 use crate::error::Error;
-use crate::etcd;
 use crate::exec;
 use crate::snapshot;
 use crate::ssh::quote;
@@ -18,8 +17,11 @@ pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Erro
         let live = live(s).await?;
         let leader = exec::leader_url(&env, &live).await?;
         let saved = match &out {
-            Some(file) => snapshot::save_to(&leader, file).await,
-            None => snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name).await,
+            Some(file) => snapshot::save_to(&leader, file, &snapshot::reporter(&s.progress)).await,
+            None => {
+                let report = snapshot::reporter(&s.progress);
+                snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name, &report).await
+            }
         }
         .map_err(|e| Error::Blocked(format!("snapshot: {e}")))?;
         println!(
@@ -35,9 +37,9 @@ pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Erro
 
 /// Disaster recovery (see `exec::restore`), after the operator's consent.
 pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
-    let bytes =
-        std::fs::read(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
-    etcd::verify_snapshot(&bytes).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+    // Checked before anything stops, read in pieces (a database may be GBs).
+    let (_, sha) =
+        snapshot::check_file(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     with_session(path, &Open::default(), async |s: &Session| {
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
         confirm(
@@ -50,7 +52,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
             &s.inv.cluster.name,
         )?;
         let stamp = crate::files::stamp();
-        exec::restore(&s.env(), &bytes, &stamp).await?;
+        exec::restore(&s.env(), file, &sha, &stamp).await?;
         println!(
             "Restored {} onto {} members; old data directories were moved to <data_dir>.pre-restore-{stamp}.",
             file.display(),

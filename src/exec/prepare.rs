@@ -33,14 +33,15 @@ pub(super) async fn resolve_artifacts(
             let a = Artifact::new(&env.inv.release, v, arch);
             env.progress
                 .line(&format!("release: {} (checking SHA256)", a.url));
-            let (bytes, digest) = match env.inv.release.fetch {
+            let (cached, digest) = match env.inv.release.fetch {
                 FetchMode::Controller => {
-                    let (b, d) = fetcher.tarball(&a).await?;
-                    (Some(b), d)
+                    let c = fetcher.tarball(&a).await?;
+                    let d = c.digest.clone();
+                    (Some(c), d)
                 }
                 FetchMode::Host => (None, fetcher.expected_digest(&a).await?),
             };
-            artifacts.insert((v, arch), (a, bytes, digest));
+            artifacts.insert((v, arch), (a, cached, digest));
         }
     }
     Ok(artifacts)
@@ -112,7 +113,11 @@ async fn prepare_signal(
     r
 }
 
-pub(super) type Artifacts = BTreeMap<(Version, &'static str), (Artifact, Option<Vec<u8>>, String)>;
+/// Per version and architecture: the release, its verified copy in the
+/// controller's cache (pushed from there; `None` when hosts download it),
+/// and the digest hosts check.
+pub(super) type Artifacts =
+    BTreeMap<(Version, &'static str), (Artifact, Option<release::Cached>, String)>;
 
 async fn prepare_one(
     env: &Env<'_>,
@@ -128,21 +133,21 @@ async fn prepare_one(
         .await?;
     if let Some(v) = p.install {
         let arch = host_arch(facts, &p.host)?;
-        let Some((a, bytes, digest)) = artifacts.get(&(v, arch)) else {
+        let Some((a, cached, digest)) = artifacts.get(&(v, arch)) else {
             return Err(
                 HostError::new(&p.host, "install release", "release was not resolved").into(),
             );
         };
-        match bytes {
-            Some(b) => {
+        match cached {
+            Some(c) => {
                 task.step(&format!(
                     "push and install etcd {v} ({} MB)",
-                    b.len() / 1_000_000
+                    c.size / 1_000_000
                 ));
-                host.run_with_input(
+                host.run_with_file(
                     "install release",
                     &remote::install_release(env.inv, v, digest, remote::Source::Stdin),
-                    b,
+                    &c.path,
                 )
                 .await?;
             }

@@ -7,7 +7,6 @@ use super::Env;
 use super::gates::{guard, start, urls, wait_healthy};
 use crate::error::Error;
 use crate::etcd;
-use crate::files::sha256_hex;
 use crate::remote;
 use crate::runtime::{self, Restore};
 use std::collections::BTreeSet;
@@ -29,9 +28,15 @@ impl Phase {
     }
 }
 
-/// Restores `snapshot` (checked by the caller) onto every inventory member;
-/// old data directories become `<data_dir>.pre-restore-<stamp>`.
-pub(crate) async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Result<(), Error> {
+/// Restores the snapshot file (checked by the caller; `sha` is the SHA256 of
+/// the whole file, checked again on each host) onto every inventory member,
+/// streamed to each; old data directories become `<data_dir>.pre-restore-<stamp>`.
+pub(crate) async fn restore(
+    env: &Env<'_>,
+    snapshot: &std::path::Path,
+    sha: &str,
+    stamp: &str,
+) -> Result<(), Error> {
     // A fresh token: the restored cluster never mixes with the old one.
     let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
     let initial: Vec<String> = env
@@ -44,42 +49,38 @@ pub(crate) async fn restore(env: &Env<'_>, snapshot: &[u8], stamp: &str) -> Resu
         initial_cluster: initial.join(","),
         token,
     };
-    let sha = sha256_hex(snapshot);
     let all = |phase: Phase| {
-        futures_util::future::try_join_all(env.inv.members.iter().map(|m| {
-            let sha = &sha;
-            async move {
-                let host = env.host(&m.name)?;
-                let task = env.progress.task(&m.name);
-                let r = guard(&task, async {
-                    match phase {
-                        Phase::Stop => {
-                            task.step("stop etcd");
-                            let script = runtime::of(m).stop(env.inv, m);
-                            host.run("stop etcd", &script).await?;
-                        }
-                        Phase::Restore => {
-                            task.step("move data aside, restore the snapshot");
-                            let own = runtime::of(m).restore(env.inv, m, restore);
-                            let script = remote::receive_snapshot(m, sha, stamp)
-                                .then(&own.body, own.args)
-                                .then(remote::OWN_DATA, Vec::<String>::new());
-                            host.run_with_input("restore snapshot", &script, snapshot)
-                                .await?;
-                        }
-                        Phase::Start => {
-                            start(env, m, false, &task).await?;
-                            wait_healthy(env, m, &task).await?;
-                        }
+        futures_util::future::try_join_all(env.inv.members.iter().map(|m| async move {
+            let host = env.host(&m.name)?;
+            let task = env.progress.task(&m.name);
+            let r = guard(&task, async {
+                match phase {
+                    Phase::Stop => {
+                        task.step("stop etcd");
+                        let script = runtime::of(m).stop(env.inv, m);
+                        host.run("stop etcd", &script).await?;
                     }
-                    Ok::<(), Error>(())
-                })
-                .await;
-                if r.is_ok() {
-                    task.done(phase.done());
+                    Phase::Restore => {
+                        task.step("move data aside, restore the snapshot");
+                        let own = runtime::of(m).restore(env.inv, m, restore);
+                        let script = remote::receive_snapshot(m, sha, stamp)
+                            .then(&own.body, own.args)
+                            .then(remote::OWN_DATA, Vec::<String>::new());
+                        host.run_with_file("restore snapshot", &script, snapshot)
+                            .await?;
+                    }
+                    Phase::Start => {
+                        start(env, m, false, &task).await?;
+                        wait_healthy(env, m, &task).await?;
+                    }
                 }
-                r
+                Ok::<(), Error>(())
+            })
+            .await;
+            if r.is_ok() {
+                task.done(phase.done());
             }
+            r
         }))
     };
     // Each phase on every member before the next: all stopped before any

@@ -31,7 +31,8 @@ pub(super) async fn run(
     let cluster = urls(env, live).await?;
     if let Some(dir) = snapshot_to {
         let leader = leader_url(env, live).await?;
-        let saved = snapshot::save(&leader, dir, &env.inv.cluster.name)
+        let report = snapshot::reporter(env.progress);
+        let saved = snapshot::save(&leader, dir, &env.inv.cluster.name, &report)
             .await
             .map_err(|e| {
                 Error::Blocked(format!("snapshot before the version change failed: {e}"))
