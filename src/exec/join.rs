@@ -12,7 +12,7 @@ use crate::progress::Task;
 use crate::remote;
 use crate::templates::Bootstrap;
 use std::collections::BTreeSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a learner may take to catch up before its promotion.
 const PROMOTE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -163,18 +163,53 @@ async fn promote(
 ) -> Result<(), Error> {
     task.step("promote learner (once caught up)");
     let cluster = urls(env, live).await?;
-    retry(&m.name, "member promote", PROMOTE_TIMEOUT, || async {
+    let url = env.url(m).await?;
+    // etcd refuses the promotion until the learner has caught up, which for
+    // a large database takes as long as sending it: the wait goes on while
+    // the learner makes progress, and gives up only when it stops.
+    let mut deadline = Instant::now() + PROMOTE_TIMEOUT;
+    let mut seen = (0, 0);
+    let mut said = Instant::now();
+    loop {
         match etcd::promote(&cluster, id).await {
             // An earlier, interrupted run may have promoted it already.
-            Err(e) if e.kind == Kind::NotALearner => Ok(()),
-            r => r,
+            Ok(()) => break,
+            Err(e) if e.kind == Kind::NotALearner => break,
+            Err(e) if !e.is_transient() => return Err(etcd_err(&m.name, "member promote", e)),
+            Err(e) => {
+                if let Ok(st) = etcd::status(&url).await {
+                    let now = (st.raft_applied_index, st.db_size);
+                    if now != seen {
+                        seen = now;
+                        deadline = Instant::now() + PROMOTE_TIMEOUT;
+                        if said.elapsed() > Duration::from_secs(5) {
+                            said = Instant::now();
+                            task.step(&format!(
+                                "learner catching up: applied index {}, database {} MB",
+                                st.raft_applied_index,
+                                st.db_size >> 20
+                            ));
+                        }
+                    }
+                }
+                if Instant::now() > deadline {
+                    return Err(etcd_err(
+                        &m.name,
+                        "member promote",
+                        EtcdError::new(format!(
+                            "{}; the learner made no progress for {} s",
+                            e.message,
+                            PROMOTE_TIMEOUT.as_secs()
+                        )),
+                    ));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
-    })
-    .await?;
+    }
     // The leader has committed the promotion; the member applies it a moment
     // later, and until then refuses a voter's requests ("rpc not supported
     // for learner"). Done means the member itself says it votes.
-    let url = env.url(m).await?;
     retry(&m.name, "wait until it votes", PROMOTE_TIMEOUT, || async {
         match etcd::status(&url).await {
             Ok(st) if st.is_learner => Err(EtcdError::transient("still a learner in its own view")),
