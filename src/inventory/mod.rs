@@ -5,6 +5,7 @@
 //! with defaults applied and every per-host override resolved, or into an
 //! error that names the file, line, column and field.
 
+mod etcd_keys;
 mod raw;
 mod validate;
 
@@ -246,6 +247,16 @@ impl Member {
 pub const CONFIG_DIR: &str = "/etc/etcd";
 /// Links to the current binaries for operators' shells (same reason).
 pub const BIN_LINK_DIR: &str = "/usr/local/bin";
+
+/// The type of an etcd config-file value (`etcd_keys.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExtraKind {
+    Bool,
+    Int,
+    /// A Go duration: integer nanoseconds in the config file.
+    Duration,
+    Text,
+}
 
 /// A member or cluster name etcd-deploy accepts: it ends up in URLs, unit
 /// names, file names and shell arguments. Also the check for names read

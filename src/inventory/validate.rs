@@ -224,7 +224,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             return Err(cx.at(0..0, "tls.dir: provided certificates need a directory"));
         }
     };
-    let base_settings = build_settings(cx, &raw.etcd, None)?;
+    let base_settings = build_settings(cx, &raw.etcd, None, version)?;
     let base_runtime = RuntimeSpec {
         mode: mode_of(cx, c.mode.as_ref(), "cluster.mode", Mode::Systemd)?,
         image: c.image.as_ref(),
@@ -263,6 +263,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             client_port,
             peer_port,
             &base_settings,
+            version,
         )?;
         member.tls = tls.enabled();
         member.runtime = build_runtime(cx, h, i, &base_runtime)?;
@@ -565,6 +566,7 @@ fn build_member(
     client_port: u16,
     peer_port: u16,
     base: &EtcdSettings,
+    version: Version,
 ) -> Result<Member, InventoryError> {
     let field = |f: &str| format!("hosts[{i}].{f}");
     let address = h.address.get_ref().as_str();
@@ -650,7 +652,7 @@ fn build_member(
         ],
     )?;
     let settings = match &h.etcd {
-        Some(e) => build_settings(cx, e, Some(base))?,
+        Some(e) => build_settings(cx, e, Some(base), version)?,
         None => base.clone(),
     };
     // A known_hosts file ssh cannot use turns host-key checking off without a
@@ -721,6 +723,7 @@ fn build_settings(
     cx: &Ctx,
     raw: &RawEtcd,
     base: Option<&EtcdSettings>,
+    version: Version,
 ) -> Result<EtcdSettings, InventoryError> {
     let heartbeat = raw
         .heartbeat_interval_ms
@@ -838,6 +841,7 @@ fn build_settings(
                     ),
                 ));
             }
+            check_extra(cx, table, k, &table.get_ref()[k], version)?;
         }
         extra.extend(table.get_ref().iter().map(|(k, v)| (k.clone(), v.clone())));
     }
@@ -1110,4 +1114,53 @@ fn url_host_name(url: &str) -> &str {
         Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
         _ => hostport,
     }
+}
+
+/// An `extra` key must be one etcd's config file takes in the cluster's
+/// minor version (etcd ignores unknown keys silently), with a value of its type.
+fn check_extra(
+    cx: &Ctx,
+    table: &Spanned<BTreeMap<String, toml::Value>>,
+    key: &str,
+    value: &toml::Value,
+    version: Version,
+) -> Result<(), InventoryError> {
+    let minor35 = (version.major, version.minor) >= (3, 5);
+    let known = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key);
+    let Some(&(_, kind, in34, in35)) = known else {
+        return Err(cx.field(
+            table,
+            "etcd.extra",
+            format!("`{}` is not a key of etcd's config file", shown(key)),
+        ));
+    };
+    if !(if minor35 { in35 } else { in34 }) {
+        return Err(cx.field(
+            table,
+            "etcd.extra",
+            format!(
+                "`{key}` is not a config key of etcd {}.{} (only of {})",
+                version.major,
+                version.minor,
+                if in35 { "3.5" } else { "3.4" }
+            ),
+        ));
+    }
+    let fits = match kind {
+        ExtraKind::Bool => value.is_bool(),
+        ExtraKind::Int | ExtraKind::Duration => value.as_integer().is_some_and(|i| i >= 0),
+        ExtraKind::Text => value.is_str(),
+    };
+    if !fits {
+        let want = match kind {
+            ExtraKind::Bool => "true or false",
+            ExtraKind::Int => "a whole number",
+            ExtraKind::Duration => {
+                "a whole number of nanoseconds (etcd reads durations so in its config file)"
+            }
+            ExtraKind::Text => "a string",
+        };
+        return Err(cx.field(table, "etcd.extra", format!("`{key}` takes {want}")));
+    }
+    Ok(())
 }

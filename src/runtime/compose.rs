@@ -95,10 +95,15 @@ impl MemberRuntime for Compose<'_> {
     }
 
     fn start(&self, inv: &Inventory, m: &Member, restart: bool) -> Script {
-        dc(inv).then(
-            include_str!("compose/start.sh"),
-            [m.name.clone(), flag(restart).to_string()],
-        )
+        // Members sharing a host start together when none answers: their
+        // `up` calls would race to create the host's bridge network (seen
+        // once: "network ... already exists"), so they go one at a time.
+        dc(inv)
+            .then(
+                include_str!("compose/start.sh"),
+                [m.name.clone(), flag(restart).to_string()],
+            )
+            .after(HOST_LOCK, Vec::<String>::new())
     }
 
     fn stop(&self, inv: &Inventory, m: &Member) -> Script {

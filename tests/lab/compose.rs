@@ -114,7 +114,8 @@ fn compose_pseudo_cluster_on_one_host() {
     let good = std::fs::read_to_string(&inv).expect("read");
     let bad = good.replace(
         "name = \"m2\"\n",
-        "name = \"m2\"\netcd = { extra = { \"max-request-bytes\" = \"lots\" } }\n",
+        // (well-typed, so validation lets it through; etcd refuses the URL)
+        "name = \"m2\"\netcd = { extra = { \"listen-metrics-urls\" = \"nonsense://m2\" } }\n",
     );
     std::fs::write(&inv, bad).expect("write");
     let started = std::time::Instant::now();
@@ -130,8 +131,7 @@ fn compose_pseudo_cluster_on_one_host() {
         "{t}"
     );
     assert!(
-        t.contains("--- last lines of the etcd container log on m2 ---")
-            && t.contains("max-request-bytes"),
+        t.contains("--- last lines of the etcd container log on m2 ---") && t.contains("nonsense"),
         "{t}"
     );
     rt().block_on(async {

@@ -546,3 +546,35 @@ fn finding_4_env_output_survives_eval_with_spaces_quotes_and_dollars() {
     );
     assert!(!Path::new("/tmp/etcd-deploy-env-pwned").exists());
 }
+
+#[test]
+fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
+    let with = |version: &str, extra: &str| {
+        GOOD.replace("\"3.5.1\"", &format!("\"{version}\""))
+            .replace("[ssh]", &format!("[etcd]\nextra = {{ {extra} }}\n\n[ssh]"))
+    };
+    inv(&with(
+        "3.5.1",
+        "\"max-request-bytes\" = 2097152, \"unsafe-no-fsync\" = false",
+    ));
+    refused(
+        &with("3.5.1", "\"max-requests-bytes\" = 1"),
+        "not a key of etcd's config file",
+    );
+    refused(
+        &with("3.5.1", "\"max-request-bytes\" = \"2MB\""),
+        "takes a whole number",
+    );
+    refused(
+        &with("3.5.1", "\"enable-v2\" = \"yes\""),
+        "takes true or false",
+    );
+    refused(
+        &with("3.5.1", "\"grpc-keepalive-min-time\" = \"5s\""),
+        "whole number of nanoseconds",
+    );
+    refused(
+        &with("3.4.23", "\"unsafe-no-fsync\" = true"),
+        "not a config key of etcd 3.4 (only of 3.5)",
+    );
+}
