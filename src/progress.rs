@@ -125,3 +125,18 @@ impl Drop for Task {
 fn timestamp() -> String {
     humantime::format_rfc3339_millis(SystemTime::now()).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    /// Issue 11, finding 9: the --log file names hosts and paths: 0600.
+    #[test]
+    fn finding_9_the_log_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run.log");
+        let p = super::Progress::new(Some(&path)).expect("progress");
+        p.line("hello");
+        let mode = std::fs::metadata(&path).expect("log").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}

@@ -343,3 +343,23 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod control_dir_tests {
+    /// Issue 11, finding 9: control sockets go to a new 0700 directory of
+    /// this process (never one found in place), removed at the end.
+    #[test]
+    fn finding_9_the_control_directory_is_new_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = super::control_dir().expect("control dir");
+        let meta = std::fs::metadata(&dir).expect("exists");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let name = dir.file_name().expect("name").to_string_lossy().to_string();
+        assert!(
+            name.starts_with(&format!("edssh-{}-", std::process::id())),
+            "{name}"
+        );
+        super::remove_control_dir();
+        assert!(!dir.exists());
+    }
+}

@@ -290,3 +290,62 @@ fn findings_2_and_3_others_directories_are_refused_and_destroy_deletes_only_its_
         "only etcd-deploy's releases and etcd's data were deleted"
     );
 }
+
+/// Issue 11, finding 6: a release tarball that matches its checksum but
+/// holds a symlink (here `.sha256` pointing at /etc/motd, which root used to
+/// overwrite) fails the install on the host, and nothing is left behind.
+#[test]
+fn finding_6_a_release_holding_a_symlink_is_not_installed() {
+    let lab = Lab::up(38, 1);
+    let dir = lab.dir.path().join("mirror");
+    let name = "etcd-v3.5.2-linux-amd64";
+    let work = dir.join("work").join(name);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    for b in ["etcd", "etcdctl", "etcdutl"] {
+        std::fs::write(work.join(b), "#!/bin/sh\nexit 0\n").expect("write");
+        sh(Command::new("chmod").arg("755").arg(work.join(b)));
+    }
+    std::os::unix::fs::symlink("/etc/motd", work.join(".sha256")).expect("symlink");
+    let v = dir.join("v3.5.2");
+    std::fs::create_dir_all(&v).expect("mkdir");
+    let o = sh(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("work"))
+        .arg("-czf")
+        .arg(v.join(format!("{name}.tar.gz")))
+        .arg(name));
+    assert!(o.status.success());
+    let o = sh(Command::new("sh").arg("-c").arg(format!(
+        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
+        v.display()
+    )));
+    assert!(o.status.success());
+    let cache = lab.dir.path().join("cache");
+    let inv = lab.inventory(1, |s| {
+        s.replace("3.5.1", "3.5.2").replace(
+            "source = \"http://127.0.0.1:18080\"",
+            &format!(
+                "source = \"file://{}\"\ncache_dir = \"{}\"",
+                dir.display(),
+                cache.display()
+            ),
+        )
+    });
+    let motd = lab.ssh(1, "sha256sum /etc/motd 2>/dev/null || echo none");
+    let o = deploy(&["apply", path_str(&inv), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("entries other than files and directories"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        lab.ssh(1, "sha256sum /etc/motd 2>/dev/null || echo none"),
+        motd
+    );
+    assert_eq!(
+        lab.ssh(1, "ls -A /opt/etcd 2>/dev/null"),
+        "",
+        "nothing left"
+    );
+}
