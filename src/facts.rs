@@ -271,3 +271,18 @@ pub struct RecordedMember {
     pub peer_port: u16,
     pub peer_url: String,
 }
+
+impl RecordedMember {
+    /// The record of an inventory member, as `records::remember` writes it.
+    pub fn of(m: &Member) -> RecordedMember {
+        RecordedMember {
+            address: m.ssh.address.clone(),
+            port: m.ssh.port,
+            user: m.ssh.user.clone(),
+            advertise: m.advertise.clone(),
+            client_port: m.client_port,
+            peer_port: m.peer_port,
+            peer_url: m.peer_url(),
+        }
+    }
+}

@@ -39,18 +39,7 @@ pub(crate) fn load(inv: &Inventory) -> BTreeMap<String, RecordedMember> {
 pub(crate) fn remember(inv: &Inventory) -> std::io::Result<()> {
     let mut all = load(inv);
     for m in &inv.members {
-        all.insert(
-            m.name.clone(),
-            RecordedMember {
-                address: m.ssh.address.clone(),
-                port: m.ssh.port,
-                user: m.ssh.user.clone(),
-                advertise: m.advertise.clone(),
-                client_port: m.client_port,
-                peer_port: m.peer_port,
-                peer_url: m.peer_url(),
-            },
-        );
+        all.insert(m.name.clone(), RecordedMember::of(m));
     }
     save(inv, &all)
 }

@@ -193,15 +193,7 @@ pub fn converged(i: &Inventory) -> Facts {
 
 /// etcd-deploy's record of a member it set up (as `records::remember` writes it).
 pub fn recorded(m: &Member) -> RecordedMember {
-    RecordedMember {
-        address: m.ssh.address.clone(),
-        port: m.ssh.port,
-        user: m.ssh.user.clone(),
-        advertise: m.advertise.clone(),
-        client_port: m.client_port,
-        peer_port: m.peer_port,
-        peer_url: m.peer_url(),
-    }
+    RecordedMember::of(m)
 }
 
 pub fn step_names(p: &Plan) -> Vec<String> {
