@@ -29,6 +29,8 @@ pub enum ReleaseError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{file} is not installed: {detail}; nothing was installed")]
+    Unsafe { file: String, detail: String },
 }
 
 /// The Go architecture name etcd's release files use, from `uname -m`.
@@ -137,6 +139,10 @@ impl Fetcher {
         if let Ok((digest, size)) = digest_of_file(&path)
             && digest == expected
         {
+            check_entries(&path).map_err(|detail| ReleaseError::Unsafe {
+                file: a.file.clone(),
+                detail,
+            })?;
             return Ok(Cached { path, digest, size });
         }
         // A cache entry that no longer matches is not trusted: fetch again.
@@ -155,6 +161,10 @@ impl Fetcher {
             });
         }
         file.commit().map_err(cache_err)?;
+        check_entries(&path).map_err(|detail| ReleaseError::Unsafe {
+            file: a.file.clone(),
+            detail,
+        })?;
         Ok(Cached {
             path,
             digest: actual,
@@ -221,6 +231,52 @@ pub(crate) struct Cached {
     pub(crate) path: PathBuf,
     pub(crate) digest: String,
     pub(crate) size: u64,
+}
+
+/// A release tarball is unpacked as root: it may hold only regular files and
+/// directories, all inside its own top directory (a checksum only says the
+/// mirror served what it meant to). Checked once per cached release (a
+/// `.entries-ok` marker beside it), with the system's `tar`.
+fn check_entries(path: &std::path::Path) -> Result<(), String> {
+    let mut marker = path.as_os_str().to_owned();
+    marker.push(".entries-ok");
+    let marker = PathBuf::from(marker);
+    if marker.exists() {
+        return Ok(());
+    }
+    let out = std::process::Command::new("tar")
+        .arg("-tvzf")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("listing it: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "listing it: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let kind = line.chars().next().unwrap_or('?');
+        if kind != '-' && kind != 'd' {
+            return Err(format!(
+                "it holds entries other than files and directories: {}",
+                crate::facts::printable(line)
+            ));
+        }
+        let name = line
+            .split_whitespace()
+            .skip(5)
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.starts_with('/') || name.split('/').any(|c| c == "..") {
+            return Err(format!(
+                "it has paths outside its directory: {}",
+                crate::facts::printable(&name)
+            ));
+        }
+    }
+    let _ = std::fs::write(&marker, b"");
+    Ok(())
 }
 
 /// SHA256 and size of a file, read in fixed-size pieces.

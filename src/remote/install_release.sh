@@ -3,10 +3,12 @@
 # tarball, checks its SHA256 and unpacks it into DEST. On a mismatch
 # nothing is installed. Members sharing a host prepare it together: the
 # first one installs, the others find it in place and drain their copy.
-# Arguments: DEST SHA256 VERSION SOURCE
+# CHECKED=yes: the controller has already checked the tarball's entries
+# (it pushes the very bytes it checked, verified again by SHA256 here).
+# Arguments: DEST SHA256 VERSION SOURCE CHECKED
 set -eu
-dest=$1 sha=$2 version=$3 source=$4
-shift 4
+dest=$1 sha=$2 version=$3 source=$4 checked=$5
+shift 5
 if [ -x "$dest/etcd" ] && [ "$(cat "$dest/.sha256" 2>/dev/null)" = "$sha" ]; then
   if [ "$source" = - ]; then cat >/dev/null; fi
   exit 0
@@ -28,16 +30,23 @@ if [ "$actual" != "$sha" ]; then
 fi
 # A tarball that matches its checksum is still only unpacked when it holds
 # regular files and directories, all inside its own top directory.
-types=$(tar -tvzf "$f" | cut -c1 | sort -u | tr -d '\n')
-case $types in
-  "" | *[!d-]*)
-    echo "the etcd $version tarball holds entries other than files and directories (types: $types); nothing was installed" >&2
+if [ "$checked" != yes ]; then
+  list=$(mktemp /tmp/etcd-deploy-release-list.XXXXXX)
+  tar -tvzf "$f" >"$list" || { rm -f "$list"; exit 1; }
+  types=$(cut -c1 "$list" | sort -u | tr -d '\n')
+  case $types in
+    "" | *[!d-]*)
+      rm -f "$list"
+      echo "the etcd $version tarball holds entries other than files and directories (types: $types); nothing was installed" >&2
+      exit 1
+      ;;
+  esac
+  if awk '{ $1 = $2 = $3 = $4 = $5 = ""; sub(/^ +/, ""); print }' "$list" | grep -Eq '^/|(^|/)\.\.(/|$)'; then
+    rm -f "$list"
+    echo "the etcd $version tarball has paths outside its directory; nothing was installed" >&2
     exit 1
-    ;;
-esac
-if tar -tzf "$f" | grep -Eq '^/|(^|/)\.\.(/|$)'; then
-  echo "the etcd $version tarball has paths outside its directory; nothing was installed" >&2
-  exit 1
+  fi
+  rm -f "$list"
 fi
 rm -rf "$dest.tmp"
 mkdir -p "$dest.tmp"

@@ -41,9 +41,11 @@ pub(crate) fn install_release(
     sha256: &str,
     source: Source,
 ) -> Script {
-    let source = match source {
-        Source::Stdin => "-",
-        Source::Url(u) => u,
+    // Pushed bytes were checked on the controller (`release.rs`); a download
+    // by the host is checked there.
+    let (source, checked) = match source {
+        Source::Stdin => ("-", true),
+        Source::Url(u) => (u, false),
     };
     Script::new(
         "etcd-deploy-install-release",
@@ -53,6 +55,7 @@ pub(crate) fn install_release(
             sha256.to_string(),
             version.to_string(),
             source.to_string(),
+            flag(checked).to_string(),
         ],
     )
     .after(HOST_LOCK, Vec::<String>::new())
@@ -233,6 +236,8 @@ mod tests {
         .expect("inventory");
         let v = inv.cluster.version;
         let mut s = install_release(&inv, v, &sha256_hex(bytes), Source::Stdin);
+        // The host's own entry check (as for a download by the host).
+        s.args[4] = "no".into();
         // The host lock needs /run; the script's own logic is what is tested.
         s.body = s.body.replace(
             "/run/etcd-deploy.lock",
