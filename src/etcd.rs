@@ -110,6 +110,24 @@ fn classify(code: tonic::Code, message: &str) -> Kind {
     }
 }
 
+#[cfg(test)]
+impl From<crate::fake::FakeError> for EtcdError {
+    fn from(e: crate::fake::FakeError) -> Self {
+        use crate::fake::Refusal;
+        let kind = match e.refusal {
+            Refusal::Transient => Kind::Transient,
+            Refusal::PeerUrlExists => Kind::PeerUrlExists,
+            Refusal::NotALearner => Kind::NotALearner,
+            Refusal::MemberNotFound => Kind::MemberNotFound,
+            Refusal::Permanent => Kind::Permanent,
+        };
+        EtcdError {
+            message: e.message,
+            kind,
+        }
+    }
+}
+
 impl From<etcd_client::Error> for EtcdError {
     fn from(e: etcd_client::Error) -> Self {
         match e {
@@ -227,7 +245,7 @@ where
 pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::status(url);
+        return crate::fake::status(url).map_err(EtcdError::from);
     }
     let s = read(&[url.to_string()], |mut c| async move { c.status().await }).await?;
     let id = s.header().map_or(0, |h| h.member_id());
@@ -247,7 +265,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
 pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::member_list(urls);
+        return crate::fake::member_list(urls).map_err(EtcdError::from);
     }
     let list = read(urls, |mut c| async move { c.member_list().await }).await?;
     Ok(list.members().iter().map(info).collect())
@@ -267,7 +285,7 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::add_learner(urls, peer_url);
+        return crate::fake::add_learner(urls, peer_url).map_err(EtcdError::from);
     }
     let peer = peer_url.to_string();
     let resp = change(urls, |mut c| async move {
@@ -283,7 +301,7 @@ pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, 
 pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::promote(urls, id);
+        return crate::fake::promote(urls, id).map_err(EtcdError::from);
     }
     change(urls, |mut c| async move { c.member_promote(id).await }).await?;
     Ok(())
@@ -339,7 +357,7 @@ pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdEr
 pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::move_leader(leader_url, target);
+        return crate::fake::move_leader(leader_url, target).map_err(EtcdError::from);
     }
     change(&[leader_url.to_string()], |mut c| async move {
         c.move_leader(target).await
@@ -351,7 +369,7 @@ pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), Etc
 pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::remove_member(urls, id);
+        return crate::fake::remove_member(urls, id).map_err(EtcdError::from);
     }
     change(urls, |mut c| async move { c.member_remove(id).await }).await?;
     Ok(())
@@ -367,7 +385,12 @@ pub(crate) struct Versions {
 pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {
-        return crate::fake::versions(url);
+        return crate::fake::versions(url)
+            .map(|(etcdserver, etcdcluster)| Versions {
+                etcdserver,
+                etcdcluster,
+            })
+            .map_err(EtcdError::from);
     }
     let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
     if let Some(t) = client_tls() {

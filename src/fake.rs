@@ -4,14 +4,39 @@
 //! really do is the lab's business. One world per test thread (`#[tokio::test]`
 //! runs the test on its own thread): hosts run scripts by name, and the etcd
 //! calls for `http://ADDRESS:PORT` URLs answer from the same world.
+//! It depends on nothing it stands in for: `ssh` and `etcd` turn its answers
+//! into their own errors (`FakeError`).
 
-use crate::etcd::{EtcdError, Kind, Versions};
 use crate::facts::{MemberInfo, MemberStatus};
 use crate::inventory::Version;
 use crate::script::Script;
-use crate::ssh::HostError;
 use std::cell::RefCell;
 use std::collections::BTreeSet;
+
+/// How the fake cluster refuses a call; `etcd.rs` makes it an `EtcdError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Transient,
+    PeerUrlExists,
+    NotALearner,
+    MemberNotFound,
+    Permanent,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct FakeError {
+    pub(crate) message: String,
+    pub(crate) refusal: Refusal,
+}
+
+impl FakeError {
+    fn new(refusal: Refusal, message: impl Into<String>) -> FakeError {
+        FakeError {
+            message: message.into(),
+            refusal,
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct FakeMember {
@@ -131,8 +156,9 @@ impl World {
     }
 }
 
-/// A script run on a fake host: the effects the executor relies on.
-pub(crate) fn run(host: &str, step: &str, script: &Script) -> Result<String, HostError> {
+/// A script run on a fake host: the effects the executor relies on; the
+/// error is the script's stderr.
+pub(crate) fn run(host: &str, script: &Script) -> Result<String, String> {
     let r = with(|w| {
         w.log
             .push(format!("{host}: {} {}", script.name, script.args.join(" ")));
@@ -176,19 +202,20 @@ pub(crate) fn run(host: &str, step: &str, script: &Script) -> Result<String, Hos
             _ => Ok(String::new()),
         }
     });
-    match r {
-        Some(Ok(out)) => Ok(out),
-        Some(Err(e)) => Err(HostError::new(host, step, e)),
-        None => Err(HostError::new(host, step, "no fake world installed")),
-    }
+    r.unwrap_or_else(|| Err("no fake world installed".to_string()))
 }
 
-fn refused(url: &str) -> EtcdError {
-    EtcdError::transient(format!("{url}: connection refused"))
+fn refused(url: &str) -> FakeError {
+    FakeError::new(Refusal::Transient, format!("{url}: connection refused"))
 }
 
-fn world<R>(f: impl FnOnce(&mut World) -> Result<R, EtcdError>) -> Result<R, EtcdError> {
-    with(f).unwrap_or_else(|| Err(EtcdError::new("no fake world installed")))
+fn world<R>(f: impl FnOnce(&mut World) -> Result<R, FakeError>) -> Result<R, FakeError> {
+    with(f).unwrap_or_else(|| {
+        Err(FakeError::new(
+            Refusal::Permanent,
+            "no fake world installed",
+        ))
+    })
 }
 
 /// The member serving `urls` (any running one).
@@ -198,7 +225,7 @@ fn serving<'a>(w: &'a World, urls: &[String]) -> Option<&'a FakeMember> {
         .find(|m| m.running && urls.contains(&m.client_url))
 }
 
-pub(crate) fn status(url: &str) -> Result<MemberStatus, EtcdError> {
+pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
     world(|w| {
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         Ok(MemberStatus {
@@ -215,7 +242,7 @@ pub(crate) fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     })
 }
 
-pub(crate) fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
+pub(crate) fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, FakeError> {
     world(|w| {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         Ok(w.members
@@ -239,14 +266,14 @@ pub(crate) fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError>
     })
 }
 
-pub(crate) fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
+pub(crate) fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, FakeError> {
     world(|w| {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         if w.members.iter().any(|m| m.peer_url == peer_url) {
-            return Err(EtcdError {
-                message: "etcdserver: Peer URLs already exists".into(),
-                kind: Kind::PeerUrlExists,
-            });
+            return Err(FakeError::new(
+                Refusal::PeerUrlExists,
+                "etcdserver: Peer URLs already exists",
+            ));
         }
         let addr = crate::inventory::host_of_url(peer_url).unwrap_or_default();
         // The joining host is named by the test's inventory: etcd-N at 10.0.0.N.
@@ -262,21 +289,21 @@ pub(crate) fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdEr
         let id = w.add(&host, &addr, v);
         w.log.push(format!("etcd: member add {host} ({id:x})"));
         if std::mem::take(&mut w.lose_add_answer) {
-            return Err(EtcdError::transient("Timeout expired"));
+            return Err(FakeError::new(Refusal::Transient, "Timeout expired"));
         }
         Ok(id)
     })
 }
 
-pub(crate) fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
+pub(crate) fn promote(urls: &[String], id: u64) -> Result<(), FakeError> {
     world(|w| {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         let m = w.by_id(id);
         if !m.learner {
-            return Err(EtcdError {
-                message: "etcdserver: can only promote a learner member; not a learner".into(),
-                kind: Kind::NotALearner,
-            });
+            return Err(FakeError::new(
+                Refusal::NotALearner,
+                "etcdserver: can only promote a learner member; not a learner",
+            ));
         }
         m.learner = false;
         w.log.push(format!("etcd: member promote {id:x}"));
@@ -284,16 +311,16 @@ pub(crate) fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
     })
 }
 
-pub(crate) fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
+pub(crate) fn remove_member(urls: &[String], id: u64) -> Result<(), FakeError> {
     world(|w| {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         let before = w.members.len();
         w.members.retain(|m| m.id != id);
         if w.members.len() == before {
-            return Err(EtcdError {
-                message: "etcdserver: member not found".into(),
-                kind: Kind::MemberNotFound,
-            });
+            return Err(FakeError::new(
+                Refusal::MemberNotFound,
+                "etcdserver: member not found",
+            ));
         }
         w.log.push(format!("etcd: member remove {id:x}"));
         w.elect();
@@ -301,7 +328,7 @@ pub(crate) fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
     })
 }
 
-pub(crate) fn move_leader(url: &str, target: u64) -> Result<(), EtcdError> {
+pub(crate) fn move_leader(url: &str, target: u64) -> Result<(), FakeError> {
     world(|w| {
         serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         w.leader = target;
@@ -310,7 +337,8 @@ pub(crate) fn move_leader(url: &str, target: u64) -> Result<(), EtcdError> {
     })
 }
 
-pub(crate) fn versions(url: &str) -> Result<Versions, EtcdError> {
+/// `(etcdserver, etcdcluster)` as `/version` says them.
+pub(crate) fn versions(url: &str) -> Result<(String, String), FakeError> {
     world(|w| {
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         let low = w
@@ -319,9 +347,9 @@ pub(crate) fn versions(url: &str) -> Result<Versions, EtcdError> {
             .map(|m| m.version)
             .min()
             .unwrap_or(m.version);
-        Ok(Versions {
-            etcdserver: m.version.to_string(),
-            etcdcluster: format!("{}.{}.0", low.major, low.minor),
-        })
+        Ok((
+            m.version.to_string(),
+            format!("{}.{}.0", low.major, low.minor),
+        ))
     })
 }

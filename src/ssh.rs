@@ -156,7 +156,10 @@ impl Host {
         let session = match &self.conn {
             Conn::Ssh(s) => s,
             #[cfg(test)]
-            Conn::Fake => return crate::fake::run(&self.name, step, script),
+            Conn::Fake => {
+                return crate::fake::run(&self.name, script)
+                    .map_err(|e| HostError::new(&self.name, step, e));
+            }
         };
         let out = self
             .command(session, script)
@@ -204,7 +207,10 @@ impl Host {
         let session = match &self.conn {
             Conn::Ssh(s) => s,
             #[cfg(test)]
-            Conn::Fake => return crate::fake::run(&self.name, step, script),
+            Conn::Fake => {
+                return crate::fake::run(&self.name, script)
+                    .map_err(|e| HostError::new(&self.name, step, e));
+            }
         };
         let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
         let mut child = self

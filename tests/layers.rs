@@ -2,9 +2,8 @@
 //! inventory → facts → plan → exec → commands, no cycle between top-level
 //! modules, the plan free of SSH, etcd and the executor, and the executor
 //! used by the command layer only. Reads the `crate::` paths in `src/`.
-//! Test-only code is left out: the in-process fake (`fake.rs`, compiled
-//! only for tests, hooked into `ssh` and `etcd` to stand in for them) and
-//! `tests.rs` files.
+//! Test-only code counts too: the in-process fake (`fake.rs`) depends on
+//! nothing it stands in for, so `ssh` and `etcd` may call into it.
 
 // Test code: a failed expectation is a failed test; helpers are shared
 // between this crate's modules only.
@@ -13,19 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Modules compiled for tests only (checked in `lib.rs`).
-const TEST_ONLY: [&str; 1] = ["fake"];
-
 /// Top-level module → the top-level modules it names.
 fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let lib = std::fs::read_to_string(src.join("lib.rs")).expect("lib.rs");
-    for m in TEST_ONLY {
-        assert!(
-            lib.contains(&format!("#[cfg(test)]\nmod {m};")),
-            "{m} must stay test-only to be left out"
-        );
-    }
     let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
@@ -45,12 +34,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                 .to_string_lossy()
                 .trim_end_matches(".rs")
                 .to_string();
-            let test_file = p.file_name().is_some_and(|f| f == "tests.rs");
-            if module == "lib"
-                || module == "main"
-                || TEST_ONLY.contains(&module.as_str())
-                || test_file
-            {
+            if module == "lib" || module == "main" {
                 continue;
             }
             let text = std::fs::read_to_string(&p).expect("read file");
@@ -60,7 +44,7 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
-                if !name.is_empty() && name != module && !TEST_ONLY.contains(&name.as_str()) {
+                if !name.is_empty() && name != module {
                     deps.insert(name);
                 }
             }
