@@ -75,18 +75,7 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
         if p.is_empty() && p.blocked.is_none() {
             return Ok(());
         }
-        let destructive = p.destructive();
-        if p.blocked.is_none() && !destructive.is_empty() {
-            confirm(
-                args.yes,
-                &format!("the plan {}", destructive.join(", and ")),
-                &s.inv.cluster.name,
-            )?;
-        }
-        if p.blocked.is_none() {
-            s.remember_members()?;
-        }
-        exec::execute(&s.env(), p, &facts).await?;
+        run(s, p, &facts, args.yes).await?;
         if p.replan {
             println!(
                 "Carried out; more is needed now that the stopped members answer: run plan again."
@@ -144,19 +133,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             if p.is_empty() && p.blocked.is_none() {
                 return Ok(());
             }
-            let destructive = p.destructive();
-            if p.blocked.is_none() && !destructive.is_empty() && !consented {
-                confirm(
-                    false,
-                    &format!("the plan {}", destructive.join(", and ")),
-                    &s.inv.cluster.name,
-                )?;
-                consented = true;
-            }
-            if p.blocked.is_none() {
-                s.remember_members()?;
-            }
-            exec::execute(&s.env(), &p, &facts).await?;
+            run(s, &p, &facts, consented).await?;
+            // Asked once for the removals shown; a later round asks for its own.
+            consented |= !p.destructive().is_empty();
             if *scope == Scope::PrepareUpgrade {
                 let v = args.version.unwrap_or(s.inv.cluster.version);
                 println!(
@@ -184,6 +163,24 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         ))
     })
     .await
+}
+
+/// Carries out a plan: consent for its removals and deletions first (given
+/// by `consented`, else asked), the inventory's members recorded, then the
+/// executor.
+async fn run(s: &Session, p: &Plan, facts: &Facts, consented: bool) -> Result<(), Error> {
+    if p.blocked.is_none() {
+        let destructive = p.destructive();
+        if !destructive.is_empty() {
+            confirm(
+                consented,
+                &format!("the plan {}", destructive.join(", and ")),
+                &s.inv.cluster.name,
+            )?;
+        }
+        s.remember_members()?;
+    }
+    exec::execute(&s.env(), p, facts).await
 }
 
 /// `replace OLD --with NEW`: OLD must have left the inventory and NEW joined it.
