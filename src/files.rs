@@ -93,3 +93,18 @@ impl Drop for AtomicFile {
         }
     }
 }
+
+/// Reads the file at `path` in fixed-size pieces (memory stays flat whatever
+/// its size), handing each to `piece`.
+pub(crate) fn for_each_piece(path: &Path, mut piece: impl FnMut(&[u8])) -> std::io::Result<()> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        piece(&buf[..n]);
+    }
+}

@@ -197,16 +197,14 @@ impl Fetcher {
             sink.write_all(chunk).map_err(|e| fail(e.to_string()))
         };
         if let Some(path) = url.strip_prefix("file://") {
-            use std::io::Read;
-            let mut f = std::fs::File::open(path).map_err(|e| fail(e.to_string()))?;
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = f.read(&mut buf).map_err(|e| fail(e.to_string()))?;
-                if n == 0 {
-                    break;
+            let mut written = Ok(());
+            crate::files::for_each_piece(std::path::Path::new(path), |p| {
+                if written.is_ok() {
+                    written = put(p);
                 }
-                put(&buf[..n])?;
-            }
+            })
+            .map_err(|e| fail(e.to_string()))?;
+            written?;
         } else {
             let mut resp = self
                 .http
@@ -282,19 +280,13 @@ fn check_entries(path: &std::path::Path) -> Result<(), String> {
 /// SHA256 and size of a file, read in fixed-size pieces.
 fn digest_of_file(path: &std::path::Path) -> std::io::Result<(String, u64)> {
     use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
     let mut hash = Sha256::new();
     let mut size = 0u64;
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok((hex::encode(hash.finalize()), size));
-        }
-        hash.update(&buf[..n]);
-        size += n as u64;
-    }
+    crate::files::for_each_piece(path, |p| {
+        hash.update(p);
+        size += p.len() as u64;
+    })?;
+    Ok((hex::encode(hash.finalize()), size))
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -63,20 +63,13 @@ pub(crate) async fn save_to(
 /// checks after receiving it).
 pub(crate) fn check_file(path: &Path) -> Result<(u64, String), EtcdError> {
     use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let fail = |e: std::io::Error| EtcdError::new(format!("{}: {e}", path.display()));
-    let mut f = std::fs::File::open(path).map_err(fail)?;
     let mut check = etcd::SnapshotCheck::default();
     let mut whole = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(fail)?;
-        if n == 0 {
-            break;
-        }
-        check.update(&buf[..n]);
-        whole.update(&buf[..n]);
-    }
+    files::for_each_piece(path, |p| {
+        check.update(p);
+        whole.update(p);
+    })
+    .map_err(|e| EtcdError::new(format!("{}: {e}", path.display())))?;
     let len = check.len;
     check.finish()?;
     Ok((len, hex::encode(whole.finalize())))
