@@ -492,7 +492,12 @@ fn build_runtime(
         Some(img) if img.get_ref() == "release" => Image::Release,
         Some(img) => {
             let v = img.get_ref();
-            if v.is_empty() || v.contains(char::is_whitespace) || !v.contains("{version}") {
+            // Passed to docker as an argument: never something it reads as an option.
+            if v.is_empty()
+                || v.starts_with('-')
+                || v.contains(char::is_whitespace)
+                || !v.contains("{version}")
+            {
                 return Err(cx.field(
                     img,
                     &image_field,

@@ -578,3 +578,14 @@ fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
         "not a config key of etcd 3.4 (only of 3.5)",
     );
 }
+
+#[test]
+fn finding_8_an_image_docker_would_read_as_an_option_is_refused() {
+    refused(
+        &GOOD.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmode = \"compose\"\nimage = \"--privileged={version}\"",
+        ),
+        "cluster.image",
+    );
+}
