@@ -12,6 +12,9 @@ pub enum Error {
     Inventory(#[from] InventoryError),
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// etcd's config file cannot be written (a key that is not plain YAML).
+    #[error("etcd config: {0}")]
+    Config(#[from] crate::yaml::KeyError),
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("release: {0}")]
@@ -29,7 +32,11 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Inventory(_) | Error::Template(_) | Error::Usage(_) | Error::Tls(_) => 2,
+            Error::Inventory(_)
+            | Error::Template(_)
+            | Error::Config(_)
+            | Error::Usage(_)
+            | Error::Tls(_) => 2,
             Error::Host(_) | Error::Release(_) | Error::Blocked(_) => 1,
         }
     }

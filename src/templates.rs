@@ -1,30 +1,24 @@
-//! Renders the member's etcd config, the host's systemd unit and (compose
-//! mode) the host's compose file from minijinja templates. Which host file a
-//! member needs is its runtime's business (`runtime/`).
+//! Renders the host's systemd unit and (compose mode) the host's compose file
+//! from minijinja templates. Which host file a member needs is its runtime's
+//! business (`runtime/`); etcd's config file is not a template but data
+//! written by a YAML emitter (`member_config.rs`).
 //!
 //! The templates under `templates/` are compiled into the binary; an inventory
 //! may name a directory whose files of the same name replace them. Rendering
 //! is pure: same inventory and member in, same bytes out, which is what the
 //! digests in the facts are compared against.
 
-use crate::files::sha256_hex;
-use crate::inventory::{Inventory, Member};
-use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
-use minijinja::value::Serde;
+use crate::inventory::Inventory;
+use crate::layout::{self, UNIT_MARKER};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
-use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::Path;
 
-pub const CONFIG_TEMPLATE: &str = "etcd.conf.yml.j2";
+/// No longer read: the config file is written by `member_config.rs`.
+pub const RETIRED_CONFIG_TEMPLATE: &str = "etcd.conf.yml.j2";
 pub const UNIT_TEMPLATE: &str = "etcd.service.j2";
 pub const COMPOSE_TEMPLATE: &str = "compose.yml.j2";
 
-const BUILTIN: [(&str, &str); 3] = [
-    (
-        CONFIG_TEMPLATE,
-        include_str!("../templates/etcd.conf.yml.j2"),
-    ),
+const BUILTIN: [(&str, &str); 2] = [
     (UNIT_TEMPLATE, include_str!("../templates/etcd.service.j2")),
     (
         COMPOSE_TEMPLATE,
@@ -45,23 +39,6 @@ pub enum TemplateError {
         name: String,
         source: std::io::Error,
     },
-}
-
-/// How a member joins: read by etcd only while its data directory is empty.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Bootstrap {
-    /// `name=peer-url,...`
-    pub initial_cluster: String,
-    /// `new` or `existing`
-    pub state: &'static str,
-}
-
-/// The rendered config of one member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rendered {
-    pub config: String,
-    /// Digest of the settings only (bootstrap fields excluded): what decides a restart.
-    pub config_digest: String,
 }
 
 pub struct Templates {
@@ -97,38 +74,6 @@ impl Templates {
                 })?;
         }
         Ok(Templates { env })
-    }
-
-    /// Renders the config of `member`; `bootstrap` adds the first-start fields.
-    /// (The host's unit or compose file: `runtime::of(member).host_file`.)
-    pub fn render(
-        &self,
-        inv: &Inventory,
-        member: &Member,
-        bootstrap: Option<&Bootstrap>,
-    ) -> Result<Rendered, TemplateError> {
-        let ctx = base_context(inv, member);
-        let settings_only = self.render_one(
-            CONFIG_TEMPLATE,
-            context! { bootstrap => Value::from(()), ..ctx.clone() },
-        )?;
-        let config_digest = sha256_hex(settings_only.as_bytes());
-        let body = match bootstrap {
-            Some(b) => self.render_one(
-                CONFIG_TEMPLATE,
-                context! { bootstrap => Value::from(Serde(b)), ..ctx.clone() },
-            )?,
-            None => settings_only,
-        };
-        let config = format!(
-            "{DIGEST_MARKER}{config_digest}\n{CLUSTER_MARKER}{}; edits are overwritten.\n{}",
-            inv.cluster.name,
-            ensure_newline(body)
-        );
-        Ok(Rendered {
-            config,
-            config_digest,
-        })
     }
 
     /// Renders the systemd template unit of a host, with etcd-deploy's own
@@ -174,41 +119,6 @@ fn read_override(dir: &Path, name: &str) -> Result<Option<String>, TemplateError
             name: name.to_string(),
             source,
         }),
-    }
-}
-
-fn base_context(inv: &Inventory, m: &Member) -> Value {
-    let s = &m.settings;
-    let extra: BTreeMap<&str, Value> = s
-        .extra
-        .iter()
-        .map(|(k, v)| (k.as_str(), Value::from(Serde(v))))
-        .collect();
-    context! {
-        cluster => context! { name => &inv.cluster.name, token => &inv.cluster.token, version => inv.cluster.version.to_string() },
-        member => context! {
-            name => &m.name,
-            data_dir => layout::data_dir(m),
-            peer_url => m.peer_url(),
-            client_url => m.client_url(),
-            listen_peer_url => m.listen_peer_url(),
-            listen_client_url => m.listen_client_url(),
-            advertise => &m.advertise,
-            client_port => m.client_port,
-            peer_port => m.peer_port,
-        },
-        settings => context! {
-            heartbeat_interval_ms => s.heartbeat_interval_ms,
-            election_timeout_ms => s.election_timeout_ms,
-            snapshot_count => s.snapshot_count,
-            quota_backend_bytes => s.quota_backend_bytes,
-            auto_compaction_mode => &s.auto_compaction_mode,
-            auto_compaction_retention => &s.auto_compaction_retention,
-            log_level => &s.log_level,
-            extra => extra,
-        },
-        paths => context! { binary => layout::etcd_binary(inv), config => layout::config_path(m), data_dir => layout::data_dir(m) },
-        tls => context! { enabled => m.tls, dir => layout::pki_dir(m) },
     }
 }
 

@@ -13,6 +13,7 @@ use crate::exec::Env;
 use crate::facts::Facts;
 use crate::gather;
 use crate::inventory::{Inventory, Version};
+use crate::member_config;
 use crate::plan::Desired;
 use crate::progress::Progress;
 use crate::records;
@@ -66,7 +67,7 @@ impl Session {
         let templates = Templates::load(&inv)?;
         // Every file renders before any host is contacted.
         for m in &inv.members {
-            templates.render(&inv, m, None)?;
+            member_config::render(&inv, m, None)?;
             runtime::of(m).host_file(&templates, &inv, m, &|_| inv.cluster.version)?;
         }
         let progress =
@@ -113,7 +114,7 @@ impl Session {
     pub fn desired(&self) -> Result<BTreeMap<String, Desired>, Error> {
         let mut out = BTreeMap::new();
         for m in &self.inv.members {
-            let r = self.templates.render(&self.inv, m, None)?;
+            let r = member_config::render(&self.inv, m, None)?;
             let host_file = runtime::of(m)
                 .host_file(&self.templates, &self.inv, m, &|_| self.inv.cluster.version)?;
             // Missing files (plan before the first apply) never match a host's.

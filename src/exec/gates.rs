@@ -6,11 +6,11 @@ use super::Env;
 use crate::error::Error;
 use crate::etcd::{self, EtcdError};
 use crate::inventory::{Member, Version};
+use crate::member_config::{self, Bootstrap};
 use crate::progress::Task;
 use crate::remote;
 use crate::runtime;
 use crate::ssh::HostError;
-use crate::templates::Bootstrap;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
@@ -83,7 +83,7 @@ pub(super) async fn write_config(
     task: &Task,
 ) -> Result<(), Error> {
     task.step("write config");
-    let r = env.templates.render(env.inv, m, b)?;
+    let r = member_config::render(env.inv, m, b)?;
     env.host(&m.name)?
         .run_with_input(
             "write config",

@@ -7,10 +7,10 @@ use super::gates::{etcd_err, guard, retry, start, urls, wait_healthy, write_conf
 use crate::error::Error;
 use crate::etcd::{self, EtcdError, Kind};
 use crate::inventory::Member;
+use crate::member_config::Bootstrap;
 use crate::plan::initial_cluster;
 use crate::progress::Task;
 use crate::remote;
-use crate::templates::Bootstrap;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 

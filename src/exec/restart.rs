@@ -6,8 +6,8 @@ use super::Env;
 use super::gates::{etcd_err, guard, hand_over_if_leader, start, urls, wait_healthy, write_config};
 use crate::error::Error;
 use crate::etcd;
+use crate::member_config::Bootstrap;
 use crate::plan::{RestartReason, initial_cluster};
-use crate::templates::Bootstrap;
 use std::collections::BTreeSet;
 
 pub(super) async fn run(

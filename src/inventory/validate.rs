@@ -179,6 +179,15 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
                         format!("{} is not a directory", shown(&dir.display().to_string())),
                     ));
                 }
+                // etcd's config file is data now (member_config.rs); an
+                // override would silently stop applying, so say so.
+                if dir.join("etcd.conf.yml.j2").exists() {
+                    return Err(cx.field(
+                        d,
+                        "cluster.templates_dir",
+                        "etcd.conf.yml.j2 is no longer read: etcd-deploy writes etcd's config file itself; put etcd settings under [etcd.extra] and remove the file",
+                    ));
+                }
                 Some(dir)
             }
         },

@@ -9,11 +9,12 @@ pub use etcd_deploy::facts::{
 pub use etcd_deploy::inventory::{
     Image, Inventory, InventoryError, Member, Network, Version, parse,
 };
+pub use etcd_deploy::member_config::{self, Bootstrap, Rendered};
 pub use etcd_deploy::plan::{
     Data, Desired, ImageStep, Options, Plan, Scope, Step, initial_cluster, plan, plan_with,
 };
 pub use etcd_deploy::runtime::{self, HostFile};
-pub use etcd_deploy::templates::{Bootstrap, Rendered, Templates};
+pub use etcd_deploy::templates::Templates;
 pub use std::collections::BTreeMap;
 pub use std::path::Path;
 
@@ -83,13 +84,15 @@ pub fn v(s: &str) -> Version {
 }
 
 pub fn desired(i: &Inventory) -> BTreeMap<String, Desired> {
-    let t = Templates::load(i).expect("templates");
     i.members
         .iter()
         .map(|m| {
             (
                 m.name.clone(),
-                to_desired(t.render(i, m, None).expect("render"), host_file(i, m)),
+                to_desired(
+                    member_config::render(i, m, None).expect("render"),
+                    host_file(i, m),
+                ),
             )
         })
         .collect()

@@ -56,8 +56,7 @@ fn compose_members_sharing_a_host_get_a_bridge_and_peer_by_name() {
         (m.listen_peer_url(), m.listen_client_url()),
         ("http://0.0.0.0:3380".into(), "http://0.0.0.0:3379".into())
     );
-    let t = Templates::load(&i).expect("templates");
-    let r = t.render(&i, m, None).expect("render");
+    let r = member_config::render(&i, m, None).expect("render");
     golden("compose.yml", &host_file(&i, m).text);
     assert!(
         r.config

@@ -445,10 +445,7 @@ fn tls_inventory_makes_https_urls_and_config() {
         matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir } if dir.ends_with("pki"))
     );
     assert_eq!(i.members[0].peer_url(), "https://10.0.0.1:2380");
-    let r = Templates::load(&i)
-        .expect("templates")
-        .render(&i, &i.members[0], None)
-        .expect("render");
+    let r = member_config::render(&i, &i.members[0], None).expect("render");
     golden("etcd-tls.conf.yml", &r.config);
     assert_err(
         &GOOD.replace("[ssh]", "[tls]\nmode = \"provided\"\n\n[ssh]"),

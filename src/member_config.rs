@@ -1,0 +1,135 @@
+//! Builds one member's etcd config file (read with `--config-file`) as data
+//! and writes it with the YAML emitter (`yaml.rs`): values are never spliced
+//! into text. Pure: same inventory and member in, same bytes out, which is
+//! what the digest in the file's first line is compared against.
+
+use crate::files::sha256_hex;
+use crate::inventory::{Inventory, Member};
+use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER};
+use crate::yaml::{self, Entry, KeyError, Node, Scalar};
+use serde::Serialize;
+
+/// How a member joins: read by etcd only while its data directory is empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bootstrap {
+    /// `name=peer-url,...`
+    pub initial_cluster: String,
+    /// `new` or `existing`
+    pub state: &'static str,
+}
+
+/// The rendered config of one member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub config: String,
+    /// Digest of the settings only (bootstrap fields excluded): what decides a restart.
+    pub config_digest: String,
+}
+
+/// Renders the config of `member`; `bootstrap` adds the first-start fields.
+pub fn render(
+    inv: &Inventory,
+    member: &Member,
+    bootstrap: Option<&Bootstrap>,
+) -> Result<Rendered, KeyError> {
+    let mut doc = settings(member);
+    let settings_only = yaml::emit(&doc)?;
+    let config_digest = sha256_hex(settings_only.as_bytes());
+    let body = match bootstrap {
+        Some(b) => {
+            doc.extend(first_start(inv, b));
+            yaml::emit(&doc)?
+        }
+        None => settings_only,
+    };
+    let config = format!(
+        "{DIGEST_MARKER}{config_digest}\n{CLUSTER_MARKER}{}; edits are overwritten.\n{body}",
+        inv.cluster.name,
+    );
+    Ok(Rendered {
+        config,
+        config_digest,
+    })
+}
+
+fn pair(key: &str, node: Node) -> Entry {
+    Entry::Pair(key.to_string(), node)
+}
+fn text(key: &str, v: &str) -> Entry {
+    pair(key, Node::Scalar(Scalar::Str(v.to_string())))
+}
+fn int(key: &str, v: u64) -> Entry {
+    pair(key, Node::Scalar(Scalar::Int(clamp(v))))
+}
+fn clamp(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Everything but the first-start fields, in the order etcd's docs list them.
+fn settings(m: &Member) -> Vec<Entry> {
+    let s = &m.settings;
+    let mut doc = vec![
+        text("name", &m.name),
+        text("data-dir", layout::data_dir(m)),
+        text("listen-peer-urls", &m.listen_peer_url()),
+        text("listen-client-urls", &m.listen_client_url()),
+        text("initial-advertise-peer-urls", &m.peer_url()),
+        text("advertise-client-urls", &m.client_url()),
+        int("heartbeat-interval", s.heartbeat_interval_ms.into()),
+        int("election-timeout", s.election_timeout_ms.into()),
+    ];
+    if let Some(v) = s.snapshot_count {
+        doc.push(int("snapshot-count", v));
+    }
+    if let Some(v) = s.quota_backend_bytes {
+        doc.push(int("quota-backend-bytes", v));
+    }
+    if let Some(v) = &s.auto_compaction_mode {
+        doc.push(text("auto-compaction-mode", v));
+    }
+    if let Some(v) = &s.auto_compaction_retention {
+        doc.push(text("auto-compaction-retention", v));
+    }
+    doc.push(pair("logger", Node::Scalar(Scalar::Plain("zap".into()))));
+    doc.push(text("log-level", &s.log_level));
+    doc.push(pair(
+        "log-outputs",
+        Node::Seq(vec![Scalar::Plain("stderr".into())]),
+    ));
+    if m.tls {
+        let dir = layout::pki_dir(m);
+        let security = |cert: &str| {
+            let file = |name: &str| Node::Scalar(Scalar::Plain(format!("{dir}/{name}")));
+            Node::Map(vec![
+                pair("cert-file", file(&format!("{cert}.crt"))),
+                pair("key-file", file(&format!("{cert}.key"))),
+                pair("trusted-ca-file", file("ca.crt")),
+                pair("client-cert-auth", Node::Scalar(Scalar::Bool(true))),
+            ])
+        };
+        doc.push(pair("client-transport-security", security("server")));
+        doc.push(pair("peer-transport-security", security("peer")));
+    }
+    for (key, value) in &s.extra {
+        // Validation allows only etcd's own keys with their types (inventory).
+        let v = match value {
+            toml::Value::Boolean(b) => Scalar::Bool(*b),
+            toml::Value::Integer(i) => Scalar::Int(*i),
+            toml::Value::String(t) => Scalar::Str(t.clone()),
+            other => Scalar::Str(other.to_string()),
+        };
+        doc.push(pair(key, Node::Scalar(v)));
+    }
+    doc
+}
+
+fn first_start(inv: &Inventory, b: &Bootstrap) -> Vec<Entry> {
+    vec![
+        Entry::Comment(
+            "Read only on the member's first start (while its data directory is empty).",
+        ),
+        text("initial-cluster", &b.initial_cluster),
+        text("initial-cluster-token", &inv.cluster.token),
+        text("initial-cluster-state", b.state),
+    ]
+}
