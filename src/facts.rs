@@ -23,6 +23,9 @@ pub struct HostFacts {
     /// Digest of the host's systemd unit or compose file.
     pub host_file_digest: Option<String>,
     pub active: bool,
+    /// The service keeps failing and being restarted (systemd: waiting in
+    /// `auto-restart`; compose: the container is `restarting`).
+    pub crash_looping: bool,
     /// Starts with the host (systemd: enabled; compose: the container exists).
     pub enabled: bool,
     pub pid: Option<u32>,
@@ -75,6 +78,8 @@ impl HostFacts {
     /// are checked (digests are hex, versions parse, names are printable).
     pub fn parse(out: &str) -> HostFacts {
         let mut f = HostFacts::default();
+        let mut restarted = false;
+        let mut activating = false;
         for line in out.lines() {
             let Some((k, v)) = line.split_once('=') else {
                 continue;
@@ -125,7 +130,15 @@ impl HostFacts {
                     f.current = parts.next().and_then(Version::parse);
                     f.service_digest = parts.next().and_then(digest);
                 }
-                "active" => f.active = v == "active" || v == "activating" || v == "reloading",
+                "sub" | "restarting" => {
+                    f.crash_looping |= v == "auto-restart" || v == "true";
+                }
+                // Starting again after automatic restarts: still the loop.
+                "restarts" => restarted = v.parse::<u32>().is_ok_and(|n| n > 0),
+                "active" => {
+                    activating = v == "activating";
+                    f.active = v == "active" || activating || v == "reloading";
+                }
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
@@ -137,6 +150,7 @@ impl HostFacts {
                 _ => {}
             }
         }
+        f.crash_looping |= activating && restarted;
         f.installed.sort();
         f
     }
@@ -173,6 +187,26 @@ pub struct MemberStatus {
     pub errors: Vec<String>,
 }
 
+impl MemberStatus {
+    /// Answers, knows a leader, reports no errors, votes.
+    pub fn healthy(&self) -> bool {
+        self.leader != 0 && self.errors.is_empty() && !self.is_learner
+    }
+
+    /// Why it is not healthy, in a few words; `None` when it is.
+    pub fn trouble(&self) -> Option<String> {
+        if self.leader == 0 {
+            Some("no leader (partitioned, or an election is under way)".into())
+        } else if !self.errors.is_empty() {
+            Some(printable(&self.errors.join("; ")))
+        } else if self.is_learner {
+            Some("a learner (does not vote)".into())
+        } else {
+            None
+        }
+    }
+}
+
 /// The cluster as its members describe it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -201,10 +235,16 @@ impl ClusterFacts {
             .find(|e| e.peer_urls.iter().any(|u| u == &url))
     }
 
-    /// IDs of the members that answered (inventory members and others).
+    /// IDs of the voters that answered, know a leader and report no errors
+    /// (inventory members and others): the ones quorum can count on.
     pub fn healthy_ids(&self) -> std::collections::BTreeSet<u64> {
         let others = self.others.values().flatten();
-        self.status.values().chain(others).map(|s| s.id).collect()
+        self.status
+            .values()
+            .chain(others)
+            .filter(|s| s.healthy())
+            .map(|s| s.id)
+            .collect()
     }
 
     pub fn leader(&self) -> Option<u64> {
@@ -285,4 +325,55 @@ impl RecordedMember {
             peer_url: m.peer_url(),
         }
     }
+}
+
+/// The line of a member's log that says why it failed, from the last lines
+/// of its journal or container log: etcd's own `fatal`/`panic` entry (its
+/// `msg` and `error`), else a Go `panic:` line, else its last `error`
+/// entry. A stack trace's tail never is the cause. `None` when no line says.
+pub fn log_cause(log: &str) -> Option<String> {
+    let mut best: Option<(u8, String)> = None;
+    for line in log.lines() {
+        let t = line.trim();
+        let found = match t
+            .find('{')
+            .map(|i| serde_json::from_str::<serde_json::Value>(&t[i..]))
+        {
+            Some(Ok(v)) => {
+                let rank = match v.get("level").and_then(|l| l.as_str()) {
+                    Some("fatal" | "panic" | "dpanic") => 3,
+                    Some("error") => 1,
+                    _ => 0,
+                };
+                let msg = v.get("msg").and_then(|m| m.as_str()).unwrap_or("");
+                let text = match v.get("error").and_then(|e| e.as_str()) {
+                    Some(e) if !msg.is_empty() => format!("{msg}: {e}"),
+                    Some(e) => e.to_string(),
+                    None => msg.to_string(),
+                };
+                (rank > 0 && !text.is_empty()).then_some((rank, text))
+            }
+            _ => t
+                .strip_prefix("panic: ")
+                .map(|p| (2, p.to_string()))
+                .or_else(|| {
+                    t.contains("no space left on device")
+                        .then(|| (2, t.to_string()))
+                }),
+        };
+        if let Some((rank, text)) = found
+            && best.as_ref().is_none_or(|(r, _)| rank >= *r)
+        {
+            best = Some((rank, text));
+        }
+    }
+    best.map(|(_, t)| printable_long(&t))
+}
+
+/// `printable`, allowing a longer text (a log line with a path in it).
+fn printable_long(v: &str) -> String {
+    v.chars()
+        .take(400)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }

@@ -5,8 +5,10 @@
 use super::Env;
 use crate::error::Error;
 use crate::etcd::{self, EtcdError};
-use crate::inventory::{Member, Version};
+use crate::facts::{log_cause, printable};
+use crate::inventory::{Member, Version, valid_name, valid_url};
 use crate::member_config::{self, Bootstrap};
+use crate::plan::quorum;
 use crate::progress::Task;
 use crate::remote;
 use crate::runtime;
@@ -135,14 +137,37 @@ async fn journal(env: &Env<'_>, m: &Member) -> String {
         return String::new();
     };
     match host.run("read the log", &rt.logs(env.inv, m)).await {
-        Ok(j) if !j.trim().is_empty() => format!(
-            "\n--- last lines of the etcd {} on {} ---\n{}",
-            rt.log_name(),
-            host.name,
-            j.trim_end()
-        ),
+        Ok(j) if !j.trim().is_empty() => {
+            let lines: Vec<&str> = j.trim_end().lines().collect();
+            let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+            let cause = match log_cause(&j) {
+                Some(c) => format!("\ncause, from its log: {c}"),
+                None => String::new(),
+            };
+            format!(
+                "{cause}\n--- last lines of the etcd {} on {} ---\n{}",
+                rt.log_name(),
+                host.name,
+                printable_lines(&tail)
+            )
+        }
         _ => String::new(),
     }
+}
+
+/// Log lines from a host, control characters (but newlines) escaped.
+fn printable_lines(text: &str) -> String {
+    text.lines()
+        .map(printable_line)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn printable_line(l: &str) -> String {
+    l.chars()
+        .take(300)
+        .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+        .collect()
 }
 
 /// Waits until the member is healthy (see `etcd::check_health`).
@@ -305,4 +330,73 @@ pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result
     by_id
         .remove(&leader_id)
         .ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
+}
+
+/// Just before a step stops `stopping` for a while (a restart) or removes
+/// `removing`: reads the member list and every voter's health now, and
+/// refuses the step when quorum would not survive it (`plan::quorum`),
+/// naming each unhealthy member and why. Planning checked the same against
+/// the facts; between the two a member may have failed.
+pub(super) async fn quorum_gate(
+    env: &Env<'_>,
+    host: &str,
+    what: &str,
+    removing: &[u64],
+    stopping: &[u64],
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let list = etcd::member_list(&urls(env, live).await?)
+        .await
+        .map_err(|e| etcd_err(host, "read member list", e))?;
+    let probes = list.iter().filter(|e| !e.is_learner).map(|e| async move {
+        let inventory = env
+            .inv
+            .members
+            .iter()
+            .find(|m| e.peer_urls.contains(&m.peer_url()));
+        let url = match inventory {
+            Some(m) => env.url(m).await.ok(),
+            // A URL from etcd's member list, asked only when it is one
+            // etcd-deploy itself would write.
+            None => e.client_urls.first().filter(|u| valid_url(u)).cloned(),
+        };
+        let name = match inventory {
+            Some(m) => m.name.clone(),
+            None if valid_name(&e.name) => e.name.clone(),
+            None => format!("{:x}", e.id),
+        };
+        let health = match url {
+            None => Err("no client URL to ask".to_string()),
+            Some(u) => match etcd::status(&u).await {
+                Ok(s) => s.trouble().map_or(Ok(()), Err),
+                Err(err) => Err(format!("does not answer: {}", err.message)),
+            },
+        };
+        (e.id, name, health)
+    });
+    let answers = futures_util::future::join_all(probes).await;
+    let healthy: BTreeSet<u64> = answers
+        .iter()
+        .filter(|(_, _, h)| h.is_ok())
+        .map(|(id, ..)| *id)
+        .collect();
+    let Err(why) = quorum::check_step(&list, removing, stopping, &healthy) else {
+        return Ok(());
+    };
+    let unhealthy: Vec<String> = answers
+        .iter()
+        .filter_map(|(_, name, h)| {
+            h.as_ref()
+                .err()
+                .map(|w| format!("{name} ({})", printable(w)))
+        })
+        .collect();
+    Err(Error::Blocked(format!(
+        "{host}: refusing to {what}: {why}; unhealthy now: {}. Nothing was changed on {host}; bring the unhealthy members back (see `etcd-deploy status`), then run it again",
+        if unhealthy.is_empty() {
+            "none".to_string()
+        } else {
+            unhealthy.join(", ")
+        }
+    )))
 }

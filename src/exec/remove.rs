@@ -4,15 +4,15 @@
 //! disabled over SSH, its data kept or wiped as the plan says.
 
 use super::Env;
-use super::gates::{etcd_err, guard, leader_url, move_leadership, retry, urls};
+use super::gates::{etcd_err, guard, leader_url, move_leadership, quorum_gate, retry, urls};
 use crate::error::Error;
 use crate::etcd::{self, Kind};
 use crate::facts::RecordedMember;
 use crate::inventory::{Member, valid_address, valid_name};
-use crate::plan::{Data, ids_of, quorum};
+use crate::plan::Data;
 use crate::records;
 use crate::remote;
-use crate::ssh::{Host, HostError};
+use crate::ssh::Host;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -35,8 +35,8 @@ pub(super) async fn run(
             task.step("already removed");
             return Ok(());
         }
-        quorum::check_removal(&list, &[id], &ids_of(&list, live))
-            .map_err(|why| HostError::new(name, "member remove", why.to_string()))?;
+        task.step("check quorum");
+        quorum_gate(env, name, "remove it", &[id], &[], live).await?;
         // Its host, reached only as etcd-deploy's own record says.
         let member = recorded.and_then(|r| retired_member(env, name, r));
         let host = match &member {

@@ -1,13 +1,20 @@
 //! Restarting a running member whose config, unit, container or
-//! certificates changed: config written, leadership moved off it if it
-//! leads, restart, healthy before the next step.
+//! certificates changed, or that crash-loops (a repair): quorum checked
+//! live first, config written, leadership moved off it if it leads,
+//! restart, healthy before the next step. A member that does not become
+//! healthy with a new config gets its previous config back and is restarted
+//! again; the run stops there, quoting the cause from its log.
 
 use super::Env;
-use super::gates::{etcd_err, guard, hand_over_if_leader, start, urls, wait_healthy, write_config};
+use super::gates::{
+    etcd_err, guard, hand_over_if_leader, quorum_gate, start, urls, wait_healthy, write_config,
+};
 use crate::error::Error;
 use crate::etcd;
 use crate::member_config::Bootstrap;
 use crate::plan::{RestartReason, initial_cluster};
+use crate::remote;
+use crate::ssh::HostError;
 use std::collections::BTreeSet;
 
 pub(super) async fn run(
@@ -23,24 +30,64 @@ pub(super) async fn run(
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
+    let repair = reasons.contains(&RestartReason::CrashLooping);
     guard(&task, async {
         let list = etcd::member_list(&urls(env, live).await?)
             .await
             .map_err(|e| etcd_err(host, "read member list", e))?;
+        if let Some(e) = list.iter().find(|e| e.peer_urls.contains(&m.peer_url())) {
+            task.step("check quorum");
+            quorum_gate(env, host, "restart it", &[], &[e.id], live).await?;
+        }
         let b = Bootstrap {
             initial_cluster: initial_cluster(&list, env.inv, m),
             state: "existing",
+        };
+        let previous = if reasons.contains(&RestartReason::ConfigChanged) {
+            let h = env.host(host)?;
+            Some(h.run("read the current config", &remote::read_config(m)).await?)
+        } else {
+            None
         };
         write_config(env, m, Some(&b), &task).await?;
         let url = env.url(m).await?;
         if let Ok(st) = etcd::status(&url).await {
             hand_over_if_leader(env, m, &url, &st, None, live, &task).await?;
         }
-        task.step(&format!("restart ({why})"));
-        start(env, m, true, &task).await?;
-        wait_healthy(env, m, &task).await
+        task.step(&format!("{} ({why})", if repair { "repair: restart" } else { "restart" }));
+        let attempt = async {
+            start(env, m, true, &task).await?;
+            wait_healthy(env, m, &task).await
+        };
+        let Err(err) = attempt.await else {
+            return Ok(());
+        };
+        let Some(old) = previous.filter(|p| !p.trim().is_empty()) else {
+            return Err(err);
+        };
+        task.step("roll back to the previous config");
+        let back = async {
+            env.host(host)?
+                .run_with_input("write the previous config", &remote::write_config(m), old.as_bytes())
+                .await?;
+            start(env, m, true, &task).await?;
+            wait_healthy(env, m, &task).await
+        };
+        let outcome = match back.await {
+            Ok(()) => "its previous config is back and it is healthy again; the run stopped here (fix the setting, then apply again)".to_string(),
+            Err(e) => format!("going back to its previous config failed too: {e}"),
+        };
+        Err(HostError::new(
+            host,
+            "restart with the new config",
+            format!("not healthy with the new config: {outcome}.\n{err}"),
+        )
+        .into())
     })
     .await?;
-    task.done(&format!("restarted ({why}), healthy"));
+    task.done(&format!(
+        "{} ({why}), healthy",
+        if repair { "repaired" } else { "restarted" }
+    ));
     Ok(())
 }

@@ -5,8 +5,8 @@
 
 use super::Env;
 use super::gates::{
-    etcd_err, guard, hand_over_if_leader, leader_url, start, switch_version, urls, wait_caught_up,
-    wait_healthy,
+    etcd_err, guard, hand_over_if_leader, leader_url, quorum_gate, retry, start, switch_version,
+    urls, wait_caught_up, wait_healthy,
 };
 use crate::error::Error;
 use crate::etcd;
@@ -58,6 +58,26 @@ pub(super) async fn run(
         .await?;
         task.done(&format!("runs etcd {}, healthy, caught up", rollout.to));
     }
+    // A partition may leave a member without a leader after leadership moved
+    // (the new leader cut off from it): the run does not end "done" then.
+    let mut troubled = Vec::new();
+    for name in &rollout.order {
+        let url = env.url(env.member(name)?).await?;
+        if let Err(e) = retry(name, "check health", Duration::from_secs(10), || {
+            etcd::check_health(&url)
+        })
+        .await
+        {
+            troubled.push(e.to_string());
+        }
+    }
+    if !troubled.is_empty() {
+        return Err(Error::Blocked(format!(
+            "every member runs etcd {}, but not every member is healthy now: {}",
+            rollout.to,
+            troubled.join("; ")
+        )));
+    }
     // etcd raises the cluster version by itself once every member runs the new
     // one (its leader checks every few seconds).
     let want = (rollout.to.major, rollout.to.minor);
@@ -92,6 +112,8 @@ async fn switch_member(
     let st = etcd::status(&url)
         .await
         .map_err(|e| etcd_err(&m.name, "read status", e))?;
+    task.step("check quorum");
+    quorum_gate(env, &m.name, "restart it", &[], &[st.id], live).await?;
     hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
     task.step(&format!("switch to etcd {to} and restart"));
     switch_version(env, m, to).await?;

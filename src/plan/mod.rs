@@ -80,6 +80,9 @@ pub enum HostFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RestartReason {
+    /// Its service keeps failing: restarted once, its log's cause shown if
+    /// it fails again (restarts in this order: repairs first).
+    CrashLooping,
     UnitChanged,
     ContainerChanged,
     CertificatesChanged,
@@ -383,6 +386,12 @@ fn decide(
                     .push(RestartReason::CertificatesChanged);
             }
         }
+        if h.active && h.crash_looping && !cluster.status.contains_key(&m.name) {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::CrashLooping);
+        }
         if h.active
             && h.config_digest.is_some()
             && d.is_some_and(|d| h.config_digest.as_ref() != Some(&d.config_digest))
@@ -414,6 +423,8 @@ fn decide(
     let mut new_joins = Vec::new();
     let mut starts = Vec::new();
     let mut restarts: Vec<Step> = Vec::new();
+    // Crash-looping members: back in service before anything else stops.
+    let mut repairs: Vec<Step> = Vec::new();
     for m in &inv.members {
         let h = hf(&m.name);
         match cluster.entry(m) {
@@ -433,10 +444,15 @@ fn decide(
                 if !h.active {
                     starts.push(m.name.clone());
                 } else if let Some(reasons) = restart.get(m.name.as_str()) {
-                    restarts.push(Step::Restart {
+                    let step = Step::Restart {
                         host: m.name.clone(),
                         reasons: reasons.clone(),
-                    });
+                    };
+                    if reasons.contains(&RestartReason::CrashLooping) {
+                        repairs.push(step);
+                    } else {
+                        restarts.push(step);
+                    }
                 }
                 if e.is_learner {
                     promotes.push(Step::Promote {
@@ -521,6 +537,7 @@ fn decide(
     if !starts.is_empty() {
         p.steps.push(Step::Start { hosts: starts });
     }
+    p.steps.extend(repairs);
     p.steps.extend(promotes);
     p.steps.extend(resumed_joins);
     p.steps.extend(new_joins);
@@ -571,8 +588,107 @@ fn decide(
             .and_then(|m| cluster.entry(m))
             .is_some_and(|e| Some(e.id) == leader)
     });
+    if let Some(why) = restarts_without_quorum(inv, facts, list, &restarts, &p.steps) {
+        p.blocked = Some(why);
+        return;
+    }
     p.steps.extend(restarts);
     p.steps.extend(removals);
+}
+
+/// Restarts (and the members of a rolling upgrade) stop their member for a
+/// while: each must leave a healthy majority, counting the members started
+/// or repaired before it as healthy by then (the executor checks again,
+/// live, just before each one). Why not, naming the unhealthy members.
+fn restarts_without_quorum(
+    inv: &Inventory,
+    facts: &Facts,
+    list: &[MemberInfo],
+    restarts: &[Step],
+    earlier: &[Step],
+) -> Option<String> {
+    let cluster = &facts.cluster;
+    let id_of = |host: &str| {
+        inv.member(host)
+            .and_then(|m| cluster.entry(m))
+            .map(|e| e.id)
+    };
+    let mut healthy = cluster.healthy_ids();
+    for st in earlier.iter().chain(restarts) {
+        let stopping: Vec<(&str, u64)> = match st {
+            Step::Restart { host, reasons } if reasons.contains(&RestartReason::CrashLooping) => {
+                healthy.extend(id_of(host));
+                continue;
+            }
+            Step::Start { hosts } => {
+                healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
+                continue;
+            }
+            Step::Restart { host, .. } => id_of(host)
+                .map(|id| (host.as_str(), id))
+                .into_iter()
+                .collect(),
+            Step::Upgrade { rollout, .. } => rollout
+                .order
+                .iter()
+                .filter_map(|h| Some((h.as_str(), id_of(h)?)))
+                .collect(),
+            _ => continue,
+        };
+        for (host, id) in stopping {
+            if let Err(why) = quorum::check_step(list, &[], &[id], &healthy) {
+                return Some(format!(
+                    "restarting {host} would lose quorum: {why}; unhealthy: {}",
+                    unhealthy(inv, facts, list, &healthy)
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// The voters that are not healthy, each with what is known of why.
+pub fn unhealthy(
+    inv: &Inventory,
+    facts: &Facts,
+    list: &[MemberInfo],
+    healthy: &BTreeSet<u64>,
+) -> String {
+    let cluster = &facts.cluster;
+    let mut out = Vec::new();
+    for e in list
+        .iter()
+        .filter(|e| !e.is_learner && !healthy.contains(&e.id))
+    {
+        let m = inv
+            .members
+            .iter()
+            .find(|m| e.peer_urls.contains(&m.peer_url()));
+        let name = match m {
+            Some(m) => m.name.clone(),
+            None if valid_name(&e.name) => e.name.clone(),
+            None => format!("{:x}", e.id),
+        };
+        let status = match m {
+            Some(m) => cluster.status.get(&m.name),
+            None => cluster.others.get(&e.id).and_then(Option::as_ref),
+        };
+        let host = m.and_then(|m| facts.hosts.get(&m.name));
+        let why = match (status, host) {
+            (Some(s), _) => s.trouble().unwrap_or_else(|| "healthy".into()),
+            (None, Some(h)) if h.crash_looping => "crash-looping".into(),
+            (None, Some(h)) if !h.active => "etcd is not running".into(),
+            (None, Some(_)) => "runs but does not answer on its client URL".into(),
+            (None, None) if !e.started() => "added but never started".into(),
+            (None, None) => "does not answer".into(),
+        };
+        out.push(format!("{name} ({why})"));
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
 }
 
 /// No member answers: a fresh cluster is bootstrapped; members with data
@@ -692,12 +808,4 @@ pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -
         parts.push(format!("{}={}", joining.name, joining.peer_url()));
     }
     parts.join(",")
-}
-
-/// IDs of the members in `list` named in `names` (started members only).
-pub fn ids_of(list: &[MemberInfo], names: &BTreeSet<String>) -> BTreeSet<u64> {
-    list.iter()
-        .filter(|e| e.started() && names.contains(&e.name))
-        .map(|e| e.id)
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! Quorum arithmetic, the one place it is written: who votes, how many must
-//! answer, and whether members may leave. The planner (dead members removed
-//! first) and the executor (each `member remove`) both ask here.
+//! answer, and whether members may leave or stop. The planner (dead members
+//! removed first, restarts) and the executor (just before each restart,
+//! stop and `member remove`, against live health) both ask here.
 //!
 //! Learners do not vote: they neither count towards the voters nor towards
 //! the healthy members quorum needs. A member that was added but never
@@ -63,17 +64,36 @@ pub fn check_removal(
     removing: &[u64],
     healthy: &BTreeSet<u64>,
 ) -> Result<After, Refusal> {
+    check_step(list, removing, &[], healthy)
+}
+
+/// Whether quorum survives a step that removes `removing` from the cluster
+/// and stops (restarts) `stopping` for a while: the healthy voters left
+/// while the step runs must be a majority of the voters after it. A member
+/// that is unhealthy already loses nothing by being stopped, so a step that
+/// only stops unhealthy members (a start, a repair) is refused only when no
+/// voter would be left.
+pub fn check_step(
+    list: &[MemberInfo],
+    removing: &[u64],
+    stopping: &[u64],
+    healthy_ids: &BTreeSet<u64>,
+) -> Result<After, Refusal> {
     let staying = list
         .iter()
         .filter(|e| !e.is_learner && !removing.contains(&e.id));
     let (voters, healthy) = staying.fold((0, 0), |(v, h), e| {
-        (v + 1, h + usize::from(healthy.contains(&e.id)))
+        let up = healthy_ids.contains(&e.id) && !stopping.contains(&e.id);
+        (v + 1, h + usize::from(up))
     });
     let after = After { voters, healthy };
     if voters == 0 {
         return Err(Refusal::LastVoter);
     }
-    if healthy < needed(voters) {
+    let costs_nothing = removing.is_empty()
+        && !stopping.is_empty()
+        && !stopping.iter().any(|id| healthy_ids.contains(id));
+    if healthy < needed(voters) && !costs_nothing {
         return Err(Refusal::NoQuorum {
             after,
             needed: needed(voters),
@@ -168,6 +188,33 @@ mod tests {
             }
         }
         assert!(checked > 100_000, "{checked}");
+    }
+
+    /// A restart stops its member for a while: with one of three voters
+    /// crash-looping, restarting a healthy one would leave one of three.
+    #[test]
+    fn restart_counts_the_member_as_down() {
+        let list: Vec<MemberInfo> = (1..=3).map(|i| member(i, Kind::Voter)).collect();
+        let all = BTreeSet::from([1, 2, 3]);
+        let two = BTreeSet::from([1, 3]);
+        assert!(check_step(&list, &[], &[1], &all).is_ok());
+        assert_eq!(
+            check_step(&list, &[], &[1], &two),
+            Err(Refusal::NoQuorum {
+                after: After {
+                    voters: 3,
+                    healthy: 1
+                },
+                needed: 2
+            })
+        );
+        // Restarting the crash-looping member itself costs nothing, even
+        // when quorum is lost already (it can only help).
+        assert!(check_step(&list, &[], &[2], &two).is_ok());
+        assert!(check_step(&list, &[], &[2], &BTreeSet::from([1])).is_ok());
+        assert!(check_step(&list, &[], &[1], &BTreeSet::from([1])).is_err());
+        // Removing a member while another is down: 1 of 2 is not a majority.
+        assert!(check_step(&list, &[3], &[], &two).is_err());
     }
 
     /// Regression: two dead learners being removed from a healthy cluster of

@@ -18,6 +18,7 @@ impl fmt::Display for HostFile {
 impl fmt::Display for RestartReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            RestartReason::CrashLooping => "crash-looping",
             RestartReason::UnitChanged => "unit changed",
             RestartReason::ContainerChanged => "container definition changed",
             RestartReason::CertificatesChanged => "certificates changed",
@@ -76,6 +77,10 @@ fn step_text(s: &Step) -> (String, String) {
             t.push("wait until healthy, promote".into());
             (host.clone(), t.join(", "))
         }
+        Step::Restart { host, reasons: r } if r.contains(&RestartReason::CrashLooping) => (
+            host.clone(),
+            format!("repair ({}): restart once, wait until healthy; if it fails again, stop and show the cause from its log", reasons(r)),
+        ),
         Step::Restart { host, reasons: r } => (
             host.clone(),
             format!("restart ({}), wait until healthy", reasons(r)),

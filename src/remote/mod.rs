@@ -87,6 +87,16 @@ pub(crate) fn write_config(m: &Member) -> Script {
     )
 }
 
+/// Reads the member's config file as it is (empty when missing): what a
+/// failed config change goes back to.
+pub(crate) fn read_config(m: &Member) -> Script {
+    Script::new(
+        "etcd-deploy-read-config",
+        include_str!("read_file.sh"),
+        [layout::config_path(m)],
+    )
+}
+
 /// Writes one TLS file (from stdin) into the member's PKI directory, owned by
 /// the etcd user so that only it (and root) can read the keys.
 pub(crate) fn write_pki_file(m: &Member, name: &str, mode: &str) -> Script {

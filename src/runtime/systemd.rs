@@ -90,12 +90,31 @@ impl MemberRuntime for Systemd {
         )
     }
 
-    fn watch(&self, _inv: &Inventory, _m: &Member) -> Option<Script> {
-        None
+    fn watch(&self, _inv: &Inventory, m: &Member) -> Option<Script> {
+        Some(Script::new(
+            "etcd-deploy-unit-state",
+            include_str!("systemd/state.sh"),
+            [layout::unit(m)],
+        ))
     }
 
-    fn crashed(&self, _watched: &str) -> Option<String> {
-        None
+    /// `systemctl show` prints the values in the unit's property order:
+    /// NRestarts, ActiveState, SubState.
+    fn crashed(&self, watched: &str) -> Option<String> {
+        let words: Vec<&str> = watched.split_whitespace().collect();
+        let restarts = words
+            .iter()
+            .find(|w| w.parse::<u32>().is_ok())
+            .unwrap_or(&"0");
+        if words.contains(&"auto-restart") {
+            Some(format!(
+                "etcd keeps exiting (systemd restarted it {restarts} times)"
+            ))
+        } else if words.contains(&"failed") {
+            Some("etcd exited and systemd gave up restarting it (unit failed)".into())
+        } else {
+            None
+        }
     }
 
     fn restore(&self, inv: &Inventory, m: &Member, r: &Restore) -> Script {

@@ -8,6 +8,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
 
 mod apply;
+mod bad_day;
 mod compose;
 mod lifecycle;
 mod rolling;

@@ -50,3 +50,43 @@ fn hostile_facts_never_reach_the_plan_raw() {
     assert!(!c.chars().any(char::is_control), "{c:?}");
     assert!(f.installed.is_empty() && f.current.is_none() && f.pid.is_none());
 }
+
+/// The cause quoted when a member fails (issue 12, defects 2 and 5): etcd's
+/// own fatal/panic entry, not the tail of a Go stack trace. Lines as etcd
+/// 3.5.1 wrote them on a lab host (stack traces shortened).
+#[test]
+fn log_cause_finds_etcds_own_reason() {
+    use etcd_deploy::facts::log_cause;
+    let disk_full = r#"{"level":"info","ts":"2026-11-25T16:19:35.300Z","caller":"etcdmain/etcd.go:73","msg":"Running: "}
+{"level":"warn","ts":"2026-11-25T16:19:35.309Z","caller":"wal/wal.go:148","msg":"failed to preallocate an initial WAL file","path":"/mnt/small/d/member/wal.tmp/0000000000000000-0000000000000000.wal","segment-bytes":64000000,"error":"no space left on device"}
+{"level":"panic","ts":"2026-11-25T16:19:35.309Z","caller":"etcdserver/raft.go:433","msg":"failed to create WAL","error":"no space left on device","stacktrace":"go.etcd.io/etcd/server/v3/etcdserver.startNode\n\t/tmp/raft.go:433"}
+panic: failed to create WAL
+
+goroutine 1 [running]:
+go.uber.org/zap/zapcore.(*CheckedEntry).Write(0xc000096780, 0xc00057ff40, 0x1, 0x1)
+	/home/remote/go/pkg/mod/go.uber.org/zap@v1.17.0/zapcore/entry.go:234 +0x58d
+main.main()
+	/tmp/etcd-release-3.5.1/etcd/release/etcd/server/main.go:32 +0x45
+"#;
+    assert_eq!(
+        log_cause(disk_full).as_deref(),
+        Some("failed to create WAL: no space left on device")
+    );
+    let denied = r#"{"level":"fatal","ts":"2026-11-25T16:19:37.809Z","caller":"etcdmain/etcd.go:434","msg":"failed to list data directory","dir":"/var/lib/etcd","error":"open /var/lib/etcd: permission denied","stacktrace":"x"}"#;
+    assert_eq!(
+        log_cause(denied).as_deref(),
+        Some("failed to list data directory: open /var/lib/etcd: permission denied")
+    );
+    // journalctl without `-o cat` puts a prefix before the JSON.
+    let prefixed = r#"Nov 25 16:19:32 h etcd[77]: {"level":"fatal","msg":"discovery failed","error":"auth: invalid auth options"}"#;
+    assert_eq!(
+        log_cause(prefixed).as_deref(),
+        Some("discovery failed: auth: invalid auth options")
+    );
+    assert_eq!(
+        log_cause("{\"level\":\"info\",\"msg\":\"ready\"}\n\tat x\n"),
+        None
+    );
+    // Control characters from the host never reach the terminal.
+    assert_eq!(log_cause("panic: a\u{1b}[2Jb").as_deref(), Some("a?[2Jb"));
+}

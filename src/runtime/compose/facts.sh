@@ -19,6 +19,7 @@ docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r 
   case "$i" in "$p"*"$s") v=${i#"$p"}; echo "installed=${v%"$s"}";; esac
 done
 [ -f "$file" ] && echo "host_file_digest=$(sha256sum <"$file" | cut -d' ' -f1)"
-docker inspect -f 'container={{.State.Running}} {{.State.Pid}} {{index .Config.Labels "io.etcd-deploy.version"}} {{index .Config.Labels "io.etcd-deploy.digest"}}' "$container" 2>/dev/null
+docker inspect -f 'container={{.State.Running}} {{.State.Pid}} {{index .Config.Labels "io.etcd-deploy.version"}} {{index .Config.Labels "io.etcd-deploy.digest"}}
+restarting={{.State.Restarting}}' "$container" 2>/dev/null
 systemctl is-active --quiet "$unit" 2>/dev/null && echo other_runtime=active
 true

@@ -13,6 +13,8 @@ if [ -f "$unit_path" ]; then
   echo "unit_line1=$(sed -n 1p "$unit_path")"
 fi
 echo "active=$(systemctl is-active "$unit" 2>/dev/null)"
+echo "sub=$(systemctl show -p SubState --value "$unit" 2>/dev/null)"
+echo "restarts=$(systemctl show -p NRestarts --value "$unit" 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled "$unit" 2>/dev/null)"
 echo "pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)"
 [ "$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null)" = true ] && echo other_runtime=active
