@@ -353,12 +353,20 @@ pub fn log_cause(log: &str) -> Option<String> {
                 };
                 (rank > 0 && !text.is_empty()).then_some((rank, text))
             }
+            // Not a log entry: a Go panic, or a plain message from etcd's
+            // start-up (stack-trace lines are indented or name a .go file).
             _ => t
                 .strip_prefix("panic: ")
                 .map(|p| (2, p.to_string()))
                 .or_else(|| {
                     t.contains("no space left on device")
                         .then(|| (2, t.to_string()))
+                })
+                .or_else(|| {
+                    let plain = !line.starts_with(char::is_whitespace)
+                        && !t.contains(".go:")
+                        && !t.starts_with("goroutine ");
+                    (plain && t.to_ascii_lowercase().contains("error")).then(|| (1, t.to_string()))
                 }),
         };
         if let Some((rank, text)) = found

@@ -1176,5 +1176,20 @@ fn check_extra(
         };
         return Err(cx.field(table, "etcd.extra", format!("`{key}` takes {want}")));
     }
+    // etcd refuses to start on a URL list it cannot parse (one member at a
+    // time would fail and be rolled back; better to say so here).
+    if key.ends_with("-urls")
+        && let Some(list) = value.as_str()
+        && !list.split(',').all(|u| valid_url(u.trim()))
+    {
+        return Err(cx.field(
+            table,
+            "etcd.extra",
+            format!(
+                "`{key}` takes comma-separated http:// or https:// URLs with a host and port, not `{}`",
+                shown(list)
+            ),
+        ));
+    }
     Ok(())
 }

@@ -109,13 +109,15 @@ fn compose_pseudo_cluster_on_one_host() {
         "m1 was recreated"
     );
     // A bad setting makes etcd exit at start: apply says so within seconds (no
-    // 60 s health timeout), naming member and step; the other two keep quorum;
-    // undoing the edit converges.
+    // 60 s health timeout), naming member and step and quoting etcd's reason;
+    // m2 gets its previous config back and is healthy again (issue 12); the
+    // other two keep quorum; undoing the edit converges.
     let good = std::fs::read_to_string(&inv).expect("read");
     let bad = good.replace(
         "name = \"m2\"\n",
-        // (well-typed, so validation lets it through; etcd refuses the URL)
-        "name = \"m2\"\netcd = { extra = { \"listen-metrics-urls\" = \"nonsense://m2\" } }\n",
+        // (well-typed, so validation lets it through; the key files are
+        // missing on the host, so etcd refuses to start)
+        "name = \"m2\"\netcd = { extra = { \"auth-token\" = \"jwt,pub-key=/nonexistent.pub,priv-key=/nonexistent.key,sign-method=RS256\" } }\n",
     );
     std::fs::write(&inv, bad).expect("write");
     let started = std::time::Instant::now();
@@ -127,11 +129,13 @@ fn compose_pseudo_cluster_on_one_host() {
     );
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(
-        t.contains("error: m2: wait until healthy: etcd keeps exiting in its container"),
+        t.contains("m2: wait until healthy: etcd keeps exiting in its container")
+            && t.contains("its previous config is back and it is healthy again"),
         "{t}"
     );
     assert!(
-        t.contains("--- last lines of the etcd container log on m2 ---") && t.contains("nonsense"),
+        t.contains("cause, from its log: discovery failed: auth: invalid auth options")
+            && t.contains("--- last lines of the etcd container log on m2 ---"),
         "{t}"
     );
     rt().block_on(async {

@@ -87,6 +87,9 @@ main.main()
         log_cause("{\"level\":\"info\",\"msg\":\"ready\"}\n\tat x\n"),
         None
     );
+    // etcd's flag parsing prints plain lines, once per start.
+    let plain = "unexpected error setting up listen-metrics-urls: URL scheme must be http, https, unix, or unixs: nonsense://m2\n";
+    assert_eq!(log_cause(plain).as_deref(), Some(plain.trim()));
     // Control characters from the host never reach the terminal.
     assert_eq!(log_cause("panic: a\u{1b}[2Jb").as_deref(), Some("a?[2Jb"));
 }

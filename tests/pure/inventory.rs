@@ -577,6 +577,15 @@ fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
         &with("3.4.23", "\"unsafe-no-fsync\" = true"),
         "not a config key of etcd 3.4 (only of 3.5)",
     );
+    // Issue 12: a URL list etcd would refuse at start is refused here.
+    inv(&with(
+        "3.5.1",
+        "\"listen-metrics-urls\" = \"http://127.0.0.1:2381, http://10.0.0.1:2381\"",
+    ));
+    refused(
+        &with("3.5.1", "\"listen-metrics-urls\" = \"nonsense://m2\""),
+        "takes comma-separated http:// or https:// URLs",
+    );
 }
 
 #[test]
