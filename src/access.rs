@@ -21,6 +21,13 @@ impl Access {
         }
     }
 
+    /// The member's client URL when it may be used without its host's SSH
+    /// connection (a host that cannot be reached over SSH may still run a
+    /// healthy etcd); `None` when the inventory says to tunnel.
+    pub fn direct(&self, member: &Member) -> Option<String> {
+        (self.mode != inventory::Access::Tunnel).then(|| member.client_url())
+    }
+
     /// The client URL to use for `member` from the controller.
     pub async fn url(&self, member: &Member, host: &Host) -> Result<String, HostError> {
         if let Some(u) = self.urls.lock().await.get(&member.name) {

@@ -63,6 +63,12 @@ fn digest(v: &str) -> Option<String> {
     (v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())).then(|| v.to_ascii_lowercase())
 }
 
+/// Why a host could not be reached, in OpenSSH's own last words (e.g.
+/// `Connection refused`): the message around it names the host already.
+pub fn unreachable_reason(detail: &str) -> String {
+    printable(detail.rsplit(": ").next().unwrap_or(detail))
+}
+
 /// Text from a host shown in messages: control characters (which could
 /// hide or rewrite a line on a terminal) become `?`, and it stays short.
 pub fn printable(v: &str) -> String {
@@ -256,6 +262,9 @@ impl ClusterFacts {
 #[serde(default)]
 pub struct Facts {
     pub hosts: BTreeMap<String, HostFacts>,
+    /// Members whose host could not be reached over SSH, with the reason:
+    /// they have no host facts, and nothing on them changes this run.
+    pub unreachable: BTreeMap<String, String>,
     pub cluster: ClusterFacts,
     /// Members etcd-deploy set up from this inventory's directory, by name:
     /// its own record on the controller (`records.rs`). A member that left

@@ -10,23 +10,33 @@ use crate::runtime;
 use crate::ssh::{Host, HostError};
 use std::collections::BTreeMap;
 
-/// Reads every host's facts in parallel.
+/// Reads every connected host's facts in parallel; a host whose facts
+/// script fails (its connection dropped) is returned with the reason.
 pub(crate) async fn hosts(
     inv: &Inventory,
     hosts: &BTreeMap<String, Host>,
-) -> Result<BTreeMap<String, HostFacts>, HostError> {
+) -> (BTreeMap<String, HostFacts>, BTreeMap<String, String>) {
     let jobs = inv.members.iter().filter_map(|m| {
         let host = hosts.get(&m.name)?;
         let script = runtime::facts_script(inv, m);
         Some(async move {
-            host.run("gather facts", &script)
-                .await
-                .map(|out| (m.name.clone(), HostFacts::parse(&out)))
+            let r = host.run("gather facts", &script).await;
+            (m.name.clone(), r.map(|out| HostFacts::parse(&out)))
         })
     });
-    futures_util::future::try_join_all(jobs)
-        .await
-        .map(|v| v.into_iter().collect())
+    let mut facts = BTreeMap::new();
+    let mut failed = BTreeMap::new();
+    for (name, r) in futures_util::future::join_all(jobs).await {
+        match r {
+            Ok(f) => {
+                facts.insert(name, f);
+            }
+            Err(e) => {
+                failed.insert(name, HostError::to_string(&e));
+            }
+        }
+    }
+    (facts, failed)
 }
 
 /// Asks every running member for its status and one of them for the member list.
@@ -34,20 +44,29 @@ pub(crate) async fn cluster(
     inv: &Inventory,
     hosts: &BTreeMap<String, Host>,
     host_facts: &BTreeMap<String, HostFacts>,
+    unreachable: &BTreeMap<String, String>,
     access: &Access,
 ) -> ClusterFacts {
-    let jobs = inv
-        .members
-        .iter()
-        .filter(|m| host_facts.get(&m.name).is_some_and(|f| f.active))
-        .filter_map(|m| {
-            let host = hosts.get(&m.name)?;
-            Some(async move {
-                let url = access.url(m, host).await.ok()?;
-                let status = etcd::status(&url).await.ok()?;
-                Some((m.name.clone(), url, status))
-            })
-        });
+    // Running members, and members whose host SSH cannot reach (their etcd
+    // may still serve: asked directly unless the inventory says tunnel).
+    let jobs = inv.members.iter().filter_map(|m| {
+        let host = hosts.get(&m.name);
+        let active = host_facts.get(&m.name).is_some_and(|f| f.active);
+        let direct = access
+            .direct(m)
+            .filter(|_| unreachable.contains_key(&m.name));
+        if !(active && host.is_some()) && direct.is_none() {
+            return None;
+        }
+        Some(async move {
+            let url = match host {
+                Some(h) => access.url(m, h).await.ok()?,
+                None => direct?,
+            };
+            let status = etcd::status(&url).await.ok()?;
+            Some((m.name.clone(), url, status))
+        })
+    });
     let answers: Vec<_> = futures_util::future::join_all(jobs)
         .await
         .into_iter()

@@ -131,7 +131,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 print(&p, Format::Text);
             }
             if p.is_empty() && p.blocked.is_none() {
-                return Ok(());
+                return converged_except_unreachable(&facts);
             }
             run(s, &p, &facts, consented).await?;
             // Asked once for the removals shown; a later round asks for its own.
@@ -145,6 +145,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 return Ok(());
             }
             if !p.replan {
+                converged_except_unreachable(&facts)?;
                 println!("Apply complete: the cluster matches the inventory.");
                 if let Some(v) = args.version
                     && v != s.inventory_version
@@ -163,6 +164,23 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         ))
     })
     .await
+}
+
+/// A run that went ahead without some hosts did what it could, and says it
+/// is not done (exit 1) until they are back.
+fn converged_except_unreachable(facts: &Facts) -> Result<(), Error> {
+    if facts.unreachable.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Blocked(format!(
+        "done on the hosts that could be reached; not on {}: run it again once they are back",
+        facts
+            .unreachable
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
 }
 
 /// Carries out a plan: consent for its removals and deletions first (given

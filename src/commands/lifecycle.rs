@@ -41,6 +41,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
     let (_, sha) =
         snapshot::check_file(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     with_session(path, &Open::default(), async |s: &Session| {
+        s.require_all_hosts()?;
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
         confirm(
             yes,
@@ -66,6 +67,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
 /// Stops and disables every member and removes what etcd-deploy installed.
 pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
+        s.require_all_hosts()?;
         let what = if wipe_data {
             "and DELETES their data directories"
         } else {

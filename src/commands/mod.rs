@@ -44,13 +44,19 @@ pub struct Session {
     pub inventory_version: Version,
     pub templates: Templates,
     pub hosts: BTreeMap<String, Host>,
+    /// Members whose host could not be reached over SSH, with OpenSSH's
+    /// reason: the session goes on without them (`require_all_hosts` for
+    /// the commands that cannot).
+    pub unreachable: BTreeMap<String, String>,
     pub access: Access,
     pub progress: Progress,
 }
 
 impl Session {
     /// Validates everything that can be checked locally, then connects to
-    /// every host in parallel. Nothing on any host changes here.
+    /// every host in parallel, each bounded by the connect timeout; a host
+    /// that cannot be reached is recorded with its reason, not an error.
+    /// Nothing on any host changes here.
     pub async fn open(path: &Path, how: &Open) -> Result<Session, Error> {
         let mut inv = Inventory::load(path)?;
         let inventory_version = inv.cluster.version;
@@ -74,20 +80,17 @@ impl Session {
             Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
         let results = futures_util::future::join_all(inv.members.iter().map(Host::connect)).await;
         let mut hosts = BTreeMap::new();
-        let mut errors = Vec::new();
-        for r in results {
+        let mut unreachable = BTreeMap::new();
+        for (m, r) in inv.members.iter().zip(results) {
             match r {
                 Ok(h) => {
                     hosts.insert(h.name.clone(), h);
                 }
-                Err(e) => errors.push(e),
+                Err(e) => {
+                    progress.line(&format!("warning: {e}"));
+                    unreachable.insert(m.name.clone(), e.detail);
+                }
             }
-        }
-        if let Some(first) = errors.into_iter().next() {
-            for (_, h) in hosts {
-                h.close().await;
-            }
-            return Err(first.into());
         }
         let access = Access::new(inv.cluster.access);
         Ok(Session {
@@ -95,16 +98,31 @@ impl Session {
             inventory_version,
             templates,
             hosts,
+            unreachable,
             access,
             progress,
         })
     }
 
+    /// For the commands that act on every host (`restore`, `destroy`): the
+    /// first host that could not be reached, as the error.
+    pub fn require_all_hosts(&self) -> Result<(), Error> {
+        match self.unreachable.iter().next() {
+            Some((name, why)) => {
+                Err(crate::ssh::HostError::new(name, "connect", why.clone()).into())
+            }
+            None => Ok(()),
+        }
+    }
+
     pub async fn facts(&self) -> Result<Facts, Error> {
-        let hosts = gather::hosts(&self.inv, &self.hosts).await?;
-        let cluster = gather::cluster(&self.inv, &self.hosts, &hosts, &self.access).await;
+        let (hosts, mut unreachable) = gather::hosts(&self.inv, &self.hosts).await;
+        unreachable.extend(self.unreachable.clone());
+        let cluster =
+            gather::cluster(&self.inv, &self.hosts, &hosts, &unreachable, &self.access).await;
         Ok(Facts {
             hosts,
+            unreachable,
             cluster,
             recorded: records::load(&self.inv),
         })

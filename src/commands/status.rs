@@ -4,6 +4,9 @@ use super::{Open, Session, with_session};
 use crate::commands::apply::Format;
 use crate::error::Error;
 use crate::etcd;
+use crate::facts::{Facts, printable, unreachable_reason};
+use crate::inventory::Member;
+use crate::tls;
 use serde::Serialize;
 use std::path::Path;
 
@@ -26,62 +29,120 @@ pub struct Row {
     pub cert_expires: Option<String>,
 }
 
+/// Prints one row per inventory member, reachable or not, and returns
+/// whether every member is healthy. Bounded by the SSH connect timeout (all
+/// hosts in parallel) plus etcd's own short timeouts.
 pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let facts = s.facts().await?;
-        let mut rows = Vec::new();
-        for m in &s.inv.members {
-            let host = &s.hosts[&m.name];
-            let entry = facts.cluster.entry(m);
-            let (status, health) = match s.access.url(m, host).await {
-                Err(e) => (None, e.to_string()),
-                Ok(url) => match etcd::check_health(&url).await {
-                    Ok(st) => (Some(st), "healthy".to_string()),
-                    Err(e) => (etcd::status(&url).await.ok(), format!("unhealthy: {}", crate::facts::printable(&e.to_string()))),
-                },
-            };
-            let health = if status.is_none() && entry.is_none() && !facts.hosts.get(&m.name).is_some_and(|h| h.active) {
-                "not a member (run apply)".to_string()
-            } else {
-                health
-            };
-            let expiry = crate::tls::member_files(&s.inv, m)
-                .ok()
-                .flatten()
-                .and_then(|f| crate::tls::cert_info(&f.server_cert).ok())
-                .map(|i| i.not_after);
-            if let Some(t) = expiry {
-                let left = t.duration_since(std::time::SystemTime::now()).map(|d| d.as_secs() / 86400).unwrap_or(0);
-                if left < 30 {
-                    eprintln!("warning: {}: its server certificate expires in {left} days; run `etcd-deploy certs rotate`", m.name);
-                }
-            }
-            rows.push(Row {
-                name: m.name.clone(),
-                host: m.ssh.address.clone(),
-                id: status.as_ref().map(|st| st.id).or(entry.map(|e| e.id)).map(etcd::id_hex),
-                client_url: m.client_url(),
-                version: status.as_ref().map(|st| st.version.clone()),
-                leader: status.as_ref().is_some_and(|st| st.leader == st.id),
-                learner: status.as_ref().map(|st| st.is_learner).or(entry.map(|e| e.is_learner)).unwrap_or(false),
-                raft_term: status.as_ref().map(|st| st.raft_term),
-                raft_index: status.as_ref().map(|st| st.raft_index),
-                db_size: status.as_ref().map(|st| st.db_size),
-                health,
-                cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-            });
-        }
+        let rows =
+            futures_util::future::join_all(s.inv.members.iter().map(|m| row(s, &facts, m))).await;
+        let mut rows: Vec<Row> = rows;
         // Grouped by host, in the order hosts first appear in the inventory.
         let first: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
         rows.sort_by_key(|r| first.iter().position(|h| *h == r.host));
         let all_healthy = rows.iter().all(|r| r.health == "healthy");
         match format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(&rows).unwrap_or_default()
+            ),
             Format::Text => print!("{}", table(&rows)),
         }
         Ok(all_healthy)
     })
     .await
+}
+
+/// What is known of one member: what it says of itself, else what its host
+/// says, else why neither could be asked.
+async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
+    let entry = facts.cluster.entry(m);
+    let host_facts = facts.hosts.get(&m.name);
+    let unreachable = facts.unreachable.get(&m.name);
+    let url = match (s.hosts.get(&m.name), s.access.direct(m)) {
+        (Some(h), _) => s.access.url(m, h).await.map_err(|e| e.to_string()),
+        (None, Some(u)) => Ok(u),
+        (None, None) => Err("no SSH connection for the tunnel".to_string()),
+    };
+    let (status, etcd_health) = match &url {
+        Err(e) => (None, Err(e.clone())),
+        Ok(url) => match etcd::check_health(url).await {
+            Ok(st) => (Some(st), Ok(())),
+            Err(e) => (etcd::status(url).await.ok(), Err(printable(&e.to_string()))),
+        },
+    };
+    let mut problems = Vec::new();
+    if let Some(why) = unreachable {
+        problems.push(format!(
+            "host unreachable over SSH ({})",
+            unreachable_reason(why)
+        ));
+    }
+    match (&etcd_health, host_facts) {
+        (Ok(()), _) => {}
+        (Err(_), Some(h)) if h.crash_looping => problems.push("crash-looping (see its log)".into()),
+        (Err(_), Some(h)) if !h.active && entry.is_some_and(|e| e.started()) => {
+            problems.push("down (etcd is not running)".into())
+        }
+        (Err(_), Some(h)) if !h.active && entry.is_none() => {
+            problems.push("not a member (run apply)".into())
+        }
+        (Err(e), _) => match &status {
+            Some(st) => problems.push(st.trouble().unwrap_or_else(|| format!("unhealthy: {e}"))),
+            None => problems.push(format!("etcd does not answer ({e})")),
+        },
+    }
+    if let Some(st) = &status {
+        let mine = format!("on {:x}", st.id);
+        for a in facts.cluster.alarms.iter().filter(|a| a.ends_with(&mine)) {
+            problems.push(format!("alarm {}", a.trim_end_matches(&mine).trim()));
+        }
+    }
+    let expiry = tls::member_files(&s.inv, m)
+        .ok()
+        .flatten()
+        .and_then(|f| tls::cert_info(&f.server_cert).ok())
+        .map(|i| i.not_after);
+    if let Some(t) = expiry {
+        let left = t
+            .duration_since(std::time::SystemTime::now())
+            .map(|d| d.as_secs() / 86400)
+            .unwrap_or(0);
+        if left < 30 {
+            eprintln!(
+                "warning: {}: its server certificate expires in {left} days; run `etcd-deploy certs rotate`",
+                m.name
+            );
+        }
+    }
+    let health = if problems.is_empty() {
+        "healthy".to_string()
+    } else {
+        problems.join("; ")
+    };
+    Row {
+        name: m.name.clone(),
+        host: m.ssh.address.clone(),
+        id: status
+            .as_ref()
+            .map(|st| st.id)
+            .or(entry.map(|e| e.id))
+            .map(etcd::id_hex),
+        client_url: m.client_url(),
+        version: status.as_ref().map(|st| st.version.clone()),
+        leader: status.as_ref().is_some_and(|st| st.leader == st.id),
+        learner: status
+            .as_ref()
+            .map(|st| st.is_learner)
+            .or(entry.map(|e| e.is_learner))
+            .unwrap_or(false),
+        raft_term: status.as_ref().map(|st| st.raft_term),
+        raft_index: status.as_ref().map(|st| st.raft_index),
+        db_size: status.as_ref().map(|st| st.db_size),
+        health,
+        cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+    }
 }
 
 fn table(rows: &[Row]) -> String {

@@ -56,8 +56,14 @@ impl Env<'_> {
             .ok_or_else(|| Error::Blocked(format!("no SSH connection to {name}")))
     }
 
+    /// The member's client URL; without an SSH connection to its host, its
+    /// own client URL when the inventory allows reaching it directly.
     async fn url(&self, m: &Member) -> Result<String, Error> {
-        Ok(self.access.url(m, self.host(&m.name)?).await?)
+        match (self.hosts.get(&m.name), self.access.direct(m)) {
+            (Some(h), _) => Ok(self.access.url(m, h).await?),
+            (None, Some(u)) => Ok(u),
+            (None, None) => Err(Error::Blocked(format!("no SSH connection to {}", m.name))),
+        }
     }
 }
 

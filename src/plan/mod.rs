@@ -16,7 +16,7 @@ mod text;
 pub use rollout::Rollout;
 pub use saved::SavedPlan;
 
-use crate::facts::{Facts, MemberInfo, RecordedMember};
+use crate::facts::{Facts, MemberInfo, RecordedMember, unreachable_reason};
 use crate::inventory::{Image, Inventory, Member, Runtime, Version, valid_name, valid_url};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -310,6 +310,10 @@ fn decide(
     let mut rolling: BTreeMap<String, Option<Version>> = BTreeMap::new();
 
     for m in &inv.members {
+        // Nothing is known of (or done on) a host SSH cannot reach.
+        if facts.unreachable.contains_key(&m.name) {
+            continue;
+        }
         let h = hf(&m.name);
         let in_service = h.active || cluster.entry(m).is_some_and(|e| e.started());
         // What actually runs wins over the link (an interrupted upgrade may have switched it).
@@ -410,7 +414,30 @@ fn decide(
         p.blocked = Some(why);
         return;
     }
+    for (name, why) in &facts.unreachable {
+        let etcd = match cluster.status.get(name) {
+            Some(s) if s.healthy() => "its etcd answers and is healthy",
+            Some(_) => "its etcd answers but is not healthy",
+            None => "counted as down",
+        };
+        p.notes.push(format!(
+            "{name}: its host cannot be reached ({}); {etcd}; nothing on it changes this run",
+            unreachable_reason(why)
+        ));
+    }
     let Some(list) = &cluster.members else {
+        if !facts.unreachable.is_empty() {
+            p.blocked = Some(format!(
+                "no member answers, and {} cannot be reached: with hosts missing, etcd-deploy cannot tell a new cluster from a stopped one; bring them back (or take them out of the inventory), then run it again",
+                facts
+                    .unreachable
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            return;
+        }
         nothing_answers(p, inv, facts);
         return;
     };
@@ -427,6 +454,17 @@ fn decide(
     let mut repairs: Vec<Step> = Vec::new();
     for m in &inv.members {
         let h = hf(&m.name);
+        if let Some(why) = facts.unreachable.get(&m.name) {
+            if !cluster.entry(m).is_some_and(|e| e.started()) {
+                p.blocked = Some(format!(
+                    "{} must join the cluster, but its host cannot be reached ({})",
+                    m.name,
+                    unreachable_reason(why)
+                ));
+                return;
+            }
+            continue;
+        }
         match cluster.entry(m) {
             None => new_joins.push(Step::Join {
                 host: m.name.clone(),
@@ -541,6 +579,18 @@ fn decide(
     p.steps.extend(promotes);
     p.steps.extend(resumed_joins);
     p.steps.extend(new_joins);
+    if !rolling.is_empty() && !facts.unreachable.is_empty() {
+        p.blocked = Some(format!(
+            "the version change to {want} needs every member, and {} cannot be reached; bring it back, then run it again",
+            facts
+                .unreachable
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        return;
+    }
     if !rolling.is_empty() {
         if membership_pending {
             p.notes.push(format!(
@@ -674,7 +724,11 @@ pub fn unhealthy(
             None => cluster.others.get(&e.id).and_then(Option::as_ref),
         };
         let host = m.and_then(|m| facts.hosts.get(&m.name));
+        let unreachable = m.and_then(|m| facts.unreachable.get(&m.name));
         let why = match (status, host) {
+            (None, _) if let Some(u) = unreachable => {
+                format!("its host cannot be reached: {}", unreachable_reason(u))
+            }
             (Some(s), _) => s.trouble().unwrap_or_else(|| "healthy".into()),
             (None, Some(h)) if h.crash_looping => "crash-looping".into(),
             (None, Some(h)) if !h.active => "etcd is not running".into(),

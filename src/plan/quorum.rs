@@ -50,7 +50,7 @@ impl fmt::Display for Refusal {
             }
             Refusal::NoQuorum { after, needed } => write!(
                 f,
-                "{} healthy members would remain of {} voters; quorum needs {needed}",
+                "{} healthy member(s) would remain of {} voters; quorum needs {needed}",
                 after.healthy, after.voters
             ),
         }

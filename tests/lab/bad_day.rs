@@ -106,3 +106,72 @@ fn defect_2_a_config_etcd_refuses_is_rolled_back_and_never_spreads() {
     let report = writer.stop();
     assert_no_loss("config rolled back", &lab.url(1), &report, "bad-day-2/");
 }
+
+/// Defect 3: one unreachable host made `status`, `plan`, `apply` and
+/// `snapshot save` exit 1 at the SSH connect, with two of three members
+/// healthy. Now the session goes on with the hosts it reaches: `status`
+/// shows every member (exit 1), `plan` says what it leaves alone, snapshots
+/// work, and a restart that quorum cannot afford is refused by name.
+#[test]
+fn defect_3_an_unreachable_host_blocks_only_what_needs_it() {
+    let lab = Lab::up(42, 3);
+    let inv = lab.inventory(3, |s| s.replace("[ssh]", "[ssh]\nconnect_timeout_secs = 3"));
+    apply(&inv);
+    let urls: Vec<String> = (1..=2).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "bad-day-3/", None);
+    lab.kill_host(3);
+
+    let started = std::time::Instant::now();
+    let o = deploy(&["status", path_str(&inv)]);
+    eprintln!("status with a dead host took {:?}", started.elapsed());
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("host unreachable over SSH (Connection refused)"),
+        "{out}"
+    );
+    let o = deploy(&["status", path_str(&inv), "--output", "json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    let health: Vec<&str> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| r["health"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(health.len(), 3, "{rows}");
+    assert_eq!(&health[..2], ["healthy", "healthy"], "{rows}");
+    assert!(health[2].contains("unreachable"), "{rows}");
+
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(
+        plan.contains("etcd-3: its host cannot be reached (Connection refused); counted as down"),
+        "{plan}"
+    );
+    let snap = lab.dir.path().join("degraded.db");
+    deploy_ok(&["snapshot", "save", path_str(&inv), "--out", path_str(&snap)]);
+
+    // A config change would restart etcd-1 or etcd-2: one of three left.
+    let pids_before: Vec<String> = (1..=2).map(|n| lab.etcd_pid(n)).collect();
+    let changed = lab.inventory(3, |s| {
+        s.replace(
+            "[ssh]",
+            "[etcd]\nheartbeat_interval_ms = 120\n\n[ssh]\nconnect_timeout_secs = 3",
+        )
+    });
+    let o = deploy(&["apply", path_str(&changed), "--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("would lose quorum") && out.contains("etcd-3 (its host cannot be reached"),
+        "{out}"
+    );
+    let pids_after: Vec<String> = (1..=2).map(|n| lab.etcd_pid(n)).collect();
+    assert_eq!(pids_before, pids_after, "nothing restarted");
+
+    // The host is back (its etcd starts with it): the change goes through.
+    lab.start_host(3);
+    apply(&changed);
+    let report = writer.stop();
+    assert_no_loss("unreachable host", &lab.url(1), &report, "bad-day-3/");
+    assert_cluster(&lab, 3);
+}

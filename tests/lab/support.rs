@@ -176,6 +176,19 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// Boots host `n` again after `kill_host` (its disk is kept).
+    pub fn start_host(&self, n: usize) {
+        let o = sh(Command::new(lab_script()).args([
+            "start",
+            &n.to_string(),
+            "--block",
+            &self.block.to_string(),
+        ]));
+        assert!(o.status.success(), "{}", text(&o));
+    }
+}
+
 impl Drop for Lab {
     fn drop(&mut self) {
         let _ = Command::new(lab_script())

@@ -170,6 +170,7 @@ pub fn converged(i: &Inventory) -> Facts {
             .iter()
             .map(|m| (m.name.clone(), running(i, &m.name)))
             .collect(),
+        unreachable: BTreeMap::new(),
         cluster: ClusterFacts {
             members: Some(
                 (0..i.members.len())

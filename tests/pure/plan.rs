@@ -432,7 +432,7 @@ fn plan_removes_dead_member_first_only_with_quorum() {
     let p = plan(&replaced, &f, &desired(&replaced));
     assert!(
         p.blocked.as_deref().is_some_and(
-            |b| b.contains("1 healthy members would remain of 2 voters; quorum needs 2")
+            |b| b.contains("1 healthy member(s) would remain of 2 voters; quorum needs 2")
         ),
         "{p}"
     );
