@@ -27,6 +27,10 @@ pub enum Error {
     Blocked(String),
     #[error("{0}")]
     Usage(String),
+    /// Ctrl-C: the run stopped at a step boundary; the message says where
+    /// and how to resume.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -38,6 +42,7 @@ impl Error {
             | Error::Usage(_)
             | Error::Tls(_) => 2,
             Error::Host(_) | Error::Release(_) | Error::Blocked(_) => 1,
+            Error::Interrupted(_) => 130,
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod facts;
 mod fake;
 mod files;
 mod gather;
+pub mod interrupt;
 pub mod inventory;
 mod layout;
 pub mod member_config;

@@ -42,6 +42,7 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
 }
 
 async fn run(cli: Cli) -> Result<i32, Error> {
+    etcd_deploy::interrupt::install();
     match cli.command {
         Command::Apply {
             inventory,

@@ -25,6 +25,7 @@ pub(crate) use restore::restore;
 use crate::access::Access;
 use crate::error::Error;
 use crate::facts::Facts;
+use crate::interrupt;
 use crate::inventory::{Inventory, Member};
 use crate::plan::{Plan, Step};
 use crate::progress::Progress;
@@ -73,6 +74,7 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
     if let Some(b) = &plan.blocked {
         return Err(Error::Blocked(b.clone()));
     }
+    let _changing = interrupt::Changing::begin();
     let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
     // A step waits only for the hosts it touches, so the first member
     // bootstraps while the others are still unpacking.
@@ -87,10 +89,11 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
     let steps = async {
         // Members known to serve clients; cluster calls go through them.
         let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
-        for step in &plan.steps {
+        for (done, step) in plan.steps.iter().enumerate() {
             for host in step.hosts() {
                 wait_prepared(&ready, host).await?;
             }
+            stop_if_interrupted(done, plan.steps.len(), "steps")?;
             run_step(env, step, &mut live).await?;
         }
         Ok::<(), Error>(())
@@ -98,6 +101,18 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
     let (prepared, stepped) = tokio::join!(prepare, steps);
     prepared?;
     stepped
+}
+
+/// At a step boundary: stops the run if Ctrl-C asked for it.
+pub(crate) fn stop_if_interrupted(done: usize, of: usize, unit: &str) -> Result<(), Error> {
+    if !interrupt::requested() {
+        return Ok(());
+    }
+    let again: Vec<String> = std::env::args().map(|a| crate::ssh::quote(&a)).collect();
+    Err(Error::Interrupted(format!(
+        "interrupted after {done} of {of} {unit}; every member touched so far finished its step (healthy, or rolled back); run the same command again to resume: {}",
+        again.join(" ")
+    )))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,9 @@ pub(crate) async fn restore(
     sha: &str,
     stamp: &str,
 ) -> Result<(), Error> {
+    // Once members stop, a half-done restore is worse than a finished one:
+    // the first Ctrl-C lets it finish.
+    let _changing = crate::interrupt::Changing::begin();
     // A fresh token: the restored cluster never mixes with the old one.
     let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
     let initial: Vec<String> = env

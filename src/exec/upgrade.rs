@@ -48,7 +48,8 @@ pub(super) async fn run(
         Rollback::PreviousVersion => from.get(name).copied(),
         Rollback::Stop => None,
     };
-    for name in &rollout.order {
+    for (done, name) in rollout.order.iter().enumerate() {
+        super::stop_if_interrupted(done, rollout.order.len(), "members of the rolling change")?;
         let m = env.member(name)?;
         let task = env.progress.task(name);
         guard(

@@ -796,8 +796,17 @@ fn nothing_answers(p: &mut Plan, inv: &Inventory, facts: &Facts) {
 /// Holds the plan to the command's scope: a command other than `apply`
 /// refuses to run when the cluster needs more than it does.
 fn limit_to_scope(p: &mut Plan) {
+    // Any command brings back members that are in the cluster but stopped
+    // or crash-looping (an interrupted run may have left one so): that only
+    // returns the cluster to service, and is what resuming needs.
+    let back_in_service = |st: &Step| match st {
+        Step::Start { .. } => true,
+        Step::Restart { reasons, .. } => reasons.contains(&RestartReason::CrashLooping),
+        _ => false,
+    };
     let outside = |st: &Step| match &p.scope {
         Scope::Apply | Scope::PrepareUpgrade => false,
+        _ if back_in_service(st) => false,
         Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
         Scope::CertsRotate => !matches!(st, Step::Restart { reasons, .. }
             if reasons.contains(&RestartReason::CertificatesChanged)),

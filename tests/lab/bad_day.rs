@@ -175,3 +175,76 @@ fn defect_3_an_unreachable_host_blocks_only_what_needs_it() {
     assert_no_loss("unreachable host", &lab.url(1), &report, "bad-day-3/");
     assert_cluster(&lab, 3);
 }
+
+/// Runs `etcd-deploy ARGS`, sends SIGINT `signals` times once a stderr line
+/// contains `at`, and returns (exit code, everything it printed on stderr).
+fn interrupt_at(args: &[&str], at: &str, signals: usize) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    let mut sent = false;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.expect("line");
+        seen.push_str(&line);
+        seen.push('\n');
+        if !sent && line.contains(at) {
+            sent = true;
+            for _ in 0..signals {
+                let pid = child.id().to_string();
+                sh(Command::new("kill").args(["-INT", &pid]));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert!(sent, "never saw {at:?}:\n{seen}");
+    (status.code(), seen)
+}
+
+/// Defect 7 (SIGINT exited 130 with no message): the first Ctrl-C lets the
+/// member in flight finish its upgrade, stops before the next and says how
+/// to resume; a second Ctrl-C stops at once. Re-running finishes the job;
+/// writes flow throughout.
+#[test]
+fn defect_7_ctrl_c_finishes_the_member_in_flight_then_stops() {
+    let lab = Lab::up(43, 3);
+    let inv = lab.inventory(3, |s| s.replace("\"3.5.1\"", "\"3.5.0\""));
+    apply(&inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "bad-day-7/", None);
+    let args = ["upgrade", path_str(&inv), "--to", "3.5.1", "--no-snapshot"];
+    let (code, out) = interrupt_at(&args, "switch to etcd 3.5.1 and restart", 1);
+    assert_eq!(code, Some(130), "{out}");
+    assert!(
+        out.contains("interrupt: finishing the member in flight")
+            && out.contains("interrupted after 1 of 3 members of the rolling change")
+            && out.contains("run the same command again to resume"),
+        "{out}"
+    );
+    let upgraded = (1..=3)
+        .filter(|i| versions(&lab.url(*i)).0 == "3.5.1")
+        .count();
+    assert_eq!(upgraded, 1, "exactly the member in flight finished:\n{out}");
+
+    // Twice: stops at once, whatever the member in flight was doing.
+    let (code, out) = interrupt_at(&args, "switch to etcd 3.5.1 and restart", 2);
+    assert_eq!(code, Some(130), "{out}");
+    assert!(out.contains("second interrupt: stopping at once"), "{out}");
+
+    let out = deploy_ok(&args);
+    assert!(out.contains("cluster version 3.5"), "{out}");
+    let report = writer.stop();
+    assert_no_loss("interrupted upgrade", &lab.url(1), &report, "bad-day-7/");
+    assert_cluster(&lab, 3);
+    for i in 1..=3 {
+        assert_eq!(versions(&lab.url(i)).0, "3.5.1");
+    }
+}
