@@ -135,6 +135,17 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Quorum lost for good: rebuild the cluster from the survivor with the most data
+    #[command(
+        after_help = "Example:\n  etcd-deploy recover inventory.toml\n\nFor a cluster that has lost quorum for good (refused while any member follows a leader). Starts the stopped survivors to ask each how much data it has, shows which one seeds the new cluster (highest committed raft index) and what the others lose, then (after the cluster name is typed, or with --yes): stops every member, backs up every survivor's data directory to <data_dir>.pre-recover-<time>, starts the seed once with force-new-cluster and again with its normal config, and joins the inventory's other members to it one at a time with fresh data. Put fresh hosts in the inventory in place of dead ones first."
+    )]
+    Recover {
+        /// The inventory file (see inventory.example.toml)
+        inventory: PathBuf,
+        /// Do not ask for confirmation
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Stop and disable every member, remove units, configs and releases (data kept unless --wipe-data)
     #[command(
         after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes"

@@ -259,6 +259,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         db_size: s.db_size(),
         is_learner: s.is_learner(),
         errors: s.errors().to_vec(),
+        revision: s.header().map_or(0, |h| h.revision()),
     })
 }
 

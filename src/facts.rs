@@ -191,6 +191,9 @@ pub struct MemberStatus {
     pub db_size: i64,
     pub is_learner: bool,
     pub errors: Vec<String>,
+    /// The key-value store's revision (applied writes).
+    #[serde(default)]
+    pub revision: i64,
 }
 
 impl MemberStatus {
@@ -281,7 +284,13 @@ impl Facts {
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut v = serde_json::to_value(self).unwrap_or_default();
-        let volatile = ["raft_term", "raft_index", "raft_applied_index", "db_size"];
+        let volatile = [
+            "raft_term",
+            "raft_index",
+            "raft_applied_index",
+            "db_size",
+            "revision",
+        ];
         let strip = |status: &mut serde_json::Value| {
             if let Some(o) = status.as_object_mut() {
                 for k in volatile {

@@ -238,6 +238,7 @@ pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
             db_size: 20480,
             is_learner: m.learner,
             errors: vec![],
+            revision: 1,
         })
     })
 }

@@ -94,6 +94,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         } => lifecycle::restore(&inventory, &snapshot, yes)
             .await
             .map(|()| 0),
+        Command::Recover { inventory, yes } => {
+            lifecycle::recover(&inventory, yes).await.map(|()| 0)
+        }
         Command::Destroy {
             inventory,
             wipe_data,

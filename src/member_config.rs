@@ -32,12 +32,36 @@ pub fn render(
     member: &Member,
     bootstrap: Option<&Bootstrap>,
 ) -> Result<Rendered, KeyError> {
+    render_with(inv, member, bootstrap.map(|b| first_start(inv, b)))
+}
+
+/// The config for `recover`'s one start of the seed member: its settings
+/// and `force-new-cluster: true` (with `--config-file`, etcd ignores
+/// command-line flags, so the flag must be in the file).
+pub fn render_force_new_cluster(inv: &Inventory, member: &Member) -> Result<Rendered, KeyError> {
+    render_with(
+        inv,
+        member,
+        Some(vec![
+            Entry::Comment(
+                "One start only (etcd-deploy recover): membership becomes this member alone.",
+            ),
+            Entry::Pair("force-new-cluster".into(), Node::Scalar(Scalar::Bool(true))),
+        ]),
+    )
+}
+
+fn render_with(
+    inv: &Inventory,
+    member: &Member,
+    more: Option<Vec<Entry>>,
+) -> Result<Rendered, KeyError> {
     let mut doc = settings(member);
     let settings_only = yaml::emit(&doc)?;
     let config_digest = sha256_hex(settings_only.as_bytes());
-    let body = match bootstrap {
-        Some(b) => {
-            doc.extend(first_start(inv, b));
+    let body = match more {
+        Some(more) => {
+            doc.extend(more);
             yaml::emit(&doc)?
         }
         None => settings_only,

@@ -2,12 +2,14 @@
 //! recovery as etcd's guide describes it), `destroy`, and `env` (variables for
 //! using `etcdctl` directly).
 
-use super::{Open, Session, confirm, with_session};
+use super::{Open, Session, apply, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
+use crate::plan::recover;
 use crate::snapshot;
 use crate::ssh::quote;
 use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 /// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
@@ -62,6 +64,48 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         Ok(())
     })
     .await
+}
+
+/// Quorum lost for good (see `plan::recover` and `exec::recover_*`): the
+/// survivors asked, the seed shown and agreed to, the seed made a
+/// one-member cluster, then the others joined by the normal apply.
+pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "recover replaces the membership of the cluster; pass --yes to confirm (standard input is not a terminal)".into(),
+        ));
+    }
+    let stamp = crate::files::stamp();
+    let seed = with_session(path, &Open::default(), async |s: &Session| {
+        let facts = s.facts().await?;
+        let env = s.env();
+        let said = exec::recover_survey(&env, &facts).await?;
+        let recovery = recover::decide(&s.inv, &facts, &said).map_err(Error::Blocked)?;
+        println!("Recovery of cluster {} (quorum is lost):", s.inv.cluster.name);
+        print!("{recovery}");
+        confirm(
+            yes,
+            &format!(
+                "recover makes {} the seed of a new cluster; every other member's own data is moved aside (kept) and it joins with fresh data",
+                recovery.seed
+            ),
+            &s.inv.cluster.name,
+        )?;
+        s.remember_members()?;
+        exec::recover_seed(&env, &facts, &recovery, &stamp).await?;
+        Ok(recovery.seed)
+    })
+    .await?;
+    println!("{seed} runs as a one-member cluster with its data; the other members join it now.");
+    let args = apply::ApplyArgs {
+        yes: true,
+        ..Default::default()
+    };
+    apply::apply(path, &args).await?;
+    println!(
+        "Recovered from {seed}. Data directories as they were before: <data_dir>.pre-recover-{stamp} on each survivor."
+    );
+    Ok(())
 }
 
 /// Stops and disables every member and removes what etcd-deploy installed.

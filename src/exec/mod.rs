@@ -10,6 +10,7 @@ mod destroy;
 mod gates;
 mod join;
 mod prepare;
+mod recover;
 mod remove;
 mod restart;
 mod restore;
@@ -20,6 +21,7 @@ mod tests;
 
 pub(crate) use destroy::destroy;
 pub(crate) use gates::leader_url;
+pub(crate) use recover::{force_new_cluster as recover_seed, survey as recover_survey};
 pub(crate) use restore::restore;
 
 use crate::access::Access;

@@ -9,6 +9,7 @@
 
 mod guards;
 pub mod quorum;
+pub mod recover;
 pub mod rollout;
 mod saved;
 mod text;

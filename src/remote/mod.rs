@@ -107,6 +107,21 @@ pub(crate) fn write_pki_file(m: &Member, name: &str, mode: &str) -> Script {
     )
 }
 
+/// Backs up the member's data directory to `<data_dir>.<suffix>` before
+/// `recover`: copied for the seed (which keeps its data), moved for a
+/// member that joins again with fresh data.
+pub(crate) fn backup_data(m: &Member, suffix: &str, keep_in_place: bool) -> Script {
+    Script::new(
+        "etcd-deploy-backup-data",
+        include_str!("backup_data.sh"),
+        [
+            layout::data_dir(m).to_string(),
+            suffix.to_string(),
+            if keep_in_place { "copy" } else { "move" }.to_string(),
+        ],
+    )
+}
+
 /// Moves a data directory from an earlier life aside (never deletes it) and
 /// makes a fresh one.
 pub(crate) fn move_data_aside(m: &Member) -> Script {

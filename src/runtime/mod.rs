@@ -59,6 +59,12 @@ pub trait MemberRuntime {
     fn crashed(&self, watched: &str) -> Option<String>;
     /// The runtime's part of a restore (after `remote::receive_snapshot`).
     fn restore(&self, inv: &Inventory, m: &Member, restore: &Restore) -> Script;
+    /// Prints the status of a stopped member's database as JSON (`etcdutl
+    /// snapshot status`), for `recover`; `None` where the runtime has no
+    /// etcd tool on the host (compose: the tools live in the image).
+    fn data_revision(&self, _inv: &Inventory, _m: &Member) -> Option<Script> {
+        None
+    }
     /// The runtime's part of `destroy`: the member's unit or container gone.
     fn remove(&self, inv: &Inventory, m: &Member) -> Script;
 }

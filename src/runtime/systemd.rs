@@ -131,6 +131,14 @@ impl MemberRuntime for Systemd {
         )
     }
 
+    fn data_revision(&self, inv: &Inventory, m: &Member) -> Option<Script> {
+        Some(Script::new(
+            "etcd-deploy-data-revision",
+            include_str!("systemd/data_revision.sh"),
+            [layout::current_link(inv), layout::data_dir(m).to_string()],
+        ))
+    }
+
     fn remove(&self, _inv: &Inventory, m: &Member) -> Script {
         Script::new(
             "etcd-deploy-destroy",

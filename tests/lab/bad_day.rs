@@ -248,3 +248,73 @@ fn defect_7_ctrl_c_finishes_the_member_in_flight_then_stops() {
         assert_eq!(versions(&lab.url(i)).0, "3.5.1");
     }
 }
+
+/// Defect 4: with most hosts dead for good there was no way back.
+/// `recover` is refused while the cluster has quorum; once it is lost (three
+/// of five hosts dead), it reads how much data each survivor has (etcd-4
+/// running without a leader; etcd-5 stopped earlier, so behind), seeds the
+/// new cluster from the one with the most (etcd-4), keeps every survivor's
+/// data as a backup, and joins the others (etcd-5 again, fresh host 6).
+/// Every acknowledged key is read back from every member.
+#[test]
+fn defect_4_quorum_loss_is_recovered_from_the_survivor_with_the_most_data() {
+    let lab = Lab::up(44, 6);
+    let five = lab.inventory_of(&[1, 2, 3, 4, 5], "five");
+    apply(&five);
+    let o = deploy(&["recover", path_str(&five), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("it has quorum"), "{}", text(&o));
+
+    let urls: Vec<String> = (1..=5).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls.clone(), "all-five/", None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let all_five = writer.stop();
+    lab.ssh(5, "systemctl stop etcd@etcd-5");
+    let writer = Writer::start(urls[..4].to_vec(), "without-5/", None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let without_5 = writer.stop();
+    for h in 1..=3 {
+        lab.kill_host(h);
+    }
+
+    let inv = lab.inventory_of(&[4, 5, 6], "recovery");
+    let out = deploy_ok(&["recover", path_str(&inv), "--yes"]);
+    assert!(out.contains("seed    etcd-4"), "{out}");
+    assert!(
+        out.contains("rejoin  etcd-5") && out.contains("behind the seed"),
+        "{out}"
+    );
+    assert!(out.contains("join    etcd-6"), "{out}");
+    assert!(out.contains("Recovered from etcd-4"), "{out}");
+    for h in [4, 5, 6] {
+        let url = lab.url(h);
+        assert_no_loss("before the loss", &url, &all_five, "all-five/");
+        assert_no_loss("with etcd-5 stopped", &url, &without_5, "without-5/");
+        let names = rt().block_on(async {
+            let mut c = client(&url).await;
+            let list = c.member_list().await.expect("member list");
+            let mut n: Vec<String> = list
+                .members()
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}{}",
+                        m.name(),
+                        if m.is_learner() { "(learner)" } else { "" }
+                    )
+                })
+                .collect();
+            n.sort();
+            n
+        });
+        assert_eq!(names, ["etcd-4", "etcd-5", "etcd-6"], "as seen by host {h}");
+    }
+    for h in [4, 5] {
+        assert_eq!(
+            lab.ssh(h, "ls -d /var/lib/etcd.pre-recover-*/member | wc -l"),
+            "1",
+            "host {h} keeps its data as it was"
+        );
+    }
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}

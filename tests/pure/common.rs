@@ -151,6 +151,7 @@ pub fn entry(i: &Inventory, idx: usize, started: bool, learner: bool) -> MemberI
 
 pub fn status(id: u64) -> MemberStatus {
     MemberStatus {
+        revision: 0,
         id,
         version: "3.5.1".into(),
         leader: 0x100,

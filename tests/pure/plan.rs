@@ -657,3 +657,77 @@ fn a_saved_plan_holds_while_only_raft_progress_changes() {
         Err("the inventory file changed since".into())
     );
 }
+
+/// `recover` (issue 12, defect 4): refused while any member follows a
+/// leader; otherwise the survivor with the highest revision seeds, every
+/// other member's role says what it loses.
+#[test]
+fn recover_seeds_from_the_most_data_and_never_while_quorum_exists() {
+    use etcd_deploy::plan::recover::{Role, Survey, decide};
+    let i = inv(GOOD);
+    let with_quorum = converged(&i);
+    let e = decide(&i, &with_quorum, &BTreeMap::new()).expect_err("quorum");
+    assert!(e.contains("it has quorum"), "{e}");
+
+    // etcd-1's host is gone; etcd-2 ran without a leader; etcd-3 stopped earlier.
+    let mut f = converged(&i);
+    f.cluster.status.clear();
+    f.hosts.remove("etcd-1");
+    f.unreachable.insert(
+        "etcd-1".into(),
+        "connect to host 10.0.0.1 port 22: No route to host".into(),
+    );
+    for h in f.hosts.values_mut() {
+        h.has_data = true;
+    }
+    let survey = BTreeMap::from([
+        (
+            "etcd-2".to_string(),
+            Survey {
+                revision: 420,
+                raft_index: Some(431),
+                learner: false,
+            },
+        ),
+        (
+            "etcd-3".to_string(),
+            Survey {
+                revision: 222,
+                raft_index: None,
+                learner: false,
+            },
+        ),
+    ]);
+    let r = decide(&i, &f, &survey).expect("recovery");
+    assert_eq!(r.seed, "etcd-2");
+    let roles: Vec<&Role> = r.members.iter().map(|m| &m.role).collect();
+    assert_eq!(
+        roles,
+        [
+            &Role::Unreachable {
+                why: "No route to host".into()
+            },
+            &Role::Seed { revision: 420 },
+            &Role::Rejoin {
+                revision: Some(222),
+                behind: Some(198)
+            },
+        ]
+    );
+    assert_eq!(
+        r.to_string(),
+        "wait    etcd-1       its host cannot be reached (No route to host): it joins once it is back; or replace it in the inventory\n\
+         seed    etcd-2       revision 420: the most data; its data is copied aside, then it starts once with force-new-cluster as a one-member cluster and keeps every key it has\n\
+         rejoin  etcd-3       revision 222 (198 behind the seed, which has all it has): its data is moved aside (kept), it joins with fresh data\n"
+    );
+    // A learner never seeds, even with more; nothing readable: refused.
+    let learner = BTreeMap::from([(
+        "etcd-3".to_string(),
+        Survey {
+            revision: 999,
+            raft_index: None,
+            learner: true,
+        },
+    )]);
+    assert!(decide(&i, &f, &learner).is_err());
+}
