@@ -381,10 +381,14 @@ pub fn log_cause(log: &str) -> Option<String> {
                         .then(|| (2, t.to_string()))
                 })
                 .or_else(|| {
+                    // gRPC's own chatter (`WARNING: ... [core] ...`) is noise.
                     let plain = !line.starts_with(char::is_whitespace)
                         && !t.contains(".go:")
-                        && !t.starts_with("goroutine ");
-                    (plain && t.to_ascii_lowercase().contains("error")).then(|| (1, t.to_string()))
+                        && !t.starts_with("goroutine ")
+                        && !t.starts_with("WARNING:");
+                    let says = t.to_ascii_lowercase().contains("error")
+                        || t.contains("Main process exited");
+                    (plain && says).then(|| (1, t.to_string()))
                 }),
         };
         if let Some((rank, text)) = found

@@ -4,8 +4,9 @@ use super::{Open, Session, with_session};
 use crate::commands::apply::Format;
 use crate::error::Error;
 use crate::etcd;
-use crate::facts::{Facts, printable, unreachable_reason};
+use crate::facts::{Facts, log_cause, printable, unreachable_reason};
 use crate::inventory::Member;
+use crate::runtime;
 use crate::tls;
 use serde::Serialize;
 use std::path::Path;
@@ -54,6 +55,16 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
     .await
 }
 
+/// The cause of a failing member, from its own log (`facts::log_cause`).
+async fn log_cause_of(s: &Session, m: &Member) -> Option<String> {
+    let host = s.hosts.get(&m.name)?;
+    let log = host
+        .run("read the log", &runtime::of(m).logs(&s.inv, m))
+        .await
+        .ok()?;
+    log_cause(&log)
+}
+
 /// What is known of one member: what it says of itself, else what its host
 /// says, else why neither could be asked.
 async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
@@ -81,7 +92,10 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
     }
     match (&etcd_health, host_facts) {
         (Ok(()), _) => {}
-        (Err(_), Some(h)) if h.crash_looping => problems.push("crash-looping (see its log)".into()),
+        (Err(_), Some(h)) if h.crash_looping => problems.push(match log_cause_of(s, m).await {
+            Some(cause) => format!("crash-looping: {cause}"),
+            None => "crash-looping (see its log)".into(),
+        }),
         (Err(_), Some(h)) if !h.active && entry.is_some_and(|e| e.started()) => {
             problems.push("down (etcd is not running)".into())
         }

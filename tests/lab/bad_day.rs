@@ -318,3 +318,65 @@ fn defect_4_quorum_loss_is_recovered_from_the_survivor_with_the_most_data() {
     }
     assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
 }
+
+/// Defect 5: a full disk hid its cause (a Go stack trace's tail in the
+/// error, "tcp connect error" in `status`, "No changes" from `apply`). Now
+/// `status` says the member crash-loops and why, `apply` plans its repair
+/// and stops quoting etcd's own line; once space is freed, apply repairs it.
+#[test]
+fn defect_5_a_full_disk_is_named_as_the_cause() {
+    let lab = Lab::up(45, 3);
+    // etcd-2's data lives on a small file system of its own.
+    lab.ssh(
+        2,
+        "mkdir -p /var/lib/etcd && mount -t tmpfs -o size=400m tmpfs /var/lib/etcd",
+    );
+    let inv = lab.inventory(3, |s| s);
+    apply(&inv);
+    let urls: Vec<String> = [1, 3].iter().map(|i| lab.url(*i)).collect();
+    let writer = Writer::start(urls, "bad-day-5/", None);
+    // Fill it, then write large values: etcd-2's database and WAL must
+    // grow, cannot, and etcd exits (again at every restart, replaying them).
+    lab.ssh(
+        2,
+        "dd if=/dev/zero of=/var/lib/etcd/member/filler bs=1M 2>/dev/null; true",
+    );
+    rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        let big = vec![b'x'; 1_000_000];
+        for i in 0..80 {
+            c.put(format!("big-{i}"), big.clone(), None)
+                .await
+                .expect("put");
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.ssh(2, "systemctl show -p NRestarts --value etcd@etcd-2") == "0" {
+        assert!(std::time::Instant::now() < deadline, "etcd-2 never failed");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let o = deploy(&["status", path_str(&inv)]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("crash-looping: ") && out.contains("no space left on device"),
+        "{out}"
+    );
+    let o = deploy(&["apply", path_str(&inv), "--yes"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("~ etcd-2       repair (crash-looping)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cause, from its log: ") && out.contains("no space left on device"),
+        "{out}"
+    );
+    lab.ssh(2, "rm -f /var/lib/etcd/member/filler");
+    apply(&inv);
+    let report = writer.stop();
+    assert_no_loss("disk full", &lab.url(1), &report, "bad-day-5/");
+    assert_cluster(&lab, 3);
+}

@@ -90,6 +90,13 @@ main.main()
     // etcd's flag parsing prints plain lines, once per start.
     let plain = "unexpected error setting up listen-metrics-urls: URL scheme must be http, https, unix, or unixs: nonsense://m2\n";
     assert_eq!(log_cause(plain).as_deref(), Some(plain.trim()));
+    // gRPC's warnings are not the cause; systemd's exit line is, when etcd
+    // said nothing itself.
+    let systemd = "WARNING: 2026/11/25 16:51:43 [core] grpc: addrConn.createTransport failed to connect. Err: connection error\nthis etcd is broken on purpose\netcd@etcd-2.service: Main process exited, code=exited, status=1/FAILURE\n";
+    assert_eq!(
+        log_cause(systemd).as_deref(),
+        Some("etcd@etcd-2.service: Main process exited, code=exited, status=1/FAILURE")
+    );
     // Control characters from the host never reach the terminal.
     assert_eq!(log_cause("panic: a\u{1b}[2Jb").as_deref(), Some("a?[2Jb"));
 }
