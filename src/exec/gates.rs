@@ -367,8 +367,18 @@ pub(super) async fn quorum_gate(
         };
         let health = match url {
             None => Err("no client URL to ask".to_string()),
+            // Status alone is not enough: a follower cut off from the
+            // leader keeps naming it; only a linearizable read shows it.
             Some(u) => match etcd::status(&u).await {
-                Ok(s) => s.trouble().map_or(Ok(()), Err),
+                Ok(s) => match s.trouble() {
+                    Some(t) => Err(t),
+                    None => etcd::check_health(&u).await.map(|_| ()).map_err(|e| {
+                        format!(
+                            "cannot serve a linearizable read (cut off from the leader?): {}",
+                            e.message
+                        )
+                    }),
+                },
                 Err(err) => Err(format!("does not answer: {}", err.message)),
             },
         };
