@@ -54,6 +54,11 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
             ),
             &s.inv.cluster.name,
         )?;
+        // Fresh or half-prepared hosts get what the inventory says first
+        // (release, unit, certificates), before any member stops.
+        let facts = s.facts().await?;
+        let p = crate::plan::plan_with(&s.inv, &facts, &s.desired()?, &Default::default());
+        exec::prepare_only(&s.env(), &p, &facts).await?;
         let stamp = crate::files::stamp();
         exec::restore(&s.env(), file, &sha, &stamp).await?;
         println!(

@@ -105,6 +105,14 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
     stepped
 }
 
+/// Only the plan's host preparation (release, link, unit or compose file,
+/// certificates) on every host: what `restore` needs on fresh or
+/// half-prepared hosts before it stops any member.
+pub(crate) async fn prepare_only(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
+    let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
+    prepare::all(env, plan, facts, &artifacts, &BTreeMap::new()).await
+}
+
 /// At a step boundary: stops the run if Ctrl-C asked for it.
 pub(crate) fn stop_if_interrupted(done: usize, of: usize, unit: &str) -> Result<(), Error> {
     if !interrupt::requested() {

@@ -380,3 +380,39 @@ fn defect_5_a_full_disk_is_named_as_the_cause() {
     assert_no_loss("disk full", &lab.url(1), &report, "bad-day-5/");
     assert_cluster(&lab, 3);
 }
+
+/// Defect 4, second half: `restore` onto a fresh host failed (`open
+/// /etc/etcd/etcd-N.conf.yml: no such file`) after stopping the survivors,
+/// leaving nothing running. Now every target host is prepared first
+/// (release, unit, config), and only then are members stopped and restored.
+#[test]
+fn defect_4_restore_onto_a_fresh_host_prepares_it_first() {
+    let lab = Lab::up(48, 4);
+    let three = lab.inventory_of(&[1, 2, 3], "three");
+    apply(&three);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "restored/", None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let report = writer.stop();
+    let snap = lab.dir.path().join("before.db");
+    deploy_ok(&[
+        "snapshot",
+        "save",
+        path_str(&three),
+        "--out",
+        path_str(&snap),
+    ]);
+    lab.kill_host(3);
+    let inv = lab.inventory_of(&[1, 2, 4], "onto-fresh");
+    let out = deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
+    let prepared = out.find("etcd-4: prepared").expect("etcd-4 prepared");
+    let stopped = out.find("stop etcd").expect("members stopped");
+    assert!(
+        prepared < stopped,
+        "prepared before anything stopped:\n{out}"
+    );
+    for h in [1, 2, 4] {
+        assert_no_loss("restored", &lab.url(h), &report, "restored/");
+    }
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}
