@@ -164,6 +164,7 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             snapshot_to,
             rollback,
         } => upgrade::run(env, rollout, from, snapshot_to.as_deref(), *rollback, live).await,
+        Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
         Step::Remove {
             name,
             id,

@@ -26,23 +26,23 @@ pub(super) async fn run(
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let task = env.progress.task(name);
-    guard(&task, async {
+    let stopped = guard(&task, async {
         let cluster = urls(env, live).await?;
         let list = etcd::member_list(&cluster)
             .await
             .map_err(|e| etcd_err(name, "read member list", e))?;
-        if !list.iter().any(|e| e.id == id) {
-            task.step("already removed");
-            return Ok(());
-        }
-        task.step("check quorum");
-        quorum_gate(env, name, "remove it", &[id], &[], live).await?;
         // Its host, reached only as etcd-deploy's own record says.
         let member = recorded.and_then(|r| retired_member(env, name, r));
         let host = match &member {
             Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
             None => Err("etcd-deploy has no record of its host".to_string()),
         };
+        if !list.iter().any(|e| e.id == id) {
+            task.step("already removed from the cluster");
+            return stop_on_host(env, name, member.as_ref(), host, data, &task).await;
+        }
+        task.step("check quorum");
+        quorum_gate(env, name, "remove it", &[id], &[], live).await?;
         let leader = leader_url(env, live).await.ok();
         let leader_is_it = match &leader {
             Some(u) => etcd::status(u).await.map(|s| s.id == id).unwrap_or(false),
@@ -61,35 +61,97 @@ pub(super) async fn run(
             }
         })
         .await?;
-        let wipe = data == Data::Wipe;
-        match host {
-            Ok(h) => {
-                task.step(if wipe {
-                    "stop and disable etcd, wipe its data"
-                } else {
-                    "stop and disable etcd (data kept)"
-                });
-                let r = match &member {
-                    Some(m) => h.run("stop removed member", &remote::retire(env.inv, m, wipe)).await,
-                    None => Ok(String::new()),
-                };
-                h.close().await;
-                r?;
-            }
-            Err(why) => env.progress.line(&format!(
-                "warning: {name}: removed from the cluster, but its host could not be reached to stop etcd ({why}); stop and disable etcd there by hand"
-            )),
-        }
-        if let Err(e) = records::forget(env.inv, name) {
-            env.progress.line(&format!(
-                "warning: {name}: removed, but etcd-deploy's record of it could not be updated: {e}"
-            ));
-        }
-        Ok(())
+        stop_on_host(env, name, member.as_ref(), host, data, &task).await
     })
     .await?;
-    task.done("removed from the cluster, etcd stopped");
+    task.done(&format!(
+        "removed from the cluster, {outcome}",
+        outcome = stopped.outcome()
+    ));
     Ok(())
+}
+
+/// Stops and disables a former member's etcd on its recorded host (an
+/// earlier run removed it from the cluster and was stopped before this):
+/// the `Retire` step.
+pub(super) async fn retire(
+    env: &Env<'_>,
+    name: &str,
+    recorded: &RecordedMember,
+    data: Data,
+) -> Result<(), Error> {
+    let task = env.progress.task(name);
+    let outcome = guard(&task, async {
+        let member = retired_member(env, name, recorded);
+        let host = match &member {
+            Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
+            None => Err("its record is not one etcd-deploy would write".to_string()),
+        };
+        stop_on_host(env, name, member.as_ref(), host, data, &task).await
+    })
+    .await?;
+    task.done(&format!("no longer a member, {}", outcome.outcome()));
+    Ok(())
+}
+
+/// What became of a removed member's etcd.
+#[derive(Clone, Copy)]
+enum Stopped {
+    Yes,
+    HostUnreachable,
+}
+
+impl Stopped {
+    fn outcome(self) -> &'static str {
+        match self {
+            Stopped::Yes => "etcd stopped and disabled",
+            Stopped::HostUnreachable => "its etcd NOT stopped (host unreachable; see the warning)",
+        }
+    }
+}
+
+/// Stops (and with `Data::Wipe`, wipes) a removed member on its host, then
+/// drops etcd-deploy's record of it.
+async fn stop_on_host(
+    env: &Env<'_>,
+    name: &str,
+    member: Option<&Member>,
+    host: Result<Host, String>,
+    data: Data,
+    task: &crate::progress::Task,
+) -> Result<Stopped, Error> {
+    let wipe = data == Data::Wipe;
+    let stopped = match host {
+        Ok(h) => {
+            task.step(if wipe {
+                "stop and disable etcd, wipe its data"
+            } else {
+                "stop and disable etcd (data kept)"
+            });
+            let r = match member {
+                Some(m) => {
+                    h.run("stop removed member", &remote::retire(env.inv, m, wipe))
+                        .await
+                }
+                None => Ok(String::new()),
+            };
+            h.close().await;
+            r?;
+            Stopped::Yes
+        }
+        Err(why) => {
+            env.progress.line(&format!(
+                "warning: {name}: not a member any more, but its host could not be reached to stop etcd ({why}); stop and disable etcd there by hand"
+            ));
+            Stopped::HostUnreachable
+        }
+    };
+    if let Err(e) = records::forget(env.inv, name) {
+        env.progress.line(&format!(
+            "warning: {name}: etcd-deploy's record of it could not be updated: {e}"
+        ));
+    }
+    Ok(stopped)
 }
 
 /// A stand-in `Member` for a host that left the inventory: the inventory's

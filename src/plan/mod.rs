@@ -152,6 +152,13 @@ pub enum Step {
         alive: bool,
         data: Data,
     },
+    /// Stop and disable the etcd of a former member on its recorded host:
+    /// an earlier run removed it from the cluster and stopped before this.
+    Retire {
+        name: String,
+        host: RecordedMember,
+        data: Data,
+    },
     /// A rolling version change, one member at a time, the leader last.
     Upgrade {
         rollout: Rollout,
@@ -174,14 +181,14 @@ impl Step {
             | Step::Restart { host, .. } => vec![host],
             Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
             // Not an inventory host: nothing to wait for.
-            Step::Remove { .. } => vec![],
+            Step::Remove { .. } | Step::Retire { .. } => vec![],
         }
     }
 
     pub fn symbol(&self) -> char {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',
-            Step::Remove { .. } => '-',
+            Step::Remove { .. } | Step::Retire { .. } => '-',
             Step::Start { .. }
             | Step::Promote { .. }
             | Step::Restart { .. }
@@ -250,6 +257,13 @@ impl Plan {
                     Data::Keep => format!("removes member {name} from the cluster and stops its etcd"),
                     Data::Wipe => format!(
                         "removes member {name} from the cluster, stops its etcd and DELETES its data directory"
+                    ),
+                }),
+                Step::Retire { name, host, data } => Some(match data {
+                    Data::Keep => format!("stops the etcd of former member {name} on {}", host.address),
+                    Data::Wipe => format!(
+                        "stops the etcd of former member {name} on {} and DELETES its data directory",
+                        host.address
                     ),
                 }),
                 _ => None,
@@ -545,6 +559,19 @@ fn decide(
             dead_removals.push((e.id, step));
         }
     }
+    // Members etcd-deploy removed from the cluster in a run that stopped
+    // before it stopped their etcd: its own record says where they run.
+    for (name, rec) in &facts.recorded {
+        let in_inventory = inv.members.iter().any(|m| &m.name == name);
+        let in_cluster = list.iter().any(|e| e.peer_urls.contains(&rec.peer_url));
+        if !in_inventory && !in_cluster {
+            removals.push(Step::Retire {
+                name: name.clone(),
+                host: rec.clone(),
+                data,
+            });
+        }
+    }
     if !dead_removals.is_empty() {
         let ids: Vec<u64> = dead_removals.iter().map(|(id, _)| *id).collect();
         match quorum::check_removal(list, &ids, &facts.cluster.healthy_ids()) {
@@ -813,7 +840,7 @@ fn limit_to_scope(p: &mut Plan) {
             if reasons.contains(&RestartReason::CertificatesChanged)),
         Scope::Replace { old, new } => !match st {
             Step::Join { host, .. } | Step::Promote { host, .. } => host == new,
-            Step::Remove { name, .. } => name == old,
+            Step::Remove { name, .. } | Step::Retire { name, .. } => name == old,
             _ => false,
         },
     };

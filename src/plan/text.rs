@@ -112,6 +112,18 @@ fn step_text(s: &Step) -> (String, String) {
             });
             (name.clone(), t.join(", "))
         }
+        Step::Retire { name, host, data } => (
+            name.clone(),
+            format!(
+                "no longer a member (an earlier run removed it): stop and disable its etcd on {}{}",
+                host.address,
+                if *data == Data::Wipe {
+                    ", DELETE its data directory"
+                } else {
+                    " (data kept)"
+                }
+            ),
+        ),
         Step::Upgrade {
             rollout,
             from,

@@ -179,6 +179,10 @@ fn defect_3_an_unreachable_host_blocks_only_what_needs_it() {
 /// Runs `etcd-deploy ARGS`, sends SIGINT `signals` times once a stderr line
 /// contains `at`, and returns (exit code, everything it printed on stderr).
 fn interrupt_at(args: &[&str], at: &str, signals: usize) -> (Option<i32>, String) {
+    signal_at(args, at, "-INT", signals)
+}
+
+fn signal_at(args: &[&str], at: &str, signal: &str, signals: usize) -> (Option<i32>, String) {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
     let mut child = Command::new(BIN)
@@ -199,7 +203,7 @@ fn interrupt_at(args: &[&str], at: &str, signals: usize) -> (Option<i32>, String
             sent = true;
             for _ in 0..signals {
                 let pid = child.id().to_string();
-                sh(Command::new("kill").args(["-INT", &pid]));
+                sh(Command::new("kill").args([signal, &pid]));
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
         }
@@ -414,5 +418,41 @@ fn defect_4_restore_onto_a_fresh_host_prepares_it_first() {
     for h in [1, 2, 4] {
         assert_no_loss("restored", &lab.url(h), &report, "restored/");
     }
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}
+
+/// Defect 7: a replace killed right after `member remove` left the old
+/// member's etcd running and enabled on its host. Running it again stops it
+/// there (from etcd-deploy's record of the member), whatever moment the
+/// kill hit.
+#[test]
+fn defect_7_a_killed_replace_still_stops_the_old_member() {
+    let lab = Lab::up(49, 4);
+    let three = lab.inventory_of(&[1, 2, 3], "three");
+    apply(&three);
+    let urls: Vec<String> = (1..=4).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "bad-day-7b/", None);
+    let inv = lab.inventory_of(&[1, 2, 4], "replaced");
+    let args = [
+        "replace",
+        path_str(&inv),
+        "etcd-3",
+        "--with",
+        "etcd-4",
+        "--yes",
+    ];
+    let (code, out) = signal_at(&args, "etcd-3: member remove", "-KILL", 1);
+    assert_ne!(code, Some(0), "{out}");
+    let out = deploy_ok(&args);
+    assert_eq!(
+        lab.ssh(
+            3,
+            "systemctl is-active etcd@etcd-3; systemctl is-enabled etcd@etcd-3"
+        ),
+        "inactive\ndisabled",
+        "{out}"
+    );
+    let report = writer.stop();
+    assert_no_loss("killed replace", &lab.url(1), &report, "bad-day-7b/");
     assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
 }

@@ -221,6 +221,7 @@ pub fn step_names(p: &Plan) -> Vec<String> {
                 format!("upgrade {} to {}", rollout.order.join(","), rollout.to)
             }
             Step::Remove { name, .. } => format!("remove {name}"),
+            Step::Retire { name, .. } => format!("retire {name}"),
         })
         .collect()
 }

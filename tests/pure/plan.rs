@@ -731,3 +731,40 @@ fn recover_seeds_from_the_most_data_and_never_while_quorum_exists() {
     )]);
     assert!(decide(&i, &f, &learner).is_err());
 }
+
+/// Defect 7 (issue 12): a replace killed after `member remove` left the old
+/// member's etcd running, enabled, on its host. etcd-deploy's record of the
+/// member remains (it is dropped only once etcd is stopped), so the next
+/// plan stops it there, with consent.
+#[test]
+fn a_member_removed_by_an_interrupted_run_is_retired_from_its_record() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    let gone = RecordedMember {
+        address: "10.0.0.9".into(),
+        port: None,
+        user: None,
+        advertise: "10.0.0.9".into(),
+        client_port: 2379,
+        peer_port: 2380,
+        peer_url: "http://10.0.0.9:2380".into(),
+    };
+    f.recorded.insert("etcd-9".into(), gone);
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["retire etcd-9"]);
+    assert_eq!(
+        p.destructive(),
+        ["stops the etcd of former member etcd-9 on 10.0.0.9"]
+    );
+    assert!(
+        p.to_string()
+            .contains("- etcd-9       no longer a member (an earlier run removed it): stop and disable its etcd on 10.0.0.9 (data kept)"),
+        "{p}"
+    );
+    // Recorded and still in the inventory or in the cluster: nothing to do.
+    for m in &i.members {
+        f.recorded.insert(m.name.clone(), recorded(m));
+    }
+    f.recorded.remove("etcd-9");
+    assert!(plan(&i, &f, &desired(&i)).is_empty());
+}
