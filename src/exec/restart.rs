@@ -7,7 +7,7 @@
 
 use super::Env;
 use super::gates::{
-    etcd_err, guard, hand_over_if_leader, quorum_gate, start, urls, wait_healthy, write_config,
+    guard, hand_over_if_leader, quorum_gate, retry, start, urls, wait_healthy, write_config,
 };
 use crate::error::Error;
 use crate::etcd;
@@ -16,6 +16,7 @@ use crate::plan::{RestartReason, initial_cluster};
 use crate::remote;
 use crate::ssh::HostError;
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 pub(super) async fn run(
     env: &Env<'_>,
@@ -32,9 +33,13 @@ pub(super) async fn run(
         .join(", ");
     let repair = reasons.contains(&RestartReason::CrashLooping);
     guard(&task, async {
-        let list = etcd::member_list(&urls(env, live).await?)
-            .await
-            .map_err(|e| etcd_err(host, "read member list", e))?;
+        // Retried: right after another member's restart, a cached
+        // connection to it may fail once.
+        let cluster = urls(env, live).await?;
+        let list = retry(host, "read member list", Duration::from_secs(30), || {
+            etcd::member_list(&cluster)
+        })
+        .await?;
         if let Some(e) = list.iter().find(|e| e.peer_urls.contains(&m.peer_url())) {
             task.step("check quorum");
             quorum_gate(env, host, "restart it", &[], &[e.id], live).await?;
