@@ -579,7 +579,12 @@ fn defect_6_a_partitioned_member_stops_an_upgrade_before_any_restart() {
     );
     assert_eq!(pids, (1..=3).map(|n| lab.etcd_pid(n)).collect::<Vec<_>>());
     drop(partition);
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    // Healed: etcd's peers reconnect with a backoff (seconds under load).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !deploy(&["status", path_str(&inv)]).status.success() {
+        assert!(std::time::Instant::now() < deadline, "never healthy again");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
     deploy_ok(&args);
     let report = writer.stop();
     assert_no_loss("partition", &lab.url(leader), &report, "bad-day-6/");
