@@ -277,6 +277,15 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The members whose host could not be reached, as `a, b`.
+    pub fn unreachable_names(&self) -> String {
+        self.unreachable
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A digest of what decisions depend on, for a saved plan to check that
     /// the cluster is still as it was planned for: raft indexes and terms,
     /// database sizes and process IDs are left out (they move with every

@@ -174,12 +174,7 @@ fn converged_except_unreachable(facts: &Facts) -> Result<(), Error> {
     }
     Err(Error::Blocked(format!(
         "done on the hosts that could be reached; not on {}: run it again once they are back",
-        facts
-            .unreachable
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ")
+        facts.unreachable_names()
     )))
 }
 

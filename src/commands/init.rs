@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::inventory::{self, Version};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::Path;
 
 /// What the operator told `init`.
@@ -63,18 +63,11 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
 const DEFAULT_VERSION: &str = "3.5.17";
 
 fn ask(question: &str, default: &str) -> Result<String, Error> {
-    if default.is_empty() {
-        eprint!("{question}: ");
+    let line = super::prompt(&if default.is_empty() {
+        format!("{question}: ")
     } else {
-        eprint!("{question} [{default}]: ");
-    }
-    let _ = std::io::stderr().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Usage(e.to_string()))?;
-    let line = line.trim();
+        format!("{question} [{default}]: ")
+    })?;
     Ok(if line.is_empty() {
         default.to_string()
     } else {

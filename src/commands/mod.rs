@@ -201,15 +201,23 @@ pub(crate) fn confirm(yes: bool, what: &str, cluster: &str) -> Result<(), Error>
             "{what}; pass --yes to confirm (standard input is not a terminal)"
         )));
     }
-    eprint!("{what}.\nType the cluster name ({cluster}) to go on: ");
+    let line = prompt(&format!(
+        "{what}.\nType the cluster name ({cluster}) to go on: "
+    ))?;
+    if line != cluster {
+        return Err(Error::Usage("not confirmed; nothing was changed".into()));
+    }
+    Ok(())
+}
+
+/// Asks on the terminal (stderr), returns the answer trimmed.
+pub(crate) fn prompt(question: &str) -> Result<String, Error> {
+    eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| Error::Usage(e.to_string()))?;
-    if line.trim() != cluster {
-        return Err(Error::Usage("not confirmed; nothing was changed".into()));
-    }
-    Ok(())
+    Ok(line.trim().to_string())
 }

@@ -444,12 +444,7 @@ fn decide(
         if !facts.unreachable.is_empty() {
             p.blocked = Some(format!(
                 "no member answers, and {} cannot be reached: with hosts missing, etcd-deploy cannot tell a new cluster from a stopped one; bring them back (or take them out of the inventory), then run it again",
-                facts
-                    .unreachable
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                facts.unreachable_names()
             ));
             return;
         }
@@ -610,12 +605,7 @@ fn decide(
     if !rolling.is_empty() && !facts.unreachable.is_empty() {
         p.blocked = Some(format!(
             "the version change to {want} needs every member, and {} cannot be reached; bring it back, then run it again",
-            facts
-                .unreachable
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            facts.unreachable_names()
         ));
         return;
     }
