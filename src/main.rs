@@ -132,6 +132,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             output,
             out,
             snapshot_dir,
+            detailed_exitcode,
         } => {
             let rolling = RollingArgs {
                 no_snapshot: false,
@@ -142,7 +143,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let args = apply_args(&inventory, rolling, plan::Scope::Apply);
             apply::plan(&inventory, format(output), &args.options, out.as_deref())
                 .await
-                .map(|()| 0)
+                .map(|changes| if detailed_exitcode && changes { 2 } else { 0 })
         }
         Command::Status { inventory, output } => status::status(&inventory, format(output))
             .await

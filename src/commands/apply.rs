@@ -16,15 +16,17 @@ pub enum Format {
 }
 
 /// Prints what `apply` would do; with `out`, also saves it for `apply --plan`.
+/// Returns whether there is anything to do (or the plan is blocked).
 pub async fn plan(
     path: &Path,
     format: Format,
     options: &plan::Options,
     out: Option<&Path>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let (p, facts) = compute(s, options).await?;
         print(&p, format);
+        let changes = !p.is_empty() || p.blocked.is_some();
         if let Some(out) = out {
             let saved = SavedPlan::new(inventory_sha256(path)?, &facts, p);
             let text = serde_json::to_string_pretty(&saved)
@@ -38,7 +40,7 @@ pub async fn plan(
                 out.display()
             );
         }
-        Ok(())
+        Ok(changes)
     })
     .await
 }

@@ -42,6 +42,13 @@ fn fresh_apply_then_noop_then_config_change() {
     eprintln!("no-op apply: {:?}", start.elapsed());
     assert!(out.contains("No changes."), "{out}");
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+    // For CI: `plan --detailed-exitcode` is 0 with nothing to do, 2 with changes.
+    let detailed = |inv: &std::path::Path| {
+        deploy(&["plan", inv.to_str().expect("utf-8"), "--detailed-exitcode"])
+            .status
+            .code()
+    };
+    assert_eq!(detailed(&inv), Some(0));
 
     // A setting changed on one host restarts that member only.
     let edited = lab.inventory(3, |s| {
@@ -55,6 +62,7 @@ fn fresh_apply_then_noop_then_config_change() {
         plan.contains("~ etcd-2       restart (config changed)") && plan.contains("Plan: 1 step."),
         "{plan}"
     );
+    assert_eq!(detailed(&edited), Some(2));
     apply(&edited);
     let after: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
     assert_eq!(after[0], pids[0]);
