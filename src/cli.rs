@@ -24,6 +24,7 @@ pub enum Command {
     )]
     Plan {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         #[arg(long, short, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -44,6 +45,7 @@ pub enum Command {
     )]
     Apply {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// Carry out exactly the plan saved by `plan --out FILE`, refused if
         /// the inventory or the cluster changed since
@@ -58,6 +60,7 @@ pub enum Command {
     )]
     Status {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         #[arg(long, short, value_enum, default_value_t = Output::Table)]
         output: Output,
@@ -68,6 +71,7 @@ pub enum Command {
     )]
     Upgrade {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// The version to move every member to
         #[arg(long, value_name = "X.Y.Z")]
@@ -88,6 +92,7 @@ pub enum Command {
     )]
     Replace {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// The member to replace (no longer in the inventory)
         old: String,
@@ -145,6 +150,7 @@ pub enum Command {
     )]
     Recover {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// Do not ask for confirmation
         #[arg(long, short = 'y')]
@@ -156,6 +162,7 @@ pub enum Command {
     )]
     Destroy {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// Delete the data directories too
         #[arg(long)]
@@ -171,7 +178,11 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table"
     )]
-    Env { inventory: PathBuf },
+    Env {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -180,6 +191,7 @@ pub enum CertsCommand {
     #[command(after_help = "Example:\n  etcd-deploy certs rotate inventory.toml")]
     Rotate {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         #[command(flatten)]
         rolling: RollingArgs,
@@ -194,6 +206,7 @@ pub enum SnapshotCommand {
     )]
     Save {
         /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// The file to write (default: snapshots/<cluster>-<time>-rev<revision>.db beside the inventory)
         #[arg(long)]

@@ -598,3 +598,22 @@ fn finding_8_an_image_docker_would_read_as_an_option_is_refused() {
         "cluster.image",
     );
 }
+
+/// Issue 14: with no inventory argument, $ETCD_DEPLOY_INVENTORY, else
+/// ./inventory.toml (restore, with two positionals, still needs it).
+#[test]
+fn the_inventory_argument_defaults_like_other_tools() {
+    use clap::Parser;
+    use etcd_deploy::cli::{Cli, Command};
+    if std::env::var_os("ETCD_DEPLOY_INVENTORY").is_some() {
+        return;
+    }
+    let cli = Cli::try_parse_from(["etcd-deploy", "plan"]).expect("parses");
+    match cli.command {
+        Command::Plan { inventory, .. } => {
+            assert_eq!(inventory, std::path::PathBuf::from("inventory.toml"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(Cli::try_parse_from(["etcd-deploy", "restore", "snap.db"]).is_err());
+}
