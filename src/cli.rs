@@ -92,7 +92,6 @@ pub enum Command {
     )]
     Replace {
         /// The inventory file (see inventory.example.toml)
-        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
         /// The member to replace (no longer in the inventory)
         old: String,

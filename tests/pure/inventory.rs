@@ -617,3 +617,11 @@ fn the_inventory_argument_defaults_like_other_tools() {
     }
     assert!(Cli::try_parse_from(["etcd-deploy", "restore", "snap.db"]).is_err());
 }
+
+/// clap's own consistency checks over every subcommand (an optional
+/// positional before a required one panics only when that command runs).
+#[test]
+fn the_command_line_is_consistent() {
+    use clap::CommandFactory;
+    etcd_deploy::cli::Cli::command().debug_assert();
+}
