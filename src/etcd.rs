@@ -318,18 +318,36 @@ pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     if !s.errors.is_empty() {
         return Err(EtcdError::new(s.errors.join("; ")));
     }
-    #[cfg(test)]
-    if crate::fake::active() {
-        return Ok(s);
-    }
     if !s.is_learner {
-        read(&[url.to_string()], |mut c| async move {
-            c.get("health", Some(GetOptions::new().with_count_only()))
-                .await
-        })
-        .await?;
+        linearizable_read(url).await?;
     }
     Ok(s)
+}
+
+/// A read through the member that needs the leader (and quorum).
+async fn linearizable_read(url: &str) -> Result<(), EtcdError> {
+    #[cfg(test)]
+    if crate::fake::active() {
+        return Ok(());
+    }
+    read(&[url.to_string()], |mut c| async move {
+        c.get("health", Some(GetOptions::new().with_count_only()))
+            .await
+    })
+    .await?;
+    Ok(())
+}
+
+/// Why a voter that names a leader is still cut off from it, if it is: it
+/// cannot serve a linearizable read (etcd's pre-vote keeps the old leader's
+/// name in its status). `None` when it serves one.
+pub(crate) async fn cut_off(url: &str) -> Option<String> {
+    linearizable_read(url).await.err().map(|e| {
+        format!(
+            "cannot serve a linearizable read (cut off from the leader?): {}",
+            e.message
+        )
+    })
 }
 
 /// Formats a member ID as etcd's tools do.

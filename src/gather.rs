@@ -66,15 +66,10 @@ pub(crate) async fn cluster(
             let mut status = etcd::status(&url).await.ok()?;
             // A follower cut off from the leader still names it (etcd's
             // pre-vote keeps it); only a linearizable read shows the cut.
-            if status.leader != 0
-                && !status.is_learner
-                && status.errors.is_empty()
-                && let Err(e) = etcd::check_health(&url).await
+            if status.healthy()
+                && let Some(why) = etcd::cut_off(&url).await
             {
-                status.errors.push(format!(
-                    "cannot serve a linearizable read (cut off from the leader?): {}",
-                    e.message
-                ));
+                status.errors.push(why);
             }
             Some((m.name.clone(), url, status))
         })

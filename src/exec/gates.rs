@@ -372,12 +372,7 @@ pub(super) async fn quorum_gate(
             Some(u) => match etcd::status(&u).await {
                 Ok(s) => match s.trouble() {
                     Some(t) => Err(t),
-                    None => etcd::check_health(&u).await.map(|_| ()).map_err(|e| {
-                        format!(
-                            "cannot serve a linearizable read (cut off from the leader?): {}",
-                            e.message
-                        )
-                    }),
+                    None => etcd::cut_off(&u).await.map_or(Ok(()), Err),
                 },
                 Err(err) => Err(format!("does not answer: {}", err.message)),
             },
