@@ -28,6 +28,24 @@ impl Access {
         (self.mode != inventory::Access::Tunnel).then(|| member.client_url())
     }
 
+    /// The client URL through the host's connection when there is one, else
+    /// the direct one when the inventory allows it (`direct`).
+    pub async fn url_or_direct(
+        &self,
+        member: &Member,
+        host: Option<&Host>,
+    ) -> Result<String, HostError> {
+        match (host, self.direct(member)) {
+            (Some(h), _) => self.url(member, h).await,
+            (None, Some(u)) => Ok(u),
+            (None, None) => Err(HostError::new(
+                &member.name,
+                "reach its client port",
+                "no SSH connection to its host for the tunnel",
+            )),
+        }
+    }
+
     /// The client URL to use for `member` from the controller.
     pub async fn url(&self, member: &Member, host: &Host) -> Result<String, HostError> {
         if let Some(u) = self.urls.lock().await.get(&member.name) {

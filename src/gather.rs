@@ -52,17 +52,13 @@ pub(crate) async fn cluster(
     let jobs = inv.members.iter().filter_map(|m| {
         let host = hosts.get(&m.name);
         let active = host_facts.get(&m.name).is_some_and(|f| f.active);
-        let direct = access
-            .direct(m)
-            .filter(|_| unreachable.contains_key(&m.name));
-        if !(active && host.is_some()) && direct.is_none() {
+        let running = active && host.is_some();
+        let direct = access.direct(m).is_some() && unreachable.contains_key(&m.name);
+        if !running && !direct {
             return None;
         }
         Some(async move {
-            let url = match host {
-                Some(h) => access.url(m, h).await.ok()?,
-                None => direct?,
-            };
+            let url = access.url_or_direct(m, host).await.ok()?;
             let mut status = etcd::status(&url).await.ok()?;
             // A follower cut off from the leader still names it (etcd's
             // pre-vote keeps it); only a linearizable read shows the cut.

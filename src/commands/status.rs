@@ -71,11 +71,11 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
     let entry = facts.cluster.entry(m);
     let host_facts = facts.hosts.get(&m.name);
     let unreachable = facts.unreachable.get(&m.name);
-    let url = match (s.hosts.get(&m.name), s.access.direct(m)) {
-        (Some(h), _) => s.access.url(m, h).await.map_err(|e| e.to_string()),
-        (None, Some(u)) => Ok(u),
-        (None, None) => Err("no SSH connection for the tunnel".to_string()),
-    };
+    let url = s
+        .access
+        .url_or_direct(m, s.hosts.get(&m.name))
+        .await
+        .map_err(|e| e.detail);
     let (status, etcd_health) = match &url {
         Err(e) => (None, Err(e.clone())),
         Ok(url) => match etcd::check_health(url).await {

@@ -62,11 +62,10 @@ impl Env<'_> {
     /// The member's client URL; without an SSH connection to its host, its
     /// own client URL when the inventory allows reaching it directly.
     async fn url(&self, m: &Member) -> Result<String, Error> {
-        match (self.hosts.get(&m.name), self.access.direct(m)) {
-            (Some(h), _) => Ok(self.access.url(m, h).await?),
-            (None, Some(u)) => Ok(u),
-            (None, None) => Err(Error::Blocked(format!("no SSH connection to {}", m.name))),
-        }
+        Ok(self
+            .access
+            .url_or_direct(m, self.hosts.get(&m.name))
+            .await?)
     }
 }
 
