@@ -86,12 +86,18 @@ pub(super) async fn write_config(
 ) -> Result<(), Error> {
     task.step("write config");
     let r = member_config::render(env.inv, m, b)?;
+    put_config(env, m, &r.config, "write config").await
+}
+
+/// Writes `text` as the member's config file (atomically, on its host).
+pub(super) async fn put_config(
+    env: &Env<'_>,
+    m: &Member,
+    text: &str,
+    step: &str,
+) -> Result<(), Error> {
     env.host(&m.name)?
-        .run_with_input(
-            "write config",
-            &remote::write_config(m),
-            r.config.as_bytes(),
-        )
+        .run_with_input(step, &remote::write_config(m), text.as_bytes())
         .await?;
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! config. The other members then join it through the normal apply.
 
 use super::Env;
-use super::gates::{guard, start, wait_healthy};
+use super::gates::{guard, put_config, start, wait_healthy, write_config};
 use crate::error::Error;
 use crate::facts::Facts;
 use crate::member_config;
@@ -113,25 +113,13 @@ pub(crate) async fn force_new_cluster(
     let m = env.member(&recovery.seed)?;
     let task = env.progress.task(&m.name);
     guard(&task, async {
-        let host = env.host(&m.name)?;
         task.step("start once with force-new-cluster");
         let forced = member_config::render_force_new_cluster(env.inv, m)?;
-        host.run_with_input(
-            "write config (force-new-cluster)",
-            &remote::write_config(m),
-            forced.config.as_bytes(),
-        )
-        .await?;
+        put_config(env, m, &forced.config, "write config (force-new-cluster)").await?;
         start(env, m, true, &task).await?;
         wait_healthy(env, m, &task).await?;
         task.step("back to its normal config");
-        let normal = member_config::render(env.inv, m, None)?;
-        host.run_with_input(
-            "write config",
-            &remote::write_config(m),
-            normal.config.as_bytes(),
-        )
-        .await?;
+        write_config(env, m, None, &task).await?;
         start(env, m, true, &task).await?;
         wait_healthy(env, m, &task).await
     })

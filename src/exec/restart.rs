@@ -7,7 +7,8 @@
 
 use super::Env;
 use super::gates::{
-    guard, hand_over_if_leader, quorum_gate, retry, start, urls, wait_healthy, write_config,
+    guard, hand_over_if_leader, put_config, quorum_gate, retry, start, urls, wait_healthy,
+    write_config,
 };
 use crate::error::Error;
 use crate::etcd;
@@ -72,9 +73,7 @@ pub(super) async fn run(
         };
         task.step("roll back to the previous config");
         let back = async {
-            env.host(host)?
-                .run_with_input("write the previous config", &remote::write_config(m), old.as_bytes())
-                .await?;
+            put_config(env, m, &old, "write the previous config").await?;
             start(env, m, true, &task).await?;
             wait_healthy(env, m, &task).await
         };

@@ -4,10 +4,9 @@
 //! together (they form one new cluster), the membership verified.
 
 use super::Env;
-use super::gates::{guard, start, urls, wait_healthy};
+use super::gates::{guard, start, urls, wait_healthy, write_config};
 use crate::error::Error;
 use crate::etcd;
-use crate::member_config;
 use crate::remote;
 use crate::runtime::{self, Restore};
 use std::collections::BTreeSet;
@@ -67,14 +66,7 @@ pub(crate) async fn restore(
                     Phase::Restore => {
                         // A fresh host has no config yet; the restored data
                         // makes the first-start fields needless.
-                        task.step("write config");
-                        let config = member_config::render(env.inv, m, None)?;
-                        host.run_with_input(
-                            "write config",
-                            &remote::write_config(m),
-                            config.config.as_bytes(),
-                        )
-                        .await?;
+                        write_config(env, m, None, &task).await?;
                         task.step("move data aside, restore the snapshot");
                         let own = runtime::of(m).restore(env.inv, m, restore);
                         let script = remote::receive_snapshot(m, sha, stamp)
