@@ -72,8 +72,13 @@ pub fn unreachable_reason(detail: &str) -> String {
 /// Text from a host shown in messages: control characters (which could
 /// hide or rewrite a line on a terminal) become `?`, and it stays short.
 pub fn printable(v: &str) -> String {
+    printable_upto(v, 100)
+}
+
+/// `printable` with room for `max` characters.
+fn printable_upto(v: &str, max: usize) -> String {
     v.chars()
-        .take(100)
+        .take(max)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
@@ -177,6 +182,12 @@ impl MemberInfo {
     pub fn started(&self) -> bool {
         !self.name.is_empty()
     }
+
+    /// This entry is inventory member `m` (matched by peer URL, since a
+    /// member that never started has no name).
+    pub fn is(&self, m: &Member) -> bool {
+        self.peer_urls.contains(&m.peer_url())
+    }
 }
 
 /// What one member says about itself.
@@ -237,11 +248,7 @@ impl ClusterFacts {
     /// The member-list entry of an inventory member (matched by peer URL, since
     /// a member that never started has no name).
     pub fn entry(&self, m: &Member) -> Option<&MemberInfo> {
-        let url = m.peer_url();
-        self.members
-            .as_ref()?
-            .iter()
-            .find(|e| e.peer_urls.iter().any(|u| u == &url))
+        self.members.as_ref()?.iter().find(|e| e.is(m))
     }
 
     /// IDs of the voters that answered, know a leader and report no errors
@@ -406,13 +413,6 @@ pub fn log_cause(log: &str) -> Option<String> {
             best = Some((rank, text));
         }
     }
-    best.map(|(_, t)| printable_long(&t))
-}
-
-/// `printable`, allowing a longer text (a log line with a path in it).
-fn printable_long(v: &str) -> String {
-    v.chars()
-        .take(400)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    // A log line with a path in it needs more room than `printable` gives.
+    best.map(|(_, t)| printable_upto(&t, 400))
 }

@@ -6,9 +6,9 @@ use super::Env;
 use crate::error::Error;
 use crate::etcd::{self, EtcdError};
 use crate::facts::{log_cause, printable};
-use crate::inventory::{Member, Version, valid_name, valid_url};
+use crate::inventory::{Member, Version, valid_url};
 use crate::member_config::{self, Bootstrap};
-use crate::plan::quorum;
+use crate::plan::{inventory_member, label, quorum};
 use crate::progress::Task;
 use crate::remote;
 use crate::runtime;
@@ -355,22 +355,14 @@ pub(super) async fn quorum_gate(
         .await
         .map_err(|e| etcd_err(host, "read member list", e))?;
     let probes = list.iter().filter(|e| !e.is_learner).map(|e| async move {
-        let inventory = env
-            .inv
-            .members
-            .iter()
-            .find(|m| e.peer_urls.contains(&m.peer_url()));
+        let inventory = inventory_member(env.inv, e);
         let url = match inventory {
             Some(m) => env.url(m).await.ok(),
             // A URL from etcd's member list, asked only when it is one
             // etcd-deploy itself would write.
             None => e.client_urls.first().filter(|u| valid_url(u)).cloned(),
         };
-        let name = match inventory {
-            Some(m) => m.name.clone(),
-            None if valid_name(&e.name) => e.name.clone(),
-            None => format!("{:x}", e.id),
-        };
+        let name = label(env.inv, e);
         let health = match url {
             None => Err("no client URL to ask".to_string()),
             // Status alone is not enough: a follower cut off from the

@@ -41,7 +41,7 @@ pub(super) async fn run(
             etcd::member_list(&cluster)
         })
         .await?;
-        if let Some(e) = list.iter().find(|e| e.peer_urls.contains(&m.peer_url())) {
+        if let Some(e) = list.iter().find(|e| e.is(m)) {
             task.step("check quorum");
             quorum_gate(env, host, "restart it", &[], &[e.id], live).await?;
         }

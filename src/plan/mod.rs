@@ -522,22 +522,12 @@ fn decide(
     let mut removals = Vec::new();
     let mut dead_removals = Vec::new();
     for e in list {
-        if inv
-            .members
-            .iter()
-            .any(|m| e.peer_urls.contains(&m.peer_url()))
-        {
+        if inventory_member(inv, e).is_some() {
             continue;
         }
         let alive = cluster.others.get(&e.id).is_some_and(|s| s.is_some());
         let step = Step::Remove {
-            // Its etcd name when it is one etcd-deploy accepts (it is shown
-            // and used to reach the host), else its ID.
-            name: if valid_name(&e.name) {
-                e.name.clone()
-            } else {
-                format!("{:x}", e.id)
-            },
+            name: label(inv, e),
             id: e.id,
             host: facts
                 .recorded
@@ -728,15 +718,8 @@ pub fn unhealthy(
         .iter()
         .filter(|e| !e.is_learner && !healthy.contains(&e.id))
     {
-        let m = inv
-            .members
-            .iter()
-            .find(|m| e.peer_urls.contains(&m.peer_url()));
-        let name = match m {
-            Some(m) => m.name.clone(),
-            None if valid_name(&e.name) => e.name.clone(),
-            None => format!("{:x}", e.id),
-        };
+        let m = inventory_member(inv, e);
+        let name = label(inv, e);
         let status = match m {
             Some(m) => cluster.status.get(&m.name),
             None => cluster.others.get(&e.id).and_then(Option::as_ref),
@@ -851,6 +834,22 @@ fn limit_to_scope(p: &mut Plan) {
     }
 }
 
+/// The inventory member a member-list entry is, if any.
+pub fn inventory_member<'a>(inv: &'a Inventory, e: &MemberInfo) -> Option<&'a Member> {
+    inv.members.iter().find(|m| e.is(m))
+}
+
+/// How a member-list entry is named in steps and messages: its inventory
+/// name, else its etcd name when it is one etcd-deploy accepts (a name from
+/// etcd is shown and used to reach a recorded host), else its ID in hex.
+pub fn label(inv: &Inventory, e: &MemberInfo) -> String {
+    match inventory_member(inv, e) {
+        Some(m) => m.name.clone(),
+        None if valid_name(&e.name) => e.name.clone(),
+        None => format!("{:x}", e.id),
+    }
+}
+
 /// `name=peer-url,...` for every member in the list; a member that never
 /// started has no name yet, so the inventory's name for its peer URL is used.
 /// Read at the moment a member joins (the list changes during a run).
@@ -869,11 +868,7 @@ pub fn initial_cluster(list: &[MemberInfo], inv: &Inventory, joining: &Member) -
             }
             e.name.clone()
         } else {
-            match inv
-                .members
-                .iter()
-                .find(|m| e.peer_urls.contains(&m.peer_url()))
-            {
+            match inventory_member(inv, e) {
                 Some(m) => m.name.clone(),
                 None => continue,
             }
