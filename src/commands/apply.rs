@@ -221,10 +221,24 @@ fn check_replace(s: &Session, facts: &Facts, old: &str, new: &str) -> Result<(),
     Ok(())
 }
 
+/// Gathers the facts and plans. etcd that runs on some host while no
+/// member answers is usually settling (members starting, or a join a killed
+/// run left half-done): the facts are read again for a while before the
+/// plan says so.
 async fn compute(s: &Session, opts: &plan::Options) -> Result<(Plan, Facts), Error> {
-    let facts = s.facts().await?;
-    Ok((plan::plan_with(&s.inv, &facts, &s.desired()?, opts), facts))
+    let deadline = std::time::Instant::now() + SETTLE;
+    loop {
+        let facts = s.facts().await?;
+        let settling = facts.cluster.members.is_none() && facts.hosts.values().any(|h| h.active);
+        if !settling || std::time::Instant::now() >= deadline {
+            return Ok((plan::plan_with(&s.inv, &facts, &s.desired()?, opts), facts));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
+
+/// How long running members that do not answer yet are given to settle.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn print(p: &Plan, format: Format) {
     match format {
