@@ -12,6 +12,18 @@ use std::path::PathBuf;
     after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy apply inventory.toml\n  etcd-deploy status inventory.toml"
 )]
 pub struct Cli {
+    /// Output: text (tables for status) for people, json for scripts. The
+    /// reading commands print their data as JSON; the changing ones print
+    /// one JSON summary at the end (their lines go to stderr)
+    #[arg(long, short, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// More detail on stderr: -v each remote script run, with its host and
+    /// time; -vv its arguments too
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// No progress lines: only warnings, failures and the outcome
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -26,8 +38,6 @@ pub enum Command {
         /// The inventory file (see inventory.example.toml)
         #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
-        #[arg(long, short, value_enum, default_value_t = Output::Text)]
-        output: Output,
         /// Also save the plan to FILE, for `apply --plan FILE`
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
@@ -62,8 +72,6 @@ pub enum Command {
         /// The inventory file (see inventory.example.toml)
         #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
         inventory: PathBuf,
-        #[arg(long, short, value_enum, default_value_t = Output::Table)]
-        output: Output,
     },
     /// Rolling version change, one member at a time: followers first, the leader last (leadership moved first)
     #[command(
@@ -128,7 +136,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Save a snapshot of the cluster (from the leader) on this machine
+    /// Snapshots: save one from the leader onto this machine, list the saved ones
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
     /// Disaster recovery: restore a snapshot onto every member (old data moved aside, never deleted)
@@ -173,6 +181,23 @@ pub enum Command {
     /// TLS certificates
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  etcd-deploy completions bash > /etc/bash_completion.d/etcd-deploy\n  etcd-deploy completions zsh > \"${fpath[1]}/_etcd-deploy\"\n  etcd-deploy completions fish > ~/.config/fish/completions/etcd-deploy.fish"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into DIR
+    #[command(
+        after_help = "Example:\n  etcd-deploy man | man -l -\n  etcd-deploy man --dir /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Write etcd-deploy.1 and etcd-deploy-COMMAND.1 into DIR instead
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print ETCDCTL_* variables to use etcdctl against the cluster
     #[command(
         after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table"
@@ -211,6 +236,18 @@ pub enum SnapshotCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// The snapshots saved on this machine, newest first, each checked (etcd's appended SHA256)
+    #[command(
+        after_help = "Example:\n  etcd-deploy snapshot list inventory.toml\n  etcd-deploy snapshot list inventory.toml --dir /backups -o json"
+    )]
+    List {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        /// Where the snapshots are (default: `snapshots/` beside the inventory)
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Options of the commands that may restart members.
@@ -233,6 +270,8 @@ pub struct RollingArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// The same as text (status prints a table either way).
+    #[value(hide = true)]
     Table,
     Text,
     Json,

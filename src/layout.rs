@@ -17,6 +17,13 @@ pub(crate) const UNIT_MARKER: &str = "# etcd-deploy: template unit of etcd clust
 /// The systemd template unit; each member runs as its instance `etcd@NAME`,
 /// so several members can share a host.
 pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/etcd@.service";
+/// A member's own drop-in for the template unit: what it may write.
+pub(crate) fn unit_drop_in(m: &Member) -> String {
+    format!(
+        "/etc/systemd/system/etcd@{}.service.d/etcd-deploy.conf",
+        m.name
+    )
+}
 /// Links to the current binaries for operators' shells.
 pub(crate) use crate::inventory::BIN_LINK_DIR;
 /// Where members' config files live: `/etc/etcd/NAME.conf.yml`.

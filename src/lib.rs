@@ -37,7 +37,7 @@ pub mod inventory;
 mod layout;
 pub mod member_config;
 pub mod plan;
-mod progress;
+pub mod progress;
 mod records;
 mod release;
 mod remote;

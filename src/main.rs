@@ -1,21 +1,14 @@
 //! Entry point: parse the command line, run the command, turn the outcome
 //! into an exit code (0 success, 1 failure on hosts, 2 bad input).
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use etcd_deploy::cli::{CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand};
-use etcd_deploy::commands::{apply, apply::Format, init, lifecycle, status};
+use etcd_deploy::commands::{apply, init, lifecycle, output, snapshot, status};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
 use etcd_deploy::plan;
+use etcd_deploy::progress::{Verbosity, set_verbosity};
 use std::path::Path;
-
-fn format(o: Output) -> Format {
-    if o == Output::Json {
-        Format::Json
-    } else {
-        Format::Text
-    }
-}
 
 /// The options every `apply`-like command shares, with its scope.
 fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::ApplyArgs {
@@ -85,8 +78,21 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             apply::apply(&inventory, &args).await.map(|()| 0)
         }
         Command::Snapshot(SnapshotCommand::Save { inventory, out }) => {
-            lifecycle::snapshot_save(&inventory, out).await.map(|()| 0)
+            snapshot::save(&inventory, out).await.map(|()| 0)
         }
+        Command::Snapshot(SnapshotCommand::List { inventory, dir }) => {
+            snapshot::list(&inventory, dir).map(|ok| if ok { 0 } else { 1 })
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "etcd-deploy",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Man { dir } => man(dir.as_deref()).map(|()| 0),
         Command::Restore {
             inventory,
             snapshot,
@@ -129,7 +135,6 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
         Command::Plan {
             inventory,
-            output,
             out,
             snapshot_dir,
             detailed_exitcode,
@@ -141,34 +146,89 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 yes: false,
             };
             let args = apply_args(&inventory, rolling, plan::Scope::Apply);
-            apply::plan(&inventory, format(output), &args.options, out.as_deref())
+            apply::plan(&inventory, &args.options, out.as_deref())
                 .await
                 .map(|changes| if detailed_exitcode && changes { 2 } else { 0 })
         }
-        Command::Status { inventory, output } => status::status(&inventory, format(output))
+        Command::Status { inventory } => status::status(&inventory)
             .await
             .map(|healthy| if healthy { 0 } else { 1 }),
     }
 }
 
+/// `man`: the page of etcd-deploy on stdout, or a page per command in `dir`.
+fn man(dir: Option<&Path>) -> Result<(), Error> {
+    let cmd = Cli::command();
+    let Some(dir) = dir else {
+        return match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+            // `etcd-deploy man | head` is not an error.
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Error::Usage(format!("writing the man page: {e}")))
+            }
+            _ => Ok(()),
+        };
+    };
+    clap_mangen::generate_to(cmd, dir)
+        .map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    output::say(&format!("Wrote the man pages into {}.", dir.display()));
+    Ok(())
+}
+
+/// The commands that change things: with `-o json` they end with a summary.
+fn changes(c: &Command) -> Option<&'static str> {
+    Some(match c {
+        Command::Apply { .. } => "apply",
+        Command::Upgrade { .. } => "upgrade",
+        Command::Replace { .. } => "replace",
+        Command::Init { .. } => "init",
+        Command::Snapshot(SnapshotCommand::Save { .. }) => "snapshot save",
+        Command::Restore { .. } => "restore",
+        Command::Recover { .. } => "recover",
+        Command::Destroy { .. } => "destroy",
+        Command::Certs(CertsCommand::Rotate { .. }) => "certs rotate",
+        _ => return None,
+    })
+}
+
 fn main() {
     let cli = Cli::parse();
-    let code = match tokio::runtime::Builder::new_multi_thread()
+    set_verbosity(match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, 0) => Verbosity::Normal,
+        (false, 1) => Verbosity::Verbose,
+        (false, _) => Verbosity::Trace,
+    });
+    let mode = if cli.output == Output::Json {
+        output::Mode::Json
+    } else {
+        output::Mode::Text
+    };
+    let summarised = changes(&cli.command);
+    output::init(mode, summarised.unwrap_or(""));
+    let (code, error) = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => match rt.block_on(run(cli)) {
-            Ok(code) => code,
+            Ok(code) => (code, None),
             Err(e) => {
                 eprintln!("error: {e}");
-                e.exit_code()
+                (e.exit_code(), Some(e.to_string()))
             }
         },
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            1
+            (1, Some(e.to_string()))
         }
     };
+    if summarised.is_some()
+        && let Some(summary) = output::summary(code, error)
+    {
+        match serde_json::to_string_pretty(&summary) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("error: cannot encode the summary: {e}"),
+        }
+    }
     etcd_deploy::remove_control_dir();
     std::process::exit(code);
 }

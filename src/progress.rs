@@ -1,13 +1,55 @@
 //! Progress for people: a spinner per host on a terminal, plain timestamped
 //! lines otherwise (CI logs, pipes), since indicatif draws nothing there.
+//! How much is shown is set once (`-q`, `-v`, `-vv`); warnings and failures
+//! always are, and the `--log` file always gets everything.
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+/// How much progress stderr shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    /// `-q`: warnings and failures only.
+    Quiet = 0,
+    Normal = 1,
+    /// `-v`: every remote script run, with its host and time.
+    Verbose = 2,
+    /// `-vv`: and its arguments.
+    Trace = 3,
+}
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(Verbosity::Normal as u8);
+
+/// Set once by `main`.
+pub fn set_verbosity(v: Verbosity) {
+    VERBOSITY.store(v as u8, Ordering::Relaxed);
+}
+
+pub fn verbosity() -> Verbosity {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => Verbosity::Quiet,
+        1 => Verbosity::Normal,
+        2 => Verbosity::Verbose,
+        _ => Verbosity::Trace,
+    }
+}
+
+fn quiet() -> bool {
+    verbosity() == Verbosity::Quiet
+}
+
+/// A detail shown with `-v` (remote scripts, their times), on stderr only.
+pub fn detail(host: &str, msg: &str) {
+    if verbosity() >= Verbosity::Verbose {
+        eprintln!("{} {host}: {msg}", timestamp());
+    }
+}
 
 pub struct Progress {
     multi: Option<MultiProgress>,
@@ -29,8 +71,8 @@ fn record(log: &Option<Log>, host: Option<&str>, event: &str, msg: &str) {
 impl Progress {
     /// Progress on stderr, and as JSON lines appended to `log` if given.
     pub fn new(log: Option<&Path>) -> std::io::Result<Progress> {
-        let multi = std::io::stderr()
-            .is_terminal()
+        // Spinners would hide -v's detail lines; -q shows none.
+        let multi = (std::io::stderr().is_terminal() && verbosity() == Verbosity::Normal)
             .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
         let log = match log {
             Some(p) => Some(Arc::new(Mutex::new(
@@ -71,6 +113,19 @@ impl Progress {
     /// A message not tied to one host.
     pub fn line(&self, msg: &str) {
         record(&self.log, None, "info", msg);
+        if !quiet() {
+            self.print(msg);
+        }
+    }
+
+    /// A warning: shown even with `-q`.
+    pub fn warn(&self, msg: &str) {
+        let msg = format!("warning: {msg}");
+        record(&self.log, None, "warning", &msg);
+        self.print(&msg);
+    }
+
+    fn print(&self, msg: &str) {
         match &self.multi {
             Some(m) => {
                 let _ = m.println(msg);
@@ -89,6 +144,9 @@ pub struct Task {
 impl Task {
     pub fn step(&self, msg: &str) {
         record(&self.log, Some(&self.host), "step", msg);
+        if quiet() {
+            return;
+        }
         match &self.bar {
             Some(b) => b.set_message(msg.to_string()),
             None => eprintln!("{} {}: {msg}", timestamp(), self.host),
@@ -97,6 +155,9 @@ impl Task {
 
     pub fn done(&self, msg: &str) {
         record(&self.log, Some(&self.host), "done", msg);
+        if quiet() {
+            return;
+        }
         match &self.bar {
             Some(b) => b.finish_with_message(format!("✓ {msg}")),
             None => eprintln!("{} {}: {msg}", timestamp(), self.host),

@@ -161,12 +161,31 @@ impl Host {
                     .map_err(|e| HostError::new(&self.name, step, e));
             }
         };
+        let started = std::time::Instant::now();
         let out = self
             .command(session, script)
             .output()
             .await
-            .map_err(|e| HostError::new(&self.name, step, describe(&e)))?;
-        self.check(step, out)
+            .map_err(|e| HostError::new(&self.name, step, describe(&e)));
+        let r = out.and_then(|out| self.check(step, out));
+        self.trace(script, started, &r);
+        r
+    }
+
+    /// `-v`: which script ran, how long it took, how it ended; `-vv`: its arguments.
+    fn trace(&self, script: &Script, started: std::time::Instant, r: &Result<String, HostError>) {
+        use crate::progress::{Verbosity, detail, verbosity};
+        if verbosity() < Verbosity::Verbose {
+            return;
+        }
+        let outcome = if r.is_ok() { "ok" } else { "failed" };
+        let secs = started.elapsed().as_secs_f64();
+        let mut msg = format!("ran {} ({secs:.2} s, {outcome})", script.name);
+        if verbosity() >= Verbosity::Trace {
+            let args: Vec<String> = script.args.iter().map(|a| quote(a)).collect();
+            msg.push_str(&format!(" with {}", args.join(" ")));
+        }
+        detail(&self.name, &crate::facts::printable(&msg));
     }
 
     /// Runs a script with `data` on its stdin.
@@ -212,6 +231,19 @@ impl Host {
                     .map_err(|e| HostError::new(&self.name, step, e));
             }
         };
+        let started = std::time::Instant::now();
+        let r = self.pipe(session, step, script, &mut data).await;
+        self.trace(script, started, &r);
+        r
+    }
+
+    async fn pipe(
+        &self,
+        session: &Session,
+        step: &str,
+        script: &Script,
+        mut data: impl tokio::io::AsyncRead + Unpin,
+    ) -> Result<String, HostError> {
         let err = |e: openssh::Error| HostError::new(&self.name, step, describe(&e));
         let mut child = self
             .command(session, script)

@@ -1,6 +1,7 @@
 //! `apply` and `plan` (and `upgrade`, `replace`, `certs rotate`, which are
 //! `apply` with a scope): make the cluster match the inventory, or say how.
 
+use super::output;
 use super::{Open, Session, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
@@ -9,23 +10,12 @@ use crate::inventory::Version;
 use crate::plan::{self, Plan, SavedPlan, Scope};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Text,
-    Json,
-}
-
 /// Prints what `apply` would do; with `out`, also saves it for `apply --plan`.
 /// Returns whether there is anything to do (or the plan is blocked).
-pub async fn plan(
-    path: &Path,
-    format: Format,
-    options: &plan::Options,
-    out: Option<&Path>,
-) -> Result<bool, Error> {
+pub async fn plan(path: &Path, options: &plan::Options, out: Option<&Path>) -> Result<bool, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let (p, facts) = compute(s, options).await?;
-        print(&p, format);
+        print(&p);
         let changes = !p.is_empty() || p.blocked.is_some();
         if let Some(out) = out {
             let saved = SavedPlan::new(inventory_sha256(path)?, &facts, p);
@@ -73,17 +63,17 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
                 ))
             })?;
         let p = &saved.plan;
-        print(p, Format::Text);
+        output::plan(p);
         if p.is_empty() && p.blocked.is_none() {
             return Ok(());
         }
         run(s, p, &facts, args.yes).await?;
         if p.replan {
-            println!(
-                "Carried out; more is needed now that the stopped members answer: run plan again."
+            output::say(
+                "Carried out; more is needed now that the stopped members answer: run plan again.",
             );
         } else {
-            println!("Apply complete: the saved plan was carried out.");
+            output::say("Apply complete: the saved plan was carried out.");
         }
         Ok(())
     })
@@ -126,11 +116,11 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 check_replace(s, &facts, old, new)?;
             }
             if *scope == Scope::PrepareUpgrade && p.blocked.is_none() && p.is_empty() {
-                println!("Nothing to prepare: every host has what the change needs.");
+                output::say("Nothing to prepare: every host has what the change needs.");
                 return Ok(());
             }
             if round == 0 || !p.is_empty() {
-                print(&p, Format::Text);
+                output::plan(&p);
             }
             if p.is_empty() && p.blocked.is_none() {
                 return converged_except_unreachable(&facts);
@@ -140,22 +130,22 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             consented |= !p.destructive().is_empty();
             if *scope == Scope::PrepareUpgrade {
                 let v = args.version.unwrap_or(s.inv.cluster.version);
-                println!(
+                output::say(&format!(
                     "Prepared: every host has etcd {v}; `etcd-deploy upgrade {} --to {v}` now only restarts members.",
                     path.display()
-                );
+                ));
                 return Ok(());
             }
             if !p.replan {
                 converged_except_unreachable(&facts)?;
-                println!("Apply complete: the cluster matches the inventory.");
+                output::say("Apply complete: the cluster matches the inventory.");
                 if let Some(v) = args.version
                     && v != s.inventory_version
                 {
-                    println!(
+                    output::say(&format!(
                         "Every member runs etcd {v}: set cluster.version = \"{v}\" in {}.",
                         path.display()
-                    );
+                    ));
                 }
                 return Ok(());
             }
@@ -240,10 +230,10 @@ async fn compute(s: &Session, opts: &plan::Options) -> Result<(Plan, Facts), Err
 /// How long running members that do not answer yet are given to settle.
 const SETTLE: std::time::Duration = std::time::Duration::from_secs(20);
 
-fn print(p: &Plan, format: Format) {
-    match format {
-        Format::Text => print!("{p}"),
-        Format::Json => match serde_json::to_string_pretty(p) {
+fn print(p: &Plan) {
+    match output::mode() {
+        output::Mode::Text => print!("{p}"),
+        output::Mode::Json => match serde_json::to_string_pretty(p) {
             Ok(j) => println!("{j}"),
             Err(e) => eprintln!("error: cannot encode the plan: {e}"),
         },

@@ -51,12 +51,14 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
     );
     inventory::parse(path, &text)?;
     std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-    println!(
+    super::output::changed();
+    super::output::result("inventory", serde_json::json!(path));
+    super::output::say(&format!(
         "Wrote {} ({} hosts, etcd {version}, TLS generated into pki/). Next: etcd-deploy plan {}",
         path.display(),
         args.hosts.len(),
         path.display()
-    );
+    ));
     Ok(())
 }
 

@@ -1,41 +1,17 @@
-//! Commands around the cluster's life: `snapshot save`, `restore` (disaster
-//! recovery as etcd's guide describes it), `destroy`, and `env` (variables for
-//! using `etcdctl` directly).
+//! Commands around the cluster's life: `restore` (disaster recovery as
+//! etcd's guide describes it), `recover` (quorum lost for good), `destroy`,
+//! and `env` (variables for using `etcdctl` directly).
 
+use super::output::{self, Mode};
 use super::{Open, Session, apply, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
 use crate::plan::recover;
 use crate::snapshot;
 use crate::ssh::quote;
-use std::collections::BTreeSet;
+use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-
-/// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
-pub async fn snapshot_save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
-    with_session(path, &Open::default(), async |s: &Session| {
-        let env = s.env();
-        let live = live(s).await?;
-        let leader = exec::leader_url(&env, &live).await?;
-        let saved = match &out {
-            Some(file) => snapshot::save_to(&leader, file, &snapshot::reporter(&s.progress)).await,
-            None => {
-                let report = snapshot::reporter(&s.progress);
-                snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name, &report).await
-            }
-        }
-        .map_err(|e| Error::Blocked(format!("snapshot: {e}")))?;
-        println!(
-            "{} ({} bytes, revision {}, SHA256 of the database checked)",
-            saved.path.display(),
-            saved.bytes,
-            saved.revision
-        );
-        Ok(())
-    })
-    .await
-}
 
 /// Disaster recovery (see `exec::restore`), after the operator's consent.
 pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
@@ -44,6 +20,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         snapshot::check_file(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     with_session(path, &Open::default(), async |s: &Session| {
         s.require_all_hosts()?;
+        refuse_separate_wal(&s.inv, "restore")?;
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
         confirm(
             yes,
@@ -60,11 +37,16 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         let p = crate::plan::plan_with(&s.inv, &facts, &s.desired()?, &Default::default());
         exec::prepare_only(&s.env(), &p, &facts).await?;
         let stamp = crate::files::stamp();
+        output::changed();
         exec::restore(&s.env(), file, &sha, &stamp).await?;
-        println!(
+        output::say(&format!(
             "Restored {} onto {} members; old data directories were moved to <data_dir>.pre-restore-{stamp}.",
             file.display(),
             names.len()
+        ));
+        output::result(
+            "restored",
+            json!({ "snapshot": file, "sha256": sha, "members": names, "moved_aside": format!("<data_dir>.pre-restore-{stamp}") }),
         );
         Ok(())
     })
@@ -82,12 +64,16 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
     }
     let stamp = crate::files::stamp();
     let seed = with_session(path, &Open::default(), async |s: &Session| {
+        refuse_separate_wal(&s.inv, "recover")?;
         let facts = s.facts().await?;
         let env = s.env();
         let said = exec::recover_survey(&env, &facts).await?;
         let recovery = recover::decide(&s.inv, &facts, &said).map_err(Error::Blocked)?;
-        println!("Recovery of cluster {} (quorum is lost):", s.inv.cluster.name);
-        print!("{recovery}");
+        output::say(&format!(
+            "Recovery of cluster {} (quorum is lost):\n{}",
+            s.inv.cluster.name,
+            recovery.to_string().trim_end()
+        ));
         confirm(
             yes,
             &format!(
@@ -97,20 +83,40 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
             &s.inv.cluster.name,
         )?;
         s.remember_members()?;
+        output::changed();
         exec::recover_seed(&env, &facts, &recovery, &stamp).await?;
         Ok(recovery.seed)
     })
     .await?;
-    println!("{seed} runs as a one-member cluster with its data; the other members join it now.");
+    output::result("seed", json!(seed));
+    output::say(&format!(
+        "{seed} runs as a one-member cluster with its data; the other members join it now."
+    ));
     let args = apply::ApplyArgs {
         yes: true,
         ..Default::default()
     };
     apply::apply(path, &args).await?;
-    println!(
+    output::say(&format!(
         "Recovered from {seed}. Data directories as they were before: <data_dir>.pre-recover-{stamp} on each survivor."
-    );
+    ));
     Ok(())
+}
+
+/// Restore and recover move data directories aside and start members with
+/// fresh data: a WAL kept elsewhere would be replayed onto it.
+fn refuse_separate_wal(inv: &crate::inventory::Inventory, what: &str) -> Result<(), Error> {
+    match inv
+        .members
+        .iter()
+        .find_map(|m| Some((m, m.separate_wal_dir()?)))
+    {
+        Some((m, wal)) => Err(Error::Usage(format!(
+            "{what} does not handle a WAL outside the data directory yet ({} has wal-dir {wal}); nothing was changed",
+            m.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Stops and disables every member and removes what etcd-deploy installed.
@@ -131,52 +137,59 @@ pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Erro
             ),
             &s.inv.cluster.name,
         )?;
+        output::changed();
         exec::destroy(&s.env(), wipe_data).await?;
-        println!("Destroyed cluster {}.", s.inv.cluster.name);
+        output::result(
+            "destroyed",
+            json!({ "members": names, "data_wiped": wipe_data }),
+        );
+        output::say(&format!("Destroyed cluster {}.", s.inv.cluster.name));
         Ok(())
     })
     .await
 }
 
 /// Prints `ETCDCTL_*` variables for the inventory's members, each value
-/// quoted for the shell (`eval "$(etcd-deploy env inventory.toml)"`).
+/// quoted for the shell (`eval "$(etcd-deploy env inventory.toml)"`), or
+/// as one JSON object.
 pub fn env_vars(path: &Path) -> Result<(), Error> {
     let inv = crate::inventory::Inventory::load(path)?;
-    print!("{}", env_text(&inv));
+    match output::mode() {
+        Mode::Text => print!("{}", env_text(&inv)),
+        Mode::Json => {
+            let map: serde_json::Map<String, serde_json::Value> = env_values(&inv)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.into()))
+                .collect();
+            println!("{}", serde_json::Value::Object(map));
+        }
+    }
     Ok(())
 }
 
 /// The `export` lines of `env`.
 pub fn env_text(inv: &crate::inventory::Inventory) -> String {
+    env_values(inv)
+        .into_iter()
+        .map(|(k, v)| format!("export {k}={}\n", quote(&v)))
+        .collect()
+}
+
+/// The variables etcdctl reads, in the order `env` prints them.
+fn env_values(inv: &crate::inventory::Inventory) -> Vec<(&'static str, String)> {
     let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
-    let mut out = String::new();
-    let mut export = |k: &str, v: &str| out.push_str(&format!("export {k}={}\n", quote(v)));
-    export("ETCDCTL_API", "3");
-    export("ETCDCTL_ENDPOINTS", &endpoints.join(","));
+    let mut out = vec![
+        ("ETCDCTL_API", "3".to_string()),
+        ("ETCDCTL_ENDPOINTS", endpoints.join(",")),
+    ];
     if let crate::inventory::TlsMode::Generate { dir }
     | crate::inventory::TlsMode::Provided { dir } = &inv.tls
     {
         let p = crate::tls::Paths::new(dir);
         let abs = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
-        export("ETCDCTL_CACERT", &abs(p.ca()));
-        export("ETCDCTL_CERT", &abs(p.cert("operator")));
-        export("ETCDCTL_KEY", &abs(p.key("operator")));
+        out.push(("ETCDCTL_CACERT", abs(p.ca())));
+        out.push(("ETCDCTL_CERT", abs(p.cert("operator"))));
+        out.push(("ETCDCTL_KEY", abs(p.key("operator"))));
     }
     out
-}
-
-/// The inventory members that answer now.
-async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
-    let facts = s.facts().await?;
-    if facts.cluster.status.is_empty() {
-        return Err(Error::Blocked("no member answers".into()));
-    }
-    Ok(facts.cluster.status.keys().cloned().collect())
-}
-
-fn default_dir(inventory: &Path) -> PathBuf {
-    inventory
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join("snapshots")
 }

@@ -4,6 +4,8 @@
 pub mod apply;
 pub mod init;
 pub mod lifecycle;
+pub mod output;
+pub mod snapshot;
 pub mod status;
 
 use crate::access::Access;
@@ -87,7 +89,7 @@ impl Session {
                     hosts.insert(h.name.clone(), h);
                 }
                 Err(e) => {
-                    progress.line(&format!("warning: {e}"));
+                    progress.warn(&e.to_string());
                     unreachable.insert(m.name.clone(), e.detail);
                 }
             }
@@ -220,4 +222,42 @@ pub(crate) fn prompt(question: &str) -> Result<String, Error> {
         .read_line(&mut line)
         .map_err(|e| Error::Usage(e.to_string()))?;
     Ok(line.trim().to_string())
+}
+
+/// Left-aligned columns two spaces apart, a header line first.
+pub(crate) fn table(header: &[&str], cells: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(cells) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Sizes as etcd's own tools show them (decimal units).
+pub(crate) fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

@@ -1,7 +1,7 @@
 //! `status`: one row per member, from what each member says of itself.
 
+use super::output::{self, Mode};
 use super::{Open, Session, with_session};
-use crate::commands::apply::Format;
 use crate::error::Error;
 use crate::etcd;
 use crate::facts::{Facts, log_cause, printable, unreachable_reason};
@@ -33,7 +33,7 @@ pub struct Row {
 /// Prints one row per inventory member, reachable or not, and returns
 /// whether every member is healthy. Bounded by the SSH connect timeout (all
 /// hosts in parallel) plus etcd's own short timeouts.
-pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
+pub async fn status(path: &Path) -> Result<bool, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let facts = s.facts().await?;
         let rows =
@@ -43,12 +43,12 @@ pub async fn status(path: &Path, format: Format) -> Result<bool, Error> {
         let first: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
         rows.sort_by_key(|r| first.iter().position(|h| *h == r.host));
         let all_healthy = rows.iter().all(|r| r.health == "healthy");
-        match format {
-            Format::Json => println!(
+        match output::mode() {
+            Mode::Json => println!(
                 "{}",
                 serde_json::to_string_pretty(&rows).unwrap_or_default()
             ),
-            Format::Text => print!("{}", table(&rows)),
+            Mode::Text => print!("{}", table(&rows)),
         }
         Ok(all_healthy)
     })
@@ -161,10 +161,10 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
 
 fn table(rows: &[Row]) -> String {
     let dash = || "-".to_string();
-    let cells: Vec<[String; 12]> = rows
+    let cells: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            [
+            vec![
                 r.host.clone(),
                 r.name.clone(),
                 r.id.clone().unwrap_or_else(dash),
@@ -178,7 +178,8 @@ fn table(rows: &[Row]) -> String {
                 },
                 r.raft_term.map_or_else(dash, |v| v.to_string()),
                 r.raft_index.map_or_else(dash, |v| v.to_string()),
-                r.db_size.map_or_else(dash, human_bytes),
+                r.db_size
+                    .map_or_else(dash, |b| super::human_bytes(u64::try_from(b).unwrap_or(0))),
                 r.cert_expires
                     .as_deref()
                     .map_or_else(dash, |t| t.get(..10).unwrap_or(t).to_string()),
@@ -186,51 +187,21 @@ fn table(rows: &[Row]) -> String {
             ]
         })
         .collect();
-    let header = [
-        "HOST",
-        "NAME",
-        "ID",
-        "CLIENT URL",
-        "VERSION",
-        "LEADER",
-        "LEARNER",
-        "TERM",
-        "INDEX",
-        "DB SIZE",
-        "CERT EXPIRES",
-        "HEALTH",
-    ]
-    .map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-fn human_bytes(b: i64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    super::table(
+        &[
+            "HOST",
+            "NAME",
+            "ID",
+            "CLIENT URL",
+            "VERSION",
+            "LEADER",
+            "LEARNER",
+            "TERM",
+            "INDEX",
+            "DB SIZE",
+            "CERT EXPIRES",
+            "HEALTH",
+        ],
+        &cells,
+    )
 }

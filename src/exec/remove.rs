@@ -140,15 +140,15 @@ async fn stop_on_host(
             Stopped::Yes
         }
         Err(why) => {
-            env.progress.line(&format!(
-                "warning: {name}: not a member any more, but its host could not be reached to stop etcd ({why}); stop and disable etcd there by hand"
+            env.progress.warn(&format!(
+                "{name}: not a member any more, but its host could not be reached to stop etcd ({why}); stop and disable etcd there by hand"
             ));
             Stopped::HostUnreachable
         }
     };
     if let Err(e) = records::forget(env.inv, name) {
-        env.progress.line(&format!(
-            "warning: {name}: etcd-deploy's record of it could not be updated: {e}"
+        env.progress.warn(&format!(
+            "{name}: etcd-deploy's record of it could not be updated: {e}"
         ));
     }
     Ok(stopped)

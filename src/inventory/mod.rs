@@ -193,6 +193,17 @@ impl Member {
             self.peer_port
         )
     }
+    /// The WAL directory, when `etcd.extra` puts it outside the data directory.
+    pub fn separate_wal_dir(&self) -> Option<&str> {
+        let wal = self
+            .settings
+            .extra
+            .get("wal-dir")?
+            .as_str()?
+            .trim_end_matches('/');
+        let inside = wal == self.data_dir || wal.starts_with(&format!("{}/", self.data_dir));
+        (!inside).then_some(wal)
+    }
     pub fn client_url(&self) -> String {
         format!(
             "{}://{}:{}",

@@ -922,13 +922,7 @@ fn abs_path(
         None => Ok(default.to_string()),
         Some(v) => {
             let p = v.get_ref();
-            let plain = p.starts_with('/')
-                && p.len() <= 255
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"/._-+@".contains(&b))
-                && !p.contains("//")
-                && !p.split('/').any(|c| c == ".." || c == ".");
-            if !plain {
+            if !plain_abs_path(p) {
                 return Err(cx.field(
                     v,
                     field,
@@ -949,6 +943,17 @@ fn abs_path(
             Ok(p.to_string())
         }
     }
+}
+
+/// An absolute path that needs no quoting anywhere it goes (shell, YAML,
+/// systemd), with no `.` or `..` parts.
+fn plain_abs_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() <= 255
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+@".contains(&b))
+        && !p.contains("//")
+        && !p.split('/').any(|c| c == ".." || c == ".")
 }
 
 /// Paths in the inventory are relative to the inventory file; `~/` is the home directory.
@@ -1175,6 +1180,35 @@ fn check_extra(
             ExtraKind::Text => "a string",
         };
         return Err(cx.field(table, "etcd.extra", format!("`{key}` takes {want}")));
+    }
+    // The unit lets etcd write only its data (and WAL) directory, named in
+    // a systemd drop-in: a plain absolute path, as data_dir.
+    if key == "wal-dir"
+        && let Some(p) = value.as_str()
+    {
+        if !plain_abs_path(p) {
+            return Err(cx.field(
+                table,
+                "etcd.extra",
+                format!(
+                    "`wal-dir` must be an absolute path of letters, digits and / . _ - + @, not `{}`",
+                    shown(p)
+                ),
+            ));
+        }
+        // etcd makes the WAL as `<wal-dir>.tmp` and renames it: it writes the
+        // parent, which etcd-deploy therefore gives it (and must not be shared).
+        let p = p.trim_end_matches('/');
+        let parent = p.rsplit_once('/').map_or("", |(a, _)| a);
+        if let Some(why) = system_dir(p).or_else(|| system_dir(parent)) {
+            return Err(cx.field(
+                table,
+                "etcd.extra",
+                format!(
+                    "`wal-dir` `{p}`: its parent `{parent}` is {why}; etcd writes the WAL directory's parent, so give it one of its own, like /srv/etcd/wal"
+                ),
+            ));
+        }
     }
     // etcd refuses to start on a URL list it cannot parse (one member at a
     // time would fail and be rolled back; better to say so here).

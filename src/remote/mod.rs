@@ -140,6 +140,7 @@ pub(crate) fn retire(inv: &Inventory, m: &Member, wipe: bool) -> Script {
         include_str!("retire.sh"),
         [
             layout::unit(m),
+            layout::unit_drop_in(m),
             layout::container(inv, m),
             layout::config_path(m),
             flag(wipe).to_string(),
@@ -166,6 +167,7 @@ pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Scr
             layout::config_path(m),
             layout::pki_dir(m),
             layout::data_dir(m).to_string(),
+            m.separate_wal_dir().unwrap_or_default().to_string(),
             flag(wipe_data).to_string(),
         ],
     )

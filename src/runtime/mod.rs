@@ -84,6 +84,12 @@ pub fn of(m: &Member) -> Box<dyn MemberRuntime + '_> {
     }
 }
 
+/// A systemd member's own drop-in for the template unit (what it may
+/// write); `None` in compose mode.
+pub fn unit_drop_in(m: &Member) -> Option<String> {
+    (m.runtime == Runtime::Systemd).then(|| systemd::drop_in(m))
+}
+
 /// The member's whole facts script: its runtime's part, then the common
 /// part (last, since it takes a variable number of arguments).
 pub fn facts_script(inv: &Inventory, m: &Member) -> Script {

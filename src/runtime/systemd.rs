@@ -25,32 +25,41 @@ impl MemberRuntime for Systemd {
                 inv.cluster.install_dir.clone(),
                 layout::current_link(inv),
                 layout::UNIT_PATH.to_string(),
+                layout::unit_drop_in(m),
                 layout::unit(m),
                 layout::container(inv, m),
             ],
         )
     }
 
+    /// The template unit; its digest covers the member's drop-in too
+    /// (`facts.sh` reads both files the same way).
     fn host_file(
         &self,
         t: &Templates,
         inv: &Inventory,
-        _m: &Member,
+        m: &Member,
         _version_of: &dyn Fn(&Member) -> Version,
     ) -> Result<HostFile, TemplateError> {
         let text = t.render_unit(inv)?;
         Ok(HostFile {
-            digest: sha256_hex(text.as_bytes()),
+            digest: sha256_hex(format!("{text}{}", drop_in(m)).as_bytes()),
             text,
             service_digest: None,
         })
     }
 
-    fn write_host_file(&self, _inv: &Inventory, _m: &Member) -> Script {
+    fn write_host_file(&self, _inv: &Inventory, m: &Member) -> Script {
+        let mut args = vec![
+            layout::UNIT_PATH.to_string(),
+            layout::unit_drop_in(m),
+            drop_in(m),
+        ];
+        args.extend(writable(m));
         Script::new(
             "etcd-deploy-write-unit",
             include_str!("systemd/write_unit.sh"),
-            [layout::UNIT_PATH],
+            args,
         )
         .after(HOST_LOCK, Vec::<String>::new())
     }
@@ -143,7 +152,42 @@ impl MemberRuntime for Systemd {
         Script::new(
             "etcd-deploy-destroy",
             include_str!("systemd/remove.sh"),
-            [layout::unit(m)],
+            [layout::unit(m), layout::unit_drop_in(m)],
         )
     }
+}
+
+/// The directories the member's etcd writes: its data directory, and, when
+/// `etcd.extra` moves the WAL out of it, the WAL directory's parent (etcd
+/// makes `<wal-dir>.tmp` there and renames it; validation keeps that parent
+/// out of the system's directories).
+fn writable(m: &Member) -> Vec<String> {
+    let mut paths = vec![layout::data_dir(m).to_string()];
+    if let Some((parent, _)) = m.separate_wal_dir().and_then(|w| w.rsplit_once('/')) {
+        paths.push(parent.to_string());
+    }
+    paths
+}
+
+/// The member's drop-in: the template unit makes the whole system read-only
+/// to etcd (`ProtectSystem=strict`, `ProtectHome=yes`); this names what this
+/// member may write. Paths are validated plain (inventory), so they need no
+/// quoting in a unit file.
+pub(super) fn drop_in(m: &Member) -> String {
+    let paths = writable(m);
+    let mut text = format!(
+        "# etcd-deploy: what etcd member {} may write (the unit makes the rest read-only).\n[Service]\nReadWritePaths={}\n",
+        m.name,
+        paths.join(" ")
+    );
+    let in_home = |p: &String| {
+        ["/home", "/root", "/run/user"]
+            .iter()
+            .any(|h| p == h || p.starts_with(&format!("{h}/")))
+    };
+    if paths.iter().any(in_home) {
+        // ProtectHome=yes would hide the directory itself.
+        text.push_str("ProtectHome=read-only\n");
+    }
+    text
 }

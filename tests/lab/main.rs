@@ -10,6 +10,7 @@
 mod apply;
 mod bad_day;
 mod compose;
+mod conventions;
 mod lifecycle;
 mod rolling;
 mod security;
