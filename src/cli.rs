@@ -114,7 +114,7 @@ pub enum Command {
     },
     /// Write a commented inventory (TLS generation on) from flags, or prompts on a terminal
     #[command(
-        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17"
+        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17 --user admin --become"
     )]
     Init {
         /// Where to write it
@@ -132,6 +132,9 @@ pub enum Command {
         /// SSH user
         #[arg(long)]
         user: Option<String>,
+        /// Run remote commands through `sudo -n` (a user that is not root)
+        #[arg(long = "become")]
+        become_root: bool,
         /// Overwrite an existing file
         #[arg(long)]
         force: bool,

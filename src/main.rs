@@ -120,6 +120,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             version,
             hosts,
             user,
+            become_root,
             force,
         } => init::init(
             &path,
@@ -128,6 +129,7 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 version,
                 hosts,
                 user,
+                become_root,
                 force,
             },
         )

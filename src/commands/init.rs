@@ -14,6 +14,8 @@ pub struct InitArgs {
     /// `NAME=ADDRESS` (or just `ADDRESS`, named etcd-N).
     pub hosts: Vec<String>,
     pub user: Option<String>,
+    /// Remote commands through `sudo -n` (the user is not root).
+    pub become_root: bool,
     pub force: bool,
 }
 
@@ -48,6 +50,7 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
         &version,
         &args.hosts,
         args.user.as_deref(),
+        args.become_root,
     );
     inventory::parse(path, &text)?;
     std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
@@ -78,7 +81,13 @@ fn ask(question: &str, default: &str) -> Result<String, Error> {
 }
 
 /// The inventory text: every setting shown, the ones left at their defaults commented.
-pub fn render(name: &str, version: &str, hosts: &[String], user: Option<&str>) -> String {
+pub fn render(
+    name: &str,
+    version: &str,
+    hosts: &[String],
+    user: Option<&str>,
+    become_root: bool,
+) -> String {
     let mut s = format!(
         r#"# etcd-deploy inventory (written by `etcd-deploy init`). Reference: docs/inventory.md
 #   etcd-deploy plan  <this file>    what apply would do
@@ -100,7 +109,7 @@ fetch = "controller"
 
 [ssh]
 # Unset keys fall through to ~/.ssh/config.
-{user}# become = true          # run remote commands through sudo -n
+{user}{become}
 host_key_policy = "accept-new"
 
 [tls]
@@ -113,6 +122,11 @@ dir = "pki"
             || "# user = \"admin\"\n".to_string(),
             |u| format!("user = \"{u}\"\n")
         ),
+        become = if become_root {
+            "become = true            # run remote commands through sudo -n"
+        } else {
+            "# become = true          # run remote commands through sudo -n"
+        },
     );
     for (i, h) in hosts.iter().enumerate() {
         let (n, addr) = match h.split_once('=') {

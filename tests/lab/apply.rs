@@ -265,10 +265,10 @@ fn three_members_on_one_host_as_instance_units() {
         "{plan}"
     );
     apply(&inv);
-    let units = lab.ssh(1, "systemctl is-active etcd@m0 etcd@m1 etcd@m2; ls /etc/systemd/system | grep -c '^etcd@'; ls /opt/etcd");
+    let units = lab.ssh(1, "systemctl is-active etcd@m0 etcd@m1 etcd@m2; ls /etc/systemd/system | grep -c '^etcd@.service$'; ls /etc/systemd/system | grep -c '^etcd@m.\\.service\\.d$'; ls /opt/etcd");
     assert_eq!(
-        units, "active\nactive\nactive\n1\ncurrent\netcd-v3.5.0",
-        "three instances of one template unit, one release"
+        units, "active\nactive\nactive\n1\n3\ncurrent\netcd-v3.5.0",
+        "three instances of one template unit (a drop-in each), one release"
     );
     rt().block_on(async {
         let urls: Vec<String> = (0..3)

@@ -555,6 +555,7 @@ fn init_writes_a_valid_inventory_with_tls() {
         "3.5.17",
         &["a=10.0.0.1".into(), "10.0.0.2".into(), "10.0.0.3".into()],
         Some("ops"),
+        true,
     );
     let i = inv(&text);
     assert_eq!(
@@ -569,6 +570,7 @@ fn init_writes_a_valid_inventory_with_tls() {
         etcd_deploy::inventory::TlsMode::Generate { .. }
     ));
     assert_eq!(i.members[0].ssh.user.as_deref(), Some("ops"));
+    assert!(i.members[0].ssh.become_root);
 }
 
 #[test]
