@@ -24,7 +24,7 @@ pub struct Summary {
     pub changed: bool,
     pub error: Option<String>,
     /// The plans carried out, as `plan -o json` prints them.
-    pub plans: Vec<serde_json::Value>,
+    pub plans: Vec<Plan>,
     /// What the command said, in order (the text-mode lines).
     pub messages: Vec<String>,
     /// Command-specific results (`snapshot`, `restored`, `seed`, ...).
@@ -38,7 +38,7 @@ struct State {
     command: String,
     started: Instant,
     changed: bool,
-    plans: Vec<serde_json::Value>,
+    plans: Vec<Plan>,
     messages: Vec<String>,
     results: serde_json::Map<String, serde_json::Value>,
 }
@@ -87,9 +87,7 @@ pub fn say(line: &str) {
 /// and kept for the summary.
 pub fn plan(p: &Plan) {
     let json = with(|s| {
-        if let Ok(v) = serde_json::to_value(p) {
-            s.plans.push(v);
-        }
+        s.plans.push(p.clone());
         s.changed |= !p.is_empty();
         s.mode == Mode::Json
     });
