@@ -211,20 +211,43 @@ fn check_replace(s: &Session, facts: &Facts, old: &str, new: &str) -> Result<(),
     Ok(())
 }
 
-/// Gathers the facts and plans. etcd that runs on some host while no
-/// member answers is usually settling (members starting, or a join a killed
-/// run left half-done): the facts are read again for a while before the
-/// plan says so.
+/// Gathers the facts and plans. Members still coming up (starting, or a
+/// join or restart a killed run left half-done) are given a while to settle:
+/// the facts are read again until they answer or the time is up, and only
+/// then does the plan name them.
 async fn compute(s: &Session, opts: &plan::Options) -> Result<(Plan, Facts), Error> {
     let deadline = std::time::Instant::now() + SETTLE;
     loop {
         let facts = s.facts().await?;
-        let settling = facts.cluster.members.is_none() && facts.hosts.values().any(|h| h.active);
-        if !settling || std::time::Instant::now() >= deadline {
+        if !settling(s, &facts) || std::time::Instant::now() >= deadline {
             return Ok((plan::plan_with(&s.inv, &facts, &s.desired()?, opts), facts));
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
+}
+
+/// Whether some member is still coming up: etcd runs on a host while no
+/// member answers, or a started member's etcd runs (not crash-looping) but
+/// has not answered or found its leader yet (just restarted, e.g. by an
+/// interrupted run). A member that answers with a leader but is otherwise
+/// unhealthy (cut off, alarms) is not settling: the plan names it at once.
+fn settling(s: &Session, facts: &Facts) -> bool {
+    let Some(list) = &facts.cluster.members else {
+        return facts.hosts.values().any(|h| h.active);
+    };
+    s.inv.members.iter().any(|m| {
+        let running = facts
+            .hosts
+            .get(&m.name)
+            .is_some_and(|h| h.active && !h.crash_looping);
+        let voter = list.iter().any(|e| e.is(m) && e.started() && !e.is_learner);
+        let answered = facts
+            .cluster
+            .status
+            .get(&m.name)
+            .is_some_and(|st| st.leader != 0);
+        running && voter && !answered
+    })
 }
 
 /// How long running members that do not answer yet are given to settle.

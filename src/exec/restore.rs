@@ -4,12 +4,13 @@
 //! together (they form one new cluster), the membership verified.
 
 use super::Env;
-use super::gates::{guard, start, urls, wait_healthy, write_config};
+use super::gates::{guard, retry, start, urls, wait_healthy, write_config};
 use crate::error::Error;
 use crate::etcd;
 use crate::remote;
 use crate::runtime::{self, Restore};
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy)]
 enum Phase {
@@ -95,9 +96,16 @@ pub(crate) async fn restore(
     all(Phase::Restore).await?;
     all(Phase::Start).await?;
     let live: BTreeSet<String> = env.inv.members.iter().map(|m| m.name.clone()).collect();
-    let list = etcd::member_list(&urls(env, &live).await?)
-        .await
-        .map_err(|e| Error::Blocked(format!("after the restore: {e}")))?;
+    // Retried: a cached connection to a member that just started may fail
+    // once (seen in the lab as "transport error").
+    let cluster = urls(env, &live).await?;
+    let list = retry(
+        "the cluster",
+        "read member list after the restore",
+        Duration::from_secs(30),
+        || etcd::member_list(&cluster),
+    )
+    .await?;
     let mut got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();
     got.sort();
     let want: Vec<&str> = live.iter().map(String::as_str).collect();
