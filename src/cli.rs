@@ -139,7 +139,7 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Snapshots: save one from the leader onto this machine, list the saved ones
+    /// Snapshots: save one (from a caught-up follower) onto this machine, list the saved ones
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
     /// Disaster recovery: restore a snapshot onto every member (old data moved aside, never deleted)
@@ -201,6 +201,36 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// Defragment members one at a time (followers first, the leader last), giving free pages back to the file system
+    #[command(
+        after_help = "Example:\n  etcd-deploy defrag inventory.toml\n  etcd-deploy defrag inventory.toml --all\n\netcd answers nothing on a member while it defragments: one member at a time, each only when quorum holds without it, leadership moved off the leader first. A member with little to reclaim (under --min-free-percent of its file, or under 1 MB) is left alone, unless --all or a NOSPACE alarm is raised (then every member is: the alarm stops writes everywhere, and etcd's free-page count lags a compaction until writes resume)."
+    )]
+    Defrag {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        /// Leave alone a member whose free pages are under this percentage of its database file
+        #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+        min_free_percent: u8,
+        /// Defragment every member that answers, however little it would give back
+        #[arg(long)]
+        all: bool,
+    },
+    /// Compact the key-value history, keeping the last N revisions readable
+    #[command(
+        after_help = "Example:\n  etcd-deploy compact inventory.toml --retain 10000\n\nOlder revisions are gone afterwards (a watch or read at one fails with 'required revision has been compacted'); waits until the compaction is done on disk. Then `etcd-deploy defrag` gives the space back to the file system."
+    )]
+    Compact {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        /// How many of the latest revisions stay readable
+        #[arg(long, value_name = "N")]
+        retain: u64,
+    },
+    /// Alarms: list the raised ones, or clear them (NOSPACE once the database is under its quota again)
+    #[command(subcommand)]
+    Alarm(AlarmCommand),
     /// Print ETCDCTL_* variables to use etcdctl against the cluster
     #[command(
         after_help = "Example:\n  eval \"$(etcd-deploy env inventory.toml)\"\n  etcdctl member list -w table"
@@ -226,8 +256,30 @@ pub enum CertsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum AlarmCommand {
+    /// The raised alarms (NOSPACE, CORRUPT) with the member that raised each; exits 1 when any is
+    #[command(
+        after_help = "Example:\n  etcd-deploy alarm list inventory.toml\n  etcd-deploy alarm list inventory.toml -o json"
+    )]
+    List {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+    },
+    /// Clear the raised alarms: NOSPACE only once the member's database is under its quota (compact and defrag first); CORRUPT never
+    #[command(
+        after_help = "Example:\n  etcd-deploy compact inventory.toml --retain 1000\n  etcd-deploy defrag inventory.toml\n  etcd-deploy alarm disarm inventory.toml"
+    )]
+    Disarm {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum SnapshotCommand {
-    /// Stream a consistent snapshot from the leader; its SHA256 is checked and the file written atomically
+    /// Stream a consistent snapshot (from a caught-up follower, else the leader); its SHA256 is checked and the file written atomically
     #[command(
         after_help = "Example:\n  etcd-deploy snapshot save inventory.toml\n  etcd-deploy snapshot save inventory.toml --out /backups/etcd.db"
     )]

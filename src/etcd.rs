@@ -260,6 +260,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         is_learner: s.is_learner(),
         errors: s.errors().to_vec(),
         revision: s.header().map_or(0, |h| h.revision()),
+        db_size_in_use: s.raft_used_db_size(),
     })
 }
 
@@ -315,8 +316,8 @@ pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
     if s.leader == 0 {
         return Err(EtcdError::transient("no leader"));
     }
-    if !s.errors.is_empty() {
-        return Err(EtcdError::new(s.errors.join("; ")));
+    if !s.errors().is_empty() {
+        return Err(EtcdError::new(s.errors().join("; ")));
     }
     if !s.is_learner {
         linearizable_read(url).await?;
@@ -368,8 +369,61 @@ pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdEr
     .await?;
     Ok(r.alarms()
         .iter()
-        .map(|a| (a.member_id(), format!("{:?}", a.alarm())))
+        .map(|a| (a.member_id(), a.alarm().as_str_name().to_string()))
         .collect())
+}
+
+/// How long one member's defragmentation may take: it rewrites the whole
+/// database file (etcd's own guide: minutes for gigabytes).
+const DEFRAG_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Defragments the member at `url` (only that member: etcd defragments the
+/// one it is asked on). Its own connection, with a timeout long enough for
+/// a big database; the member answers nothing else until it is done.
+pub(crate) async fn defragment(url: &str) -> Result<(), EtcdError> {
+    let mut c = Client::connect([url], Some(options(DEFRAG_TIMEOUT))).await?;
+    c.defragment().await?;
+    Ok(())
+}
+
+/// Compacts the key-value history up to `revision` and waits until the
+/// compaction is physically done (so a defragmentation after it reclaims
+/// the space).
+pub(crate) async fn compact(urls: &[String], revision: i64) -> Result<(), EtcdError> {
+    use etcd_client::CompactionOptions;
+    let mut c = Client::connect(urls, Some(options(DEFRAG_TIMEOUT))).await?;
+    c.compact(revision, Some(CompactionOptions::new().with_physical()))
+        .await?;
+    Ok(())
+}
+
+/// Makes every member commit a write to its database, so that the free
+/// pages a compaction left are counted (bbolt frees them only when a later
+/// write transaction begins, and etcd writes only when asked to): a lease
+/// granted and revoked at once, which no key sees. Refused while NOSPACE is
+/// raised (etcd's quota), which callers allow for.
+pub(crate) async fn commit_pending_frees(urls: &[String]) -> Result<(), EtcdError> {
+    let lease = change(urls, |mut c| async move { c.lease_grant(60, None).await }).await?;
+    let id = lease.id();
+    change(urls, |mut c| async move { c.lease_revoke(id).await }).await?;
+    Ok(())
+}
+
+/// Clears one raised alarm (`NOSPACE`, ...) of member `member`.
+pub(crate) async fn disarm(urls: &[String], member: u64, kind: &str) -> Result<(), EtcdError> {
+    use etcd_client::{AlarmAction, AlarmOptions, AlarmType};
+    let alarm = match kind {
+        "NOSPACE" => AlarmType::Nospace,
+        "CORRUPT" => AlarmType::Corrupt,
+        other => return Err(EtcdError::new(format!("unknown alarm {other}"))),
+    };
+    let mut opts = AlarmOptions::new();
+    opts.with_member(member);
+    change(urls, |mut c| async move {
+        c.alarm(AlarmAction::Deactivate, alarm, Some(opts)).await
+    })
+    .await?;
+    Ok(())
 }
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.

@@ -167,6 +167,13 @@ impl HostFacts {
     }
 }
 
+/// An alarm as the facts give it (`NOSPACE on 1a2b`): its kind and the
+/// member ID that raised it.
+pub fn alarm_parts(a: &str) -> Option<(&str, u64)> {
+    let (kind, id) = a.split_once(" on ")?;
+    Some((kind, u64::from_str_radix(id, 16).ok()?))
+}
+
 /// One entry of etcd's member list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberInfo {
@@ -205,20 +212,36 @@ pub struct MemberStatus {
     /// The key-value store's revision (applied writes).
     #[serde(default)]
     pub revision: i64,
+    /// Bytes of the database file that hold data; the rest is free pages a
+    /// defragmentation gives back.
+    #[serde(default)]
+    pub db_size_in_use: i64,
 }
 
 impl MemberStatus {
-    /// Answers, knows a leader, reports no errors, votes.
+    /// Answers, knows a leader, reports no errors, votes. A raised alarm is
+    /// not an error here: the member still votes and serves reads (the
+    /// facts' `alarms` list it, and the commands that mind refuse it).
     pub fn healthy(&self) -> bool {
-        self.leader != 0 && self.errors.is_empty() && !self.is_learner
+        self.leader != 0 && self.errors().is_empty() && !self.is_learner
+    }
+
+    /// The errors etcd reports, but for its raised alarms (which it lists
+    /// among them, as `memberID:ID alarm:NOSPACE`).
+    pub fn errors(&self) -> Vec<&str> {
+        self.errors
+            .iter()
+            .map(String::as_str)
+            .filter(|e| !e.contains("alarm:"))
+            .collect()
     }
 
     /// Why it is not healthy, in a few words; `None` when it is.
     pub fn trouble(&self) -> Option<String> {
         if self.leader == 0 {
             Some("no leader (partitioned, or an election is under way)".into())
-        } else if !self.errors.is_empty() {
-            Some(printable(&self.errors.join("; ")))
+        } else if !self.errors().is_empty() {
+            Some(printable(&self.errors().join("; ")))
         } else if self.is_learner {
             Some("a learner (does not vote)".into())
         } else {
@@ -305,6 +328,7 @@ impl Facts {
             "raft_index",
             "raft_applied_index",
             "db_size",
+            "db_size_in_use",
             "revision",
         ];
         let strip = |status: &mut serde_json::Value| {
@@ -415,4 +439,20 @@ pub fn log_cause(log: &str) -> Option<String> {
     }
     // A log line with a path in it needs more room than `printable` gives.
     best.map(|(_, t)| printable_upto(&t, 400))
+}
+
+/// Sizes as etcd's own tools show them (decimal units).
+pub fn human_bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut v = b as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{b} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

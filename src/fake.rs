@@ -239,6 +239,7 @@ pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
             is_learner: m.learner,
             errors: vec![],
             revision: 1,
+            db_size_in_use: 16384,
         })
     })
 }

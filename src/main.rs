@@ -2,8 +2,10 @@
 //! into an exit code (0 success, 1 failure on hosts, 2 bad input).
 
 use clap::{CommandFactory, Parser};
-use etcd_deploy::cli::{CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand};
-use etcd_deploy::commands::{apply, init, lifecycle, output, snapshot, status};
+use etcd_deploy::cli::{
+    AlarmCommand, CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand,
+};
+use etcd_deploy::commands::{apply, init, lifecycle, maintenance, output, snapshot, status};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
 use etcd_deploy::plan;
@@ -135,6 +137,26 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         )
         .map(|()| 0),
         Command::Env { inventory } => lifecycle::env_vars(&inventory).map(|()| 0),
+        Command::Defrag {
+            inventory,
+            min_free_percent,
+            all,
+        } => {
+            let opts = plan::maintenance::DefragOptions {
+                min_free_percent,
+                all,
+            };
+            maintenance::defrag(&inventory, opts).await.map(|()| 0)
+        }
+        Command::Compact { inventory, retain } => {
+            maintenance::compact(&inventory, retain).await.map(|()| 0)
+        }
+        Command::Alarm(AlarmCommand::List { inventory }) => maintenance::alarm_list(&inventory)
+            .await
+            .map(|none| if none { 0 } else { 1 }),
+        Command::Alarm(AlarmCommand::Disarm { inventory }) => {
+            maintenance::alarm_disarm(&inventory).await.map(|()| 0)
+        }
         Command::Plan {
             inventory,
             out,
@@ -188,6 +210,9 @@ fn changes(c: &Command) -> Option<&'static str> {
         Command::Recover { .. } => "recover",
         Command::Destroy { .. } => "destroy",
         Command::Certs(CertsCommand::Rotate { .. }) => "certs rotate",
+        Command::Defrag { .. } => "defrag",
+        Command::Compact { .. } => "compact",
+        Command::Alarm(AlarmCommand::Disarm { .. }) => "alarm disarm",
         _ => return None,
     })
 }

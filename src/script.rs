@@ -71,6 +71,10 @@ impl Script {
 /// members that share a host and are prepared at the same time.
 pub(crate) const HOST_LOCK: &str = include_str!("remote/lock.sh");
 
+/// Runs the rest of a script at idle CPU and I/O priority: preparation work
+/// (unpacking a release, building an image) on hosts whose etcd serves.
+pub(crate) const IDLE: &str = include_str!("remote/idle.sh");
+
 /// `yes` or `no`, for flags passed to scripts.
 pub(crate) fn flag(b: bool) -> &'static str {
     if b { "yes" } else { "no" }

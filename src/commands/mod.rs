@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod init;
 pub mod lifecycle;
+pub mod maintenance;
 pub mod output;
 pub mod snapshot;
 pub mod status;
@@ -13,6 +14,7 @@ use crate::error::Error;
 use crate::etcd;
 use crate::exec::Env;
 use crate::facts::Facts;
+pub(crate) use crate::facts::human_bytes;
 use crate::gather;
 use crate::inventory::{Inventory, Version};
 use crate::member_config;
@@ -244,20 +246,4 @@ pub(crate) fn table(header: &[&str], cells: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Sizes as etcd's own tools show them (decimal units).
-pub(crate) fn human_bytes(b: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
-    let mut v = b as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{b} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }

@@ -1,5 +1,5 @@
-//! `snapshot save` (streamed from the leader to this machine) and `snapshot
-//! list` (the snapshots saved here, each checked).
+//! `snapshot save` (streamed from a caught-up follower, else the leader, to
+//! this machine) and `snapshot list` (the snapshots saved here, each checked).
 
 use super::output::{self, Mode};
 use super::{Open, Session, with_session};
@@ -11,17 +11,20 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Streams a snapshot from the leader to `out` (or `snapshots/` beside the inventory).
+/// Streams a snapshot to `out` (or `snapshots/` beside the inventory) from
+/// the member `exec::snapshot_source` picks (a caught-up follower, so the
+/// leader's writes are not held up).
 pub async fn save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let env = s.env();
         let live = live(s).await?;
-        let leader = exec::leader_url(&env, &live).await?;
+        let (source, url) = exec::snapshot_source(&env, &live).await?;
+        output::say(&format!("snapshot: reading it from {source}"));
         let saved = match &out {
-            Some(file) => snapshot::save_to(&leader, file, &snapshot::reporter(&s.progress)).await,
+            Some(file) => snapshot::save_to(&url, file, &snapshot::reporter(&s.progress)).await,
             None => {
                 let report = snapshot::reporter(&s.progress);
-                snapshot::save(&leader, &default_dir(path), &s.inv.cluster.name, &report).await
+                snapshot::save(&url, &default_dir(path), &s.inv.cluster.name, &report).await
             }
         }
         .map_err(|e| Error::Blocked(format!("snapshot: {e}")))?;

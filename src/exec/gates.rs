@@ -321,7 +321,7 @@ pub(super) async fn move_leadership(
 }
 
 /// The client URL of the current leader, among the inventory members in `live`.
-pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
+pub(super) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
     let mut leader_id = 0;
     let mut by_id = BTreeMap::new();
     for name in live {
@@ -336,6 +336,52 @@ pub(crate) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result
     by_id
         .remove(&leader_id)
         .ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
+}
+
+/// Where the snapshot before a version change is read from: the most
+/// caught-up follower, once it has applied every entry the leader had
+/// committed when asked (so it holds every write acknowledged before); the
+/// leader when no follower gets there within a few seconds, or there is none.
+/// Streaming a database keeps a read transaction open for the whole stream,
+/// and bbolt blocks the member's writes behind it when the file must grow:
+/// on a follower, that delays no client's write.
+pub(crate) async fn snapshot_source(
+    env: &Env<'_>,
+    live: &BTreeSet<String>,
+) -> Result<(String, String), Error> {
+    let mut found = Vec::new();
+    for name in live {
+        let u = env.url(env.member(name)?).await?;
+        if let Ok(s) = etcd::status(&u).await {
+            found.push((name.clone(), u, s));
+        }
+    }
+    let Some(leader) = found
+        .iter()
+        .find(|(_, _, s)| s.leader == s.id && s.leader != 0)
+    else {
+        return Err(Error::Blocked(
+            "no leader among the members that answer".into(),
+        ));
+    };
+    let committed = leader.2.raft_index;
+    let mut followers: Vec<&(String, String, crate::facts::MemberStatus)> = found
+        .iter()
+        .filter(|(_, _, s)| s.id != s.leader && s.healthy())
+        .collect();
+    followers.sort_by_key(|(_, _, s)| std::cmp::Reverse(s.raft_applied_index));
+    if let Some((name, url, _)) = followers.first() {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(s) = etcd::status(url).await
+                && s.raft_applied_index >= committed
+            {
+                return Ok((name.clone(), url.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    Ok((leader.0.clone(), leader.1.clone()))
 }
 
 /// Just before a step stops `stopping` for a while (a restart) or removes

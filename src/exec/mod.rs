@@ -9,6 +9,7 @@
 mod destroy;
 mod gates;
 mod join;
+mod maintenance;
 mod prepare;
 mod recover;
 mod remove;
@@ -20,7 +21,8 @@ mod upgrade;
 mod tests;
 
 pub(crate) use destroy::destroy;
-pub(crate) use gates::leader_url;
+pub(crate) use gates::snapshot_source;
+pub(crate) use maintenance::{compact, defrag, disarm, refresh_free_pages};
 pub(crate) use recover::{force_new_cluster as recover_seed, survey as recover_survey};
 pub(crate) use restore::restore;
 
@@ -79,7 +81,7 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
     let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
     // A step waits only for the hosts it touches, so the first member
     // bootstraps while the others are still unpacking.
-    let mut ready = BTreeMap::new();
+    let mut ready: Ready = BTreeMap::new();
     let mut senders = BTreeMap::new();
     for p in &plan.prepare {
         let (tx, rx) = watch::channel(Readiness::Pending);
@@ -91,11 +93,15 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
         // Members known to serve clients; cluster calls go through them.
         let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
         for (done, step) in plan.steps.iter().enumerate() {
-            for host in step.hosts() {
-                wait_prepared(&ready, host).await?;
+            // A rolling upgrade checks and takes its snapshot while its hosts
+            // are prepared, and waits for them before its first restart.
+            if !matches!(step, Step::Upgrade { .. }) {
+                for host in step.hosts() {
+                    wait_prepared(&ready, host).await?;
+                }
             }
             stop_if_interrupted(done, plan.steps.len(), "steps")?;
-            run_step(env, step, &mut live).await?;
+            run_step(env, step, &mut live, &ready).await?;
         }
         Ok::<(), Error>(())
     };
@@ -131,10 +137,10 @@ enum Readiness {
     Failed,
 }
 
-async fn wait_prepared(
-    ready: &BTreeMap<String, watch::Receiver<Readiness>>,
-    host: &str,
-) -> Result<(), Error> {
+/// Per host the plan prepares, whether its preparation has finished.
+type Ready = BTreeMap<String, watch::Receiver<Readiness>>;
+
+async fn wait_prepared(ready: &Ready, host: &str) -> Result<(), Error> {
     let Some(rx) = ready.get(host) else {
         return Ok(());
     };
@@ -145,7 +151,12 @@ async fn wait_prepared(
     }
 }
 
-async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Result<(), Error> {
+async fn run_step(
+    env: &Env<'_>,
+    step: &Step,
+    live: &mut BTreeSet<String>,
+    ready: &Ready,
+) -> Result<(), Error> {
     match step {
         Step::Bootstrap { host } => join::bootstrap(env, host, live).await,
         Step::Start { hosts } => join::start_stopped(env, hosts, live).await,
@@ -162,7 +173,16 @@ async fn run_step(env: &Env<'_>, step: &Step, live: &mut BTreeSet<String>) -> Re
             from,
             snapshot_to,
             rollback,
-        } => upgrade::run(env, rollout, from, snapshot_to.as_deref(), *rollback, live).await,
+        } => {
+            let prepared = async {
+                for host in step.hosts() {
+                    wait_prepared(ready, host).await?;
+                }
+                Ok(())
+            };
+            let snapshot_to = snapshot_to.as_deref();
+            upgrade::run(env, rollout, from, snapshot_to, *rollback, live, prepared).await
+        }
         Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
         Step::Remove {
             name,

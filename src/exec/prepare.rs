@@ -59,11 +59,12 @@ fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
     )
 }
 
-/// Prepares every host the plan names: the one the first step needs alone
-/// (it is on the critical path), the rest together.
-pub(super) async fn all(
+/// Prepares every host the plan names: those the first step needs first
+/// (they are on the critical path: the bootstrap's one host, or every host
+/// of a rolling upgrade, all at once), the rest together.
+pub(super) async fn all<'p>(
     env: &Env<'_>,
-    plan: &Plan,
+    plan: &'p Plan,
     facts: &Facts,
     artifacts: &Artifacts,
     ready: &BTreeMap<String, watch::Sender<Readiness>>,
@@ -76,17 +77,21 @@ pub(super) async fn all(
     };
     let mut order: Vec<&Prepare> = plan.prepare.iter().collect();
     order.sort_by_key(|p| rank(&p.host));
-    let Some((first, rest)) = order.split_first() else {
+    let Some(top) = order.first().map(|p| rank(&p.host)) else {
         return Ok(());
     };
-    let first_result = prepare_signal(env, first, facts, artifacts, ready).await;
-    let rest_results = futures_util::future::join_all(
-        rest.iter()
-            .map(|p| prepare_signal(env, p, facts, artifacts, ready)),
-    )
-    .await;
-    first_result?;
-    rest_results.into_iter().collect()
+    let split = order.partition_point(|p| rank(&p.host) == top);
+    let (first, rest) = order.split_at(split);
+    let together = |group: &[&'p Prepare]| {
+        futures_util::future::join_all(
+            group
+                .iter()
+                .map(|p| prepare_signal(env, p, facts, artifacts, ready)),
+        )
+    };
+    let first_results = together(first).await;
+    let rest_results = together(rest).await;
+    first_results.into_iter().chain(rest_results).collect()
 }
 
 /// Prepares one host and tells the steps waiting for it how that went.

@@ -1,12 +1,13 @@
-//! A rolling version change as the plan gives it: snapshot from the leader
-//! (if the plan says where), then each member in order: leadership off it,
-//! switch, restart, healthy, new version, caught up; on failure back to the
-//! version the plan names, and the rollout stops.
+//! A rolling version change as the plan gives it: a snapshot (if the plan
+//! says where) from a caught-up follower while the hosts are prepared, then,
+//! once every host is, each member in order: leadership off it, switch,
+//! restart, healthy, new version, caught up; on failure back to the version
+//! the plan names, and the rollout stops.
 
 use super::Env;
 use super::gates::{
-    etcd_err, guard, hand_over_if_leader, leader_url, quorum_gate, retry, start, switch_version,
-    urls, wait_caught_up, wait_healthy,
+    etcd_err, guard, hand_over_if_leader, quorum_gate, retry, snapshot_source, start,
+    switch_version, urls, wait_caught_up, wait_healthy,
 };
 use crate::error::Error;
 use crate::etcd;
@@ -19,7 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Runs a checked rollout: snapshot, then each member in order.
+/// Runs a checked rollout: snapshot, then (once `prepared`: every host has
+/// what it needs) each member in order. No member restarts before every host
+/// is prepared, so a host that cannot be leaves the cluster as it was.
 pub(super) async fn run(
     env: &Env<'_>,
     rollout: &Rollout,
@@ -27,12 +30,15 @@ pub(super) async fn run(
     snapshot_to: Option<&Path>,
     rollback: Rollback,
     live: &BTreeSet<String>,
+    prepared: impl Future<Output = Result<(), Error>>,
 ) -> Result<(), Error> {
     let cluster = urls(env, live).await?;
     if let Some(dir) = snapshot_to {
-        let leader = leader_url(env, live).await?;
+        let (source, url) = snapshot_source(env, live).await?;
+        env.progress
+            .line(&format!("snapshot: reading it from {source}"));
         let report = snapshot::reporter(env.progress);
-        let saved = snapshot::save(&leader, dir, &env.inv.cluster.name, &report)
+        let saved = snapshot::save(&url, dir, &env.inv.cluster.name, &report)
             .await
             .map_err(|e| {
                 Error::Blocked(format!("snapshot before the version change failed: {e}"))
@@ -44,6 +50,7 @@ pub(super) async fn run(
             saved.revision
         ));
     }
+    prepared.await?;
     let back_to = |name: &str| match rollback {
         Rollback::PreviousVersion => from.get(name).copied(),
         Rollback::Stop => None,

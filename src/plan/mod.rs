@@ -8,6 +8,7 @@
 //! Depends on the inventory and the facts only: no SSH, no etcd client.
 
 mod guards;
+pub mod maintenance;
 pub mod quorum;
 pub mod recover;
 pub mod rollout;

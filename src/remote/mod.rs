@@ -10,7 +10,7 @@
 
 use crate::inventory::{Inventory, Member, Version};
 use crate::layout;
-use crate::script::{HOST_LOCK, Script, flag};
+use crate::script::{HOST_LOCK, IDLE, Script, flag};
 
 /// The `etcd` system user, and the directories it owns.
 pub(crate) fn prepare_host(inv: &Inventory, m: &Member) -> Script {
@@ -59,6 +59,7 @@ pub(crate) fn install_release(
         ],
     )
     .after(HOST_LOCK, Vec::<String>::new())
+    .after(IDLE, Vec::<String>::new())
 }
 
 /// Points the `current` link at a version (atomically) and links the binaries

@@ -9,7 +9,7 @@ use super::{HostFile, MemberRuntime, Restore};
 use crate::files::sha256_hex;
 use crate::inventory::{self, Inventory, Member, Network, Version};
 use crate::layout::{self, NO_COMPOSE};
-use crate::script::{HOST_LOCK, Script, flag};
+use crate::script::{HOST_LOCK, IDLE, Script, flag};
 use crate::templates::{TemplateError, Templates};
 use minijinja::{Value, context};
 use std::collections::BTreeMap;
@@ -265,6 +265,7 @@ pub fn build_image(inv: &Inventory, v: Version, reference: &str) -> Script {
         ],
     )
     .after(HOST_LOCK, Vec::<String>::new())
+    .after(IDLE, Vec::<String>::new())
 }
 
 /// Pulls the image from its registry unless the host has it.
@@ -275,6 +276,7 @@ pub fn pull_image(reference: &str) -> Script {
         [reference],
     )
     .after(HOST_LOCK, Vec::<String>::new())
+    .after(IDLE, Vec::<String>::new())
 }
 
 /// Why `state.sh`'s output says etcd is not running in its container, if it

@@ -12,6 +12,7 @@ mod bad_day;
 mod compose;
 mod conventions;
 mod lifecycle;
+mod maintenance;
 mod rolling;
 mod security;
 mod support;

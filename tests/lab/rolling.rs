@@ -147,7 +147,7 @@ fn upgrade_refusals_touch_nothing() {
     nospace_alarm(&lab.url(1), etcd_client::AlarmAction::Activate);
     refused(
         &["upgrade", path_str(&inv), "--to", "3.5.0", "--no-snapshot"],
-        "alarms are raised (Nospace on",
+        "alarms are raised (NOSPACE on",
     );
     nospace_alarm(&lab.url(1), etcd_client::AlarmAction::Deactivate);
 

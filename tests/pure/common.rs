@@ -152,6 +152,7 @@ pub fn entry(i: &Inventory, idx: usize, started: bool, learner: bool) -> MemberI
 pub fn status(id: u64) -> MemberStatus {
     MemberStatus {
         revision: 0,
+        db_size_in_use: 16384,
         id,
         version: "3.5.1".into(),
         leader: 0x100,

@@ -11,6 +11,7 @@ mod common;
 mod compose;
 mod facts;
 mod inventory;
+mod maintenance;
 mod plan;
 mod plans;
 mod templates;

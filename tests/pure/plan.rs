@@ -223,13 +223,13 @@ fn plan_upgrade_refusals_block_before_anything() {
         "{p}"
     );
     let mut f = converged(&inv(GOOD));
-    f.cluster.alarms.push("Nospace on 101".into());
+    f.cluster.alarms.push("NOSPACE on 101".into());
     let next = inv(&GOOD.replace("3.5.1", "3.5.2"));
     let p = plan(&next, &f, &desired(&next));
     assert!(
         p.blocked
             .as_deref()
-            .is_some_and(|b| b.contains("alarms are raised (Nospace on 101)")),
+            .is_some_and(|b| b.contains("alarms are raised (NOSPACE on 101)")),
         "{p}"
     );
 }

@@ -1,0 +1,106 @@
+//! Day-2 maintenance on real hosts: a cluster filled past a small quota
+//! until etcd raises NOSPACE and refuses writes, then `compact`, `defrag`
+//! and `alarm disarm` bring writes back; writes keep being tried all along
+//! and every acknowledged one is read back.
+
+use crate::support::*;
+use crate::writer::Writer;
+
+/// 100 kB values written over a few keys until etcd refuses with NOSPACE.
+fn fill_until_nospace(url: &str) -> usize {
+    rt().block_on(async {
+        let mut c = client(url).await;
+        let value = vec![b'x'; 100_000];
+        for i in 0..1000 {
+            if let Err(e) = c.put(format!("fill/{}", i % 4), value.clone(), None).await {
+                assert!(e.to_string().contains("database space exceeded"), "{e}");
+                return i;
+            }
+        }
+        panic!("no NOSPACE after 1000 writes of 100 kB");
+    })
+}
+
+#[test]
+fn nospace_then_compact_defrag_disarm_and_writes_work_again() {
+    let lab = Lab::up(60, 3);
+    // etcd's quota is per member; 6 MB fills in a few dozen writes.
+    let inv = lab.inventory(3, |s| {
+        s.replace(
+            "[release]",
+            "[etcd]\nquota_backend_bytes = 6000000\n\n[release]",
+        )
+    });
+    apply(&inv);
+    let inv_s = path_str(&inv);
+    // A fresh cluster: nothing is worth defragmenting, nothing is raised.
+    let out = deploy_ok(&["defrag", inv_s]);
+    assert!(
+        out.contains("little to reclaim") && out.contains("Nothing to defragment"),
+        "{out}"
+    );
+    assert_eq!(deploy(&["alarm", "list", inv_s]).status.code(), Some(0));
+
+    let writes = fill_until_nospace(&lab.url(1));
+    assert!(writes > 10, "NOSPACE after only {writes} writes");
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "maintenance/", None);
+
+    // The alarm is seen, named, and not cleared while the database is full.
+    let o = deploy(&["alarm", "list", inv_s, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(
+        v.as_array()
+            .is_some_and(|a| a.iter().any(|x| x["alarm"] == "NOSPACE")),
+        "{v}"
+    );
+    let o = deploy(&["alarm", "disarm", inv_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("compact"), "{}", text(&o));
+    // status flags it (exit 1), as the member's only trouble.
+    let o = deploy(&["status", inv_s, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let st: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert!(
+        st.as_array()
+            .is_some_and(|a| a.iter().any(|r| r["health"] == "alarm NOSPACE")),
+        "{st}"
+    );
+
+    let out = deploy_ok(&["compact", inv_s, "--retain", "1"]);
+    assert!(out.contains("Compacted to revision"), "{out}");
+    let o = deploy(&["defrag", inv_s, "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let done = summary["defrag"]["defragmented"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(done.len(), 3, "every member holds NOSPACE: {summary}");
+    for d in &done {
+        assert!(
+            d["after"].as_u64() < d["before"].as_u64(),
+            "nothing given back: {summary}"
+        );
+    }
+    // Leader last (leadership moved off it first).
+    let log = text(&o);
+    let leader_line = log.lines().position(|l| l.contains("(the leader: last"));
+    assert!(leader_line.is_some(), "{log}");
+    let out = deploy_ok(&["alarm", "disarm", inv_s]);
+    assert!(out.contains("Alarms cleared"), "{out}");
+    assert_eq!(deploy(&["alarm", "list", inv_s]).status.code(), Some(0));
+
+    // Writes are accepted again, through every member.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let report = writer.stop();
+    assert!(
+        !report.acked.is_empty(),
+        "no write acknowledged after disarm"
+    );
+    assert_no_loss("after NOSPACE", &lab.url(2), &report, "maintenance/");
+    assert_cluster(&lab, 3);
+    let out = deploy_ok(&["apply", inv_s]);
+    assert!(out.contains("No changes"), "{out}");
+}
