@@ -72,6 +72,38 @@ impl Access {
     }
 }
 
+impl Access {
+    /// The member's metrics URL as the controller reaches it, chosen like
+    /// its client URL (directly, or through a forward over its host's SSH
+    /// connection); `None` without a metrics listener.
+    pub async fn metrics_url(
+        &self,
+        member: &Member,
+        host: Option<&Host>,
+    ) -> Result<Option<String>, HostError> {
+        let (Some(port), Some(url)) = (member.metrics_port, member.metrics_url()) else {
+            return Ok(None);
+        };
+        let tunnel = match self.mode {
+            inventory::Access::Direct => false,
+            inventory::Access::Tunnel => true,
+            inventory::Access::Auto => !routable(&member.advertise, port).await,
+        };
+        if !tunnel {
+            return Ok(Some(url));
+        }
+        let Some(h) = host else {
+            return Err(HostError::new(
+                &member.name,
+                "reach its metrics port",
+                "no SSH connection to its host for the tunnel",
+            ));
+        };
+        let local = h.forward(&member.advertise, port).await?;
+        Ok(Some(format!("http://{local}")))
+    }
+}
+
 /// True when a TCP connection reaches the address: it is accepted, or refused
 /// (the host answered; etcd is just not listening yet).
 async fn routable(addr: &str, port: u16) -> bool {

@@ -448,6 +448,44 @@ pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdEr
     Ok(())
 }
 
+/// Whether the member's metrics listener (plain HTTP) serves etcd's metrics:
+/// `/metrics` answers 200 with `etcd_server_has_leader` in it.
+pub(crate) async fn metrics_answer(url: &str) -> Result<(), EtcdError> {
+    let http = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .build()
+        .map_err(|e| EtcdError::new(e.to_string()))?;
+    let r = http
+        .get(format!("{url}/metrics"))
+        .send()
+        .await
+        .map_err(|e| EtcdError::new(format!("{url}/metrics: {}", root_cause(&e))))?;
+    if !r.status().is_success() {
+        return Err(EtcdError::new(format!(
+            "{url}/metrics: HTTP {}",
+            r.status()
+        )));
+    }
+    let body = r
+        .text()
+        .await
+        .map_err(|e| EtcdError::new(format!("{url}/metrics: {e}")))?;
+    if !body.contains("etcd_server_has_leader") {
+        return Err(EtcdError::new(format!("{url}/metrics: not etcd's metrics")));
+    }
+    Ok(())
+}
+
+/// The innermost cause of an error (reqwest's own message only says a
+/// request failed; the OS says why: "Connection refused").
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
 /// The server and cluster versions a member reports on `/version`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub(crate) struct Versions {

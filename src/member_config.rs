@@ -102,6 +102,9 @@ fn settings(m: &Member) -> Vec<Entry> {
         int("heartbeat-interval", s.heartbeat_interval_ms.into()),
         int("election-timeout", s.election_timeout_ms.into()),
     ];
+    if let Some(u) = m.listen_metrics_url() {
+        doc.push(text("listen-metrics-urls", &u));
+    }
     if let Some(v) = s.snapshot_count {
         doc.push(int("snapshot-count", v));
     }

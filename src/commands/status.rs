@@ -28,6 +28,8 @@ pub struct Row {
     pub health: String,
     /// When the member's server certificate expires (RFC 3339), with TLS.
     pub cert_expires: Option<String>,
+    /// Its metrics URL (what Prometheus scrapes), when it has a listener.
+    pub metrics_url: Option<String>,
 }
 
 /// Prints one row per inventory member, reachable or not, and returns
@@ -107,6 +109,11 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
             None => problems.push(format!("etcd does not answer ({e})")),
         },
     }
+    if host_facts.is_some_and(|h| h.active)
+        && let Some(why) = metrics_trouble(s, m).await
+    {
+        problems.push(why);
+    }
     if let Some(st) = &status {
         let mine = format!("on {:x}", st.id);
         for a in facts.cluster.alarms.iter().filter(|a| a.ends_with(&mine)) {
@@ -156,7 +163,23 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         db_size: status.as_ref().map(|st| st.db_size),
         health,
         cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+        metrics_url: m.metrics_url(),
     }
+}
+
+/// Why the member's metrics listener does not serve etcd's metrics, when
+/// it has one and it does not.
+async fn metrics_trouble(s: &Session, m: &Member) -> Option<String> {
+    let url = match s.access.metrics_url(m, s.hosts.get(&m.name)).await {
+        Ok(u) => u?,
+        Err(e) => return Some(format!("metrics listener not reached ({})", e.detail)),
+    };
+    etcd::metrics_answer(&url).await.err().map(|e| {
+        format!(
+            "metrics listener does not answer ({})",
+            printable(&e.message)
+        )
+    })
 }
 
 fn table(rows: &[Row]) -> String {

@@ -22,6 +22,8 @@ pub struct Inventory {
     pub cluster: Cluster,
     pub release: Release,
     pub tls: TlsMode,
+    /// Scheduled snapshots on every member's host, when `[backup]` asks.
+    pub backup: Option<Backup>,
     pub members: Vec<Member>,
     /// Things worth saying that do not stop the run (e.g. an even member count).
     pub warnings: Vec<String>,
@@ -35,6 +37,17 @@ pub struct Cluster {
     pub install_dir: String,
     pub templates_dir: Option<PathBuf>,
     pub access: Access,
+}
+
+/// `[backup]`: each member's host saves a snapshot of its member on a
+/// schedule (a systemd timer), checks it, and keeps the newest `keep`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// A systemd calendar expression (`OnCalendar=`), e.g. `hourly`.
+    pub schedule: String,
+    pub keep: u32,
+    /// On each host.
+    pub dir: String,
 }
 
 /// How the controller reaches members' client port.
@@ -109,6 +122,9 @@ pub struct Member {
     pub advertise: String,
     pub client_port: u16,
     pub peer_port: u16,
+    /// etcd's plain-HTTP metrics and health listener (`listen-metrics-urls`),
+    /// when the inventory asks for one.
+    pub metrics_port: Option<u16>,
     pub data_dir: String,
     pub settings: EtcdSettings,
     /// Client and peer URLs are https.
@@ -227,6 +243,17 @@ impl Member {
             self.listen_host(),
             self.peer_port
         )
+    }
+    /// Where Prometheus scrapes the member: plain HTTP even when clients use
+    /// TLS (etcd serves `/metrics` and `/health` there without client
+    /// certificates).
+    pub fn metrics_url(&self) -> Option<String> {
+        self.metrics_port
+            .map(|p| format!("http://{}:{p}", url_host(&self.advertise)))
+    }
+    pub fn listen_metrics_url(&self) -> Option<String> {
+        self.metrics_port
+            .map(|p| format!("http://{}:{p}", self.listen_host()))
     }
     pub fn listen_client_url(&self) -> String {
         format!(

@@ -20,7 +20,16 @@ pub(super) struct RawInventory {
     pub etcd: RawEtcd,
     #[serde(default)]
     pub tls: RawTls,
+    pub backup: Option<Spanned<RawBackup>>,
     pub hosts: Spanned<Vec<RawHost>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackup {
+    pub schedule: Option<Spanned<String>>,
+    pub keep: Option<Spanned<u32>>,
+    pub dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,6 +49,7 @@ pub(super) struct RawCluster {
     pub install_dir: Option<Spanned<String>>,
     pub client_port: Option<Spanned<u16>>,
     pub peer_port: Option<Spanned<u16>>,
+    pub metrics_port: Option<Spanned<u16>>,
     pub templates_dir: Option<Spanned<String>>,
     pub access: Option<Spanned<String>>,
     pub mode: Option<Spanned<String>>,
@@ -91,6 +101,7 @@ pub(super) struct RawHost {
     pub data_dir: Option<Spanned<String>>,
     pub client_port: Option<Spanned<u16>>,
     pub peer_port: Option<Spanned<u16>>,
+    pub metrics_port: Option<Spanned<u16>>,
     pub mode: Option<Spanned<String>>,
     pub image: Option<Spanned<String>>,
     #[serde(default)]

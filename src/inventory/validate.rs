@@ -294,10 +294,38 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
                 ),
             ));
         }
-        for (port, what) in [
-            (member.client_port, "client_port"),
-            (member.peer_port, "peer_port"),
-        ] {
+        let metrics = match (&h.metrics_port, &c.metrics_port) {
+            (Some(p), _) => Some((p, field("metrics_port"))),
+            (None, Some(p)) => Some((p, "cluster.metrics_port".to_string())),
+            (None, None) => None,
+        };
+        if let Some((p, name)) = metrics {
+            let n = port(cx, Some(p), &name, 0)?;
+            if n == member.client_port || n == member.peer_port {
+                return Err(cx.field(
+                    p,
+                    &name,
+                    format!("{n} is also {}'s client or peer port", member.name),
+                ));
+            }
+            if member.settings.extra.contains_key("listen-metrics-urls") {
+                return Err(cx.field(
+                    p,
+                    &name,
+                    format!(
+                        "{}: listen-metrics-urls is also set in etcd.extra; keep one of the two",
+                        member.name
+                    ),
+                ));
+            }
+            member.metrics_port = Some(n);
+        }
+        let ports = [
+            Some((member.client_port, "client_port")),
+            Some((member.peer_port, "peer_port")),
+            member.metrics_port.map(|p| (p, "metrics_port")),
+        ];
+        for (port, what) in ports.into_iter().flatten() {
             if let Some(other) = addrs.insert((member.advertise.clone(), port), member.name.clone())
             {
                 let span = h.advertise.as_ref().unwrap_or(&h.address).span();
@@ -343,14 +371,80 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             n + 1
         ));
     }
+    let backup = build_backup(cx, &raw, &members)?;
     Ok(Inventory {
         path: cx.path.to_path_buf(),
         cluster,
         release,
         tls,
+        backup,
         members,
         warnings,
     })
+}
+
+/// `[backup]`: a schedule systemd reads (`OnCalendar=`: letters, digits and
+/// `*:-/.,~ ` only, so it stays one value of one line), a count to keep, a
+/// directory of its own on each host (not inside a data directory).
+fn build_backup(
+    cx: &Ctx,
+    raw: &RawInventory,
+    members: &[Member],
+) -> Result<Option<Backup>, InventoryError> {
+    let Some(b) = &raw.backup else {
+        return Ok(None);
+    };
+    let schedule = match &b.get_ref().schedule {
+        None => "hourly".to_string(),
+        Some(s) => {
+            let v = s.get_ref();
+            let ok = !v.trim().is_empty()
+                && v.len() <= 100
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " *:-/.,~".contains(c));
+            if !ok {
+                return Err(cx.field(
+                    s,
+                    "backup.schedule",
+                    format!(
+                        "`{}` is not a systemd calendar expression (e.g. \"hourly\", \"*-*-* 02:30:00\", \"*:0/15\")",
+                        shown(v)
+                    ),
+                ));
+            }
+            v.trim().to_string()
+        }
+    };
+    let keep = match &b.get_ref().keep {
+        None => 24,
+        Some(k) if *k.get_ref() == 0 => {
+            return Err(cx.field(k, "backup.keep", "keep at least 1 snapshot"));
+        }
+        Some(k) => *k.get_ref(),
+    };
+    let dir = abs_path(
+        cx,
+        b.get_ref().dir.as_ref(),
+        "backup.dir",
+        "/var/backups/etcd",
+    )?;
+    for m in members {
+        if within(&dir, &m.data_dir) || within(&m.data_dir, &dir) {
+            let span = b.get_ref().dir.as_ref().map_or(b.span(), |d| d.span());
+            return Err(cx.at(
+                span,
+                format!(
+                    "backup.dir: `{dir}` and {}'s data directory `{}` must not contain one another (a restore moves data directories aside)",
+                    m.name, m.data_dir
+                ),
+            ));
+        }
+    }
+    Ok(Some(Backup {
+        schedule,
+        keep,
+        dir,
+    }))
 }
 
 fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError> {
@@ -548,8 +642,23 @@ fn assign_networks(
         c.network = Network::Bridge {
             peers_by_name: whole_cluster,
         };
+        let h = &raw.hosts.get_ref()[i];
+        if let Some(p) = m.metrics_port {
+            // Its port would have to be published from the bridge too.
+            let span = h
+                .metrics_port
+                .as_ref()
+                .or(raw.cluster.metrics_port.as_ref())
+                .map_or(h.address.span(), |s| s.span());
+            return Err(cx.at(
+                span,
+                format!(
+                    "metrics_port {p}: {} shares its host with other compose members (a bridge network), where etcd-deploy does not publish a metrics port yet; use systemd mode there, or one compose member per host",
+                    m.name
+                ),
+            ));
+        }
         if !whole_cluster && is_loopback(&m.advertise) {
-            let h = &raw.hosts.get_ref()[i];
             let span = h.advertise.as_ref().unwrap_or(&h.address).span();
             return Err(cx.at(
                 span,
@@ -704,6 +813,7 @@ fn build_member(
         advertise,
         client_port,
         peer_port,
+        metrics_port: None,
         data_dir,
         settings,
         tls: false,

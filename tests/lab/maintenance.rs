@@ -104,3 +104,76 @@ fn nospace_then_compact_defrag_disarm_and_writes_work_again() {
     let out = deploy_ok(&["apply", inv_s]);
     assert!(out.contains("No changes"), "{out}");
 }
+
+/// `metrics_port`: a plain-HTTP metrics listener even with client TLS on,
+/// scraped without certificates; `status` names a member whose listener
+/// does not answer (cut off with an iptables rule matching only this test's
+/// address, removed after).
+#[test]
+fn metrics_listener_is_plain_http_with_tls_and_status_flags_a_silent_one() {
+    let lab = Lab::up(62, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, |s| {
+        s.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmetrics_port = 2381",
+        )
+        .replacen(
+            "[[hosts]]",
+            &format!(
+                "[tls]\nmode = \"generate\"\ndir = \"{}\"\n\n[[hosts]]",
+                pki.display()
+            ),
+            1,
+        )
+    });
+    apply(&inv);
+    let inv_s = path_str(&inv);
+    for i in 1..=3 {
+        let body = sh(std::process::Command::new("curl")
+            .args(["-fsS", &format!("http://{}:2381/metrics", lab.addr(i))]));
+        assert!(
+            String::from_utf8_lossy(&body.stdout).contains("etcd_server_has_leader 1"),
+            "{}",
+            text(&body)
+        );
+    }
+    let st = status_json(&inv);
+    assert_eq!(
+        st[1]["metrics_url"],
+        format!("http://{}:2381", lab.addr(2)),
+        "{st}"
+    );
+
+    let rule: Vec<String> = [
+        "OUTPUT",
+        "-d",
+        &lab.addr(2),
+        "-p",
+        "tcp",
+        "--dport",
+        "2381",
+        "-j",
+        "REJECT",
+    ]
+    .map(String::from)
+    .to_vec();
+    let o = sh(std::process::Command::new("iptables").arg("-I").args(&rule));
+    assert!(o.status.success(), "iptables: {}", text(&o));
+    let o = deploy(&["status", inv_s]);
+    let _ = std::process::Command::new("iptables")
+        .arg("-D")
+        .args(&rule)
+        .output();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    let row = t.lines().find(|l| l.contains("etcd-2")).unwrap_or_default();
+    assert!(row.contains("metrics listener does not answer"), "{t}");
+    assert!(
+        t.lines()
+            .filter(|l| l.contains("etcd-1") || l.contains("etcd-3"))
+            .all(|l| l.ends_with("healthy")),
+        "{t}"
+    );
+    assert_eq!(deploy(&["status", inv_s]).status.code(), Some(0));
+}

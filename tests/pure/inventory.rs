@@ -625,3 +625,44 @@ fn the_command_line_is_consistent() {
     use clap::CommandFactory;
     etcd_deploy::cli::Cli::command().debug_assert();
 }
+
+#[test]
+fn metrics_port_gives_a_plain_http_listener_and_clashes_are_refused() {
+    let i = inv(&GOOD.replace(
+        "version = \"3.5.1\"",
+        "version = \"3.5.1\"\nmetrics_port = 2381",
+    ));
+    let m = &i.members[0];
+    assert_eq!(m.metrics_port, Some(2381));
+    assert_eq!(m.metrics_url().as_deref(), Some("http://10.0.0.1:2381"));
+    let r = member_config::render(&i, m, None).expect("render");
+    assert!(
+        r.config
+            .contains("listen-metrics-urls: \"http://10.0.0.1:2381\""),
+        "{}",
+        r.config
+    );
+    // Off by default: the config is as before (no restart on upgrade of the tool).
+    let plain = inv(GOOD);
+    assert_eq!(plain.members[0].metrics_port, None);
+    let r = member_config::render(&plain, &plain.members[0], None).expect("render");
+    assert!(!r.config.contains("listen-metrics-urls"));
+    // A host's own port wins; the same as its client port is refused.
+    let e = err(&GOOD.replace(
+        "address = \"10.0.0.2\"",
+        "address = \"10.0.0.2\"\nmetrics_port = 2379",
+    ));
+    assert!(e.to_string().contains("hosts[1].metrics_port"), "{e}");
+    assert!(e.to_string().contains("client or peer port"), "{e}");
+    // Not both ways.
+    let e = err(&GOOD
+        .replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmetrics_port = 2381",
+        )
+        .replace(
+            "[release]",
+            "[etcd]\nextra = { \"listen-metrics-urls\" = \"http://0.0.0.0:9000\" }\n\n[release]",
+        ));
+    assert!(e.to_string().contains("also set in etcd.extra"), "{e}");
+}
