@@ -149,7 +149,14 @@ pub enum Command {
     Restore {
         /// The inventory file (see inventory.example.toml)
         inventory: PathBuf,
-        snapshot: PathBuf,
+        /// The snapshot file (on this machine)
+        #[arg(required_unless_present = "latest", conflicts_with = "latest")]
+        snapshot: Option<PathBuf>,
+        /// Use the newest good snapshot: saved here (`snapshots/` beside the
+        /// inventory) or by the hosts' scheduled snapshots ([backup]),
+        /// fetched from its host and checked first
+        #[arg(long)]
+        latest: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

@@ -53,6 +53,11 @@ pub struct HostFacts {
     /// The install directory holds this entry, which is no release of
     /// etcd-deploy's.
     pub install_dir_foreign: Option<String>,
+    /// Digest of the member's scheduled-snapshot files (`backup.rs`), when
+    /// its environment file is there.
+    pub backup_digest: Option<String>,
+    /// Its snapshot timer is running.
+    pub backup_active: bool,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
@@ -156,6 +161,8 @@ impl HostFacts {
                 "config_tls" => f.config_tls = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
                 "pki_loose" => f.pki_loose = v == "yes",
+                "backup_digest" => f.backup_digest = digest(v),
+                "backup_active" => f.backup_active = v == "active",
                 "data_dir_foreign" => f.data_dir_foreign = Some(printable(v)),
                 "install_dir_foreign" => f.install_dir_foreign = Some(printable(v)),
                 _ => {}

@@ -22,6 +22,7 @@
 //! [`snapshot`].
 
 mod access;
+mod backup;
 pub mod cli;
 pub mod commands;
 pub mod error;

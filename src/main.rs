@@ -83,7 +83,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             snapshot::save(&inventory, out).await.map(|()| 0)
         }
         Command::Snapshot(SnapshotCommand::List { inventory, dir }) => {
-            snapshot::list(&inventory, dir).map(|ok| if ok { 0 } else { 1 })
+            snapshot::list(&inventory, dir)
+                .await
+                .map(|ok| if ok { 0 } else { 1 })
         }
         Command::Completions { shell } => {
             clap_complete::generate(
@@ -98,10 +100,15 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Restore {
             inventory,
             snapshot,
+            latest,
             yes,
-        } => lifecycle::restore(&inventory, &snapshot, yes)
-            .await
-            .map(|()| 0),
+        } => {
+            let file = match snapshot {
+                Some(f) if !latest => f,
+                _ => snapshot::latest(&inventory).await?,
+            };
+            lifecycle::restore(&inventory, &file, yes).await.map(|()| 0)
+        }
         Command::Recover { inventory, yes } => {
             lifecycle::recover(&inventory, yes).await.map(|()| 0)
         }

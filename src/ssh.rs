@@ -217,6 +217,55 @@ impl Host {
         .await
     }
 
+    /// Runs a script and streams its stdout into `dest` (created, 0600)
+    /// through a fixed-size buffer: a snapshot of any size from a host.
+    pub async fn run_to_file(
+        &self,
+        step: &str,
+        script: &Script,
+        dest: &std::path::Path,
+    ) -> Result<u64, HostError> {
+        let session = match &self.conn {
+            Conn::Ssh(s) => s,
+            #[cfg(test)]
+            Conn::Fake => return Err(HostError::new(&self.name, step, "no streams in the fake")),
+        };
+        let fail = |e: String| HostError::new(&self.name, step, e);
+        let started = std::time::Instant::now();
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dest)
+            .await
+            .map_err(|e| fail(format!("{}: {e}", dest.display())))?;
+        let mut child = self
+            .command(session, script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| fail(describe(&e)))?;
+        let mut copied = 0;
+        if let Some(stdout) = child.stdout().take() {
+            let mut from = tokio::io::BufReader::with_capacity(1 << 20, stdout);
+            copied = tokio::io::copy(&mut from, &mut file)
+                .await
+                .map_err(|e| fail(format!("receiving {}: {e}", dest.display())))?;
+            file.sync_all()
+                .await
+                .map_err(|e| fail(format!("{}: {e}", dest.display())))?;
+            file.shutdown().await.ok();
+        }
+        let out = child
+            .wait_with_output()
+            .await
+            .map_err(|e| fail(describe(&e)));
+        let r = out.and_then(|out| self.check(step, out));
+        self.trace(script, started, &r);
+        r.map(|_| copied)
+    }
+
     async fn run_with_reader(
         &self,
         step: &str,

@@ -151,6 +151,11 @@ impl Session {
                     host_file_digest: host_file.digest,
                     service_digest: host_file.service_digest,
                     pki_digest,
+                    backup_digest: self
+                        .inv
+                        .backup
+                        .as_ref()
+                        .map(|b| crate::backup::files(&self.inv, b, m).digest()),
                 },
             );
         }

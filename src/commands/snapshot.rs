@@ -3,6 +3,7 @@
 
 use super::output::{self, Mode};
 use super::{Open, Session, with_session};
+use crate::backup;
 use crate::error::Error;
 use crate::exec;
 use crate::snapshot;
@@ -54,16 +55,25 @@ pub struct Listed {
     pub saved: Option<String>,
     /// `ok` (etcd's appended SHA256 matches), or why not.
     pub check: String,
+    /// The member whose host holds it (`[backup]`); `None`: this machine.
+    pub host: Option<String>,
+    #[serde(skip)]
+    pub modified: std::time::SystemTime,
 }
 
 /// Lists the `*.db` files in `dir` (default `snapshots/` beside the
-/// inventory), newest first, each read through to check it. Returns whether
-/// every one checked out. Needs no hosts.
-pub fn list(path: &Path, dir: Option<PathBuf>) -> Result<bool, Error> {
-    // The inventory is validated like every command's, though only its place is used.
-    crate::inventory::Inventory::load(path)?;
+/// inventory), each read through to check it, and with `[backup]` the
+/// snapshots each member's host saved on schedule (checked by etcd's own
+/// tool before they got their name); newest first. Returns whether every one
+/// checked out. Needs hosts only with `[backup]`.
+pub async fn list(path: &Path, dir: Option<PathBuf>) -> Result<bool, Error> {
+    let inv = crate::inventory::Inventory::load(path)?;
     let dir = dir.unwrap_or_else(|| default_dir(path));
-    let rows = listed(&dir)?;
+    let mut rows = listed(&dir)?;
+    if inv.backup.is_some() {
+        rows.extend(on_hosts(path).await?);
+        rows.sort_by_key(|r| std::cmp::Reverse(r.modified));
+    }
     match output::mode() {
         Mode::Json => println!(
             "{}",
@@ -77,6 +87,7 @@ pub fn list(path: &Path, dir: Option<PathBuf>) -> Result<bool, Error> {
                 .iter()
                 .map(|r| {
                     vec![
+                        r.host.clone().unwrap_or_else(|| "(here)".into()),
                         r.path.display().to_string(),
                         super::human_bytes(r.bytes),
                         r.revision.map_or_else(|| "-".into(), |v| v.to_string()),
@@ -87,11 +98,124 @@ pub fn list(path: &Path, dir: Option<PathBuf>) -> Result<bool, Error> {
                 .collect();
             print!(
                 "{}",
-                super::table(&["FILE", "SIZE", "REVISION", "SAVED", "CHECK"], &cells)
+                super::table(
+                    &["HOST", "FILE", "SIZE", "REVISION", "SAVED", "CHECK"],
+                    &cells
+                )
             );
         }
     }
     Ok(rows.iter().all(|r| r.check == "ok"))
+}
+
+/// The snapshots the members' hosts saved on schedule (`[backup]`). A host
+/// that cannot be reached is warned about, not an error.
+async fn on_hosts(path: &Path) -> Result<Vec<Listed>, Error> {
+    with_session(path, &Open::default(), async |s: &Session| {
+        let Some(b) = &s.inv.backup else {
+            return Ok(Vec::new());
+        };
+        let jobs = s.inv.members.iter().map(|m| async move {
+            let host = s.hosts.get(&m.name)?;
+            match host
+                .run("list snapshots", &backup::list(&s.inv, b, m))
+                .await
+            {
+                Ok(out) => Some(backup::parse_list(&out, b, &s.inv, m)),
+                Err(e) => {
+                    s.progress.warn(&e.to_string());
+                    None
+                }
+            }
+        });
+        let found = futures_util::future::join_all(jobs).await;
+        Ok(found
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|saved| {
+                let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(saved.mtime);
+                Listed {
+                    host: Some(saved.member),
+                    path: PathBuf::from(saved.path),
+                    bytes: saved.bytes,
+                    revision: saved.revision,
+                    saved: Some(humantime::format_rfc3339_seconds(t).to_string()),
+                    modified: t,
+                    check: "ok".into(),
+                }
+            })
+            .collect())
+    })
+    .await
+}
+
+/// `restore --latest`: the newest snapshot that checks out, saved here or
+/// on a host (`[backup]`; fetched beside the inventory and checked first).
+pub async fn latest(path: &Path) -> Result<PathBuf, Error> {
+    let inv = crate::inventory::Inventory::load(path)?;
+    let dir = default_dir(path);
+    let mut rows = listed(&dir)?;
+    if inv.backup.is_some() {
+        rows.extend(on_hosts(path).await?);
+    }
+    rows.retain(|r| r.check == "ok");
+    rows.sort_by_key(|r| std::cmp::Reverse(r.modified));
+    let Some(newest) = rows.first() else {
+        return Err(Error::Usage(format!(
+            "no snapshot that checks out in {}{}",
+            dir.display(),
+            if inv.backup.is_some() {
+                " nor on the hosts"
+            } else {
+                " (and no [backup] in the inventory)"
+            }
+        )));
+    };
+    let Some(member) = &newest.host else {
+        output::say(&format!("newest snapshot: {}", newest.path.display()));
+        return Ok(newest.path.clone());
+    };
+    fetch(path, member, &newest.path, &dir).await
+}
+
+/// Streams a snapshot from `member`'s host into `dir` and checks it.
+async fn fetch(path: &Path, member: &str, remote: &Path, dir: &Path) -> Result<PathBuf, Error> {
+    let name = remote
+        .file_name()
+        .ok_or_else(|| Error::Blocked(format!("{}: no file name", remote.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    let dest = dir.join(name);
+    let part = dir.join(format!(".{}.part", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&part);
+    with_session(path, &Open::default(), async |s: &Session| {
+        let host = s
+            .hosts
+            .get(member)
+            .ok_or_else(|| Error::Blocked(format!("{member}: its host cannot be reached")))?;
+        let remote_s = remote.display().to_string();
+        output::say(&format!(
+            "newest snapshot: {member}:{remote_s}; fetching it"
+        ));
+        let fetched = host
+            .run_to_file("fetch snapshot", &backup::read(&remote_s), &part)
+            .await;
+        if let Err(e) = fetched {
+            let _ = std::fs::remove_file(&part);
+            return Err(e.into());
+        }
+        if let Err(e) = snapshot::check_file(&part) {
+            let _ = std::fs::remove_file(&part);
+            return Err(Error::Blocked(format!(
+                "{member}:{remote_s} does not check out: {e}"
+            )));
+        }
+        std::fs::rename(&part, &dest)
+            .map_err(|e| Error::Usage(format!("{}: {e}", dest.display())))?;
+        output::say(&format!("fetched and checked: {}", dest.display()));
+        Ok(dest.clone())
+    })
+    .await
 }
 
 fn listed(dir: &Path) -> Result<Vec<Listed>, Error> {
@@ -123,6 +247,8 @@ fn listed(dir: &Path) -> Result<Vec<Listed>, Error> {
                 bytes: meta.len(),
                 path: p,
                 check,
+                host: None,
+                modified,
             },
         ));
     }

@@ -1,5 +1,6 @@
 //! `destroy`: on every member's host, etcd stopped and disabled and what
-//! etcd-deploy installed removed; data directories kept unless asked.
+//! etcd-deploy installed removed (scheduled snapshots too, but not the
+//! snapshots they saved); data directories kept unless asked.
 
 use super::Env;
 use crate::error::Error;
@@ -12,6 +13,8 @@ pub(crate) async fn destroy(env: &Env<'_>, wipe_data: bool) -> Result<(), Error>
         task.step("stop, disable, remove");
         let r = async {
             let h = env.host(&m.name)?;
+            // Scheduled snapshots stop first (the snapshots saved stay).
+            h.run("destroy", &crate::backup::remove(m)).await?;
             h.run("destroy", &runtime::of(m).remove(env.inv, m)).await?;
             h.run("destroy", &remote::destroy_files(env.inv, m, wipe_data))
                 .await?;

@@ -4,10 +4,11 @@
 //! `current` link, TLS files, and the systemd unit or compose file.
 
 use super::{Env, Readiness};
+use crate::backup;
 use crate::error::Error;
 use crate::facts::Facts;
 use crate::inventory::{FetchMode, Version};
-use crate::plan::{ImageStep, Plan, Prepare};
+use crate::plan::{BackupStep, ImageStep, Plan, Prepare};
 use crate::progress::Task;
 use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
@@ -193,6 +194,22 @@ async fn prepare_one(
             )
             .await?;
         }
+    }
+    match (p.backup, &env.inv.backup) {
+        (Some(BackupStep::Write), Some(b)) => {
+            task.step("write and start scheduled snapshots");
+            host.run(
+                "install scheduled snapshots",
+                &backup::install(env.inv, b, m),
+            )
+            .await?;
+        }
+        (Some(BackupStep::Remove), _) => {
+            task.step("stop scheduled snapshots");
+            host.run("remove scheduled snapshots", &backup::remove(m))
+                .await?;
+        }
+        _ => {}
     }
     if let Some(f) = p.host_file {
         let step = format!("write {f}");

@@ -34,6 +34,8 @@ pub struct Desired {
     pub service_digest: Option<String>,
     /// Digest of the member's TLS files; `None` without TLS.
     pub pki_digest: Option<String>,
+    /// Digest of its scheduled-snapshot files; `None` without `[backup]`.
+    pub backup_digest: Option<String>,
 }
 
 /// Host preparation, run on all hosts in parallel before membership changes.
@@ -50,6 +52,20 @@ pub struct Prepare {
     pub host_file: Option<HostFile>,
     /// Write the TLS certificates and keys (new or changed).
     pub certs: bool,
+    /// Scheduled snapshots (`[backup]`) to write and start, or to remove.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStep>,
+}
+
+/// What happens to a member's scheduled snapshots on its host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupStep {
+    /// Write its files and start its timer (new, changed, or stopped).
+    Write,
+    /// `[backup]` left the inventory: stop the timer, remove its files
+    /// (the snapshots saved stay).
+    Remove,
 }
 
 impl Prepare {
@@ -59,6 +75,7 @@ impl Prepare {
             && self.image.is_none()
             && self.host_file.is_none()
             && !self.certs
+            && self.backup.is_none()
     }
 }
 
@@ -353,6 +370,7 @@ fn decide(
             image: None,
             host_file: None,
             certs: false,
+            backup: None,
         };
         if in_service && running.is_some() && running != Some(want) {
             prep.install = (!h.installed.contains(&want)).then_some(want);
@@ -421,6 +439,13 @@ fn decide(
                 .or_default()
                 .push(RestartReason::ConfigChanged);
         }
+        prep.backup = match d.and_then(|d| d.backup_digest.as_ref()) {
+            Some(want) if h.backup_digest.as_ref() != Some(want) || !h.backup_active => {
+                Some(BackupStep::Write)
+            }
+            None if h.backup_digest.is_some() => Some(BackupStep::Remove),
+            _ => None,
+        };
         if !prep.is_empty() {
             p.prepare.push(prep);
         }

@@ -2,7 +2,7 @@
 //! `plan` prints and what `apply` shows before it acts. Every decision the
 //! plan holds appears here (the JSON view is the serde form of `Plan`).
 
-use super::{Data, HostFile, ImageStep, Plan, RestartReason, Rollback, Scope, Step};
+use super::{BackupStep, Data, HostFile, ImageStep, Plan, RestartReason, Rollback, Scope, Step};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -189,6 +189,13 @@ impl fmt::Display for Plan {
             }
             if prep.certs {
                 what.push("write TLS certificates".to_string());
+            }
+            match prep.backup {
+                Some(BackupStep::Write) => what.push("write and start scheduled snapshots".into()),
+                Some(BackupStep::Remove) => {
+                    what.push("stop scheduled snapshots (saved ones kept)".into())
+                }
+                None => {}
             }
             writeln!(f, "+ {:<12} {}", prep.host, what.join(", "))?;
         }

@@ -1,9 +1,10 @@
 # shellcheck shell=sh
 # Part: what every member's host says, as key=value lines (parsed by
 # facts.rs; the config's first two lines are printed raw and read there).
-# Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR PKI_FILE...
-config=$1 data=$2 pki=$3 install=$4
-shift 4
+# Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR BACKUP_ENV BACKUP_SERVICE
+#   BACKUP_TIMER BACKUP_SCRIPT BACKUP_UNIT PKI_FILE...
+config=$1 data=$2 pki=$3 install=$4 benv=$5 bservice=$6 btimer=$7 bscript=$8 bunit=$9
+shift 9
 # The first entry of DIR that is none of the PATTERNs (DIR itself when it is
 # not a directory); nothing when DIR is absent or holds only those.
 foreign() {
@@ -33,6 +34,10 @@ if [ -f "$config" ]; then
   grep -q '^client-transport-security:' "$config" && echo "config_tls=yes"
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
+if [ -f "$benv" ]; then
+  echo "backup_digest=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  echo "backup_active=$(systemctl is-active "$bunit" 2>/dev/null)"
+fi
 if [ -f "$pki/ca.crt" ]; then
   echo "pki_digest=$(cd "$pki" && cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
   for k in "$pki"/*.key; do

@@ -185,6 +185,8 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
         layout::pki_dir(m),
         inv.cluster.install_dir.clone(),
     ];
+    args.extend(crate::backup::fact_paths(m));
+    args.push(crate::backup::unit(m));
     args.extend(layout::PKI_FILES.iter().map(|f| f.to_string()));
     Script::new("etcd-deploy-facts", include_str!("facts.sh"), args)
 }

@@ -177,3 +177,135 @@ fn metrics_listener_is_plain_http_with_tls_and_status_flags_a_silent_one() {
     );
     assert_eq!(deploy(&["status", inv_s]).status.code(), Some(0));
 }
+
+/// Members' snapshots saved by each host on `[backup]`'s schedule, as `snapshot list -o json` shows them.
+fn saved_on_hosts(inv: &std::path::Path) -> Vec<serde_json::Value> {
+    let o = deploy(&["snapshot", "list", path_str(inv), "-o", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    v.as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r["host"].is_string())
+        .collect()
+}
+
+/// `[backup]`: each host saves its member's snapshot on schedule (a systemd
+/// timer, here every 3 s), checked and named by revision, the newest `keep`
+/// kept; `snapshot list` shows them across hosts; `restore --latest` fetches
+/// the newest, checks it and restores it; without `[backup]` apply stops the
+/// timers and the saved snapshots stay.
+#[test]
+fn scheduled_snapshots_are_saved_pruned_listed_and_restored() {
+    let lab = Lab::up(64, 3);
+    let with_backup = |s: String| {
+        s.replace(
+            "[release]",
+            "[backup]\nschedule = \"*:*:0/3\"\nkeep = 2\n\n[release]",
+        )
+    };
+    let inv = lab.inventory(3, with_backup);
+    let out = apply(&inv);
+    assert!(out.contains("write and start scheduled snapshots"), "{out}");
+    assert!(apply(&inv).contains("No changes"));
+
+    let rev = rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        let mut last = 0;
+        for i in 0..20 {
+            let r = c.put(format!("kept/{i}"), "v", None).await.expect("put");
+            last = r.header().map_or(0, |h| h.revision());
+        }
+        last
+    });
+    // Every member's host saves snapshots; two per member stay.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let rows = saved_on_hosts(&inv);
+        let covering = |m: &str| {
+            rows.iter()
+                .filter(|r| r["host"] == m && r["revision"].as_i64() >= Some(rev))
+                .count()
+        };
+        if ["etcd-1", "etcd-2", "etcd-3"]
+            .iter()
+            .all(|m| covering(m) >= 2)
+        {
+            for m in ["etcd-1", "etcd-2", "etcd-3"] {
+                let n = rows.iter().filter(|r| r["host"] == m).count();
+                assert!(n <= 2, "keep = 2, yet {n} on {m}: {rows:?}");
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no two snapshots per member within 60 s: {rows:?}\n{}",
+            lab.ssh(
+                1,
+                "journalctl -u 'etcd-deploy-backup@*' --no-pager | tail -20"
+            )
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let listing = deploy_ok(&["snapshot", "list", path_str(&inv)]);
+    assert!(
+        listing.contains("HOST") && listing.contains("etcd-2"),
+        "{listing}"
+    );
+
+    // Keys written after the snapshot are gone after the restore; the ones
+    // before are back.
+    rt().block_on(async {
+        let mut c = client(&lab.url(2)).await;
+        c.delete(
+            "kept/",
+            Some(etcd_client::DeleteOptions::new().with_prefix()),
+        )
+        .await
+        .expect("delete");
+    });
+    // The timers keep saving: stop them so the newest is the one checked above.
+    for i in 1..=3 {
+        lab.ssh(
+            i,
+            &format!("systemctl stop etcd-deploy-backup@etcd-{i}.timer"),
+        );
+    }
+    let out = deploy_ok(&["restore", path_str(&inv), "--latest", "--yes"]);
+    assert!(out.contains("fetched and checked"), "{out}");
+    let n = rt().block_on(async {
+        let mut c = client(&lab.url(3)).await;
+        let r = c
+            .get("kept/", Some(etcd_client::GetOptions::new().with_prefix()))
+            .await
+            .expect("get");
+        r.kvs().len()
+    });
+    assert_eq!(n, 20, "every key written before the snapshot is back");
+    assert_cluster(&lab, 3);
+    // The restore brought the hosts back to the inventory: timers running.
+    for i in 1..=3 {
+        let state = lab.ssh(
+            i,
+            &format!("systemctl is-active etcd-deploy-backup@etcd-{i}.timer"),
+        );
+        assert_eq!(state.trim(), "active");
+    }
+    assert!(apply(&inv).contains("No changes"));
+
+    // Without [backup]: timers stopped and removed, snapshots kept.
+    let plain = lab.inventory(3, |s| s);
+    let out = apply(&plain);
+    assert!(out.contains("stop scheduled snapshots"), "{out}");
+    for i in 1..=3 {
+        let state = lab.ssh(
+            i,
+            &format!("systemctl is-active etcd-deploy-backup@etcd-{i}.timer || true"),
+        );
+        assert_ne!(state.trim(), "active");
+        let left = lab.ssh(i, &format!("ls /var/backups/etcd/etcd-{i} | wc -l"));
+        assert_eq!(left.trim(), "2", "saved snapshots stay");
+    }
+    assert!(apply(&plain).contains("No changes"));
+}

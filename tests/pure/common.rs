@@ -104,6 +104,7 @@ pub fn to_desired(r: Rendered, h: HostFile) -> Desired {
         host_file_digest: h.digest,
         service_digest: h.service_digest,
         pki_digest: None,
+        backup_digest: None,
     }
 }
 

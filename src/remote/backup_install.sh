@@ -1,0 +1,22 @@
+# shellcheck shell=sh
+# Installs the scheduled snapshots of one member ([backup]): the job script,
+# the template service and timer (shared by the host's members), the
+# member's environment file, its snapshot directory (the etcd user's, 0700),
+# then enables and starts its timer.
+# Arguments: SCRIPT SERVICE TIMER ENV DIR UNIT SCRIPT_TEXT SERVICE_TEXT TIMER_TEXT ENV_TEXT
+set -eu
+script=$1 service=$2 timer=$3 env=$4 dir=$5 unit=$6
+shift 6
+write() {
+  printf '%s' "$2" >"$1.tmp"
+  chmod "$3" "$1.tmp"
+  mv "$1.tmp" "$1"
+}
+install -d -m 0755 "${script%/*}"
+install -d -m 0700 -o etcd -g etcd "${dir%/*}" "$dir"
+write "$script" "$1" 0755
+write "$service" "$2" 0644
+write "$timer" "$3" 0644
+write "$env" "$4" 0644
+systemctl daemon-reload
+systemctl enable --now "$unit" >/dev/null 2>&1 || systemctl enable --now "$unit"
