@@ -114,7 +114,7 @@ fn env_as_json_and_snapshot_list_need_no_hosts() {
     assert_eq!(v[0]["bytes"], 100, "{v}");
     assert_ne!(v[0]["check"], "ok", "{v}");
     let o = run(&["snapshot", "list", inv_s]);
-    assert!(stdout(&o).starts_with("FILE "), "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("HOST "), "{}", stdout(&o));
 }
 
 #[test]

@@ -770,3 +770,43 @@ fn a_member_removed_by_an_interrupted_run_is_retired_from_its_record() {
     f.recorded.remove("etcd-9");
     assert!(plan(&i, &f, &desired(&i)).is_empty());
 }
+
+/// `[backup]`'s files are part of the plan like the unit: written when
+/// missing, changed or when the timer stopped; removed when `[backup]`
+/// leaves the inventory; nothing when they match and the timer runs.
+#[test]
+fn scheduled_snapshots_are_written_restarted_and_removed() {
+    use etcd_deploy::plan::BackupStep;
+    let i = inv(GOOD);
+    let mut want = desired(&i);
+    for d in want.values_mut() {
+        d.backup_digest = Some("b".repeat(64));
+    }
+    let backup_of = |p: &Plan, host: &str| {
+        p.prepare
+            .iter()
+            .find(|x| x.host == host)
+            .and_then(|x| x.backup)
+    };
+    let mut f = converged(&i);
+    let p = plan(&i, &f, &want);
+    assert_eq!(backup_of(&p, "etcd-1"), Some(BackupStep::Write), "{p}");
+    assert!(
+        p.to_string()
+            .contains("write and start scheduled snapshots"),
+        "{p}"
+    );
+    assert!(p.steps.is_empty(), "no member restarts for it: {p}");
+    for h in f.hosts.values_mut() {
+        h.backup_digest = Some("b".repeat(64));
+        h.backup_active = true;
+    }
+    assert!(plan(&i, &f, &want).is_empty());
+    f.hosts.get_mut("etcd-2").expect("etcd-2").backup_active = false;
+    let p = plan(&i, &f, &want);
+    assert_eq!(backup_of(&p, "etcd-2"), Some(BackupStep::Write), "{p}");
+    assert_eq!(backup_of(&p, "etcd-1"), None, "{p}");
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(backup_of(&p, "etcd-3"), Some(BackupStep::Remove), "{p}");
+    assert!(p.to_string().contains("saved ones kept"), "{p}");
+}
