@@ -254,8 +254,17 @@ fn scheduled_snapshots_are_saved_pruned_listed_and_restored() {
         "{listing}"
     );
 
-    // Keys written after the snapshot are gone after the restore; the ones
-    // before are back.
+    // The timers stop first (and a job under way finishes), so the newest
+    // snapshot is one taken before the keys are deleted.
+    for i in 1..=3 {
+        lab.ssh(
+            i,
+            &format!(
+                "systemctl stop etcd-deploy-backup@etcd-{i}.timer; while systemctl is-active -q etcd-deploy-backup@etcd-{i}.service; do sleep 0.1; done"
+            ),
+        );
+    }
+    // Keys deleted after the snapshot are back after the restore.
     rt().block_on(async {
         let mut c = client(&lab.url(2)).await;
         c.delete(
@@ -265,13 +274,6 @@ fn scheduled_snapshots_are_saved_pruned_listed_and_restored() {
         .await
         .expect("delete");
     });
-    // The timers keep saving: stop them so the newest is the one checked above.
-    for i in 1..=3 {
-        lab.ssh(
-            i,
-            &format!("systemctl stop etcd-deploy-backup@etcd-{i}.timer"),
-        );
-    }
     let out = deploy_ok(&["restore", path_str(&inv), "--latest", "--yes"]);
     assert!(out.contains("fetched and checked"), "{out}");
     let n = rt().block_on(async {
