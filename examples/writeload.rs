@@ -52,20 +52,33 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let lost = rt.block_on(writer::lost_writes(
-        &urls[0],
-        &report,
-        &prefix,
-        tls.as_ref(),
-    ));
+    // Read back through the first member that answers (the operation may
+    // have removed the first one).
+    let lost = rt.block_on(async {
+        let mut last = Err("no URL".to_string());
+        for url in &urls {
+            last = writer::lost_writes(url, &report, &prefix, tls.as_ref())
+                .await
+                .map_err(|e| e.to_string());
+            if last.is_ok() {
+                break;
+            }
+        }
+        last
+    });
     let lost = match lost {
         Ok(l) => l.len().to_string(),
-        Err(e) => format!("\"unknown: {e}\""),
+        Err(e) => serde_json::Value::from(format!("unknown: {e}")).to_string(),
     };
+    let gap_end = (started + report.longest_gap_end)
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     println!(
-        "{{\"acked\": {}, \"failed_attempts\": {}, \"longest_gap_ms\": {}, \"lost\": {lost}}}",
+        "{{\"acked\": {}, \"failed_attempts\": {}, \"longest_gap_ms\": {}, \"longest_gap_end\": {}.{:03}, \"lost\": {lost}}}",
         report.acked.len(),
         report.failed_attempts,
-        report.longest_gap.as_millis()
+        report.longest_gap.as_millis(),
+        gap_end.as_secs(),
+        gap_end.subsec_millis()
     );
 }

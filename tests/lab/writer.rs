@@ -50,6 +50,8 @@ pub struct WriteReport {
     pub failed_attempts: usize,
     /// The longest time between two acknowledged writes.
     pub longest_gap: Duration,
+    /// When that gap ended, since the writer started (to find its cause in a log).
+    pub longest_gap_end: Duration,
     /// The first failures, as (time since start, endpoint, error), to explain stalls.
     pub failures: Vec<(Duration, String, String)>,
 }
@@ -100,6 +102,7 @@ async fn write_loop(
         acked: Vec::new(),
         failed_attempts: 0,
         longest_gap: Duration::ZERO,
+        longest_gap_end: Duration::ZERO,
         failures: Vec::new(),
     };
     let begin = Instant::now();
@@ -126,7 +129,10 @@ async fn write_loop(
         }
         if result.is_ok() {
             let now = Instant::now();
-            report.longest_gap = report.longest_gap.max(now - last);
+            if now - last > report.longest_gap {
+                report.longest_gap = now - last;
+                report.longest_gap_end = begin.elapsed();
+            }
             last = now;
             report.acked.push(key);
             n += 1;
