@@ -112,12 +112,15 @@ pub fn member_sans(m: &Member) -> Vec<String> {
 pub fn prepare(inv: &Inventory, rotate: bool) -> Result<(), TlsError> {
     match &inv.tls {
         TlsMode::Off => Ok(()),
-        TlsMode::Generate { dir } => generate(inv, dir, rotate),
+        TlsMode::Generate {
+            dir,
+            renew_before_days,
+        } => generate(inv, dir, rotate, *renew_before_days),
         TlsMode::Provided { dir } => validate(inv, dir),
     }
 }
 
-fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
+fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Result<(), TlsError> {
     let p = Paths::new(dir);
     std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
     set_mode(dir, 0o700)?;
@@ -143,6 +146,12 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
         write_public(&p.ca(), &cert.pem())?;
         key
     };
+    if let Some(days) = expiring(&read(&p.ca())?, renew_days) {
+        eprintln!(
+            "warning: the CA ({}) expires in {days} days; etcd-deploy does not rotate a CA by itself yet: plan a CA rotation before then (docs/security.md)",
+            p.ca().display()
+        );
+    }
     let issuer = Issuer::from_ca_cert_pem(&read(&p.ca())?, &ca_key)
         .map_err(|e| err(format!("{}: {e}", p.ca().display())))?;
     let both = [
@@ -152,16 +161,26 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool) -> Result<(), TlsError> {
     for m in &inv.members {
         for kind in ["server", "peer"] {
             let who = format!("{}.{kind}", m.name);
-            let covers = read(&p.cert(&who))
-                .ok()
-                .is_some_and(|pem| missing_sans(&pem, &member_sans(m)).is_empty());
-            if rotate || !covers || !p.key(&who).exists() {
+            let pem = read(&p.cert(&who)).ok();
+            let covers = pem
+                .as_deref()
+                .is_some_and(|pem| missing_sans(pem, &member_sans(m)).is_empty());
+            let renew = pem.as_deref().and_then(|pem| expiring(pem, renew_days));
+            if let Some(days) = renew {
+                eprintln!(
+                    "note: {who}.crt expires in {days} days (tls.renew_before_days = {renew_days}): renewed; the member restarts with it"
+                );
+            }
+            if rotate || !covers || renew.is_some() || !p.key(&who).exists() {
                 issue(&p, &issuer, &who, &m.name, member_sans(m), &both)?;
             }
         }
     }
     for who in ["client", "operator"] {
-        if !p.cert(who).exists() || !p.key(who).exists() {
+        let renew = read(&p.cert(who))
+            .ok()
+            .and_then(|pem| expiring(&pem, renew_days));
+        if renew.is_some() || !p.cert(who).exists() || !p.key(who).exists() {
             let cn = if who == "client" {
                 "etcd-deploy"
             } else {
@@ -197,10 +216,24 @@ fn issue(
     ];
     params.extended_key_usages = eku.to_vec();
     params.use_authority_key_identifier_extension = true;
-    validity(&mut params, 825);
+    validity(&mut params, i64::from(crate::inventory::LEAF_CERT_DAYS));
     let cert = params.signed_by(&key, issuer).map_err(err)?;
     write_secret(&p.key(who), &key.serialize_pem())?;
     write_public(&p.cert(who), &cert.pem())
+}
+
+/// Days left when a certificate expires within `window` days (or is past
+/// it, or cannot be read); `None` when it has longer.
+fn expiring(pem: &str, window: u32) -> Option<u64> {
+    let left = match cert_info(pem) {
+        Ok(i) => i
+            .not_after
+            .duration_since(SystemTime::now())
+            .map(|d| d.as_secs() / 86400)
+            .unwrap_or(0),
+        Err(_) => 0,
+    };
+    (left < u64::from(window)).then_some(left)
 }
 
 fn validity(params: &mut CertificateParams, days: i64) {
@@ -311,7 +344,7 @@ fn missing_sans(pem: &str, want: &[String]) -> Vec<String> {
 pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, TlsError> {
     let dir = match &inv.tls {
         TlsMode::Off => return Ok(None),
-        TlsMode::Generate { dir } | TlsMode::Provided { dir } => dir,
+        TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
     };
     let p = Paths::new(dir);
     let (s, pe) = (format!("{}.server", m.name), format!("{}.peer", m.name));
@@ -328,7 +361,7 @@ pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, 
 pub fn client_files(inv: &Inventory, who: &str) -> Result<Option<ClientFiles>, TlsError> {
     let dir = match &inv.tls {
         TlsMode::Off => return Ok(None),
-        TlsMode::Generate { dir } | TlsMode::Provided { dir } => dir,
+        TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
     };
     let p = Paths::new(dir);
     Ok(Some(ClientFiles {

@@ -182,7 +182,7 @@ fn env_values(inv: &crate::inventory::Inventory) -> Vec<(&'static str, String)> 
         ("ETCDCTL_API", "3".to_string()),
         ("ETCDCTL_ENDPOINTS", endpoints.join(",")),
     ];
-    if let crate::inventory::TlsMode::Generate { dir }
+    if let crate::inventory::TlsMode::Generate { dir, .. }
     | crate::inventory::TlsMode::Provided { dir } = &inv.tls
     {
         let p = crate::tls::Paths::new(dir);

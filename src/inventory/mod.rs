@@ -50,6 +50,10 @@ pub struct Backup {
     pub dir: String,
 }
 
+/// How long generated member, client and operator certificates are issued
+/// for (`tls.rs`); `tls.renew_before_days` must be shorter.
+pub const LEAF_CERT_DAYS: u32 = 825;
+
 /// How the controller reaches members' client port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -101,8 +105,12 @@ pub enum FetchMode {
 pub enum TlsMode {
     /// Plain http.
     Off,
-    /// etcd-deploy keeps a CA and certificates in `dir` on the controller.
-    Generate { dir: PathBuf },
+    /// etcd-deploy keeps a CA and certificates in `dir` on the controller;
+    /// `apply` renews a certificate that expires within `renew_before_days`.
+    Generate {
+        dir: PathBuf,
+        renew_before_days: u32,
+    },
     /// The operator's own files in `dir` (same layout), checked before use.
     Provided { dir: PathBuf },
 }

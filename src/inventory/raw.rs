@@ -36,6 +36,7 @@ pub(super) struct RawBackup {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawTls {
     pub mode: Option<Spanned<String>>,
+    pub renew_before_days: Option<Spanned<u32>>,
     pub dir: Option<Spanned<String>>,
 }
 

@@ -220,6 +220,21 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         (Tls::Off, _, _) => TlsMode::Off,
         (Tls::Generate, dir, _) => TlsMode::Generate {
             dir: dir.unwrap_or_else(|| relative_to(cx.path, "pki")),
+            renew_before_days: match &raw.tls.renew_before_days {
+                None => 30,
+                Some(d) if *d.get_ref() == 0 || *d.get_ref() >= LEAF_CERT_DAYS => {
+                    return Err(cx.field(
+                        d,
+                        "tls.renew_before_days",
+                        format!(
+                            "between 1 and {} (certificates are issued for {} days)",
+                            LEAF_CERT_DAYS - 1,
+                            LEAF_CERT_DAYS
+                        ),
+                    ));
+                }
+                Some(d) => *d.get_ref(),
+            },
         },
         (Tls::Provided, Some(dir), _) => TlsMode::Provided { dir },
         (Tls::Provided, None, Some(m)) => {

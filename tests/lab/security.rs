@@ -349,3 +349,69 @@ fn finding_6_a_release_holding_a_symlink_is_not_installed() {
         "nothing left"
     );
 }
+
+/// A generated certificate within `tls.renew_before_days` of its expiry is
+/// renewed by `apply` and rolled out like a rotation (only that member
+/// restarts, writes flowing); `plan` says so first. The expiring one is made
+/// here, signed by the cluster's own CA, valid for 10 more days.
+#[test]
+fn a_certificate_near_its_expiry_is_renewed_by_apply() {
+    let lab = Lab::up(68, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, with_tls("generate", &pki));
+    apply(&inv);
+    let who = pki.join("etcd-2.server.crt");
+    let short = {
+        let ca_key =
+            rcgen::KeyPair::from_pem(&std::fs::read_to_string(pki.join("ca.key")).expect("ca.key"))
+                .expect("ca key");
+        let issuer = rcgen::Issuer::from_ca_cert_pem(
+            &std::fs::read_to_string(pki.join("ca.crt")).expect("ca.crt"),
+            &ca_key,
+        )
+        .expect("issuer");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let mut params = rcgen::CertificateParams::new(vec![
+            "etcd-2".to_string(),
+            lab.addr(2),
+            "localhost".into(),
+            "127.0.0.1".into(),
+        ])
+        .expect("params");
+        params.extended_key_usages = vec![
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(10);
+        let cert = params.signed_by(&key, &issuer).expect("sign");
+        std::fs::write(pki.join("etcd-2.server.key"), key.serialize_pem()).expect("key");
+        cert.pem()
+    };
+    std::fs::write(&who, &short).expect("write cert");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let tls = Tls::from_dir(&pki, "operator").expect("operator identity");
+    let writer = Writer::start(urls.clone(), "renew/", Some(tls.clone()));
+    let out = apply(&inv);
+    let report = writer.stop();
+    assert!(
+        out.contains("etcd-2.server.crt expires in 9 days")
+            || out.contains("etcd-2.server.crt expires in 10 days"),
+        "{out}"
+    );
+    let restarted: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("~ ") && l.contains("restart"))
+        .collect();
+    assert_eq!(restarted.len(), 1, "only etcd-2 restarts: {out}");
+    assert!(restarted[0].contains("etcd-2"), "{out}");
+    let renewed = std::fs::read_to_string(&who).expect("read");
+    assert_ne!(renewed, short, "renewed on the controller");
+    let on_host = lab.ssh(2, "cat /etc/etcd/pki/etcd-2/server.crt");
+    assert_eq!(on_host.trim(), renewed.trim(), "and on the host");
+    assert_no_loss_tls("renewal", &urls[0], &report, "renew/", Some(&tls));
+    assert!(apply(&inv).contains("No changes"));
+}

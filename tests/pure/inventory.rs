@@ -666,3 +666,35 @@ fn metrics_port_gives_a_plain_http_listener_and_clashes_are_refused() {
         ));
     assert!(e.to_string().contains("also set in etcd.extra"), "{e}");
 }
+
+#[test]
+fn renewal_window_is_checked() {
+    let with = |days: &str| {
+        GOOD.replace(
+            "[ssh]",
+            &format!("[tls]\nmode = \"generate\"\nrenew_before_days = {days}\n\n[ssh]"),
+        )
+    };
+    let i = inv(&with("60"));
+    assert!(matches!(
+        i.tls,
+        etcd_deploy::inventory::TlsMode::Generate {
+            renew_before_days: 60,
+            ..
+        }
+    ));
+    for bad in ["0", "825"] {
+        let e = err(&with(bad));
+        assert!(e.to_string().contains("tls.renew_before_days"), "{e}");
+        assert!(e.to_string().contains("between 1 and 824"), "{e}");
+    }
+    // The default: 30 days.
+    let i = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    assert!(matches!(
+        i.tls,
+        etcd_deploy::inventory::TlsMode::Generate {
+            renew_before_days: 30,
+            ..
+        }
+    ));
+}

@@ -442,7 +442,7 @@ fn plan_removes_dead_member_first_only_with_quorum() {
 fn tls_inventory_makes_https_urls_and_config() {
     let i = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
     assert!(
-        matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir } if dir.ends_with("pki"))
+        matches!(&i.tls, etcd_deploy::inventory::TlsMode::Generate { dir, .. } if dir.ends_with("pki"))
     );
     assert_eq!(i.members[0].peer_url(), "https://10.0.0.1:2380");
     let r = member_config::render(&i, &i.members[0], None).expect("render");
