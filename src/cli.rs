@@ -114,7 +114,7 @@ pub enum Command {
     },
     /// Write a commented inventory (TLS generation on) from flags, or prompts on a terminal
     #[command(
-        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17 --user admin --become"
+        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17 --user admin --become\n  etcd-deploy init found.toml --from-cluster http://10.0.0.11:2379 --user admin --become   # describe a running cluster"
     )]
     Init {
         /// Where to write it
@@ -127,8 +127,26 @@ pub enum Command {
         #[arg(long)]
         version: Option<String>,
         /// A member: NAME=ADDRESS or ADDRESS (repeat for each)
-        #[arg(long = "host", value_name = "NAME=ADDRESS")]
+        #[arg(
+            long = "host",
+            value_name = "NAME=ADDRESS",
+            conflicts_with = "from_cluster"
+        )]
         hosts: Vec<String>,
+        /// Describe a running cluster instead: a client URL of it (repeat for
+        /// more); members, addresses, ports and version from etcd, each
+        /// member's data directory and settings from its host over SSH
+        #[arg(long, value_name = "URL")]
+        from_cluster: Vec<String>,
+        /// With --from-cluster: SSH private key for the hosts
+        #[arg(long, value_name = "FILE", requires = "from_cluster")]
+        identity_file: Option<PathBuf>,
+        /// With --from-cluster: known_hosts file for the hosts
+        #[arg(long, value_name = "FILE", requires = "from_cluster")]
+        known_hosts_file: Option<PathBuf>,
+        /// With --from-cluster: ask etcd only, not the hosts
+        #[arg(long, requires = "from_cluster")]
+        no_ssh: bool,
         /// SSH user
         #[arg(long)]
         user: Option<String>,

@@ -39,6 +39,18 @@ pub(crate) async fn hosts(
     (facts, failed)
 }
 
+/// Which members the cluster facts ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// Those etcd-deploy runs (and those whose host SSH cannot reach): what
+    /// planning decides on.
+    Running,
+    /// Every member, whoever started its etcd: for the commands that only
+    /// use etcd's API (a cluster made by hand, described by `init
+    /// --from-cluster`).
+    Every,
+}
+
 /// Asks every running member for its status and one of them for the member list.
 pub(crate) async fn cluster(
     inv: &Inventory,
@@ -46,12 +58,13 @@ pub(crate) async fn cluster(
     host_facts: &BTreeMap<String, HostFacts>,
     unreachable: &BTreeMap<String, String>,
     access: &Access,
+    ask: Ask,
 ) -> ClusterFacts {
     // Running members, and members whose host SSH cannot reach (their etcd
     // may still serve: asked directly unless the inventory says tunnel).
     let jobs = inv.members.iter().filter_map(|m| {
         let host = hosts.get(&m.name);
-        let active = host_facts.get(&m.name).is_some_and(|f| f.active);
+        let active = host_facts.get(&m.name).is_some_and(|f| f.active) || ask == Ask::Every;
         let running = active && host.is_some();
         let direct = access.direct(m).is_some() && unreachable.contains_key(&m.name);
         if !running && !direct {

@@ -5,7 +5,9 @@ use clap::{CommandFactory, Parser};
 use etcd_deploy::cli::{
     AlarmCommand, CertsCommand, Cli, Command, Output, RollingArgs, SnapshotCommand,
 };
-use etcd_deploy::commands::{apply, init, lifecycle, maintenance, output, snapshot, status};
+use etcd_deploy::commands::{
+    apply, from_cluster, init, lifecycle, maintenance, output, snapshot, status,
+};
 use etcd_deploy::error::Error;
 use etcd_deploy::inventory::Version;
 use etcd_deploy::plan;
@@ -126,11 +128,38 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Init {
             path,
             name,
+            from_cluster,
+            identity_file,
+            known_hosts_file,
+            no_ssh,
+            user,
+            become_root,
+            force,
+            ..
+        } if !from_cluster.is_empty() => from_cluster::from_cluster(
+            &path,
+            from_cluster::FromCluster {
+                urls: from_cluster,
+                name,
+                user,
+                become_root,
+                identity_file: identity_file.map(|f| std::path::absolute(&f).unwrap_or(f)),
+                known_hosts_file: known_hosts_file.map(|f| std::path::absolute(&f).unwrap_or(f)),
+                ssh: !no_ssh,
+                force,
+            },
+        )
+        .await
+        .map(|()| 0),
+        Command::Init {
+            path,
+            name,
             version,
             hosts,
             user,
             become_root,
             force,
+            ..
         } => init::init(
             &path,
             init::InitArgs {

@@ -30,9 +30,9 @@ pub async fn defrag(path: &Path, opts: DefragOptions) -> Result<(), Error> {
         // Free-page counts catch up with a compaction first (`etcdctl
         // compact`, or etcd's own auto-compaction, may have run since the
         // last write).
-        let before = s.facts().await?;
+        let before = s.api_facts().await?;
         exec::refresh_free_pages(&s.env(), &live(&before)?).await?;
-        let facts = s.facts().await?;
+        let facts = s.api_facts().await?;
         let p = maintenance::defrag(&s.inv, &facts, opts).map_err(Error::Blocked)?;
         for t in &p.order {
             output::say(&format!(
@@ -83,7 +83,7 @@ pub async fn defrag(path: &Path, opts: DefragOptions) -> Result<(), Error> {
 /// `compact --retain N`: discards the history before the last N revisions.
 pub async fn compact(path: &Path, retain: u64) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let facts = s.facts().await?;
+        let facts = s.api_facts().await?;
         let revision = facts
             .cluster
             .status
@@ -120,7 +120,7 @@ pub async fn compact(path: &Path, retain: u64) -> Result<(), Error> {
 /// Returns whether none is raised.
 pub async fn alarm_list(path: &Path) -> Result<bool, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let facts = s.facts().await?;
+        let facts = s.api_facts().await?;
         live(&facts)?;
         let rows: Vec<(String, String, String)> = facts
             .cluster
@@ -166,7 +166,7 @@ pub async fn alarm_list(path: &Path) -> Result<bool, Error> {
 /// one may not be cleared.
 pub async fn alarm_disarm(path: &Path) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        let facts = s.facts().await?;
+        let facts = s.api_facts().await?;
         let live = live(&facts)?;
         let clear = maintenance::disarm(&s.inv, &facts).map_err(Error::Blocked)?;
         if clear.is_empty() {

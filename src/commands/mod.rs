@@ -2,6 +2,7 @@
 //! the library: facts → plan → execute, or facts → report.
 
 pub mod apply;
+pub mod from_cluster;
 pub mod init;
 pub mod lifecycle;
 pub mod maintenance;
@@ -120,10 +121,28 @@ impl Session {
     }
 
     pub async fn facts(&self) -> Result<Facts, Error> {
+        self.gather(gather::Ask::Running).await
+    }
+
+    /// The facts with every member's etcd asked, whoever started it: for
+    /// the commands that work through etcd's API only (maintenance,
+    /// snapshots), which serve clusters etcd-deploy did not make too.
+    pub async fn api_facts(&self) -> Result<Facts, Error> {
+        self.gather(gather::Ask::Every).await
+    }
+
+    async fn gather(&self, ask: gather::Ask) -> Result<Facts, Error> {
         let (hosts, mut unreachable) = gather::hosts(&self.inv, &self.hosts).await;
         unreachable.extend(self.unreachable.clone());
-        let cluster =
-            gather::cluster(&self.inv, &self.hosts, &hosts, &unreachable, &self.access).await;
+        let cluster = gather::cluster(
+            &self.inv,
+            &self.hosts,
+            &hosts,
+            &unreachable,
+            &self.access,
+            ask,
+        )
+        .await;
         Ok(Facts {
             hosts,
             unreachable,

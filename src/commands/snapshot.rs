@@ -264,7 +264,7 @@ pub fn revision_in_name(p: &Path) -> Option<i64> {
 
 /// The inventory members that answer now.
 async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
-    let facts = s.facts().await?;
+    let facts = s.api_facts().await?;
     if facts.cluster.status.is_empty() {
         return Err(Error::Blocked("no member answers".into()));
     }

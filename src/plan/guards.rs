@@ -13,6 +13,7 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts) -> Option<String> {
         other_cluster,
         runtime_switched,
         foreign_dirs,
+        not_ours,
     ]
     .iter()
     .find_map(|guard| guard(inv, facts))
@@ -47,6 +48,43 @@ fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
         m.ssh.address,
         if names.len() > 1 { "s" } else { "" },
         names.join(", ")
+    ))
+}
+
+/// A member whose host holds its data (etcd has run there) while
+/// etcd-deploy never set it up (no config file of its own there, no record
+/// of it on this controller): made by hand or by another tool, e.g. an
+/// inventory written by `init --from-cluster`. Starting etcd-deploy's own
+/// unit for it would put a second etcd on its ports and data.
+fn not_ours(inv: &Inventory, facts: &Facts) -> Option<String> {
+    // The cluster facts ask only the members etcd-deploy runs, so a cluster
+    // made wholly by hand shows no member list at all. With one, a member
+    // that is not in it is a new one joining (its old data moved aside).
+    let list = facts.cluster.members.as_deref();
+    let found: Vec<&str> = inv
+        .members
+        .iter()
+        .filter(|m| {
+            let h = facts.hosts.get(&m.name);
+            list.is_none_or(|l| l.iter().any(|e| e.is(m)))
+                && h.is_some_and(|h| {
+                    !h.active
+                        && h.has_data
+                        && h.config_digest.is_none()
+                        && h.config_cluster.is_none()
+                })
+                && !facts.recorded.contains_key(&m.name)
+        })
+        .map(|m| m.name.as_str())
+        .collect();
+    if found.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{} hold{} etcd data, but etcd-deploy did not set {} up (no config file of its own on the host, no record of it here): made by hand or by another tool; taking over running members is not built yet, so nothing is changed (status, snapshot save, defrag, compact and alarm work with such a cluster; or move the data aside for a fresh member)",
+        found.join(", "),
+        if found.len() == 1 { "s" } else { "" },
+        if found.len() == 1 { "it" } else { "them" }
     ))
 }
 

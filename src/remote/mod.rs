@@ -191,6 +191,16 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     Script::new("etcd-deploy-facts", include_str!("facts.sh"), args)
 }
 
+/// What runs member `name` on a host etcd-deploy did not set up (`init
+/// --from-cluster`): its process, unit, settings' source, data directory.
+pub(crate) fn discover_member(name: &str) -> Script {
+    Script::new(
+        "etcd-deploy-discover-member",
+        include_str!("discover_member.sh"),
+        [name],
+    )
+}
+
 /// The first part of a restore: the snapshot received on stdin and checked,
 /// the data directory moved aside. The runtime's part restores it.
 pub(crate) fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script {

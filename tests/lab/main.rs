@@ -9,6 +9,7 @@
 
 mod apply;
 mod bad_day;
+mod brownfield;
 mod compose;
 mod conventions;
 mod lifecycle;

@@ -254,13 +254,14 @@ fn scheduled_snapshots_are_saved_pruned_listed_and_restored() {
         "{listing}"
     );
 
-    // The timers stop first (and a job under way finishes), so the newest
-    // snapshot is one taken before the keys are deleted.
+    // The timers stop first (and a job under way finishes: a oneshot
+    // service is "activating" while it runs), so the newest snapshot is one
+    // taken before the keys are deleted.
     for i in 1..=3 {
         lab.ssh(
             i,
             &format!(
-                "systemctl stop etcd-deploy-backup@etcd-{i}.timer; while systemctl is-active -q etcd-deploy-backup@etcd-{i}.service; do sleep 0.1; done"
+                "systemctl stop etcd-deploy-backup@etcd-{i}.timer; while systemctl show -p ActiveState --value etcd-deploy-backup@etcd-{i}.service | grep -Eq '^(activating|active|deactivating)$'; do sleep 0.1; done"
             ),
         );
     }

@@ -810,3 +810,33 @@ fn scheduled_snapshots_are_written_restarted_and_removed() {
     assert_eq!(backup_of(&p, "etcd-3"), Some(BackupStep::Remove), "{p}");
     assert!(p.to_string().contains("saved ones kept"), "{p}");
 }
+
+/// A member whose host holds etcd data etcd-deploy never set up (no config
+/// file of its own, no record here) is someone else's: nothing is planned.
+/// A new member joining onto old data (not in the member list) is not.
+#[test]
+fn members_made_by_hand_are_not_started_over() {
+    let i = inv(GOOD);
+    let by_hand = |h: &mut HostFacts| {
+        h.active = false;
+        h.has_data = true;
+        h.config_digest = None;
+        h.config_cluster = None;
+    };
+    let mut f = converged(&i);
+    f.cluster = ClusterFacts::default();
+    f.recorded.clear();
+    f.hosts.values_mut().for_each(by_hand);
+    let p = plan(&i, &f, &desired(&i));
+    assert!(
+        p.blocked.as_deref().is_some_and(|b| b.contains(
+            "etcd-1, etcd-2, etcd-3 hold etcd data, but etcd-deploy did not set them up"
+        )),
+        "{p}"
+    );
+    assert!(p.steps.is_empty() && p.prepare.is_empty(), "{p}");
+    // etcd-deploy's own record: its members, stopped.
+    let mut ours = f.clone();
+    ours.recorded = converged(&i).recorded;
+    assert!(plan(&i, &ours, &desired(&i)).blocked.is_none());
+}

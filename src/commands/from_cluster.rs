@@ -1,0 +1,286 @@
+//! `init --from-cluster URL...`: writes an inventory that describes a
+//! running cluster etcd-deploy did not make: its members' names, addresses,
+//! ports and version from etcd itself, and (over SSH) the data directory
+//! and settings each member's process runs with. Everything read from etcd
+//! and from the hosts is untrusted: names, URLs and paths are checked before
+//! they reach the file, a shell or an SSH destination, and the file must
+//! parse before it is written.
+
+use super::output;
+use crate::error::Error;
+use crate::etcd;
+use crate::facts::printable;
+use crate::inventory::{self, Version, valid_name, valid_url};
+use crate::remote;
+use crate::ssh::Host;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What the operator told `init --from-cluster`.
+#[derive(Debug, Clone, Default)]
+pub struct FromCluster {
+    pub urls: Vec<String>,
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub become_root: bool,
+    pub identity_file: Option<PathBuf>,
+    pub known_hosts_file: Option<PathBuf>,
+    /// Ask the hosts over SSH (data directories); off: etcd's API only.
+    pub ssh: bool,
+    pub force: bool,
+}
+
+/// One member as etcd describes it.
+#[derive(Debug, Clone)]
+struct Found {
+    name: String,
+    host: String,
+    client_port: u16,
+    peer_port: u16,
+    version: Option<Version>,
+    /// `key=value` lines from `discover_member.sh`, when asked.
+    process: BTreeMap<String, String>,
+}
+
+/// `http://HOST:PORT` → (HOST, PORT), for URLs `valid_url` accepted.
+fn split(url: &str) -> Option<(String, u16)> {
+    let rest = url.strip_prefix("http://")?.trim_end_matches('/');
+    let (h, p) = rest.rsplit_once(':')?;
+    Some((
+        h.trim_start_matches('[').trim_end_matches(']').to_string(),
+        p.parse().ok()?,
+    ))
+}
+
+pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
+    if path.exists() && !a.force {
+        return Err(Error::Usage(format!(
+            "{} exists; pass --force to overwrite it",
+            path.display()
+        )));
+    }
+    for u in &a.urls {
+        if u.starts_with("https://") {
+            return Err(Error::Usage(format!(
+                "--from-cluster {u}: reading a TLS cluster is not supported yet; give a plain-http client URL"
+            )));
+        }
+        if !valid_url(u) {
+            return Err(Error::Usage(format!(
+                "--from-cluster `{}` is not a client URL like http://10.0.0.11:2379",
+                printable(u)
+            )));
+        }
+    }
+    let list = etcd::member_list(&a.urls)
+        .await
+        .map_err(|e| Error::Blocked(format!("reading the member list: {e}")))?;
+    let mut found = Vec::new();
+    for e in &list {
+        let id = etcd::id_hex(e.id);
+        if e.is_learner || !e.started() {
+            return Err(Error::Blocked(format!(
+                "member {id} is a learner or has never started: let its join finish (or remove it), then run this again"
+            )));
+        }
+        if !valid_name(&e.name) {
+            return Err(Error::Blocked(format!(
+                "member {id} is named `{}`, which etcd-deploy does not accept (letters, digits, '-', '_', '.')",
+                printable(&e.name)
+            )));
+        }
+        let url = |list: &[String], what: &str| {
+            list.first()
+                .filter(|u| valid_url(u))
+                .and_then(|u| split(u))
+                .ok_or_else(|| {
+                    Error::Blocked(format!(
+                        "{}: its first {what} URL is not a plain http://HOST:PORT ({})",
+                        e.name,
+                        printable(&list.join(","))
+                    ))
+                })
+        };
+        let (host, peer_port) = url(&e.peer_urls, "peer")?;
+        let (chost, client_port) = url(&e.client_urls, "client")?;
+        if chost != host {
+            return Err(Error::Blocked(format!(
+                "{}: peers reach it at {host} and clients at {chost}: one address per member is all etcd-deploy describes",
+                e.name
+            )));
+        }
+        let version = match e.client_urls.first() {
+            Some(u) => etcd::status(u)
+                .await
+                .ok()
+                .and_then(|s| Version::parse(&s.version)),
+            None => None,
+        };
+        found.push(Found {
+            name: e.name.clone(),
+            host,
+            client_port,
+            peer_port,
+            version,
+            process: BTreeMap::new(),
+        });
+    }
+    found.sort_by(|x, y| x.name.cmp(&y.name));
+    let Some(version) = found.iter().filter_map(|f| f.version).min() else {
+        return Err(Error::Blocked("no member reported its version".into()));
+    };
+    let name = a.name.clone().unwrap_or_else(|| "etcd".into());
+    // First without data directories: the SSH settings in it reach the hosts.
+    let text = render(&name, version, &a, &found);
+    let inv = inventory::parse(path, &text)?;
+    if a.ssh {
+        let jobs = inv.members.iter().map(|m| async move {
+            let host = Host::connect(m).await?;
+            let out = host
+                .run("look at its etcd", &remote::discover_member(&m.name))
+                .await;
+            host.close().await;
+            out
+        });
+        let answers = futures_util::future::join_all(jobs).await;
+        for (f, r) in found.iter_mut().zip(answers) {
+            match r {
+                Ok(out) => {
+                    f.process = out
+                        .lines()
+                        .filter_map(|l| l.split_once('='))
+                        .map(|(k, v)| (k.to_string(), printable(v)))
+                        .collect();
+                    if f.process.is_empty() {
+                        output::say(&format!(
+                            "{}: no etcd process named {} on {}",
+                            f.name, f.name, f.host
+                        ));
+                    }
+                }
+                Err(e) => output::say(&format!("{}: not asked over SSH: {e}", f.name)),
+            }
+        }
+    }
+    let mut text = render(&name, version, &a, &found);
+    if inventory::parse(path, &text).is_err() {
+        // A data directory etcd-deploy would not accept stays a comment.
+        for f in &mut found {
+            f.process.remove("data_dir");
+        }
+        text = render(&name, version, &a, &found);
+    }
+    inventory::parse(path, &text)?;
+    std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    output::changed();
+    output::result("inventory", serde_json::json!(path));
+    for f in &found {
+        output::say(&format!(
+            "{:<10} {}:{}/{}  etcd {}  {}",
+            f.name,
+            f.host,
+            f.client_port,
+            f.peer_port,
+            f.version.map_or_else(|| "?".into(), |v| v.to_string()),
+            describe(&f.process)
+        ));
+    }
+    output::say(&format!(
+        "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it; apply would not take over its members (adopting them is not built yet).",
+        path.display(),
+        found.len()
+    ));
+    Ok(())
+}
+
+/// What the host said about a member's process, in a few words.
+fn describe(p: &BTreeMap<String, String>) -> String {
+    if p.is_empty() {
+        return "(process not looked at)".into();
+    }
+    let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("?");
+    format!(
+        "data {}{}, settings from {}, unit {}, binary {}",
+        get("data_dir"),
+        if p.contains_key("has_data") {
+            ""
+        } else {
+            " (no member/ in it)"
+        },
+        get("configured_by"),
+        get("unit"),
+        get("binary")
+    )
+}
+
+fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> String {
+    let uniform = |f: fn(&Found) -> u16| {
+        let first = found.first().map(f);
+        found
+            .iter()
+            .all(|x| Some(f(x)) == first)
+            .then_some(first)
+            .flatten()
+    };
+    let client = uniform(|f| f.client_port);
+    let peer = uniform(|f| f.peer_port);
+    let mut s = format!(
+        "# etcd-deploy inventory describing a running cluster (written by `etcd-deploy init --from-cluster`).\n\
+         # etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm\n\
+         # work with it; do not run apply on it: taking over running members is not built yet.\n\n\
+         [cluster]\nname = \"{name}\"\nversion = \"{version}\"\n"
+    );
+    if let Some(p) = client {
+        s.push_str(&format!("client_port = {p}\n"));
+    }
+    if let Some(p) = peer {
+        s.push_str(&format!("peer_port = {p}\n"));
+    }
+    s.push_str("\n[ssh]\n");
+    if let Some(u) = &a.user {
+        s.push_str(&format!("user = {}\n", toml_str(u)));
+    }
+    if a.become_root {
+        s.push_str("become = true\n");
+    }
+    if let Some(f) = &a.identity_file {
+        s.push_str(&format!(
+            "identity_file = {}\n",
+            toml_str(&f.display().to_string())
+        ));
+    }
+    if let Some(f) = &a.known_hosts_file {
+        s.push_str(&format!(
+            "known_hosts_file = {}\n",
+            toml_str(&f.display().to_string())
+        ));
+    }
+    s.push_str("host_key_policy = \"accept-new\"\n");
+    for f in found {
+        s.push_str("\n[[hosts]]\n");
+        if !f.process.is_empty() {
+            s.push_str(&format!("# found: {}\n", describe(&f.process)));
+        }
+        s.push_str(&format!(
+            "name = {}\naddress = {}\n",
+            toml_str(&f.name),
+            toml_str(&f.host)
+        ));
+        if client.is_none() {
+            s.push_str(&format!("client_port = {}\n", f.client_port));
+        }
+        if peer.is_none() {
+            s.push_str(&format!("peer_port = {}\n", f.peer_port));
+        }
+        if let Some(d) = f.process.get("data_dir") {
+            s.push_str(&format!("data_dir = {}\n", toml_str(d)));
+        }
+    }
+    s
+}
+
+/// A TOML basic string (quotes and backslashes escaped; the values are
+/// checked names, addresses and paths, but a file must never be broken by one).
+fn toml_str(v: &str) -> String {
+    toml::Value::String(v.to_string()).to_string()
+}

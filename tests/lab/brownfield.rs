@@ -1,0 +1,140 @@
+//! Clusters etcd-deploy did not make: `init --from-cluster` describes a
+//! cluster made by hand the way etcd's clustering guide does it (a systemd
+//! unit with flags, binaries in /usr/local/bin, data where its author chose),
+//! and the reading and maintenance commands work with what it wrote.
+
+use crate::support::*;
+use std::process::Command;
+
+const TARBALL: &str = "/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz";
+
+/// Three members `infra1..3` started by hand with flags in `etcd.service`.
+fn hand_made(lab: &Lab) {
+    let cluster: Vec<String> = (1..=3)
+        .map(|i| format!("infra{i}=http://{}:2380", lab.addr(i)))
+        .collect();
+    for i in 1..=3 {
+        let o = sh(Command::new(lab_script())
+            .args([
+                "ssh",
+                &i.to_string(),
+                "--block",
+                &lab.block.to_string(),
+                "tar -xzf - -C /usr/local/bin --strip-components=1 etcd-v3.5.1-linux-amd64/etcd etcd-v3.5.1-linux-amd64/etcdctl",
+            ])
+            .stdin(std::fs::File::open(TARBALL).expect("tarball")));
+        assert!(o.status.success(), "{}", text(&o));
+        let a = lab.addr(i);
+        let unit = format!(
+            "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd --name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {} --initial-cluster-state new\nRestart=always\n[Install]\nWantedBy=multi-user.target\n",
+            cluster.join(",")
+        );
+        lab.ssh(
+            i,
+            &format!(
+                "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
+            ),
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(1..=3).all(|i| {
+        sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(i))]))
+            .status
+            .success()
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hand-made cluster did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn init_from_cluster_describes_a_hand_made_cluster() {
+    let lab = Lab::up(69, 3);
+    hand_made(&lab);
+    let out = lab.dir.path().join("found.toml");
+    let known = format!("/var/lib/etcd-deploy-lab/b{}/known_hosts", lab.block);
+    let args = [
+        "init",
+        path_str(&out),
+        "--from-cluster",
+        &lab.url(2),
+        "--name",
+        "handmade",
+        "--user",
+        "root",
+        "--identity-file",
+        "/var/cache/etcd-deploy-lab/ssh/id_ed25519",
+        "--known-hosts-file",
+        &known,
+    ];
+    let said = deploy_ok(&args);
+    let inv = std::fs::read_to_string(&out).expect("written");
+    assert!(
+        inv.contains("name = \"handmade\"") && inv.contains("version = \"3.5.1\""),
+        "{inv}"
+    );
+    for i in 1..=3 {
+        assert!(
+            inv.contains(&format!(
+                "name = \"infra{i}\"\naddress = \"{}\"\ndata_dir = \"/var/lib/etcd/infra{i}.etcd\"",
+                lab.addr(i)
+            )),
+            "{inv}"
+        );
+    }
+    assert!(
+        inv.contains("settings from flags, unit etcd.service, binary /usr/local/bin/etcd"),
+        "{inv}\n{said}"
+    );
+    assert!(inv.contains("do not run apply on it"), "{inv}");
+    // Not again over it without --force; a TLS URL is refused before anything.
+    assert_eq!(deploy(&args).status.code(), Some(2));
+    let o = deploy(&[
+        "init",
+        "/tmp/x.toml",
+        "--from-cluster",
+        "https://127.0.69.1:2379",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // The reading and maintenance commands work with it.
+    let st = status_json(&out);
+    assert_eq!(st.as_array().map(Vec::len), Some(3), "{st}");
+    assert!(st.to_string().contains("\"health\":\"healthy\""), "{st}");
+    let snap = lab.dir.path().join("hand.db");
+    deploy_ok(&["snapshot", "save", path_str(&out), "--out", path_str(&snap)]);
+    assert!(snap.is_file());
+    assert_eq!(
+        deploy(&["alarm", "list", path_str(&out)]).status.code(),
+        Some(0)
+    );
+    let said = deploy_ok(&["defrag", path_str(&out), "--all"]);
+    assert!(said.contains("Defragmented 3 member(s)"), "{said}");
+
+    // apply on it changes nothing: refused by name, every etcd keeps its PID.
+    let pids: Vec<String> = (1..=3)
+        .map(|i| lab.ssh(i, "systemctl show -p MainPID --value etcd"))
+        .collect();
+    let o = deploy(&["apply", path_str(&out), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("infra1, infra2, infra3 hold etcd data, but etcd-deploy did not set them up"),
+        "{}",
+        text(&o)
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
+            pids[i - 1]
+        );
+        assert_eq!(
+            lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l").trim(),
+            "0",
+            "nothing installed"
+        );
+    }
+}
