@@ -199,6 +199,13 @@ fn describe(p: &BTreeMap<String, String>) -> String {
         return "(process not looked at)".into();
     }
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("?");
+    if p.contains_key("container") {
+        return format!(
+            "runs in a container (data {} inside it; its host path is the container's mount), settings from {}",
+            get("container_data_dir"),
+            get("configured_by")
+        );
+    }
     format!(
         "data {}{}, settings from {}, unit {}, binary {}",
         get("data_dir"),

@@ -44,9 +44,16 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     *) d="$(readlink "/proc/$pid/cwd")/${d:-$n.etcd}" ;;
   esac
   echo "pid=$pid"
+  echo "configured_by=$src"
+  # In a container (Docker, containerd, Kubernetes, Podman) its paths are the
+  # container's, not the host's: said so, never given as the data directory.
+  if grep -Eq 'docker|containerd|kubepods|libpod' "/proc/$pid/cgroup" 2>/dev/null; then
+    echo "container=yes"
+    echo "container_data_dir=$d"
+    exit 0
+  fi
   echo "binary=$(readlink "/proc/$pid/exe")"
   echo "unit=$(sed -n 's|^0::.*/\([^/]*\.service\)$|\1|p' "/proc/$pid/cgroup" | head -n 1)"
-  echo "configured_by=$src"
   echo "data_dir=$d"
   [ -d "$d/member" ] && echo "has_data=yes"
   exit 0
