@@ -58,6 +58,9 @@ pub struct HostFacts {
     pub backup_digest: Option<String>,
     /// Its snapshot timer is running.
     pub backup_active: bool,
+    /// PIDs of the etcd processes on the host whose member name is this
+    /// member's, whoever started them (etcd-deploy's own among them).
+    pub named_etcd: Vec<u32>,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
@@ -163,6 +166,7 @@ impl HostFacts {
                 "pki_loose" => f.pki_loose = v == "yes",
                 "backup_digest" => f.backup_digest = digest(v),
                 "backup_active" => f.backup_active = v == "active",
+                "named_etcd" => f.named_etcd.extend(v.parse::<u32>().ok()),
                 "data_dir_foreign" => f.data_dir_foreign = Some(printable(v)),
                 "install_dir_foreign" => f.install_dir_foreign = Some(printable(v)),
                 _ => {}

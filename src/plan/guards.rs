@@ -77,6 +77,28 @@ fn not_ours(inv: &Inventory, facts: &Facts) -> Option<String> {
         })
         .map(|m| m.name.as_str())
         .collect();
+    // Whatever the data: etcd-deploy's member is not running, yet an etcd
+    // named as it runs on its host (in a container, with data elsewhere).
+    let running: Vec<String> = inv
+        .members
+        .iter()
+        .filter_map(|m| {
+            let h = facts.hosts.get(&m.name)?;
+            let pid = h.named_etcd.first().filter(|_| !h.active)?;
+            Some(format!("{} (PID {pid})", m.name))
+        })
+        .collect();
+    if !running.is_empty() {
+        return Some(format!(
+            "an etcd that etcd-deploy did not start runs as {} on {}: made by hand or by another tool; taking over running members is not built yet, so nothing is changed (status, snapshot save, defrag, compact and alarm work with such a cluster)",
+            running.join(", "),
+            if running.len() == 1 {
+                "its host"
+            } else {
+                "their hosts"
+            }
+        ));
+    }
     if found.is_empty() {
         return None;
     }

@@ -2,46 +2,21 @@
 # Finds the etcd process serving member NAME on this host (made by hand,
 # by another tool, or by etcd-deploy) and prints how it runs, as key=value
 # lines: its PID, binary, systemd unit, where its settings come from and its
-# data directory (flag, environment, config file, or etcd's default
+# data directory (config file, flag, environment, or etcd's default
 # NAME.etcd in its working directory). Nothing when no etcd there is NAME.
+# (After the etcd_process.sh part.)
 # Arguments: NAME
-set -u
 name=$1
 shift
 for pid in $(pgrep -x etcd 2>/dev/null); do
-  args=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || continue
-  envs=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null) || envs=
-  # --key=value, --key value, -key value (etcd takes all three).
-  flag() {
-    printf '%s\n' "$args" | awk -v k="$1" '
-      take { print; exit }
-      { a = $0; sub(/^--?/, "", a) }
-      a == k { take = 1; next }
-      index(a, k "=") == 1 { print substr(a, length(k) + 2); exit }'
-  }
-  envv() { printf '%s\n' "$envs" | sed -n "s/^$1=//p" | head -n 1; }
-  cfg=$(flag config-file)
-  [ -n "$cfg" ] || cfg=$(envv ETCD_CONFIG_FILE)
-  yaml() {
-    [ -n "$cfg" ] && [ -f "$cfg" ] && sed -n "s/^$1:[[:space:]]*//p" "$cfg" | head -n 1 | tr -d "\"'"
-  }
-  if [ -n "$cfg" ]; then
-    n=$(yaml name) src="config file $cfg"
-  else
-    n=$(flag name) src=flags
-    [ -n "$n" ] || { n=$(envv ETCD_NAME); src=environment; }
-  fi
-  [ -n "$n" ] || n=default
-  [ "$n" = "$name" ] || continue
-  if [ -n "$cfg" ]; then
-    d=$(yaml data-dir)
-  else
-    d=$(flag data-dir)
-    [ -n "$d" ] || d=$(envv ETCD_DATA_DIR)
-  fi
+  etcd_proc "$pid" || continue
+  n=$(etcd_setting name ETCD_NAME)
+  [ "${n:-default}" = "$name" ] || continue
+  if [ -n "$p_cfg" ]; then src="config file $p_cfg"; elif [ -n "$(etcd_flag name)" ]; then src=flags; else src=environment; fi
+  d=$(etcd_setting data-dir ETCD_DATA_DIR)
   case $d in
     /*) ;;
-    *) d="$(readlink "/proc/$pid/cwd")/${d:-$n.etcd}" ;;
+    *) d="$(readlink "/proc/$pid/cwd")/${d:-$name.etcd}" ;;
   esac
   echo "pid=$pid"
   echo "configured_by=$src"

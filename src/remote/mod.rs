@@ -188,7 +188,11 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     args.extend(crate::backup::fact_paths(m));
     args.push(crate::backup::unit(m));
     args.extend(layout::PKI_FILES.iter().map(|f| f.to_string()));
-    Script::new("etcd-deploy-facts", include_str!("facts.sh"), args)
+    // The etcd processes named as the member go first: the common part
+    // takes the rest of the arguments.
+    Script::new("etcd-deploy-facts", ETCD_PROCESS, Vec::<String>::new())
+        .then(include_str!("named_etcd.sh"), [m.name.clone()])
+        .then(include_str!("facts.sh"), args)
 }
 
 /// What runs member `name` on a host etcd-deploy did not set up (`init
@@ -196,10 +200,14 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
 pub(crate) fn discover_member(name: &str) -> Script {
     Script::new(
         "etcd-deploy-discover-member",
-        include_str!("discover_member.sh"),
-        [name],
+        ETCD_PROCESS,
+        Vec::<String>::new(),
     )
+    .then(include_str!("discover_member.sh"), [name])
 }
+
+/// Part: functions reading a running etcd process's settings.
+const ETCD_PROCESS: &str = include_str!("etcd_process.sh");
 
 /// The first part of a restore: the snapshot received on stdin and checked,
 /// the data directory moved aside. The runtime's part restores it.

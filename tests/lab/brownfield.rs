@@ -121,8 +121,7 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     let o = deploy(&["apply", path_str(&out), "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o)
-            .contains("infra1, infra2, infra3 hold etcd data, but etcd-deploy did not set them up"),
+        text(&o).contains("an etcd that etcd-deploy did not start runs as infra1 (PID"),
         "{}",
         text(&o)
     );

@@ -839,4 +839,24 @@ fn members_made_by_hand_are_not_started_over() {
     let mut ours = f.clone();
     ours.recorded = converged(&i).recorded;
     assert!(plan(&i, &ours, &desired(&i)).blocked.is_none());
+    // An etcd named as a member runs while etcd-deploy's does not (in a
+    // container, data elsewhere): refused whatever the data.
+    let mut elsewhere = ours.clone();
+    elsewhere
+        .hosts
+        .get_mut("etcd-2")
+        .expect("etcd-2")
+        .named_etcd = vec![4242];
+    elsewhere.hosts.get_mut("etcd-2").expect("etcd-2").has_data = false;
+    let p = plan(&i, &elsewhere, &desired(&i));
+    assert!(
+        p.blocked.as_deref().is_some_and(
+            |b| b.contains("an etcd that etcd-deploy did not start runs as etcd-2 (PID 4242)")
+        ),
+        "{p}"
+    );
+    // etcd-deploy's own running member is named so too: nothing to say.
+    let mut running = converged(&i);
+    running.hosts.get_mut("etcd-2").expect("etcd-2").named_etcd = vec![100];
+    assert!(plan(&i, &running, &desired(&i)).blocked.is_none());
 }
