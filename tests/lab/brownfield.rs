@@ -137,3 +137,99 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         );
     }
 }
+
+/// The same with a compose file per host (`network_mode: host`, the image
+/// made from the release binaries with `docker import`, data in a bind
+/// mount): each member is recognised as running in a container, its
+/// in-container data directory is not taken for the host's, and apply is
+/// refused by name, every container left as it was.
+#[test]
+fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
+    let lab = Lab::up_docker(72, 3);
+    let cluster: Vec<String> = (1..=3)
+        .map(|i| format!("infra{i}=http://{}:2380", lab.addr(i)))
+        .collect();
+    for i in 1..=3 {
+        let o = sh(Command::new(lab_script())
+            .args([
+                "ssh",
+                &i.to_string(),
+                "--block",
+                &lab.block.to_string(),
+                "mkdir -p /tmp/r && tar -xzf - -C /tmp/r --strip-components=1 etcd-v3.5.1-linux-amd64/etcd && cd /tmp/r && tar -c etcd | docker import - handmade/etcd:3.5.1 >/dev/null",
+            ])
+            .stdin(std::fs::File::open(TARBALL).expect("tarball")));
+        assert!(o.status.success(), "{}", text(&o));
+        let a = lab.addr(i);
+        let compose = format!(
+            "services:\n  etcd:\n    image: handmade/etcd:3.5.1\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{}\", \"--initial-cluster-state\", \"new\"]\n",
+            cluster.join(",")
+        );
+        lab.ssh(
+            i,
+            &format!(
+                "mkdir -p /srv/handmade && cat >/srv/handmade/compose.yml <<'YML'\n{compose}YML\ndocker compose -f /srv/handmade/compose.yml up -d --quiet-pull 2>/dev/null"
+            ),
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(1..=3).all(|i| {
+        sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(i))]))
+            .status
+            .success()
+    }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the compose-made cluster did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = lab.dir.path().join("found.toml");
+    let known = format!("/var/lib/etcd-deploy-lab/b{}/known_hosts", lab.block);
+    deploy_ok(&[
+        "init",
+        path_str(&out),
+        "--from-cluster",
+        &lab.url(1),
+        "--user",
+        "root",
+        "--identity-file",
+        "/var/cache/etcd-deploy-lab/ssh/id_ed25519",
+        "--known-hosts-file",
+        &known,
+    ]);
+    let inv = std::fs::read_to_string(&out).expect("written");
+    for i in 1..=3 {
+        assert!(
+            inv.contains(&format!(
+                "# found: runs in a container (data /data inside it; its host path is the container's mount), settings from flags\nname = \"infra{i}\"\naddress = \"{}\"\n",
+                lab.addr(i)
+            )),
+            "{inv}"
+        );
+    }
+    assert!(
+        !inv.contains("data_dir ="),
+        "no in-container path as the host's: {inv}"
+    );
+    assert!(
+        status_json(&out)
+            .to_string()
+            .contains("\"health\":\"healthy\"")
+    );
+
+    let pids = || -> Vec<String> {
+        (1..=3)
+            .map(|i| lab.ssh(i, "docker inspect -f '{{.State.Pid}}' handmade-etcd-1"))
+            .collect()
+    };
+    let before = pids();
+    let o = deploy(&["apply", path_str(&out), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("an etcd that etcd-deploy did not start runs as infra1 (PID"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(pids(), before, "every container as it was");
+}
