@@ -59,7 +59,8 @@ pub struct HostFacts {
     /// Its snapshot timer is running.
     pub backup_active: bool,
     /// PIDs of the etcd processes on the host whose member name is this
-    /// member's, whoever started them (etcd-deploy's own among them).
+    /// member's and that etcd-deploy did not start (not in its unit or its
+    /// container): someone else's.
     pub named_etcd: Vec<u32>,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.

@@ -77,8 +77,9 @@ fn not_ours(inv: &Inventory, facts: &Facts) -> Option<String> {
         })
         .map(|m| m.name.as_str())
         .collect();
-    // Whatever the data: etcd-deploy's member is not running, yet an etcd
-    // named as it runs on its host (in a container, with data elsewhere).
+    // Whatever the data: an etcd named as the member, not in etcd-deploy's
+    // unit or container, runs on its host while etcd-deploy's does not (in
+    // a container, with data elsewhere).
     let running: Vec<String> = inv
         .members
         .iter()

@@ -191,7 +191,10 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     // The etcd processes named as the member go first: the common part
     // takes the rest of the arguments.
     Script::new("etcd-deploy-facts", ETCD_PROCESS, Vec::<String>::new())
-        .then(include_str!("named_etcd.sh"), [m.name.clone()])
+        .then(
+            include_str!("named_etcd.sh"),
+            [m.name.clone(), layout::unit(m), layout::container(inv, m)],
+        )
         .then(include_str!("facts.sh"), args)
 }
 
