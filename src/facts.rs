@@ -179,6 +179,11 @@ impl HostFacts {
     }
 }
 
+/// An alarm as the facts name it: `NOSPACE on 1a2b` (`alarm_parts` reads it back).
+pub fn alarm_label(kind: &str, member: u64) -> String {
+    format!("{kind} on {member:x}")
+}
+
 /// An alarm as the facts give it (`NOSPACE on 1a2b`): its kind and the
 /// member ID that raised it.
 pub fn alarm_parts(a: &str) -> Option<(&str, u64)> {

@@ -123,7 +123,7 @@ pub(crate) async fn cluster(
         alarms: alarms
             .unwrap_or_default()
             .into_iter()
-            .map(|(id, a)| format!("{a} on {id:x}"))
+            .map(|(id, a)| crate::facts::alarm_label(&a, id))
             .collect(),
         others,
     }

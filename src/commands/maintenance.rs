@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 /// The members whose etcd answered: cluster calls go through them.
-fn live(facts: &Facts) -> Result<BTreeSet<String>, Error> {
+pub(super) fn live(facts: &Facts) -> Result<BTreeSet<String>, Error> {
     let live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
     if live.is_empty() {
         return Err(Error::Blocked("no member answers".into()));

@@ -9,7 +9,6 @@ use crate::exec;
 use crate::snapshot;
 use serde::Serialize;
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Streams a snapshot to `out` (or `snapshots/` beside the inventory) from
@@ -18,7 +17,7 @@ use std::path::{Path, PathBuf};
 pub async fn save(path: &Path, out: Option<PathBuf>) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let env = s.env();
-        let live = live(s).await?;
+        let live = super::maintenance::live(&s.api_facts().await?)?;
         let (source, url) = exec::snapshot_source(&env, &live).await?;
         output::say(&format!("snapshot: reading it from {source}"));
         let saved = match &out {
@@ -260,15 +259,6 @@ fn listed(dir: &Path) -> Result<Vec<Listed>, Error> {
 pub fn revision_in_name(p: &Path) -> Option<i64> {
     let stem = p.file_stem()?.to_str()?;
     stem.rsplit_once("-rev")?.1.parse().ok()
-}
-
-/// The inventory members that answer now.
-async fn live(s: &Session) -> Result<BTreeSet<String>, Error> {
-    let facts = s.api_facts().await?;
-    if facts.cluster.status.is_empty() {
-        return Err(Error::Blocked("no member answers".into()));
-    }
-    Ok(facts.cluster.status.keys().cloned().collect())
 }
 
 pub(crate) fn default_dir(inventory: &Path) -> PathBuf {

@@ -13,7 +13,7 @@ use crate::progress::Task;
 use crate::remote;
 use crate::runtime;
 use crate::ssh::HostError;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// How long a member may take to become healthy after a start.
@@ -320,21 +320,35 @@ pub(super) async fn move_leadership(
     }
 }
 
-/// The client URL of the current leader, among the inventory members in `live`.
-pub(super) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
-    let mut leader_id = 0;
-    let mut by_id = BTreeMap::new();
+/// What each member in `live` that answers says of itself, with its name
+/// and client URL.
+async fn statuses(
+    env: &Env<'_>,
+    live: &BTreeSet<String>,
+) -> Result<Vec<(String, String, crate::facts::MemberStatus)>, Error> {
+    let mut found = Vec::new();
     for name in live {
         let u = env.url(env.member(name)?).await?;
         if let Ok(s) = etcd::status(&u).await {
-            if s.leader != 0 {
-                leader_id = s.leader;
-            }
-            by_id.insert(s.id, u);
+            found.push((name.clone(), u, s));
         }
     }
-    by_id
-        .remove(&leader_id)
+    Ok(found)
+}
+
+/// The client URL of the current leader, among the inventory members in `live`.
+pub(super) async fn leader_url(env: &Env<'_>, live: &BTreeSet<String>) -> Result<String, Error> {
+    let found = statuses(env, live).await?;
+    let leader_id = found
+        .iter()
+        .rev()
+        .map(|(_, _, s)| s.leader)
+        .find(|l| *l != 0)
+        .unwrap_or(0);
+    found
+        .into_iter()
+        .find(|(_, _, s)| s.id == leader_id)
+        .map(|(_, u, _)| u)
         .ok_or_else(|| Error::Blocked("no leader among the members that answer".into()))
 }
 
@@ -349,13 +363,7 @@ pub(crate) async fn snapshot_source(
     env: &Env<'_>,
     live: &BTreeSet<String>,
 ) -> Result<(String, String), Error> {
-    let mut found = Vec::new();
-    for name in live {
-        let u = env.url(env.member(name)?).await?;
-        if let Ok(s) = etcd::status(&u).await {
-            found.push((name.clone(), u, s));
-        }
-    }
+    let found = statuses(env, live).await?;
     let Some(leader) = found
         .iter()
         .find(|(_, _, s)| s.leader == s.id && s.leader != 0)

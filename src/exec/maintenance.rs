@@ -8,7 +8,7 @@ use super::Env;
 use super::gates::{etcd_err, guard, move_leadership, quorum_gate, retry, urls};
 use crate::error::Error;
 use crate::etcd;
-use crate::facts::human_bytes;
+use crate::facts::{alarm_label, human_bytes};
 use crate::plan::maintenance::{DefragOptions, DefragPlan, Disarm, Skipped, defrag_member};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -48,7 +48,7 @@ pub(crate) async fn defrag(
                 .await
                 .map_err(|e| etcd_err(&t.name, "read alarms", e))?
                 .into_iter()
-                .map(|(id, a)| format!("{a} on {id:x}"))
+                .map(|(id, a)| alarm_label(&a, id))
                 .collect();
             let target = match defrag_member(&t.name, &st, &alarms, opts) {
                 Ok(target) => target,
@@ -159,10 +159,7 @@ pub(crate) async fn disarm(
         .await
         .map_err(|e| Error::Blocked(format!("reading the alarms again: {e}")))?;
     if !left.is_empty() {
-        let names: Vec<String> = left
-            .iter()
-            .map(|(id, a)| format!("{a} on {id:x}"))
-            .collect();
+        let names: Vec<String> = left.iter().map(|(id, a)| alarm_label(a, *id)).collect();
         return Err(Error::Blocked(format!(
             "alarms raised again at once: {}",
             names.join(", ")

@@ -8,34 +8,30 @@ use std::process::Command;
 
 const TARBALL: &str = "/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz";
 
-/// Three members `infra1..3` started by hand with flags in `etcd.service`.
-fn hand_made(lab: &Lab) {
-    let cluster: Vec<String> = (1..=3)
+/// `infra1=http://A1:2380,...`: the initial cluster of the three members.
+fn initial_cluster(lab: &Lab) -> String {
+    (1..=3)
         .map(|i| format!("infra{i}=http://{}:2380", lab.addr(i)))
-        .collect();
-    for i in 1..=3 {
-        let o = sh(Command::new(lab_script())
-            .args([
-                "ssh",
-                &i.to_string(),
-                "--block",
-                &lab.block.to_string(),
-                "tar -xzf - -C /usr/local/bin --strip-components=1 etcd-v3.5.1-linux-amd64/etcd etcd-v3.5.1-linux-amd64/etcdctl",
-            ])
-            .stdin(std::fs::File::open(TARBALL).expect("tarball")));
-        assert!(o.status.success(), "{}", text(&o));
-        let a = lab.addr(i);
-        let unit = format!(
-            "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd --name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {} --initial-cluster-state new\nRestart=always\n[Install]\nWantedBy=multi-user.target\n",
-            cluster.join(",")
-        );
-        lab.ssh(
-            i,
-            &format!(
-                "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
-            ),
-        );
-    }
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Runs `cmd` on host `i` with the 3.5.1 release tarball on its stdin.
+fn with_release(lab: &Lab, i: usize, cmd: &str) {
+    let o = sh(Command::new(lab_script())
+        .args([
+            "ssh",
+            &i.to_string(),
+            "--block",
+            &lab.block.to_string(),
+            cmd,
+        ])
+        .stdin(std::fs::File::open(TARBALL).expect("tarball")));
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+/// Waits until all three members answer `/health`.
+fn wait_until_up(lab: &Lab, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !(1..=3).all(|i| {
         sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(i))]))
@@ -44,10 +40,52 @@ fn hand_made(lab: &Lab) {
     }) {
         assert!(
             std::time::Instant::now() < deadline,
-            "the hand-made cluster did not come up"
+            "the {what} cluster did not come up"
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// `init OUT --from-cluster URL`, reaching the hosts as root with the lab's
+/// key and known_hosts file.
+fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<String> {
+    [
+        "init",
+        path_str(out),
+        "--from-cluster",
+        url,
+        "--user",
+        "root",
+        "--identity-file",
+        "/var/cache/etcd-deploy-lab/ssh/id_ed25519",
+        "--known-hosts-file",
+        &format!("/var/lib/etcd-deploy-lab/b{}/known_hosts", lab.block),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Three members `infra1..3` started by hand with flags in `etcd.service`.
+fn hand_made(lab: &Lab) {
+    let cluster = initial_cluster(lab);
+    for i in 1..=3 {
+        with_release(
+            lab,
+            i,
+            "tar -xzf - -C /usr/local/bin --strip-components=1 etcd-v3.5.1-linux-amd64/etcd etcd-v3.5.1-linux-amd64/etcdctl",
+        );
+        let a = lab.addr(i);
+        let unit = format!(
+            "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd --name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {cluster} --initial-cluster-state new\nRestart=always\n[Install]\nWantedBy=multi-user.target\n"
+        );
+        lab.ssh(
+            i,
+            &format!(
+                "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
+            ),
+        );
+    }
+    wait_until_up(lab, "hand-made");
 }
 
 #[test]
@@ -55,21 +93,9 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     let lab = Lab::up(69, 3);
     hand_made(&lab);
     let out = lab.dir.path().join("found.toml");
-    let known = format!("/var/lib/etcd-deploy-lab/b{}/known_hosts", lab.block);
-    let args = [
-        "init",
-        path_str(&out),
-        "--from-cluster",
-        &lab.url(2),
-        "--name",
-        "handmade",
-        "--user",
-        "root",
-        "--identity-file",
-        "/var/cache/etcd-deploy-lab/ssh/id_ed25519",
-        "--known-hosts-file",
-        &known,
-    ];
+    let mut args = from_cluster(&lab, &out, &lab.url(2));
+    args.extend(["--name".to_string(), "handmade".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let said = deploy_ok(&args);
     let inv = std::fs::read_to_string(&out).expect("written");
     assert!(
@@ -146,24 +172,16 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
 #[test]
 fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
     let lab = Lab::up_docker(72, 3);
-    let cluster: Vec<String> = (1..=3)
-        .map(|i| format!("infra{i}=http://{}:2380", lab.addr(i)))
-        .collect();
+    let cluster = initial_cluster(&lab);
     for i in 1..=3 {
-        let o = sh(Command::new(lab_script())
-            .args([
-                "ssh",
-                &i.to_string(),
-                "--block",
-                &lab.block.to_string(),
-                "mkdir -p /tmp/r && tar -xzf - -C /tmp/r --strip-components=1 etcd-v3.5.1-linux-amd64/etcd && cd /tmp/r && tar -c etcd | docker import - handmade/etcd:3.5.1 >/dev/null",
-            ])
-            .stdin(std::fs::File::open(TARBALL).expect("tarball")));
-        assert!(o.status.success(), "{}", text(&o));
+        with_release(
+            &lab,
+            i,
+            "mkdir -p /tmp/r && tar -xzf - -C /tmp/r --strip-components=1 etcd-v3.5.1-linux-amd64/etcd && cd /tmp/r && tar -c etcd | docker import - handmade/etcd:3.5.1 >/dev/null",
+        );
         let a = lab.addr(i);
         let compose = format!(
-            "services:\n  etcd:\n    image: handmade/etcd:3.5.1\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{}\", \"--initial-cluster-state\", \"new\"]\n",
-            cluster.join(",")
+            "services:\n  etcd:\n    image: handmade/etcd:3.5.1\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{cluster}\", \"--initial-cluster-state\", \"new\"]\n"
         );
         lab.ssh(
             i,
@@ -172,32 +190,10 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
             ),
         );
     }
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !(1..=3).all(|i| {
-        sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(i))]))
-            .status
-            .success()
-    }) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the compose-made cluster did not come up"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    wait_until_up(&lab, "compose-made");
     let out = lab.dir.path().join("found.toml");
-    let known = format!("/var/lib/etcd-deploy-lab/b{}/known_hosts", lab.block);
-    deploy_ok(&[
-        "init",
-        path_str(&out),
-        "--from-cluster",
-        &lab.url(1),
-        "--user",
-        "root",
-        "--identity-file",
-        "/var/cache/etcd-deploy-lab/ssh/id_ed25519",
-        "--known-hosts-file",
-        &known,
-    ]);
+    let args = from_cluster(&lab, &out, &lab.url(1));
+    deploy_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let inv = std::fs::read_to_string(&out).expect("written");
     for i in 1..=3 {
         assert!(
