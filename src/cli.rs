@@ -94,6 +94,24 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// Take over a running cluster etcd-deploy did not make, one member at a time, keeping its data, IDs and URLs
+    #[command(
+        after_help = "Example:\n  etcd-deploy init inventory.toml --from-cluster http://10.0.0.11:2379 --user admin --become\n  etcd-deploy adopt inventory.toml --dry-run\n  etcd-deploy adopt inventory.toml\n\nShows what runs each member now (its unit or container, data directory, settings) and which settings change, then, after consent: followers first, the leader last (leadership moved first), each member's etcd-deploy config written, its old unit or container stopped and disabled (left on disk), its data given to the etcd user, etcd-deploy's own unit or container started, healthy and caught up before the next. A member that does not come up goes back to what ran it before. Re-running resumes. Refused before anything changes: members of two clusters, a member the inventory does not name, a data directory missing or not the inventory's, TLS, an unhealthy cluster."
+    )]
+    Adopt {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        /// Show what was found and the plan; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Also write every step to FILE as JSON lines
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Do not ask for consent (each member's etcd is stopped and started under etcd-deploy)
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Rolling node replacement: add NEW (learner, caught up, promoted), then remove OLD and stop it
     #[command(
         after_help = "Example:\n  # in inventory.toml, replace the [[hosts]] entry of etcd-2 by one for etcd-4, then:\n  etcd-deploy replace inventory.toml etcd-2 --with etcd-4\n\nThe cluster never drops below the quorum of its original size. A leader is relieved of leadership first. A member that is down is removed first, when quorum allows it. OLD's data directory is kept unless --wipe."

@@ -254,6 +254,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         version: s.version().to_string(),
         leader: s.leader(),
         raft_term: s.raft_term(),
+        cluster_id: s.header().map_or(0, |h| h.cluster_id()),
         raft_index: s.raft_index(),
         raft_applied_index: s.raft_applied_index(),
         db_size: s.db_size(),

@@ -62,9 +62,67 @@ pub struct HostFacts {
     /// member's and that etcd-deploy did not start (not in its unit or its
     /// container): someone else's.
     pub named_etcd: Vec<u32>,
+    /// What `adopt` needs of the first of them; `None` when there is none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub foreign: Option<ForeignEtcd>,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
+}
+
+/// An etcd on a member's host that etcd-deploy did not start, as its
+/// host describes it (checked: a unit name, a container ID, a plain path).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ForeignEtcd {
+    /// The systemd service it runs in (outside containers).
+    pub unit: Option<String>,
+    /// The Docker container it runs in (its full ID).
+    pub container: Option<String>,
+    /// Its data directory as a host path (for a container: the host side of
+    /// the bind mount holding it); `None` when not found.
+    pub data_dir: Option<String>,
+    /// The data directory holds a member (`member/`).
+    pub has_data: bool,
+    /// The settings it runs with, from its config file, flags or
+    /// environment (a fixed set of etcd's keys; see `named_etcd.sh`).
+    pub settings: BTreeMap<String, String>,
+}
+
+/// The keys `named_etcd.sh` reports of a foreign etcd.
+pub const FOREIGN_SETTINGS: [&str; 16] = [
+    "listen-client-urls",
+    "listen-peer-urls",
+    "advertise-client-urls",
+    "initial-advertise-peer-urls",
+    "listen-metrics-urls",
+    "heartbeat-interval",
+    "election-timeout",
+    "snapshot-count",
+    "quota-backend-bytes",
+    "auto-compaction-mode",
+    "auto-compaction-retention",
+    "max-request-bytes",
+    "wal-dir",
+    "log-level",
+    "cert-file",
+    "peer-cert-file",
+];
+
+/// A systemd service name as systemd allows it (and no option look-alike).
+fn unit_name(v: &str) -> Option<String> {
+    let ok = v.len() <= 200
+        && v.ends_with(".service")
+        && !v.starts_with('-')
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b":_.@-\\".contains(&b));
+    ok.then(|| v.to_string())
+}
+
+/// A full Docker container ID.
+fn container_id(v: &str) -> Option<String> {
+    (v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| v.to_string())
 }
 
 /// A SHA256 as the scripts print it; anything else is no digest.
@@ -168,12 +226,35 @@ impl HostFacts {
                 "backup_digest" => f.backup_digest = digest(v),
                 "backup_active" => f.backup_active = v == "active",
                 "named_etcd" => f.named_etcd.extend(v.parse::<u32>().ok()),
+                "foreign_unit" => f.foreign.get_or_insert_default().unit = unit_name(v),
+                "foreign_container" => {
+                    f.foreign.get_or_insert_default().container = container_id(v)
+                }
+                "foreign_data_dir" => {
+                    f.foreign.get_or_insert_default().data_dir =
+                        crate::inventory::plain_abs_path(v).then(|| v.to_string())
+                }
+                "foreign_has_data" => f.foreign.get_or_insert_default().has_data = v == "yes",
+                "foreign_setting" => {
+                    if let Some((key, value)) = v.split_once('=')
+                        && FOREIGN_SETTINGS.contains(&key)
+                    {
+                        f.foreign
+                            .get_or_insert_default()
+                            .settings
+                            .insert(key.to_string(), printable_upto(value.trim(), 300));
+                    }
+                }
                 "data_dir_foreign" => f.data_dir_foreign = Some(printable(v)),
                 "install_dir_foreign" => f.install_dir_foreign = Some(printable(v)),
                 _ => {}
             }
         }
         f.crash_looping |= activating && restarted;
+        // Described only when one runs (the lines follow its `named_etcd`).
+        if f.named_etcd.is_empty() {
+            f.foreign = None;
+        }
         f.installed.sort();
         f
     }
@@ -221,6 +302,9 @@ pub struct MemberStatus {
     pub version: String,
     pub leader: u64,
     pub raft_term: u64,
+    /// The cluster it belongs to (members of two clusters mixed differ here).
+    #[serde(default)]
+    pub cluster_id: u64,
     pub raft_index: u64,
     pub raft_applied_index: u64,
     pub db_size: i64,

@@ -233,6 +233,7 @@ pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
             version: m.version.to_string(),
             leader: w.leader,
             raft_term: 2,
+            cluster_id: 1,
             raft_index: 10,
             raft_applied_index: 10,
             db_size: 20480,

@@ -114,6 +114,14 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Recover { inventory, yes } => {
             lifecycle::recover(&inventory, yes).await.map(|()| 0)
         }
+        Command::Adopt {
+            inventory,
+            dry_run,
+            log,
+            yes,
+        } => etcd_deploy::commands::adopt::adopt(&inventory, dry_run, log, yes)
+            .await
+            .map(|()| 0),
         Command::Destroy {
             inventory,
             wipe_data,
@@ -240,6 +248,7 @@ fn changes(c: &Command) -> Option<&'static str> {
         Command::Apply { .. } => "apply",
         Command::Upgrade { .. } => "upgrade",
         Command::Replace { .. } => "replace",
+        Command::Adopt { dry_run: false, .. } => "adopt",
         Command::Init { .. } => "init",
         Command::Snapshot(SnapshotCommand::Save { .. }) => "snapshot save",
         Command::Restore { .. } => "restore",

@@ -173,7 +173,12 @@ fn converged_except_unreachable(facts: &Facts) -> Result<(), Error> {
 /// Carries out a plan: consent for its removals and deletions first (given
 /// by `consented`, else asked), the inventory's members recorded, then the
 /// executor.
-async fn run(s: &Session, p: &Plan, facts: &Facts, consented: bool) -> Result<(), Error> {
+pub(super) async fn run(
+    s: &Session,
+    p: &Plan,
+    facts: &Facts,
+    consented: bool,
+) -> Result<(), Error> {
     if p.blocked.is_none() {
         let destructive = p.destructive();
         if !destructive.is_empty() {

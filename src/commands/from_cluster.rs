@@ -186,9 +186,10 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         ));
     }
     output::say(&format!(
-        "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it; apply would not take over its members (adopting them is not built yet).",
+        "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it as it is; `etcd-deploy adopt {}` takes its members over.",
         path.display(),
-        found.len()
+        found.len(),
+        path.display()
     ));
     Ok(())
 }
@@ -199,10 +200,17 @@ fn describe(p: &BTreeMap<String, String>) -> String {
         return "(process not looked at)".into();
     }
     let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("?");
-    if p.contains_key("container") {
+    if let Some(id) = p.get("container") {
         return format!(
-            "runs in a container (data {} inside it; its host path is the container's mount), settings from {}",
+            "runs in container {} (data {} on the host, {} inside it){}, settings from {}",
+            &id[..12.min(id.len())],
+            get("data_dir"),
             get("container_data_dir"),
+            if p.contains_key("has_data") {
+                ""
+            } else {
+                ", no member/ in it"
+            },
             get("configured_by")
         );
     }
@@ -234,7 +242,7 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
     let mut s = format!(
         "# etcd-deploy inventory describing a running cluster (written by `etcd-deploy init --from-cluster`).\n\
          # etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm\n\
-         # work with it; do not run apply on it: taking over running members is not built yet.\n\n\
+         # work with it as it is; `etcd-deploy adopt` takes its members over (then apply and upgrade work).\n\n\
          [cluster]\nname = \"{name}\"\nversion = \"{version}\"\n"
     );
     if let Some(p) = client {
@@ -281,6 +289,9 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
         }
         if let Some(d) = f.process.get("data_dir") {
             s.push_str(&format!("data_dir = {}\n", toml_str(d)));
+        }
+        if f.process.contains_key("container") {
+            s.push_str("mode = \"compose\"\n");
         }
     }
     s

@@ -1,6 +1,7 @@
 //! The subcommands. Each checks its arguments, opens a `Session`, and calls
 //! the library: facts → plan → execute, or facts → report.
 
+pub mod adopt;
 pub mod apply;
 pub mod from_cluster;
 pub mod init;

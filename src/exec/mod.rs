@@ -1,11 +1,13 @@
 //! The executor: carries out a plan and decides nothing the plan does not
 //! say. Hosts are prepared in parallel (`prepare.rs`) while membership steps
-//! run one at a time (`join.rs`, `restart.rs`, `upgrade.rs`, `remove.rs`),
+//! run one at a time (`join.rs`, `restart.rs`, `upgrade.rs`, `remove.rs`,
+//! `adopt.rs`),
 //! each gated on the member being healthy before the next (`gates.rs`).
 //! `restore.rs` and `destroy.rs` are the whole-cluster operations.
 //! Every failure names the host and the step; whatever ran before it is left
 //! in a state the next `apply` picks up from.
 
+mod adopt;
 mod destroy;
 mod gates;
 mod join;
@@ -183,6 +185,9 @@ async fn run_step(
             let snapshot_to = snapshot_to.as_deref();
             upgrade::run(env, rollout, from, snapshot_to, *rollback, live, prepared).await
         }
+        Step::Adopt {
+            order, previous, ..
+        } => adopt::run(env, order, previous, live).await,
         Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
         Step::Remove {
             name,

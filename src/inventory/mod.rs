@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use validate::{InventoryError, parse};
+pub use validate::{InventoryError, parse, plain_abs_path};
 
 /// A validated inventory: one cluster and its members.
 #[derive(Debug, Clone, PartialEq)]

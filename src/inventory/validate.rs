@@ -1072,7 +1072,7 @@ fn abs_path(
 
 /// An absolute path that needs no quoting anywhere it goes (shell, YAML,
 /// systemd), with no `.` or `..` parts.
-fn plain_abs_path(p: &str) -> bool {
+pub fn plain_abs_path(p: &str) -> bool {
     p.starts_with('/')
         && p.len() <= 255
         && p.bytes()

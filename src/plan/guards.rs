@@ -6,8 +6,14 @@ use crate::facts::{Facts, MemberInfo};
 use crate::inventory::{Inventory, Runtime};
 use crate::layout;
 
-/// The guards that are checked before anything else is decided.
-pub(super) fn blocking(inv: &Inventory, facts: &Facts) -> Option<String> {
+/// The guards that are checked before anything else is decided; `adopt`
+/// (`adopting`) is what takes over members that are not etcd-deploy's.
+pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option<String> {
+    let not_ours = if adopting {
+        |_: &Inventory, _: &Facts| None
+    } else {
+        not_ours
+    };
     [
         compose_missing,
         other_cluster,
@@ -91,7 +97,7 @@ fn not_ours(inv: &Inventory, facts: &Facts) -> Option<String> {
         .collect();
     if !running.is_empty() {
         return Some(format!(
-            "an etcd that etcd-deploy did not start runs as {} on {}: made by hand or by another tool; taking over running members is not built yet, so nothing is changed (status, snapshot save, defrag, compact and alarm work with such a cluster)",
+            "an etcd that etcd-deploy did not start runs as {} on {}: made by hand or by another tool; nothing is changed; `etcd-deploy adopt` takes such members over (status, snapshot save, defrag, compact and alarm work with them as they are)",
             running.join(", "),
             if running.len() == 1 {
                 "its host"
@@ -104,7 +110,7 @@ fn not_ours(inv: &Inventory, facts: &Facts) -> Option<String> {
         return None;
     }
     Some(format!(
-        "{} hold{} etcd data, but etcd-deploy did not set {} up (no config file of its own on the host, no record of it here): made by hand or by another tool; taking over running members is not built yet, so nothing is changed (status, snapshot save, defrag, compact and alarm work with such a cluster; or move the data aside for a fresh member)",
+        "{} hold{} etcd data, but etcd-deploy did not set {} up (no config file of its own on the host, no record of it here): made by hand or by another tool; nothing is changed (start it the way it was made and `etcd-deploy adopt` takes it over; or move the data aside for a fresh member)",
         found.join(", "),
         if found.len() == 1 { "s" } else { "" },
         if found.len() == 1 { "it" } else { "them" }

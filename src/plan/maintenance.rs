@@ -242,6 +242,7 @@ mod tests {
             version: "3.5.1".into(),
             leader,
             raft_term: 2,
+            cluster_id: 1,
             raft_index: 10,
             raft_applied_index: 10,
             db_size: size,

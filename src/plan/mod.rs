@@ -7,6 +7,7 @@
 //!
 //! Depends on the inventory and the facts only: no SSH, no etcd client.
 
+pub mod adopt;
 mod guards;
 pub mod maintenance;
 pub mod quorum;
@@ -177,6 +178,17 @@ pub enum Step {
         host: RecordedMember,
         data: Data,
     },
+    /// Taking over members someone else runs (`adopt`), one at a time in
+    /// `order` (followers first, the leader last): etcd-deploy's config
+    /// written, the previous unit or container stopped and disabled, the
+    /// data handed to the etcd user, etcd-deploy's own started, healthy and
+    /// caught up before the next; back to the previous one if it fails.
+    Adopt {
+        order: Vec<String>,
+        /// The leader's name, if among `order` (leadership moves off it first).
+        leader: Option<String>,
+        previous: BTreeMap<String, adopt::Previous>,
+    },
     /// A rolling version change, one member at a time, the leader last.
     Upgrade {
         rollout: Rollout,
@@ -198,6 +210,7 @@ impl Step {
             | Step::Join { host, .. }
             | Step::Restart { host, .. } => vec![host],
             Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
+            Step::Adopt { order, .. } => order.iter().map(String::as_str).collect(),
             // Not an inventory host: nothing to wait for.
             Step::Remove { .. } | Step::Retire { .. } => vec![],
         }
@@ -210,7 +223,8 @@ impl Step {
             Step::Start { .. }
             | Step::Promote { .. }
             | Step::Restart { .. }
-            | Step::Upgrade { .. } => '~',
+            | Step::Upgrade { .. }
+            | Step::Adopt { .. } => '~',
         }
     }
 }
@@ -231,6 +245,8 @@ pub enum Scope {
     CertsRotate,
     /// `replace OLD --with NEW`: NEW joins, then OLD leaves.
     Replace { old: String, new: String },
+    /// `adopt`: members someone else runs taken over (`adopt.rs`), nothing else.
+    Adopt,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -284,6 +300,10 @@ impl Plan {
                         host.address
                     ),
                 }),
+                Step::Adopt { order, .. } => Some(format!(
+                    "takes over {}: stops and disables the etcd service or container that runs each now (left on disk) and starts etcd-deploy's own on the same data",
+                    order.join(", ")
+                )),
                 _ => None,
             })
             .collect()
@@ -315,7 +335,11 @@ pub fn plan_with(
         }
     }
     p.shared_hosts.retain(|(_, names)| names.len() > 1);
-    if let Some(why) = guards::blocking(inv, facts) {
+    if opts.scope == Scope::Adopt {
+        adopt::plan(&mut p, inv, facts, desired);
+        return p;
+    }
+    if let Some(why) = guards::blocking(inv, facts, false) {
         p.blocked = Some(why);
         return p;
     }
@@ -832,7 +856,7 @@ fn limit_to_scope(p: &mut Plan) {
         _ => false,
     };
     let outside = |st: &Step| match &p.scope {
-        Scope::Apply | Scope::PrepareUpgrade => false,
+        Scope::Apply | Scope::PrepareUpgrade | Scope::Adopt => false,
         _ if back_in_service(st) => false,
         Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
         Scope::CertsRotate => !matches!(st, Step::Restart { reasons, .. }

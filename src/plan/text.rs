@@ -35,6 +35,7 @@ impl fmt::Display for Scope {
             Scope::PrepareUpgrade => f.write_str("upgrade --prepare-only: host preparation only"),
             Scope::CertsRotate => f.write_str("certs rotate: certificate restarts only"),
             Scope::Replace { old, new } => write!(f, "replace {old} with {new}"),
+            Scope::Adopt => f.write_str("adopt: members taken over, nothing else"),
         }
     }
 }
@@ -124,6 +125,26 @@ fn step_text(s: &Step) -> (String, String) {
                 }
             ),
         ),
+        Step::Adopt {
+            order,
+            leader,
+            previous,
+        } => {
+            let mut t = vec![format!("take over one member at a time: {}", order.join(", "))];
+            if let Some(l) = leader {
+                t.push(format!("({l} is the leader: leadership moves off it first)"));
+            }
+            let stopped: Vec<&str> = previous
+                .iter()
+                .filter(|(_, p)| **p == super::adopt::Previous::Stopped)
+                .map(|(n, _)| n.as_str())
+                .collect();
+            t.push("each: write its config, stop and disable what runs it now (left on disk), give its data to the etcd user, start etcd-deploy's own, healthy and caught up before the next; back to the previous one if not".into());
+            if !stopped.is_empty() {
+                t.push(format!("({} already stopped by an interrupted adopt: started)", stopped.join(", ")));
+            }
+            (order.join(","), t.join(" "))
+        }
         Step::Upgrade {
             rollout,
             from,

@@ -1,9 +1,11 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154 # w_* are set by etcd_where (etcd_process.sh)
 # Finds the etcd process serving member NAME on this host (made by hand,
 # by another tool, or by etcd-deploy) and prints how it runs, as key=value
-# lines: its PID, binary, systemd unit, where its settings come from and its
-# data directory (config file, flag, environment, or etcd's default
-# NAME.etcd in its working directory). Nothing when no etcd there is NAME.
+# lines: its PID, binary, systemd unit or container, where its settings come
+# from and its data directory (config file, flag, environment, or etcd's
+# default NAME.etcd in its working directory; for a container, the host
+# path of the mount holding it). Nothing when no etcd there is NAME.
 # (After the etcd_process.sh part.)
 # Arguments: NAME
 name=$1
@@ -13,24 +15,20 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
   n=$(etcd_setting name ETCD_NAME)
   [ "${n:-default}" = "$name" ] || continue
   if [ -n "$p_cfg" ]; then src="config file $p_cfg"; elif [ -n "$(etcd_flag name)" ]; then src=flags; else src=environment; fi
-  d=$(etcd_setting data-dir ETCD_DATA_DIR)
-  case $d in
-    /*) ;;
-    *) d="$(readlink "/proc/$pid/cwd")/${d:-$name.etcd}" ;;
-  esac
+  etcd_where "$pid" "$name"
   echo "pid=$pid"
   echo "configured_by=$src"
-  # In a container (Docker, containerd, Kubernetes, Podman) its paths are the
-  # container's, not the host's: said so, never given as the data directory.
-  if grep -Eq 'docker|containerd|kubepods|libpod' "/proc/$pid/cgroup" 2>/dev/null; then
-    echo "container=yes"
-    echo "container_data_dir=$d"
-    exit 0
+  if [ -n "$w_container" ]; then
+    echo "container=$w_container"
+    echo "container_data_dir=$w_inner"
+  else
+    echo "binary=$(readlink "/proc/$pid/exe")"
+    echo "unit=$w_unit"
   fi
-  echo "binary=$(readlink "/proc/$pid/exe")"
-  echo "unit=$(sed -n 's|^0::.*/\([^/]*\.service\)$|\1|p' "/proc/$pid/cgroup" | head -n 1)"
-  echo "data_dir=$d"
-  [ -d "$d/member" ] && echo "has_data=yes"
+  if [ -n "$w_data" ]; then
+    echo "data_dir=$w_data"
+    [ -d "$w_data/member" ] && echo "has_data=yes"
+  fi
   exit 0
 done
 exit 0

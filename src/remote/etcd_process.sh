@@ -32,3 +32,33 @@ etcd_name() {
   n=$(etcd_setting name ETCD_NAME)
   echo "${n:-default}"
 }
+# `etcd_where PID NAME` (after `etcd_proc PID`): where etcd process PID of
+# member NAME keeps its data and what runs it. Sets w_inner (the data
+# directory as etcd sees it: config, flag, variable, else etcd's default
+# NAME.etcd in its working directory), w_data (the same as a host path;
+# empty for a container whose mount of it is not found), w_container (the
+# Docker container's ID, when in one) and w_unit (the systemd service it
+# runs in, outside containers).
+etcd_where() {
+  w_inner=$(etcd_setting data-dir ETCD_DATA_DIR)
+  case $w_inner in
+    /*) ;;
+    *) w_inner="$(readlink "/proc/$1/cwd")/${w_inner:-$2.etcd}" ;;
+  esac
+  # shellcheck disable=SC2034 # read by the scripts after this part
+  w_container='' w_unit='' w_data=''
+  w_cg=$(cat "/proc/$1/cgroup" 2>/dev/null)
+  if printf '%s\n' "$w_cg" | grep -Eq 'docker|containerd|kubepods|libpod'; then
+    w_container=$(printf '%s\n' "$w_cg" | grep -o '[0-9a-f]\{64\}' | head -n 1)
+    [ -n "$w_container" ] || return 0
+    # The bind mount holding the data: the longest destination it is under.
+    w_data=$(docker inspect -f '{{range .Mounts}}{{println .Destination .Source}}{{end}}' "$w_container" 2>/dev/null \
+      | awk -v p="$w_inner" 'NF == 2 && (p == $1 || index(p, $1 "/") == 1) && length($1) > best {
+          best = length($1); out = $2 substr(p, length($1) + 1) } END { print out }')
+  else
+    # shellcheck disable=SC2034
+    w_unit=$(printf '%s\n' "$w_cg" | sed -n 's|^0::.*/\([^/]*\.service\)$|\1|p' | head -n 1)
+    # shellcheck disable=SC2034
+    w_data=$w_inner
+  fi
+}

@@ -209,6 +209,47 @@ pub(crate) fn discover_member(name: &str) -> Script {
     .then(include_str!("discover_member.sh"), [name])
 }
 
+/// `adopt`: stops and disables what runs the member now (`kind`: `unit`,
+/// `container` or `none`; `who`: the unit or container), both left on disk,
+/// and gives its data to the etcd user.
+pub(crate) fn adopt_stop(m: &Member, kind: &str, who: &str) -> Script {
+    Script::new(
+        "etcd-deploy-adopt-stop",
+        include_str!("adopt_stop.sh"),
+        [
+            kind,
+            who,
+            layout::data_dir(m),
+            m.separate_wal_dir().unwrap_or_default(),
+        ],
+    )
+}
+
+/// `adopt`'s way back: the data to its previous owner and mode, what ran
+/// the member before started again (`was`: enablement or restart policy).
+pub(crate) fn adopt_back(
+    m: &Member,
+    kind: &str,
+    who: &str,
+    was: &str,
+    owner: &str,
+    mode: &str,
+) -> Script {
+    Script::new(
+        "etcd-deploy-adopt-back",
+        include_str!("adopt_back.sh"),
+        [
+            kind,
+            who,
+            was,
+            owner,
+            mode,
+            layout::data_dir(m),
+            m.separate_wal_dir().unwrap_or_default(),
+        ],
+    )
+}
+
 /// Part: functions reading a running etcd process's settings.
 const ETCD_PROCESS: &str = include_str!("etcd_process.sh");
 

@@ -1,12 +1,16 @@
 # shellcheck shell=sh
+# shellcheck disable=SC2154 # w_* are set by etcd_where (etcd_process.sh)
 # Part: every etcd process on the host whose member name is NAME and that
 # etcd-deploy did not start (not in its unit UNIT, not in its container
 # CONTAINER), as `named_etcd=PID` lines (after the etcd_process.sh part):
-# someone else's etcd serving this member.
+# someone else's etcd serving this member. For the first one, what `adopt`
+# needs: what runs it (`foreign_unit`, `foreign_container`), its data
+# directory on the host, and the settings it runs with (`foreign_setting`).
 # Arguments: NAME UNIT CONTAINER
 named=$1 unit=$2 container=$3
 shift 3
 ours_id=
+first=yes
 for pid in $(pgrep -x etcd 2>/dev/null); do
   [ "$(etcd_name "$pid")" = "$named" ] || continue
   cg=$(cat "/proc/$pid/cgroup" 2>/dev/null)
@@ -18,4 +22,22 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
   fi
   case $cg in *"$ours_id"*) continue ;; esac
   echo "named_etcd=$pid"
+  [ "$first" = yes ] || continue
+  first=no
+  # (etcd_name ran in a subshell: its settings are read again here.)
+  etcd_proc "$pid" || continue
+  etcd_where "$pid" "$named"
+  [ -n "$w_unit" ] && echo "foreign_unit=$w_unit"
+  [ -n "$w_container" ] && echo "foreign_container=$w_container"
+  if [ -n "$w_data" ]; then
+    echo "foreign_data_dir=$w_data"
+    [ -d "$w_data/member" ] && echo "foreign_has_data=yes"
+  fi
+  for k in listen-client-urls listen-peer-urls advertise-client-urls initial-advertise-peer-urls \
+    listen-metrics-urls heartbeat-interval election-timeout snapshot-count quota-backend-bytes \
+    auto-compaction-mode auto-compaction-retention max-request-bytes wal-dir log-level \
+    cert-file peer-cert-file; do
+    v=$(etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')")
+    [ -n "$v" ] && echo "foreign_setting=$k=$v"
+  done
 done

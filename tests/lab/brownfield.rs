@@ -1,12 +1,18 @@
 //! Clusters etcd-deploy did not make: `init --from-cluster` describes a
 //! cluster made by hand the way etcd's clustering guide does it (a systemd
 //! unit with flags, binaries in /usr/local/bin, data where its author chose),
-//! and the reading and maintenance commands work with what it wrote.
+//! or with a compose file per host; the reading and maintenance commands work
+//! with what it wrote, apply refuses to start its own etcd over them, and
+//! `adopt` takes them over with writes flowing (nothing acknowledged lost),
+//! after which apply has nothing to do and upgrade works.
 
 use crate::support::*;
 use std::process::Command;
 
-const TARBALL: &str = "/var/cache/etcd-deploy-lab/mirror/v3.5.1/etcd-v3.5.1-linux-amd64.tar.gz";
+/// The hand-made clusters run 3.5.0, so that an upgrade after adopting has
+/// somewhere to go.
+const TARBALL: &str = "/var/cache/etcd-deploy-lab/mirror/v3.5.0/etcd-v3.5.0-linux-amd64.tar.gz";
+const RELEASE: &str = "etcd-v3.5.0-linux-amd64";
 
 /// `infra1=http://A1:2380,...`: the initial cluster of the three members.
 fn initial_cluster(lab: &Lab) -> String {
@@ -16,7 +22,7 @@ fn initial_cluster(lab: &Lab) -> String {
         .join(",")
 }
 
-/// Runs `cmd` on host `i` with the 3.5.1 release tarball on its stdin.
+/// Runs `cmd` on host `i` with the 3.5.0 release tarball on its stdin.
 fn with_release(lab: &Lab, i: usize, cmd: &str) {
     let o = sh(Command::new(lab_script())
         .args([
@@ -72,7 +78,9 @@ fn hand_made(lab: &Lab) {
         with_release(
             lab,
             i,
-            "tar -xzf - -C /usr/local/bin --strip-components=1 etcd-v3.5.1-linux-amd64/etcd etcd-v3.5.1-linux-amd64/etcdctl",
+            &format!(
+                "tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd {RELEASE}/etcdctl"
+            ),
         );
         let a = lab.addr(i);
         let unit = format!(
@@ -99,7 +107,7 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     let said = deploy_ok(&args);
     let inv = std::fs::read_to_string(&out).expect("written");
     assert!(
-        inv.contains("name = \"handmade\"") && inv.contains("version = \"3.5.1\""),
+        inv.contains("name = \"handmade\"") && inv.contains("version = \"3.5.0\""),
         "{inv}"
     );
     for i in 1..=3 {
@@ -115,7 +123,10 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         inv.contains("settings from flags, unit etcd.service, binary /usr/local/bin/etcd"),
         "{inv}\n{said}"
     );
-    assert!(inv.contains("do not run apply on it"), "{inv}");
+    assert!(
+        inv.contains("`etcd-deploy adopt` takes its members over"),
+        "{inv}"
+    );
     // Not again over it without --force; a TLS URL is refused before anything.
     assert_eq!(deploy(&args).status.code(), Some(2));
     let o = deploy(&[
@@ -162,6 +173,117 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
             "nothing installed"
         );
     }
+
+    // adopt: refused before anything changes when the inventory's data
+    // directory is not the one the member runs with.
+    let inv = with_mirror(&out);
+    let wrong = lab.dir.path().join("wrong.toml");
+    let text_of = std::fs::read_to_string(&inv).expect("inventory");
+    std::fs::write(
+        &wrong,
+        text_of.replace("/var/lib/etcd/infra2.etcd", "/var/lib/etcd/other"),
+    )
+    .expect("write");
+    let o = deploy(&["adopt", path_str(&wrong), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("infra2: its etcd keeps its data in /var/lib/etcd/infra2.etcd, and the inventory says data_dir /var/lib/etcd/other"),
+        "{}",
+        text(&o)
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
+            pids[i - 1]
+        );
+    }
+    // What it found, and the plan; nothing changed.
+    let said = deploy_ok(&["adopt", path_str(&inv), "--dry-run"]);
+    assert!(said.contains("infra1: found etcd.service (PID"), "{said}");
+    assert!(said.contains("take over one member at a time"), "{said}");
+    assert_eq!(
+        lab.ssh(1, "systemctl show -p MainPID --value etcd"),
+        pids[0]
+    );
+
+    adopt_with_writes(&lab, &inv, "adopt-systemd/");
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, &format!("systemctl is-active etcd@infra{i}")),
+            "active"
+        );
+        // The old unit: disabled, stopped, left on disk.
+        assert_eq!(
+            lab.ssh(i, "systemctl is-enabled etcd; systemctl is-active etcd; test -f /etc/systemd/system/etcd.service && echo kept"),
+            "disabled\ninactive\nkept"
+        );
+        assert_eq!(
+            lab.ssh(
+                i,
+                &format!("stat -c %U /var/lib/etcd/infra{i}.etcd/member/wal")
+            ),
+            "etcd"
+        );
+    }
+}
+
+/// The inventory `init --from-cluster` wrote, with the lab's release mirror.
+fn with_mirror(found: &std::path::Path) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(found).expect("inventory");
+    let path = found.with_file_name("adopt.toml");
+    std::fs::write(
+        &path,
+        text.replace(
+            "\n[ssh]\n",
+            "\n[release]\nsource = \"http://127.0.0.1:18080\"\nfetch = \"controller\"\n\n[ssh]\n",
+        ),
+    )
+    .expect("write");
+    path
+}
+
+/// Member IDs by name, as `status` shows them.
+fn ids(inv: &std::path::Path) -> Vec<(String, String)> {
+    let st = status_json(inv);
+    let mut out: Vec<(String, String)> = st
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| (r["name"].to_string(), r["id"].to_string()))
+        .collect();
+    out.sort();
+    out
+}
+
+/// `adopt` with a client writing throughout: nothing acknowledged is lost,
+/// every member keeps its ID, apply then has nothing to do, and an upgrade
+/// (3.5.0 → 3.5.1) works on the adopted cluster.
+fn adopt_with_writes(lab: &Lab, inv: &std::path::Path, prefix: &str) {
+    let before = ids(inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, prefix, None);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let said = deploy_ok(&["adopt", path_str(inv), "--yes"]);
+    let report = writer.stop();
+    assert_no_loss("adopt", &lab.url(1), &report, prefix);
+    assert!(
+        said.contains("`etcd-deploy apply` has nothing to do"),
+        "{said}"
+    );
+    assert_eq!(ids(inv), before, "every member keeps its ID");
+    assert!(deploy_ok(&["plan", path_str(inv)]).contains("No changes"));
+    assert!(deploy_ok(&["adopt", path_str(inv)]).contains("Nothing to adopt"));
+    deploy_ok(&[
+        "upgrade",
+        path_str(inv),
+        "--to",
+        "3.5.1",
+        "--no-snapshot",
+        "--yes",
+    ]);
+    for i in 1..=3 {
+        assert_eq!(versions(&lab.url(i)).0, "3.5.1");
+    }
 }
 
 /// The same with a compose file per host (`network_mode: host`, the image
@@ -177,11 +299,13 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
         with_release(
             &lab,
             i,
-            "mkdir -p /tmp/r && tar -xzf - -C /tmp/r --strip-components=1 etcd-v3.5.1-linux-amd64/etcd && cd /tmp/r && tar -c etcd | docker import - handmade/etcd:3.5.1 >/dev/null",
+            &format!(
+                "mkdir -p /tmp/r && tar -xzf - -C /tmp/r --strip-components=1 {RELEASE}/etcd && cd /tmp/r && tar -c etcd | docker import - handmade/etcd:3.5.0 >/dev/null"
+            ),
         );
         let a = lab.addr(i);
         let compose = format!(
-            "services:\n  etcd:\n    image: handmade/etcd:3.5.1\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{cluster}\", \"--initial-cluster-state\", \"new\"]\n"
+            "services:\n  etcd:\n    image: handmade/etcd:3.5.0\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{cluster}\", \"--initial-cluster-state\", \"new\"]\n"
         );
         lab.ssh(
             i,
@@ -196,17 +320,18 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
     deploy_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let inv = std::fs::read_to_string(&out).expect("written");
     for i in 1..=3 {
+        assert!(inv.contains("# found: runs in container "), "{inv}");
         assert!(
             inv.contains(&format!(
-                "# found: runs in a container (data /data inside it; its host path is the container's mount), settings from flags\nname = \"infra{i}\"\naddress = \"{}\"\n",
+                "name = \"infra{i}\"\naddress = \"{}\"\ndata_dir = \"/srv/etcd\"\nmode = \"compose\"\n",
                 lab.addr(i)
             )),
-            "{inv}"
+            "the host side of the data mount, not the path inside: {inv}"
         );
     }
     assert!(
-        !inv.contains("data_dir ="),
-        "no in-container path as the host's: {inv}"
+        inv.contains("(data /srv/etcd on the host, /data inside it), settings from flags"),
+        "{inv}"
     );
     assert!(
         status_json(&out)
@@ -228,4 +353,21 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
         text(&o)
     );
     assert_eq!(pids(), before, "every container as it was");
+
+    let inv = with_mirror(&out);
+    adopt_with_writes(&lab, &inv, "adopt-compose/");
+    for i in 1..=3 {
+        // The old container: stopped, kept, not restarted by Docker.
+        assert_eq!(
+            lab.ssh(i, "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' handmade-etcd-1"),
+            "false no"
+        );
+        assert_eq!(
+            lab.ssh(
+                i,
+                &format!("docker inspect -f '{{{{.State.Running}}}}' etcd-etcd-infra{i}")
+            ),
+            "true"
+        );
+    }
 }

@@ -158,6 +158,7 @@ pub fn status(id: u64) -> MemberStatus {
         version: "3.5.1".into(),
         leader: 0x100,
         raft_term: 2,
+        cluster_id: 1,
         raft_index: 10,
         raft_applied_index: 10,
         db_size: 20480,
@@ -224,6 +225,7 @@ pub fn step_names(p: &Plan) -> Vec<String> {
             }
             Step::Remove { name, .. } => format!("remove {name}"),
             Step::Retire { name, .. } => format!("retire {name}"),
+            Step::Adopt { order, .. } => format!("adopt {}", order.join(",")),
         })
         .collect()
 }

@@ -1,0 +1,474 @@
+//! `adopt`: the plan that takes over a running cluster etcd-deploy did not
+//! make, keeping every member's data directory, ID and URLs. Each member's
+//! host is prepared (release, unit or compose file), then one member at a
+//! time, followers first and the leader last: its etcd-deploy config
+//! written, its old unit or container stopped and disabled (left on disk),
+//! its data handed to the etcd user, etcd-deploy's own unit started,
+//! healthy and caught up before the next. Everything that would make this
+//! unsafe is refused here, before anything changes: members of two
+//! clusters, a member the inventory does not name (or the cluster does not
+//! have), a data directory missing or not the inventory's, TLS, a version
+//! other than the inventory's, an unhealthy cluster.
+
+use super::{BackupStep, Desired, HostFile, Image, ImageStep, Plan, Prepare, Step, guards, quorum};
+use crate::facts::{Facts, ForeignEtcd, printable};
+use crate::inventory::{Inventory, Member, Runtime};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What ran a member before etcd-deploy takes it over: stopped and
+/// disabled, left on disk (the way back if its etcd-deploy start fails).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Previous {
+    /// A systemd service (e.g. `etcd.service` from etcd's clustering guide).
+    Unit { unit: String },
+    /// A Docker container (e.g. from a compose file); its restart policy is
+    /// set to `no`.
+    Container { id: String },
+    /// An earlier adopt stopped it and was interrupted: only the data
+    /// hand-over and the start remain.
+    Stopped,
+}
+
+/// The adopt plan (`Scope::Adopt`).
+pub(super) fn plan(
+    p: &mut Plan,
+    inv: &Inventory,
+    facts: &Facts,
+    desired: &BTreeMap<String, Desired>,
+) {
+    if let Err(why) = decide(p, inv, facts, desired) {
+        p.blocked = Some(why);
+        p.prepare.clear();
+        p.steps.clear();
+    }
+}
+
+fn decide(
+    p: &mut Plan,
+    inv: &Inventory,
+    facts: &Facts,
+    desired: &BTreeMap<String, Desired>,
+) -> Result<(), String> {
+    if let Some(why) = guards::blocking(inv, facts, true) {
+        return Err(why);
+    }
+    if !facts.unreachable.is_empty() {
+        return Err(format!(
+            "adopt needs every member's host, and {} cannot be reached",
+            facts.unreachable_names()
+        ));
+    }
+    let cluster = &facts.cluster;
+    let Some(list) = &cluster.members else {
+        return Err(
+            "no member answers on its client URL: adopt takes over a running, healthy cluster"
+                .into(),
+        );
+    };
+    mixed_clusters(inv, facts)?;
+    for e in list {
+        if super::inventory_member(inv, e).is_none() {
+            return Err(format!(
+                "the cluster has member {} ({}), which the inventory does not name: add it to the inventory (it is adopted too), or remove it from the cluster first",
+                super::label(inv, e),
+                printable(&e.peer_urls.join(","))
+            ));
+        }
+        if e.is_learner || !e.started() {
+            return Err(format!(
+                "member {} is a learner or never started: let its join finish, then adopt",
+                super::label(inv, e)
+            ));
+        }
+    }
+    let want = inv.cluster.version;
+    let mut previous = BTreeMap::new();
+    let mut ids = BTreeMap::new();
+    for m in &inv.members {
+        let h = facts.hosts.get(&m.name).cloned().unwrap_or_default();
+        let Some(e) = cluster.entry(m) else {
+            return Err(format!(
+                "{} (peer URL {}) is not a member of the running cluster: adopt keeps each member's URLs, so the inventory must give the ones it runs with (`etcd-deploy init --from-cluster` writes them); add new members with apply after adopting",
+                m.name,
+                m.peer_url()
+            ));
+        };
+        ids.insert(m.name.clone(), e.id);
+        let found = match (&h.foreign, h.named_etcd.first()) {
+            (Some(f), Some(pid)) => Some((f, *pid)),
+            _ => None,
+        };
+        if h.active {
+            if let Some((_, pid)) = found {
+                return Err(format!(
+                    "{}: etcd-deploy's own etcd and another one (PID {pid}) both run as this member on its host; stop the other one by hand",
+                    m.name
+                ));
+            }
+            continue; // adopted already
+        }
+        let Some((f, pid)) = found else {
+            if h.config_digest.is_some() && h.has_data {
+                previous.insert(m.name.clone(), Previous::Stopped);
+                continue;
+            }
+            return Err(format!(
+                "{}: no etcd runs as this member on its host: adopt takes over running members (start it the way it was made, then adopt)",
+                m.name
+            ));
+        };
+        previous.insert(m.name.clone(), check_member(m, f, pid, e)?);
+        let version = cluster.status.get(&m.name).map(|s| s.version.as_str());
+        if version != Some(want.to_string().as_str()) {
+            return Err(format!(
+                "{} runs etcd {}, and the inventory says {want}: adopt keeps the version a member runs; set version = \"{}\", adopt, then upgrade",
+                m.name,
+                version.unwrap_or("?"),
+                version.unwrap_or("?")
+            ));
+        }
+        p.notes.push(found_note(m, f, pid));
+        if let Some(d) = differences(m, f) {
+            p.notes.push(d);
+        }
+    }
+    if previous.is_empty() {
+        return Ok(()); // every member is etcd-deploy's already: nothing to do
+    }
+    healthy_and_safe(inv, facts, &previous, &ids)?;
+    for m in inv
+        .members
+        .iter()
+        .filter(|m| previous.contains_key(&m.name))
+    {
+        let h = facts.hosts.get(&m.name).cloned().unwrap_or_default();
+        if let Some(prep) = prepare(inv, m, &h, desired.get(&m.name)) {
+            p.prepare.push(prep);
+        }
+    }
+    // Followers first, the leader last (leadership moved off it first).
+    let leader = cluster.leader();
+    let mut order: Vec<String> = previous.keys().cloned().collect();
+    order.sort_by_key(|n| {
+        (
+            ids.get(n) == leader.as_ref(),
+            inv.members.iter().position(|m| &m.name == n),
+        )
+    });
+    let leader = order
+        .last()
+        .filter(|n| ids.get(*n) == leader.as_ref())
+        .cloned();
+    p.steps.push(Step::Adopt {
+        order,
+        leader,
+        previous,
+    });
+    Ok(())
+}
+
+/// Members that answer with different cluster IDs belong to two clusters.
+fn mixed_clusters(inv: &Inventory, facts: &Facts) -> Result<(), String> {
+    let mut by_cluster: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    for m in &inv.members {
+        if let Some(s) = facts
+            .cluster
+            .status
+            .get(&m.name)
+            .filter(|s| s.cluster_id != 0)
+        {
+            by_cluster.entry(s.cluster_id).or_default().push(&m.name);
+        }
+    }
+    if by_cluster.len() < 2 {
+        return Ok(());
+    }
+    let parts: Vec<String> = by_cluster
+        .iter()
+        .map(|(id, names)| format!("{} in cluster {id:x}", names.join(", ")))
+        .collect();
+    Err(format!(
+        "the inventory names members of different clusters ({}): one inventory is one cluster; adopt each cluster with its own inventory",
+        parts.join("; ")
+    ))
+}
+
+/// The one member: what runs it, where its data is, and that it is plain
+/// HTTP (its certificates are not carried over yet).
+fn check_member(
+    m: &Member,
+    f: &ForeignEtcd,
+    pid: u32,
+    e: &crate::facts::MemberInfo,
+) -> Result<Previous, String> {
+    let previous = match (&f.unit, &f.container, &m.runtime) {
+        (_, Some(id), Runtime::Compose(_)) => Previous::Container { id: id.clone() },
+        (Some(unit), None, Runtime::Systemd) => Previous::Unit { unit: unit.clone() },
+        (_, Some(_), Runtime::Systemd) => {
+            return Err(format!(
+                "{}: its etcd (PID {pid}) runs in a container, and the inventory says mode = \"systemd\": adopt keeps the way a member runs; set mode = \"compose\" for it",
+                m.name
+            ));
+        }
+        (Some(unit), None, Runtime::Compose(_)) => {
+            return Err(format!(
+                "{}: its etcd (PID {pid}) runs as the systemd service {unit}, and the inventory says mode = \"compose\": adopt keeps the way a member runs; set mode = \"systemd\" for it",
+                m.name
+            ));
+        }
+        (None, None, _) => {
+            return Err(format!(
+                "{}: its etcd (PID {pid}) runs in no systemd service or container (started from a shell?): etcd-deploy cannot stop it for good; run it as a service first, or stop it and let apply make the member afresh",
+                m.name
+            ));
+        }
+    };
+    let Some(dir) = &f.data_dir else {
+        return Err(format!(
+            "{}: the data directory of its etcd (PID {pid}) was not found on the host{}: nothing is changed (adopt must keep the member's data)",
+            m.name,
+            if f.container.is_some() {
+                " (no bind mount of the container holds it)"
+            } else {
+                ""
+            }
+        ));
+    };
+    if !f.has_data {
+        return Err(format!(
+            "{}: its etcd (PID {pid}) uses {dir}, which holds no member data (no member/ there): nothing is changed",
+            m.name
+        ));
+    }
+    if *dir != m.data_dir {
+        return Err(format!(
+            "{}: its etcd keeps its data in {dir}, and the inventory says data_dir {}: adopt keeps the data where it is; set data_dir = \"{dir}\" for it",
+            m.name, m.data_dir
+        ));
+    }
+    let wal = f.settings.get("wal-dir").map(String::as_str);
+    if wal != m.separate_wal_dir() {
+        return Err(format!(
+            "{}: its etcd keeps its WAL in {}, and the inventory says {}: set the same wal-dir in [etcd] (or move the WAL by hand first)",
+            m.name,
+            wal.unwrap_or("the data directory"),
+            m.separate_wal_dir().unwrap_or("the data directory")
+        ));
+    }
+    let tls = f.settings.contains_key("cert-file")
+        || f.settings.contains_key("peer-cert-file")
+        || e.peer_urls
+            .iter()
+            .chain(&e.client_urls)
+            .any(|u| u.starts_with("https://"));
+    if tls || m.tls {
+        return Err(format!(
+            "{}: adopting a member that serves TLS, or adopting into [tls], is not supported yet (its certificates would have to be carried over): adopt a plain-HTTP cluster, then move it to TLS",
+            m.name
+        ));
+    }
+    Ok(previous)
+}
+
+/// Every member to adopt answers and is healthy, no alarm is raised, and
+/// stopping any one of them leaves a healthy majority.
+fn healthy_and_safe(
+    inv: &Inventory,
+    facts: &Facts,
+    previous: &BTreeMap<String, Previous>,
+    ids: &BTreeMap<String, u64>,
+) -> Result<(), String> {
+    let cluster = &facts.cluster;
+    if !cluster.alarms.is_empty() {
+        return Err(format!(
+            "alarms are raised ({}): clear them first (`etcd-deploy alarm list`)",
+            cluster.alarms.join(", ")
+        ));
+    }
+    let list = cluster.members.as_deref().unwrap_or_default();
+    let healthy: BTreeSet<u64> = cluster.healthy_ids();
+    for (name, prev) in previous {
+        if *prev == Previous::Stopped {
+            continue;
+        }
+        let Some(id) = ids.get(name) else { continue };
+        if !healthy.contains(id) {
+            return Err(format!(
+                "{name} is not healthy ({}): adopt restarts every member, so it needs a healthy cluster",
+                cluster
+                    .status
+                    .get(name)
+                    .and_then(|s| s.trouble())
+                    .unwrap_or_else(|| "does not answer".into())
+            ));
+        }
+        if let Err(why) = quorum::check_step(list, &[], &[*id], &healthy) {
+            return Err(format!(
+                "stopping {name} to take it over would lose quorum: {why}; unhealthy: {}",
+                super::unhealthy(inv, facts, list, &healthy)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The host preparation before a member is taken over: the release (or
+/// image), the `current` link, the unit or compose file, scheduled snapshots.
+fn prepare(
+    inv: &Inventory,
+    m: &Member,
+    h: &crate::facts::HostFacts,
+    d: Option<&Desired>,
+) -> Option<Prepare> {
+    let want = inv.cluster.version;
+    let mut prep = Prepare {
+        host: m.name.clone(),
+        install: (!h.installed.contains(&want)).then_some(want),
+        link: None,
+        image: None,
+        host_file: None,
+        certs: false,
+        backup: None,
+    };
+    let kind = match &m.runtime {
+        Runtime::Systemd => {
+            prep.link = (h.current != Some(want)).then_some(want);
+            HostFile::SystemdUnit
+        }
+        Runtime::Compose(c) => {
+            if prep.install.is_some() {
+                prep.image = Some(match &c.image {
+                    Image::Release => ImageStep::Build(c.image.reference(want)),
+                    Image::Registry(_) => {
+                        prep.install = None;
+                        ImageStep::Pull(c.image.reference(want))
+                    }
+                });
+            }
+            HostFile::ComposeFile
+        }
+    };
+    if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
+        prep.host_file = Some(kind);
+    }
+    if let Some(want) = d.and_then(|d| d.backup_digest.as_ref())
+        && (h.backup_digest.as_ref() != Some(want) || !h.backup_active)
+    {
+        prep.backup = Some(BackupStep::Write);
+    }
+    (!prep.is_empty()).then_some(prep)
+}
+
+/// `infra1: etcd.service (PID 87), data /var/lib/etcd/infra1.etcd → etcd@infra1.service`
+fn found_note(m: &Member, f: &ForeignEtcd, pid: u32) -> String {
+    let runs = match (&f.unit, &f.container) {
+        (_, Some(id)) => format!("container {}", &id[..12.min(id.len())]),
+        (Some(u), None) => u.clone(),
+        (None, None) => "?".into(),
+    };
+    let to = match &m.runtime {
+        Runtime::Systemd => format!("etcd-deploy's unit etcd@{}.service", m.name),
+        Runtime::Compose(_) => "etcd-deploy's compose file".to_string(),
+    };
+    format!(
+        "{}: found {runs} (PID {pid}), data {}; taken over by {to}, the old one stopped and disabled (left on disk)",
+        m.name,
+        f.data_dir.as_deref().unwrap_or("?")
+    )
+}
+
+/// etcd's defaults for the settings compared (what an unset one means).
+fn etcd_default(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "listen-client-urls" | "advertise-client-urls" => "http://localhost:2379",
+        "listen-peer-urls" | "initial-advertise-peer-urls" => "http://localhost:2380",
+        "heartbeat-interval" => "100",
+        "election-timeout" => "1000",
+        "snapshot-count" => "100000",
+        "quota-backend-bytes" => "0",
+        "auto-compaction-mode" => "periodic",
+        "auto-compaction-retention" => "0",
+        "max-request-bytes" => "1572864",
+        "log-level" => "info",
+        _ => return None,
+    })
+}
+
+/// What the inventory's config gives a setting (`None`: unset, etcd's default).
+fn inventory_setting(m: &Member, key: &str) -> Option<String> {
+    let s = &m.settings;
+    let extra = |k: &str| {
+        s.extra.get(k).map(|v| match v {
+            toml::Value::String(t) => t.clone(),
+            other => other.to_string(),
+        })
+    };
+    match key {
+        "listen-client-urls" => Some(m.listen_client_url()),
+        "listen-peer-urls" => Some(m.listen_peer_url()),
+        "advertise-client-urls" => Some(m.client_url()),
+        "initial-advertise-peer-urls" => Some(m.peer_url()),
+        "listen-metrics-urls" => m.listen_metrics_url(),
+        "heartbeat-interval" => Some(s.heartbeat_interval_ms.to_string()),
+        "election-timeout" => Some(s.election_timeout_ms.to_string()),
+        "snapshot-count" => s.snapshot_count.map(|v| v.to_string()),
+        "quota-backend-bytes" => s.quota_backend_bytes.map(|v| v.to_string()),
+        "auto-compaction-mode" => s.auto_compaction_mode.clone(),
+        "auto-compaction-retention" => s.auto_compaction_retention.clone(),
+        "log-level" => Some(s.log_level.clone()),
+        other => extra(other),
+    }
+}
+
+/// The settings the member runs with that its etcd-deploy config changes,
+/// as one note (`None`: none); URL lists compare as sets.
+pub fn differences(m: &Member, f: &ForeignEtcd) -> Option<String> {
+    let norm = |key: &str, v: Option<String>| -> Option<String> {
+        let v = v.or_else(|| etcd_default(key).map(str::to_string))?;
+        let mut parts: Vec<&str> = v
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        parts.sort_unstable();
+        Some(parts.join(","))
+    };
+    let mut out = Vec::new();
+    for key in crate::facts::FOREIGN_SETTINGS {
+        if matches!(key, "cert-file" | "peer-cert-file" | "wal-dir") {
+            continue; // refused above when they differ
+        }
+        let found = norm(key, f.settings.get(key).cloned());
+        let wanted = norm(key, inventory_setting(m, key));
+        if found != wanted {
+            out.push(format!(
+                "{key} {} → {}",
+                found.as_deref().unwrap_or("(unset)"),
+                wanted.as_deref().unwrap_or("(unset)")
+            ));
+        }
+    }
+    (!out.is_empty()).then(|| {
+        format!(
+            "{}: settings that change with the takeover (found → inventory): {}",
+            m.name,
+            out.join("; ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_serialises_with_its_kind() {
+        let j = serde_json::to_string(&Previous::Unit {
+            unit: "etcd.service".into(),
+        })
+        .expect("json");
+        assert_eq!(j, r#"{"kind":"unit","unit":"etcd.service"}"#);
+    }
+}
