@@ -288,11 +288,9 @@ fn healthy_and_safe(
         ));
     }
     let list = cluster.members.as_deref().unwrap_or_default();
-    let healthy: BTreeSet<u64> = cluster.healthy_ids();
-    for (name, prev) in previous {
-        if *prev == Previous::Stopped {
-            continue;
-        }
+    let mut healthy: BTreeSet<u64> = cluster.healthy_ids();
+    let running = previous.iter().filter(|(_, p)| **p != Previous::Stopped);
+    for (name, _) in running.clone() {
         let Some(id) = ids.get(name) else { continue };
         if !healthy.contains(id) {
             return Err(format!(
@@ -304,6 +302,13 @@ fn healthy_and_safe(
                     .unwrap_or_else(|| "does not answer".into())
             ));
         }
+    }
+    // Members an interrupted adopt left stopped are started first.
+    for (name, _) in previous.iter().filter(|(_, p)| **p == Previous::Stopped) {
+        healthy.extend(ids.get(name));
+    }
+    for (name, _) in running {
+        let Some(id) = ids.get(name) else { continue };
         if let Err(why) = quorum::check_step(list, &[], &[*id], &healthy) {
             return Err(format!(
                 "stopping {name} to take it over would lose quorum: {why}; unhealthy: {}",

@@ -230,9 +230,10 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
 /// The inventory `init --from-cluster` wrote, with the lab's release mirror
 /// (and compose images made from it: the lab reaches no registry).
 fn with_mirror(found: &std::path::Path) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(found)
-        .expect("inventory")
-        .replace("mode = \"compose\"\n", "mode = \"compose\"\nimage = \"release\"\n");
+    let text = std::fs::read_to_string(found).expect("inventory").replace(
+        "mode = \"compose\"\n",
+        "mode = \"compose\"\nimage = \"release\"\n",
+    );
     let path = found.with_file_name("adopt.toml");
     std::fs::write(
         &path,
