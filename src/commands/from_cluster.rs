@@ -164,9 +164,10 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
     }
     let mut text = render(&name, version, &a, &found);
     if inventory::parse(path, &text).is_err() {
-        // A data directory etcd-deploy would not accept stays a comment.
+        // A data directory or setting etcd-deploy would not accept stays out.
         for f in &mut found {
             f.process.remove("data_dir");
+            f.process.retain(|k, _| !k.starts_with("setting_"));
         }
         text = render(&name, version, &a, &found);
     }
@@ -251,6 +252,7 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
     if let Some(p) = peer {
         s.push_str(&format!("peer_port = {p}\n"));
     }
+    s.push_str(&etcd_section(found));
     s.push_str("\n[ssh]\n");
     if let Some(u) = &a.user {
         s.push_str(&format!("user = {}\n", toml_str(u)));
@@ -295,6 +297,51 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
         }
     }
     s
+}
+
+/// `[etcd]` with the tuning every member runs with alike (flags, config file
+/// or environment), so that `adopt` keeps it; a value the inventory would
+/// not accept makes the whole file fail to parse, and the section is dropped.
+fn etcd_section(found: &[Found]) -> String {
+    const KEYS: [(&str, &str, bool); 7] = [
+        ("heartbeat-interval", "heartbeat_interval_ms", true),
+        ("election-timeout", "election_timeout_ms", true),
+        ("snapshot-count", "snapshot_count", true),
+        ("quota-backend-bytes", "quota_backend_bytes", true),
+        ("auto-compaction-mode", "auto_compaction_mode", false),
+        (
+            "auto-compaction-retention",
+            "auto_compaction_retention",
+            false,
+        ),
+        ("log-level", "log_level", false),
+    ];
+    let mut lines = String::new();
+    for (key, field, number) in KEYS {
+        let values: Vec<Option<&String>> = found
+            .iter()
+            .map(|f| f.process.get(&format!("setting_{key}")))
+            .collect();
+        let Some(Some(v)) = values.first() else {
+            continue;
+        };
+        if values.iter().any(|x| *x != Some(*v)) {
+            continue;
+        }
+        let value = if number {
+            match v.parse::<u64>() {
+                Ok(n) => n.to_string(),
+                Err(_) => continue,
+            }
+        } else {
+            toml_str(v)
+        };
+        lines.push_str(&format!("{field} = {value}\n"));
+    }
+    if lines.is_empty() {
+        return lines;
+    }
+    format!("\n# As the members run now (adopt keeps it).\n[etcd]\n{lines}")
 }
 
 /// A TOML basic string (quotes and backslashes escaped; the values are

@@ -29,6 +29,12 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     echo "data_dir=$w_data"
     [ -d "$w_data/member" ] && echo "has_data=yes"
   fi
+  # The tuning the inventory's [etcd] can carry, so that adopting keeps it.
+  for k in heartbeat-interval election-timeout snapshot-count quota-backend-bytes \
+    auto-compaction-mode auto-compaction-retention log-level; do
+    v=$(etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')")
+    [ -n "$v" ] && echo "setting_$k=$v"
+  done
   exit 0
 done
 exit 0

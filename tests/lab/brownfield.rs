@@ -206,7 +206,8 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         pids[0]
     );
 
-    adopt_with_writes(&lab, &inv, "adopt-systemd/");
+    // Killed once right after the first member's old unit was stopped.
+    adopt_with_writes(&lab, &inv, "adopt-systemd/", Some("infra2: start etcd"));
     for i in 1..=3 {
         assert_eq!(
             lab.ssh(i, &format!("systemctl is-active etcd@infra{i}")),
@@ -261,12 +262,35 @@ fn ids(inv: &std::path::Path) -> Vec<(String, String)> {
 
 /// `adopt` with a client writing throughout: nothing acknowledged is lost,
 /// every member keeps its ID, apply then has nothing to do, and an upgrade
-/// (3.5.0 → 3.5.1) works on the adopted cluster.
-fn adopt_with_writes(lab: &Lab, inv: &std::path::Path, prefix: &str) {
+/// (3.5.0 → 3.5.1) works on the adopted cluster. With `kill_at`, a first
+/// adopt is killed (SIGKILL) when its progress shows that line, and the
+/// second one finishes the work.
+fn adopt_with_writes(lab: &Lab, inv: &std::path::Path, prefix: &str, kill_at: Option<&str>) {
     let before = ids(inv);
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let writer = Writer::start(urls, prefix, None);
     std::thread::sleep(std::time::Duration::from_secs(1));
+    if let Some(at) = kill_at {
+        let mut child = Command::new(BIN)
+            .args(["adopt", path_str(inv), "--yes"])
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut seen = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.expect("line");
+            seen.push_str(&line);
+            seen.push('\n');
+            if line.contains(at) {
+                child.kill().expect("kill");
+                break;
+            }
+        }
+        let _ = child.wait();
+        assert!(seen.contains(at), "{seen}");
+    }
     let said = deploy_ok(&["adopt", path_str(inv), "--yes"]);
     let report = writer.stop();
     assert_no_loss("adopt", &lab.url(1), &report, prefix);
@@ -359,7 +383,7 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
     assert_eq!(pids(), before, "every container as it was");
 
     let inv = with_mirror(&out);
-    adopt_with_writes(&lab, &inv, "adopt-compose/");
+    adopt_with_writes(&lab, &inv, "adopt-compose/", None);
     for i in 1..=3 {
         // The old container: stopped, kept, not restarted by Docker.
         assert_eq!(
