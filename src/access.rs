@@ -11,6 +11,9 @@ use tokio::sync::Mutex;
 pub struct Access {
     mode: inventory::Access,
     urls: Mutex<HashMap<String, String>>,
+    /// Members reached over another scheme than the inventory's, as their
+    /// configs serve now (a TLS migration under way); set from the facts.
+    schemes: std::sync::Mutex<HashMap<String, bool>>,
 }
 
 impl Access {
@@ -18,6 +21,42 @@ impl Access {
         Access {
             mode,
             urls: Mutex::new(HashMap::new()),
+            schemes: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reach `member` over TLS (`Some(true)`), plain HTTP (`Some(false)`),
+    /// or as the inventory says (`None`); a remembered URL of the other
+    /// scheme is forgotten.
+    pub async fn serve_as(&self, member: &Member, tls: Option<bool>) {
+        let changed = match self.schemes.lock() {
+            Ok(mut s) => match tls {
+                Some(t) => s.insert(member.name.clone(), t) != Some(t),
+                None => s.remove(&member.name).is_some(),
+            },
+            Err(_) => false,
+        };
+        if changed {
+            self.urls.lock().await.remove(&member.name);
+        }
+    }
+
+    /// Whether the controller talks TLS to `member` now.
+    fn tls(&self, member: &Member) -> bool {
+        self.schemes
+            .lock()
+            .ok()
+            .and_then(|s| s.get(&member.name).copied())
+            .unwrap_or(member.tls)
+    }
+
+    /// The member's advertised client URL in the scheme it serves now.
+    fn client_url(&self, member: &Member) -> String {
+        let scheme = if self.tls(member) { "https" } else { "http" };
+        let url = member.client_url();
+        match url.split_once("://") {
+            Some((_, rest)) => format!("{scheme}://{rest}"),
+            None => url,
         }
     }
 
@@ -25,7 +64,7 @@ impl Access {
     /// connection (a host that cannot be reached over SSH may still run a
     /// healthy etcd); `None` when the inventory says to tunnel.
     pub fn direct(&self, member: &Member) -> Option<String> {
-        (self.mode != inventory::Access::Tunnel).then(|| member.client_url())
+        (self.mode != inventory::Access::Tunnel).then(|| self.client_url(member))
     }
 
     /// The client URL through the host's connection when there is one, else
@@ -59,10 +98,10 @@ impl Access {
         let url = if tunnel {
             let local = host.forward(&member.advertise, member.client_port).await?;
             // Member certificates name 127.0.0.1 too, so TLS checks pass through the tunnel.
-            let scheme = if member.tls { "https" } else { "http" };
+            let scheme = if self.tls(member) { "https" } else { "http" };
             format!("{scheme}://{local}")
         } else {
-            member.client_url()
+            self.client_url(member)
         };
         self.urls
             .lock()

@@ -158,10 +158,15 @@ fn client_tls() -> Option<&'static ClientFiles> {
     CLIENT_TLS.get().and_then(|t| t.as_ref())
 }
 
-fn options(timeout: Duration) -> ConnectOptions {
+/// Connection options; the client identity only for https endpoints (a
+/// plain-HTTP member, e.g. during a move to TLS, is asked without TLS).
+fn options<S: AsRef<str>>(timeout: Duration, urls: &[S]) -> ConnectOptions {
     let opts = ConnectOptions::new()
         .with_connect_timeout(CONNECT_TIMEOUT)
         .with_timeout(timeout);
+    if !urls.iter().any(|u| u.as_ref().starts_with("https://")) {
+        return opts;
+    }
     match client_tls() {
         Some(t) => opts.with_tls(
             TlsOptions::new()
@@ -182,7 +187,14 @@ async fn client(urls: &[String]) -> Result<Client, EtcdError> {
     if let Some(c) = CLIENTS.lock().ok().and_then(|m| m.get(urls).cloned()) {
         return Ok(c);
     }
-    let c = Client::connect(urls, Some(options(CALL_TIMEOUT))).await?;
+    // One scheme per connection: mid-way through a move to TLS some members
+    // serve https and the rest plain http; those already moved are asked.
+    let https: Vec<&String> = urls.iter().filter(|u| u.starts_with("https://")).collect();
+    let c = if !https.is_empty() && https.len() < urls.len() {
+        Client::connect(&https, Some(options(CALL_TIMEOUT, &https))).await?
+    } else {
+        Client::connect(urls, Some(options(CALL_TIMEOUT, urls))).await?
+    };
     if let Ok(mut m) = CLIENTS.lock() {
         m.insert(urls.to_vec(), c.clone());
     }
@@ -382,7 +394,7 @@ const DEFRAG_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// one it is asked on). Its own connection, with a timeout long enough for
 /// a big database; the member answers nothing else until it is done.
 pub(crate) async fn defragment(url: &str) -> Result<(), EtcdError> {
-    let mut c = Client::connect([url], Some(options(DEFRAG_TIMEOUT))).await?;
+    let mut c = Client::connect([url], Some(options(DEFRAG_TIMEOUT, &[url]))).await?;
     c.defragment().await?;
     Ok(())
 }
@@ -392,7 +404,7 @@ pub(crate) async fn defragment(url: &str) -> Result<(), EtcdError> {
 /// the space).
 pub(crate) async fn compact(urls: &[String], revision: i64) -> Result<(), EtcdError> {
     use etcd_client::CompactionOptions;
-    let mut c = Client::connect(urls, Some(options(DEFRAG_TIMEOUT))).await?;
+    let mut c = Client::connect(urls, Some(options(DEFRAG_TIMEOUT, urls))).await?;
     c.compact(revision, Some(CompactionOptions::new().with_physical()))
         .await?;
     Ok(())
@@ -446,6 +458,20 @@ pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdEr
         return crate::fake::remove_member(urls, id).map_err(EtcdError::from);
     }
     change(urls, |mut c| async move { c.member_remove(id).await }).await?;
+    Ok(())
+}
+
+/// Sets a member's peer URLs (`member update`): how the others reach it.
+pub(crate) async fn update_peer_urls(
+    urls: &[String],
+    id: u64,
+    peer_urls: Vec<String>,
+) -> Result<(), EtcdError> {
+    change(
+        urls,
+        |mut c| async move { c.member_update(id, peer_urls).await },
+    )
+    .await?;
     Ok(())
 }
 
@@ -536,7 +562,7 @@ pub(crate) async fn snapshot_into(
     sink: &mut (dyn std::io::Write + Send),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(i64, u64), EtcdError> {
-    let mut c = Client::connect([url], Some(options(Duration::from_secs(3600)))).await?;
+    let mut c = Client::connect([url], Some(options(Duration::from_secs(3600), &[url]))).await?;
     let revision = c
         .get(
             "etcd-deploy/snapshot",

@@ -37,6 +37,8 @@ pub struct HostFacts {
     pub pki_loose: bool,
     /// The member's config serves clients over TLS.
     pub config_tls: bool,
+    /// Its config has peer certificates (set up for TLS peers).
+    pub config_peer_certs: bool,
     /// The cluster the member's existing config file was written for.
     pub config_cluster: Option<String>,
     /// Systemd mode: the cluster the host's template unit was written for.
@@ -151,6 +153,14 @@ fn printable_upto(v: &str, max: usize) -> String {
 }
 
 impl HostFacts {
+    /// Whether the controller must reach the member over TLS, when its
+    /// config says otherwise than the inventory (a move to TLS under way):
+    /// `Some(false)` plain HTTP, `Some(true)` TLS.
+    pub fn serves_tls(&self, m: &Member) -> Option<bool> {
+        self.config_digest.as_ref()?;
+        (self.config_tls != m.tls).then_some(self.config_tls)
+    }
+
     /// Parses the output of the facts script (`runtime::facts_script`).
     /// Lines that are not `key=value` with a known key are ignored; values
     /// are checked (digests are hex, versions parse, names are printable).
@@ -221,6 +231,7 @@ impl HostFacts {
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
+                "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
                 "pki_loose" => f.pki_loose = v == "yes",
                 "backup_digest" => f.backup_digest = digest(v),
@@ -289,9 +300,13 @@ impl MemberInfo {
     }
 
     /// This entry is inventory member `m` (matched by peer URL, since a
-    /// member that never started has no name).
+    /// member that never started has no name; http or https alike, since a
+    /// TLS migration changes the scheme of a running member).
     pub fn is(&self, m: &Member) -> bool {
-        self.peer_urls.contains(&m.peer_url())
+        let want = m.peer_url();
+        self.peer_urls
+            .iter()
+            .any(|u| crate::inventory::same_endpoint(u, &want))
     }
 }
 

@@ -102,7 +102,11 @@ pub(crate) async fn cluster(
     let others = members
         .iter()
         .flatten()
-        .filter(|e| !e.peer_urls.iter().any(|u| known.contains(u)))
+        .filter(|e| {
+            !e.peer_urls
+                .iter()
+                .any(|u| known.iter().any(|k| crate::inventory::same_endpoint(u, k)))
+        })
         .map(|e| async move {
             // A URL from etcd's member list, asked only when it is one
             // etcd-deploy itself would write.

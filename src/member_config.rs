@@ -51,12 +51,41 @@ pub fn render_force_new_cluster(inv: &Inventory, member: &Member) -> Result<Rend
     )
 }
 
+/// The config of pass 1 of a move to TLS (`plan::tls_move`): peer
+/// certificates in place (to dial peers that already serve TLS), everything
+/// still plain HTTP. etcd 3.5 cannot serve plain gRPC beside TLS on one
+/// port, so clients move with pass 2.
+pub fn render_tls_certificates(
+    inv: &Inventory,
+    member: &Member,
+    bootstrap: Option<&Bootstrap>,
+) -> Result<Rendered, KeyError> {
+    let more = bootstrap.map(|b| first_start(inv, b));
+    let plain = Member {
+        tls: false,
+        ..member.clone()
+    };
+    let mut doc = settings(&plain);
+    doc.push(pair(
+        "peer-transport-security",
+        transport_security(member, "peer"),
+    ));
+    finish(inv, doc, more)
+}
+
 fn render_with(
     inv: &Inventory,
     member: &Member,
     more: Option<Vec<Entry>>,
 ) -> Result<Rendered, KeyError> {
-    let mut doc = settings(member);
+    finish(inv, settings(member), more)
+}
+
+fn finish(
+    inv: &Inventory,
+    mut doc: Vec<Entry>,
+    more: Option<Vec<Entry>>,
+) -> Result<Rendered, KeyError> {
     let settings_only = yaml::emit(&doc)?;
     let config_digest = sha256_hex(settings_only.as_bytes());
     let body = match more {
@@ -124,18 +153,14 @@ fn settings(m: &Member) -> Vec<Entry> {
         Node::Seq(vec![Scalar::Plain("stderr".into())]),
     ));
     if m.tls {
-        let dir = layout::pki_dir(m);
-        let security = |cert: &str| {
-            let file = |name: &str| Node::Scalar(Scalar::Plain(format!("{dir}/{name}")));
-            Node::Map(vec![
-                pair("cert-file", file(&format!("{cert}.crt"))),
-                pair("key-file", file(&format!("{cert}.key"))),
-                pair("trusted-ca-file", file("ca.crt")),
-                pair("client-cert-auth", Node::Scalar(Scalar::Bool(true))),
-            ])
-        };
-        doc.push(pair("client-transport-security", security("server")));
-        doc.push(pair("peer-transport-security", security("peer")));
+        doc.push(pair(
+            "client-transport-security",
+            transport_security(m, "server"),
+        ));
+        doc.push(pair(
+            "peer-transport-security",
+            transport_security(m, "peer"),
+        ));
     }
     for (key, value) in &s.extra {
         // Validation allows only etcd's own keys with their types (inventory).
@@ -148,6 +173,18 @@ fn settings(m: &Member) -> Vec<Entry> {
         doc.push(pair(key, Node::Scalar(v)));
     }
     doc
+}
+
+/// A `*-transport-security` map with the member's `cert` pair and the CA.
+fn transport_security(m: &Member, cert: &str) -> Node {
+    let dir = layout::pki_dir(m);
+    let file = |name: &str| Node::Scalar(Scalar::Plain(format!("{dir}/{name}")));
+    Node::Map(vec![
+        pair("cert-file", file(&format!("{cert}.crt"))),
+        pair("key-file", file(&format!("{cert}.key"))),
+        pair("trusted-ca-file", file("ca.crt")),
+        pair("client-cert-auth", Node::Scalar(Scalar::Bool(true))),
+    ])
 }
 
 fn first_start(inv: &Inventory, b: &Bootstrap) -> Vec<Entry> {

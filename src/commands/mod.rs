@@ -135,6 +135,11 @@ impl Session {
     async fn gather(&self, ask: gather::Ask) -> Result<Facts, Error> {
         let (hosts, mut unreachable) = gather::hosts(&self.inv, &self.hosts).await;
         unreachable.extend(self.unreachable.clone());
+        // Members are asked over the scheme their configs serve now.
+        for m in &self.inv.members {
+            let tls = hosts.get(&m.name).and_then(|h| h.serves_tls(m));
+            self.access.serve_as(m, tls).await;
+        }
         let cluster = gather::cluster(
             &self.inv,
             &self.hosts,

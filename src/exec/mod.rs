@@ -17,6 +17,7 @@ mod recover;
 mod remove;
 mod restart;
 mod restore;
+mod tls_move;
 mod upgrade;
 
 #[cfg(test)]
@@ -188,6 +189,7 @@ async fn run_step(
         Step::Adopt {
             order, previous, ..
         } => adopt::run(env, order, previous, live).await,
+        Step::TlsMove { pass, order, .. } => tls_move::run(env, *pass, order, live).await,
         Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
         Step::Remove {
             name,

@@ -328,6 +328,18 @@ pub fn valid_address(a: &str) -> bool {
 
 /// A member URL as etcd-deploy writes them: `http(s)://HOST:PORT`, HOST an
 /// address or a container name. For URLs read back from etcd's member list.
+/// Two URLs of the same endpoint, whatever their scheme: a member moving
+/// between http and https (`member update`) is the same member.
+pub fn same_endpoint(a: &str, b: &str) -> bool {
+    let rest = |u: &'_ str| -> String {
+        u.strip_prefix("https://")
+            .or_else(|| u.strip_prefix("http://"))
+            .unwrap_or(u)
+            .to_string()
+    };
+    rest(a) == rest(b)
+}
+
 pub fn valid_url(u: &str) -> bool {
     let Some(rest) = u
         .strip_prefix("http://")

@@ -163,19 +163,19 @@ fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
     })
 }
 
-/// A running member whose config says otherwise about TLS than the inventory.
+/// A running member whose config serves TLS while the inventory turned it
+/// off: moving back to plain HTTP is not built (the move to TLS is,
+/// `tls_move.rs`).
 pub(super) fn tls_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
     let m = inv.members.iter().find(|m| {
         facts
             .hosts
             .get(&m.name)
-            .is_some_and(|h| h.active && h.config_digest.is_some() && h.config_tls != m.tls)
+            .is_some_and(|h| h.active && h.config_digest.is_some() && h.config_tls && !m.tls)
     })?;
     Some(format!(
-        "{} runs with {}, and the inventory says {}: switching a running cluster between http and https is not supported yet (it needs a rolling `member update` of every peer URL); set [tls] as the cluster runs",
-        m.name,
-        if m.tls { "http" } else { "https" },
-        if m.tls { "https" } else { "http" }
+        "{} runs with https, and the inventory says http: moving a running cluster from TLS back to plain HTTP is not supported yet (moving to TLS is); set [tls] as the cluster runs",
+        m.name
     ))
 }
 
@@ -193,7 +193,11 @@ pub(super) fn peer_url_changed(
                 && e.name == m.name
                 && facts.cluster.others.get(&e.id).is_some_and(|s| s.is_some())
         })?;
-        (!e.peer_urls.contains(&m.peer_url())).then_some((m, e))
+        let want = m.peer_url();
+        (!e.peer_urls
+            .iter()
+            .any(|u| crate::inventory::same_endpoint(u, &want)))
+        .then_some((m, e))
     })?;
     Some(format!(
         "{} runs with peer URL {}, and the inventory gives it {}: changing a running member's peer URL is not supported (it needs `etcdctl member update` and a restart on the new address); revert the edit, or replace the member under a new name",

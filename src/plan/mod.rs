@@ -15,12 +15,15 @@ pub mod recover;
 pub mod rollout;
 mod saved;
 mod text;
+pub mod tls_move;
 
 pub use rollout::Rollout;
 pub use saved::SavedPlan;
 
 use crate::facts::{Facts, MemberInfo, RecordedMember, unreachable_reason};
-use crate::inventory::{Image, Inventory, Member, Runtime, Version, valid_name, valid_url};
+use crate::inventory::{
+    Image, Inventory, Member, Runtime, Version, same_endpoint, valid_name, valid_url,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -189,6 +192,13 @@ pub enum Step {
         leader: Option<String>,
         previous: BTreeMap<String, adopt::Previous>,
     },
+    /// One pass of moving a plain-HTTP cluster to TLS (`tls_move.rs`), one
+    /// member at a time in `order`, the leader last.
+    TlsMove {
+        pass: tls_move::TlsPass,
+        order: Vec<String>,
+        leader: Option<String>,
+    },
     /// A rolling version change, one member at a time, the leader last.
     Upgrade {
         rollout: Rollout,
@@ -210,7 +220,9 @@ impl Step {
             | Step::Join { host, .. }
             | Step::Restart { host, .. } => vec![host],
             Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
-            Step::Adopt { order, .. } => order.iter().map(String::as_str).collect(),
+            Step::Adopt { order, .. } | Step::TlsMove { order, .. } => {
+                order.iter().map(String::as_str).collect()
+            }
             // Not an inventory host: nothing to wait for.
             Step::Remove { .. } | Step::Retire { .. } => vec![],
         }
@@ -224,7 +236,8 @@ impl Step {
             | Step::Promote { .. }
             | Step::Restart { .. }
             | Step::Upgrade { .. }
-            | Step::Adopt { .. } => '~',
+            | Step::Adopt { .. }
+            | Step::TlsMove { .. } => '~',
         }
     }
 }
@@ -479,6 +492,32 @@ fn decide(
         p.blocked = Some(why);
         return;
     }
+    let tls_move = match tls_move::next(inv, facts) {
+        Ok(step) => step,
+        Err(why) => {
+            p.blocked = Some(why);
+            return;
+        }
+    };
+    if let Some(Step::TlsMove { order, .. }) = &tls_move {
+        // The move writes every member's config and certificates itself.
+        restart.retain(|_, reasons| {
+            reasons.retain(|r| {
+                !matches!(
+                    r,
+                    RestartReason::ConfigChanged | RestartReason::CertificatesChanged
+                )
+            });
+            !reasons.is_empty()
+        });
+        if !rolling.is_empty() {
+            p.blocked = Some(format!(
+                "the cluster is moving to TLS ({} still on plain-HTTP peers): one change at a time; set the version back to the one it runs, apply, then change the version",
+                order.join(", ")
+            ));
+            return;
+        }
+    }
     for (name, why) in &facts.unreachable {
         let etcd = match cluster.status.get(name) {
             Some(s) if s.healthy() => "its etcd answers and is healthy",
@@ -582,7 +621,7 @@ fn decide(
             host: facts
                 .recorded
                 .get(&e.name)
-                .filter(|r| e.peer_urls.contains(&r.peer_url))
+                .filter(|r| e.peer_urls.iter().any(|u| same_endpoint(u, &r.peer_url)))
                 .cloned(),
             leader: cluster.leader() == Some(e.id),
             alive,
@@ -598,7 +637,9 @@ fn decide(
     // before it stopped their etcd: its own record says where they run.
     for (name, rec) in &facts.recorded {
         let in_inventory = inv.members.iter().any(|m| &m.name == name);
-        let in_cluster = list.iter().any(|e| e.peer_urls.contains(&rec.peer_url));
+        let in_cluster = list
+            .iter()
+            .any(|e| e.peer_urls.iter().any(|u| same_endpoint(u, &rec.peer_url)));
         if !in_inventory && !in_cluster {
             removals.push(Step::Retire {
                 name: name.clone(),
@@ -687,6 +728,22 @@ fn decide(
             }
         }
     }
+    if let Some(step) = tls_move {
+        if membership_pending {
+            p.notes
+                .push("the move to TLS follows once every member has joined".into());
+        } else {
+            let Step::TlsMove { pass, .. } = &step else {
+                return;
+            };
+            p.notes.push(match pass {
+                tls_move::TlsPass::Certificates => "moving to TLS, pass 1 of 2: certificates in place, peer certificates in each config, still plain HTTP; pass 2 follows in this run".to_string(),
+                tls_move::TlsPass::Peers => "moving to TLS, pass 2 of 2: each member's peer URL becomes https (member update), then it restarts with its final config (peers and clients over TLS)".to_string(),
+            });
+            p.steps.push(step);
+        }
+        p.replan = true;
+    }
     // The leader restarts last (its leadership is moved off it first).
     let leader = cluster.leader();
     restarts.sort_by_key(|st| {
@@ -738,6 +795,10 @@ fn restarts_without_quorum(
                 .collect(),
             Step::Upgrade { rollout, .. } => rollout
                 .order
+                .iter()
+                .filter_map(|h| Some((h.as_str(), id_of(h)?)))
+                .collect(),
+            Step::TlsMove { order, .. } => order
                 .iter()
                 .filter_map(|h| Some((h.as_str(), id_of(h)?)))
                 .collect(),

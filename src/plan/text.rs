@@ -145,6 +145,22 @@ fn step_text(s: &Step) -> (String, String) {
             }
             (order.join(","), t.join(" "))
         }
+        Step::TlsMove {
+            pass,
+            order,
+            leader,
+        } => {
+            let what = match pass {
+                super::tls_move::TlsPass::Certificates => "move to TLS, pass 1: write config with peer certificates (still plain HTTP), restart",
+                super::tls_move::TlsPass::Peers => "move to TLS, pass 2: peer URL to https (member update), write the final config (peers and clients over TLS), restart",
+            };
+            let mut t = format!("{what}, one member at a time: {}", order.join(", "));
+            if let Some(l) = leader {
+                t.push_str(&format!(" ({l} is the leader: leadership moves off it first)"));
+            }
+            t.push_str("; each healthy and caught up before the next");
+            (order.join(","), t)
+        }
         Step::Upgrade {
             rollout,
             from,

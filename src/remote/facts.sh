@@ -32,6 +32,7 @@ if [ -f "$config" ]; then
   echo "config_line1=$(sed -n 1p "$config")"
   echo "config_line2=$(sed -n 2p "$config")"
   grep -q '^client-transport-security:' "$config" && echo "config_tls=yes"
+  grep -q '^peer-transport-security:' "$config" && echo "config_peer_certs=yes"
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
 if [ -f "$benv" ]; then

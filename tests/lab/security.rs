@@ -415,3 +415,67 @@ fn a_certificate_near_its_expiry_is_renewed_by_apply() {
     assert_no_loss_tls("renewal", &urls[0], &report, "renew/", Some(&tls));
     assert!(apply(&inv).contains("No changes"));
 }
+
+/// A running plain-HTTP cluster moved to TLS by turning `[tls]` on: two
+/// rolling passes in one apply (peer certificates; then each member's peer
+/// URL to https with `member update` and its final config), with a client
+/// writing throughout over whichever of each member's http and https URLs
+/// answers: nothing acknowledged lost. Afterwards every peer and client URL
+/// is https, plain HTTP is refused, and apply has nothing to do.
+#[test]
+fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
+    let lab = Lab::up(73, 3);
+    let plain = lab.inventory(3, |s| s);
+    apply(&plain);
+    let pki = lab.dir.path().join("pki");
+    let moving = lab.inventory(3, with_tls("generate", &pki));
+    let plan = deploy_ok(&["plan", path_str(&moving)]);
+    assert!(plan.contains("move to TLS, pass 1"), "{plan}");
+    // apply makes the PKI first thing; the writer starts once the operator's
+    // identity is there, long before the first member changes.
+    let child = Command::new(BIN)
+        .args(["apply", path_str(&moving), "--yes"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn apply");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !pki.join("operator.key").exists() {
+        assert!(std::time::Instant::now() < deadline, "no PKI made");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let tls = Tls::from_dir(&pki, "operator").expect("operator identity");
+    let urls: Vec<String> = (1..=3)
+        .flat_map(|i| [lab.url(i), lab.url(i).replace("http://", "https://")])
+        .collect();
+    let writer = Writer::start(urls.clone(), "to-tls/", Some(tls.clone()));
+    let o = child.wait_with_output().expect("apply");
+    let report = writer.stop();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("move to TLS, pass 1") && out.contains("move to TLS, pass 2"),
+        "{out}"
+    );
+    assert!(out.contains("member update: peer URL https://"), "{out}");
+    assert_no_loss_tls("move to TLS", &urls[1], &report, "to-tls/", Some(&tls));
+    let ctl = etcdctl(lab.dir.path());
+    let o = sh(Command::new(&ctl)
+        .args(["member", "list", "--endpoints", &urls[1]])
+        .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+        .arg(format!("--cert={}", pki.join("operator.crt").display()))
+        .arg(format!("--key={}", pki.join("operator.key").display())));
+    let members = text(&o);
+    assert!(o.status.success(), "{members}");
+    assert_eq!(
+        members.matches("https://").count(),
+        6,
+        "peer and client URLs: {members}"
+    );
+    assert!(!members.contains("http://"), "{members}");
+    let o = sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(2))]));
+    assert!(!o.status.success(), "plain http refused now");
+    assert!(deploy_ok(&["plan", path_str(&moving)]).contains("No changes"));
+}

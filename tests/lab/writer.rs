@@ -89,10 +89,12 @@ async fn write_loop(
     stop: Arc<AtomicBool>,
     tls: Option<Tls>,
 ) -> WriteReport {
-    // A client with a deadline: a healthy put takes milliseconds here.
-    let opts = || {
+    // A client with a deadline: a healthy put takes milliseconds here; the
+    // identity only for https endpoints (a list may hold both, e.g. while a
+    // cluster moves to TLS).
+    let opts = |url: &str| {
         options(
-            tls.as_ref(),
+            tls.as_ref().filter(|_| url.starts_with("https://")),
             Duration::from_millis(200),
             Duration::from_millis(300),
         )
@@ -110,7 +112,9 @@ async fn write_loop(
     while !stop.load(Ordering::Relaxed) {
         let key = format!("{prefix}{n:07}");
         if clients[e].is_none() {
-            clients[e] = Client::connect([urls[e].as_str()], Some(opts())).await.ok();
+            clients[e] = Client::connect([urls[e].as_str()], Some(opts(&urls[e])))
+                .await
+                .ok();
         }
         let result = match clients[e].as_mut() {
             Some(c) => c

@@ -226,6 +226,7 @@ pub fn step_names(p: &Plan) -> Vec<String> {
             Step::Remove { name, .. } => format!("remove {name}"),
             Step::Retire { name, .. } => format!("retire {name}"),
             Step::Adopt { order, .. } => format!("adopt {}", order.join(",")),
+            Step::TlsMove { pass, order, .. } => format!("tls {pass:?} {}", order.join(",")),
         })
         .collect()
 }

@@ -461,16 +461,61 @@ fn tls_inventory_makes_https_urls_and_config() {
     );
 }
 
+/// `[tls]` turned on under a running plain cluster: the move to TLS, pass 1
+/// (peer certificates) for every member, the leader last; once every config
+/// has them, pass 2 (peer URLs to https); a host down blocks it; turning TLS
+/// off under a TLS cluster is refused.
 #[test]
-fn plan_refuses_switching_a_running_cluster_to_tls() {
+fn plan_moves_a_running_cluster_to_tls_in_two_passes() {
     let plain = inv(GOOD);
-    let f = converged(&plain);
     let tls = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    let mut f = converged(&plain);
+    let p = plan(&tls, &f, &desired(&tls));
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(
+        step_names(&p),
+        ["tls Certificates etcd-2,etcd-3,etcd-1"],
+        "{p}"
+    );
+    assert!(p.replan, "pass 2 follows in the same run");
+    assert!(
+        p.prepare.iter().all(|x| x.certs),
+        "certificates written first: {p}"
+    );
+    assert!(
+        !p.steps.iter().any(|s| matches!(s, Step::Restart { .. })),
+        "no separate config restarts: {p}"
+    );
+
+    for h in f.hosts.values_mut() {
+        h.config_peer_certs = true;
+    }
+    let p = plan(&tls, &f, &desired(&tls));
+    assert_eq!(step_names(&p), ["tls Peers etcd-2,etcd-3,etcd-1"], "{p}");
+    assert!(
+        p.to_string().contains("peer URL to https (member update)"),
+        "{p}"
+    );
+
+    f.unreachable
+        .insert("etcd-3".into(), "Connection refused".into());
     let p = plan(&tls, &f, &desired(&tls));
     assert!(
         p.blocked
             .as_deref()
-            .is_some_and(|b| b.contains("etcd-1 runs with http, and the inventory says https")),
+            .is_some_and(|b| b.contains("moving the cluster to TLS needs every member")),
+        "{p}"
+    );
+
+    let mut back = converged(&tls);
+    for h in back.hosts.values_mut() {
+        h.config_tls = true;
+    }
+    let p = plan(&plain, &back, &desired(&plain));
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("etcd-1 runs with https, and the inventory says http")),
         "{p}"
     );
 }

@@ -1,0 +1,78 @@
+//! Moving a running plain-HTTP cluster to TLS without downtime, when the
+//! inventory turns `[tls]` on: two rolling passes, each one member at a
+//! time (followers first, the leader last after moving leadership), each
+//! member healthy and caught up before the next.
+//!
+//! 1. `Certificates`: each member gets its TLS files and its peer
+//!    certificate in its config, everything still plain HTTP. Afterwards
+//!    every member can dial a TLS peer with its own peer certificate.
+//! 2. `Peers`: each member's peer URL becomes https (`member update`) and it
+//!    restarts with its final config: peers and clients over TLS. Members
+//!    not yet moved reach it over TLS; it reaches them over plain HTTP until
+//!    they move. Clients move with it: etcd 3.5 cannot serve plain gRPC
+//!    beside TLS on one port, so a client that must keep working lists each
+//!    member's https URL beside its http one (and has a client certificate).
+//!
+//! The run plans again after each pass (facts read anew).
+
+use super::{Step, inventory_member};
+use crate::facts::Facts;
+use crate::inventory::Inventory;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsPass {
+    /// Pass 1: certificates and clients over both; peers still plain.
+    Certificates,
+    /// Pass 2: peer URL https (`member update`), final config.
+    Peers,
+}
+
+/// The pass the cluster needs next, if it is moving to TLS: the members
+/// whose peer URL is still plain http while the inventory says TLS.
+pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, String> {
+    let Some(list) = &facts.cluster.members else {
+        return Ok(None);
+    };
+    let plain: Vec<&str> = list
+        .iter()
+        .filter(|e| e.started() && e.peer_urls.iter().all(|u| u.starts_with("http://")))
+        .filter_map(|e| inventory_member(inv, e).filter(|m| m.tls))
+        .map(|m| m.name.as_str())
+        .collect();
+    if plain.is_empty() {
+        return Ok(None);
+    }
+    if !facts.unreachable.is_empty() {
+        return Err(format!(
+            "moving the cluster to TLS needs every member, and {} cannot be reached; bring it back, then run it again",
+            facts.unreachable_names()
+        ));
+    }
+    let host = |n: &str| facts.hosts.get(n).cloned().unwrap_or_default();
+    let without_certs: Vec<&str> = plain
+        .iter()
+        .copied()
+        .filter(|n| !host(n).config_peer_certs && !host(n).config_tls)
+        .collect();
+    let (pass, mut order) = if without_certs.is_empty() {
+        (TlsPass::Peers, plain)
+    } else {
+        (TlsPass::Certificates, without_certs)
+    };
+    // Followers first, the leader last.
+    let leader = facts.cluster.leader();
+    let is_leader = |n: &str| {
+        inv.member(n)
+            .and_then(|m| facts.cluster.entry(m))
+            .is_some_and(|e| Some(e.id) == leader)
+    };
+    order.sort_by_key(|n| is_leader(n));
+    let leader = order.last().filter(|n| is_leader(n)).map(|n| n.to_string());
+    Ok(Some(Step::TlsMove {
+        pass,
+        order: order.into_iter().map(String::from).collect(),
+        leader,
+    }))
+}
