@@ -111,7 +111,7 @@ pub fn member_sans(m: &Member) -> Vec<String> {
 /// mode they are checked. Nothing is pushed anywhere.
 pub fn prepare(inv: &Inventory, rotate: bool) -> Result<(), TlsError> {
     match &inv.tls {
-        TlsMode::Off => Ok(()),
+        TlsMode::Off { .. } => Ok(()),
         TlsMode::Generate {
             dir,
             renew_before_days,
@@ -343,7 +343,7 @@ fn missing_sans(pem: &str, want: &[String]) -> Vec<String> {
 
 pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, TlsError> {
     let dir = match &inv.tls {
-        TlsMode::Off => return Ok(None),
+        TlsMode::Off { .. } => return Ok(None),
         TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
     };
     let p = Paths::new(dir);
@@ -360,7 +360,14 @@ pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, 
 /// etcd-deploy's own client identity (`who` = "client"), or the operator's.
 pub fn client_files(inv: &Inventory, who: &str) -> Result<Option<ClientFiles>, TlsError> {
     let dir = match &inv.tls {
-        TlsMode::Off => return Ok(None),
+        TlsMode::Off { dir: None } => return Ok(None),
+        // Moving back from TLS: its members are reached with these until they move.
+        TlsMode::Off { dir: Some(dir) } => {
+            if !dir.join("ca.crt").is_file() {
+                return Ok(None);
+            }
+            dir
+        }
         TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
     };
     let p = Paths::new(dir);

@@ -35,8 +35,9 @@ pub(super) async fn run(
         let task = env.progress.task(name);
         guard(&task, move_member(env, m, pass, live, &task)).await?;
         task.done(match pass {
-            TlsPass::Certificates => "serves TLS beside plain HTTP, healthy, caught up",
-            TlsPass::Peers => "peers over TLS, final config, healthy, caught up",
+            TlsPass::Certificates => "peer certificate in its config, healthy, caught up",
+            TlsPass::Peers => "peers and clients over TLS, healthy, caught up",
+            TlsPass::Back => "peers and clients over plain HTTP, healthy, caught up",
         });
     }
     Ok(())
@@ -74,18 +75,20 @@ async fn move_member(
         .run("read the current config", &remote::read_config(m))
         .await?;
     let config = match pass {
-        TlsPass::Certificates => member_config::render_tls_certificates(env.inv, m, Some(&b))?,
+        TlsPass::Certificates | TlsPass::Back => {
+            member_config::render_tls_certificates(env.inv, m, Some(&b))?
+        }
         TlsPass::Peers => member_config::render(env.inv, m, Some(&b))?,
     };
     task.step("write config");
     put_config(env, m, &config.config, "write config").await?;
     hand_over_if_leader(env, m, &url, &st, None, live, task).await?;
-    if pass == TlsPass::Peers {
+    if pass != TlsPass::Certificates {
         task.step(&format!("member update: peer URL {}", m.peer_url()));
         etcd::update_peer_urls(&cluster, st.id, vec![m.peer_url()])
             .await
             .map_err(|e| etcd_err(&m.name, "member update", e))?;
-        // From its restart on it serves clients over TLS only.
+        // From its restart on it serves clients as the inventory says.
         env.access.serve_as(m, None).await;
     }
     task.step("restart");
@@ -100,8 +103,8 @@ async fn move_member(
     };
     task.step("roll back to the previous config");
     let back = async {
-        if pass == TlsPass::Peers && !old_peer_urls.is_empty() {
-            env.access.serve_as(m, Some(false)).await;
+        if pass != TlsPass::Certificates && !old_peer_urls.is_empty() {
+            env.access.serve_as(m, Some(pass == TlsPass::Back)).await;
             etcd::update_peer_urls(&cluster, st.id, old_peer_urls.clone())
                 .await
                 .map_err(|e| etcd_err(&m.name, "member update back", e))?;

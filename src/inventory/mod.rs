@@ -103,8 +103,9 @@ pub enum FetchMode {
 /// Whether and how client and peer traffic is encrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsMode {
-    /// Plain http.
-    Off,
+    /// Plain http. `dir`: the certificates of a cluster moving back from TLS
+    /// (the controller's identity to reach members still serving TLS).
+    Off { dir: Option<PathBuf> },
     /// etcd-deploy keeps a CA and certificates in `dir` on the controller;
     /// `apply` renews a certificate that expires within `renew_before_days`.
     Generate {
@@ -117,7 +118,7 @@ pub enum TlsMode {
 
 impl TlsMode {
     pub fn enabled(&self) -> bool {
-        !matches!(self, TlsMode::Off)
+        !matches!(self, TlsMode::Off { .. })
     }
 }
 

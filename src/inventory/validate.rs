@@ -217,7 +217,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         .as_ref()
         .map(|d| relative_to(cx.path, d.get_ref()));
     let tls = match (mode, dir, &raw.tls.mode) {
-        (Tls::Off, _, _) => TlsMode::Off,
+        (Tls::Off, dir, _) => TlsMode::Off { dir },
         (Tls::Generate, dir, _) => TlsMode::Generate {
             dir: dir.unwrap_or_else(|| relative_to(cx.path, "pki")),
             renew_before_days: match &raw.tls.renew_before_days {

@@ -164,17 +164,21 @@ fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
 }
 
 /// A running member whose config serves TLS while the inventory turned it
-/// off: moving back to plain HTTP is not built (the move to TLS is,
-/// `tls_move.rs`).
+/// off without saying where the certificates are: the controller could not
+/// reach the members still serving TLS while they move back
+/// (`tls_move.rs`), so it is refused before anything changes.
 pub(super) fn tls_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
+    if !matches!(inv.tls, crate::inventory::TlsMode::Off { dir: None }) {
+        return None;
+    }
     let m = inv.members.iter().find(|m| {
         facts
             .hosts
             .get(&m.name)
-            .is_some_and(|h| h.active && h.config_digest.is_some() && h.config_tls && !m.tls)
+            .is_some_and(|h| h.config_digest.is_some() && h.config_tls)
     })?;
     Some(format!(
-        "{} runs with https, and the inventory says http: moving a running cluster from TLS back to plain HTTP is not supported yet (moving to TLS is); set [tls] as the cluster runs",
+        "{} runs with https, and the inventory says http: moving the cluster back to plain HTTP needs the certificates it runs with, to reach its members until they move; keep the directory in the inventory: [tls] mode = \"off\", dir = \"<the directory with ca.crt and client.crt>\"",
         m.name
     ))
 }

@@ -739,6 +739,7 @@ fn decide(
             p.notes.push(match pass {
                 tls_move::TlsPass::Certificates => "moving to TLS, pass 1 of 2: certificates in place, peer certificates in each config, still plain HTTP; pass 2 follows in this run".to_string(),
                 tls_move::TlsPass::Peers => "moving to TLS, pass 2 of 2: each member's peer URL becomes https (member update), then it restarts with its final config (peers and clients over TLS)".to_string(),
+                tls_move::TlsPass::Back => "moving back to plain HTTP: each member's peer URL becomes http (member update), then it restarts plain but for its peer certificate; config restarts without it follow in this run".to_string(),
             });
             p.steps.push(step);
         }

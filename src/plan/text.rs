@@ -153,6 +153,7 @@ fn step_text(s: &Step) -> (String, String) {
             let what = match pass {
                 super::tls_move::TlsPass::Certificates => "move to TLS, pass 1: write config with peer certificates (still plain HTTP), restart",
                 super::tls_move::TlsPass::Peers => "move to TLS, pass 2: peer URL to https (member update), write the final config (peers and clients over TLS), restart",
+                super::tls_move::TlsPass::Back => "move back to plain HTTP: peer URL to http (member update), write a plain config keeping the peer certificate, restart",
             };
             let mut t = format!("{what}, one member at a time: {}", order.join(", "));
             if let Some(l) = leader {

@@ -13,6 +13,11 @@
 //!    beside TLS on one port, so a client that must keep working lists each
 //!    member's https URL beside its http one (and has a client certificate).
 //!
+//! And back (`[tls]` off, its `dir` kept for the controller's identity):
+//! each member's peer URL becomes http and it restarts plain but for its
+//! peer certificate (to dial members still on TLS); once every member has
+//! moved, the usual config restarts drop the certificates.
+//!
 //! The run plans again after each pass (facts read anew).
 
 use super::{Step, inventory_member};
@@ -27,6 +32,11 @@ pub enum TlsPass {
     Certificates,
     /// Pass 2: peer URL https (`member update`), final config.
     Peers,
+    /// Back to plain HTTP (the inventory turned `[tls]` off): peer URL http
+    /// (`member update`), everything plain but its peer certificate (to
+    /// dial the members still on TLS); a normal config restart drops that
+    /// once every member has moved.
+    Back,
 }
 
 /// The pass the cluster needs next, if it is moving to TLS: the members
@@ -41,7 +51,13 @@ pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, Strin
         .filter_map(|e| inventory_member(inv, e).filter(|m| m.tls))
         .map(|m| m.name.as_str())
         .collect();
-    if plain.is_empty() {
+    let tls: Vec<&str> = list
+        .iter()
+        .filter(|e| e.started() && e.peer_urls.iter().any(|u| u.starts_with("https://")))
+        .filter_map(|e| inventory_member(inv, e).filter(|m| !m.tls))
+        .map(|m| m.name.as_str())
+        .collect();
+    if plain.is_empty() && tls.is_empty() {
         return Ok(None);
     }
     if !facts.unreachable.is_empty() {
@@ -56,7 +72,9 @@ pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, Strin
         .copied()
         .filter(|n| !host(n).config_peer_certs && !host(n).config_tls)
         .collect();
-    let (pass, mut order) = if without_certs.is_empty() {
+    let (pass, mut order) = if !tls.is_empty() {
+        (TlsPass::Back, tls)
+    } else if without_certs.is_empty() {
         (TlsPass::Peers, plain)
     } else {
         (TlsPass::Certificates, without_certs)

@@ -425,10 +425,18 @@ fn a_certificate_near_its_expiry_is_renewed_by_apply() {
 #[test]
 fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
     let lab = Lab::up(73, 3);
-    let plain = lab.inventory(3, |s| s);
-    apply(&plain);
     let pki = lab.dir.path().join("pki");
-    let moving = lab.inventory(3, with_tls("generate", &pki));
+    // Each inventory in a file of its own (`Lab::inventory` writes one path).
+    let copy = |name: &str, edit: &dyn Fn(String) -> String| {
+        let text = std::fs::read_to_string(lab.inventory(3, |s| s)).expect("inventory");
+        let path = lab.dir.path().join(name);
+        std::fs::write(&path, edit(text)).expect("write");
+        path
+    };
+    let plain = copy("plain.toml", &|s| s);
+    let moving = copy("tls.toml", &with_tls("generate", &pki));
+    let back = copy("back.toml", &with_tls("off", &pki));
+    apply(&plain);
     let plan = deploy_ok(&["plan", path_str(&moving)]);
     assert!(plan.contains("move to TLS, pass 1"), "{plan}");
     // apply makes the PKI first thing; the writer starts once the operator's
@@ -478,4 +486,31 @@ fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
     let o = sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(2))]));
     assert!(!o.status.success(), "plain http refused now");
     assert!(deploy_ok(&["plan", path_str(&moving)]).contains("No changes"));
+
+    // And back: `[tls]` off, its directory kept (the controller's identity
+    // reaches the members still on TLS); the same writer setup.
+    let o = deploy(&["plan", path_str(&plain)]);
+    assert!(
+        text(&o).contains("needs the certificates it runs with"),
+        "{}",
+        text(&o)
+    );
+    let writer = Writer::start(urls.clone(), "from-tls/", Some(tls.clone()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = apply(&back);
+    let report = writer.stop();
+    assert!(out.contains("move back to plain HTTP"), "{out}");
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("~ ") && l.contains("restart (config changed)"))
+            .count(),
+        3,
+        "peer certificates dropped: {out}"
+    );
+    assert_no_loss("move back to plain HTTP", &lab.url(1), &report, "from-tls/");
+    let o = sh(Command::new(&ctl).args(["member", "list", "--endpoints", &lab.url(1)]));
+    let members = text(&o);
+    assert!(o.status.success(), "{members}");
+    assert_eq!(members.matches("http://").count(), 6, "{members}");
+    assert!(deploy_ok(&["plan", path_str(&back)]).contains("No changes"));
 }

@@ -518,6 +518,10 @@ fn plan_moves_a_running_cluster_to_tls_in_two_passes() {
             .is_some_and(|b| b.contains("etcd-1 runs with https, and the inventory says http")),
         "{p}"
     );
+    // With the certificates' directory kept: the move back, leader last.
+    let off = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"off\"\ndir = \"pki\"\n\n[ssh]"));
+    let p = plan(&off, &back, &desired(&off));
+    assert_eq!(step_names(&p), ["tls Back etcd-2,etcd-3,etcd-1"], "{p}");
 }
 
 #[test]
