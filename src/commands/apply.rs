@@ -123,7 +123,11 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 output::plan(&p);
             }
             if p.is_empty() && p.blocked.is_none() {
-                return converged_except_unreachable(&facts);
+                converged_except_unreachable(&facts)?;
+                if round > 0 {
+                    output::say("Apply complete: the cluster matches the inventory.");
+                }
+                return Ok(());
             }
             run(s, &p, &facts, consented).await?;
             // Asked once for the removals shown; a later round asks for its own.

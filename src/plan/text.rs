@@ -248,7 +248,7 @@ impl fmt::Display for Plan {
         }
         write!(f, ".")?;
         if self.replan {
-            write!(f, " More may follow once the stopped members answer.")?;
+            write!(f, " The plan is made again after these steps (more may follow).")?;
         }
         writeln!(f)
     }
