@@ -296,6 +296,17 @@ pub enum CertsCommand {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// One pass of a CA rotation (three in all): trust old and new CA, reissue every certificate from the new CA, drop the old CA
+    #[command(
+        after_help = "Example:\n  etcd-deploy certs rotate-ca inventory.toml   # pass 1: ca.crt holds both CAs\n  # give clients the new ca.crt\n  etcd-deploy certs rotate-ca inventory.toml   # pass 2: certificates from the new CA\n  # give clients their new certificates\n  etcd-deploy certs rotate-ca inventory.toml   # pass 3: the old CA dropped\n\nEach pass is rolled out one member at a time (leader last), each healthy before the next; no member ever refuses a peer. An interrupted pass is finished by the next run, which stops there. Generate mode only."
+    )]
+    RotateCa {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        #[command(flatten)]
+        rolling: RollingArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

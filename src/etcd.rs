@@ -148,14 +148,24 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// etcd-deploy's client identity, once TLS is on; set once per process.
-static CLIENT_TLS: std::sync::OnceLock<Option<ClientFiles>> = std::sync::OnceLock::new();
+static CLIENT_TLS: std::sync::RwLock<Option<ClientFiles>> = std::sync::RwLock::new(None);
 
+/// The controller's identity for https members; set per session (a CA
+/// rotation changes it between passes), dropping connections made with
+/// another one.
 pub(crate) fn set_client_tls(files: Option<ClientFiles>) {
-    let _ = CLIENT_TLS.set(files);
+    if let Ok(mut t) = CLIENT_TLS.write() {
+        if *t != files {
+            if let Ok(mut m) = CLIENTS.lock() {
+                m.clear();
+            }
+        }
+        *t = files;
+    }
 }
 
-fn client_tls() -> Option<&'static ClientFiles> {
-    CLIENT_TLS.get().and_then(|t| t.as_ref())
+fn client_tls() -> Option<ClientFiles> {
+    CLIENT_TLS.read().ok().and_then(|t| t.clone())
 }
 
 /// Connection options; the client identity only for https endpoints (a

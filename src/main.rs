@@ -35,6 +35,7 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
         version: None,
         yes: r.yes,
         saved: None,
+        keep_certs: false,
     }
 }
 
@@ -132,6 +133,12 @@ async fn run(cli: Cli) -> Result<i32, Error> {
         Command::Certs(CertsCommand::Rotate { inventory, rolling }) => {
             let args = apply_args(&inventory, rolling, plan::Scope::CertsRotate);
             apply::apply(&inventory, &args).await.map(|()| 0)
+        }
+        Command::Certs(CertsCommand::RotateCa { inventory, rolling }) => {
+            let args = apply_args(&inventory, rolling, plan::Scope::CertsRotate);
+            etcd_deploy::commands::certs::rotate_ca(&inventory, args)
+                .await
+                .map(|()| 0)
         }
         Command::Init {
             path,
@@ -255,6 +262,7 @@ fn changes(c: &Command) -> Option<&'static str> {
         Command::Recover { .. } => "recover",
         Command::Destroy { .. } => "destroy",
         Command::Certs(CertsCommand::Rotate { .. }) => "certs rotate",
+        Command::Certs(CertsCommand::RotateCa { .. }) => "certs rotate-ca",
         Command::Defrag { .. } => "defrag",
         Command::Compact { .. } => "compact",
         Command::Alarm(AlarmCommand::Disarm { .. }) => "alarm disarm",

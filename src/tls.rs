@@ -9,7 +9,13 @@
 //! <member>.peer.crt/.key         what the member presents to and checks of its peers
 //! client.crt/.key                etcd-deploy's own client identity
 //! operator.crt/.key              for people using etcdctl (see `etcd-deploy env`)
+//! ca-new.crt/.key, ca-rotation    only while `certs rotate-ca` is under way
 //! ```
+//!
+//! A CA rotation (`rotate_ca`) takes three passes, each rolled out before the
+//! next, so that no member ever refuses a peer: `ca.crt` becomes old + new
+//! CA (everyone trusts both); then the new CA signs every certificate (new
+//! first in `ca.crt`, its key in `ca.key`); then `ca.crt` is the new CA only.
 //!
 //! Keys are written with mode 0600 and never printed or logged.
 
@@ -83,6 +89,15 @@ impl Paths {
     fn ca_key(&self) -> PathBuf {
         self.dir.join("ca.key")
     }
+    fn ca_new(&self) -> PathBuf {
+        self.dir.join("ca-new.crt")
+    }
+    fn ca_new_key(&self) -> PathBuf {
+        self.dir.join("ca-new.key")
+    }
+    fn rotation(&self) -> PathBuf {
+        self.dir.join("ca-rotation")
+    }
     pub fn cert(&self, who: &str) -> PathBuf {
         self.dir.join(format!("{who}.crt"))
     }
@@ -128,30 +143,18 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Resul
         KeyPair::from_pem(&read(&p.ca_key())?)
             .map_err(|e| err(format!("{}: {e}", p.ca_key().display())))?
     } else {
-        let key = KeyPair::generate().map_err(err)?;
-        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
-        params.distinguished_name.push(
-            DnType::CommonName,
-            format!("etcd-deploy CA for {}", inv.cluster.name),
-        );
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-            KeyUsagePurpose::DigitalSignature,
-        ];
-        validity(&mut params, 3650);
-        let cert = params.self_signed(&key).map_err(err)?;
+        let (cert, key) = new_ca(inv)?;
         write_secret(&p.ca_key(), &key.serialize_pem())?;
-        write_public(&p.ca(), &cert.pem())?;
+        write_public(&p.ca(), &cert)?;
         key
     };
     if let Some(days) = expiring(&read(&p.ca())?, renew_days) {
         eprintln!(
-            "warning: the CA ({}) expires in {days} days; etcd-deploy does not rotate a CA by itself yet: plan a CA rotation before then (docs/security.md)",
+            "warning: the CA ({}) expires in {days} days: rotate it before then with `etcd-deploy certs rotate-ca` (docs/security.md)",
             p.ca().display()
         );
     }
+    // The signer is the first certificate of `ca.crt` (a bundle during a rotation).
     let issuer = Issuer::from_ca_cert_pem(&read(&p.ca())?, &ca_key)
         .map_err(|e| err(format!("{}: {e}", p.ca().display())))?;
     let both = [
@@ -197,6 +200,103 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Resul
         }
     }
     Ok(())
+}
+
+/// A new self-signed cluster CA (10 years): its certificate PEM and key.
+fn new_ca(inv: &Inventory) -> Result<(String, KeyPair), TlsError> {
+    let key = KeyPair::generate().map_err(err)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+    params.distinguished_name.push(
+        DnType::CommonName,
+        format!("etcd-deploy CA for {}", inv.cluster.name),
+    );
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    validity(&mut params, 3650);
+    let cert = params.self_signed(&key).map_err(err)?;
+    Ok((cert.pem(), key))
+}
+
+/// The passes of a CA rotation, each rolled out to every member before the
+/// next one's files are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaPass {
+    /// `ca.crt` holds the old and the new CA: every member trusts both.
+    TrustBoth,
+    /// Every certificate is signed by the new CA (both still trusted).
+    Reissued,
+    /// `ca.crt` is the new CA only: the old one is trusted nowhere.
+    OldDropped,
+}
+
+/// The pass whose files are in place, if a rotation is under way.
+pub fn ca_rotation(inv: &Inventory) -> Option<CaPass> {
+    let TlsMode::Generate { dir, .. } = &inv.tls else {
+        return None;
+    };
+    match std::fs::read_to_string(Paths::new(dir).rotation())
+        .ok()?
+        .trim()
+    {
+        "trust-both" => Some(CaPass::TrustBoth),
+        "reissued" => Some(CaPass::Reissued),
+        _ => None,
+    }
+}
+
+/// Writes the files of the next pass of a CA rotation (generate mode only)
+/// and says which it is; the caller rolls them out before the next call.
+pub fn rotate_ca(inv: &Inventory) -> Result<CaPass, TlsError> {
+    let TlsMode::Generate { dir, .. } = &inv.tls else {
+        return Err(err(
+            "a CA rotation needs tls.mode = \"generate\" (with provided certificates, rotate your CA with your own tools and put the files in tls.dir)",
+        ));
+    };
+    let p = Paths::new(dir);
+    let old = read(&p.ca())?;
+    match ca_rotation(inv) {
+        None => {
+            let (cert, key) = new_ca(inv)?;
+            write_secret(&p.ca_new_key(), &key.serialize_pem())?;
+            write_public(&p.ca_new(), &cert)?;
+            write_public(&p.ca(), &format!("{}\n{}", old.trim_end(), cert.trim_end()))?;
+            write_public(&p.rotation(), "trust-both\n")?;
+            Ok(CaPass::TrustBoth)
+        }
+        Some(CaPass::TrustBoth) => {
+            let new = read(&p.ca_new())?;
+            let first_old = old
+                .split_inclusive("-----END CERTIFICATE-----")
+                .next()
+                .unwrap_or("")
+                .trim();
+            write_secret(&p.ca_key(), &read(&p.ca_new_key())?)?;
+            write_public(&p.ca(), &format!("{}\n{first_old}\n", new.trim_end()))?;
+            // Every certificate again, now signed by the new CA.
+            for m in &inv.members {
+                for kind in ["server", "peer"] {
+                    let _ = std::fs::remove_file(p.cert(&format!("{}.{kind}", m.name)));
+                }
+            }
+            for who in ["client", "operator"] {
+                let _ = std::fs::remove_file(p.cert(who));
+            }
+            generate(inv, dir, true, 0)?;
+            write_public(&p.rotation(), "reissued\n")?;
+            Ok(CaPass::Reissued)
+        }
+        Some(CaPass::Reissued | CaPass::OldDropped) => {
+            write_public(&p.ca(), &read(&p.ca_new())?)?;
+            for f in [p.ca_new(), p.ca_new_key(), p.rotation()] {
+                let _ = std::fs::remove_file(f);
+            }
+            Ok(CaPass::OldDropped)
+        }
+    }
 }
 
 fn issue(

@@ -92,6 +92,9 @@ pub struct ApplyArgs {
     pub yes: bool,
     /// `apply --plan FILE`: carry out this saved plan.
     pub saved: Option<PathBuf>,
+    /// `certs rotate`'s scope without issuing new certificates: the files
+    /// as they are (a CA rotation's pass) are rolled out.
+    pub keep_certs: bool,
 }
 
 /// Applies the inventory; returns once the cluster matches it.
@@ -103,7 +106,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     let open = Open {
         log: args.log.clone(),
         version: args.version,
-        prepare_tls: Some(*scope == Scope::CertsRotate),
+        prepare_tls: Some(*scope == Scope::CertsRotate && !args.keep_certs),
     };
     with_session(path, &open, async |s: &Session| {
         let mut consented = args.yes;
@@ -158,6 +161,16 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             "the cluster did not settle after starting its stopped members; run apply again"
                 .into(),
         ))
+    })
+    .await
+}
+
+/// Whether the plan for `options` has anything to do or is blocked
+/// (nothing printed, nothing changed).
+pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Error> {
+    with_session(path, &Open::default(), async |s: &Session| {
+        let (p, _) = compute(s, options).await?;
+        Ok(!p.is_empty() || p.blocked.is_some())
     })
     .await
 }

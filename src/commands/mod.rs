@@ -3,6 +3,7 @@
 
 pub mod adopt;
 pub mod apply;
+pub mod certs;
 pub mod from_cluster;
 pub mod init;
 pub mod lifecycle;

@@ -248,7 +248,10 @@ impl fmt::Display for Plan {
         }
         write!(f, ".")?;
         if self.replan {
-            write!(f, " The plan is made again after these steps (more may follow).")?;
+            write!(
+                f,
+                " The plan is made again after these steps (more may follow)."
+            )?;
         }
         writeln!(f)
     }

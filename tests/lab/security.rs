@@ -514,3 +514,94 @@ fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
     assert_eq!(members.matches("http://").count(), 6, "{members}");
     assert!(deploy_ok(&["plan", path_str(&back)]).contains("No changes"));
 }
+
+/// `certs rotate-ca`, three runs with clients given the new files between
+/// them, as an operator would: a writer over TLS throughout each pass (with
+/// the CA bundle and certificate it has at that point), nothing lost; at
+/// the end every member trusts only the new CA, a certificate from the old
+/// one is refused, and apply has nothing to do.
+#[test]
+fn ca_rotation_in_three_passes_with_writes_flowing() {
+    let lab = Lab::up(74, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, with_tls("generate", &pki));
+    apply(&inv);
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let old_ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
+    let old_identity = Tls::from_dir(&pki, "operator").expect("identity");
+    let pass = |prefix: &str, tls: Tls, says: &str| {
+        let writer = Writer::start(urls.clone(), prefix, Some(tls.clone()));
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let out = deploy_ok(&["certs", "rotate-ca", path_str(&inv), "--yes"]);
+        let report = writer.stop();
+        assert!(out.contains(says), "{out}");
+        assert_no_loss_tls(prefix, &urls[0], &report, prefix, Some(&tls));
+        out
+    };
+    pass(
+        "ca-pass-1/",
+        old_identity.clone(),
+        "Pass 1 of 3 (every member trusts the old and the new CA) done",
+    );
+    let bundle = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
+    assert_eq!(
+        lab.ssh(2, "cat /etc/etcd/pki/etcd-2/ca.crt").trim(),
+        bundle.trim()
+    );
+    // Clients get the bundle; their certificate is still the old CA's.
+    let with_bundle = Tls {
+        ca: bundle.clone(),
+        ..old_identity.clone()
+    };
+    pass(
+        "ca-pass-2/",
+        with_bundle,
+        "Pass 2 of 3 (every certificate signed by the new CA) done",
+    );
+    let new_identity = Tls::from_dir(&pki, "operator").expect("identity");
+    assert_ne!(new_identity.cert, old_identity.cert, "reissued");
+    pass(
+        "ca-pass-3/",
+        new_identity.clone(),
+        "Pass 3 of 3 (the old CA trusted nowhere) done",
+    );
+    let new_ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
+    assert_eq!(new_ca.matches("BEGIN CERTIFICATE").count(), 1);
+    assert_ne!(new_ca.trim(), old_ca.trim());
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, &format!("cat /etc/etcd/pki/etcd-{i}/ca.crt"))
+                .trim(),
+            new_ca.trim()
+        );
+    }
+    // The old CA's client certificate is refused now; the new one is served.
+    let ctl = etcdctl(lab.dir.path());
+    let dir = lab.dir.path();
+    std::fs::write(dir.join("old.crt"), &old_identity.cert).expect("write");
+    std::fs::write(dir.join("old.key"), &old_identity.key).expect("write");
+    let health = |cert: &Path, key: &Path| {
+        sh(Command::new(&ctl)
+            .args([
+                "endpoint",
+                "health",
+                "--command-timeout=3s",
+                "--endpoints",
+                &urls[1],
+            ])
+            .arg(format!("--cacert={}", pki.join("ca.crt").display()))
+            .arg(format!("--cert={}", cert.display()))
+            .arg(format!("--key={}", key.display())))
+        .status
+        .success()
+    };
+    assert!(
+        !health(&dir.join("old.crt"), &dir.join("old.key")),
+        "old CA refused"
+    );
+    assert!(health(&pki.join("operator.crt"), &pki.join("operator.key")));
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}
