@@ -155,10 +155,10 @@ static CLIENT_TLS: std::sync::RwLock<Option<ClientFiles>> = std::sync::RwLock::n
 /// another one.
 pub(crate) fn set_client_tls(files: Option<ClientFiles>) {
     if let Ok(mut t) = CLIENT_TLS.write() {
-        if *t != files {
-            if let Ok(mut m) = CLIENTS.lock() {
-                m.clear();
-            }
+        if *t != files
+            && let Ok(mut m) = CLIENTS.lock()
+        {
+            m.clear();
         }
         *t = files;
     }
