@@ -165,6 +165,15 @@ pub enum Command {
         /// With --from-cluster: ask etcd only, not the hosts
         #[arg(long, requires = "from_cluster")]
         no_ssh: bool,
+        /// With an https --from-cluster URL: the CA that signed the members' certificates
+        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cert", "key"])]
+        cacert: Option<PathBuf>,
+        /// With an https --from-cluster URL: a client certificate the cluster accepts
+        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "key"])]
+        cert: Option<PathBuf>,
+        /// With an https --from-cluster URL: the client certificate's key
+        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "cert"])]
+        key: Option<PathBuf>,
         /// SSH user
         #[arg(long)]
         user: Option<String>,

@@ -150,6 +150,9 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             user,
             become_root,
             force,
+            cacert,
+            cert,
+            key,
             ..
         } if !from_cluster.is_empty() => from_cluster::from_cluster(
             &path,
@@ -162,6 +165,10 @@ async fn run(cli: Cli) -> Result<i32, Error> {
                 known_hosts_file: known_hosts_file.map(|f| std::path::absolute(&f).unwrap_or(f)),
                 ssh: !no_ssh,
                 force,
+                client_tls: match (cacert, cert, key) {
+                    (Some(ca), Some(cert), Some(key)) => Some([ca, cert, key]),
+                    _ => None,
+                },
             },
         )
         .await

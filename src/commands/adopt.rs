@@ -18,8 +18,10 @@ pub async fn adopt(
     log: Option<PathBuf>,
     yes: bool,
 ) -> Result<(), Error> {
+    // Certificates are checked (provided) or made (generate) before anything.
     let open = Open {
         log,
+        prepare_tls: Some(false),
         ..Open::default()
     };
     with_session(path, &open, async |s: &Session| {

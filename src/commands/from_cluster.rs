@@ -28,6 +28,8 @@ pub struct FromCluster {
     /// Ask the hosts over SSH (data directories); off: etcd's API only.
     pub ssh: bool,
     pub force: bool,
+    /// A TLS cluster: the CA, client certificate and key to read it with.
+    pub client_tls: Option<[PathBuf; 3]>,
 }
 
 /// One member as etcd describes it.
@@ -42,9 +44,12 @@ struct Found {
     process: BTreeMap<String, String>,
 }
 
-/// `http://HOST:PORT` → (HOST, PORT), for URLs `valid_url` accepted.
+/// `http(s)://HOST:PORT` → (HOST, PORT), for URLs `valid_url` accepted.
 fn split(url: &str) -> Option<(String, u16)> {
-    let rest = url.strip_prefix("http://")?.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?
+        .trim_end_matches('/');
     let (h, p) = rest.rsplit_once(':')?;
     Some((
         h.trim_start_matches('[').trim_end_matches(']').to_string(),
@@ -59,12 +64,23 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             path.display()
         )));
     }
+    let tls = a.urls.iter().any(|u| u.starts_with("https://"));
+    if tls {
+        let Some([ca, cert, key]) = &a.client_tls else {
+            return Err(Error::Usage(
+                "--from-cluster with an https URL: give --cacert, --cert and --key (a client identity the cluster accepts)".into(),
+            ));
+        };
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+        };
+        etcd::set_client_tls(Some(crate::tls::ClientFiles {
+            ca: read(ca)?,
+            cert: read(cert)?,
+            key: read(key)?,
+        }));
+    }
     for u in &a.urls {
-        if u.starts_with("https://") {
-            return Err(Error::Usage(format!(
-                "--from-cluster {u}: reading a TLS cluster is not supported yet; give a plain-http client URL"
-            )));
-        }
         if !valid_url(u) {
             return Err(Error::Usage(format!(
                 "--from-cluster `{}` is not a client URL like http://10.0.0.11:2379",
@@ -95,13 +111,23 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
                 .and_then(|u| split(u))
                 .ok_or_else(|| {
                     Error::Blocked(format!(
-                        "{}: its first {what} URL is not a plain http://HOST:PORT ({})",
+                        "{}: its first {what} URL is not a plain http(s)://HOST:PORT ({})",
                         e.name,
                         printable(&list.join(","))
                     ))
                 })
         };
         let (host, peer_port) = url(&e.peer_urls, "peer")?;
+        let https = |l: &[String]| l.first().is_some_and(|u| u.starts_with("https://"));
+        if https(&e.peer_urls) != tls || https(&e.client_urls) != tls {
+            return Err(Error::Blocked(format!(
+                "{}: its URLs ({} and {}) are not all {}: a cluster half on TLS is not one etcd-deploy describes",
+                e.name,
+                printable(&e.peer_urls.join(",")),
+                printable(&e.client_urls.join(",")),
+                if tls { "https" } else { "http" }
+            )));
+        }
         let (chost, client_port) = url(&e.client_urls, "client")?;
         if chost != host {
             return Err(Error::Blocked(format!(
@@ -133,19 +159,31 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
     // First without data directories: the SSH settings in it reach the hosts.
     let text = render(&name, version, &a, &found);
     let inv = inventory::parse(path, &text)?;
+    let mut tls_files = BTreeMap::new();
     if a.ssh {
         let jobs = inv.members.iter().map(|m| async move {
             let host = Host::connect(m).await?;
             let out = host
                 .run("look at its etcd", &remote::discover_member(&m.name))
                 .await;
+            // Its TLS files, at the paths its process names (checked first).
+            let mut files = BTreeMap::new();
+            if let Ok(out) = &out {
+                for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
+                    if k.starts_with("tls_") && inventory::plain_abs_path(v) {
+                        let text = host.run("read a TLS file", &remote::read_path(v)).await?;
+                        files.insert(k.to_string(), text);
+                    }
+                }
+            }
             host.close().await;
-            out
+            out.map(|o| (o, files))
         });
         let answers = futures_util::future::join_all(jobs).await;
         for (f, r) in found.iter_mut().zip(answers) {
             match r {
-                Ok(out) => {
+                Ok((out, files)) => {
+                    tls_files.insert(f.name.clone(), files);
                     f.process = out
                         .lines()
                         .filter_map(|l| l.split_once('='))
@@ -162,7 +200,16 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             }
         }
     }
+    if tls && a.ssh {
+        let dir = path.parent().unwrap_or(Path::new(".")).join("pki");
+        write_pki(&dir, &found, &tls_files, &a)?;
+    }
     let mut text = render(&name, version, &a, &found);
+    if tls && !a.ssh {
+        return Err(Error::Usage(
+            "a TLS cluster is described with its certificates, read over SSH: drop --no-ssh".into(),
+        ));
+    }
     if inventory::parse(path, &text).is_err() {
         // A data directory or setting etcd-deploy would not accept stays out.
         for f in &mut found {
@@ -191,6 +238,87 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         path.display(),
         found.len(),
         path.display()
+    ));
+    Ok(())
+}
+
+/// A TLS cluster's certificates into `dir` in etcd-deploy's layout: each
+/// member's server and peer pair as its process uses them, the one CA they
+/// all trust, and the client identity given for reading the cluster as
+/// etcd-deploy's own and the operator's. Everything is checked first: the
+/// certificates parse, the keys look like keys, one CA for clients and peers.
+fn write_pki(
+    dir: &Path,
+    found: &[Found],
+    files: &BTreeMap<String, BTreeMap<String, String>>,
+    a: &FromCluster,
+) -> Result<(), Error> {
+    let mut out: Vec<(PathBuf, String, u32)> = Vec::new();
+    let mut ca: Option<String> = None;
+    for f in found {
+        let get = |k: &str| {
+            files
+                .get(&f.name)
+                .and_then(|m| m.get(&format!("tls_{k}")))
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    Error::Blocked(format!(
+                        "{}: its process names no readable {k} (looked for its flags, config file and ETCD_* variables): put its certificates in pki/ by hand (layout in docs/security.md)",
+                        f.name
+                    ))
+                })
+        };
+        for k in ["client_trusted-ca-file", "peer_trusted-ca-file"] {
+            let c = get(k)?;
+            match &ca {
+                None => ca = Some(c),
+                Some(seen) if *seen == c => {}
+                Some(_) => {
+                    return Err(Error::Blocked(format!(
+                        "{}: its {k} is not the CA the others trust: etcd-deploy uses one CA for clients and peers",
+                        f.name
+                    )));
+                }
+            }
+        }
+        for (kind, cert, key) in [
+            ("server", "client_cert-file", "client_key-file"),
+            ("peer", "peer_cert-file", "peer_key-file"),
+        ] {
+            let (c, k) = (get(cert)?, get(key)?);
+            crate::tls::cert_info(&c)
+                .map_err(|e| Error::Blocked(format!("{}: its {cert}: {e}", f.name)))?;
+            if !(k.starts_with("-----BEGIN") && k.contains("PRIVATE KEY-----")) {
+                return Err(Error::Blocked(format!(
+                    "{}: its {key} is not a PEM private key",
+                    f.name
+                )));
+            }
+            out.push((dir.join(format!("{}.{kind}.crt", f.name)), c, 0o644));
+            out.push((dir.join(format!("{}.{kind}.key", f.name)), k, 0o600));
+        }
+    }
+    let Some(ca) = ca else { return Ok(()) };
+    out.push((dir.join("ca.crt"), ca, 0o644));
+    if let Some([_, cert, key]) = &a.client_tls {
+        let read = |p: &PathBuf| {
+            std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+        };
+        let (c, k) = (read(cert)?, read(key)?);
+        for who in ["client", "operator"] {
+            out.push((dir.join(format!("{who}.crt")), c.clone(), 0o644));
+            out.push((dir.join(format!("{who}.key")), k.clone(), 0o600));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    for (p, text, mode) in out {
+        crate::files::write_atomic(&p, format!("{}\n", text.trim_end()).as_bytes(), mode)
+            .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
+    }
+    output::say(&format!(
+        "Wrote the members' certificates and the CA they trust into {} (tls.mode = \"provided\").",
+        dir.display()
     ));
     Ok(())
 }
@@ -253,6 +381,12 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
         s.push_str(&format!("peer_port = {p}\n"));
     }
     s.push_str(&etcd_section(found));
+    if found
+        .iter()
+        .any(|f| f.process.contains_key("tls_client_cert-file"))
+    {
+        s.push_str("\n# The members' own certificates, read from their hosts (adopt keeps them).\n[tls]\nmode = \"provided\"\ndir = \"pki\"\n");
+    }
     s.push_str("\n[ssh]\n");
     if let Some(u) = &a.user {
         s.push_str(&format!("user = {}\n", toml_str(u)));

@@ -7,8 +7,9 @@
 //! healthy and caught up before the next. Everything that would make this
 //! unsafe is refused here, before anything changes: members of two
 //! clusters, a member the inventory does not name (or the cluster does not
-//! have), a data directory missing or not the inventory's, TLS, a version
-//! other than the inventory's, an unhealthy cluster.
+//! have), a data directory missing or not the inventory's, TLS on one side
+//! only, a version other than the inventory's, an unhealthy cluster. A TLS
+//! cluster keeps its own certificates (provided mode).
 
 use super::{BackupStep, Desired, HostFile, Image, ImageStep, Plan, Prepare, Step, guards, quorum};
 use crate::facts::{Facts, ForeignEtcd, printable};
@@ -257,16 +258,17 @@ fn check_member(
             m.separate_wal_dir().unwrap_or("the data directory")
         ));
     }
-    let tls = f.settings.contains_key("cert-file")
-        || f.settings.contains_key("peer-cert-file")
-        || e.peer_urls
-            .iter()
-            .chain(&e.client_urls)
-            .any(|u| u.starts_with("https://"));
-    if tls || m.tls {
+    let tls = e
+        .peer_urls
+        .iter()
+        .chain(&e.client_urls)
+        .any(|u| u.starts_with("https://"));
+    if tls != m.tls {
         return Err(format!(
-            "{}: adopting a member that serves TLS, or adopting into [tls], is not supported yet (its certificates would have to be carried over): adopt a plain-HTTP cluster, then move it to TLS",
-            m.name
+            "{}: it serves {}, and the inventory says {}: adopt keeps how a member is reached; set [tls] as it runs (a TLS cluster: mode = \"provided\" with its own certificates, as `init --from-cluster` writes it), then change it with apply once adopted",
+            m.name,
+            if tls { "TLS" } else { "plain HTTP" },
+            if m.tls { "TLS" } else { "plain HTTP" }
         ));
     }
     Ok(previous)
@@ -358,6 +360,9 @@ fn prepare(
     if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
         prep.host_file = Some(kind);
     }
+    prep.certs = d
+        .and_then(|d| d.pki_digest.as_ref())
+        .is_some_and(|want| h.pki_digest.as_ref() != Some(want));
     if let Some(want) = d.and_then(|d| d.backup_digest.as_ref())
         && (h.backup_digest.as_ref() != Some(want) || !h.backup_active)
     {

@@ -29,6 +29,15 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     echo "data_dir=$w_data"
     [ -d "$w_data/member" ] && echo "has_data=yes"
   fi
+  # Its TLS files (host paths; a containerised member's are not read).
+  if [ -z "$w_container" ]; then
+    for sk in client-transport-security:cert-file client-transport-security:key-file \
+      client-transport-security:trusted-ca-file peer-transport-security:cert-file \
+      peer-transport-security:key-file peer-transport-security:trusted-ca-file; do
+      v=$(etcd_tls "${sk%%:*}" "${sk#*:}")
+      [ -n "$v" ] && echo "tls_${sk%%-transport-security:*}_${sk#*:}=$v"
+    done
+  fi
   # The tuning the inventory's [etcd] can carry, so that adopting keeps it.
   for k in heartbeat-interval election-timeout snapshot-count quota-backend-bytes \
     auto-compaction-mode auto-compaction-retention log-level; do

@@ -62,3 +62,16 @@ etcd_where() {
     w_data=$w_inner
   fi
 }
+# `etcd_tls SECTION KEY` (after `etcd_proc PID`): a TLS file setting as etcd
+# reads it: in a config file KEY under SECTION (client-transport-security or
+# peer-transport-security), else the flag or variable (peer ones prefixed).
+etcd_tls() {
+  if [ -n "$p_cfg" ]; then
+    [ -f "$p_cfg" ] && awk -v s="$1:" -v k="$2:" '
+      /^[^[:space:]#]/ { in_s = ($1 == s) ; next }
+      in_s && $1 == k { v = $2; gsub(/["'\'']/, "", v); print v; exit }' "$p_cfg"
+  else
+    case $1 in peer-*) k="peer-$2" ;; *) k=$2 ;; esac
+    etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')"
+  fi
+}

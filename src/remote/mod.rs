@@ -88,6 +88,15 @@ pub(crate) fn write_config(m: &Member) -> Script {
     )
 }
 
+/// Reads a file at `path` (a checked plain absolute path) on the host.
+pub(crate) fn read_path(path: &str) -> Script {
+    Script::new(
+        "etcd-deploy-read-file",
+        include_str!("read_file.sh"),
+        [path],
+    )
+}
+
 /// Reads the member's config file as it is (empty when missing): what a
 /// failed config change goes back to.
 pub(crate) fn read_config(m: &Member) -> Script {

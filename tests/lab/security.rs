@@ -156,13 +156,14 @@ fn tls_generate_env_rotate_and_provided_checks() {
         "nothing was pushed"
     );
 
-    // The cluster runs https: an inventory without [tls] is refused, not applied.
+    // The cluster runs https: an inventory without [tls] (and so without
+    // the certificates to reach it while it moves back) is refused, not applied.
     let plain = lab.inventory(3, |s| s);
     let o = deploy(&["apply", path_str(&plain)]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o)
-            .contains("switching a running cluster between http and https is not supported yet"),
+            .contains("moving the cluster back to plain HTTP needs the certificates it runs with"),
         "{}",
         text(&o)
     );

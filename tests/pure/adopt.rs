@@ -169,12 +169,24 @@ fn adopt_refuses_what_it_cannot_keep() {
     assert!(
         blocked(&adopt(&i, &f)).contains("etcd-1 runs etcd 3.5.0, and the inventory says 3.5.1")
     );
-    // TLS.
+    // TLS on one side only.
     let mut f = hand_made(&i);
-    foreign(&mut f, "etcd-1")
-        .settings
-        .insert("cert-file".into(), "/etc/etcd/server.crt".into());
-    assert!(blocked(&adopt(&i, &f)).contains("TLS"));
+    for e in f.cluster.members.as_mut().expect("list") {
+        e.peer_urls = e
+            .peer_urls
+            .iter()
+            .map(|u| u.replace("http://", "https://"))
+            .collect();
+        e.client_urls = e
+            .client_urls
+            .iter()
+            .map(|u| u.replace("http://", "https://"))
+            .collect();
+    }
+    assert!(
+        blocked(&adopt(&i, &f))
+            .contains("etcd-1: it serves TLS, and the inventory says plain HTTP")
+    );
     // A process no service runs.
     let mut f = hand_made(&i);
     foreign(&mut f, "etcd-1").unit = None;
