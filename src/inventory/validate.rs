@@ -409,6 +409,20 @@ fn build_backup(
     let Some(b) = &raw.backup else {
         return Ok(None);
     };
+    // The job runs the release's etcdctl on the host; a registry image
+    // leaves no release there (and its image has no shell to schedule in).
+    if let Some(m) = members
+        .iter()
+        .find(|m| matches!(m.compose(), Some(c) if matches!(c.image, Image::Registry(_))))
+    {
+        return Err(cx.at(
+            b.span(),
+            &format!(
+                "backup: {} runs a registry image, and scheduled snapshots run the release's etcdctl on the host (a systemd timer): set image = \"release\" for compose members, or take snapshots with `etcd-deploy snapshot save` (e.g. from cron on the controller)",
+                m.name
+            ),
+        ));
+    }
     let schedule = match &b.get_ref().schedule {
         None => "hourly".to_string(),
         Some(s) => {

@@ -12,4 +12,5 @@ for e in "${env%/*}"/*.env; do
   [ -e "$e" ] && exit 0
 done
 rm -f "$script" "$service" "$timer"
+rmdir "${env%/*}" 2>/dev/null || true
 systemctl daemon-reload

@@ -173,6 +173,31 @@ fn compose_pseudo_cluster_on_one_host() {
             .expect("get");
         assert_eq!(r.kvs()[0].value(), b"cluster", "data survived down/up");
     });
+    // Scheduled snapshots on a compose host: the systemd timer on the Docker
+    // host, every 3 s here, for each of the three members.
+    let with_backup = std::fs::read_to_string(&inv).expect("read").replace(
+        "[release]",
+        "[backup]\nschedule = \"*:*:0/3\"\nkeep = 2\n\n[release]",
+    );
+    std::fs::write(&inv, with_backup).expect("write");
+    assert!(apply(&inv).contains("write and start scheduled snapshots"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let o = deploy(&["snapshot", "list", path_str(&inv), "-o", "json"]);
+        let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        let saved = |m: &str| {
+            rows.as_array()
+                .is_some_and(|r| r.iter().any(|r| r["host"] == m))
+        };
+        if ["m0", "m1", "m2"].iter().all(|m| saved(m)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled snapshot of every member: {rows}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
     deploy_ok(&["destroy", path_str(&inv), "--wipe-data", "--yes"]);
     assert_eq!(
         lab.ssh(1, "docker ps -aq | wc -l; docker network ls | grep -c etcd; docker image ls -q | wc -l; ls -A /etc/etcd /var/lib/etcd 2>/dev/null | grep -c ."),

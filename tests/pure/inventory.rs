@@ -698,3 +698,19 @@ fn renewal_window_is_checked() {
         }
     ));
 }
+
+#[test]
+fn scheduled_snapshots_need_the_release_on_compose_hosts() {
+    let compose = GOOD
+        .replace("[release]", "[backup]\nschedule = \"hourly\"\n\n[release]")
+        .replace(
+            "version = \"3.5.1\"",
+            "version = \"3.5.1\"\nmode = \"compose\"",
+        );
+    let e = err(&compose).to_string();
+    assert!(e.contains("backup: etcd-1 runs a registry image"), "{e}");
+    inv(&compose.replace(
+        "mode = \"compose\"",
+        "mode = \"compose\"\nimage = \"release\"",
+    ));
+}
