@@ -417,7 +417,7 @@ fn build_backup(
     {
         return Err(cx.at(
             b.span(),
-            &format!(
+            format!(
                 "backup: {} runs a registry image, and scheduled snapshots run the release's etcdctl on the host (a systemd timer): set image = \"release\" for compose members, or take snapshots with `etcd-deploy snapshot save` (e.g. from cron on the controller)",
                 m.name
             ),
