@@ -83,11 +83,20 @@ pub(super) async fn all<'p>(
     };
     let split = order.partition_point(|p| rank(&p.host) == top);
     let (first, rest) = order.split_at(split);
+    // Images are made one host at a time while members serve: the Docker
+    // daemon's work runs at its own priority, beyond the idle one the
+    // scripts take, and three daemons at once on hosts sharing CPU or disk
+    // (VMs on one hypervisor, the lab) stalled etcd's writes where one at a
+    // time did not (bench/vs-hand, compose mode). Nothing serves on a fresh
+    // cluster: all at once there.
+    let serving = !facts.cluster.status.is_empty();
+    let image_turn = tokio::sync::Mutex::new(());
+    let image_turn = serving.then_some(&image_turn);
     let together = |group: &[&'p Prepare]| {
         futures_util::future::join_all(
             group
                 .iter()
-                .map(|p| prepare_signal(env, p, facts, artifacts, ready)),
+                .map(|p| prepare_signal(env, p, facts, artifacts, ready, image_turn)),
         )
     };
     let first_results = together(first).await;
@@ -102,9 +111,10 @@ async fn prepare_signal(
     facts: &Facts,
     artifacts: &Artifacts,
     ready: &BTreeMap<String, watch::Sender<Readiness>>,
+    image_turn: Option<&tokio::sync::Mutex<()>>,
 ) -> Result<(), Error> {
     let task = env.progress.task(&p.host);
-    let r = prepare_one(env, p, facts, artifacts, &task).await;
+    let r = prepare_one(env, p, facts, artifacts, &task, image_turn).await;
     match &r {
         Ok(()) => task.done("prepared"),
         Err(e) => task.fail(&e.to_string()),
@@ -131,6 +141,7 @@ async fn prepare_one(
     facts: &Facts,
     artifacts: &Artifacts,
     task: &Task,
+    image_turn: Option<&tokio::sync::Mutex<()>>,
 ) -> Result<(), Error> {
     let m = env.member(&p.host)?;
     let host = env.host(&p.host)?;
@@ -173,6 +184,10 @@ async fn prepare_one(
         let (what, reference, script) = match step {
             ImageStep::Build(r) => ("build image", r, compose::build_image(env.inv, v, r)),
             ImageStep::Pull(r) => ("pull image", r, compose::pull_image(r)),
+        };
+        let _turn = match image_turn {
+            Some(t) => Some(t.lock().await),
+            None => None,
         };
         task.step(&format!("{what} {reference}"));
         host.run(what, &script).await?;

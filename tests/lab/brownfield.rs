@@ -98,7 +98,8 @@ fn hand_made(lab: &Lab) {
 
 #[test]
 fn init_from_cluster_describes_a_hand_made_cluster() {
-    let lab = Lab::up(69, 3);
+    // Host 4 runs a one-member cluster of its own (made by hand too).
+    let lab = Lab::up(69, 4);
     hand_made(&lab);
     let out = lab.dir.path().join("found.toml");
     let mut args = from_cluster(&lab, &out, &lab.url(2));
@@ -188,6 +189,48 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("infra2: its etcd keeps its data in /var/lib/etcd/infra2.etcd, and the inventory says data_dir /var/lib/etcd/other"),
+        "{}",
+        text(&o)
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
+            pids[i - 1]
+        );
+    }
+    // ... and when the inventory names members of two clusters.
+    with_release(
+        &lab,
+        4,
+        &format!("tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd"),
+    );
+    let a4 = lab.addr(4);
+    lab.ssh(
+        4,
+        &format!(
+            "systemd-run -q --unit etcd /usr/local/bin/etcd --name other1 --data-dir /var/lib/etcd/other1.etcd --listen-peer-urls http://{a4}:2380 --initial-advertise-peer-urls http://{a4}:2380 --listen-client-urls http://{a4}:2379 --advertise-client-urls http://{a4}:2379 --initial-cluster other1=http://{a4}:2380"
+        ),
+    );
+    let mixed = lab.dir.path().join("mixed.toml");
+    std::fs::write(
+        &mixed,
+        format!(
+            "{text_of}\n[[hosts]]\nname = \"other1\"\naddress = \"{a4}\"\ndata_dir = \"/var/lib/etcd/other1.etcd\"\n"
+        ),
+    )
+    .expect("write");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(4))]))
+        .status
+        .success()
+    {
+        assert!(std::time::Instant::now() < deadline, "other1 did not come up");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let o = deploy(&["adopt", path_str(&mixed), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("the inventory names members of different clusters"),
         "{}",
         text(&o)
     );
