@@ -224,7 +224,10 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         .status
         .success()
     {
-        assert!(std::time::Instant::now() < deadline, "other1 did not come up");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "other1 did not come up"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let o = deploy(&["adopt", path_str(&mixed), "--yes"]);
