@@ -31,6 +31,9 @@ pub struct HostFacts {
     pub pid: Option<u32>,
     /// The data directory holds a member (etcd has started there before).
     pub has_data: bool,
+    /// The running etcd started before its config file last changed: it has
+    /// not read it (a run stopped between writing it and the restart).
+    pub config_stale: bool,
     /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
     pub pki_digest: Option<String>,
     /// A private key on the host is readable by more than its owner.
@@ -230,6 +233,7 @@ impl HostFacts {
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
+                "config_stale" => f.config_stale = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),

@@ -258,10 +258,12 @@ fn settling(s: &Session, facts: &Facts) -> bool {
         return facts.hosts.values().any(|h| h.active);
     };
     s.inv.members.iter().any(|m| {
+        // (One that has not read its config may not answer as it is asked
+        // now, e.g. mid-way through a move to TLS: the plan restarts it.)
         let running = facts
             .hosts
             .get(&m.name)
-            .is_some_and(|h| h.active && !h.crash_looping);
+            .is_some_and(|h| h.active && !h.crash_looping && !h.config_stale);
         let voter = list.iter().any(|e| e.is(m) && e.started() && !e.is_learner);
         let answered = facts
             .cluster

@@ -55,7 +55,11 @@ pub(super) async fn run(
         } else {
             None
         };
-        write_config(env, m, Some(&b), &task).await?;
+        // A member that has not read its config restarts on the one it has
+        // (mid-way through a move to TLS it is not yet the inventory's).
+        if reasons != [RestartReason::StaleConfig] {
+            write_config(env, m, Some(&b), &task).await?;
+        }
         let url = env.url(m).await?;
         if let Ok(st) = etcd::status(&url).await {
             hand_over_if_leader(env, m, &url, &st, None, live, &task).await?;

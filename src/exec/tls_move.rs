@@ -57,16 +57,15 @@ async fn move_member(
         etcd::member_list(&cluster)
     })
     .await?;
-    let st = etcd::status(&url)
-        .await
-        .map_err(|e| etcd_err(&m.name, "read status", e))?;
+    let Some(entry) = list.iter().find(|e| e.is(m)) else {
+        return Err(HostError::new(&m.name, "move to TLS", "not in the member list").into());
+    };
+    let (id, old_peer_urls) = (entry.id, entry.peer_urls.clone());
+    // A member a stopped run left unreachable to its peers does not answer:
+    // it is moved all the same (it only comes back).
+    let st = etcd::status(&url).await.ok();
     task.step("check quorum");
-    quorum_gate(env, &m.name, "restart it", &[], &[st.id], live).await?;
-    let old_peer_urls = list
-        .iter()
-        .find(|e| e.id == st.id)
-        .map(|e| e.peer_urls.clone())
-        .unwrap_or_default();
+    quorum_gate(env, &m.name, "restart it", &[], &[id], live).await?;
     let b = Bootstrap {
         initial_cluster: initial_cluster(&list, env.inv, m),
         state: "existing",
@@ -82,12 +81,17 @@ async fn move_member(
     };
     task.step("write config");
     put_config(env, m, &config.config, "write config").await?;
-    hand_over_if_leader(env, m, &url, &st, None, live, task).await?;
+    if let Some(st) = &st {
+        hand_over_if_leader(env, m, &url, st, None, live, task).await?;
+    }
     if pass != TlsPass::Certificates {
-        task.step(&format!("member update: peer URL {}", m.peer_url()));
-        etcd::update_peer_urls(&cluster, st.id, vec![m.peer_url()])
-            .await
-            .map_err(|e| etcd_err(&m.name, "member update", e))?;
+        // (A run stopped after the update, before the restart: done already.)
+        if !old_peer_urls.contains(&m.peer_url()) {
+            task.step(&format!("member update: peer URL {}", m.peer_url()));
+            etcd::update_peer_urls(&cluster, id, vec![m.peer_url()])
+                .await
+                .map_err(|e| etcd_err(&m.name, "member update", e))?;
+        }
         // From its restart on it serves clients as the inventory says.
         env.access.serve_as(m, None).await;
     }
@@ -105,7 +109,7 @@ async fn move_member(
     let back = async {
         if pass != TlsPass::Certificates && !old_peer_urls.is_empty() {
             env.access.serve_as(m, Some(pass == TlsPass::Back)).await;
-            etcd::update_peer_urls(&cluster, st.id, old_peer_urls.clone())
+            etcd::update_peer_urls(&cluster, id, old_peer_urls.clone())
                 .await
                 .map_err(|e| etcd_err(&m.name, "member update back", e))?;
         }

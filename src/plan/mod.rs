@@ -106,6 +106,10 @@ pub enum RestartReason {
     /// Its service keeps failing: restarted once, its log's cause shown if
     /// it fails again (restarts in this order: repairs first).
     CrashLooping,
+    /// It runs an older config than the one on its host (a run stopped
+    /// between writing it and the restart): restarted on the config it has,
+    /// before anything else, like a repair.
+    StaleConfig,
     UnitChanged,
     ContainerChanged,
     CertificatesChanged,
@@ -461,6 +465,12 @@ fn decide(
                     .push(RestartReason::CertificatesChanged);
             }
         }
+        if h.active && h.config_stale && !h.crash_looping {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::StaleConfig);
+        }
         if h.active && h.crash_looping && !cluster.status.contains_key(&m.name) {
             restart
                 .entry(&m.name)
@@ -500,13 +510,16 @@ fn decide(
         }
     };
     if let Some(Step::TlsMove { order, .. }) = &tls_move {
-        // The move writes every member's config and certificates itself.
-        restart.retain(|_, reasons| {
+        // The move writes every member's config and certificates itself, and
+        // restarts the members it names (whatever config they have read).
+        restart.retain(|host, reasons| {
             reasons.retain(|r| {
-                !matches!(
-                    r,
-                    RestartReason::ConfigChanged | RestartReason::CertificatesChanged
-                )
+                let moved = *r == RestartReason::StaleConfig && order.iter().any(|o| o == host);
+                !(moved
+                    || matches!(
+                        r,
+                        RestartReason::ConfigChanged | RestartReason::CertificatesChanged
+                    ))
             });
             !reasons.is_empty()
         });
@@ -585,7 +598,9 @@ fn decide(
                         host: m.name.clone(),
                         reasons: reasons.clone(),
                     };
-                    if reasons.contains(&RestartReason::CrashLooping) {
+                    if reasons.contains(&RestartReason::CrashLooping)
+                        || reasons.contains(&RestartReason::StaleConfig)
+                    {
                         repairs.push(step);
                     } else {
                         restarts.push(step);
@@ -786,6 +801,20 @@ fn restarts_without_quorum(
                 healthy.extend(id_of(host));
                 continue;
             }
+            // Stopped only if it serves (checked like any restart), and
+            // counted as serving after it, on the config it was meant to run.
+            Step::Restart { host, reasons } if reasons.contains(&RestartReason::StaleConfig) => {
+                if let Some(id) = id_of(host)
+                    && let Err(why) = quorum::check_step(list, &[], &[id], &healthy)
+                {
+                    return Some(format!(
+                        "restarting {host} would lose quorum: {why}; unhealthy: {}",
+                        unhealthy(inv, facts, list, &healthy)
+                    ));
+                }
+                healthy.extend(id_of(host));
+                continue;
+            }
             Step::Start { hosts } => {
                 healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
                 continue;
@@ -799,10 +828,20 @@ fn restarts_without_quorum(
                 .iter()
                 .filter_map(|h| Some((h.as_str(), id_of(h)?)))
                 .collect(),
-            Step::TlsMove { order, .. } => order
-                .iter()
-                .filter_map(|h| Some((h.as_str(), id_of(h)?)))
-                .collect(),
+            // Each is healthy again before the next (the executor waits).
+            Step::TlsMove { order, .. } => {
+                for h in order {
+                    let Some(id) = id_of(h) else { continue };
+                    if let Err(why) = quorum::check_step(list, &[], &[id], &healthy) {
+                        return Some(format!(
+                            "restarting {h} would lose quorum: {why}; unhealthy: {}",
+                            unhealthy(inv, facts, list, &healthy)
+                        ));
+                    }
+                    healthy.insert(id);
+                }
+                continue;
+            }
             _ => continue,
         };
         for (host, id) in stopping {
@@ -914,7 +953,10 @@ fn limit_to_scope(p: &mut Plan) {
     // returns the cluster to service, and is what resuming needs.
     let back_in_service = |st: &Step| match st {
         Step::Start { .. } => true,
-        Step::Restart { reasons, .. } => reasons.contains(&RestartReason::CrashLooping),
+        Step::Restart { reasons, .. } => {
+            reasons.contains(&RestartReason::CrashLooping)
+                || reasons.contains(&RestartReason::StaleConfig)
+        }
         _ => false,
     };
     let outside = |st: &Step| match &p.scope {

@@ -19,6 +19,7 @@ impl fmt::Display for RestartReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RestartReason::CrashLooping => "crash-looping",
+            RestartReason::StaleConfig => "runs an older config than its file",
             RestartReason::UnitChanged => "unit changed",
             RestartReason::ContainerChanged => "container definition changed",
             RestartReason::CertificatesChanged => "certificates changed",

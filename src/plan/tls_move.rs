@@ -45,19 +45,36 @@ pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, Strin
     let Some(list) = &facts.cluster.members else {
         return Ok(None);
     };
-    let plain: Vec<&str> = list
-        .iter()
-        .filter(|e| e.started() && e.peer_urls.iter().all(|u| u.starts_with("http://")))
-        .filter_map(|e| inventory_member(inv, e).filter(|m| m.tls))
-        .map(|m| m.name.as_str())
-        .collect();
+    let host = |n: &str| facts.hosts.get(n).cloned().unwrap_or_default();
+    let started_tls = || {
+        list.iter()
+            .filter(|e| e.started())
+            .filter_map(|e| Some((e, inventory_member(inv, e).filter(|m| m.tls)?)))
+    };
+    let plain_url =
+        |e: &crate::facts::MemberInfo| e.peer_urls.iter().all(|u| u.starts_with("http://"));
+    // Under way while a member's peer URL is plain or its config has no TLS.
+    let under_way = started_tls().any(|(e, m)| plain_url(e) || !host(&m.name).config_tls);
+    // Still to do: the peer URL, the final config, or its loading (a run
+    // stopped between the config and the restart leaves it unread).
+    let unfinished: Vec<&str> = if under_way {
+        started_tls()
+            .filter(|(e, m)| {
+                let h = host(&m.name);
+                plain_url(e) || !h.config_tls || h.config_stale
+            })
+            .map(|(_, m)| m.name.as_str())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let tls: Vec<&str> = list
         .iter()
         .filter(|e| e.started() && e.peer_urls.iter().any(|u| u.starts_with("https://")))
         .filter_map(|e| inventory_member(inv, e).filter(|m| !m.tls))
         .map(|m| m.name.as_str())
         .collect();
-    if plain.is_empty() && tls.is_empty() {
+    if unfinished.is_empty() && tls.is_empty() {
         return Ok(None);
     }
     if !facts.unreachable.is_empty() {
@@ -66,27 +83,33 @@ pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, Strin
             facts.unreachable_names()
         ));
     }
-    let host = |n: &str| facts.hosts.get(n).cloned().unwrap_or_default();
-    let without_certs: Vec<&str> = plain
+    // Pass 2 needs every running etcd to hold a peer certificate: one whose
+    // config has none, or has one it has not read yet, gets pass 1 (again).
+    let without_certs: Vec<&str> = unfinished
         .iter()
         .copied()
-        .filter(|n| !host(n).config_peer_certs && !host(n).config_tls)
+        .filter(|n| {
+            let h = host(n);
+            !h.config_tls && (!h.config_peer_certs || h.config_stale)
+        })
         .collect();
     let (pass, mut order) = if !tls.is_empty() {
         (TlsPass::Back, tls)
     } else if without_certs.is_empty() {
-        (TlsPass::Peers, plain)
+        (TlsPass::Peers, unfinished)
     } else {
         (TlsPass::Certificates, without_certs)
     };
-    // Followers first, the leader last.
+    // Members that do not serve first (they only come back), then
+    // followers, the leader last.
     let leader = facts.cluster.leader();
     let is_leader = |n: &str| {
         inv.member(n)
             .and_then(|m| facts.cluster.entry(m))
             .is_some_and(|e| Some(e.id) == leader)
     };
-    order.sort_by_key(|n| is_leader(n));
+    let serving = |n: &str| facts.cluster.status.get(n).is_some_and(|s| s.healthy());
+    order.sort_by_key(|n| (serving(n), is_leader(n)));
     let leader = order.last().filter(|n| is_leader(n)).map(|n| n.to_string());
     Ok(Some(Step::TlsMove {
         pass,

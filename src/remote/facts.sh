@@ -35,6 +35,18 @@ if [ -f "$config" ]; then
   grep -q '^peer-transport-security:' "$config" && echo "config_peer_certs=yes"
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
+# The running etcd (member_pid, from the runtime's part) started before its
+# config file last changed: it has not read it (a run stopped between
+# writing the config and restarting the member). Start times here are
+# whole seconds after a boot time that is itself truncated: a config
+# written within 2 s of the start counts as read.
+# shellcheck disable=SC2154
+if [ -f "$config" ] && [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
+  ticks=$(sed 's/.*) //' "/proc/$member_pid/stat" | cut -d' ' -f20)
+  boot=$(sed -n 's/^btime //p' /proc/stat)
+  started=$((boot + ticks / $(getconf CLK_TCK)))
+  [ "$(stat -c %Y "$config")" -gt "$((started + 2))" ] && echo "config_stale=yes"
+fi
 if [ -f "$benv" ]; then
   echo "backup_digest=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum | cut -d' ' -f1)"
   echo "backup_active=$(systemctl is-active "$bunit" 2>/dev/null)"

@@ -153,21 +153,24 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     assert!(said.contains("Defragmented 3 member(s)"), "{said}");
 
     // apply on it changes nothing: refused by name, every etcd keeps its PID.
-    let pids: Vec<String> = (1..=3)
-        .map(|i| lab.ssh(i, "systemctl show -p MainPID --value etcd"))
-        .collect();
-    let o = deploy(&["apply", path_str(&out), "--yes"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("an etcd that etcd-deploy did not start runs as infra1 (PID"),
-        "{}",
-        text(&o)
+    let pids = || -> Vec<String> {
+        (1..=3)
+            .map(|i| lab.ssh(i, "systemctl show -p MainPID --value etcd"))
+            .collect()
+    };
+    let before = pids();
+    // `args` fails (exit 1) saying `says`, and every member keeps its PID.
+    let refused = |args: &[&str], says: &str| {
+        let o = deploy(args);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+        assert_eq!(pids(), before, "every etcd keeps its PID");
+    };
+    refused(
+        &["apply", path_str(&out), "--yes"],
+        "an etcd that etcd-deploy did not start runs as infra1 (PID",
     );
     for i in 1..=3 {
-        assert_eq!(
-            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
-            pids[i - 1]
-        );
         assert_eq!(
             lab.ssh(i, "ls /opt/etcd 2>/dev/null | wc -l").trim(),
             "0",
@@ -185,19 +188,10 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         text_of.replace("/var/lib/etcd/infra2.etcd", "/var/lib/etcd/other"),
     )
     .expect("write");
-    let o = deploy(&["adopt", path_str(&wrong), "--yes"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("infra2: its etcd keeps its data in /var/lib/etcd/infra2.etcd, and the inventory says data_dir /var/lib/etcd/other"),
-        "{}",
-        text(&o)
+    refused(
+        &["adopt", path_str(&wrong), "--yes"],
+        "infra2: its etcd keeps its data in /var/lib/etcd/infra2.etcd, and the inventory says data_dir /var/lib/etcd/other",
     );
-    for i in 1..=3 {
-        assert_eq!(
-            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
-            pids[i - 1]
-        );
-    }
     // ... and when the inventory names members of two clusters.
     with_release(
         &lab,
@@ -230,27 +224,15 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let o = deploy(&["adopt", path_str(&mixed), "--yes"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("the inventory names members of different clusters"),
-        "{}",
-        text(&o)
+    refused(
+        &["adopt", path_str(&mixed), "--yes"],
+        "the inventory names members of different clusters",
     );
-    for i in 1..=3 {
-        assert_eq!(
-            lab.ssh(i, "systemctl show -p MainPID --value etcd"),
-            pids[i - 1]
-        );
-    }
     // What it found, and the plan; nothing changed.
     let said = deploy_ok(&["adopt", path_str(&inv), "--dry-run"]);
     assert!(said.contains("infra1: found etcd.service (PID"), "{said}");
     assert!(said.contains("take over one member at a time"), "{said}");
-    assert_eq!(
-        lab.ssh(1, "systemctl show -p MainPID --value etcd"),
-        pids[0]
-    );
+    assert_eq!(pids(), before);
 
     // Killed once right after the first member's old unit was stopped.
     adopt_with_writes(&lab, &inv, "adopt-systemd/", Some("infra2: start etcd"));

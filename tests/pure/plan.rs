@@ -909,3 +909,33 @@ fn members_made_by_hand_are_not_started_over() {
     running.hosts.get_mut("etcd-2").expect("etcd-2").named_etcd = vec![100];
     assert!(plan(&i, &running, &desired(&i)).blocked.is_none());
 }
+
+/// A member running an older config than its file (a run stopped between
+/// writing it and the restart) is restarted first, on that config; during a
+/// move to TLS the move restarts the members it names itself.
+#[test]
+fn a_member_that_has_not_read_its_config_is_restarted_first() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-2").expect("host").config_stale = true;
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["restart etcd-2"], "{p}");
+    assert!(
+        p.to_string()
+            .contains("restart (runs an older config than its file)"),
+        "{p}"
+    );
+
+    let tls = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        h.config_peer_certs = true;
+    }
+    f.hosts.get_mut("etcd-2").expect("host").config_stale = true;
+    let p = plan(&tls, &f, &desired(&tls));
+    assert_eq!(
+        step_names(&p),
+        ["tls Certificates etcd-2"],
+        "its peer certificate is not loaded: {p}"
+    );
+}

@@ -3,7 +3,7 @@
 # facts.rs): compose and the engine, the images matching the member's image
 # pattern (PREFIX{version}SUFFIX), the compose file's digest, the member's
 # container (running, PID, version and service digest from its labels), and
-# whether a systemd unit runs it too. The compose v2 plugin is found where
+# whether a systemd unit runs it too. Sets member_pid for the common part. The compose v2 plugin is found where
 # the docker CLI looks for it: running it only to learn it exists would cost
 # a 60 MB binary's start-up per host.
 # Arguments: PREFIX SUFFIX COMPOSE_FILE CONTAINER UNIT
@@ -19,7 +19,11 @@ docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r 
   case "$i" in "$p"*"$s") v=${i#"$p"}; echo "installed=${v%"$s"}";; esac
 done
 [ -f "$file" ] && echo "host_file_digest=$(sha256sum <"$file" | cut -d' ' -f1)"
-docker inspect -f 'container={{.State.Running}} {{.State.Pid}} {{index .Config.Labels "io.etcd-deploy.version"}} {{index .Config.Labels "io.etcd-deploy.digest"}}
-restarting={{.State.Restarting}}' "$container" 2>/dev/null
+if state=$(docker inspect -f 'container={{.State.Running}} {{.State.Pid}} {{index .Config.Labels "io.etcd-deploy.version"}} {{index .Config.Labels "io.etcd-deploy.digest"}}
+restarting={{.State.Restarting}}' "$container" 2>/dev/null); then
+  echo "$state"
+  # shellcheck disable=SC2034 # read by the common part
+  member_pid=$(echo "$state" | sed -n 's/^container=[a-z]* \([0-9]*\) .*/\1/p')
+fi
 systemctl is-active --quiet "$unit" 2>/dev/null && echo other_runtime=active
 true

@@ -3,7 +3,7 @@
 # facts.rs): releases unpacked, the `current` link, the template unit's
 # digest (with the member's drop-in after it) and first line (etcd-deploy's
 # marker naming the cluster), the member's unit instance, and whether a
-# container runs it too.
+# container runs it too. Sets member_pid for the common part.
 # Arguments: INSTALL_DIR CURRENT UNIT_PATH DROP_IN UNIT CONTAINER
 install=$1 current=$2 unit_path=$3 drop_in=$4 unit=$5 container=$6
 shift 6
@@ -17,6 +17,7 @@ echo "active=$(systemctl is-active "$unit" 2>/dev/null)"
 echo "sub=$(systemctl show -p SubState --value "$unit" 2>/dev/null)"
 echo "restarts=$(systemctl show -p NRestarts --value "$unit" 2>/dev/null)"
 echo "enabled=$(systemctl is-enabled "$unit" 2>/dev/null)"
-echo "pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)"
+member_pid=$(systemctl show -p MainPID --value "$unit" 2>/dev/null)
+echo "pid=$member_pid"
 [ "$(docker inspect -f '{{.State.Running}}' "$container" 2>/dev/null)" = true ] && echo other_runtime=active
 true
