@@ -139,24 +139,9 @@ fn interrupted_apply_converges() {
 
     // Killed in the middle of a real join (after its member add).
     let four = lab.inventory(4, |s| s);
-    let mut child = Command::new(BIN)
-        .args(["apply", four.to_str().expect("utf-8")])
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut seen = String::new();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-        let line = line.expect("line");
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.contains("etcd-4: write config") {
-            child.kill().expect("kill");
-            break;
-        }
-    }
-    let _ = child.wait();
+    let (seen, _) = kill_when(&[String::from("apply"), path_str(&four).to_string()], |l| {
+        l.contains("etcd-4: write config")
+    });
     assert!(seen.contains("etcd-4: member add"), "{seen}");
     apply(&four);
     assert_cluster(&lab, 4);

@@ -299,25 +299,9 @@ fn adopt_with_writes(lab: &Lab, inv: &std::path::Path, prefix: &str, kill_at: Op
     let writer = Writer::start(urls, prefix, None);
     std::thread::sleep(std::time::Duration::from_secs(1));
     if let Some(at) = kill_at {
-        let mut child = Command::new(BIN)
-            .args(["adopt", path_str(inv), "--yes"])
-            .stderr(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
-        let stderr = child.stderr.take().expect("stderr");
-        let mut seen = String::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let line = line.expect("line");
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains(at) {
-                child.kill().expect("kill");
-                break;
-            }
-        }
-        let _ = child.wait();
-        assert!(seen.contains(at), "{seen}");
+        let args = ["adopt", path_str(inv), "--yes"].map(String::from);
+        let (seen, hit) = kill_when(&args, |l| l.contains(at));
+        assert!(hit, "{seen}");
     }
     let said = deploy_ok(&["adopt", path_str(inv), "--yes"]);
     let report = writer.stop();

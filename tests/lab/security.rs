@@ -446,29 +446,13 @@ fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
     // became https and before its restart: it runs a config older than its
     // file, unreachable to its peers. The next apply restarts it first, then
     // finishes the move.
-    let mut child = Command::new(BIN)
-        .args(["apply", path_str(&moving), "--yes"])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn apply");
-    let stderr = child.stderr.take().expect("stderr");
+    let args = ["apply", path_str(&moving), "--yes"].map(String::from);
     let watch = std::thread::spawn(move || {
-        let mut seen = String::new();
         let mut updates = 0;
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let line = line.unwrap_or_default();
-            seen.push_str(&line);
-            seen.push('\n');
-            if line.contains("member update: peer URL https://") {
-                updates += 1;
-                if updates == 2 {
-                    return (seen, true);
-                }
-            }
-        }
-        (seen, false)
+        kill_when(&args, |l| {
+            updates += usize::from(l.contains("member update: peer URL https://"));
+            updates == 2
+        })
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !pki.join("operator.key").exists() {
@@ -482,8 +466,6 @@ fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
         .collect();
     let writer = Writer::start(urls.clone(), "to-tls/", Some(tls.clone()));
     let (seen, hit) = watch.join().expect("watch");
-    child.kill().expect("kill");
-    let _ = child.wait();
     assert!(
         hit && seen.contains("peer certificate in its config"),
         "{seen}"

@@ -197,6 +197,34 @@ impl Drop for Lab {
     }
 }
 
+/// Runs etcd-deploy with `args` and kills it (SIGKILL) at the first line of
+/// its progress for which `at` says so: the lines up to it, and whether it
+/// came (the run may end first).
+pub fn kill_when(args: &[String], mut at: impl FnMut(&str) -> bool) -> (String, bool) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn etcd-deploy");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut seen = String::new();
+    let mut hit = false;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+        let line = line.unwrap_or_default();
+        seen.push_str(&line);
+        seen.push('\n');
+        if at(&line) {
+            hit = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    (seen, hit)
+}
+
 pub fn deploy(args: &[&str]) -> Output {
     sh(Command::new(BIN).args(args).stdin(Stdio::null()))
 }
