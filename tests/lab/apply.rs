@@ -2,7 +2,6 @@
 //! tunnels, interrupted joins, bad input.
 
 use crate::support::*;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[test]
