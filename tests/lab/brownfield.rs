@@ -234,6 +234,45 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
     assert!(said.contains("take over one member at a time"), "{said}");
     assert_eq!(pids(), before);
 
+    // etcd-deploy's etcd refuses to start (a setting etcd rejects: key files
+    // that do not exist): the first member goes back to its own unit, its
+    // data to its owner, and the run stops; the others are untouched.
+    let bad = lab.dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        text_of.replace(
+            "\n[ssh]\n",
+            "\n[etcd]\nextra = { \"auth-token\" = \"jwt,pub-key=/nonexistent.pub,priv-key=/nonexistent.key,sign-method=RS256\" }\n\n[ssh]\n",
+        ),
+    )
+    .expect("write");
+    let o = deploy(&["adopt", path_str(&bad), "--yes"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("its previous unit runs it again and it is healthy; the run stopped here"),
+        "{t}"
+    );
+    let first = (1..=3)
+        .find(|i| t.contains(&format!("infra{i}: take over")))
+        .expect("the member that went back");
+    assert_eq!(
+        lab.ssh(
+            first,
+            &format!("systemctl is-active etcd etcd@infra{first}; systemctl is-enabled etcd; stat -c %U /var/lib/etcd/infra{first}.etcd/member/wal")
+        ),
+        "active\ninactive\nenabled\nroot"
+    );
+    let after = pids();
+    for i in (1..=3).filter(|i| *i != first) {
+        assert_eq!(after[i - 1], before[i - 1], "infra{i} untouched");
+    }
+    assert!(
+        status_json(&inv)
+            .to_string()
+            .contains("\"health\":\"healthy\"")
+    );
+
     // Killed once right after the first member's old unit was stopped.
     adopt_with_writes(&lab, &inv, "adopt-systemd/", Some("infra2: start etcd"));
     for i in 1..=3 {
