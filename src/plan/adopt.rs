@@ -149,11 +149,14 @@ fn decide(
             p.prepare.push(prep);
         }
     }
-    // Followers first, the leader last (leadership moved off it first).
+    // Members an interrupted adopt left stopped first (`healthy_and_safe`
+    // counts them back in service for the others), then followers, the
+    // leader last (leadership moved off it first).
     let leader = cluster.leader();
     let mut order: Vec<String> = previous.keys().cloned().collect();
     order.sort_by_key(|n| {
         (
+            previous.get(n) != Some(&Previous::Stopped),
             ids.get(n) == leader.as_ref(),
             inv.members.iter().position(|m| &m.name == n),
         )
@@ -196,8 +199,8 @@ fn mixed_clusters(inv: &Inventory, facts: &Facts) -> Result<(), String> {
     ))
 }
 
-/// The one member: what runs it, where its data is, and that it is plain
-/// HTTP (its certificates are not carried over yet).
+/// The one member: what runs it, where its data is, and that it serves TLS
+/// exactly when the inventory says so.
 fn check_member(
     m: &Member,
     f: &ForeignEtcd,

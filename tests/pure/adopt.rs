@@ -223,6 +223,15 @@ fn adopt_resumes_after_an_interruption() {
         panic!("{p}")
     };
     assert_eq!(previous["etcd-3"], Previous::Stopped);
+    // A member left stopped comes first even when a follower before it in
+    // the inventory is still to be taken over.
+    let mut f = hand_made(&i);
+    let mut h = running(&i, "etcd-3");
+    h.active = false;
+    f.hosts.insert("etcd-3".into(), h);
+    f.cluster.status.remove("etcd-3");
+    let p = adopt(&i, &f);
+    assert_eq!(step_names(&p), ["adopt etcd-3,etcd-2,etcd-1"], "{p}");
     // Everything taken over: nothing to do.
     let done = adopt(&i, &converged(&i));
     assert!(done.is_empty() && done.blocked.is_none(), "{done}");
