@@ -11,7 +11,7 @@
 //! only, a version other than the inventory's, an unhealthy cluster. A TLS
 //! cluster keeps its own certificates (provided mode).
 
-use super::{BackupStep, Desired, HostFile, Image, ImageStep, Plan, Prepare, Step, guards, quorum};
+use super::{BackupStep, Desired, HostFile, Plan, Prepare, Step, guards, quorum};
 use crate::facts::{Facts, ForeignEtcd, printable};
 use crate::inventory::{Inventory, Member, Runtime};
 use serde::{Deserialize, Serialize};
@@ -348,15 +348,7 @@ fn prepare(
             HostFile::SystemdUnit
         }
         Runtime::Compose(c) => {
-            if prep.install.is_some() {
-                prep.image = Some(match &c.image {
-                    Image::Release => ImageStep::Build(c.image.reference(want)),
-                    Image::Registry(_) => {
-                        prep.install = None;
-                        ImageStep::Pull(c.image.reference(want))
-                    }
-                });
-            }
+            prep.set_image(&c.image);
             HostFile::ComposeFile
         }
     };
@@ -366,11 +358,7 @@ fn prepare(
     prep.certs = d
         .and_then(|d| d.pki_digest.as_ref())
         .is_some_and(|want| h.pki_digest.as_ref() != Some(want));
-    if let Some(want) = d.and_then(|d| d.backup_digest.as_ref())
-        && (h.backup_digest.as_ref() != Some(want) || !h.backup_active)
-    {
-        prep.backup = Some(BackupStep::Write);
-    }
+    prep.backup = BackupStep::needed(d, h);
     (!prep.is_empty()).then_some(prep)
 }
 

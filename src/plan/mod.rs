@@ -72,7 +72,35 @@ pub enum BackupStep {
     Remove,
 }
 
+impl BackupStep {
+    /// What the host's scheduled snapshots need, given the member's desired
+    /// files (`None` in `d`: no `[backup]`).
+    fn needed(d: Option<&Desired>, h: &crate::facts::HostFacts) -> Option<BackupStep> {
+        match d.and_then(|d| d.backup_digest.as_ref()) {
+            Some(want) if h.backup_digest.as_ref() != Some(want) || !h.backup_active => {
+                Some(BackupStep::Write)
+            }
+            None if h.backup_digest.is_some() => Some(BackupStep::Remove),
+            _ => None,
+        }
+    }
+}
+
 impl Prepare {
+    /// Compose mode: the image of the version installed. Installed means the
+    /// image is there; a release image is built from the tarball, a registry
+    /// one pulled (no tarball then).
+    fn set_image(&mut self, image: &Image) {
+        let Some(v) = self.install else { return };
+        self.image = Some(match image {
+            Image::Release => ImageStep::Build(image.reference(v)),
+            Image::Registry(_) => {
+                self.install = None;
+                ImageStep::Pull(image.reference(v))
+            }
+        });
+    }
+
     fn is_empty(&self) -> bool {
         self.install.is_none()
             && self.link.is_none()
@@ -420,15 +448,8 @@ fn decide(
             prep.install = (!h.installed.contains(&want)).then_some(want);
             prep.link = by_link.then_some(want);
         }
-        if let (Some(image), Some(v)) = (image, prep.install) {
-            // Installed means the image is there; a release image is built from the tarball.
-            prep.image = Some(match image {
-                Image::Release => ImageStep::Build(image.reference(v)),
-                Image::Registry(_) => {
-                    prep.install = None;
-                    ImageStep::Pull(image.reference(v))
-                }
-            });
+        if let Some(image) = image {
+            prep.set_image(image);
         }
         let d = desired.get(&m.name);
         if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
@@ -486,13 +507,7 @@ fn decide(
                 .or_default()
                 .push(RestartReason::ConfigChanged);
         }
-        prep.backup = match d.and_then(|d| d.backup_digest.as_ref()) {
-            Some(want) if h.backup_digest.as_ref() != Some(want) || !h.backup_active => {
-                Some(BackupStep::Write)
-            }
-            None if h.backup_digest.is_some() => Some(BackupStep::Remove),
-            _ => None,
-        };
+        prep.backup = BackupStep::needed(d, h);
         if !prep.is_empty() {
             p.prepare.push(prep);
         }
@@ -781,12 +796,12 @@ fn decide(
 /// while: each must leave a healthy majority, counting the members started
 /// or repaired before it as healthy by then (the executor checks again,
 /// live, just before each one). Why not, naming the unhealthy members.
-fn restarts_without_quorum(
+fn restarts_without_quorum<'a>(
     inv: &Inventory,
     facts: &Facts,
     list: &[MemberInfo],
-    restarts: &[Step],
-    earlier: &[Step],
+    restarts: &'a [Step],
+    earlier: &'a [Step],
 ) -> Option<String> {
     let cluster = &facts.cluster;
     let id_of = |host: &str| {
@@ -795,23 +810,18 @@ fn restarts_without_quorum(
             .map(|e| e.id)
     };
     let mut healthy = cluster.healthy_ids();
+    let ids = |hosts: &'a [String]| -> Vec<(&'a str, u64)> {
+        hosts
+            .iter()
+            .filter_map(|h| Some((h.as_str(), id_of(h)?)))
+            .collect()
+    };
     for st in earlier.iter().chain(restarts) {
-        let stopping: Vec<(&str, u64)> = match st {
+        // Who stops, and whether each counts as serving once it is back (a
+        // member restarted on the config it was meant to run; each member of
+        // a move to TLS, healthy before the next).
+        let (stopping, back): (Vec<(&str, u64)>, bool) = match st {
             Step::Restart { host, reasons } if reasons.contains(&RestartReason::CrashLooping) => {
-                healthy.extend(id_of(host));
-                continue;
-            }
-            // Stopped only if it serves (checked like any restart), and
-            // counted as serving after it, on the config it was meant to run.
-            Step::Restart { host, reasons } if reasons.contains(&RestartReason::StaleConfig) => {
-                if let Some(id) = id_of(host)
-                    && let Err(why) = quorum::check_step(list, &[], &[id], &healthy)
-                {
-                    return Some(format!(
-                        "restarting {host} would lose quorum: {why}; unhealthy: {}",
-                        unhealthy(inv, facts, list, &healthy)
-                    ));
-                }
                 healthy.extend(id_of(host));
                 continue;
             }
@@ -819,29 +829,12 @@ fn restarts_without_quorum(
                 healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
                 continue;
             }
-            Step::Restart { host, .. } => id_of(host)
-                .map(|id| (host.as_str(), id))
-                .into_iter()
-                .collect(),
-            Step::Upgrade { rollout, .. } => rollout
-                .order
-                .iter()
-                .filter_map(|h| Some((h.as_str(), id_of(h)?)))
-                .collect(),
-            // Each is healthy again before the next (the executor waits).
-            Step::TlsMove { order, .. } => {
-                for h in order {
-                    let Some(id) = id_of(h) else { continue };
-                    if let Err(why) = quorum::check_step(list, &[], &[id], &healthy) {
-                        return Some(format!(
-                            "restarting {h} would lose quorum: {why}; unhealthy: {}",
-                            unhealthy(inv, facts, list, &healthy)
-                        ));
-                    }
-                    healthy.insert(id);
-                }
-                continue;
-            }
+            Step::Restart { host, reasons } => (
+                ids(std::slice::from_ref(host)),
+                reasons.contains(&RestartReason::StaleConfig),
+            ),
+            Step::Upgrade { rollout, .. } => (ids(&rollout.order), false),
+            Step::TlsMove { order, .. } => (ids(order), true),
             _ => continue,
         };
         for (host, id) in stopping {
@@ -850,6 +843,9 @@ fn restarts_without_quorum(
                     "restarting {host} would lose quorum: {why}; unhealthy: {}",
                     unhealthy(inv, facts, list, &healthy)
                 ));
+            }
+            if back {
+                healthy.insert(id);
             }
         }
     }
