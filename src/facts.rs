@@ -124,6 +124,12 @@ fn unit_name(v: &str) -> Option<String> {
     ok.then(|| v.to_string())
 }
 
+/// A container ID as Docker shows it (its first 12 characters); anything
+/// else (a unit name) as it is.
+pub fn short_id(id: &str) -> &str {
+    if id.len() == 64 { &id[..12] } else { id }
+}
+
 /// A full Docker container ID.
 fn container_id(v: &str) -> Option<String> {
     (v.len() == 64 && v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))

@@ -65,21 +65,33 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         )));
     }
     let tls = a.urls.iter().any(|u| u.starts_with("https://"));
-    if tls {
+    // A TLS cluster: read with the identity given, and described with its
+    // certificates, which are read over SSH.
+    let identity = if tls {
         let Some([ca, cert, key]) = &a.client_tls else {
             return Err(Error::Usage(
                 "--from-cluster with an https URL: give --cacert, --cert and --key (a client identity the cluster accepts)".into(),
             ));
         };
+        if !a.ssh {
+            return Err(Error::Usage(
+                "a TLS cluster is described with its certificates, read over SSH: drop --no-ssh"
+                    .into(),
+            ));
+        }
         let read = |p: &PathBuf| {
             std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
         };
-        etcd::set_client_tls(Some(crate::tls::ClientFiles {
+        let files = crate::tls::ClientFiles {
             ca: read(ca)?,
             cert: read(cert)?,
             key: read(key)?,
-        }));
-    }
+        };
+        etcd::set_client_tls(Some(files.clone()));
+        Some(files)
+    } else {
+        None
+    };
     for u in &a.urls {
         if !valid_url(u) {
             return Err(Error::Usage(format!(
@@ -200,16 +212,11 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             }
         }
     }
-    if tls && a.ssh {
+    if let Some(identity) = &identity {
         let dir = path.parent().unwrap_or(Path::new(".")).join("pki");
-        write_pki(&dir, &found, &tls_files, &a)?;
+        write_pki(&dir, &found, &tls_files, identity)?;
     }
     let mut text = render(&name, version, &a, &found);
-    if tls && !a.ssh {
-        return Err(Error::Usage(
-            "a TLS cluster is described with its certificates, read over SSH: drop --no-ssh".into(),
-        ));
-    }
     if inventory::parse(path, &text).is_err() {
         // A data directory or setting etcd-deploy would not accept stays out.
         for f in &mut found {
@@ -244,14 +251,14 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
 
 /// A TLS cluster's certificates into `dir` in etcd-deploy's layout: each
 /// member's server and peer pair as its process uses them, the one CA they
-/// all trust, and the client identity given for reading the cluster as
-/// etcd-deploy's own and the operator's. Everything is checked first: the
+/// all trust, and the client identity given for reading the cluster
+/// (`identity`) as etcd-deploy's own and the operator's. Everything is checked first: the
 /// certificates parse, the keys look like keys, one CA for clients and peers.
 fn write_pki(
     dir: &Path,
     found: &[Found],
     files: &BTreeMap<String, BTreeMap<String, String>>,
-    a: &FromCluster,
+    identity: &crate::tls::ClientFiles,
 ) -> Result<(), Error> {
     let mut out: Vec<(PathBuf, String, u32)> = Vec::new();
     let mut ca: Option<String> = None;
@@ -301,15 +308,9 @@ fn write_pki(
     }
     let Some(ca) = ca else { return Ok(()) };
     out.push((dir.join("ca.crt"), ca, 0o644));
-    if let Some([_, cert, key]) = &a.client_tls {
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
-        };
-        let (c, k) = (read(cert)?, read(key)?);
-        for who in ["client", "operator"] {
-            out.push((dir.join(format!("{who}.crt")), c.clone(), 0o644));
-            out.push((dir.join(format!("{who}.key")), k.clone(), 0o600));
-        }
+    for who in ["client", "operator"] {
+        out.push((dir.join(format!("{who}.crt")), identity.cert.clone(), 0o644));
+        out.push((dir.join(format!("{who}.key")), identity.key.clone(), 0o600));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
     for (p, text, mode) in out {
@@ -332,7 +333,7 @@ fn describe(p: &BTreeMap<String, String>) -> String {
     if let Some(id) = p.get("container") {
         return format!(
             "runs in container {} (data {} on the host, {} inside it){}, settings from {}",
-            &id[..12.min(id.len())],
+            crate::facts::short_id(id),
             get("data_dir"),
             get("container_data_dir"),
             if p.contains_key("has_data") {

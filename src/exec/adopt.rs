@@ -9,15 +9,14 @@
 
 use super::Env;
 use super::gates::{
-    etcd_err, guard, hand_over_if_leader, quorum_gate, retry, start, urls, wait_caught_up,
-    wait_healthy, write_config,
+    etcd_err, existing_member, guard, hand_over_if_leader, quorum_gate, retry, start,
+    wait_caught_up, wait_healthy, write_config,
 };
 use crate::error::Error;
 use crate::etcd;
+use crate::facts::short_id;
 use crate::inventory::Member;
-use crate::member_config::Bootstrap;
 use crate::plan::adopt::Previous;
-use crate::plan::initial_cluster;
 use crate::progress::Task;
 use crate::remote;
 use crate::runtime;
@@ -92,15 +91,7 @@ async fn take_over(
         Previous::Container { id } => ("container", id.as_str()),
         Previous::Stopped => ("none", ""),
     };
-    let cluster = urls(env, live).await?;
-    let list = retry(&m.name, "read member list", Duration::from_secs(30), || {
-        etcd::member_list(&cluster)
-    })
-    .await?;
-    let b = Bootstrap {
-        initial_cluster: initial_cluster(&list, env.inv, m),
-        state: "existing",
-    };
+    let (_, _, b) = existing_member(env, m, live).await?;
     if *prev != Previous::Stopped {
         let st = etcd::status(&url)
             .await
@@ -109,7 +100,7 @@ async fn take_over(
         quorum_gate(env, &m.name, "take it over", &[], &[st.id], live).await?;
         write_config(env, m, Some(&b), task).await?;
         hand_over_if_leader(env, m, &url, &st, None, live, task).await?;
-        task.step(&format!("stop and disable {kind} {}", short(who)));
+        task.step(&format!("stop and disable {kind} {}", short_id(who)));
     } else {
         write_config(env, m, Some(&b), task).await?;
         task.step("give its data to the etcd user");
@@ -129,7 +120,7 @@ async fn take_over(
     let Some(back) = back.filter(|_| kind != "none") else {
         return Err(err);
     };
-    task.step(&format!("back to {kind} {}", short(who)));
+    task.step(&format!("back to {kind} {}", short_id(who)));
     let way_back = async {
         host.run(
             "remove etcd-deploy's etcd",
@@ -158,11 +149,6 @@ async fn take_over(
         format!("etcd-deploy's etcd did not come up on its data: {outcome}.\n{err}"),
     )
     .into())
-}
-
-/// A container ID shortened as Docker shows it; a unit name as it is.
-fn short(who: &str) -> &str {
-    if who.len() == 64 { &who[..12] } else { who }
 }
 
 #[cfg(test)]

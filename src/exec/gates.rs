@@ -89,6 +89,40 @@ pub(super) async fn write_config(
     put_config(env, m, &r.config, "write config").await
 }
 
+/// The cluster's client URLs (through the members in `live`), its member
+/// list, and how `m` starts on the data it has (`existing`). The list is
+/// read with retries: right after another member's restart, a cached
+/// connection to it may fail once.
+pub(super) async fn existing_member(
+    env: &Env<'_>,
+    m: &Member,
+    live: &BTreeSet<String>,
+) -> Result<(Vec<String>, Vec<crate::facts::MemberInfo>, Bootstrap), Error> {
+    let cluster = urls(env, live).await?;
+    let list = retry(&m.name, "read member list", Duration::from_secs(30), || {
+        etcd::member_list(&cluster)
+    })
+    .await?;
+    let b = Bootstrap {
+        initial_cluster: crate::plan::initial_cluster(&list, env.inv, m),
+        state: "existing",
+    };
+    Ok((cluster, list, b))
+}
+
+/// Writes `config` back and restarts the member on it, healthy: the way
+/// back of a config change that did not come up.
+pub(super) async fn restart_with(
+    env: &Env<'_>,
+    m: &Member,
+    config: &str,
+    task: &Task,
+) -> Result<(), Error> {
+    put_config(env, m, config, "write the previous config").await?;
+    start(env, m, true, task).await?;
+    wait_healthy(env, m, task).await
+}
+
 /// Writes `text` as the member's config file (atomically, on its host).
 pub(super) async fn put_config(
     env: &Env<'_>,

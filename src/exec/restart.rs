@@ -7,17 +7,15 @@
 
 use super::Env;
 use super::gates::{
-    guard, hand_over_if_leader, put_config, quorum_gate, retry, start, urls, wait_healthy,
+    existing_member, guard, hand_over_if_leader, quorum_gate, restart_with, start, wait_healthy,
     write_config,
 };
 use crate::error::Error;
 use crate::etcd;
-use crate::member_config::Bootstrap;
-use crate::plan::{RestartReason, initial_cluster};
+use crate::plan::RestartReason;
 use crate::remote;
 use crate::ssh::HostError;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 pub(super) async fn run(
     env: &Env<'_>,
@@ -34,21 +32,11 @@ pub(super) async fn run(
         .join(", ");
     let repair = reasons.contains(&RestartReason::CrashLooping);
     guard(&task, async {
-        // Retried: right after another member's restart, a cached
-        // connection to it may fail once.
-        let cluster = urls(env, live).await?;
-        let list = retry(host, "read member list", Duration::from_secs(30), || {
-            etcd::member_list(&cluster)
-        })
-        .await?;
+        let (_, list, b) = existing_member(env, m, live).await?;
         if let Some(e) = list.iter().find(|e| e.is(m)) {
             task.step("check quorum");
             quorum_gate(env, host, "restart it", &[], &[e.id], live).await?;
         }
-        let b = Bootstrap {
-            initial_cluster: initial_cluster(&list, env.inv, m),
-            state: "existing",
-        };
         let previous = if reasons.contains(&RestartReason::ConfigChanged) {
             let h = env.host(host)?;
             Some(h.run("read the current config", &remote::read_config(m)).await?)
@@ -76,12 +64,7 @@ pub(super) async fn run(
             return Err(err);
         };
         task.step("roll back to the previous config");
-        let back = async {
-            put_config(env, m, &old, "write the previous config").await?;
-            start(env, m, true, &task).await?;
-            wait_healthy(env, m, &task).await
-        };
-        let outcome = match back.await {
+        let outcome = match restart_with(env, m, &old, &task).await {
             Ok(()) => "its previous config is back and it is healthy again; the run stopped here (fix the setting, then apply again)".to_string(),
             Err(e) => format!("going back to its previous config failed too: {e}"),
         };

@@ -1,27 +1,26 @@
 //! One pass of moving a plain-HTTP cluster to TLS, as the plan's `TlsMove`
 //! step says (`plan::tls_move`): one member at a time, quorum checked live
 //! without it, leadership moved off it if it leads; pass 1 writes the
-//! config with TLS beside plain HTTP and restarts; pass 2 makes its peer URL
-//! https (`member update`) and restarts it with its final config. Healthy
+//! config with its peer certificate (still plain HTTP) and restarts; pass 2
+//! makes its peer URL https (`member update`) and restarts it with its final
+//! config; the move back makes it http with a plain config. Healthy
 //! and caught up before the next. A member that does not come up gets its
 //! previous config (and pass 2: its plain peer URL) back, and the run stops.
 
 use super::Env;
 use super::gates::{
-    etcd_err, guard, hand_over_if_leader, put_config, quorum_gate, retry, start, urls,
-    wait_caught_up, wait_healthy,
+    etcd_err, existing_member, guard, hand_over_if_leader, put_config, quorum_gate, restart_with,
+    start, wait_caught_up, wait_healthy,
 };
 use crate::error::Error;
 use crate::etcd;
 use crate::inventory::Member;
-use crate::member_config::{self, Bootstrap};
-use crate::plan::initial_cluster;
+use crate::member_config;
 use crate::plan::tls_move::TlsPass;
 use crate::progress::Task;
 use crate::remote;
 use crate::ssh::HostError;
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 pub(super) async fn run(
     env: &Env<'_>,
@@ -52,11 +51,7 @@ async fn move_member(
 ) -> Result<(), Error> {
     let host = env.host(&m.name)?;
     let url = env.url(m).await?;
-    let cluster = urls(env, live).await?;
-    let list = retry(&m.name, "read member list", Duration::from_secs(30), || {
-        etcd::member_list(&cluster)
-    })
-    .await?;
+    let (cluster, list, b) = existing_member(env, m, live).await?;
     let Some(entry) = list.iter().find(|e| e.is(m)) else {
         return Err(HostError::new(&m.name, "move to TLS", "not in the member list").into());
     };
@@ -66,10 +61,6 @@ async fn move_member(
     let st = etcd::status(&url).await.ok();
     task.step("check quorum");
     quorum_gate(env, &m.name, "restart it", &[], &[id], live).await?;
-    let b = Bootstrap {
-        initial_cluster: initial_cluster(&list, env.inv, m),
-        state: "existing",
-    };
     let previous = host
         .run("read the current config", &remote::read_config(m))
         .await?;
@@ -113,9 +104,7 @@ async fn move_member(
                 .await
                 .map_err(|e| etcd_err(&m.name, "member update back", e))?;
         }
-        put_config(env, m, &previous, "write the previous config").await?;
-        start(env, m, true, task).await?;
-        wait_healthy(env, m, task).await
+        restart_with(env, m, &previous, task).await
     };
     let outcome = match back.await {
         Ok(()) => {

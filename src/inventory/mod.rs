@@ -332,12 +332,11 @@ pub fn valid_address(a: &str) -> bool {
 /// Two URLs of the same endpoint, whatever their scheme: a member moving
 /// between http and https (`member update`) is the same member.
 pub fn same_endpoint(a: &str, b: &str) -> bool {
-    let rest = |u: &'_ str| -> String {
+    fn rest(u: &str) -> &str {
         u.strip_prefix("https://")
             .or_else(|| u.strip_prefix("http://"))
             .unwrap_or(u)
-            .to_string()
-    };
+    }
     rest(a) == rest(b)
 }
 

@@ -85,10 +85,11 @@ fn decide(
         }
     }
     let want = inv.cluster.version;
+    let none = crate::facts::HostFacts::default();
     let mut previous = BTreeMap::new();
     let mut ids = BTreeMap::new();
     for m in &inv.members {
-        let h = facts.hosts.get(&m.name).cloned().unwrap_or_default();
+        let h = facts.hosts.get(&m.name).unwrap_or(&none);
         let Some(e) = cluster.entry(m) else {
             return Err(format!(
                 "{} (peer URL {}) is not a member of the running cluster: adopt keeps each member's URLs, so the inventory must give the ones it runs with (`etcd-deploy init --from-cluster` writes them); add new members with apply after adopting",
@@ -144,8 +145,8 @@ fn decide(
         .iter()
         .filter(|m| previous.contains_key(&m.name))
     {
-        let h = facts.hosts.get(&m.name).cloned().unwrap_or_default();
-        if let Some(prep) = prepare(inv, m, &h, desired.get(&m.name)) {
+        let h = facts.hosts.get(&m.name).unwrap_or(&none);
+        if let Some(prep) = prepare(inv, m, h, desired.get(&m.name)) {
             p.prepare.push(prep);
         }
     }
@@ -365,7 +366,7 @@ fn prepare(
 /// `infra1: etcd.service (PID 87), data /var/lib/etcd/infra1.etcd → etcd@infra1.service`
 fn found_note(m: &Member, f: &ForeignEtcd, pid: u32) -> String {
     let runs = match (&f.unit, &f.container) {
-        (_, Some(id)) => format!("container {}", &id[..12.min(id.len())]),
+        (_, Some(id)) => format!("container {}", crate::facts::short_id(id)),
         (Some(u), None) => u.clone(),
         (None, None) => "?".into(),
     };

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsPass {
-    /// Pass 1: certificates and clients over both; peers still plain.
+    /// Pass 1: peer certificates in every config; everything still plain.
     Certificates,
     /// Pass 2: peer URL https (`member update`), final config.
     Peers,
@@ -45,7 +45,8 @@ pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, Strin
     let Some(list) = &facts.cluster.members else {
         return Ok(None);
     };
-    let host = |n: &str| facts.hosts.get(n).cloned().unwrap_or_default();
+    let none = crate::facts::HostFacts::default();
+    let host = |n: &str| facts.hosts.get(n).unwrap_or(&none);
     let started_tls = || {
         list.iter()
             .filter(|e| e.started())
