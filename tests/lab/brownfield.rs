@@ -71,25 +71,38 @@ fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<String> {
     .to_vec()
 }
 
+/// Host `i` runs etcd by hand, as etcd's clustering guide does: the
+/// release's etcd and etcdctl in /usr/local/bin, started by `etcd.service`
+/// with `flags`.
+fn etcd_service(lab: &Lab, i: usize, flags: &str) {
+    with_release(
+        lab,
+        i,
+        &format!(
+            "tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd {RELEASE}/etcdctl"
+        ),
+    );
+    let unit = format!(
+        "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd {flags}\nRestart=always\n[Install]\nWantedBy=multi-user.target\n"
+    );
+    lab.ssh(
+        i,
+        &format!(
+            "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
+        ),
+    );
+}
+
 /// Three members `infra1..3` started by hand with flags in `etcd.service`.
 fn hand_made(lab: &Lab) {
     let cluster = initial_cluster(lab);
     for i in 1..=3 {
-        with_release(
+        let a = lab.addr(i);
+        etcd_service(
             lab,
             i,
             &format!(
-                "tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd {RELEASE}/etcdctl"
-            ),
-        );
-        let a = lab.addr(i);
-        let unit = format!(
-            "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd --name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {cluster} --initial-cluster-state new\nRestart=always\n[Install]\nWantedBy=multi-user.target\n"
-        );
-        lab.ssh(
-            i,
-            &format!(
-                "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
+                "--name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {cluster} --initial-cluster-state new"
             ),
         );
     }
@@ -494,13 +507,6 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
                 "subjectAltName=DNS:{who},IP:{a},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
             ),
         );
-        with_release(
-            &lab,
-            i,
-            &format!(
-                "tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd {RELEASE}/etcdctl"
-            ),
-        );
         let file = |f: &str| std::fs::read_to_string(certs.join(f)).expect("cert");
         lab.ssh(
             i,
@@ -511,13 +517,11 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
                 file(&format!("{who}.key"))
             ),
         );
-        let unit = format!(
-            "[Unit]\nDescription=etcd\n[Service]\nExecStart=/usr/local/bin/etcd --name {who} --data-dir /var/lib/etcd/{who} --initial-advertise-peer-urls https://{a}:2380 --listen-peer-urls https://{a}:2380 --listen-client-urls https://{a}:2379 --advertise-client-urls https://{a}:2379 --initial-cluster {cluster} --initial-cluster-state new --cert-file /etc/ssl/etcd/member.pem --key-file /etc/ssl/etcd/member-key.pem --trusted-ca-file /etc/ssl/etcd/ca.pem --client-cert-auth --peer-cert-file /etc/ssl/etcd/member.pem --peer-key-file /etc/ssl/etcd/member-key.pem --peer-trusted-ca-file /etc/ssl/etcd/ca.pem --peer-client-cert-auth\nRestart=always\n[Install]\nWantedBy=multi-user.target\n"
-        );
-        lab.ssh(
+        etcd_service(
+            &lab,
             i,
             &format!(
-                "cat >/etc/systemd/system/etcd.service <<'UNIT'\n{unit}UNIT\nsystemctl daemon-reload && systemctl enable -q --now etcd"
+                "--name {who} --data-dir /var/lib/etcd/{who} --initial-advertise-peer-urls https://{a}:2380 --listen-peer-urls https://{a}:2380 --listen-client-urls https://{a}:2379 --advertise-client-urls https://{a}:2379 --initial-cluster {cluster} --initial-cluster-state new --cert-file /etc/ssl/etcd/member.pem --key-file /etc/ssl/etcd/member-key.pem --trusted-ca-file /etc/ssl/etcd/ca.pem --client-cert-auth --peer-cert-file /etc/ssl/etcd/member.pem --peer-key-file /etc/ssl/etcd/member-key.pem --peer-trusted-ca-file /etc/ssl/etcd/ca.pem --peer-client-cert-auth"
             ),
         );
     }
