@@ -287,6 +287,24 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     })
 }
 
+/// Whether the member at `url` (https) accepts the client identity `id`,
+/// checking its server certificate against `id.ca` only: a fresh connection
+/// (never a cached one, never the controller's own identity), one status
+/// call. `Err` quotes the refusal (a handshake error, etcd's answer).
+pub(crate) async fn accepts(url: &str, id: &ClientFiles) -> Result<(), EtcdError> {
+    let opts = ConnectOptions::new()
+        .with_connect_timeout(CONNECT_TIMEOUT)
+        .with_timeout(CALL_TIMEOUT)
+        .with_tls(
+            TlsOptions::new()
+                .ca_certificate(Certificate::from_pem(&id.ca))
+                .identity(Identity::from_pem(&id.cert, &id.key)),
+        );
+    let mut c = Client::connect([url], Some(opts)).await?;
+    c.status().await?;
+    Ok(())
+}
+
 pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
     #[cfg(test)]
     if crate::fake::active() {

@@ -34,6 +34,14 @@ pub struct HostFacts {
     /// The running etcd started before its config file last changed: it has
     /// not read it (a run stopped between writing it and the restart).
     pub config_stale: bool,
+    /// Its config file still holds `force-new-cluster: true`: a `recover`
+    /// stopped before the seed went back to its normal config. Any later
+    /// start would make it a one-member cluster again.
+    pub config_forced: bool,
+    /// The running etcd started before its TLS files last changed: it has
+    /// not loaded them (a run stopped between writing them and the
+    /// restart; e.g. mid-way through a pass of a CA rotation).
+    pub pki_stale: bool,
     /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
     pub pki_digest: Option<String>,
     /// A private key on the host is readable by more than its owner.
@@ -240,6 +248,8 @@ impl HostFacts {
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
                 "has_data" => f.has_data = v == "yes",
                 "config_stale" => f.config_stale = v == "yes",
+                "config_forced" => f.config_forced = v == "yes",
+                "pki_stale" => f.pki_stale = v == "yes",
                 "config_tls" => f.config_tls = v == "yes",
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),

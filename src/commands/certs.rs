@@ -1,12 +1,19 @@
 //! `certs rotate-ca`: one pass of a CA rotation per run (`tls::rotate_ca`
 //! writes the files, `certs rotate`'s scope rolls them out one member at a
 //! time), so that clients can be given the new CA and then their new
-//! certificates between the passes. A pass that was interrupted is finished
-//! first, and the run stops there.
+//! certificates between the passes. Which pass the cluster runs is asked of
+//! every member (`loaded`: each is probed with short-lived client
+//! certificates of the old and the new CA), never taken from the
+//! controller's files alone: a pass that is not loaded everywhere is
+//! finished first (the facts see members that have not loaded their files)
+//! and the run stops there; the next pass never starts before.
 
 use super::apply::{self, ApplyArgs};
 use super::output;
+use super::{Open, Session, with_session};
 use crate::error::Error;
+use crate::etcd;
+use crate::facts::printable;
 use crate::inventory::Inventory;
 use crate::tls::{self, CaPass};
 use serde_json::json;
@@ -16,36 +23,110 @@ pub async fn rotate_ca(path: &Path, mut args: ApplyArgs) -> Result<(), Error> {
     args.keep_certs = true;
     args.options.snapshot_dir = None;
     let inv = Inventory::load(path)?;
-    let under_way = tls::ca_rotation(&inv);
-    if apply::has_work(path, &args.options).await? {
-        let Some(pass) = under_way else {
-            return Err(Error::Blocked(format!(
-                "the cluster differs from {} (see `etcd-deploy plan`): apply first, then rotate the CA",
-                path.display()
-            )));
+    if let Some(pass) = tls::ca_rotation(&inv) {
+        let work = apply::has_work(path, &args.options).await?;
+        let missing = if work {
+            vec![]
+        } else {
+            loaded(path, &inv).await?
         };
-        apply::apply(path, &args).await?;
-        output::say(&format!(
-            "Finished the interrupted {}. {}",
-            label(pass),
-            next(pass, path)
-        ));
-        return Ok(());
+        if work || !missing.is_empty() || pass == CaPass::OldDropped {
+            if work {
+                apply::apply(path, &args).await?;
+            }
+            let missing = loaded(path, &inv).await?;
+            if !missing.is_empty() {
+                return Err(not_loaded(pass, &missing, path));
+            }
+            if pass == CaPass::OldDropped {
+                tls::finish_rotation(&inv)?;
+            }
+            output::changed();
+            output::result("ca_rotation", json!(label(pass)));
+            output::say(&format!(
+                "Finished {}: loaded by every member. {}",
+                label(pass),
+                next(pass, path)
+            ));
+            return Ok(());
+        }
+    } else if apply::has_work(path, &args.options).await? {
+        return Err(Error::Blocked(format!(
+            "the cluster differs from {} (see `etcd-deploy plan`): apply first, then rotate the CA",
+            path.display()
+        )));
     }
     let pass = tls::rotate_ca(&inv)?;
     output::say(&format!(
         "{}: files written; rolling them out.",
-        label(pass)
+        capital(label(pass))
     ));
     apply::apply(path, &args).await?;
     output::changed();
+    let missing = loaded(path, &inv).await?;
+    if !missing.is_empty() {
+        return Err(not_loaded(pass, &missing, path));
+    }
+    if pass == CaPass::OldDropped {
+        tls::finish_rotation(&inv)?;
+    }
     output::result("ca_rotation", json!(label(pass)));
     output::say(&format!(
-        "{} done. {}",
+        "{} done: loaded by every member. {}",
         capital(label(pass)),
         next(pass, path)
     ));
     Ok(())
+}
+
+/// The members that do not run the pass whose files are in place, each
+/// with what it should show and what it answered (empty: every member runs
+/// it, or no rotation is under way).
+async fn loaded(path: &Path, inv: &Inventory) -> Result<Vec<String>, Error> {
+    let Some(ids) = tls::probe_ids(inv)? else {
+        return Ok(vec![]);
+    };
+    with_session(path, &Open::default(), async |s: &Session| {
+        let asks = s.inv.members.iter().map(|m| async {
+            let url = match s.access.url_or_direct(m, s.hosts.get(&m.name)).await {
+                Ok(u) => u,
+                Err(e) => return vec![format!("{} (cannot be reached: {e})", m.name)],
+            };
+            let mut out = Vec::new();
+            for p in &ids.probes {
+                let got = etcd::accepts(&url, &p.id).await;
+                let wrong = match (&got, p.accepted) {
+                    (Ok(()), true) => None,
+                    (Err(e), true) => Some(format!("refused: {}", printable(&e.message))),
+                    (Ok(()), false) => Some("accepted it".to_string()),
+                    // Refused: but only a member that answers at all proves it.
+                    (Err(_), false) => match etcd::status(&url).await {
+                        Ok(_) => None,
+                        Err(e) => Some(format!("does not answer: {}", printable(&e.message))),
+                    },
+                };
+                if let Some(w) = wrong {
+                    out.push(format!("{} should have {} but {w}", m.name, p.shows));
+                }
+            }
+            out
+        });
+        Ok(futures_util::future::join_all(asks)
+            .await
+            .into_iter()
+            .flatten()
+            .collect())
+    })
+    .await
+}
+
+fn not_loaded(pass: CaPass, missing: &[String], path: &Path) -> Error {
+    Error::Blocked(format!(
+        "{} is not loaded everywhere yet: {}; the next pass is not started. Once these members run their files (see `etcd-deploy status`; `systemctl restart` them if their files are in place), run `etcd-deploy certs rotate-ca {}` again",
+        label(pass),
+        missing.join("; "),
+        path.display()
+    ))
 }
 
 fn label(pass: CaPass) -> &'static str {

@@ -66,6 +66,21 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
     let seed = with_session(path, &Open::default(), async |s: &Session| {
         refuse_separate_wal(&s.inv, "recover")?;
         let facts = s.facts().await?;
+        // An earlier recover stopped after its seed started on the one-off
+        // config: the plan finishes it (the seed back on its normal config,
+        // then the others join).
+        if let Some(m) = s.inv.members.iter().find(|m| {
+            facts
+                .hosts
+                .get(&m.name)
+                .is_some_and(|h| h.config_forced && h.active)
+        }) {
+            output::say(&format!(
+                "An earlier recover stopped before it finished: {} runs on its one-off force-new-cluster config; finishing it.",
+                m.name
+            ));
+            return Ok(m.name.clone());
+        }
         let env = s.env();
         let said = exec::recover_survey(&env, &facts).await?;
         let recovery = recover::decide(&s.inv, &facts, &said).map_err(Error::Blocked)?;

@@ -33,11 +33,20 @@ pub(super) async fn run(
     let repair = reasons.contains(&RestartReason::CrashLooping);
     guard(&task, async {
         let (_, list, b) = existing_member(env, m, live).await?;
-        if let Some(e) = list.iter().find(|e| e.is(m)) {
+        // recover's seed, alone in the cluster, restarts on its normal
+        // config whatever quorum says: any later start would be worse.
+        let alone = list.iter().filter(|e| !e.is_learner).count() == 1;
+        let finish_recover = reasons.contains(&RestartReason::ForceNewCluster) && alone;
+        if let Some(e) = list.iter().find(|e| e.is(m))
+            && !finish_recover
+        {
             task.step("check quorum");
             quorum_gate(env, host, "restart it", &[], &[e.id], live).await?;
         }
-        let previous = if reasons.contains(&RestartReason::ConfigChanged) {
+        // (Never back to recover's one-off config.)
+        let previous = if reasons.contains(&RestartReason::ConfigChanged)
+            && !reasons.contains(&RestartReason::ForceNewCluster)
+        {
             let h = env.host(host)?;
             Some(h.run("read the current config", &remote::read_config(m)).await?)
         } else {
@@ -45,11 +54,13 @@ pub(super) async fn run(
         };
         // A member that has not read its config restarts on the one it has
         // (mid-way through a move to TLS it is not yet the inventory's).
-        if reasons != [RestartReason::StaleConfig] {
+        if !reasons.iter().all(|r| r.keeps_files()) {
             write_config(env, m, Some(&b), &task).await?;
         }
         let url = env.url(m).await?;
-        if let Ok(st) = etcd::status(&url).await {
+        if let Ok(st) = etcd::status(&url).await
+            && !alone
+        {
             hand_over_if_leader(env, m, &url, &st, None, live, &task).await?;
         }
         task.step(&format!("{} ({why})", if repair { "repair: restart" } else { "restart" }));

@@ -19,10 +19,29 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option
         other_cluster,
         runtime_switched,
         foreign_dirs,
+        recover_interrupted,
         not_ours,
     ]
     .iter()
     .find_map(|guard| guard(inv, facts))
+}
+
+/// A member whose config holds recover's one-off `force-new-cluster` while
+/// its etcd is not running: a `recover` stopped between writing it and
+/// bringing the seed back. Starting it would make a one-member cluster
+/// (that is what recover wanted, but only recover knows the rest was moved
+/// aside); `recover` finishes it, and nothing else may start it.
+fn recover_interrupted(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let m = inv.members.iter().find(|m| {
+        facts
+            .hosts
+            .get(&m.name)
+            .is_some_and(|h| h.config_forced && !h.active)
+    })?;
+    Some(format!(
+        "a recover stopped before it finished: {}'s config still holds force-new-cluster and its etcd is not running; run `etcd-deploy recover` again to finish it (it seeds from {})",
+        m.name, m.name
+    ))
 }
 
 /// A host in compose mode without compose or a running Docker engine: nothing

@@ -134,14 +134,48 @@ pub enum RestartReason {
     /// Its service keeps failing: restarted once, its log's cause shown if
     /// it fails again (restarts in this order: repairs first).
     CrashLooping,
+    /// Its config still holds `force-new-cluster` (a `recover` stopped
+    /// before the seed went back to its normal config): its normal config
+    /// is written and it restarts on it, before any member joins. Until
+    /// then any restart (a reboot) would make it a one-member cluster
+    /// again and cost every write made since.
+    ForceNewCluster,
     /// It runs an older config than the one on its host (a run stopped
     /// between writing it and the restart): restarted on the config it has,
     /// before anything else, like a repair.
     StaleConfig,
+    /// It runs older TLS files than the ones on its host (a run stopped
+    /// between writing them and the restart, e.g. mid-way through a pass of
+    /// a CA rotation): restarted on the files it has, like a repair.
+    StaleCertificates,
     UnitChanged,
     ContainerChanged,
     CertificatesChanged,
     ConfigChanged,
+}
+
+impl RestartReason {
+    /// A restart that returns the member to what it was meant to run (a
+    /// crash loop, files it has not loaded, recover's one-off config): done
+    /// before anything else, by any command, and the member counts as
+    /// serving once it is back.
+    pub fn is_repair(self) -> bool {
+        matches!(
+            self,
+            RestartReason::CrashLooping
+                | RestartReason::ForceNewCluster
+                | RestartReason::StaleConfig
+                | RestartReason::StaleCertificates
+        )
+    }
+
+    /// The member restarts on the files it has: nothing is written first.
+    pub fn keeps_files(self) -> bool {
+        matches!(
+            self,
+            RestartReason::StaleConfig | RestartReason::StaleCertificates
+        )
+    }
 }
 
 /// What happens to a removed member's data directory.
@@ -486,11 +520,23 @@ fn decide(
                     .push(RestartReason::CertificatesChanged);
             }
         }
+        if h.active && h.config_forced {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::ForceNewCluster);
+        }
         if h.active && h.config_stale && !h.crash_looping {
             restart
                 .entry(&m.name)
                 .or_default()
                 .push(RestartReason::StaleConfig);
+        }
+        if h.active && h.pki_stale && !h.crash_looping {
+            restart
+                .entry(&m.name)
+                .or_default()
+                .push(RestartReason::StaleCertificates);
         }
         if h.active && h.crash_looping && !cluster.status.contains_key(&m.name) {
             restart
@@ -613,9 +659,7 @@ fn decide(
                         host: m.name.clone(),
                         reasons: reasons.clone(),
                     };
-                    if reasons.contains(&RestartReason::CrashLooping)
-                        || reasons.contains(&RestartReason::StaleConfig)
-                    {
+                    if reasons.iter().any(|r| r.is_repair()) {
                         repairs.push(step);
                     } else {
                         restarts.push(step);
@@ -829,9 +873,18 @@ fn restarts_without_quorum<'a>(
                 healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
                 continue;
             }
+            // recover's seed alone in the cluster: its restart on its normal
+            // config stops the whole (one-member) cluster for a moment, and
+            // must happen before anything joins it.
+            Step::Restart { reasons, .. }
+                if reasons.contains(&RestartReason::ForceNewCluster)
+                    && list.iter().filter(|e| !e.is_learner).count() == 1 =>
+            {
+                continue;
+            }
             Step::Restart { host, reasons } => (
                 ids(std::slice::from_ref(host)),
-                reasons.contains(&RestartReason::StaleConfig),
+                reasons.iter().any(|r| r.is_repair()),
             ),
             Step::Upgrade { rollout, .. } => (ids(&rollout.order), false),
             Step::TlsMove { order, .. } => (ids(order), true),
@@ -949,10 +1002,7 @@ fn limit_to_scope(p: &mut Plan) {
     // returns the cluster to service, and is what resuming needs.
     let back_in_service = |st: &Step| match st {
         Step::Start { .. } => true,
-        Step::Restart { reasons, .. } => {
-            reasons.contains(&RestartReason::CrashLooping)
-                || reasons.contains(&RestartReason::StaleConfig)
-        }
+        Step::Restart { reasons, .. } => reasons.iter().any(|r| r.is_repair()),
         _ => false,
     };
     let outside = |st: &Step| match &p.scope {

@@ -81,15 +81,31 @@ pub fn decide(
         ));
     }
     // The seed: a voter with the most applied writes; ties go to the
-    // higher committed index, then to inventory order.
-    let seed = inv
+    // higher committed index, then to inventory order. A recover that
+    // stopped after writing its seed's one-off config had chosen already
+    // (and moved the others' data aside): that choice stands.
+    let forced = inv
         .members
         .iter()
-        .enumerate()
-        .filter_map(|(i, m)| Some((i, m, survey.get(&m.name)?)))
-        .filter(|(_, _, s)| !s.learner)
-        .max_by_key(|(i, _, s)| (s.revision, s.raft_index, std::cmp::Reverse(*i)))
-        .map(|(_, m, s)| (m.name.clone(), *s));
+        .find(|m| facts.hosts.get(&m.name).is_some_and(|h| h.config_forced));
+    let seed = match forced {
+        Some(m) => Some((
+            m.name.clone(),
+            survey.get(&m.name).copied().unwrap_or(Survey {
+                revision: 0,
+                raft_index: None,
+                learner: false,
+            }),
+        )),
+        None => inv
+            .members
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| Some((i, m, survey.get(&m.name)?)))
+            .filter(|(_, _, s)| !s.learner)
+            .max_by_key(|(i, _, s)| (s.revision, s.raft_index, std::cmp::Reverse(*i)))
+            .map(|(_, m, s)| (m.name.clone(), *s)),
+    };
     let Some((seed, best)) = seed else {
         return Err(
             "no surviving member has data etcd-deploy could read (none of the reachable hosts holds a voting member's data): nothing to recover from; with a snapshot, use `etcd-deploy restore` instead"

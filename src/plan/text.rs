@@ -19,7 +19,11 @@ impl fmt::Display for RestartReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RestartReason::CrashLooping => "crash-looping",
+            RestartReason::ForceNewCluster => {
+                "finish recover: its config still holds force-new-cluster; restart on its normal config"
+            }
             RestartReason::StaleConfig => "runs an older config than its file",
+            RestartReason::StaleCertificates => "runs older TLS files than its host holds",
             RestartReason::UnitChanged => "unit changed",
             RestartReason::ContainerChanged => "container definition changed",
             RestartReason::CertificatesChanged => "certificates changed",

@@ -36,16 +36,30 @@ if [ -f "$config" ]; then
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
 # The running etcd (member_pid, from the runtime's part) started before its
-# config file last changed: it has not read it (a run stopped between
-# writing the config and restarting the member). Start times here are
-# whole seconds after a boot time that is itself truncated: a config
-# written within 2 s of the start counts as read.
+# config file (or one of its TLS files) last changed: it has not read it (a
+# run stopped between writing the files and restarting the member). Start
+# times here are whole seconds after a boot time that is itself truncated:
+# a file written within 2 s of the start counts as read.
+started=
 # shellcheck disable=SC2154
-if [ -f "$config" ] && [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
+if [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
   ticks=$(sed 's/.*) //' "/proc/$member_pid/stat" | cut -d' ' -f20)
   boot=$(sed -n 's/^btime //p' /proc/stat)
-  started=$((boot + ticks / $(getconf CLK_TCK)))
-  [ "$(stat -c %Y "$config")" -gt "$((started + 2))" ] && echo "config_stale=yes"
+  started=$((boot + ticks / $(getconf CLK_TCK) + 2))
+fi
+if [ -f "$config" ]; then
+  # recover's one-off start (force-new-cluster) left in place: a run
+  # stopped before the member went back to its normal config.
+  grep -q '^force-new-cluster: true' "$config" && echo "config_forced=yes"
+  [ -n "$started" ] && [ "$(stat -c %Y "$config")" -gt "$started" ] && echo "config_stale=yes"
+fi
+if [ -n "$started" ] && [ -f "$pki/ca.crt" ]; then
+  for f in "$@"; do
+    if [ -f "$pki/$f" ] && [ "$(stat -c %Y "$pki/$f")" -gt "$started" ]; then
+      echo "pki_stale=yes"
+      break
+    fi
+  done
 fi
 if [ -f "$benv" ]; then
   echo "backup_digest=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum | cut -d' ' -f1)"

@@ -12,6 +12,7 @@ mod bad_day;
 mod brownfield;
 mod compose;
 mod conventions;
+mod interrupted;
 mod lifecycle;
 mod maintenance;
 mod rolling;

@@ -5,14 +5,6 @@ use crate::support::*;
 use std::path::Path;
 use std::process::Command;
 
-fn with_tls(mode: &str, dir: &Path) -> impl Fn(String) -> String {
-    let section = format!(
-        "[tls]\nmode = \"{mode}\"\ndir = \"{}\"\n\n[[hosts]]",
-        dir.display()
-    );
-    move |s: String| s.replacen("[[hosts]]", &section, 1)
-}
-
 /// etcdctl from the lab mirror's 3.5.1 release, unpacked on the controller.
 fn etcdctl(dir: &Path) -> std::path::PathBuf {
     let o = sh(Command::new("tar")

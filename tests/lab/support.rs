@@ -200,7 +200,17 @@ impl Drop for Lab {
 /// Runs etcd-deploy with `args` and kills it (SIGKILL) at the first line of
 /// its progress for which `at` says so: the lines up to it, and whether it
 /// came (the run may end first).
-pub fn kill_when(args: &[String], mut at: impl FnMut(&str) -> bool) -> (String, bool) {
+pub fn kill_when(args: &[String], at: impl FnMut(&str) -> bool) -> (String, bool) {
+    kill_after(args, at, Duration::ZERO)
+}
+
+/// `kill_when`, `delay` after the line came (a controller dying a moment
+/// after it began a step).
+pub fn kill_after(
+    args: &[String],
+    mut at: impl FnMut(&str) -> bool,
+    delay: Duration,
+) -> (String, bool) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -219,6 +229,9 @@ pub fn kill_when(args: &[String], mut at: impl FnMut(&str) -> bool) -> (String, 
             hit = true;
             break;
         }
+    }
+    if hit {
+        std::thread::sleep(delay);
     }
     let _ = child.kill();
     let _ = child.wait();
@@ -438,4 +451,13 @@ pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
     )));
     assert!(o.status.success());
     format!("file://{}", dir.display())
+}
+
+/// An inventory edit turning TLS on (`mode`, certificates in `dir`).
+pub fn with_tls(mode: &str, dir: &Path) -> impl Fn(String) -> String {
+    let section = format!(
+        "[tls]\nmode = \"{mode}\"\ndir = \"{}\"\n\n[[hosts]]",
+        dir.display()
+    );
+    move |s: String| s.replacen("[[hosts]]", &section, 1)
 }

@@ -939,3 +939,112 @@ fn a_member_that_has_not_read_its_config_is_restarted_first() {
         "its peer certificate is not loaded: {p}"
     );
 }
+
+/// Issue 21, defect 1: a `recover` stopped after its seed started on the
+/// one-off config. While the seed runs alone, the plan restarts it on its
+/// normal config before anything joins (its quorum is itself); a plan with
+/// the forced config never says "No changes"; a stopped seed with it is
+/// left to `recover` (which keeps its choice of seed).
+#[test]
+fn an_interrupted_recover_is_finished_by_the_plan() {
+    let i = inv(GOOD);
+    // The seed alone in the cluster, the others fresh (their data moved aside).
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-1").expect("host").config_forced = true;
+    for n in ["etcd-2", "etcd-3"] {
+        f.hosts.insert(n.into(), fresh());
+        f.cluster.status.remove(n);
+    }
+    if let Some(list) = f.cluster.members.as_mut() {
+        list.truncate(1);
+    }
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(
+        step_names(&p),
+        ["restart etcd-1", "join etcd-2", "join etcd-3"],
+        "{p}"
+    );
+    assert!(
+        p.to_string().contains(
+            "finish recover: its config still holds force-new-cluster; restart on its normal config"
+        ),
+        "{p}"
+    );
+    // With the others joined already (the defect's "No changes").
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-1").expect("host").config_forced = true;
+    let p = plan(&i, &f, &desired(&i));
+    assert_eq!(step_names(&p), ["restart etcd-1"], "{p}");
+    assert!(!p.is_empty());
+    // Stopped with the forced config: only recover may start it.
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        h.active = false;
+    }
+    f.cluster.members = None;
+    f.cluster.status.clear();
+    f.hosts.get_mut("etcd-2").expect("host").config_forced = true;
+    let p = plan(&i, &f, &desired(&i));
+    assert!(
+        p.blocked
+            .as_deref()
+            .is_some_and(|b| b.contains("a recover stopped before it finished: etcd-2's config")),
+        "{p}"
+    );
+    // recover keeps the seed it chose, whatever the survey says now.
+    use etcd_deploy::plan::recover::{Survey, decide};
+    let survey: BTreeMap<String, Survey> = ["etcd-1", "etcd-2"]
+        .iter()
+        .enumerate()
+        .map(|(k, n)| {
+            (
+                n.to_string(),
+                Survey {
+                    revision: 100 - k as i64,
+                    raft_index: None,
+                    learner: false,
+                },
+            )
+        })
+        .collect();
+    let r = decide(&i, &f, &survey).expect("recovery");
+    assert_eq!(r.seed, "etcd-2");
+}
+
+/// Issue 21, defect 2: a member that runs older TLS files than its host
+/// holds (a pass of a CA rotation interrupted between writing the files
+/// and its restart) is restarted on them, by any command, before anything
+/// else.
+#[test]
+fn a_member_that_has_not_loaded_its_certificates_is_restarted_first() {
+    let i = inv(&GOOD.replace("[ssh]", "[tls]\nmode = \"generate\"\n\n[ssh]"));
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        h.config_tls = true;
+        h.config_peer_certs = true;
+    }
+    let d = desired(&i);
+    for (n, h) in f.hosts.iter_mut() {
+        h.pki_digest = d[n].pki_digest.clone();
+    }
+    f.hosts.get_mut("etcd-3").expect("host").pki_stale = true;
+    let p = plan(&i, &f, &d);
+    assert_eq!(step_names(&p), ["restart etcd-3"], "{p}");
+    assert!(
+        p.to_string()
+            .contains("restart (runs older TLS files than its host holds)"),
+        "{p}"
+    );
+    let p = plan_with(
+        &i,
+        &f,
+        &d,
+        &Options {
+            scope: Scope::CertsRotate,
+            ..Default::default()
+        },
+    );
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(step_names(&p), ["restart etcd-3"], "{p}");
+}

@@ -19,6 +19,12 @@
 //!
 //! Keys are written with mode 0600 and never printed or logged.
 
+mod rotation;
+
+pub use rotation::{
+    CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
+};
+
 use crate::inventory::{Inventory, Member, TlsMode};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -97,6 +103,14 @@ impl Paths {
     }
     fn rotation(&self) -> PathBuf {
         self.dir.join("ca-rotation")
+    }
+    /// The old CA during a rotation's last pass (its key was replaced in
+    /// `ca.key` by pass 2): kept to check that no member trusts it any more.
+    fn ca_old(&self) -> PathBuf {
+        self.dir.join("ca-old.crt")
+    }
+    fn ca_old_key(&self) -> PathBuf {
+        self.dir.join("ca-old.key")
     }
     pub fn cert(&self, who: &str) -> PathBuf {
         self.dir.join(format!("{who}.crt"))
@@ -219,84 +233,6 @@ fn new_ca(inv: &Inventory) -> Result<(String, KeyPair), TlsError> {
     validity(&mut params, 3650);
     let cert = params.self_signed(&key).map_err(err)?;
     Ok((cert.pem(), key))
-}
-
-/// The passes of a CA rotation, each rolled out to every member before the
-/// next one's files are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CaPass {
-    /// `ca.crt` holds the old and the new CA: every member trusts both.
-    TrustBoth,
-    /// Every certificate is signed by the new CA (both still trusted).
-    Reissued,
-    /// `ca.crt` is the new CA only: the old one is trusted nowhere.
-    OldDropped,
-}
-
-/// The pass whose files are in place, if a rotation is under way.
-pub fn ca_rotation(inv: &Inventory) -> Option<CaPass> {
-    let TlsMode::Generate { dir, .. } = &inv.tls else {
-        return None;
-    };
-    match std::fs::read_to_string(Paths::new(dir).rotation())
-        .ok()?
-        .trim()
-    {
-        "trust-both" => Some(CaPass::TrustBoth),
-        "reissued" => Some(CaPass::Reissued),
-        _ => None,
-    }
-}
-
-/// Writes the files of the next pass of a CA rotation (generate mode only)
-/// and says which it is; the caller rolls them out before the next call.
-pub fn rotate_ca(inv: &Inventory) -> Result<CaPass, TlsError> {
-    let TlsMode::Generate { dir, .. } = &inv.tls else {
-        return Err(err(
-            "a CA rotation needs tls.mode = \"generate\" (with provided certificates, rotate your CA with your own tools and put the files in tls.dir)",
-        ));
-    };
-    let p = Paths::new(dir);
-    let old = read(&p.ca())?;
-    match ca_rotation(inv) {
-        None => {
-            let (cert, key) = new_ca(inv)?;
-            write_secret(&p.ca_new_key(), &key.serialize_pem())?;
-            write_public(&p.ca_new(), &cert)?;
-            write_public(&p.ca(), &format!("{}\n{}", old.trim_end(), cert.trim_end()))?;
-            write_public(&p.rotation(), "trust-both\n")?;
-            Ok(CaPass::TrustBoth)
-        }
-        Some(CaPass::TrustBoth) => {
-            let new = read(&p.ca_new())?;
-            let first_old = old
-                .split_inclusive("-----END CERTIFICATE-----")
-                .next()
-                .unwrap_or("")
-                .trim();
-            write_secret(&p.ca_key(), &read(&p.ca_new_key())?)?;
-            write_public(&p.ca(), &format!("{}\n{first_old}\n", new.trim_end()))?;
-            // Every certificate again, now signed by the new CA.
-            for m in &inv.members {
-                for kind in ["server", "peer"] {
-                    let _ = std::fs::remove_file(p.cert(&format!("{}.{kind}", m.name)));
-                }
-            }
-            for who in ["client", "operator"] {
-                let _ = std::fs::remove_file(p.cert(who));
-            }
-            generate(inv, dir, true, 0)?;
-            write_public(&p.rotation(), "reissued\n")?;
-            Ok(CaPass::Reissued)
-        }
-        Some(CaPass::Reissued | CaPass::OldDropped) => {
-            write_public(&p.ca(), &read(&p.ca_new())?)?;
-            for f in [p.ca_new(), p.ca_new_key(), p.rotation()] {
-                let _ = std::fs::remove_file(f);
-            }
-            Ok(CaPass::OldDropped)
-        }
-    }
 }
 
 fn issue(

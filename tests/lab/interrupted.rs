@@ -1,0 +1,184 @@
+//! Lab tests of issue 21 (the bad day, second round): multi-phase commands
+//! killed at the wrong moment leave only states the facts see, and the next
+//! run finishes them; writes flow throughout and every acknowledged key is
+//! read back afterwards.
+
+use crate::support::*;
+use std::time::Duration;
+
+/// The members' configs on hosts `hosts` that still hold recover's one-off flag.
+fn forced_configs(lab: &Lab, hosts: &[usize]) -> Vec<usize> {
+    hosts
+        .iter()
+        .copied()
+        .filter(|h| {
+            lab.ssh(
+                *h,
+                "grep -l '^force-new-cluster' /etc/etcd/*.conf.yml || true",
+            )
+            .contains("conf.yml")
+        })
+        .collect()
+}
+
+/// Defect 1: `recover` killed a second after the seed started on its
+/// force-new-cluster config. Before: the re-run was refused, `plan` said
+/// "No changes" and the next restart of the seed made it a one-member
+/// cluster again, losing every write since. Now `plan` shows the finish, a
+/// re-run of `recover` finishes it, no config keeps the flag, and a restart
+/// of the seed afterwards loses nothing.
+#[test]
+fn defect_1_an_interrupted_recover_is_finished_and_loses_nothing_later() {
+    let lab = Lab::up(51, 6);
+    let three = lab.inventory_of(&[1, 2, 3], "three");
+    apply(&three);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls.clone(), "before-loss/", None);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = writer.stop();
+    lab.kill_host(2);
+    lab.kill_host(3);
+
+    let inv = lab.inventory_of(&[1, 4, 5], "recovery");
+    let args = ["recover", path_str(&inv), "--yes"].map(String::from);
+    let (seen, hit) = kill_after(
+        &args,
+        |l| l.contains("start once with force-new-cluster"),
+        Duration::from_secs(1),
+    );
+    assert!(hit, "recover never started the seed:\n{seen}");
+    assert_eq!(forced_configs(&lab, &[1]), [1], "the kill left the flag");
+
+    let plan = deploy(&["plan", path_str(&inv)]);
+    let shown = text(&plan);
+    eprintln!("plan after the kill:\n{shown}");
+    assert!(!shown.contains("No changes"), "{shown}");
+    assert!(
+        shown.contains("finish recover") || shown.contains("a recover stopped before it finished"),
+        "{shown}"
+    );
+
+    let out = deploy_ok(&["recover", path_str(&inv), "--yes"]);
+    eprintln!("recover again:\n{out}");
+    assert!(out.contains("Recovered from etcd-1"), "{out}");
+    assert!(forced_configs(&lab, &[1, 4, 5]).is_empty(), "no flag left");
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+
+    let after_urls: Vec<String> = [1, 4, 5].iter().map(|i| lab.url(*i)).collect();
+    let writer = Writer::start(after_urls.clone(), "after-recover/", None);
+    std::thread::sleep(Duration::from_secs(2));
+    // The restart that used to split the cluster (any reboot of the seed).
+    lab.ssh(1, "systemctl restart etcd@etcd-1");
+    std::thread::sleep(Duration::from_secs(2));
+    let after = writer.stop();
+    for url in &after_urls {
+        assert_no_loss("before the quorum loss", url, &before, "before-loss/");
+        assert_no_loss(
+            "after recover, seed restarted",
+            url,
+            &after,
+            "after-recover/",
+        );
+    }
+    let list = rt().block_on(async {
+        let mut c = client(&after_urls[1]).await;
+        let l = c.member_list().await.expect("member list");
+        let mut n: Vec<String> = l.members().iter().map(|m| m.name().to_string()).collect();
+        n.sort();
+        n
+    });
+    assert_eq!(list, ["etcd-1", "etcd-4", "etcd-5"]);
+
+    // Again, killed while the seed serves on the one-off config (healthy,
+    // its normal config not yet written): `plan` shows the finish and a
+    // plain `apply` does it before anything joins.
+    lab.kill_host(4);
+    lab.kill_host(5);
+    let two = lab.inventory_of(&[1, 6], "second");
+    let args = ["recover", path_str(&two), "--yes"].map(String::from);
+    let (seen, hit) = kill_when(&args, |l| l.contains("back to its normal config"));
+    assert!(hit, "recover never got the seed healthy:\n{seen}");
+    assert_eq!(forced_configs(&lab, &[1]), [1]);
+    let shown = deploy_ok(&["plan", path_str(&two)]);
+    eprintln!("plan with the seed serving on force-new-cluster:\n{shown}");
+    assert!(
+        shown.contains("finish recover: its config still holds force-new-cluster"),
+        "{shown}"
+    );
+    apply(&two);
+    assert!(forced_configs(&lab, &[1, 6]).is_empty(), "no flag left");
+    let urls: Vec<String> = [1, 6].iter().map(|i| lab.url(*i)).collect();
+    lab.ssh(1, "systemctl restart etcd@etcd-1");
+    for url in &urls {
+        assert_no_loss("before the first loss", url, &before, "before-loss/");
+        assert_no_loss("between the losses", url, &after, "after-recover/");
+    }
+    assert!(deploy_ok(&["plan", path_str(&two)]).contains("No changes"));
+}
+
+/// Defect 2: `certs rotate-ca` killed during pass 1 once one member has
+/// restarted. Before: the re-run wrote pass 2's files while two members
+/// trusted only the old CA, and every later command blamed the members.
+/// Now the facts see the members that have not loaded their files, the
+/// re-run finishes pass 1 (and proves it by probing every member with a
+/// client certificate of the new CA) and stops there; passes 2 and 3
+/// follow; writes flow throughout, nothing lost.
+#[test]
+fn defect_2_an_interrupted_ca_rotation_pass_is_finished_before_the_next() {
+    let lab = Lab::up(52, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, with_tls("generate", &pki));
+    apply(&inv);
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let old = Tls::from_dir(&pki, "operator").expect("identity");
+    let writer = Writer::start(urls.clone(), "rotation/", Some(old.clone()));
+    std::thread::sleep(Duration::from_millis(500));
+    let args = ["certs", "rotate-ca", path_str(&inv), "--yes"].map(String::from);
+    let (seen, hit) = kill_when(&args, |l| l.contains("restarted (certificates changed)"));
+    assert!(hit, "no member restarted:\n{seen}");
+
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(
+        plan.contains("runs older TLS files than its host holds"),
+        "{plan}"
+    );
+    let out = deploy_ok(&["certs", "rotate-ca", path_str(&inv), "--yes"]);
+    eprintln!("rotate-ca again:\n{out}");
+    assert!(out.contains("Finished pass 1 of 3"), "{out}");
+    assert!(!out.contains("pass 2 of 3 (every certificate signed by the new CA): files written"));
+    let first = writer.stop();
+    // Clients get the bundle, then pass 2, then their new certificates and pass 3.
+    let bundle = Tls {
+        ca: std::fs::read_to_string(pki.join("ca.crt")).expect("ca"),
+        ..old
+    };
+    assert_no_loss_tls(
+        "pass 1, interrupted and finished",
+        &urls[0],
+        &first,
+        "rotation/",
+        Some(&bundle),
+    );
+    let writer = Writer::start(urls.clone(), "rotation-2/", Some(bundle.clone()));
+    let out = deploy_ok(&["certs", "rotate-ca", path_str(&inv), "--yes"]);
+    assert!(
+        out.contains("Pass 2 of 3 (every certificate signed by the new CA) done"),
+        "{out}"
+    );
+    let second = writer.stop();
+    assert_no_loss_tls("pass 2", &urls[0], &second, "rotation-2/", Some(&bundle));
+    let new = Tls::from_dir(&pki, "operator").expect("identity");
+    let writer = Writer::start(urls.clone(), "rotation-3/", Some(new.clone()));
+    let out = deploy_ok(&["certs", "rotate-ca", path_str(&inv), "--yes"]);
+    assert!(
+        out.contains("Pass 3 of 3 (the old CA trusted nowhere) done"),
+        "{out}"
+    );
+    let third = writer.stop();
+    let new = Tls::from_dir(&pki, "operator").expect("identity");
+    assert_no_loss_tls("pass 3", &urls[0], &third, "rotation-3/", Some(&new));
+    assert!(!pki.join("ca-rotation").exists() && !pki.join("ca-old.key").exists());
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}
