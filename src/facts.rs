@@ -162,7 +162,7 @@ pub fn printable(v: &str) -> String {
 }
 
 /// `printable` with room for `max` characters.
-fn printable_upto(v: &str, max: usize) -> String {
+pub(crate) fn printable_upto(v: &str, max: usize) -> String {
     v.chars()
         .take(max)
         .map(|c| if c.is_control() { '?' } else { c })
@@ -519,62 +519,6 @@ impl RecordedMember {
             peer_url: m.peer_url(),
         }
     }
-}
-
-/// The line of a member's log that says why it failed, from the last lines
-/// of its journal or container log: etcd's own `fatal`/`panic` entry (its
-/// `msg` and `error`), else a Go `panic:` line, else its last `error`
-/// entry. A stack trace's tail never is the cause. `None` when no line says.
-pub fn log_cause(log: &str) -> Option<String> {
-    let mut best: Option<(u8, String)> = None;
-    for line in log.lines() {
-        let t = line.trim();
-        let found = match t
-            .find('{')
-            .map(|i| serde_json::from_str::<serde_json::Value>(&t[i..]))
-        {
-            Some(Ok(v)) => {
-                let rank = match v.get("level").and_then(|l| l.as_str()) {
-                    Some("fatal" | "panic" | "dpanic") => 3,
-                    Some("error") => 1,
-                    _ => 0,
-                };
-                let msg = v.get("msg").and_then(|m| m.as_str()).unwrap_or("");
-                let text = match v.get("error").and_then(|e| e.as_str()) {
-                    Some(e) if !msg.is_empty() => format!("{msg}: {e}"),
-                    Some(e) => e.to_string(),
-                    None => msg.to_string(),
-                };
-                (rank > 0 && !text.is_empty()).then_some((rank, text))
-            }
-            // Not a log entry: a Go panic, or a plain message from etcd's
-            // start-up (stack-trace lines are indented or name a .go file).
-            _ => t
-                .strip_prefix("panic: ")
-                .map(|p| (2, p.to_string()))
-                .or_else(|| {
-                    t.contains("no space left on device")
-                        .then(|| (2, t.to_string()))
-                })
-                .or_else(|| {
-                    // gRPC's own chatter (`WARNING: ... [core] ...`) is noise.
-                    let plain = !line.starts_with(char::is_whitespace)
-                        && !t.contains(".go:")
-                        && !t.starts_with("goroutine ")
-                        && !t.starts_with("WARNING:");
-                    let says = t.to_ascii_lowercase().contains("error")
-                        || t.contains("Main process exited");
-                    (plain && says).then(|| (1, t.to_string()))
-                }),
-        };
-        if let Some((rank, text)) = found
-            && best.as_ref().is_none_or(|(r, _)| rank >= *r)
-        {
-            best = Some((rank, text));
-        }
-    }
-    // A log line with a path in it needs more room than `printable` gives.
-    best.map(|(_, t)| printable_upto(&t, 400))
 }
 
 /// Sizes as etcd's own tools show them (decimal units).

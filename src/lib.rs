@@ -18,8 +18,8 @@
 //! (remote actions as script files with arguments), [`remote`] (host-level
 //! actions), [`runtime`] (systemd or compose: one type each), [`layout`] (every path on a host),
 //! [`templates`] (config, unit and compose files), [`release`] (downloads and
-//! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster), and
-//! [`snapshot`].
+//! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster),
+//! [`etcd_log`] (what a member's own log says), and [`snapshot`].
 
 mod access;
 mod backup;
@@ -27,6 +27,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 mod etcd;
+pub mod etcd_log;
 mod exec;
 pub mod facts;
 #[cfg(test)]

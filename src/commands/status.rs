@@ -4,7 +4,8 @@ use super::output::{self, Mode};
 use super::{Open, Session, with_session};
 use crate::error::Error;
 use crate::etcd;
-use crate::facts::{Facts, log_cause, printable, unreachable_reason};
+use crate::etcd_log::log_cause;
+use crate::facts::{Facts, printable, unreachable_reason};
 use crate::inventory::Member;
 use crate::runtime;
 use crate::tls;
@@ -57,7 +58,7 @@ pub async fn status(path: &Path) -> Result<bool, Error> {
     .await
 }
 
-/// The cause of a failing member, from its own log (`facts::log_cause`).
+/// The cause of a failing member, from its own log (`etcd_log::log_cause`).
 async fn log_cause_of(s: &Session, m: &Member) -> Option<String> {
     let host = s.hosts.get(&m.name)?;
     let log = host

@@ -5,7 +5,8 @@
 use super::Env;
 use crate::error::Error;
 use crate::etcd::{self, EtcdError};
-use crate::facts::{log_cause, printable};
+use crate::etcd_log::{log_cause, peer_trouble};
+use crate::facts::printable;
 use crate::inventory::{Member, Version, valid_url};
 use crate::member_config::{self, Bootstrap};
 use crate::plan::{inventory_member, label, quorum};
@@ -18,6 +19,10 @@ use std::time::{Duration, Instant};
 
 /// How long a member may take to become healthy after a start.
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a (re)started member may take to become healthy before its
+/// log is read for a partition (a normal start takes 1-2 s; a member that
+/// cannot reach the leader is named after this, not after the timeout).
+const PEER_GRACE: Duration = Duration::from_secs(8);
 
 /// Marks the task failed when the step fails.
 pub(super) async fn guard<T>(
@@ -215,8 +220,10 @@ pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
     task.step("wait until healthy");
     let url = env.url(m).await?;
     let rt = runtime::of(m);
-    let deadline = Instant::now() + HEALTH_TIMEOUT;
-    let mut next_look = Instant::now() + Duration::from_secs(1);
+    let started = Instant::now();
+    let deadline = started + HEALTH_TIMEOUT;
+    let mut next_look = started + Duration::from_secs(1);
+    let mut next_peer_look = started;
     loop {
         let err = match etcd::check_health(&url).await {
             Ok(_) => return Ok(()),
@@ -235,6 +242,19 @@ pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
                 return Err(HostError::new(&m.name, "wait until healthy", detail).into());
             }
         }
+        // Not healthy well past a normal start: etcd's own log says
+        // whether it cannot reach the leader (a partition), checked every
+        // two seconds; the start is not waited out.
+        if Instant::now() >= started + PEER_GRACE && Instant::now() >= next_peer_look {
+            next_peer_look = Instant::now() + Duration::from_secs(2);
+            if let Some(trouble) = cut_off_from_leader(env, m).await {
+                let detail = format!(
+                    "not healthy after {}s, and it cannot reach the leader; etcd says: {trouble}",
+                    started.elapsed().as_secs()
+                );
+                return Err(HostError::new(&m.name, "wait until healthy", detail).into());
+            }
+        }
         if Instant::now() >= deadline {
             let detail = format!(
                 "not healthy after {}s: {err}{}",
@@ -245,6 +265,28 @@ pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// What the member's log says since its start about not reaching the
+/// current leader (as the other members name it; any peer when none
+/// answers), if anything.
+async fn cut_off_from_leader(env: &Env<'_>, m: &Member) -> Option<String> {
+    let others = env.inv.members.iter().filter(|o| o.name != m.name);
+    let asks = others.map(|o| async move {
+        let url = env.url(o).await.ok()?;
+        etcd::status(&url).await.ok().map(|s| s.leader)
+    });
+    let leader = futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .find(|l| *l != 0);
+    let host = env.host(&m.name).ok()?;
+    let log = host
+        .run("read the log", &runtime::of(m).logs(env.inv, m))
+        .await
+        .ok()?;
+    peer_trouble(&log, leader)
 }
 
 /// Waits until the member has applied everything the leader had committed.

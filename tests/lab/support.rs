@@ -461,3 +461,68 @@ pub fn with_tls(mode: &str, dir: &Path) -> impl Fn(String) -> String {
     );
     move |s: String| s.replacen("[[hosts]]", &section, 1)
 }
+
+/// Cuts peer traffic between two lab hosts, both ways, while alive. Lab
+/// hosts share one network namespace and every peer connection leaves from
+/// 127.0.0.1, so addresses cannot tell members apart; their etcd users can:
+/// each host's etcd runs as its own UID (made before the first apply), and
+/// iptables drops what that UID sends to the other's peer port. The rules
+/// match only this test's UIDs and addresses and are removed when dropped.
+pub struct Partition {
+    rules: Vec<Vec<String>>,
+}
+
+pub fn etcd_uid(lab: &Lab, n: usize) -> String {
+    (40000 + usize::from(lab.block) * 10 + n).to_string()
+}
+
+/// Makes host `n`'s etcd user with the UID `Partition` matches on.
+pub fn own_etcd_user(lab: &Lab, n: usize) {
+    let uid = etcd_uid(lab, n);
+    lab.ssh(
+        n,
+        &format!(
+            "groupadd --system --gid {uid} etcd && useradd --system --uid {uid} --gid {uid} --no-create-home --home-dir /var/lib/etcd --shell /usr/sbin/nologin etcd"
+        ),
+    );
+}
+
+impl Partition {
+    pub fn between(lab: &Lab, a: usize, b: usize) -> Partition {
+        let rule = |from: usize, to: usize| {
+            let uid = etcd_uid(lab, from);
+            let dst = lab.addr(to);
+            [
+                "OUTPUT",
+                "-m",
+                "owner",
+                "--uid-owner",
+                &uid,
+                "-d",
+                &dst,
+                "-p",
+                "tcp",
+                "--dport",
+                "2380",
+                "-j",
+                "DROP",
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        let rules = vec![rule(a, b), rule(b, a)];
+        for r in &rules {
+            let o = sh(Command::new("iptables").arg("-I").args(r));
+            assert!(o.status.success(), "iptables: {}", text(&o));
+        }
+        Partition { rules }
+    }
+}
+
+impl Drop for Partition {
+    fn drop(&mut self) {
+        for r in &self.rules {
+            let _ = Command::new("iptables").arg("-D").args(r).output();
+        }
+    }
+}

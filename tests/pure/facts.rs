@@ -56,7 +56,7 @@ fn hostile_facts_never_reach_the_plan_raw() {
 /// 3.5.1 wrote them on a lab host (stack traces shortened).
 #[test]
 fn log_cause_finds_etcds_own_reason() {
-    use etcd_deploy::facts::log_cause;
+    use etcd_deploy::etcd_log::log_cause;
     let disk_full = r#"{"level":"info","ts":"2026-11-25T16:19:35.300Z","caller":"etcdmain/etcd.go:73","msg":"Running: "}
 {"level":"warn","ts":"2026-11-25T16:19:35.309Z","caller":"wal/wal.go:148","msg":"failed to preallocate an initial WAL file","path":"/mnt/small/d/member/wal.tmp/0000000000000000-0000000000000000.wal","segment-bytes":64000000,"error":"no space left on device"}
 {"level":"panic","ts":"2026-11-25T16:19:35.309Z","caller":"etcdserver/raft.go:433","msg":"failed to create WAL","error":"no space left on device","stacktrace":"go.etcd.io/etcd/server/v3/etcdserver.startNode\n\t/tmp/raft.go:433"}
@@ -99,4 +99,29 @@ main.main()
     );
     // Control characters from the host never reach the terminal.
     assert_eq!(log_cause("panic: a\u{1b}[2Jb").as_deref(), Some("a?[2Jb"));
+}
+
+/// Issue 21, defect 3: a restarted member that cannot reach the leader is
+/// named from etcd's own log, counting only what this run of etcd wrote
+/// and only the leader (a peer that is down for good does not count).
+#[test]
+fn peer_trouble_names_the_leader_it_cannot_reach() {
+    use etcd_deploy::etcd_log::peer_trouble;
+    let earlier = r#"{"level":"warn","ts":"2026-12-07T01:20:00.000Z","caller":"rafthttp/probing_status.go:68","msg":"prober detected unhealthy status","round-tripper-name":"ROUND_TRIPPER_RAFT_MESSAGE","remote-peer-id":"8fd049c026d7b949","rtt":"0s","error":"connection refused"}"#;
+    let start = r#"{"level":"info","ts":"2026-12-07T01:27:32.700Z","caller":"etcdmain/etcd.go:73","msg":"Running: ","args":["/opt/etcd/current/etcd","--config-file","/etc/etcd/etcd-3.conf.yml"]}"#;
+    let other = r#"{"level":"warn","ts":"2026-12-07T01:27:38.000Z","caller":"rafthttp/probing_status.go:68","msg":"prober detected unhealthy status","round-tripper-name":"ROUND_TRIPPER_SNAPSHOT","remote-peer-id":"1234","rtt":"0s","error":"dial tcp 127.0.53.2:2380: connect: connection refused"}"#;
+    let leader = r#"{"level":"warn","ts":"2026-12-07T01:27:38.816Z","caller":"rafthttp/probing_status.go:68","msg":"prober detected unhealthy status","round-tripper-name":"ROUND_TRIPPER_RAFT_MESSAGE","remote-peer-id":"8fd049c026d7b949","rtt":"0s","error":"dial tcp 127.0.53.1:2380: i/o timeout"}"#;
+    let said = "prober detected unhealthy status (remote-peer-id 8fd049c026d7b949): dial tcp 127.0.53.1:2380: i/o timeout";
+    let log = [earlier, start, other, leader].join("\n");
+    assert_eq!(
+        peer_trouble(&log, Some(0x8fd0_49c0_26d7_b949)).as_deref(),
+        Some(said)
+    );
+    // Only the lines since the last start; only the leader when it is known.
+    assert_eq!(peer_trouble(&[earlier, start].join("\n"), None), None);
+    assert_eq!(
+        peer_trouble(&[start, other].join("\n"), Some(0x8fd0_49c0_26d7_b949)),
+        None
+    );
+    assert!(peer_trouble(&[start, other].join("\n"), None).is_some());
 }
