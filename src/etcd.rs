@@ -193,10 +193,58 @@ fn options<S: AsRef<str>>(timeout: Duration, urls: &[S]) -> ConnectOptions {
 static CLIENTS: LazyLock<Mutex<HashMap<Vec<String>, Client>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
+/// Endpoints that did not answer at all within the connect timeout in this
+/// run (packets dropped: a host powered off, a partition), with when: asked
+/// again only after `SILENT_FOR`, so that one probe of a silent member
+/// costs one connect timeout, not one per call.
+static SILENT: LazyLock<Mutex<HashMap<Vec<String>, std::time::Instant>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+const SILENT_FOR: Duration = Duration::from_secs(10);
+
+fn silent_error() -> EtcdError {
+    EtcdError::transient(format!(
+        "no answer within {} s",
+        CONNECT_TIMEOUT.as_secs_f32()
+    ))
+}
+
+/// Whether `urls` stayed silent in the last `SILENT_FOR`.
+fn silent(urls: &[String]) -> bool {
+    SILENT
+        .lock()
+        .ok()
+        .and_then(|m| m.get(urls).copied())
+        .is_some_and(|at| at.elapsed() < SILENT_FOR)
+}
+
+/// A connection attempt that failed after `took`: one that waited out the
+/// whole connect timeout met silence (no refusal, no answer), remembered.
+fn note_silence(urls: &[String], took: Duration) -> bool {
+    let quiet = took + Duration::from_millis(100) >= CONNECT_TIMEOUT;
+    if quiet && let Ok(mut m) = SILENT.lock() {
+        m.insert(urls.to_vec(), std::time::Instant::now());
+    }
+    quiet
+}
+
 async fn client(urls: &[String]) -> Result<Client, EtcdError> {
     if let Some(c) = CLIENTS.lock().ok().and_then(|m| m.get(urls).cloned()) {
         return Ok(c);
     }
+    if silent(urls) {
+        return Err(silent_error());
+    }
+    let began = std::time::Instant::now();
+    connect(urls).await.map_err(|e| {
+        if note_silence(urls, began.elapsed()) {
+            silent_error()
+        } else {
+            e
+        }
+    })
+}
+
+async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
     // One scheme per connection: mid-way through a move to TLS some members
     // serve https and the rest plain http; those already moved are asked.
     let https: Vec<&String> = urls.iter().filter(|u| u.starts_with("https://")).collect();
@@ -225,6 +273,18 @@ fn connection_lost(e: &etcd_client::Error) -> bool {
     }
 }
 
+/// The connection was never made (a lazy connect failed inside the call),
+/// as opposed to an answer from etcd.
+fn never_connected(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            s.code() == tonic::Code::Unavailable && s.message() == "tcp connect error"
+        }
+        _ => false,
+    }
+}
+
 fn forget(urls: &[String]) {
     if let Ok(mut m) = CLIENTS.lock() {
         m.remove(urls);
@@ -237,9 +297,14 @@ where
     F: Fn(Client) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
+    let began = std::time::Instant::now();
     match f(client(urls).await?).await {
         Err(e) if connection_lost(&e) => {
             forget(urls);
+            // A lazy connection that met silence: not asked again.
+            if never_connected(&e) && note_silence(urls, began.elapsed()) {
+                return Err(silent_error());
+            }
             Ok(f(client(urls).await?).await?)
         }
         r => Ok(r?),

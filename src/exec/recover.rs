@@ -79,7 +79,11 @@ pub(crate) async fn force_new_cluster(
     stamp: &str,
 ) -> Result<(), Error> {
     let suffix = format!("pre-recover-{stamp}");
-    for m in &env.inv.members {
+    // The seed first: its copy is what may not fit, and it must fail
+    // before any other member's data moves.
+    let mut order: Vec<&crate::inventory::Member> = env.inv.members.iter().collect();
+    order.sort_by_key(|m| m.name != recovery.seed);
+    for m in order {
         // Hosts with nothing of etcd's yet (fresh ones) have nothing to stop.
         let touched = facts
             .hosts
@@ -102,8 +106,30 @@ pub(crate) async fn force_new_cluster(
                 } else {
                     "move its data directory aside (backup)"
                 });
-                host.run("back up data", &remote::backup_data(m, &suffix, seed))
-                    .await?;
+                let copied = host
+                    .run("back up data", &remote::backup_data(m, &suffix, seed))
+                    .await;
+                if let Err(mut e) = copied {
+                    if !seed {
+                        return Err(e.into());
+                    }
+                    // Nothing else has changed yet: the seed goes back to
+                    // what it was, on its own data.
+                    let was_running = facts.hosts.get(&m.name).is_some_and(|h| h.active);
+                    let back = if was_running {
+                        match start(env, m, false, &task).await {
+                            Ok(()) => "it was started again on its own data",
+                            Err(_) => "starting it again on its own data failed too",
+                        }
+                    } else {
+                        "it stays stopped, as it was"
+                    };
+                    e.detail = format!(
+                        "{}; {back}; no other member was touched. Free space beside its data directory (the copy needs as much as the directory holds), then run recover again",
+                        e.detail.trim_end()
+                    );
+                    return Err(e.into());
+                }
             }
             Ok(())
         })

@@ -69,7 +69,15 @@ pub fn decide(
     facts: &Facts,
     survey: &BTreeMap<String, Survey>,
 ) -> Result<Recovery, String> {
-    if let Some((name, s)) = facts.cluster.status.iter().find(|(_, s)| s.leader != 0) {
+    // A member that names a leader but cannot serve a linearizable read
+    // (the gather asks) follows a leader that has not stepped down yet,
+    // without quorum: that is no quorum.
+    if let Some((name, s)) = facts
+        .cluster
+        .status
+        .iter()
+        .find(|(_, s)| s.leader != 0 && s.errors().is_empty())
+    {
         let leader = facts
             .cluster
             .status

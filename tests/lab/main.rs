@@ -9,10 +9,10 @@
 
 mod apply;
 mod bad_day;
+mod bad_day_2;
 mod brownfield;
 mod compose;
 mod conventions;
-mod interrupted;
 mod lifecycle;
 mod maintenance;
 mod rolling;
