@@ -319,3 +319,85 @@ fn defect_4_a_silent_host_costs_one_timeout_and_defect_7_a_stopped_member_is_dow
     );
     apply(&inv);
 }
+
+/// Defect 5: a full disk while `recover` copies the seed's data aside.
+/// Before: the survivor stayed stopped with a partial `.tmp` copy beside
+/// its data, and the message said neither. Now the copy is refused before
+/// it starts (or removed if it fails half-way), nothing else is touched,
+/// the seed runs again on its own data and the message says so; with room
+/// made, recover goes through and nothing acknowledged is lost.
+#[test]
+fn defect_5_a_full_disk_during_recover_puts_the_survivor_back() {
+    let lab = Lab::up(56, 5);
+    // etcd-1's data (and the copy's place) on a file system with room for
+    // the data (a 64 MB WAL segment) but not for a copy of it.
+    lab.ssh(
+        1,
+        "mkdir -p /srv/etcd && mount -t tmpfs -o size=100m tmpfs /srv/etcd",
+    );
+    let with_dir = |s: String| {
+        s.replacen(
+            "[cluster]\n",
+            "[cluster]\ndata_dir = \"/srv/etcd/data\"\n",
+            1,
+        )
+    };
+    let three = lab.inventory(3, with_dir);
+    apply(&three);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "before-loss/", None);
+    std::thread::sleep(Duration::from_secs(2));
+    let before = writer.stop();
+    lab.kill_host(2);
+    lab.kill_host(3);
+    let all = lab.inventory(5, with_dir);
+    let text5 = std::fs::read_to_string(&all).expect("inventory");
+    let recovery = lab.dir.path().join("recovery.toml");
+    // Hosts 1, 4 and 5 (2 and 3 are dead).
+    let mut parts = text5.split("[[hosts]]\n");
+    let mut out = parts.next().expect("header").to_string();
+    for (k, block) in parts.enumerate() {
+        if [0, 3, 4].contains(&k) {
+            out.push_str("[[hosts]]\n");
+            out.push_str(block);
+        }
+    }
+    std::fs::write(&recovery, out).expect("write");
+    let o = deploy(&["recover", path_str(&recovery), "--yes"]);
+    let said = text(&o);
+    eprintln!("recover on a full disk:\n{said}");
+    assert_eq!(o.status.code(), Some(1), "{said}");
+    assert!(said.contains("not enough space to copy"), "{said}");
+    assert!(
+        said.contains("it was started again on its own data"),
+        "{said}"
+    );
+    // Running again (without quorum it never tells systemd it is ready).
+    let state = lab.ssh(1, "systemctl is-active etcd@etcd-1");
+    assert!(
+        ["active", "activating"].contains(&state.as_str()),
+        "{state}"
+    );
+    assert_eq!(
+        lab.ssh(1, "ls -d /srv/etcd/data.pre-recover-* 2>/dev/null | wc -l"),
+        "0"
+    );
+    for h in [4, 5] {
+        assert_eq!(
+            lab.ssh(h, "ls /srv/etcd/data 2>/dev/null | wc -l"),
+            "0",
+            "untouched"
+        );
+    }
+    lab.ssh(1, "mount -o remount,size=400m /srv/etcd");
+    let said = deploy_ok(&["recover", path_str(&recovery), "--yes"]);
+    assert!(said.contains("Recovered from etcd-1"), "{said}");
+    for h in [1, 4, 5] {
+        assert_no_loss(
+            "before the quorum loss",
+            &lab.url(h),
+            &before,
+            "before-loss/",
+        );
+    }
+}
