@@ -42,6 +42,9 @@ pub struct HostFacts {
     /// not loaded them (a run stopped between writing them and the
     /// restart; e.g. mid-way through a pass of a CA rotation).
     pub pki_stale: bool,
+    /// Its data was made by this restore (its stamp), which has not
+    /// finished on every member (a run stopped before the end).
+    pub restored_by: Option<String>,
     /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
     pub pki_digest: Option<String>,
     /// A private key on the host is readable by more than its owner.
@@ -250,6 +253,11 @@ impl HostFacts {
                 "config_stale" => f.config_stale = v == "yes",
                 "config_forced" => f.config_forced = v == "yes",
                 "pki_stale" => f.pki_stale = v == "yes",
+                "restored_by" => {
+                    f.restored_by = Some(v.to_string()).filter(|s| {
+                        s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || b"TZ".contains(&b))
+                    })
+                }
                 "config_tls" => f.config_tls = v == "yes",
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),

@@ -19,7 +19,8 @@
 //! actions), [`runtime`] (systemd or compose: one type each), [`layout`] (every path on a host),
 //! [`templates`] (config, unit and compose files), [`release`] (downloads and
 //! SHA256), [`tls`], [`etcd`] and [`access`] (calls to the cluster),
-//! [`etcd_log`] (what a member's own log says), and [`snapshot`].
+//! [`etcd_log`] (what a member's own log says), [`snapshot`], and
+//! [`set_aside`] (the data directories restore and recover keep).
 
 mod access;
 mod backup;
@@ -45,6 +46,7 @@ mod release;
 mod remote;
 pub mod runtime;
 mod script;
+pub mod set_aside;
 mod snapshot;
 mod ssh;
 

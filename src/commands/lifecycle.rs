@@ -7,6 +7,7 @@ use super::{Open, Session, apply, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
 use crate::plan::recover;
+use crate::set_aside;
 use crate::snapshot;
 use crate::ssh::quote;
 use serde_json::json;
@@ -38,15 +39,16 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         exec::prepare_only(&s.env(), &p, &facts).await?;
         let stamp = crate::files::stamp();
         output::changed();
-        exec::restore(&s.env(), file, &sha, &stamp).await?;
+        let aside = exec::restore(&s.env(), file, &sha, &stamp).await?;
         output::say(&format!(
-            "Restored {} onto {} members; old data directories were moved to <data_dir>.pre-restore-{stamp}.",
+            "Restored {} onto {} members.\n{}",
             file.display(),
-            names.len()
+            names.len(),
+            aside_text(&aside)
         ));
         output::result(
             "restored",
-            json!({ "snapshot": file, "sha256": sha, "members": names, "moved_aside": format!("<data_dir>.pre-restore-{stamp}") }),
+            json!({ "snapshot": file, "sha256": sha, "members": names, "set_aside": aside_json(&aside) }),
         );
         Ok(())
     })
@@ -112,10 +114,35 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
         ..Default::default()
     };
     apply::apply(path, &args).await?;
-    output::say(&format!(
-        "Recovered from {seed}. Data directories as they were before: <data_dir>.pre-recover-{stamp} on each survivor."
-    ));
+    let aside = with_session(path, &Open::default(), async |s: &Session| {
+        exec::set_aside(&s.env(), false).await
+    })
+    .await?;
+    output::say(&format!("Recovered from {seed}.\n{}", aside_text(&aside)));
     Ok(())
+}
+
+/// Every data directory restore and recover (and rejoining members) set
+/// aside, per member, oldest first, with what each holds.
+fn aside_text(aside: &[(String, Vec<set_aside::Aside>)]) -> String {
+    let listed = set_aside::describe(aside);
+    if listed.is_empty() {
+        "No data directory was set aside.".into()
+    } else {
+        format!(
+            "Data directories set aside (oldest first; etcd-deploy deletes none of them):\n{}",
+            listed.trim_end()
+        )
+    }
+}
+
+fn aside_json(aside: &[(String, Vec<set_aside::Aside>)]) -> serde_json::Value {
+    json!(
+        aside
+            .iter()
+            .map(|(name, list)| (name.clone(), json!(list)))
+            .collect::<serde_json::Map<_, _>>()
+    )
 }
 
 /// Restore and recover move data directories aside and start members with

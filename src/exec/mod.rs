@@ -27,7 +27,7 @@ pub(crate) use destroy::destroy;
 pub(crate) use gates::snapshot_source;
 pub(crate) use maintenance::{compact, defrag, disarm, refresh_free_pages};
 pub(crate) use recover::{force_new_cluster as recover_seed, survey as recover_survey};
-pub(crate) use restore::restore;
+pub(crate) use restore::{restore, set_aside};
 
 use crate::access::Access;
 use crate::error::Error;

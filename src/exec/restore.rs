@@ -7,8 +7,10 @@ use super::Env;
 use super::gates::{guard, retry, start, urls, wait_healthy, write_config};
 use crate::error::Error;
 use crate::etcd;
+use crate::layout;
 use crate::remote;
 use crate::runtime::{self, Restore};
+use crate::set_aside::{self, Aside};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ pub(crate) async fn restore(
     snapshot: &std::path::Path,
     sha: &str,
     stamp: &str,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, Vec<Aside>)>, Error> {
     // Once members stop, a half-done restore is worse than a finished one:
     // the first Ctrl-C lets it finish.
     let _changing = crate::interrupt::Changing::begin();
@@ -114,5 +116,29 @@ pub(crate) async fn restore(
             "after the restore the members are {got:?}, expected {want:?}"
         )));
     }
-    Ok(())
+    // Finished everywhere: the restored data is the members' own now.
+    set_aside(env, true).await
+}
+
+/// Every member's data directories set aside so far, oldest first, with
+/// what each holds (`clear`: the note of the restore that made the current
+/// data goes first, that restore having finished). A host that cannot say
+/// is left out.
+pub(crate) async fn set_aside(
+    env: &Env<'_>,
+    clear: bool,
+) -> Result<Vec<(String, Vec<Aside>)>, Error> {
+    let asks = env.inv.members.iter().map(|m| async move {
+        let host = env.host(&m.name).ok()?;
+        let out = host
+            .run("list data set aside", &remote::aside(m, clear))
+            .await
+            .ok()?;
+        Some((m.name.clone(), set_aside::parse(layout::data_dir(m), &out)))
+    });
+    Ok(futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect())
 }

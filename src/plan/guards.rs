@@ -20,6 +20,7 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option
         runtime_switched,
         foreign_dirs,
         recover_interrupted,
+        restore_interrupted,
         not_ours,
     ]
     .iter()
@@ -41,6 +42,33 @@ fn recover_interrupted(inv: &Inventory, facts: &Facts) -> Option<String> {
     Some(format!(
         "a recover stopped before it finished: {}'s config still holds force-new-cluster and its etcd is not running; run `etcd-deploy recover` again to finish it (it seeds from {})",
         m.name, m.name
+    ))
+}
+
+/// Members whose data a restore made (its note is still there) beside
+/// members whose data it has not replaced yet: a `restore` stopped half-way.
+/// Started, the two sets would be two clusters; `restore` again finishes it.
+fn restore_interrupted(inv: &Inventory, facts: &Facts) -> Option<String> {
+    let by = |m: &crate::inventory::Member| facts.hosts.get(&m.name).map(|h| &h.restored_by);
+    let stamp = inv.members.iter().find_map(|m| by(m)?.as_ref())?;
+    let (done, not): (Vec<_>, Vec<_>) = inv
+        .members
+        .iter()
+        .filter(|m| by(m).is_some())
+        .partition(|m| by(m) == Some(&Some(stamp.clone())));
+    if not.is_empty() {
+        return None;
+    }
+    let names = |v: &[&crate::inventory::Member]| {
+        v.iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "a restore stopped before it finished: {} hold(s) the data restore {stamp} made, {} not; started, they would be two clusters. Run `etcd-deploy restore` again (it sets every member's data aside and restores all of them)",
+        names(&done),
+        names(&not)
     ))
 }
 

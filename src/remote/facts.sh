@@ -24,7 +24,7 @@ foreign() {
   done
 }
 echo "arch=$(uname -m)"
-f=$(foreign "$data" member lost+found)
+f=$(foreign "$data" member lost+found etcd-deploy-restore)
 [ -n "$f" ] && echo "data_dir_foreign=$f"
 f=$(foreign "$install" 'etcd-v*' current current.tmp)
 [ -n "$f" ] && echo "install_dir_foreign=$f"
@@ -35,6 +35,9 @@ if [ -f "$config" ]; then
   grep -q '^peer-transport-security:' "$config" && echo "config_peer_certs=yes"
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
+# A restore that did not finish made this data (own_data.sh's note).
+n="$data/etcd-deploy-restore"
+if [ -f "$n" ] && [ ! -L "$n" ]; then echo "restored_by=$(head -c 40 "$n" | cut -d' ' -f1)"; fi
 # The running etcd (member_pid, from the runtime's part) started before its
 # config file (or one of its TLS files) last changed: it has not read it (a
 # run stopped between writing the files and restarting the member). Start

@@ -272,6 +272,17 @@ pub(crate) fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script 
     )
 }
 
+/// The data directories set aside beside the member's (`set_aside.rs`
+/// reads the output); `clear` removes the note of the restore that made its
+/// data first (that restore has finished).
+pub(crate) fn aside(m: &Member, clear: bool) -> Script {
+    Script::new(
+        "etcd-deploy-aside",
+        include_str!("aside.sh"),
+        [layout::data_dir(m), if clear { "yes" } else { "no" }],
+    )
+}
+
 /// The last part of a restore: the restored data belongs to etcd.
 pub(crate) const OWN_DATA: &str = include_str!("own_data.sh");
 

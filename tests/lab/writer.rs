@@ -64,6 +64,18 @@ pub struct Writer {
 
 impl Writer {
     pub fn start(urls: Vec<String>, prefix: &str, tls: Option<Tls>) -> Writer {
+        Writer::start_with(urls, prefix, tls, Duration::from_millis(300))
+    }
+
+    /// A writer whose calls wait up to `timeout` (real clients wait
+    /// seconds: a hang then shows as a stall of that length, where the
+    /// 300 ms default would fail over and hide it).
+    pub fn start_with(
+        urls: Vec<String>,
+        prefix: &str,
+        tls: Option<Tls>,
+        timeout: Duration,
+    ) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let prefix = prefix.to_string();
@@ -72,7 +84,7 @@ impl Writer {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            rt.block_on(write_loop(urls, prefix, flag, tls))
+            rt.block_on(write_loop(urls, prefix, flag, tls, timeout))
         });
         Writer { stop, handle }
     }
@@ -88,6 +100,7 @@ async fn write_loop(
     prefix: String,
     stop: Arc<AtomicBool>,
     tls: Option<Tls>,
+    timeout: Duration,
 ) -> WriteReport {
     // A client with a deadline: a healthy put takes milliseconds here; the
     // identity only for https endpoints (a list may hold both, e.g. while a
@@ -96,7 +109,7 @@ async fn write_loop(
         options(
             tls.as_ref().filter(|_| url.starts_with("https://")),
             Duration::from_millis(200),
-            Duration::from_millis(300),
+            timeout,
         )
     };
     let mut clients: Vec<Option<Client>> = urls.iter().map(|_| None).collect();

@@ -1048,3 +1048,30 @@ fn a_member_that_has_not_loaded_its_certificates_is_restarted_first() {
     assert!(p.blocked.is_none(), "{p}");
     assert_eq!(step_names(&p), ["restart etcd-3"], "{p}");
 }
+
+/// Issue 21, defect 6: a restore stopped half-way (some members hold the
+/// data it made, the others their old data) is blocked by name: started,
+/// the two sets would be two clusters.
+#[test]
+fn a_half_done_restore_blocks_the_plan_by_name() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    for h in f.hosts.values_mut() {
+        h.active = false;
+    }
+    f.cluster = Default::default();
+    f.hosts.get_mut("etcd-1").expect("host").restored_by = Some("20261207T014012Z".into());
+    let p = plan(&i, &f, &desired(&i));
+    assert!(
+        p.blocked.as_deref().is_some_and(|b| b.contains(
+            "a restore stopped before it finished: etcd-1 hold(s) the data restore 20261207T014012Z made, etcd-2, etcd-3 not"
+        )),
+        "{p}"
+    );
+    // Every member restored: they start as the restored cluster.
+    for h in f.hosts.values_mut() {
+        h.restored_by = Some("20261207T014012Z".into());
+    }
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+}

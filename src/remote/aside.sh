@@ -1,0 +1,17 @@
+# shellcheck shell=sh
+# The data directories that restore, recover and rejoining members set
+# aside beside DATA_DIR (DATA_DIR.pre-restore-*, .pre-recover-*, .stale-*),
+# each with the note of the restore that made its data if it has one
+# (`made=STAMP SHA256`): parsed by set_aside.rs. With CLEAR = yes, first
+# removes DATA_DIR's own note (its restore has finished everywhere).
+# Arguments: DATA_DIR CLEAR
+d=$1 clear=$2
+shift 2
+[ "$clear" = yes ] && rm -f -- "$d/etcd-deploy-restore"
+for e in "$d".pre-restore-* "$d".pre-recover-* "$d".stale-*; do
+  if [ ! -d "$e" ] || [ -L "$e" ]; then continue; fi
+  echo "aside=${e#"$d".}"
+  n="$e/etcd-deploy-restore"
+  if [ -f "$n" ] && [ ! -L "$n" ]; then echo "made=$(head -c 100 "$n" | head -n 1)"; fi
+done
+true
