@@ -156,10 +156,11 @@ pub struct Disarm {
 }
 
 /// The alarms that may be cleared, or why not. NOSPACE only once every
-/// member's data (etcd checks its quota against the bytes in use, not the
-/// file) is at most `DISARM_AT` percent of its quota, else the next writes
-/// raise it again at once (compact and defragment first); CORRUPT never
-/// (the member's data differs from the others': replace it).
+/// member's database file is at most `DISARM_AT` percent of its quota
+/// (etcd checks a write against the file's size, free pages included, not
+/// the bytes in use: `BackendQuota.Available`), else the next write raises
+/// it again at once; compact, then defragment, first. CORRUPT never (the
+/// member's data differs from the others': replace it).
 pub fn disarm(inv: &Inventory, facts: &Facts) -> Result<Vec<Disarm>, String> {
     let mut out = Vec::new();
     let mut refused = Vec::new();
@@ -189,11 +190,11 @@ pub fn disarm(inv: &Inventory, facts: &Facts) -> Result<Vec<Disarm>, String> {
                     .iter()
                     .filter_map(|m| {
                         let st = facts.cluster.status.get(&m.name)?;
-                        let used = u64::try_from(st.db_size_in_use).unwrap_or(0);
+                        let used = u64::try_from(st.db_size).unwrap_or(0);
                         let quota = quota_of(m);
                         (used.saturating_mul(100) > quota.saturating_mul(DISARM_AT)).then(|| {
                             format!(
-                                "{} uses {} of its {} quota",
+                                "{}'s database file is {} of its {} quota",
                                 m.name,
                                 human_bytes(used),
                                 human_bytes(quota)
