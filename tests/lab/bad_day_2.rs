@@ -125,13 +125,7 @@ fn defect_1_an_interrupted_recover_is_finished_and_loses_nothing_later() {
 /// follow; writes flow throughout, nothing lost.
 #[test]
 fn defect_2_an_interrupted_ca_rotation_pass_is_finished_before_the_next() {
-    let lab = Lab::up(52, 3);
-    let pki = lab.dir.path().join("pki");
-    let inv = lab.inventory(3, with_tls("generate", &pki));
-    apply(&inv);
-    let urls: Vec<String> = (1..=3)
-        .map(|i| lab.url(i).replace("http://", "https://"))
-        .collect();
+    let (_lab, pki, inv, urls) = tls_cluster(52);
     let old = Tls::from_dir(&pki, "operator").expect("identity");
     let writer = Writer::start(urls.clone(), "rotation/", Some(old.clone()));
     std::thread::sleep(Duration::from_millis(500));

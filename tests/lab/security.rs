@@ -523,13 +523,7 @@ fn a_plain_cluster_moves_to_tls_with_writes_flowing() {
 /// one is refused, and apply has nothing to do.
 #[test]
 fn ca_rotation_in_three_passes_with_writes_flowing() {
-    let lab = Lab::up(74, 3);
-    let pki = lab.dir.path().join("pki");
-    let inv = lab.inventory(3, with_tls("generate", &pki));
-    apply(&inv);
-    let urls: Vec<String> = (1..=3)
-        .map(|i| lab.url(i).replace("http://", "https://"))
-        .collect();
+    let (lab, pki, inv, urls) = tls_cluster(74);
     let old_ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
     let old_identity = Tls::from_dir(&pki, "operator").expect("identity");
     let pass = |prefix: &str, tls: Tls, says: &str| {

@@ -526,3 +526,17 @@ impl Drop for Partition {
         }
     }
 }
+
+/// A TLS cluster of three lab hosts of block `block` (generated
+/// certificates in the lab's `pki/`), applied: the lab, the PKI directory,
+/// the inventory and the members' https client URLs.
+pub fn tls_cluster(block: u8) -> (Lab, PathBuf, PathBuf, Vec<String>) {
+    let lab = Lab::up(block, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, with_tls("generate", &pki));
+    apply(&inv);
+    let urls = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    (lab, pki, inv, urls)
+}

@@ -1,0 +1,132 @@
+//! etcd's answers as errors, classified once (`Kind`) for every caller:
+//! by gRPC code where it tells, by etcd's own message where not.
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct EtcdError {
+    pub message: String,
+    pub kind: Kind,
+}
+
+/// What an etcd error means to a caller: the one place etcd's answers are
+/// classified (by gRPC code where it tells, by etcd's message where not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The cluster may allow the call shortly (it is settling, a member is
+    /// restarting, a learner catching up): worth retrying.
+    Transient,
+    /// `member add`: a member with this peer URL exists already.
+    PeerUrlExists,
+    /// `member promote`: the member votes already.
+    NotALearner,
+    /// `member remove`, `move leader`: no such member (any more).
+    MemberNotFound,
+    /// Retrying will not cure it.
+    Permanent,
+}
+
+/// What etcd says while a membership change or a restart settles; etcd sends
+/// some of these as FailedPrecondition, so the code alone does not tell.
+const SETTLING: [&str; 7] = [
+    "unhealthy cluster",
+    "in sync with leader",
+    "too many learner",
+    "not enough started members",
+    "leader changed",
+    "no leader",
+    "raft proposal dropped",
+];
+
+impl EtcdError {
+    /// An error that retrying will not cure.
+    pub(crate) fn new(message: impl Into<String>) -> EtcdError {
+        EtcdError {
+            message: message.into(),
+            kind: Kind::Permanent,
+        }
+    }
+
+    /// A state that is expected to pass (retry).
+    pub(crate) fn transient(message: impl Into<String>) -> EtcdError {
+        EtcdError {
+            message: message.into(),
+            kind: Kind::Transient,
+        }
+    }
+
+    pub(crate) fn is_transient(&self) -> bool {
+        self.kind == Kind::Transient
+    }
+
+    /// The same error, to be retried (a caller knows it will pass).
+    pub(crate) fn retried(self) -> EtcdError {
+        EtcdError {
+            kind: Kind::Transient,
+            ..self
+        }
+    }
+}
+
+/// Classifies an etcd gRPC answer.
+fn classify(code: tonic::Code, message: &str) -> Kind {
+    use tonic::Code;
+    if message.contains("Peer URLs already exists") {
+        return Kind::PeerUrlExists;
+    }
+    if message.contains("not a learner") {
+        return Kind::NotALearner;
+    }
+    if message.contains("member not found") {
+        return Kind::MemberNotFound;
+    }
+    let transient = matches!(
+        code,
+        Code::Unavailable
+            | Code::DeadlineExceeded
+            | Code::Aborted
+            | Code::ResourceExhausted
+            | Code::Unknown
+    ) || SETTLING.iter().any(|t| message.contains(t))
+        // The client's own deadline (tonic reports it as cancelled):
+        // a loaded or re-electing cluster, worth another try.
+        || (code == Code::Cancelled && message == "Timeout expired");
+    if transient {
+        Kind::Transient
+    } else {
+        Kind::Permanent
+    }
+}
+
+#[cfg(test)]
+impl From<crate::fake::FakeError> for EtcdError {
+    fn from(e: crate::fake::FakeError) -> Self {
+        use crate::fake::Refusal;
+        let kind = match e.refusal {
+            Refusal::Transient => Kind::Transient,
+            Refusal::PeerUrlExists => Kind::PeerUrlExists,
+            Refusal::NotALearner => Kind::NotALearner,
+            Refusal::MemberNotFound => Kind::MemberNotFound,
+            Refusal::Permanent => Kind::Permanent,
+        };
+        EtcdError {
+            message: e.message,
+            kind,
+        }
+    }
+}
+
+impl From<etcd_client::Error> for EtcdError {
+    fn from(e: etcd_client::Error) -> Self {
+        match e {
+            etcd_client::Error::GRpcStatus(s) => EtcdError {
+                message: s.message().to_string(),
+                kind: classify(s.code(), s.message()),
+            },
+            // Connection-level failures: the member may be restarting.
+            etcd_client::Error::TransportError(_) | etcd_client::Error::IoError(_) => {
+                EtcdError::transient(e.to_string())
+            }
+            other => EtcdError::new(other.to_string()),
+        }
+    }
+}
