@@ -268,9 +268,19 @@ pub(super) async fn wait_healthy(env: &Env<'_>, m: &Member, task: &Task) -> Resu
 }
 
 /// What the member's log says since its start about not reaching the
-/// current leader (as the other members name it; any peer when none
-/// answers), if anything.
+/// current leader (as the other members name it), if anything, while it
+/// hears no leader itself. Nothing when no other member names a leader (a
+/// cluster starting together, e.g. a restore: its members reach each other
+/// only as they come up) or the member hears one.
 async fn cut_off_from_leader(env: &Env<'_>, m: &Member) -> Option<String> {
+    // A member that hears a leader (catching up slowly, say) is not cut off.
+    // (One that is not ready yet may not answer at all: asked briefly.)
+    if let Ok(url) = env.url(m).await
+        && let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(1), etcd::status(&url)).await
+        && s.leader != 0
+    {
+        return None;
+    }
     let others = env.inv.members.iter().filter(|o| o.name != m.name);
     let asks = others.map(|o| async move {
         let url = env.url(o).await.ok()?;
@@ -280,13 +290,13 @@ async fn cut_off_from_leader(env: &Env<'_>, m: &Member) -> Option<String> {
         .await
         .into_iter()
         .flatten()
-        .find(|l| *l != 0);
+        .find(|l| *l != 0)?;
     let host = env.host(&m.name).ok()?;
     let log = host
         .run("read the log", &runtime::of(m).logs(env.inv, m))
         .await
         .ok()?;
-    peer_trouble(&log, leader)
+    peer_trouble(&log, Some(leader))
 }
 
 /// Waits until the member has applied everything the leader had committed.
