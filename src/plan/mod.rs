@@ -753,6 +753,7 @@ fn decide(
     if !starts.is_empty() {
         p.steps.push(Step::Start { hosts: starts });
     }
+    defer_lone_restarts(p, list, &mut repairs, new_joins.len() + resumed_joins.len());
     p.steps.extend(repairs);
     p.steps.extend(promotes);
     p.steps.extend(resumed_joins);
@@ -834,6 +835,34 @@ fn decide(
     }
     p.steps.extend(restarts);
     p.steps.extend(removals);
+}
+
+/// The only voter of a cluster that members are joining (a `recover` that
+/// stopped between writing its seed's normal config and the restart) runs
+/// a config or TLS files older than its host's: restarting it now would
+/// stop the whole cluster, so it restarts once the others have joined, in
+/// the next round of the run. (recover's one-off config itself is undone
+/// first: any later start would lose data.)
+fn defer_lone_restarts(p: &mut Plan, list: &[MemberInfo], repairs: &mut Vec<Step>, joins: usize) {
+    let voters = list.iter().filter(|e| !e.is_learner).count();
+    if voters != 1 || joins == 0 {
+        return;
+    }
+    let mut later = Vec::new();
+    repairs.retain(|st| match st {
+        Step::Restart { host, reasons } if reasons.iter().all(|r| r.keeps_files()) => {
+            later.push(host.clone());
+            false
+        }
+        _ => true,
+    });
+    if !later.is_empty() {
+        p.notes.push(format!(
+            "{} runs an older config or TLS files than its host holds; as the cluster's only voter it restarts once the others have joined",
+            later.join(", ")
+        ));
+        p.replan = true;
+    }
 }
 
 /// Restarts (and the members of a rolling upgrade) stop their member for a

@@ -971,6 +971,22 @@ fn an_interrupted_recover_is_finished_by_the_plan() {
         ),
         "{p}"
     );
+    // Killed after its normal config was written, before the restart: it
+    // runs an older config than its file, and as the only voter it restarts
+    // once the others have joined (the kill matrix found it blocked before).
+    let mut g = f.clone();
+    let h = g.hosts.get_mut("etcd-1").expect("host");
+    h.config_forced = false;
+    h.config_stale = true;
+    let p = plan(&i, &g, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(step_names(&p), ["join etcd-2", "join etcd-3"], "{p}");
+    assert!(p.replan, "{p}");
+    assert!(
+        p.to_string()
+            .contains("as the cluster's only voter it restarts once the others have joined"),
+        "{p}"
+    );
     // With the others joined already (the defect's "No changes").
     let mut f = converged(&i);
     f.hosts.get_mut("etcd-1").expect("host").config_forced = true;
