@@ -195,7 +195,13 @@ impl Host {
         script: &Script,
         data: &[u8],
     ) -> Result<String, HostError> {
-        self.run_with_reader(step, script, data).await
+        // Checked whole on the host before the script acts on it: a
+        // controller killed mid-stream must not leave a truncated file.
+        let checked = script.clone().after(
+            include_str!("remote/checked_input.sh"),
+            [crate::files::sha256_hex(data)],
+        );
+        self.run_with_reader(step, &checked, data).await
     }
 
     /// Runs a script with `file` streamed to its stdin through a fixed-size
