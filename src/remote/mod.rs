@@ -310,6 +310,34 @@ mod tests {
         child.wait_with_output().expect("wait")
     }
 
+    /// A file streamed from the controller is written only when it arrived
+    /// whole (issue 21: a controller killed mid-stream left a truncated
+    /// config installed): a short input writes nothing.
+    #[test]
+    fn a_short_input_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("etcd-1.conf.yml");
+        let whole = b"name: etcd-1\nclient-transport-security:\n  cert-file: x\n";
+        let script = || {
+            Script::new(
+                "etcd-deploy-write-config",
+                include_str!("write_file.sh"),
+                [path.display().to_string(), "0644".to_string()],
+            )
+            .after(include_str!("checked_input.sh"), [sha256_hex(whole)])
+        };
+        let short = run_locally(&script(), &whole[..20]);
+        assert!(!short.status.success());
+        assert!(!path.exists() && !dir.path().join("etcd-1.conf.yml.tmp").exists());
+        let ok = run_locally(&script(), whole);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(std::fs::read(&path).expect("written"), whole);
+    }
+
     /// A release-shaped tarball of `dir`'s `etcd-v3.5.1-linux-amd64/`.
     fn tarball(dir: &Path) -> Vec<u8> {
         let out = dir.join("release.tar.gz");
