@@ -323,11 +323,13 @@ fn defect_4_a_silent_host_costs_one_timeout_and_defect_7_a_stopped_member_is_dow
 #[test]
 fn defect_5_a_full_disk_during_recover_puts_the_survivor_back() {
     let lab = Lab::up(56, 5);
-    // etcd-1's data (and the copy's place) on a file system with room for
-    // the data (a 64 MB WAL segment) but not for a copy of it.
+    // etcd-1's data (and the copy's place) on a file system of its own;
+    // once the data is there, all but 10 MB of it is taken (what etcd
+    // preallocates differs from run to run: a fixed size would fit a copy
+    // in one run and not in another).
     lab.ssh(
         1,
-        "mkdir -p /srv/etcd && mount -t tmpfs -o size=100m tmpfs /srv/etcd",
+        "mkdir -p /srv/etcd && mount -t tmpfs -o size=400m tmpfs /srv/etcd",
     );
     let with_dir = |s: String| {
         s.replacen(
@@ -338,12 +340,27 @@ fn defect_5_a_full_disk_during_recover_puts_the_survivor_back() {
     };
     let three = lab.inventory(3, with_dir);
     apply(&three);
+    // 30 MB of values: the data is bigger than the room left below,
+    // whatever etcd preallocates.
+    rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        let big = vec![b'x'; 1_000_000];
+        for i in 0..30 {
+            c.put(format!("big-{i}"), big.clone(), None)
+                .await
+                .expect("put");
+        }
+    });
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let writer = Writer::start(urls, "before-loss/", None);
     std::thread::sleep(Duration::from_secs(2));
     let before = writer.stop();
     lab.kill_host(2);
     lab.kill_host(3);
+    lab.ssh(
+        1,
+        "free=$(df -Pk /srv/etcd | awk 'NR == 2 { print $4 }') && fallocate -l \"$((free - 10240))K\" /srv/etcd/filler",
+    );
     let all = lab.inventory(5, with_dir);
     let text5 = std::fs::read_to_string(&all).expect("inventory");
     let recovery = lab.dir.path().join("recovery.toml");
@@ -383,7 +400,7 @@ fn defect_5_a_full_disk_during_recover_puts_the_survivor_back() {
             "untouched"
         );
     }
-    lab.ssh(1, "mount -o remount,size=400m /srv/etcd");
+    lab.ssh(1, "rm /srv/etcd/filler");
     let said = deploy_ok(&["recover", path_str(&recovery), "--yes"]);
     assert!(said.contains("Recovered from etcd-1"), "{said}");
     for h in [1, 4, 5] {
