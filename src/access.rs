@@ -51,7 +51,7 @@ impl Access {
     }
 
     /// The member's advertised client URL in the scheme it serves now.
-    fn client_url(&self, member: &Member) -> String {
+    pub fn client_url(&self, member: &Member) -> String {
         let scheme = if self.tls(member) { "https" } else { "http" };
         let url = member.client_url();
         match url.split_once("://") {

@@ -451,6 +451,16 @@ pub struct Facts {
 }
 
 impl Facts {
+    /// The member whose config still holds recover's one-off
+    /// `force-new-cluster` (an interrupted `recover`), with whether its etcd
+    /// runs.
+    pub fn forced<'a>(&self, inv: &'a crate::inventory::Inventory) -> Option<(&'a Member, bool)> {
+        inv.members.iter().find_map(|m| {
+            let h = self.hosts.get(&m.name).filter(|h| h.config_forced)?;
+            Some((m, h.active))
+        })
+    }
+
     /// The members whose host could not be reached, as `a, b`.
     pub fn unreachable_names(&self) -> String {
         self.unreachable

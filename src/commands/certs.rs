@@ -24,31 +24,16 @@ pub async fn rotate_ca(path: &Path, mut args: ApplyArgs) -> Result<(), Error> {
     args.options.snapshot_dir = None;
     let inv = Inventory::load(path)?;
     if let Some(pass) = tls::ca_rotation(&inv) {
+        // A pass whose files are written: finished first if some member
+        // has not loaded them, and the run stops there (as it does once
+        // pass 3 is loaded: the rotation ends).
         let work = apply::has_work(path, &args.options).await?;
-        let missing = if work {
-            vec![]
-        } else {
-            loaded(path, &inv).await?
-        };
+        if work {
+            apply::apply(path, &args).await?;
+        }
+        let missing = loaded(path, &inv).await?;
         if work || !missing.is_empty() || pass == CaPass::OldDropped {
-            if work {
-                apply::apply(path, &args).await?;
-            }
-            let missing = loaded(path, &inv).await?;
-            if !missing.is_empty() {
-                return Err(not_loaded(pass, &missing, path));
-            }
-            if pass == CaPass::OldDropped {
-                tls::finish_rotation(&inv)?;
-            }
-            output::changed();
-            output::result("ca_rotation", json!(label(pass)));
-            output::say(&format!(
-                "Finished {}: loaded by every member. {}",
-                label(pass),
-                next(pass, path)
-            ));
-            return Ok(());
+            return conclude(&inv, pass, &missing, path, "Finished", label(pass));
         }
     } else if apply::has_work(path, &args.options).await? {
         return Err(Error::Blocked(format!(
@@ -64,16 +49,30 @@ pub async fn rotate_ca(path: &Path, mut args: ApplyArgs) -> Result<(), Error> {
     apply::apply(path, &args).await?;
     output::changed();
     let missing = loaded(path, &inv).await?;
+    conclude(&inv, pass, &missing, path, &capital(label(pass)), "done")
+}
+
+/// The end of a run: refused while a member does not run `pass` (`missing`
+/// names them), else the rotation's files tidied after pass 3 and the
+/// outcome said as `{before} {after}: loaded by every member.`
+fn conclude(
+    inv: &Inventory,
+    pass: CaPass,
+    missing: &[String],
+    path: &Path,
+    before: &str,
+    after: &str,
+) -> Result<(), Error> {
     if !missing.is_empty() {
-        return Err(not_loaded(pass, &missing, path));
+        return Err(not_loaded(pass, missing, path));
     }
     if pass == CaPass::OldDropped {
-        tls::finish_rotation(&inv)?;
+        tls::finish_rotation(inv)?;
     }
+    output::changed();
     output::result("ca_rotation", json!(label(pass)));
     output::say(&format!(
-        "{} done: loaded by every member. {}",
-        capital(label(pass)),
+        "{before} {after}: loaded by every member. {}",
         next(pass, path)
     ));
     Ok(())

@@ -71,12 +71,7 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
         // An earlier recover stopped after its seed started on the one-off
         // config: the plan finishes it (the seed back on its normal config,
         // then the others join).
-        if let Some(m) = s.inv.members.iter().find(|m| {
-            facts
-                .hosts
-                .get(&m.name)
-                .is_some_and(|h| h.config_forced && h.active)
-        }) {
+        if let Some((m, true)) = facts.forced(&s.inv) {
             output::say(&format!(
                 "An earlier recover stopped before it finished: {} runs on its one-off force-new-cluster config; finishing it.",
                 m.name

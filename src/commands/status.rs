@@ -156,7 +156,8 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
             .map(|st| st.id)
             .or(entry.map(|e| e.id))
             .map(etcd::id_hex),
-        client_url: shown_url(m, host_facts),
+        // Mid-way through a move to TLS (or back): the scheme it serves now.
+        client_url: s.access.client_url(m),
         version: status.as_ref().map(|st| st.version.clone()),
         leader: status.as_ref().is_some_and(|st| st.leader == st.id),
         learner: status
@@ -170,17 +171,6 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         health,
         cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         metrics_url: m.metrics_url(),
-    }
-}
-
-/// The client URL the member serves now: mid-way through a move to TLS
-/// (or back) its config's scheme, not the inventory's.
-fn shown_url(m: &Member, h: Option<&crate::facts::HostFacts>) -> String {
-    let url = m.client_url();
-    match h.and_then(|h| h.serves_tls(m)) {
-        Some(false) => url.replacen("https://", "http://", 1),
-        Some(true) => url.replacen("http://", "https://", 1),
-        None => url,
     }
 }
 

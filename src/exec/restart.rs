@@ -12,7 +12,7 @@ use super::gates::{
 };
 use crate::error::Error;
 use crate::etcd;
-use crate::plan::RestartReason;
+use crate::plan::{RestartReason, quorum};
 use crate::remote;
 use crate::ssh::HostError;
 use std::collections::BTreeSet;
@@ -35,7 +35,7 @@ pub(super) async fn run(
         let (_, list, b) = existing_member(env, m, live).await?;
         // recover's seed, alone in the cluster, restarts on its normal
         // config whatever quorum says: any later start would be worse.
-        let alone = list.iter().filter(|e| !e.is_learner).count() == 1;
+        let alone = quorum::voters(&list) == 1;
         let finish_recover = reasons.contains(&RestartReason::ForceNewCluster) && alone;
         if let Some(e) = list.iter().find(|e| e.is(m))
             && !finish_recover

@@ -33,12 +33,7 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option
 /// (that is what recover wanted, but only recover knows the rest was moved
 /// aside); `recover` finishes it, and nothing else may start it.
 fn recover_interrupted(inv: &Inventory, facts: &Facts) -> Option<String> {
-    let m = inv.members.iter().find(|m| {
-        facts
-            .hosts
-            .get(&m.name)
-            .is_some_and(|h| h.config_forced && !h.active)
-    })?;
+    let m = facts.forced(inv).filter(|(_, running)| !running)?.0;
     Some(format!(
         "a recover stopped before it finished: {}'s config still holds force-new-cluster and its etcd is not running; run `etcd-deploy recover` again to finish it (it seeds from {})",
         m.name, m.name

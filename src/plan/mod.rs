@@ -844,8 +844,7 @@ fn decide(
 /// the next round of the run. (recover's one-off config itself is undone
 /// first: any later start would lose data.)
 fn defer_lone_restarts(p: &mut Plan, list: &[MemberInfo], repairs: &mut Vec<Step>, joins: usize) {
-    let voters = list.iter().filter(|e| !e.is_learner).count();
-    if voters != 1 || joins == 0 {
+    if quorum::voters(list) != 1 || joins == 0 {
         return;
     }
     let mut later = Vec::new();
@@ -907,7 +906,7 @@ fn restarts_without_quorum<'a>(
             // must happen before anything joins it.
             Step::Restart { reasons, .. }
                 if reasons.contains(&RestartReason::ForceNewCluster)
-                    && list.iter().filter(|e| !e.is_learner).count() == 1 =>
+                    && quorum::voters(list) == 1 =>
             {
                 continue;
             }

@@ -11,6 +11,11 @@ use crate::facts::MemberInfo;
 use std::collections::BTreeSet;
 use std::fmt;
 
+/// How many voting members the list holds (learners do not vote).
+pub fn voters(list: &[MemberInfo]) -> usize {
+    list.iter().filter(|e| !e.is_learner).count()
+}
+
 /// How many healthy voters a cluster of `voters` needs to make progress.
 pub fn needed(voters: usize) -> usize {
     voters / 2 + 1

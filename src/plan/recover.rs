@@ -92,12 +92,8 @@ pub fn decide(
     // higher committed index, then to inventory order. A recover that
     // stopped after writing its seed's one-off config had chosen already
     // (and moved the others' data aside): that choice stands.
-    let forced = inv
-        .members
-        .iter()
-        .find(|m| facts.hosts.get(&m.name).is_some_and(|h| h.config_forced));
-    let seed = match forced {
-        Some(m) => Some((
+    let seed = match facts.forced(inv) {
+        Some((m, _)) => Some((
             m.name.clone(),
             survey.get(&m.name).copied().unwrap_or(Survey {
                 revision: 0,
