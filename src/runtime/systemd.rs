@@ -107,23 +107,8 @@ impl MemberRuntime for Systemd {
         ))
     }
 
-    /// `systemctl show` prints the values in the unit's property order:
-    /// NRestarts, ActiveState, SubState.
     fn crashed(&self, watched: &str) -> Option<String> {
-        let words: Vec<&str> = watched.split_whitespace().collect();
-        let restarts = words
-            .iter()
-            .find(|w| w.parse::<u32>().is_ok())
-            .unwrap_or(&"0");
-        if words.contains(&"auto-restart") {
-            Some(format!(
-                "etcd keeps exiting (systemd restarted it {restarts} times)"
-            ))
-        } else if words.contains(&"failed") {
-            Some("etcd exited and systemd gave up restarting it (unit failed)".into())
-        } else {
-            None
-        }
+        crashed(watched)
     }
 
     fn restore(&self, inv: &Inventory, m: &Member, r: &Restore) -> Script {
@@ -155,6 +140,49 @@ impl MemberRuntime for Systemd {
             [layout::unit(m), layout::unit_drop_in(m)],
         )
     }
+}
+
+/// systemd's own exit statuses (`EXIT_CHDIR` 200 to `EXIT_CREDENTIALS` 243):
+/// the process failed while systemd was setting it up, before etcd ran.
+const SYSTEMD_SETUP_FAILED: std::ops::RangeInclusive<u32> = 200..=243;
+
+/// How many times systemd may fail to set etcd's process up before the
+/// member counts as crashed (a transient failure, such as a cgroup that is
+/// still being torn down from the stop just before, passes on the retry).
+const SETUP_RETRIES: u32 = 2;
+
+/// Why `state.sh`'s `KEY=VALUE` words say etcd is not running, if they do.
+/// An exit that systemd caused while setting the process up is waited out
+/// (systemd restarts it) until it happened `SETUP_RETRIES` times: that is not
+/// etcd's verdict on its config, and rolling back for it would blame the
+/// wrong thing.
+fn crashed(watched: &str) -> Option<String> {
+    let value = |key: &str| {
+        watched
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+    };
+    let number = |key: &str| value(key).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
+    let restarts = number("NRestarts");
+    let status = number("ExecMainStatus");
+    let sub = value("SubState").unwrap_or("");
+    let active = value("ActiveState").unwrap_or("");
+    let exited = sub == "auto-restart" || active == "failed";
+    if !exited {
+        return None;
+    }
+    if SYSTEMD_SETUP_FAILED.contains(&status) {
+        return (restarts >= SETUP_RETRIES || active == "failed").then(|| {
+            format!(
+                "systemd could not start etcd: exit status {status} is systemd's own (setting the process up failed before etcd ran; restarted {restarts} times)"
+            )
+        });
+    }
+    Some(if sub == "auto-restart" {
+        format!("etcd keeps exiting (systemd restarted it {restarts} times)")
+    } else {
+        "etcd exited and systemd gave up restarting it (unit failed)".into()
+    })
 }
 
 /// The directories the member's etcd writes: its data directory, and, when
@@ -190,4 +218,59 @@ pub(super) fn drop_in(m: &Member) -> String {
         text.push_str("ProtectHome=read-only\n");
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crashed;
+
+    #[test]
+    fn what_the_unit_state_says() {
+        let cases = [
+            (
+                "ActiveState=active SubState=running NRestarts=0 ExecMainStatus=0",
+                None,
+            ),
+            (
+                "ActiveState=activating SubState=start NRestarts=0 ExecMainStatus=0",
+                None,
+            ),
+            (
+                "NRestarts=0 ExecMainStatus=1 ActiveState=activating SubState=auto-restart",
+                Some("etcd keeps exiting (systemd restarted it 0 times)"),
+            ),
+            (
+                "ActiveState=failed SubState=failed NRestarts=3 ExecMainStatus=1",
+                Some("etcd exited and systemd gave up restarting it (unit failed)"),
+            ),
+            // systemd failed to set the process up (219/CGROUP): retried first.
+            (
+                "ActiveState=activating SubState=auto-restart NRestarts=0 ExecMainStatus=219",
+                None,
+            ),
+            (
+                "ActiveState=activating SubState=auto-restart NRestarts=1 ExecMainStatus=219",
+                None,
+            ),
+            (
+                "ActiveState=activating SubState=auto-restart NRestarts=2 ExecMainStatus=219",
+                Some("systemd could not start etcd: exit status 219 is systemd's own"),
+            ),
+            (
+                "ActiveState=failed SubState=failed NRestarts=0 ExecMainStatus=217",
+                Some("systemd could not start etcd: exit status 217 is systemd's own"),
+            ),
+            ("", None),
+        ];
+        for (state, want) in cases {
+            let got = crashed(state);
+            match want {
+                None => assert_eq!(got, None, "{state}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.starts_with(w)),
+                    "{state}: {got:?}"
+                ),
+            }
+        }
+    }
 }
