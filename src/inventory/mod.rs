@@ -6,6 +6,7 @@
 //! error that names the file, line, column and field.
 
 mod etcd_keys;
+pub mod path_rule;
 mod raw;
 mod validate;
 
@@ -319,12 +320,23 @@ pub fn valid_name(n: &str) -> bool {
 /// An address to reach over SSH: an IP literal or a DNS name, never
 /// anything `ssh` could read as an option or a user.
 pub fn valid_address(a: &str) -> bool {
-    a.parse::<std::net::IpAddr>().is_ok()
-        || (!a.is_empty()
-            && a.len() <= 253
-            && a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            && a.as_bytes()[0].is_ascii_alphanumeric())
+    if a.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    // A host name: labels of letters, digits and '-', the last one not all
+    // digits (so `999.1.1.1` and `1.2.3.4.5` are no names, and no addresses).
+    let labels: Vec<&str> = a.strip_suffix('.').unwrap_or(a).split('.').collect();
+    a.len() <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && labels
+            .last()
+            .is_some_and(|l| !l.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A member URL as etcd-deploy writes them: `http(s)://HOST:PORT`, HOST an

@@ -76,7 +76,7 @@ pub(super) struct RawSsh {
     pub become_root: Option<bool>,
     pub host_key_policy: Option<Spanned<String>>,
     pub known_hosts_file: Option<Spanned<String>>,
-    pub connect_timeout_secs: Option<u64>,
+    pub connect_timeout_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]

@@ -1,6 +1,7 @@
 //! Turns a parsed inventory into a validated `Inventory`, or an error that
 //! names file, line, column and field. Runs before any SSH connection.
 
+use super::path_rule::{self, Verdict, within};
 use super::raw::{RawEtcd, RawHost, RawInventory, RawSsh};
 use super::*;
 use std::collections::HashMap;
@@ -130,22 +131,17 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         c.install_dir.as_ref(),
         "cluster.install_dir",
         "/opt/etcd",
+        DirUse::Other,
     )?;
-    let data_dir = abs_path(cx, c.data_dir.as_ref(), "cluster.data_dir", "/var/lib/etcd")?;
-    let client_port = port(cx, c.client_port.as_ref(), "cluster.client_port", 2379)?;
-    let peer_port = port(cx, c.peer_port.as_ref(), "cluster.peer_port", 2380)?;
-    if let (Some(d), Some(i)) = (&c.data_dir, &c.install_dir)
-        && (within(&data_dir, &install_dir) || within(&install_dir, &data_dir))
-    {
-        return Err(cx.field(
-            d,
-            "cluster.data_dir",
-            format!(
-                "`{data_dir}` and install_dir `{}` must not contain one another (destroy removes the releases, --wipe-data the data)",
-                shown(i.get_ref())
-            ),
-        ));
-    }
+    let data_dir = abs_path(
+        cx,
+        c.data_dir.as_ref(),
+        "cluster.data_dir",
+        "/var/lib/etcd",
+        DirUse::Data,
+    )?;
+    let client_port = etcd_port(cx, c.client_port.as_ref(), "cluster.client_port", 2379)?;
+    let peer_port = etcd_port(cx, c.peer_port.as_ref(), "cluster.peer_port", 2380)?;
     let access = cx.choice(
         c.access.as_ref(),
         "cluster.access",
@@ -315,7 +311,7 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             (None, None) => None,
         };
         if let Some((p, name)) = metrics {
-            let n = port(cx, Some(p), &name, 0)?;
+            let n = etcd_port(cx, Some(p), &name, 0)?;
             if n == member.client_port || n == member.peer_port {
                 return Err(cx.field(
                     p,
@@ -354,21 +350,11 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
                 ));
             }
         }
-        // Several members may share a host (instance units), each with its own data.
-        if let Some(other) = members
-            .iter()
-            .find(|m: &&Member| m.same_host(&member) && m.data_dir == member.data_dir)
-        {
+        // Several members may share a host (instance units), each with its
+        // own data; no directory etcd-deploy manages contains another.
+        if let Some(clash) = nested_dirs(&cluster.install_dir, &members, &member) {
             let span = h.data_dir.as_ref().unwrap_or(&h.address).span();
-            return Err(cx.at(
-                span,
-                format!(
-                    "{}: {} is already the data directory of `{}` on the same host; members sharing a host need their own data_dir",
-                    field("data_dir"),
-                    member.data_dir,
-                    other.name
-                ),
-            ));
+            return Err(cx.at(span, format!("{}: {clash}", field("data_dir"))));
         }
         members.push(member);
     }
@@ -396,6 +382,35 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         members,
         warnings,
     })
+}
+
+/// Why the directories of `member` (data, a separate WAL) clash with the
+/// install directory or with those of the members before it on its host:
+/// one contains another (destroy removes the releases, --wipe-data a
+/// member's data, a restore moves a data directory aside).
+fn nested_dirs(install_dir: &str, before: &[Member], member: &Member) -> Option<String> {
+    let own: Vec<(&str, &str)> = std::iter::once(("data directory", member.data_dir.as_str()))
+        .chain(member.separate_wal_dir().map(|w| ("wal-dir", w)))
+        .collect();
+    for (what, d) in &own {
+        if within(d, install_dir) || within(install_dir, d) {
+            return Some(format!(
+                "its {what} {d} and install_dir {install_dir} must not contain one another"
+            ));
+        }
+    }
+    for m in before.iter().filter(|m| m.same_host(member)) {
+        let theirs = std::iter::once(m.data_dir.as_str()).chain(m.separate_wal_dir());
+        for t in theirs {
+            if let Some((what, d)) = own.iter().find(|(_, d)| within(d, t) || within(t, d)) {
+                return Some(format!(
+                    "its {what} {d} and {t} of `{}` on the same host must not contain one another; members sharing a host need their own directories",
+                    m.name
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// `[backup]`: a schedule systemd reads (`OnCalendar=`: letters, digits and
@@ -456,15 +471,21 @@ fn build_backup(
         b.get_ref().dir.as_ref(),
         "backup.dir",
         "/var/backups/etcd",
+        DirUse::Other,
     )?;
     for m in members {
-        if within(&dir, &m.data_dir) || within(&m.data_dir, &dir) {
+        let theirs = std::iter::once(("data directory", m.data_dir.as_str()))
+            .chain(m.separate_wal_dir().map(|w| ("wal-dir", w)));
+        if let Some((what, d)) = theirs
+            .into_iter()
+            .find(|(_, d)| within(&dir, d) || within(d, &dir))
+        {
             let span = b.get_ref().dir.as_ref().map_or(b.span(), |d| d.span());
             return Err(cx.at(
                 span,
                 format!(
-                    "backup.dir: `{dir}` and {}'s data directory `{}` must not contain one another (a restore moves data directories aside)",
-                    m.name, m.data_dir
+                    "backup.dir: `{dir}` and {}'s {what} `{d}` must not contain one another (a restore moves data directories aside)",
+                    m.name
                 ),
             ));
         }
@@ -484,6 +505,13 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
             "github" => ReleaseSource::Github,
             "google" => ReleaseSource::Google,
             url if url.starts_with("http://") || url.starts_with("https://") => {
+                if url_has_credentials(url) {
+                    return Err(cx.field(
+                        s,
+                        "release.source",
+                        "a mirror URL with a user or password would show them in logs, plans and the hosts' process lists; serve the mirror without them (on a private network, or behind a proxy that adds them)",
+                    ));
+                }
                 let name = url_host_name(url);
                 if !valid_address(name) {
                     return Err(cx.field(
@@ -496,12 +524,12 @@ fn build_release(cx: &Ctx, raw: &RawInventory) -> Result<Release, InventoryError
             }
             url if url.starts_with("file://") => {
                 let dir = Path::new(&url["file://".len()..]);
-                if !dir.is_absolute() || !dir.is_dir() {
+                if !dir.is_absolute() || !dir.is_dir() || !holds_releases(dir) {
                     return Err(cx.field(
                         s,
                         "release.source",
                         format!(
-                            "`{}`: a file:// mirror must be a directory laid out like the release pages",
+                            "`{}`: a file:// mirror must be a directory laid out like the release pages (a vX.Y.Z directory per release)",
                             shown(url)
                         ),
                     ));
@@ -743,13 +771,13 @@ fn build_member(
         Some(a) => a.get_ref().clone(),
         None => address.to_string(),
     };
-    let client_port = port(
+    let client_port = etcd_port(
         cx,
         h.client_port.as_ref(),
         &field("client_port"),
         client_port,
     )?;
-    let peer_port = port(cx, h.peer_port.as_ref(), &field("peer_port"), peer_port)?;
+    let peer_port = etcd_port(cx, h.peer_port.as_ref(), &field("peer_port"), peer_port)?;
     if client_port == peer_port {
         let span = h
             .peer_port
@@ -764,7 +792,13 @@ fn build_member(
             ),
         ));
     }
-    let data_dir = abs_path(cx, h.data_dir.as_ref(), &field("data_dir"), data_dir)?;
+    let data_dir = abs_path(
+        cx,
+        h.data_dir.as_ref(),
+        &field("data_dir"),
+        data_dir,
+        DirUse::Data,
+    )?;
     let ssh = merge_ssh(&raw.ssh, &h.ssh);
     let ssh_port = match &ssh.port {
         Some(p) => Some(port(cx, Some(p), "ssh.port", 22)?),
@@ -812,13 +846,14 @@ fn build_member(
     let known_hosts_file = match &ssh.known_hosts_file {
         Some(f) => {
             let p = relative_to(cx.path, f.get_ref());
-            let usable = p.parent().is_some_and(Path::is_dir) && !p.is_dir();
-            if !usable && host_key_policy != HostKeyPolicy::Off {
+            if host_key_policy != HostKeyPolicy::Off
+                && let Some(why) = unusable_known_hosts(&p)
+            {
                 return Err(cx.field(
                     f,
                     "ssh.known_hosts_file",
                     format!(
-                        "{} cannot be used (its directory must exist); host keys would go unchecked",
+                        "{} {why}; host keys would go unchecked (host_key_policy = \"off\" says so on purpose)",
                         shown(&p.display().to_string())
                     ),
                 ));
@@ -826,6 +861,13 @@ fn build_member(
             Some(p)
         }
         None => None,
+    };
+    let connect_timeout_secs = match &ssh.connect_timeout_secs {
+        None => 10,
+        Some(t) if (1..=300).contains(t.get_ref()) => *t.get_ref(),
+        Some(t) => {
+            return Err(cx.field(t, "ssh.connect_timeout_secs", "takes 1 to 300 seconds"));
+        }
     };
     Ok(Member {
         name: h.name.get_ref().clone(),
@@ -837,7 +879,7 @@ fn build_member(
             become_root: ssh.become_root.unwrap_or(false),
             host_key_policy,
             known_hosts_file,
-            connect_timeout_secs: ssh.connect_timeout_secs.unwrap_or(10),
+            connect_timeout_secs,
         },
         advertise,
         client_port,
@@ -867,7 +909,23 @@ fn merge_ssh(base: &RawSsh, host: &RawSsh) -> RawSsh {
             .known_hosts_file
             .clone()
             .or_else(|| base.known_hosts_file.clone()),
-        connect_timeout_secs: host.connect_timeout_secs.or(base.connect_timeout_secs),
+        connect_timeout_secs: host
+            .connect_timeout_secs
+            .clone()
+            .or_else(|| base.connect_timeout_secs.clone()),
+    }
+}
+
+/// Why ssh cannot keep host keys in `p`: it must be a regular file (a
+/// device like /dev/null, a pseudo file like /proc/version or a directory
+/// drops every key), or not exist yet in an existing directory (accept-new
+/// makes it).
+fn unusable_known_hosts(p: &Path) -> Option<&'static str> {
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() && !p.starts_with("/proc") && !p.starts_with("/sys") => None,
+        Ok(_) => Some("is not a regular file"),
+        Err(_) if p.parent().is_some_and(Path::is_dir) => None,
+        Err(_) => Some("cannot be used (its directory must exist)"),
     }
 }
 
@@ -984,6 +1042,16 @@ fn build_settings(
                     ),
                 ));
             }
+            if let Some((_, instead)) = REFUSED_KEYS
+                .iter()
+                .find(|(key, _)| normal == *key || (key.ends_with('-') && normal.starts_with(key)))
+            {
+                return Err(cx.field(
+                    table,
+                    "etcd.extra",
+                    format!("`{}` is not set through the inventory: {instead}", shown(k)),
+                ));
+            }
             if !plain {
                 return Err(cx.field(
                     table,
@@ -1034,6 +1102,27 @@ const MANAGED_KEYS: [&str; 18] = [
     "initial-cluster-state",
 ];
 
+/// Settings only a recovery or a test should set, and what does the job
+/// safely (a key ending in `-` refuses every key it begins).
+const REFUSED_KEYS: [(&str, &str); 4] = [
+    (
+        "force-new-cluster",
+        "a member that keeps it makes a one-member cluster of itself at every restart; `etcd-deploy recover` uses it once and takes it out again",
+    ),
+    (
+        "unsafe-",
+        "etcd's unsafe settings (no fsync) lose acknowledged writes when a host loses power",
+    ),
+    (
+        "discovery",
+        "the members are the inventory's hosts; etcd-deploy writes initial-cluster itself",
+    ),
+    (
+        "discovery-",
+        "the members are the inventory's hosts; etcd-deploy writes initial-cluster itself",
+    ),
+];
+
 /// etcd member and cluster names end up in URLs, unit names and file names.
 fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), InventoryError> {
     let n = name.get_ref();
@@ -1051,11 +1140,20 @@ fn check_name(cx: &Ctx, name: &Spanned<String>, field: &str) -> Result<(), Inven
     }
 }
 
+/// What a managed directory is for: only a data directory may lie outside
+/// the dedicated roots (where a hand-made cluster keeps its data).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DirUse {
+    Data,
+    Other,
+}
+
 fn abs_path(
     cx: &Ctx,
     value: Option<&Spanned<String>>,
     field: &str,
     default: &str,
+    dir_use: DirUse,
 ) -> Result<String, InventoryError> {
     match value {
         None => Ok(default.to_string()),
@@ -1072,11 +1170,17 @@ fn abs_path(
                 ));
             }
             let p = p.trim_end_matches('/');
-            if let Some(why) = system_dir(p) {
+            let why = match path_rule::verdict(p) {
+                Verdict::Dedicated => None,
+                Verdict::EtcdsOnly if dir_use == DirUse::Data => None,
+                Verdict::EtcdsOnly => Some(format!("not below {}", path_rule::ROOTS.join(", "))),
+                Verdict::Never(why) => Some(why.to_string()),
+            };
+            if let Some(why) = why {
                 return Err(cx.field(
                     v,
                     field,
-                    format!("`{}` is {why}: etcd-deploy takes it over (owner, mode) and destroy removes it; use a directory of its own, like /var/lib/etcd or /opt/etcd", shown(p)),
+                    format!("`{}` is {why}: etcd-deploy takes a directory it manages over (owner, mode) and destroy removes what it put there; use a directory of its own below {} (like /var/lib/etcd, /opt/etcd, /srv/etcd), see docs/security.md", shown(p), path_rule::ROOTS.join(", ")),
                 ));
             }
             Ok(p.to_string())
@@ -1133,93 +1237,23 @@ fn port(
     }
 }
 
-/// `inner` is `outer` or lies under it.
-fn within(inner: &str, outer: &str) -> bool {
-    inner == outer || inner.starts_with(&format!("{outer}/"))
-}
-
-/// Why a path cannot be a data or install directory: a directory of the
-/// system itself, one etcd-deploy uses for something else, or a pseudo
-/// file system. (Whether an existing directory holds others' files is for
-/// the facts to say.)
-fn system_dir(p: &str) -> Option<&'static str> {
-    const SYSTEM: [&str; 52] = [
-        "",
-        "/bin",
-        "/boot",
-        "/dev",
-        "/etc",
-        "/home",
-        "/lib",
-        "/lib32",
-        "/lib64",
-        "/libx32",
-        "/lost+found",
-        "/media",
-        "/mnt",
-        "/opt",
-        "/proc",
-        "/root",
-        "/run",
-        "/sbin",
-        "/snap",
-        "/srv",
-        "/sys",
-        "/tmp",
-        "/usr",
-        "/usr/bin",
-        "/usr/games",
-        "/usr/include",
-        "/usr/lib",
-        "/usr/lib32",
-        "/usr/lib64",
-        "/usr/libexec",
-        "/usr/local",
-        "/usr/local/bin",
-        "/usr/local/etc",
-        "/usr/local/games",
-        "/usr/local/include",
-        "/usr/local/lib",
-        "/usr/local/man",
-        "/usr/local/sbin",
-        "/usr/local/share",
-        "/usr/local/src",
-        "/usr/sbin",
-        "/usr/share",
-        "/usr/src",
-        "/var",
-        "/var/backups",
-        "/var/cache",
-        "/var/lib",
-        "/var/local",
-        "/var/log",
-        "/var/mail",
-        "/var/opt",
-        "/var/tmp",
-    ];
-    if SYSTEM.contains(&p) {
-        return Some("a system directory");
+/// A port etcd listens on: it runs as the etcd user without capabilities,
+/// so never below 1024 (where sshd and other system services listen).
+fn etcd_port(
+    cx: &Ctx,
+    v: Option<&Spanned<u16>>,
+    field: &str,
+    default: u16,
+) -> Result<u16, InventoryError> {
+    let n = port(cx, v, field, default)?;
+    match v {
+        Some(p) if n < 1024 => Err(cx.field(
+            p,
+            field,
+            format!("{n} is a privileged port: etcd runs as the unprivileged etcd user, so use a port from 1024 up (etcd's own are 2379 and 2380)"),
+        )),
+        _ => Ok(n),
     }
-    if [
-        "/proc",
-        "/sys",
-        "/dev",
-        "/run",
-        "/boot",
-        "/etc",
-        "/usr",
-        "/var/run",
-        "/var/lock",
-    ]
-    .iter()
-    .any(|d| within(p, d))
-    {
-        return Some("inside a system directory");
-    }
-    if within(p, CONFIG_DIR) || within(p, BIN_LINK_DIR) {
-        return Some("where etcd-deploy keeps its own files");
-    }
-    None
 }
 
 /// A user name ssh can be given: no option, no `@`, no spaces.
@@ -1261,6 +1295,24 @@ fn valid_retention(r: &str) -> bool {
 }
 
 /// The host a mirror URL names (`http://user@[::1]:8080/x` → `::1`).
+/// The URL's authority names a user (and maybe a password): `user@host`.
+fn url_has_credentials(url: &str) -> bool {
+    let rest = url.split_once("://").map_or("", |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
+}
+
+/// A directory laid out like the release pages holds `vX.Y.Z` directories.
+fn holds_releases(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.strip_prefix('v').and_then(Version::parse).is_some() && e.path().is_dir()
+        })
+    })
+}
+
 fn url_host_name(url: &str) -> &str {
     let rest = url.split_once("://").map_or("", |(_, r)| r);
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -1339,12 +1391,13 @@ fn check_extra(
         // parent, which etcd-deploy therefore gives it (and must not be shared).
         let p = p.trim_end_matches('/');
         let parent = p.rsplit_once('/').map_or("", |(a, _)| a);
-        if let Some(why) = system_dir(p).or_else(|| system_dir(parent)) {
+        if path_rule::verdict(parent) != Verdict::Dedicated {
             return Err(cx.field(
                 table,
                 "etcd.extra",
                 format!(
-                    "`wal-dir` `{p}`: its parent `{parent}` is {why}; etcd writes the WAL directory's parent, so give it one of its own, like /srv/etcd/wal"
+                    "`wal-dir` `{p}`: etcd writes the WAL directory's parent `{parent}`, so it must be a directory of its own below {} (like /srv/etcd/wal), see docs/security.md",
+                    path_rule::ROOTS.join(", ")
                 ),
             ));
         }

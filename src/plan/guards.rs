@@ -3,6 +3,7 @@
 //! A guard that fires blocks the whole plan before anything changes anywhere.
 
 use crate::facts::{Facts, MemberInfo};
+use crate::inventory::path_rule::{self, Verdict};
 use crate::inventory::{Inventory, Runtime};
 use crate::layout;
 
@@ -258,6 +259,15 @@ pub(super) fn peer_url_changed(
 fn foreign_dirs(inv: &Inventory, facts: &Facts) -> Option<String> {
     inv.members.iter().find_map(|m| {
         let h = facts.hosts.get(&m.name)?;
+        if path_rule::verdict(&m.data_dir) == Verdict::EtcdsOnly && !h.has_data {
+            return Some(format!(
+                "{} on host {}: data_dir {} is not below {}: etcd-deploy uses a directory elsewhere only when it already holds etcd's data (a cluster made by hand, taken over where it lives), and this one holds none; set a data_dir of its own like /var/lib/etcd (docs/security.md)",
+                m.name,
+                m.ssh.address,
+                m.data_dir,
+                path_rule::ROOTS.join(", ")
+            ));
+        }
         if let Some(e) = &h.data_dir_foreign {
             return Some(format!(
                 "{} on host {}: data_dir {} holds `{e}`, which is not etcd's data: etcd-deploy uses only a new, empty or etcd data directory (it takes the directory over, and --wipe deletes in it); set another data_dir",

@@ -366,14 +366,13 @@ mod tests {
     }
 
     fn install(target: &Path, bytes: &[u8]) -> std::process::Output {
-        let inv = crate::inventory::parse(
+        // A directory the path rule would refuse: set after validation.
+        let mut inv = crate::inventory::parse(
             Path::new("inventory.toml"),
-            &format!(
-                "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\ninstall_dir = \"{}\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
-                target.display()
-            ),
+            "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
         )
         .expect("inventory");
+        inv.cluster.install_dir = target.display().to_string();
         let v = inv.cluster.version;
         let mut s = install_release(&inv, v, &sha256_hex(bytes), Source::Stdin);
         // The host's own entry check (as for a download by the host).
@@ -474,15 +473,14 @@ mod facts_tests {
     use std::path::Path;
 
     fn facts_of(data: &Path, install: &Path) -> String {
-        let inv = crate::inventory::parse(
+        // Directories the path rule would refuse: set after validation.
+        let mut inv = crate::inventory::parse(
             Path::new("inventory.toml"),
-            &format!(
-                "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\ninstall_dir = \"{}\"\ndata_dir = \"{}\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
-                install.display(),
-                data.display()
-            ),
+            "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
         )
         .expect("inventory");
+        inv.cluster.install_dir = install.display().to_string();
+        inv.members[0].data_dir = data.display().to_string();
         let s = facts(&inv, &inv.members[0]);
         let out = std::process::Command::new(s.argv()[0])
             .args(&s.argv()[1..])

@@ -199,25 +199,14 @@ fn writable(m: &Member) -> Vec<String> {
 
 /// The member's drop-in: the template unit makes the whole system read-only
 /// to etcd (`ProtectSystem=strict`, `ProtectHome=yes`); this names what this
-/// member may write. Paths are validated plain (inventory), so they need no
-/// quoting in a unit file.
+/// member may write. Paths are validated plain and never in a home
+/// (inventory's path rule), so they need no quoting in a unit file.
 pub(super) fn drop_in(m: &Member) -> String {
-    let paths = writable(m);
-    let mut text = format!(
+    format!(
         "# etcd-deploy: what etcd member {} may write (the unit makes the rest read-only).\n[Service]\nReadWritePaths={}\n",
         m.name,
-        paths.join(" ")
-    );
-    let in_home = |p: &String| {
-        ["/home", "/root", "/run/user"]
-            .iter()
-            .any(|h| p == h || p.starts_with(&format!("{h}/")))
-    };
-    if paths.iter().any(in_home) {
-        // ProtectHome=yes would hide the directory itself.
-        text.push_str("ProtectHome=read-only\n");
-    }
-    text
+        writable(m).join(" ")
+    )
 }
 
 #[cfg(test)]

@@ -7,12 +7,11 @@ use crate::support::*;
 #[test]
 fn hardened_unit_json_summary_quiet_and_verbose() {
     let lab = Lab::up(50, 3);
-    // Data under /home (hidden by ProtectHome=yes unless the drop-in says
-    // read-only) and the WAL in a directory of its own.
+    // Data moved (the drop-in names it) and the WAL in a directory of its own.
     let inv = lab.inventory(3, |s| {
         s.replace(
             "address = \"127.0.50.1\"",
-            "address = \"127.0.50.1\"\ndata_dir = \"/home/etcd-data\"\netcd = { extra = { \"wal-dir\" = \"/srv/etcd/wal\" } }",
+            "address = \"127.0.50.1\"\ndata_dir = \"/data/etcd-data\"\netcd = { extra = { \"wal-dir\" = \"/srv/etcd/wal\" } }",
         )
     });
     let inv_s = path_str(&inv);
@@ -64,7 +63,7 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
         1,
         &format!(
             "grep -E '^(NoNewPrivs|CapEff)' /proc/{pid}/status; ionice -p {pid}; \
-             nsenter -t {pid} -m sh -c 'touch /etc/edtest 2>&1; touch /home/etcd-data/edtest && echo data-writable; touch /srv/etcd/wal/edtest && echo wal-writable; touch /srv/edtest 2>&1; true'"
+             nsenter -t {pid} -m sh -c 'touch /etc/edtest 2>&1; touch /data/etcd-data/edtest && echo data-writable; touch /srv/etcd/wal/edtest && echo wal-writable; touch /srv/edtest 2>&1; true'"
         ),
     );
     for want in [
@@ -78,7 +77,7 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
     ] {
         assert!(inside.contains(want), "{want} in:\n{inside}");
     }
-    lab.ssh(1, "rm -f /home/etcd-data/edtest /srv/etcd/wal/edtest");
+    lab.ssh(1, "rm -f /data/etcd-data/edtest /srv/etcd/wal/edtest");
     // etcd really writes its WAL there.
     assert!(
         lab.ssh(1, "ls /srv/etcd/wal").contains(".wal"),
@@ -135,7 +134,7 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
     deploy_ok(&["destroy", inv_s, "--yes", "--wipe-data"]);
     let left = lab.ssh(
         1,
-        "ls -d /etc/systemd/system/etcd@etcd-1.service.d /srv/etcd/wal /home/etcd-data 2>&1; true",
+        "ls -d /etc/systemd/system/etcd@etcd-1.service.d /srv/etcd/wal /data/etcd-data 2>&1; true",
     );
     assert_eq!(left.matches("No such file").count(), 3, "{left}");
 

@@ -149,14 +149,13 @@ fn unit_drop_in_names_what_the_member_writes() {
             "# etcd-deploy: what etcd member etcd-1 may write (the unit makes the rest read-only).\n[Service]\nReadWritePaths=/var/lib/etcd\n"
         )
     );
-    // Data under /home: ProtectHome would hide it; a separate WAL: its parent.
+    // Data moved; a separate WAL: its parent.
     let moved = inv(&GOOD.replace(
         "address = \"10.0.0.1\"",
-        "address = \"10.0.0.1\"\ndata_dir = \"/home/etcd\"\netcd = { extra = { \"wal-dir\" = \"/srv/etcd/wal\" } }",
+        "address = \"10.0.0.1\"\ndata_dir = \"/data/etcd\"\netcd = { extra = { \"wal-dir\" = \"/srv/etcd/wal\" } }",
     ));
     let d = runtime::unit_drop_in(&moved.members[0]).expect("systemd");
-    assert!(d.contains("ReadWritePaths=/home/etcd /srv/etcd\n"), "{d}");
-    assert!(d.contains("ProtectHome=read-only\n"), "{d}");
+    assert!(d.contains("ReadWritePaths=/data/etcd /srv/etcd\n"), "{d}");
     // A WAL inside the data directory needs nothing more.
     let i = inv(&GOOD.replace(
         "address = \"10.0.0.1\"",
@@ -190,8 +189,10 @@ fn wal_dir_is_a_plain_path_whose_parent_etcd_may_own() {
     for (bad, says) in [
         ("/srv/etcd wal", "absolute path"),
         ("wal", "absolute path"),
-        ("/srv/wal", "its parent `/srv`"),
-        ("/var/lib/wal", "its parent `/var/lib`"),
+        ("/srv/wal", "parent `/srv`"),
+        ("/var/lib/wal", "parent `/var/lib`"),
+        ("/var/lib/dpkg/info", "parent `/var/lib/dpkg`"),
+        ("/usr/local/x/wal", "parent `/usr/local/x`"),
         ("/etc", "parent ``"),
     ] {
         let e = err(&with(bad)).to_string();

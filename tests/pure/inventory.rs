@@ -233,7 +233,7 @@ fn members_may_share_a_host_with_their_own_ports_and_data() {
         ),
         28,
         12,
-        "hosts[2].data_dir: /var/lib/etcd-2 is already the data directory of `etcd-2` on the same host",
+        "hosts[2].data_dir: its data directory /var/lib/etcd-2 and /var/lib/etcd-2 of `etcd-2` on the same host must not contain one another",
     );
     // Same port on the same address: refused.
     assert_err(

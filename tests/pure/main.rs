@@ -16,3 +16,4 @@ mod maintenance;
 mod plan;
 mod plans;
 mod templates;
+mod untrusted;
