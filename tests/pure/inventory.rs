@@ -404,10 +404,14 @@ fn finding_8_release_source_must_name_a_host_or_a_directory() {
         );
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    inv(&GOOD.replace(
+    let mirror = GOOD.replace(
         "\"http://127.0.0.1:18080\"",
         &format!("\"file://{}\"", dir.path().display()),
-    ));
+    );
+    // Laid out like the release pages: a vX.Y.Z directory per release.
+    refused(&mirror, "a vX.Y.Z directory per release");
+    std::fs::create_dir(dir.path().join("v3.5.1")).expect("mkdir");
+    inv(&mirror);
     inv(&GOOD.replace("\"http://127.0.0.1:18080\"", "\"http://[::1]:18080/etcd\""));
 }
 
@@ -555,7 +559,7 @@ fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
     };
     inv(&with(
         "3.5.1",
-        "\"max-request-bytes\" = 2097152, \"unsafe-no-fsync\" = false",
+        "\"max-request-bytes\" = 2097152, \"enable-log-rotation\" = false",
     ));
     refused(
         &with("3.5.1", "\"max-requests-bytes\" = 1"),
@@ -574,7 +578,7 @@ fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
         "whole number of nanoseconds",
     );
     refused(
-        &with("3.4.23", "\"unsafe-no-fsync\" = true"),
+        &with("3.4.23", "\"enable-log-rotation\" = true"),
         "not a config key of etcd 3.4 (only of 3.5)",
     );
     // Issue 12: a URL list etcd would refuse at start is refused here.
