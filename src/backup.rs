@@ -106,7 +106,8 @@ pub(crate) fn install(inv: &Inventory, b: &Backup, m: &Member) -> Script {
             SERVICE.to_string(),
             TIMER.to_string(),
             env_path(m),
-            member_dir(b, m),
+            b.dir.clone(),
+            m.name.clone(),
             unit(m),
             f.job.to_string(),
             f.service,
@@ -115,6 +116,7 @@ pub(crate) fn install(inv: &Inventory, b: &Backup, m: &Member) -> Script {
         ],
     )
     .after(HOST_LOCK, Vec::<String>::new())
+    .under_path_rule()
 }
 
 /// Stops the member's timer and removes its files (snapshots stay).

@@ -59,6 +59,16 @@ impl Script {
         s
     }
 
+    /// Puts the path rule's part in front (`remote/path_rule.sh`: `checked
+    /// WHAT PATH KIND`), its lists from `inventory::path_rule`: for a script
+    /// that creates, hands over, writes or removes a managed directory.
+    pub fn under_path_rule(self) -> Script {
+        self.after(
+            include_str!("remote/path_rule.sh"),
+            crate::inventory::path_rule::script_args(),
+        )
+    }
+
     /// The command line: `sh -c BODY NAME ARG...` (the SSH layer escapes each word).
     pub fn argv(&self) -> Vec<&str> {
         let mut v = vec!["sh", "-c", self.body.as_str(), self.name];

@@ -6,7 +6,10 @@
 # policy).
 # Arguments: KIND WHO WAS OWNER MODE DATA_DIR WAL_DIR
 set -eu
-kind=$1 who=$2 was=$3 owner=$4 mode=$5 data=$6 wal=$7
+kind=$1 who=$2 was=$3 owner=$4 mode=$5
+data=$(checked data_dir "$6" data) || exit 3
+wal=$7
+[ -z "$wal" ] || wal=$(checked wal-dir "$wal" dedicated) || exit 3
 shift 7
 chown -R "$owner" "$data"
 chmod "$mode" "$data"

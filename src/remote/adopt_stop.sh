@@ -4,9 +4,14 @@
 # policy set to `no`; none: stopped already), both left on disk, then gives
 # its data to the etcd user etcd-deploy runs etcd as. Prints what it found
 # (`was=`, `owner=`, `mode=`) for the way back (`adopt_back.sh`).
+# The directories are checked against the path rule first (the data and a
+# separate WAL may lie where the hand-made cluster keeps them).
 # Arguments: KIND WHO DATA_DIR WAL_DIR (WAL_DIR empty: inside DATA_DIR)
 set -eu
-kind=$1 who=$2 data=$3 wal=$4
+kind=$1 who=$2
+data=$(checked data_dir "$3" data) || exit 3
+wal=$4
+[ -z "$wal" ] || wal=$(checked wal-dir "$wal" dedicated) || exit 3
 shift 4
 case $kind in
   unit)

@@ -4,8 +4,11 @@
 # each with the note of the restore that made its data if it has one
 # (`made=STAMP SHA256`): parsed by set_aside.rs. With CLEAR = yes, first
 # removes DATA_DIR's own note (its restore has finished everywhere).
+# DATA_DIR is checked against the path rule first.
 # Arguments: DATA_DIR CLEAR
-d=$1 clear=$2
+set -eu
+d=$(checked data_dir "$1" data) || exit 3
+clear=$2
 shift 2
 [ "$clear" = yes ] && rm -f -- "$d/etcd-deploy-restore"
 for e in "$d".pre-restore-* "$d".pre-recover-* "$d".stale-*; do

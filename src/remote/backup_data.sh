@@ -6,9 +6,11 @@
 # exists. A copy that does not fit is refused before it starts; one that
 # fails half-way is removed (it is only ever this script's own `.tmp`), and
 # so are those an earlier, killed run left beside the data directory.
+# DATA_DIR is checked against the path rule first.
 # Arguments: DATA_DIR SUFFIX copy|move
 set -eu
-d=$1 suffix=$2 how=$3
+d=$(checked data_dir "$1" data) || exit 3
+suffix=$2 how=$3
 shift 3
 [ -d "$d/member" ] || exit 0
 b="$d.$suffix"

@@ -1,19 +1,26 @@
 # shellcheck shell=sh
 # Installs the scheduled snapshots of one member ([backup]): the job script,
 # the template service and timer (shared by the host's members), the
-# member's environment file, its snapshot directory (the etcd user's, 0700),
+# member's environment file, its snapshot directory DIR/MEMBER (the etcd
+# user's, 0700, in DIR: root's, 0755; both checked against the path rule,
+# and DIR taken back from the etcd user an older etcd-deploy gave it to),
 # then enables and starts its timer.
-# Arguments: SCRIPT SERVICE TIMER ENV DIR UNIT SCRIPT_TEXT SERVICE_TEXT TIMER_TEXT ENV_TEXT
+# Arguments: SCRIPT SERVICE TIMER ENV DIR MEMBER UNIT SCRIPT_TEXT SERVICE_TEXT TIMER_TEXT ENV_TEXT
 set -eu
-script=$1 service=$2 timer=$3 env=$4 dir=$5 unit=$6
-shift 6
+script=$1 service=$2 timer=$3 env=$4 unit=$7
+top=$(checked backup.dir "$5" dedicated) || exit 3
+install -d -m 0755 "$top"
+chown root:root "$top"
+chmod 0755 "$top"
+dir=$(checked backup.dir "$top/$6" dedicated) || exit 3
+shift 7
 write() {
   printf '%s' "$2" >"$1.tmp"
   chmod "$3" "$1.tmp"
   mv "$1.tmp" "$1"
 }
 install -d -m 0755 "${script%/*}"
-install -d -m 0700 -o etcd -g etcd "${dir%/*}" "$dir"
+install -d -m 0700 -o etcd -g etcd "$dir"
 write "$script" "$1" 0755
 write "$service" "$2" 0644
 write "$timer" "$3" 0644

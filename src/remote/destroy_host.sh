@@ -4,10 +4,12 @@
 # put on the host for all members: the template unit, the releases it
 # unpacked (each carries the .sha256 it wrote), the `current` link, the links
 # to their binaries (only those that point into CURRENT), and the install
-# directory if nothing else is in it.
+# directory if nothing else is in it (checked against the path rule first).
 # Arguments: UNIT_PATH CONFIG_DIR CURRENT INSTALL_DIR BIN_DIR BINARY...
 set -eu
-unit_path=$1 config_dir=$2 current=$3 install=$4 bin=$5
+unit_path=$1 config_dir=$2 current=$3 bin=$5
+install=$(checked install_dir "$4" dedicated) || exit 3
+current=$install/${current##*/}
 shift 5
 if systemctl list-units --no-legend --state=active,activating,reloading 'etcd@*' | grep -q .; then exit 0; fi
 if command -v docker >/dev/null 2>&1 \

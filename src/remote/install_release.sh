@@ -5,9 +5,11 @@
 # first one installs, the others find it in place and drain their copy.
 # CHECKED=yes: the controller has already checked the tarball's entries
 # (it pushes the very bytes it checked, verified again by SHA256 here).
+# DEST's directory (install_dir) is checked against the path rule first.
 # Arguments: DEST SHA256 VERSION SOURCE CHECKED
 set -eu
-dest=$1 sha=$2 version=$3 source=$4 checked=$5
+dest=$(checked install_dir "${1%/*}" dedicated)/${1##*/} || exit 3
+sha=$2 version=$3 source=$4 prechecked=$5
 shift 5
 if [ -x "$dest/etcd" ] && [ "$(cat "$dest/.sha256" 2>/dev/null)" = "$sha" ]; then
   if [ "$source" = - ]; then cat >/dev/null; fi
@@ -30,7 +32,7 @@ if [ "$actual" != "$sha" ]; then
 fi
 # A tarball that matches its checksum is still only unpacked when it holds
 # regular files and directories, all inside its own top directory.
-if [ "$checked" != yes ]; then
+if [ "$prechecked" != yes ]; then
   list=$(mktemp /tmp/etcd-deploy-release-list.XXXXXX)
   tar -tvzf "$f" >"$list" || { rm -f "$list"; exit 1; }
   types=$(cut -c1 "$list" | sort -u | tr -d '\n')

@@ -23,6 +23,7 @@ pub(crate) fn prepare_host(inv: &Inventory, m: &Member) -> Script {
             layout::CONFIG_DIR,
         ],
     )
+    .under_path_rule()
 }
 
 /// Where the tarball comes from on the host.
@@ -60,6 +61,7 @@ pub(crate) fn install_release(
     )
     .after(HOST_LOCK, Vec::<String>::new())
     .after(IDLE, Vec::<String>::new())
+    .under_path_rule()
 }
 
 /// Points the `current` link at a version (atomically) and links the binaries
@@ -77,6 +79,7 @@ pub(crate) fn use_version(inv: &Inventory, version: Version) -> Script {
         args,
     )
     .after(HOST_LOCK, Vec::<String>::new())
+    .under_path_rule()
 }
 
 /// Writes the member's config file (from stdin).
@@ -130,6 +133,7 @@ pub(crate) fn backup_data(m: &Member, suffix: &str, keep_in_place: bool) -> Scri
             if keep_in_place { "copy" } else { "move" }.to_string(),
         ],
     )
+    .under_path_rule()
 }
 
 /// Moves a data directory from an earlier life aside (never deletes it) and
@@ -140,6 +144,7 @@ pub(crate) fn move_data_aside(m: &Member) -> Script {
         include_str!("move_data_aside.sh"),
         [layout::data_dir(m)],
     )
+    .under_path_rule()
 }
 
 /// Stops and disables a removed member's etcd, whichever way it ran (the
@@ -156,6 +161,7 @@ pub(crate) fn retire(inv: &Inventory, m: &Member, wipe: bool) -> Script {
             flag(wipe).to_string(),
         ],
     )
+    .under_path_rule()
 }
 
 /// The common part of `destroy` for one member: config and TLS files, data
@@ -183,6 +189,7 @@ pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Scr
     )
     .then(include_str!("destroy_host.sh"), host)
     .after(HOST_LOCK, Vec::<String>::new())
+    .under_path_rule()
 }
 
 /// The facts every member's host gives, whatever its runtime (the runtime's
@@ -232,6 +239,7 @@ pub(crate) fn adopt_stop(m: &Member, kind: &str, who: &str) -> Script {
             m.separate_wal_dir().unwrap_or_default(),
         ],
     )
+    .under_path_rule()
 }
 
 /// `adopt`'s way back: the data to its previous owner and mode, what ran
@@ -257,6 +265,7 @@ pub(crate) fn adopt_back(
             m.separate_wal_dir().unwrap_or_default(),
         ],
     )
+    .under_path_rule()
 }
 
 /// Part: functions reading a running etcd process's settings.
@@ -270,6 +279,7 @@ pub(crate) fn receive_snapshot(m: &Member, sha256: &str, stamp: &str) -> Script 
         include_str!("receive_snapshot.sh"),
         [sha256, layout::data_dir(m), stamp],
     )
+    .under_path_rule()
 }
 
 /// The data directories set aside beside the member's (`set_aside.rs`
@@ -281,10 +291,14 @@ pub(crate) fn aside(m: &Member, clear: bool) -> Script {
         include_str!("aside.sh"),
         [layout::data_dir(m), if clear { "yes" } else { "no" }],
     )
+    .under_path_rule()
 }
 
 /// The last part of a restore: the restored data belongs to etcd.
 pub(crate) const OWN_DATA: &str = include_str!("own_data.sh");
+
+#[cfg(test)]
+mod path_rule_tests;
 
 #[cfg(test)]
 mod tests {
@@ -338,6 +352,15 @@ mod tests {
         assert_eq!(std::fs::read(&path).expect("written"), whole);
     }
 
+    /// A directory the path rule lets root manage (below /var/lib; the
+    /// tests run as root, as CI does).
+    pub(super) fn managed_tempdir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("etcd-deploy-test-")
+            .tempdir_in("/var/lib")
+            .expect("a temporary directory in /var/lib (run the tests as root)")
+    }
+
     /// A release-shaped tarball of `dir`'s `etcd-v3.5.1-linux-amd64/`.
     fn tarball(dir: &Path) -> Vec<u8> {
         let out = dir.join("release.tar.gz");
@@ -366,7 +389,6 @@ mod tests {
     }
 
     fn install(target: &Path, bytes: &[u8]) -> std::process::Output {
-        // A directory the path rule would refuse: set after validation.
         let mut inv = crate::inventory::parse(
             Path::new("inventory.toml"),
             "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
@@ -375,8 +397,11 @@ mod tests {
         inv.cluster.install_dir = target.display().to_string();
         let v = inv.cluster.version;
         let mut s = install_release(&inv, v, &sha256_hex(bytes), Source::Stdin);
-        // The host's own entry check (as for a download by the host).
-        s.args[4] = "no".into();
+        // The host's own entry check (as for a download by the host): the
+        // last argument.
+        if let Some(last) = s.args.last_mut() {
+            *last = "no".into();
+        }
         // The host lock needs /run; the script's own logic is what is tested.
         s.body = s.body.replace(
             "/run/etcd-deploy.lock",
@@ -388,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_release_of_files_and_directories_installs() {
-        let t = tempfile::tempdir().expect("tempdir");
+        let t = managed_tempdir();
         release_dir(t.path());
         let out = install(&t.path().join("opt"), &tarball(t.path()));
         assert!(
@@ -401,7 +426,7 @@ mod tests {
 
     #[test]
     fn finding_6_a_symlink_in_the_tarball_fails_the_install_and_leaves_nothing() {
-        let t = tempfile::tempdir().expect("tempdir");
+        let t = managed_tempdir();
         let top = release_dir(t.path());
         std::os::unix::fs::symlink("/etc/motd", top.join(".sha256")).expect("symlink");
         let out = install(&t.path().join("opt"), &tarball(t.path()));
@@ -418,7 +443,7 @@ mod tests {
 
     #[test]
     fn finding_6_a_path_outside_the_release_directory_fails_the_install() {
-        let t = tempfile::tempdir().expect("tempdir");
+        let t = managed_tempdir();
         release_dir(t.path());
         let out_file = t.path().join("evil.tar.gz");
         let ok = Command::new("tar")
@@ -444,7 +469,7 @@ mod tests {
 
     #[test]
     fn a_tarball_that_does_not_match_its_checksum_installs_nothing() {
-        let t = tempfile::tempdir().expect("tempdir");
+        let t = managed_tempdir();
         release_dir(t.path());
         let bytes = tarball(t.path());
         let inv = crate::inventory::parse(

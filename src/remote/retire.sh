@@ -3,7 +3,8 @@
 # inventory no longer says): its container if Docker has one, its unit
 # instance if systemd has one. With WIPE=yes its data goes too (etcd's
 # `member` directory, and the data directory if nothing else is in it), as
-# its own config names it (the inventory no longer says where it was).
+# its own config names it (the inventory no longer says where it was),
+# checked against the path rule first.
 # Arguments: UNIT DROP_IN CONTAINER CONFIG WIPE
 set -eu
 unit=$1 drop_in=$2 container=$3 config=$4 wipe=$5
@@ -18,6 +19,7 @@ rmdir "${drop_in%/*}" 2>/dev/null || true
 if [ "$wipe" = yes ]; then
   d=$(sed -n 's/^data-dir: "\(.*\)"$/\1/p' "$config" 2>/dev/null)
   if [ -n "$d" ]; then
+    d=$(checked data_dir "$d" data) || exit 3
     rm -rf "$d/member"
     rmdir "$d" 2>/dev/null || true
   fi

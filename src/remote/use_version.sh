@@ -3,7 +3,8 @@
 # the binaries into the operators' PATH.
 # Arguments: CURRENT TARGET BIN_DIR BINARY...
 set -eu
-current=$1 target=$2 bin=$3
+current=$(checked install_dir "${1%/*}" dedicated)/${1##*/} || exit 3
+target=$2 bin=$3
 shift 3
 ln -sfn "$target" "$current.tmp"
 mv -T "$current.tmp" "$current"

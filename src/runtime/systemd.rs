@@ -62,6 +62,7 @@ impl MemberRuntime for Systemd {
             args,
         )
         .after(HOST_LOCK, Vec::<String>::new())
+        .under_path_rule()
     }
 
     fn switch_version(

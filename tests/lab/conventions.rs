@@ -46,7 +46,7 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
         "Restart=always",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
-        "ProtectHome=read-only",
+        "ProtectHome=yes",
         "PrivateTmp=yes",
         "IOSchedulingClass=2",
         "IOSchedulingPriority=0",

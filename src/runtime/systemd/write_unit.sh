@@ -3,11 +3,15 @@
 # write) atomically, makes the writable directories that are missing
 # (etcd's, 0700: under ProtectSystem=strict it could not make them itself),
 # and reloads systemd.
-# Arguments: UNIT_PATH DROP_IN_PATH DROP_IN_TEXT DIR...
+# The data directory (first DIR) and a separate WAL's parent (the others)
+# are checked against the path rule first.
+# Arguments: UNIT_PATH DROP_IN_PATH DROP_IN_TEXT DATA_DIR DIR...
 set -eu
-path=$1 drop_in=$2 text=$3
+path=$1 drop_in=$2 text=$3 kind=data
 shift 3
 for d in "$@"; do
+  d=$(checked "etcd's directory" "$d" "$kind") || exit 3
+  kind=dedicated
   [ -d "$d" ] || install -d -m 0700 -o etcd -g etcd "$d"
 done
 cat >"$path.tmp"
