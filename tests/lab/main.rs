@@ -18,4 +18,5 @@ mod maintenance;
 mod rolling;
 mod security;
 mod support;
+mod untrusted;
 mod writer;

@@ -1,0 +1,119 @@
+//! Issue 22 on real hosts: root never acts on a path someone else chose.
+//! Each test does the attacker's step as the issue found it (the inventory's
+//! value, or the etcd user's link where a managed directory goes), runs the
+//! command, and proves the target is untouched.
+
+use crate::support::*;
+
+/// Finding 1: `wal-dir` naming a system directory is refused before any
+/// host is contacted; a WAL directory the etcd user swapped for a link to
+/// one, and a `member` link in the data directory, make `destroy
+/// --wipe-data` delete nothing of the system's.
+#[test]
+fn finding_1_destroy_never_deletes_through_wal_dir_or_a_planted_link() {
+    let lab = Lab::up(76, 1);
+    let dpkg = "find /var/lib/dpkg/info -type f | wc -l";
+    let before = lab.ssh(1, dpkg);
+    let bad = lab.inventory(1, |s| {
+        s.replace(
+            "[ssh]",
+            "[etcd]\nextra = { \"wal-dir\" = \"/var/lib/dpkg/info\" }\n\n[ssh]",
+        )
+    });
+    for cmd in [
+        &["apply", path_str(&bad), "--yes"][..],
+        &["destroy", path_str(&bad), "--wipe-data", "--yes"],
+    ] {
+        let o = deploy(cmd);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("wal-dir"), "{}", text(&o));
+    }
+    // A WAL kept apart, in the etcd user's directory.
+    let inv = lab.inventory(1, |s| {
+        s.replace(
+            "[ssh]",
+            "[etcd]\nextra = { \"wal-dir\" = \"/srv/etcd/wal\" }\n\n[ssh]",
+        )
+    });
+    apply(&inv);
+    assert_eq!(
+        lab.ssh(
+            1,
+            "stat -c %U /srv/etcd; ls /srv/etcd/wal | grep -c '\\.wal$'"
+        ),
+        "etcd\n1"
+    );
+    // The etcd user's step: its WAL directory and its data's `member` become
+    // links to the system's (etcd is stopped first so that nothing writes).
+    lab.ssh(1, "systemctl stop etcd@etcd-1");
+    lab.ssh(
+        1,
+        "runuser -u etcd -- sh -c 'mv /srv/etcd/wal /srv/etcd/wal.real && ln -s /var/lib/dpkg/info /srv/etcd/wal \
+         && mv /var/lib/etcd/member /var/lib/etcd/member.real && ln -s /var/lib/dpkg/info /var/lib/etcd/member'",
+    );
+    let o = deploy(&["destroy", path_str(&inv), "--wipe-data", "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(lab.ssh(1, dpkg), before, "dpkg's files are all there");
+    assert_eq!(lab.ssh(1, "stat -c '%U %a' /var/lib/dpkg/info"), "root 755");
+    // The `member` link went (never what it points to); the WAL link is
+    // left alone, as is what the etcd user moved away.
+    assert_eq!(
+        lab.ssh(
+            1,
+            "ls -A /srv/etcd; ls -A /var/lib/etcd; readlink /srv/etcd/wal"
+        ),
+        "wal\nwal.real\nmember.real\n/var/lib/dpkg/info"
+    );
+}
+
+/// Finding 2: `[backup] dir` naming a system directory (through `/lib`, a
+/// link to `usr/lib`) is refused before any host is contacted; where an
+/// older etcd-deploy gave the backup directory to the etcd user and that
+/// user put a link to the unit directory in place of its member's
+/// directory, apply refuses it by name and the unit directory stays root's.
+#[test]
+fn finding_2_the_backup_directory_never_hands_a_system_directory_to_etcd() {
+    let lab = Lab::up(77, 1);
+    let backup = |dir: &str| {
+        let line = format!("[backup]\nschedule = \"hourly\"\ndir = \"{dir}\"\n\n[release]");
+        lab.inventory(1, move |s| s.replace("[release]", &line))
+    };
+    let o = deploy(&["apply", path_str(&backup("/lib/systemd/system")), "--yes"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("backup.dir: `/lib/systemd/system` is inside /lib"),
+        "{}",
+        text(&o)
+    );
+    let units = "stat -c '%U:%G %a' /usr/lib/systemd/system";
+    assert_eq!(lab.ssh(1, units), "root:root 755");
+
+    apply(&lab.inventory(1, |s| s));
+    // What an older etcd-deploy left, and the etcd user's step.
+    lab.ssh(
+        1,
+        "install -d -m 0700 -o etcd -g etcd /var/backups/etcd \
+         && runuser -u etcd -- ln -s /usr/lib/systemd/system /var/backups/etcd/etcd-1",
+    );
+    let inv = backup("/var/backups/etcd");
+    let o = deploy(&["apply", path_str(&inv), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "refusing backup.dir /var/backups/etcd/etcd-1 (which is /usr/lib/systemd/system): it is inside /usr/lib"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab.ssh(1, units), "root:root 755");
+    // The link gone, the backup directory is root's and the member's etcd's.
+    lab.ssh(1, "rm /var/backups/etcd/etcd-1");
+    apply(&inv);
+    assert_eq!(
+        lab.ssh(
+            1,
+            "stat -c '%U %a' /var/backups/etcd /var/backups/etcd/etcd-1"
+        ),
+        "root 755\netcd 700"
+    );
+}
