@@ -232,12 +232,13 @@ pub(crate) struct Cached {
 }
 
 /// A release tarball is unpacked as root: it may hold only regular files and
-/// directories, all inside its own top directory (a checksum only says the
-/// mirror served what it meant to). Checked once per cached release (a
+/// directories without setuid, setgid or sticky bits, all inside its own top
+/// directory (a checksum only says the mirror served what it meant to). Checked once per cached release (a
 /// `.entries-ok` marker beside it), with the system's `tar`.
 fn check_entries(path: &std::path::Path) -> Result<(), String> {
     let mut marker = path.as_os_str().to_owned();
-    marker.push(".entries-ok");
+    // (v2: the modes are checked too.)
+    marker.push(".entries-ok-v2");
     let marker = PathBuf::from(marker);
     if marker.exists() {
         return Ok(());
@@ -258,6 +259,18 @@ fn check_entries(path: &std::path::Path) -> Result<(), String> {
         if kind != '-' && kind != 'd' {
             return Err(format!(
                 "it holds entries other than files and directories: {}",
+                crate::facts::printable(line)
+            ));
+        }
+        // `-rwsr-xr-x`: setuid, setgid or sticky (s, S, t, T) would make a
+        // file root unpacks a way to root for anyone who runs it.
+        let mode: Vec<char> = line.chars().take(10).collect();
+        if [3, 6, 9]
+            .iter()
+            .any(|&i| mode.get(i).is_some_and(|c| "sStT".contains(*c)))
+        {
+            return Err(format!(
+                "it holds an entry with the setuid, setgid or sticky bit: {}",
                 crate::facts::printable(line)
             ));
         }
@@ -326,5 +339,41 @@ mod tests {
         assert_eq!(goarch("x86_64\n").ok(), Some("amd64"));
         assert_eq!(goarch("aarch64").ok(), Some("arm64"));
         assert!(goarch("mips").is_err());
+    }
+
+    /// Issue 22, finding 4: the controller refuses a release holding a
+    /// setuid, setgid or sticky entry before anything reaches a host.
+    #[test]
+    fn entries_with_special_mode_bits_are_refused() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let top = t.path().join("etcd-v3.5.1-linux-amd64");
+        std::fs::create_dir(&top).expect("mkdir");
+        std::fs::write(top.join("etcd"), "#!/bin/sh\n").expect("write");
+        let tar = |name: &str| {
+            let out = t.path().join(name);
+            let ok = std::process::Command::new("tar")
+                .arg("-czf")
+                .arg(&out)
+                .arg("-C")
+                .arg(t.path())
+                .arg("etcd-v3.5.1-linux-amd64")
+                .status()
+                .expect("tar");
+            assert!(ok.success());
+            out
+        };
+        let plain = tar("plain.tar.gz");
+        assert_eq!(check_entries(&plain), Ok(()));
+        for (mode, name) in [
+            (0o4755, "suid.tar.gz"),
+            (0o2755, "sgid.tar.gz"),
+            (0o1755, "sticky.tar.gz"),
+        ] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(top.join("etcd"), std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            let e = check_entries(&tar(name)).expect_err("refused");
+            assert!(e.contains("setuid, setgid or sticky"), "{mode:o}: {e}");
+        }
     }
 }

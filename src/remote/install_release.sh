@@ -31,11 +31,17 @@ if [ "$actual" != "$sha" ]; then
   exit 1
 fi
 # A tarball that matches its checksum is still only unpacked when it holds
-# regular files and directories, all inside its own top directory.
+# regular files and directories without setuid, setgid or sticky bits, all
+# inside its own top directory.
 if [ "$prechecked" != yes ]; then
   list=$(mktemp /tmp/etcd-deploy-release-list.XXXXXX)
   tar -tvzf "$f" >"$list" || { rm -f "$list"; exit 1; }
   types=$(cut -c1 "$list" | sort -u | tr -d '\n')
+  if cut -c1-10 "$list" | grep -q '^.\{3\}[sStT]\|^.\{6\}[sStT]\|^.\{9\}[sStT]'; then
+    rm -f "$list"
+    echo "the etcd $version tarball holds an entry with the setuid, setgid or sticky bit; nothing was installed" >&2
+    exit 1
+  fi
   case $types in
     "" | *[!d-]*)
       rm -f "$list"
@@ -52,9 +58,17 @@ if [ "$prechecked" != yes ]; then
 fi
 rm -rf "$dest.tmp"
 mkdir -p "$dest.tmp"
-tar -xzf "$f" -C "$dest.tmp" --strip-components=1 --no-same-owner
+tar -xzf "$f" -C "$dest.tmp" --strip-components=1 --no-same-owner --no-same-permissions
 [ -x "$dest.tmp/etcd" ] || { echo "the tarball has no etcd binary" >&2; exit 1; }
-chmod -R go-w "$dest.tmp"
+# Modes normalised whatever the tarball said: root's, no setuid, setgid or
+# sticky bit, writable by root alone; then checked.
+chown -R root:root "$dest.tmp"
+chmod -R u+rwX,go+rX,go-w,ug-s,o-t "$dest.tmp"
+odd=$(find "$dest.tmp" \( ! -type f ! -type d \) -o -perm /7022 | head -n 1)
+if [ -n "$odd" ]; then
+  echo "the etcd $version release holds ${odd#"$dest.tmp"/}, which is no plain file or directory of root's; nothing was installed" >&2
+  exit 1
+fi
 # Written by us, never through whatever the tarball put under that name.
 rm -rf "$dest.tmp/.sha256"
 echo "$sha" >"$dest.tmp/.sha256"

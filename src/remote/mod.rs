@@ -441,6 +441,67 @@ mod tests {
         assert!(left.is_empty(), "left behind: {left:?}");
     }
 
+    /// Issue 22, finding 4: a setuid copy of a shell in the release is
+    /// refused by the host's own check; pushed as checked (the controller's
+    /// check passed it), its modes are stripped all the same.
+    #[test]
+    fn finding_4_a_setuid_entry_is_refused_or_stripped() {
+        let t = managed_tempdir();
+        let top = release_dir(t.path());
+        std::fs::copy("/bin/sh", top.join("suidsh")).expect("copy");
+        let chmod = |mode: &str, p: &Path| {
+            assert!(
+                Command::new("chmod")
+                    .arg(mode)
+                    .arg(p)
+                    .status()
+                    .expect("chmod")
+                    .success()
+            );
+        };
+        chmod("4755", &top.join("suidsh"));
+        chmod("2775", &top);
+        let bytes = tarball(t.path());
+        let out = install(&t.path().join("opt"), &bytes);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("setuid, setgid or sticky"), "{err}");
+        assert!(!t.path().join("opt/etcd-v3.5.1").exists());
+        // As pushed by the controller: unpacked, the bits gone.
+        let mut inv = crate::inventory::parse(
+            Path::new("inventory.toml"),
+            "[cluster]\nname = \"t\"\nversion = \"3.5.1\"\n[[hosts]]\nname = \"a\"\naddress = \"127.0.0.1\"\n",
+        )
+        .expect("inventory");
+        inv.cluster.install_dir = t.path().join("opt").display().to_string();
+        let mut s = install_release(
+            &inv,
+            inv.cluster.version,
+            &sha256_hex(&bytes),
+            Source::Stdin,
+        );
+        s.body = s.body.replace(
+            "/run/etcd-deploy.lock",
+            &t.path().join("lock").display().to_string(),
+        );
+        let out = run_locally(&s, &bytes);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let modes = Command::new("stat")
+            .args(["-c", "%a %U"])
+            .arg(t.path().join("opt/etcd-v3.5.1/suidsh"))
+            .arg(t.path().join("opt/etcd-v3.5.1"))
+            .output()
+            .expect("stat");
+        assert_eq!(
+            String::from_utf8_lossy(&modes.stdout),
+            "755 root\n755 root\n"
+        );
+    }
+
     #[test]
     fn finding_6_a_path_outside_the_release_directory_fails_the_install() {
         let t = managed_tempdir();

@@ -4,6 +4,7 @@
 //! command, and proves the target is untouched.
 
 use crate::support::*;
+use std::process::Command;
 
 /// Finding 1: `wal-dir` naming a system directory is refused before any
 /// host is contacted; a WAL directory the etcd user swapped for a link to
@@ -116,4 +117,95 @@ fn finding_2_the_backup_directory_never_hands_a_system_directory_to_etcd() {
         ),
         "root 755\netcd 700"
     );
+}
+
+/// Finding 4: a hostile mirror serves a release (its checksum matching)
+/// with a setuid-root copy of a shell in it. Fetched by the controller, it
+/// is refused before anything reaches a host; fetched by the host, the
+/// host's own check refuses it. Nothing is installed, no setuid file
+/// appears.
+#[test]
+fn finding_4_a_release_with_a_setuid_entry_is_never_unpacked() {
+    let lab = Lab::up(78, 1);
+    let dir = lab.dir.path().join("mirror");
+    let name = "etcd-v3.5.2-linux-amd64";
+    let work = dir.join("work").join(name);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    for b in ["etcd", "etcdctl", "etcdutl"] {
+        std::fs::write(work.join(b), "#!/bin/sh\nexit 0\n").expect("write");
+        sh(Command::new("chmod").arg("755").arg(work.join(b)));
+    }
+    std::fs::copy("/bin/sh", work.join("suidsh")).expect("copy");
+    sh(Command::new("chmod").arg("4755").arg(work.join("suidsh")));
+    let v = dir.join("v3.5.2");
+    std::fs::create_dir_all(&v).expect("mkdir");
+    let o = sh(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("work"))
+        .arg("-czf")
+        .arg(v.join(format!("{name}.tar.gz")))
+        .arg(name));
+    assert!(o.status.success());
+    let o = sh(Command::new("sh").arg("-c").arg(format!(
+        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
+        v.display()
+    )));
+    assert!(o.status.success());
+    let port = "18178";
+    let _server = Serving(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                port,
+                "--directory",
+            ])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("http.server"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let cache = lab.dir.path().join("cache");
+    for fetch in ["controller", "host"] {
+        let inv = lab.inventory(1, |s| {
+            s.replace("3.5.1", "3.5.2")
+                .replace("fetch = \"controller\"\n", "")
+                .replace(
+                    "source = \"http://127.0.0.1:18080\"",
+                    &format!(
+                        "source = \"http://127.0.0.1:{port}\"\nfetch = \"{fetch}\"\ncache_dir = \"{}\"",
+                        cache.display()
+                    ),
+                )
+        });
+        let o = deploy(&["apply", path_str(&inv), "--yes"]);
+        assert_eq!(o.status.code(), Some(1), "{fetch}: {}", text(&o));
+        assert!(
+            text(&o).contains("setuid, setgid or sticky"),
+            "{fetch}: {}",
+            text(&o)
+        );
+        assert_eq!(
+            lab.ssh(
+                1,
+                "ls -A /opt/etcd 2>/dev/null; find / -xdev -perm /6000 -name suidsh 2>/dev/null"
+            ),
+            "",
+            "{fetch}: nothing installed"
+        );
+    }
+}
+
+/// A process killed when the test ends, however it ends.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
