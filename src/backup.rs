@@ -144,11 +144,12 @@ pub(crate) fn list(inv: &Inventory, b: &Backup, m: &Member) -> Script {
     )
 }
 
-/// Prints one saved snapshot (a path `parse_list` accepted) to stdout.
+/// Prints one saved snapshot (a path `parse_list` accepted) to stdout,
+/// read without following a link.
 pub(crate) fn read(path: &str) -> Script {
     Script::new(
         "etcd-deploy-backup-read",
-        include_str!("remote/read_file.sh"),
+        include_str!("remote/read_snapshot.sh"),
         [path],
     )
 }
@@ -174,7 +175,22 @@ pub(crate) struct Saved {
     pub revision: Option<i64>,
     /// `YYYYMMDDTHHMMSSZ`, from the name: what "newest" compares.
     pub stamp: String,
+    /// `None` when the host's check passed (a regular file of the etcd
+    /// user's with an etcd database header); else why it is no snapshot.
+    pub problem: Option<&'static str>,
 }
+
+/// What `backup_list.sh` found wrong with a name in the snapshot directory.
+const PROBLEMS: [(&str, &str); 5] = [
+    ("link", "skipped: a symbolic link"),
+    ("not-a-file", "skipped: not a regular file"),
+    ("not-etcds", "skipped: not the etcd user's file"),
+    ("too-small", "not an etcd snapshot (too small)"),
+    (
+        "no-database-header",
+        "not an etcd snapshot (no database header)",
+    ),
+];
 
 /// Parses `backup_list.sh`'s lines; a line that does not name a file of
 /// this member's, in its directory, is dropped (host output is untrusted).
@@ -183,9 +199,13 @@ pub(crate) fn parse_list(out: &str, b: &Backup, inv: &Inventory, m: &Member) -> 
     let pre = format!("{}-", prefix(inv, m));
     out.lines()
         .filter_map(|l| {
-            let mut parts = l.splitn(3, ' ');
+            let mut parts = l.splitn(4, ' ');
             let bytes = parts.next()?.parse().ok()?;
             let mtime = parts.next()?.parse().ok()?;
+            let problem = match parts.next()? {
+                "ok" => None,
+                word => Some(PROBLEMS.iter().find(|(w, _)| *w == word)?.1),
+            };
             let path = parts.next()?;
             let name = path.strip_prefix(&dir)?;
             let rest = name.strip_prefix(&pre)?.strip_suffix(".db")?;
@@ -204,6 +224,7 @@ pub(crate) fn parse_list(out: &str, b: &Backup, inv: &Inventory, m: &Member) -> 
                 mtime,
                 revision: rev.parse().ok(),
                 stamp: stamp.to_string(),
+                problem,
             })
         })
         .collect()
@@ -243,14 +264,18 @@ mod tests {
         let i = inv();
         let b = i.backup.clone().expect("backup");
         let m = &i.members[0];
-        let out = "20480 1796570000 /var/backups/etcd/etcd-1/prod-etcd-1-20261206T150000Z-rev42.db\n\
-                   20480 1796570000 /var/backups/etcd/etcd-1/other-etcd-1-20261206T150000Z-rev42.db\n\
-                   20480 1796570000 /etc/passwd\n\
+        let out = "20480 1796570000 ok /var/backups/etcd/etcd-1/prod-etcd-1-20261206T150000Z-rev42.db\n\
+                   0 0 link /var/backups/etcd/etcd-1/prod-etcd-1-20261206T160000Z-rev100.db\n\
+                   20480 1796570000 ok /var/backups/etcd/etcd-1/other-etcd-1-20261206T150000Z-rev42.db\n\
+                   20480 1796570000 ok /etc/passwd\n\
+                   20480 1796570000 fine /var/backups/etcd/etcd-1/prod-etcd-1-20261206T150000Z-rev43.db\n\
                    x y z\n\
-                   9 9 /var/backups/etcd/etcd-1/prod-etcd-1-../../x-rev1.db\n";
+                   9 9 ok /var/backups/etcd/etcd-1/prod-etcd-1-../../x-rev1.db\n";
         let l = parse_list(out, &b, &i, m);
-        assert_eq!(l.len(), 1, "{l:?}");
+        assert_eq!(l.len(), 2, "{l:?}");
         assert_eq!(l[0].revision, Some(42));
         assert_eq!(l[0].stamp, "20261206T150000Z");
+        assert_eq!(l[0].problem, None);
+        assert_eq!(l[1].problem, Some("skipped: a symbolic link"));
     }
 }

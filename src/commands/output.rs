@@ -83,6 +83,14 @@ pub fn say(line: &str) {
     }
 }
 
+/// A warning about the command's outcome: always on stderr, kept for the
+/// summary.
+pub fn warn(line: &str) {
+    let line = format!("warning: {line}");
+    with(|s| s.messages.push(line.clone()));
+    eprintln!("{line}");
+}
+
 /// A plan about to be carried out: printed as text (stderr with `-o json`)
 /// and kept for the summary.
 pub fn plan(p: &Plan) {

@@ -141,7 +141,7 @@ async fn on_hosts(path: &Path) -> Result<Vec<Listed>, Error> {
                     revision: saved.revision,
                     saved: Some(humantime::format_rfc3339_seconds(t).to_string()),
                     modified: t,
-                    check: "ok".into(),
+                    check: saved.problem.unwrap_or("ok").into(),
                 }
             })
             .collect())
@@ -151,6 +151,8 @@ async fn on_hosts(path: &Path) -> Result<Vec<Listed>, Error> {
 
 /// `restore --latest`: the newest snapshot that checks out, saved here or
 /// on a host (`[backup]`; fetched beside the inventory and checked first).
+/// One that cannot be fetched or does not check out once fetched is
+/// skipped with a warning, and the next newest is tried.
 pub async fn latest(path: &Path) -> Result<PathBuf, Error> {
     let inv = crate::inventory::Inventory::load(path)?;
     let dir = default_dir(path);
@@ -160,22 +162,25 @@ pub async fn latest(path: &Path) -> Result<PathBuf, Error> {
     }
     rows.retain(|r| r.check == "ok");
     rows.sort_by_key(|r| std::cmp::Reverse(r.modified));
-    let Some(newest) = rows.first() else {
-        return Err(Error::Usage(format!(
-            "no snapshot that checks out in {}{}",
-            dir.display(),
-            if inv.backup.is_some() {
-                " nor on the hosts"
-            } else {
-                " (and no [backup] in the inventory)"
-            }
-        )));
-    };
-    let Some(member) = &newest.host else {
-        output::say(&format!("newest snapshot: {}", newest.path.display()));
-        return Ok(newest.path.clone());
-    };
-    fetch(path, member, &newest.path, &dir).await
+    for newest in &rows {
+        let Some(member) = &newest.host else {
+            output::say(&format!("newest snapshot: {}", newest.path.display()));
+            return Ok(newest.path.clone());
+        };
+        match fetch(path, member, &newest.path, &dir).await {
+            Ok(p) => return Ok(p),
+            Err(e) => output::warn(&format!("{e}; trying the next newest snapshot")),
+        }
+    }
+    Err(Error::Usage(format!(
+        "no snapshot that checks out in {}{}",
+        dir.display(),
+        if inv.backup.is_some() {
+            " nor on the hosts"
+        } else {
+            " (and no [backup] in the inventory)"
+        }
+    )))
 }
 
 /// Streams a snapshot from `member`'s host into `dir` and checks it.

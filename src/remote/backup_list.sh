@@ -1,11 +1,38 @@
 # shellcheck shell=sh
-# Lists one member's saved snapshots: "SIZE MTIME PATH" per line, newest
-# first (names sort by time). Nothing when there are none.
+# Lists one member's saved snapshots: "SIZE MTIME CHECK PATH" per line,
+# newest first (names sort by time); nothing when there are none. The
+# directory is the etcd user's, so a name in it may be anything that user
+# put there: CHECK is `ok` only for a regular file (never a link) of the
+# etcd user's that starts like an etcd database (bbolt's magic number in its
+# first meta page); otherwise `link`, `not-a-file`, `not-etcds`, `too-small`
+# or `no-database-header`. The whole file is checked (etcd's own SHA256 at
+# its end) when it is fetched.
 # Arguments: DIR PREFIX
 set -eu
 dir=$1 prefix=$2
 shift 2
+etcd_uid=$(id -u etcd 2>/dev/null || echo none)
 for f in "$dir/$prefix"-*-rev*.db; do
-  [ -f "$f" ] && echo "$(stat -c '%s %Y' "$f") $f"
-done | sort -k3 -r
+  [ -e "$f" ] || [ -L "$f" ] || continue
+  if [ -L "$f" ]; then
+    echo "0 0 link $f"
+    continue
+  fi
+  if [ ! -f "$f" ]; then
+    echo "0 0 not-a-file $f"
+    continue
+  fi
+  # shellcheck disable=SC2046 # three numbers
+  set -- $(stat -c '%s %Y %u' "$f")
+  if [ "$3" != "$etcd_uid" ]; then
+    check=not-etcds
+  elif [ "$1" -lt 8224 ]; then
+    check=too-small
+  elif [ "$(od -An -tx1 -j16 -N4 "$f" | tr -d ' \n')" != edda0ced ]; then
+    check=no-database-header
+  else
+    check=ok
+  fi
+  echo "$1 $2 $check $f"
+done | sort -k4 -r
 true

@@ -209,3 +209,88 @@ impl Drop for Serving {
         let _ = self.0.wait();
     }
 }
+
+/// Finding 5: the etcd user owns the snapshot directory and plants, newer
+/// than the real snapshot, a link to a root-only file, an empty file and a
+/// file with a database header that is no snapshot, each named like a saved
+/// snapshot. `snapshot list` names each for what it is (exit 1); `restore
+/// --latest` never reads the link's target, skips the fake after fetching
+/// it, and restores the real snapshot.
+#[test]
+fn finding_5_planted_snapshots_are_named_skipped_and_never_followed() {
+    let lab = Lab::up(79, 1);
+    let inv = lab.inventory(1, |s| {
+        s.replace("[release]", "[backup]\nschedule = \"hourly\"\n\n[release]")
+    });
+    apply(&inv);
+    rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        for i in 0..10 {
+            c.put(format!("kept/{i}"), "v", None).await.expect("put");
+        }
+    });
+    lab.ssh(1, "systemctl start etcd-deploy-backup@etcd-1.service");
+    let dir = "/var/backups/etcd/etcd-1";
+    let real = lab.ssh(1, &format!("ls {dir}"));
+    assert!(
+        real.starts_with("lab79-etcd-1-") && !real.contains('\n'),
+        "{real}"
+    );
+    lab.ssh(
+        1,
+        &format!(
+            "echo TOPSECRET > /root/secret && chmod 600 /root/secret && sleep 1 && runuser -u etcd -- sh -c '\
+             ln -s /root/secret {dir}/lab79-etcd-1-29990101T000000Z-rev100.db; \
+             : > {dir}/lab79-etcd-1-29980101T000000Z-rev99.db; \
+             head -c 8192 {dir}/{real} > {dir}/lab79-etcd-1-29970101T000000Z-rev98.db; \
+             head -c 65536 /dev/zero >> {dir}/lab79-etcd-1-29970101T000000Z-rev98.db'"
+        ),
+    );
+    let o = deploy(&["snapshot", "list", path_str(&inv)]);
+    let listing = text(&o);
+    eprintln!("$ etcd-deploy snapshot list inventory.toml\n{listing}");
+    assert_eq!(o.status.code(), Some(1), "{listing}");
+    assert!(listing.contains("skipped: a symbolic link"), "{listing}");
+    assert!(
+        listing.contains("not an etcd snapshot (too small)"),
+        "{listing}"
+    );
+    rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        c.delete(
+            "kept/",
+            Some(etcd_client::DeleteOptions::new().with_prefix()),
+        )
+        .await
+        .expect("delete");
+    });
+    let o = deploy(&["restore", path_str(&inv), "--latest", "--yes"]);
+    let out = text(&o);
+    eprintln!("$ etcd-deploy restore inventory.toml --latest --yes\n{out}");
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("rev98.db does not check out") && out.contains("trying the next newest"),
+        "{out}"
+    );
+    assert!(
+        out.contains("fetched and checked: ") && out.contains(&real),
+        "{out}"
+    );
+    let leaked = sh(Command::new("grep")
+        .args(["-rl", "TOPSECRET"])
+        .arg(lab.dir.path()));
+    assert_eq!(
+        text(&leaked).trim(),
+        "",
+        "the link's target never reached the controller"
+    );
+    let n = rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        c.get("kept/", Some(etcd_client::GetOptions::new().with_prefix()))
+            .await
+            .expect("get")
+            .kvs()
+            .len()
+    });
+    assert_eq!(n, 10, "the real snapshot was restored");
+}
