@@ -81,6 +81,11 @@ pub struct HostFacts {
     /// What `adopt` needs of the first of them; `None` when there is none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub foreign: Option<ForeignEtcd>,
+    /// Other etcd processes on the host that are not taken for any member
+    /// (run from a user's session, as a user its service does not name, or
+    /// not listening on the member's ports): "PID why", shown as a note.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untrusted_etcd: Vec<String>,
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
@@ -265,6 +270,9 @@ impl HostFacts {
                 "backup_digest" => f.backup_digest = digest(v),
                 "backup_active" => f.backup_active = v == "active",
                 "named_etcd" => f.named_etcd.extend(v.parse::<u32>().ok()),
+                "untrusted_etcd" if f.untrusted_etcd.len() < 8 => {
+                    f.untrusted_etcd.push(printable_upto(v, 200))
+                }
                 "foreign_unit" => f.foreign.get_or_insert_default().unit = unit_name(v),
                 "foreign_container" => {
                     f.foreign.get_or_insert_default().container = container_id(v)

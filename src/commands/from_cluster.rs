@@ -175,15 +175,28 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
     if a.ssh {
         let jobs = inv.members.iter().map(|m| async move {
             let host = Host::connect(m).await?;
+            let ports = [m.peer_port, m.client_port];
             let out = host
-                .run("look at its etcd", &remote::discover_member(&m.name))
+                .run("look at its etcd", &remote::discover_member(&m.name, ports))
                 .await;
-            // Its TLS files, at the paths its process names (checked first).
+            // Its TLS files, at the paths its process names (checked first),
+            // read as the user it runs as.
             let mut files = BTreeMap::new();
             if let Ok(out) = &out {
-                for (k, v) in out.lines().filter_map(|l| l.split_once('=')) {
-                    if k.starts_with("tls_") && inventory::plain_abs_path(v) {
-                        let text = host.run("read a TLS file", &remote::read_path(v)).await?;
+                let lines: Vec<(&str, &str)> =
+                    out.lines().filter_map(|l| l.split_once('=')).collect();
+                let user = lines
+                    .iter()
+                    .find(|(k, _)| *k == "run_as")
+                    .map(|(_, v)| *v)
+                    .filter(|u| valid_user_name(u));
+                for (k, v) in &lines {
+                    if let Some(user) = user
+                        && k.starts_with("tls_")
+                        && inventory::plain_abs_path(v)
+                    {
+                        let script = remote::read_as(user, v);
+                        let text = host.run("read a TLS file", &script).await?;
                         files.insert(k.to_string(), text);
                     }
                 }
@@ -196,9 +209,22 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             match r {
                 Ok((out, files)) => {
                     tls_files.insert(f.name.clone(), files);
+                    for (_, why) in out
+                        .lines()
+                        .filter_map(|l| l.split_once('='))
+                        .filter(|(k, _)| *k == "untrusted")
+                    {
+                        let why = printable(why);
+                        let (pid, why) = why.split_once(' ').unwrap_or((&why, ""));
+                        output::warn(&format!(
+                            "{}: etcd process {pid} on {} is not taken for the member: {why} (a name and flags are anyone's to choose)",
+                            f.name, f.host
+                        ));
+                    }
                     f.process = out
                         .lines()
                         .filter_map(|l| l.split_once('='))
+                        .filter(|(k, _)| *k != "untrusted")
                         .map(|(k, v)| (k.to_string(), printable(v)))
                         .collect();
                     if f.process.is_empty() {
@@ -278,6 +304,8 @@ fn write_pki(
         };
         for k in ["client_trusted-ca-file", "peer_trusted-ca-file"] {
             let c = get(k)?;
+            crate::tls::cert_info(&c)
+                .map_err(|e| Error::Blocked(format!("{}: its {k}: {e}", f.name)))?;
             match &ca {
                 None => ca = Some(c),
                 Some(seen) if *seen == c => {}
@@ -312,7 +340,7 @@ fn write_pki(
         out.push((dir.join(format!("{who}.crt")), identity.cert.clone(), 0o644));
         out.push((dir.join(format!("{who}.key")), identity.key.clone(), 0o600));
     }
-    std::fs::create_dir_all(dir).map_err(|e| Error::Usage(format!("{}: {e}", dir.display())))?;
+    private_dir(dir)?;
     for (p, text, mode) in out {
         crate::files::write_atomic(&p, format!("{}\n", text.trim_end()).as_bytes(), mode)
             .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))?;
@@ -322,6 +350,27 @@ fn write_pki(
         dir.display()
     ));
     Ok(())
+}
+
+/// `dir`, made or made private: 0700, keys in it 0600.
+fn private_dir(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let err = |e: std::io::Error| Error::Usage(format!("{}: {e}", dir.display()));
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(err)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+/// A user name as a host's `id -nu` prints it (or a bare uid).
+fn valid_user_name(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 32
+        && !u.starts_with('-')
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 /// What the host said about a member's process, in a few words.

@@ -414,6 +414,7 @@ pub fn plan_with(
         }
     }
     p.shared_hosts.retain(|(_, names)| names.len() > 1);
+    untrusted_notes(&mut p, inv, facts);
     if opts.scope == Scope::Adopt {
         adopt::plan(&mut p, inv, facts, desired);
         return p;
@@ -427,6 +428,26 @@ pub fn plan_with(
         limit_to_scope(&mut p);
     }
     p
+}
+
+/// etcd processes on members' hosts that are not taken for any member (a
+/// name and flags are anyone's to choose): said once per host.
+fn untrusted_notes(p: &mut Plan, inv: &Inventory, facts: &Facts) {
+    let mut seen = BTreeSet::new();
+    for m in &inv.members {
+        let Some(h) = facts.hosts.get(&m.name) else {
+            continue;
+        };
+        for u in &h.untrusted_etcd {
+            if seen.insert((m.ssh.address.as_str(), u.as_str())) {
+                let (pid, why) = u.split_once(' ').unwrap_or((u, ""));
+                p.notes.push(format!(
+                    "host {}: etcd process {pid} is not taken for any member: {why}",
+                    m.ssh.address
+                ));
+            }
+        }
+    }
 }
 
 /// The host and membership steps that make the cluster match the inventory.

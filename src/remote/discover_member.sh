@@ -5,15 +5,28 @@
 # lines: its PID, binary, systemd unit or container, where its settings come
 # from and its data directory (config file, flag, environment, or etcd's
 # default NAME.etcd in its working directory; for a container, the host
-# path of the mount holding it). Nothing when no etcd there is NAME.
+# path of the mount holding it), and the user it runs as (`run_as`: its
+# TLS files are read as that user). Nothing when no etcd there is NAME.
+# Only an etcd that `etcd_trusted` takes for the member counts (a system
+# service's or a container's, listening on one of the member's PORTs); any
+# other etcd process is reported as `untrusted=PID WHY`, its files unread.
 # (After the etcd_process.sh part.)
-# Arguments: NAME
+# Arguments: NAME PORT...
 name=$1
 shift
+found=
 for pid in $(pgrep -x etcd 2>/dev/null); do
+  # Trusted first: an untrusted process's config file is never read.
+  if ! why=$(etcd_trusted "$pid" "$@"); then
+    echo "untrusted=$pid $why"
+    continue
+  fi
+  [ -z "$found" ] || continue
   etcd_proc "$pid" || continue
   n=$(etcd_setting name ETCD_NAME)
   [ "${n:-default}" = "$name" ] || continue
+  found=$pid
+  echo "run_as=$(id -nu "$(stat -c %u "/proc/$pid")" 2>/dev/null || stat -c %u "/proc/$pid")"
   if [ -n "$p_cfg" ]; then src="config file $p_cfg"; elif [ -n "$(etcd_flag name)" ]; then src=flags; else src=environment; fi
   etcd_where "$pid" "$name"
   echo "pid=$pid"
@@ -44,6 +57,5 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     v=$(etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')")
     [ -n "$v" ] && echo "setting_$k=$v"
   done
-  exit 0
 done
-exit 0
+true

@@ -75,3 +75,38 @@ etcd_tls() {
     etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')"
   fi
 }
+# `etcd_trusted PID PORT...`: whether etcd process PID may be taken for a
+# member, whatever it calls itself: it runs in a container (Docker,
+# containerd, podman: root's to start), or in a system service (a
+# `/system.slice/*.service` cgroup, never a user's session or user manager)
+# as root or as that service's own User=, and then listens on one of the
+# PORTs (the kernel's socket table: the sockets are its own open files).
+# Otherwise prints why not and returns 1: a name and flags are anyone's to
+# choose.
+etcd_trusted() {
+  t_pid=$1
+  shift
+  t_cg=$(cat "/proc/$t_pid/cgroup" 2>/dev/null) || { echo "it is gone"; return 1; }
+  if printf '%s\n' "$t_cg" | grep -Eq 'docker|containerd|kubepods|libpod'; then return 0; fi
+  t_unit=$(printf '%s\n' "$t_cg" | sed -n 's|^[0-9]*:[^:]*:/system\.slice/\(.*/\)\{0,1\}\([^/]*\.service\)$|\2|p' | head -n 1)
+  t_uid=$(stat -c %u "/proc/$t_pid")
+  if [ -z "$t_unit" ]; then
+    echo "it runs as $(id -nu "$t_uid" 2>/dev/null || echo "uid $t_uid") outside any system service or container"
+    return 1
+  fi
+  t_user=$(systemctl show -p User --value "$t_unit" 2>/dev/null)
+  t_want=0
+  [ -z "$t_user" ] || t_want=$(id -u "$t_user" 2>/dev/null) || t_want=none
+  if [ "$t_uid" != 0 ] && [ "$t_uid" != "$t_want" ]; then
+    echo "it runs as $(id -nu "$t_uid" 2>/dev/null || echo "uid $t_uid") in $t_unit, whose user is ${t_user:-root}"
+    return 1
+  fi
+  t_socks=$(find "/proc/$t_pid/fd" -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n')
+  for t_port in "$@"; do
+    t_hex=$(printf ':%04X' "$t_port")
+    t_listen=$(awk -v p="$t_hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    if [ -n "$t_listen" ] && [ -n "$t_socks" ] && printf '%s\n' "$t_socks" | grep -qxF "$t_listen"; then return 0; fi
+  done
+  echo "it does not listen on port $*"
+  return 1
+}

@@ -91,15 +91,6 @@ pub(crate) fn write_config(m: &Member) -> Script {
     )
 }
 
-/// Reads a file at `path` (a checked plain absolute path) on the host.
-pub(crate) fn read_path(path: &str) -> Script {
-    Script::new(
-        "etcd-deploy-read-file",
-        include_str!("read_file.sh"),
-        [path],
-    )
-}
-
 /// Reads the member's config file as it is (empty when missing): what a
 /// failed config change goes back to.
 pub(crate) fn read_config(m: &Member) -> Script {
@@ -209,20 +200,40 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     Script::new("etcd-deploy-facts", ETCD_PROCESS, Vec::<String>::new())
         .then(
             include_str!("named_etcd.sh"),
-            [m.name.clone(), layout::unit(m), layout::container(inv, m)],
+            [
+                m.name.clone(),
+                layout::unit(m),
+                layout::container(inv, m),
+                m.peer_port.to_string(),
+                m.client_port.to_string(),
+            ],
         )
         .then(include_str!("facts.sh"), args)
 }
 
 /// What runs member `name` on a host etcd-deploy did not set up (`init
-/// --from-cluster`): its process, unit, settings' source, data directory.
-pub(crate) fn discover_member(name: &str) -> Script {
+/// --from-cluster`): its process (a system service's or a container's,
+/// listening on one of `ports`), unit, settings' source, data directory.
+pub(crate) fn discover_member(name: &str, ports: [u16; 2]) -> Script {
     Script::new(
         "etcd-deploy-discover-member",
         ETCD_PROCESS,
         Vec::<String>::new(),
     )
-    .then(include_str!("discover_member.sh"), [name])
+    .then(
+        include_str!("discover_member.sh"),
+        [name.to_string(), ports[0].to_string(), ports[1].to_string()],
+    )
+}
+
+/// Reads a file a member's process names (its TLS files), as the user that
+/// process runs as: what it can read and nothing more, at most 64 KiB.
+pub(crate) fn read_as(user: &str, path: &str) -> Script {
+    Script::new(
+        "etcd-deploy-read-as",
+        include_str!("read_as.sh"),
+        [user, path],
+    )
 }
 
 /// `adopt`: stops and disables what runs the member now (`kind`: `unit`,

@@ -6,13 +6,17 @@
 # someone else's etcd serving this member. For the first one, what `adopt`
 # needs: what runs it (`foreign_unit`, `foreign_container`), its data
 # directory on the host, and the settings it runs with (`foreign_setting`).
-# Arguments: NAME UNIT CONTAINER
-named=$1 unit=$2 container=$3
-shift 3
+# Only an etcd that `etcd_trusted` takes for the member counts (a system
+# service's or a container's, listening on the member's PEER_PORT or
+# CLIENT_PORT); any other process calling itself so is reported as
+# `untrusted_etcd=PID WHY` (whatever it calls itself) and never read
+# further.
+# Arguments: NAME UNIT CONTAINER PEER_PORT CLIENT_PORT
+named=$1 unit=$2 container=$3 peer_port=$4 client_port=$5
+shift 5
 ours_id=
 first=yes
 for pid in $(pgrep -x etcd 2>/dev/null); do
-  [ "$(etcd_name "$pid")" = "$named" ] || continue
   cg=$(cat "/proc/$pid/cgroup" 2>/dev/null)
   case $cg in *"/$unit"*) continue ;; esac
   if [ -z "$ours_id" ]; then
@@ -21,6 +25,12 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     [ -n "$ours_id" ] || ours_id=:no-container:
   fi
   case $cg in *"$ours_id"*) continue ;; esac
+  # Trusted first: an untrusted process's config file is never read.
+  if ! why=$(etcd_trusted "$pid" "$peer_port" "$client_port"); then
+    echo "untrusted_etcd=$pid $why"
+    continue
+  fi
+  [ "$(etcd_name "$pid")" = "$named" ] || continue
   echo "named_etcd=$pid"
   [ "$first" = yes ] || continue
   first=no

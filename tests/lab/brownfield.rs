@@ -534,6 +534,15 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         .map(|i| lab.url(i).replace("http://", "https://"))
         .collect();
     std::thread::sleep(std::time::Duration::from_secs(3));
+    // Issue 22, finding 3: an unprivileged user on host 2 runs a process
+    // named `etcd` that calls itself infra2, names /etc/shadow as its CA
+    // (and through a link, as its peer CA) and its own data directory.
+    lab.ssh(
+        2,
+        "useradd -m alice && install -d -o alice /home/alice/data && cp /usr/bin/perl /home/alice/etcd          && ln -s /etc/shadow /home/alice/ca.pem          && runuser -u alice -- sh -c 'setsid /home/alice/etcd -e sleep+600 -- --name infra2 --data-dir /home/alice/data             --trusted-ca-file /etc/shadow --peer-trusted-ca-file /home/alice/ca.pem             --cert-file /home/alice/x.pem --key-file /home/alice/x.key </dev/null >/dev/null 2>&1 &'",
+    );
+    let fake = lab.ssh(2, "pgrep -u alice -x etcd");
+    assert!(!fake.is_empty(), "the fake etcd runs");
 
     let out = lab.dir.path().join("found.toml");
     let mut args = from_cluster(&lab, &out, &urls[0]);
@@ -545,14 +554,42 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         args.push(flag.into());
         args.push(path_str(&certs.join(f)).into());
     }
-    let said = deploy_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let o = deploy(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let said = text(&o);
+    assert!(o.status.success(), "{said}");
     assert!(said.contains("Wrote the members' certificates"), "{said}");
+    assert!(
+        said.contains(&format!(
+            "infra2: etcd process {fake} on {} is not taken for the member: it runs as alice",
+            lab.addr(2)
+        )),
+        "{said}"
+    );
     let text_of = std::fs::read_to_string(&out).expect("inventory");
     assert!(
         text_of.contains("[tls]\nmode = \"provided\"\ndir = \"pki\""),
         "{text_of}"
     );
     let pki = lab.dir.path().join("pki");
+    // The real CA, never the shadow file; the directory private.
+    assert_eq!(
+        std::fs::read_to_string(pki.join("ca.crt"))
+            .expect("ca")
+            .trim(),
+        std::fs::read_to_string(certs.join("ca.crt"))
+            .expect("ca")
+            .trim()
+    );
+    let mode = |p: &std::path::Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
+    };
+    assert_eq!(mode(&pki), 0o700);
+    assert_eq!(mode(&pki.join("infra2.peer.key")), 0o600);
+    assert!(
+        text_of.contains("data_dir = \"/var/lib/etcd/infra2\"") && !text_of.contains("alice"),
+        "{text_of}"
+    );
     assert_eq!(
         std::fs::read_to_string(pki.join("infra2.peer.crt"))
             .expect("copied")
