@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Show what apply would do, changing nothing
     #[command(
-        after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json\n  etcd-deploy plan inventory.toml --detailed-exitcode   # 0: no changes, 2: changes, 1: error"
+        after_help = "Example:\n  etcd-deploy plan inventory.toml\n  etcd-deploy plan inventory.toml --output json\n  etcd-deploy plan inventory.toml --detailed-exitcode   # 0: no changes, 2: changes, 1: error or blocked"
     )]
     Plan {
         /// The inventory file (see inventory.example.toml)
@@ -44,8 +44,8 @@ pub enum Command {
         /// Where snapshots are saved before a version change (as `apply` would)
         #[arg(long, value_name = "DIR")]
         snapshot_dir: Option<PathBuf>,
-        /// Exit 0 when there is nothing to do, 2 when there are changes (or the
-        /// plan is blocked), 1 on errors: for CI (as `terraform plan -detailed-exitcode`)
+        /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on
+        /// errors or when the plan is blocked: for CI (as `terraform plan -detailed-exitcode`)
         #[arg(long)]
         detailed_exitcode: bool,
     },

@@ -230,7 +230,11 @@ async fn run(cli: Cli) -> Result<i32, Error> {
             let args = apply_args(&inventory, rolling, plan::Scope::Apply);
             apply::plan(&inventory, &args.options, out.as_deref())
                 .await
-                .map(|changes| if detailed_exitcode && changes { 2 } else { 0 })
+                .map(|planned| match planned {
+                    apply::Planned::Blocked => 1,
+                    apply::Planned::Changes if detailed_exitcode => 2,
+                    _ => 0,
+                })
         }
         Command::Status { inventory } => status::status(&inventory)
             .await

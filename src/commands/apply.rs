@@ -10,13 +10,31 @@ use crate::inventory::Version;
 use crate::plan::{self, Plan, SavedPlan, Scope};
 use std::path::{Path, PathBuf};
 
+/// What `plan` found, for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Planned {
+    NoChanges,
+    Changes,
+    /// Nothing can safely be done (the plan says why).
+    Blocked,
+}
+
 /// Prints what `apply` would do; with `out`, also saves it for `apply --plan`.
-/// Returns whether there is anything to do (or the plan is blocked).
-pub async fn plan(path: &Path, options: &plan::Options, out: Option<&Path>) -> Result<bool, Error> {
+pub async fn plan(
+    path: &Path,
+    options: &plan::Options,
+    out: Option<&Path>,
+) -> Result<Planned, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let (p, facts) = compute(s, options).await?;
         print(&p);
-        let changes = !p.is_empty() || p.blocked.is_some();
+        let changes = if p.blocked.is_some() {
+            Planned::Blocked
+        } else if p.is_empty() {
+            Planned::NoChanges
+        } else {
+            Planned::Changes
+        };
         if let Some(out) = out {
             let saved = SavedPlan::new(inventory_sha256(path)?, &facts, p);
             let text = serde_json::to_string_pretty(&saved)

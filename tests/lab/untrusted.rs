@@ -294,3 +294,21 @@ fn finding_5_planted_snapshots_are_named_skipped_and_never_followed() {
     });
     assert_eq!(n, 10, "the real snapshot was restored");
 }
+
+/// Finding 7: `plan` exits 1 when it is blocked (here: the only host cannot
+/// be reached), with or without `--detailed-exitcode`; the docs say so.
+#[test]
+fn finding_7_a_blocked_plan_exits_1() {
+    let lab = Lab::up(80, 1);
+    let inv = lab.inventory(1, |s| s.replace("[ssh]", "[ssh]\nconnect_timeout_secs = 2"));
+    apply(&inv);
+    lab.kill_host(1);
+    for args in [
+        &["plan", path_str(&inv)][..],
+        &["plan", path_str(&inv), "--detailed-exitcode"],
+    ] {
+        let o = deploy(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains("cannot be reached"), "{}", text(&o));
+    }
+}
