@@ -160,14 +160,21 @@ impl World {
 /// error is the script's stderr.
 pub(crate) fn run(host: &str, script: &Script) -> Result<String, String> {
     let r = with(|w| {
+        // Logged without the path rule's lists (`Script::under_path_rule`).
+        let rule = crate::inventory::path_rule::script_args();
+        let args = script
+            .args
+            .strip_prefix(rule.as_slice())
+            .unwrap_or(&script.args);
         w.log
-            .push(format!("{host}: {} {}", script.name, script.args.join(" ")));
+            .push(format!("{host}: {} {}", script.name, args.join(" ")));
         match script.name {
             "etcd-deploy-use-version" => {
+                // (The path rule's lists come first: the target is found by name.)
                 let v = script
                     .args
-                    .get(1)
-                    .and_then(|t| t.strip_prefix("etcd-v"))
+                    .iter()
+                    .find_map(|t| t.strip_prefix("etcd-v"))
                     .and_then(Version::parse);
                 if let (Some(m), Some(v)) = (w.member_mut(host), v) {
                     m.linked = v;

@@ -45,12 +45,18 @@ pub(super) async fn bootstrap(
 pub(super) async fn start_stopped(
     env: &Env<'_>,
     hosts: &[String],
+    configs: &[String],
     live: &mut BTreeSet<String>,
 ) -> Result<(), Error> {
     let jobs = hosts.iter().map(|h| async move {
         let m = env.member(h)?;
         let task = env.progress.task(h);
         let r = guard(&task, async {
+            if configs.contains(h) {
+                // On its own data, which holds the membership: no
+                // first-start fields.
+                write_config(env, m, None, &task).await?;
+            }
             start(env, m, false, &task).await?;
             wait_healthy(env, m, &task).await
         })

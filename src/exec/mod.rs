@@ -162,7 +162,7 @@ async fn run_step(
 ) -> Result<(), Error> {
     match step {
         Step::Bootstrap { host } => join::bootstrap(env, host, live).await,
-        Step::Start { hosts } => join::start_stopped(env, hosts, live).await,
+        Step::Start { hosts, configs } => join::start_stopped(env, hosts, configs, live).await,
         Step::Promote { host, id } => join::promote_step(env, host, *id, live).await,
         Step::Join {
             host,

@@ -205,8 +205,14 @@ pub enum Step {
     /// Start the first member of a new cluster (`initial-cluster-state new`).
     Bootstrap { host: String },
     /// Start members that are already in the cluster but stopped, together
-    /// (when no member answers, quorum may need several of them at once).
-    Start { hosts: Vec<String> },
+    /// (when no member answers, quorum may need several of them at once);
+    /// those in `configs` have no config file (`destroy` kept their data and
+    /// removed it): theirs is written first.
+    Start {
+        hosts: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        configs: Vec<String>,
+    },
     /// Make a started learner a voting member.
     Promote { host: String, id: u64 },
     /// Add as a learner (unless `added`), write config (`existing`), start,
@@ -280,7 +286,7 @@ impl Step {
     /// The inventory hosts this step acts on (the steps wait for them to be prepared).
     pub fn hosts(&self) -> Vec<&str> {
         match self {
-            Step::Start { hosts } => hosts.iter().map(String::as_str).collect(),
+            Step::Start { hosts, .. } => hosts.iter().map(String::as_str).collect(),
             Step::Bootstrap { host }
             | Step::Promote { host, .. }
             | Step::Join { host, .. }
@@ -772,7 +778,11 @@ fn decide(
         || !resumed_joins.is_empty()
         || !new_joins.is_empty();
     if !starts.is_empty() {
-        p.steps.push(Step::Start { hosts: starts });
+        let configs = without_config(facts, &starts);
+        p.steps.push(Step::Start {
+            hosts: starts,
+            configs,
+        });
     }
     defer_lone_restarts(p, list, &mut repairs, new_joins.len() + resumed_joins.len());
     p.steps.extend(repairs);
@@ -918,7 +928,7 @@ fn restarts_without_quorum<'a>(
                 healthy.extend(id_of(host));
                 continue;
             }
-            Step::Start { hosts } => {
+            Step::Start { hosts, .. } => {
                 healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
                 continue;
             }
@@ -1033,14 +1043,31 @@ fn nothing_answers(p: &mut Plan, inv: &Inventory, facts: &Facts) {
             });
         }
     } else {
+        let hosts: Vec<String> = with_data.iter().map(|m| m.name.clone()).collect();
         p.steps.push(Step::Start {
-            hosts: with_data.iter().map(|m| m.name.clone()).collect(),
+            configs: without_config(facts, &hosts),
+            hosts,
         });
         p.notes.push(
             "no member answers: the members that have data are started first; the membership is read again once they are up".into(),
         );
         p.replan = true;
     }
+}
+
+/// Those of `hosts` whose config file is missing (their data kept by
+/// `destroy`, or removed by hand): written before they start.
+fn without_config(facts: &Facts, hosts: &[String]) -> Vec<String> {
+    hosts
+        .iter()
+        .filter(|h| {
+            facts
+                .hosts
+                .get(*h)
+                .is_some_and(|f| f.config_digest.is_none())
+        })
+        .cloned()
+        .collect()
 }
 
 /// Holds the plan to the command's scope: a command other than `apply`

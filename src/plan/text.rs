@@ -59,9 +59,16 @@ fn step_text(s: &Step) -> (String, String) {
             host.clone(),
             "bootstrap: start as the first member of a new cluster (initial-cluster-state new), wait until healthy".to_string(),
         ),
-        Step::Start { hosts } => (
+        Step::Start { hosts, configs } => (
             hosts.join(","),
-            "start the stopped member(s), wait until healthy".to_string(),
+            if configs.is_empty() {
+                "start the stopped member(s), wait until healthy".to_string()
+            } else {
+                format!(
+                    "start the stopped member(s) on the data they kept (config written first for {}: it is missing), wait until healthy",
+                    configs.join(", ")
+                )
+            },
         ),
         Step::Promote { host, id } => (host.clone(), format!("promote learner {id:x} to voting member")),
         Step::Join {

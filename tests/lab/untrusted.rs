@@ -312,3 +312,57 @@ fn finding_7_a_blocked_plan_exits_1() {
         assert!(text(&o).contains("cannot be reached"), "{}", text(&o));
     }
 }
+
+/// `destroy` keeps the data by default; `apply` of the same inventory then
+/// brings the cluster back on it, its config files written first, and every
+/// key it held is there (both ways of running members).
+fn apply_after_destroy_brings_the_data_back(lab: &Lab, inv: &std::path::Path, prefix: &str) {
+    apply(inv);
+    let keys = rt().block_on(async {
+        let mut c = client(&lab.url(1)).await;
+        for i in 0..50 {
+            c.put(format!("{prefix}{i}"), format!("v{i}"), None)
+                .await
+                .expect("put");
+        }
+        50
+    });
+    let o = deploy(&["destroy", path_str(inv), "--yes"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan = text(&deploy(&["plan", path_str(inv)]));
+    assert!(
+        plan.contains("on the data they kept (config written first for etcd-1, etcd-2, etcd-3"),
+        "{plan}"
+    );
+    apply(inv);
+    assert_cluster(lab, 3);
+    let n = rt().block_on(async {
+        let mut c = client(&lab.url(2)).await;
+        c.get(prefix, Some(etcd_client::GetOptions::new().with_prefix()))
+            .await
+            .expect("get")
+            .kvs()
+            .len()
+    });
+    assert_eq!(n, keys, "every key the cluster held is back");
+    assert!(deploy_ok(&["plan", path_str(inv)]).contains("No changes"));
+}
+
+#[test]
+fn apply_after_destroy_keeping_data_brings_the_cluster_back() {
+    let lab = Lab::up(81, 3);
+    let inv = lab.inventory(3, |s| s);
+    apply_after_destroy_brings_the_data_back(&lab, &inv, "kept-systemd/");
+}
+
+#[test]
+fn apply_after_destroy_keeping_data_brings_the_cluster_back_in_compose_mode() {
+    let lab = Lab::up_docker(82, 3);
+    let inv = lab.inventory(3, |s| {
+        s.replace(
+            "[release]",
+            "mode = \"compose\"\nimage = \"release\"\n\n[release]",
+        )
+    });
+    apply_after_destroy_brings_the_data_back(&lab, &inv, "kept-compose/");
+}

@@ -209,7 +209,7 @@ pub fn step_names(p: &Plan) -> Vec<String> {
         .iter()
         .map(|s| match s {
             Step::Bootstrap { host } => format!("bootstrap {host}"),
-            Step::Start { hosts } => format!("start {}", hosts.join(",")),
+            Step::Start { hosts, .. } => format!("start {}", hosts.join(",")),
             Step::Promote { host, .. } => format!("promote {host}"),
             Step::Join {
                 host, added: None, ..
