@@ -2,7 +2,7 @@
 # Part of `destroy`, after the member's etcd is stopped: its config and
 # TLS files, and with WIPE=yes its data: etcd's `member` directory and a
 # restore's note, then the data directory itself if nothing else is in it
-# (anything else is not etcd-deploy's to delete); when the WAL is kept apart
+# and it is a dedicated one (anything else is not etcd-deploy's to delete); when the WAL is kept apart
 # (WAL_DIR empty when it is not), etcd's WAL files in it (`*.wal`, `*.tmp`)
 # and the directory if nothing else is left, deleted as the etcd user. The
 # data directory and the WAL's parent are checked against the path rule
@@ -16,7 +16,9 @@ if [ "$wipe" = yes ]; then
   data=$(checked data_dir "$data" data) || exit 3
   rm -rf "$data/member"
   rm -f "$data/etcd-deploy-restore"
-  rmdir "$data" 2>/dev/null || true
+  # A data directory etcd-deploy did not choose (a hand-made cluster's,
+  # taken over where it lives) stays, empty.
+  if [ "$(rule_verdict "$data")" = dedicated ]; then rmdir "$data" 2>/dev/null || true; fi
   if [ -n "$wal" ]; then
     # The WAL's parent is etcd's (etcd makes `<wal-dir>.tmp` there): it is
     # checked, and what is in it is deleted as the etcd user, who could

@@ -21,7 +21,7 @@ if [ "$wipe" = yes ]; then
   if [ -n "$d" ]; then
     d=$(checked data_dir "$d" data) || exit 3
     rm -rf "$d/member"
-    rmdir "$d" 2>/dev/null || true
+    if [ "$(rule_verdict "$d")" = dedicated ]; then rmdir "$d" 2>/dev/null || true; fi
   fi
   rm -f "$config"
 fi

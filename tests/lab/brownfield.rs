@@ -397,12 +397,12 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
         );
         let a = lab.addr(i);
         let compose = format!(
-            "services:\n  etcd:\n    image: handmade/etcd:3.5.0\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/srv/etcd:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{cluster}\", \"--initial-cluster-state\", \"new\"]\n"
+            "services:\n  etcd:\n    image: handmade/etcd:3.5.0\n    network_mode: host\n    restart: unless-stopped\n    volumes: [\"/usr/local/docker/etcdd/data:/data\"]\n    entrypoint: [\"/etcd\", \"--name\", \"infra{i}\", \"--data-dir\", \"/data\", \"--initial-advertise-peer-urls\", \"http://{a}:2380\", \"--listen-peer-urls\", \"http://{a}:2380\", \"--listen-client-urls\", \"http://{a}:2379\", \"--advertise-client-urls\", \"http://{a}:2379\", \"--initial-cluster\", \"{cluster}\", \"--initial-cluster-state\", \"new\"]\n"
         );
         lab.ssh(
             i,
             &format!(
-                "mkdir -p /srv/handmade && cat >/srv/handmade/compose.yml <<'YML'\n{compose}YML\ndocker compose -f /srv/handmade/compose.yml up -d --quiet-pull 2>/dev/null"
+                "mkdir -p /usr/local/docker/etcdd && cat >/usr/local/docker/etcdd/docker-compose.yml <<'YML'\n{compose}YML\ncd /usr/local/docker/etcdd && docker compose up -d --quiet-pull 2>/dev/null"
             ),
         );
     }
@@ -415,14 +415,16 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
         assert!(inv.contains("# found: runs in container "), "{inv}");
         assert!(
             inv.contains(&format!(
-                "name = \"infra{i}\"\naddress = \"{}\"\ndata_dir = \"/srv/etcd\"\nmode = \"compose\"\n",
+                "name = \"infra{i}\"\naddress = \"{}\"\ndata_dir = \"/usr/local/docker/etcdd/data\"\nmode = \"compose\"\n",
                 lab.addr(i)
             )),
             "the host side of the data mount, not the path inside: {inv}"
         );
     }
     assert!(
-        inv.contains("(data /srv/etcd on the host, /data inside it), settings from flags"),
+        inv.contains(
+            "(data /usr/local/docker/etcdd/data on the host, /data inside it), settings from flags"
+        ),
         "{inv}"
     );
     assert!(
@@ -433,7 +435,7 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
 
     let pids = || -> Vec<String> {
         (1..=3)
-            .map(|i| lab.ssh(i, "docker inspect -f '{{.State.Pid}}' handmade-etcd-1"))
+            .map(|i| lab.ssh(i, "docker inspect -f '{{.State.Pid}}' etcdd-etcd-1"))
             .collect()
     };
     let before = pids();
@@ -446,12 +448,15 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
     );
     assert_eq!(pids(), before, "every container as it was");
 
+    let usr_local =
+        "find /usr/local -xdev ! -path '/usr/local/docker/etcdd/data/*' | sort | md5sum";
+    let before_local: Vec<String> = (1..=3).map(|i| lab.ssh(i, usr_local)).collect();
     let inv = with_mirror(&out);
     adopt_with_writes(&lab, &inv, "adopt-compose/", None);
     for i in 1..=3 {
         // The old container: stopped, kept, not restarted by Docker.
         assert_eq!(
-            lab.ssh(i, "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' handmade-etcd-1"),
+            lab.ssh(i, "docker inspect -f '{{.State.Running}} {{.HostConfig.RestartPolicy.Name}}' etcdd-etcd-1"),
             "false no"
         );
         assert_eq!(
@@ -460,6 +465,22 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
                 &format!("docker inspect -f '{{{{.State.Running}}}}' etcd-etcd-infra{i}")
             ),
             "true"
+        );
+    }
+    // Issue 22: the data where it lives (/usr/local/docker/etcdd/data, the
+    // seed's layout) was taken over; destroying the cluster removes etcd's
+    // files there and nothing else under /usr/local.
+    deploy_ok(&["destroy", path_str(&inv), "--wipe-data", "--yes"]);
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(i, "ls -A /usr/local/docker/etcdd/data"),
+            "",
+            "host {i}"
+        );
+        assert_eq!(
+            lab.ssh(i, usr_local),
+            before_local[i - 1],
+            "host {i}: /usr/local as it was"
         );
     }
 }
