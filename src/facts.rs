@@ -29,6 +29,9 @@ pub struct HostFacts {
     /// Starts with the host (systemd: enabled; compose: the container exists).
     pub enabled: bool,
     pub pid: Option<u32>,
+    /// Seconds its etcd process has run (as the host counts them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_age: Option<u64>,
     /// The data directory holds a member (etcd has started there before).
     pub has_data: bool,
     /// The running etcd started before its config file last changed: it has
@@ -254,6 +257,7 @@ impl HostFacts {
                 }
                 "enabled" => f.enabled = v == "enabled",
                 "pid" => f.pid = v.parse().ok().filter(|p| *p != 0),
+                "member_age" => f.member_age = v.parse().ok(),
                 "has_data" => f.has_data = v == "yes",
                 "config_stale" => f.config_stale = v == "yes",
                 "config_forced" => f.config_forced = v == "yes",

@@ -4,11 +4,12 @@
 
 use crate::access::Access;
 use crate::etcd;
-use crate::facts::{ClusterFacts, HostFacts};
+use crate::facts::{ClusterFacts, HostFacts, MemberStatus};
 use crate::inventory::{Inventory, valid_url};
 use crate::runtime;
 use crate::ssh::{Host, HostError};
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 /// Reads every connected host's facts in parallel; a host whose facts
 /// script fails (its connection dropped) is returned with the reason.
@@ -51,6 +52,24 @@ pub(crate) enum Ask {
     Every,
 }
 
+/// How long a member whose etcd has just started may take to answer
+/// before its status counts.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// The member's status, asked again every 250 ms while it is not healthy,
+/// for at most `wait`.
+async fn settled_status(url: &str, wait: Duration) -> Option<MemberStatus> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let status = etcd::status(url).await;
+        let settled = matches!(&status, Ok(s) if s.healthy());
+        if settled || Instant::now() >= deadline {
+            return status.ok();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// Asks every running member for its status and one of them for the member list.
 pub(crate) async fn cluster(
     inv: &Inventory,
@@ -70,9 +89,16 @@ pub(crate) async fn cluster(
         if !running && !direct {
             return None;
         }
+        // Started moments ago (a run killed during its restart): asked
+        // again until it answers healthy or has had SETTLE to come up.
+        let settle = host_facts
+            .get(&m.name)
+            .and_then(|f| f.member_age)
+            .and_then(|age| SETTLE.checked_sub(Duration::from_secs(age)))
+            .unwrap_or_default();
         Some(async move {
             let url = access.url_or_direct(m, host).await.ok()?;
-            let mut status = etcd::status(&url).await.ok()?;
+            let mut status = settled_status(&url, settle).await?;
             // A follower cut off from the leader still names it (etcd's
             // pre-vote keeps it); only a linearizable read shows the cut.
             if status.healthy()

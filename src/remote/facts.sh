@@ -35,9 +35,13 @@ if [ -f "$config" ]; then
   grep -q '^peer-transport-security:' "$config" && echo "config_peer_certs=yes"
 fi
 [ -d "$data/member" ] && echo "has_data=yes"
-# A restore that did not finish made this data (own_data.sh's note).
+# A restore that did not finish made this data (own_data.sh's note). The
+# directory is the etcd user's: the note is read without following a link
+# and without blocking on a FIFO put in its place.
 n="$data/etcd-deploy-restore"
-if [ -f "$n" ] && [ ! -L "$n" ]; then echo "restored_by=$(head -c 40 "$n" | cut -d' ' -f1)"; fi
+if [ -f "$n" ] && [ ! -L "$n" ]; then
+  echo "restored_by=$(dd if="$n" iflag=nofollow,nonblock bs=40 count=1 status=none 2>/dev/null | cut -d' ' -f1)"
+fi
 # The running etcd (member_pid, from the runtime's part) started before its
 # config file (or one of its TLS files) last changed: it has not read it (a
 # run stopped between writing the files and restarting the member). Start
@@ -49,6 +53,9 @@ if [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
   ticks=$(sed 's/.*) //' "/proc/$member_pid/stat" | cut -d' ' -f20)
   boot=$(sed -n 's/^btime //p' /proc/stat)
   started=$((boot + ticks / $(getconf CLK_TCK) + 2))
+  # How long it has run, in whole seconds: one that started moments ago may
+  # not answer yet (status waits for it to settle).
+  echo "member_age=$(($(date +%s) - started + 2))"
 fi
 if [ -f "$config" ]; then
   # recover's one-off start (force-new-cluster) left in place: a run
