@@ -305,6 +305,15 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
             ),
             "etcd"
         );
+        // The binaries installed by hand stay as they were (the old unit
+        // runs them); etcd-deploy links only the name nobody had taken.
+        assert_eq!(
+            lab.ssh(
+                i,
+                "stat -c %F /usr/local/bin/etcd /usr/local/bin/etcdctl; readlink /usr/local/bin/etcdutl"
+            ),
+            "regular file\nregular file\n/opt/etcd/current/etcdutl"
+        );
     }
 }
 
