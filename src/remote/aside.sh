@@ -15,6 +15,9 @@ for e in "$d".pre-restore-* "$d".pre-recover-* "$d".stale-*; do
   if [ ! -d "$e" ] || [ -L "$e" ]; then continue; fi
   echo "aside=${e#"$d".}"
   n="$e/etcd-deploy-restore"
-  if [ -f "$n" ] && [ ! -L "$n" ]; then echo "made=$(head -c 100 "$n" | head -n 1)"; fi
+  # (The etcd user's directory: read without following a link.)
+  if [ -f "$n" ] && [ ! -L "$n" ]; then
+    echo "made=$(dd if="$n" iflag=nofollow,nonblock bs=100 count=1 status=none 2>/dev/null | head -n 1)"
+  fi
 done
 true

@@ -329,7 +329,7 @@ fn defect_5_a_full_disk_during_recover_puts_the_survivor_back() {
     // in one run and not in another).
     lab.ssh(
         1,
-        "mkdir -p /srv/etcd && mount -t tmpfs -o size=400m tmpfs /srv/etcd",
+        "mkdir -p /srv/etcd && mount -t tmpfs -o size=400m,mode=0755 tmpfs /srv/etcd",
     );
     let with_dir = |s: String| {
         s.replacen(

@@ -188,3 +188,30 @@ fn a_data_directory_elsewhere_must_already_hold_etcd_data() {
     let p = plan(&i, &f, &desired(&i));
     assert!(p.blocked.is_none(), "{p}");
 }
+
+/// Finding 3: an etcd process the host did not take for the member (run
+/// from a user's session, say) is never the member: adopt and apply see no
+/// foreign etcd there, and the plan names the process in a note, once per
+/// host.
+#[test]
+fn an_untrusted_etcd_process_is_only_a_note() {
+    let i = inv(GOOD);
+    let mut f = converged(&i);
+    for name in ["etcd-1", "etcd-2"] {
+        if let Some(h) = f.hosts.get_mut(name) {
+            h.untrusted_etcd =
+                vec!["4242 it runs as alice outside any system service or container".into()];
+        }
+    }
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+    assert!(p.is_empty(), "{p}");
+    let notes: Vec<&String> = p.notes.iter().filter(|n| n.contains("4242")).collect();
+    assert_eq!(
+        notes,
+        [
+            "host 10.0.0.1: etcd process 4242 is not taken for any member: it runs as alice outside any system service or container",
+            "host 10.0.0.2: etcd process 4242 is not taken for any member: it runs as alice outside any system service or container",
+        ]
+    );
+}
