@@ -14,13 +14,15 @@ pub mod quorum;
 pub mod recover;
 pub mod rollout;
 mod saved;
+mod step;
 mod text;
 pub mod tls_move;
 
 pub use rollout::Rollout;
 pub use saved::SavedPlan;
+pub use step::{Data, RestartReason, Rollback, Service, Step};
 
-use crate::facts::{Facts, MemberInfo, RecordedMember, unreachable_reason};
+use crate::facts::{Facts, MemberInfo, unreachable_reason};
 use crate::inventory::{
     Image, Inventory, Member, Runtime, Version, same_endpoint, valid_name, valid_url,
 };
@@ -127,193 +129,6 @@ pub enum HostFile {
     ComposeFile,
 }
 
-/// Why a running member restarts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RestartReason {
-    /// Its service keeps failing: restarted once, its log's cause shown if
-    /// it fails again (restarts in this order: repairs first).
-    CrashLooping,
-    /// Its config still holds `force-new-cluster` (a `recover` stopped
-    /// before the seed went back to its normal config): its normal config
-    /// is written and it restarts on it, before any member joins. Until
-    /// then any restart (a reboot) would make it a one-member cluster
-    /// again and cost every write made since.
-    ForceNewCluster,
-    /// It runs an older config than the one on its host (a run stopped
-    /// between writing it and the restart): restarted on the config it has,
-    /// before anything else, like a repair.
-    StaleConfig,
-    /// It runs older TLS files than the ones on its host (a run stopped
-    /// between writing them and the restart, e.g. mid-way through a pass of
-    /// a CA rotation): restarted on the files it has, like a repair.
-    StaleCertificates,
-    UnitChanged,
-    ContainerChanged,
-    CertificatesChanged,
-    ConfigChanged,
-}
-
-impl RestartReason {
-    /// A restart that returns the member to what it was meant to run (a
-    /// crash loop, files it has not loaded, recover's one-off config): done
-    /// before anything else, by any command, and the member counts as
-    /// serving once it is back.
-    pub fn is_repair(self) -> bool {
-        matches!(
-            self,
-            RestartReason::CrashLooping
-                | RestartReason::ForceNewCluster
-                | RestartReason::StaleConfig
-                | RestartReason::StaleCertificates
-        )
-    }
-
-    /// The member restarts on the files it has: nothing is written first.
-    pub fn keeps_files(self) -> bool {
-        matches!(
-            self,
-            RestartReason::StaleConfig | RestartReason::StaleCertificates
-        )
-    }
-}
-
-/// What happens to a removed member's data directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Data {
-    #[default]
-    Keep,
-    /// Deleted (`replace --wipe`): the directory its own config names.
-    Wipe,
-}
-
-/// What a member whose upgrade fails goes back to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rollback {
-    /// The version it ran before (in the step's `from`); the rollout stops.
-    PreviousVersion,
-    /// Nothing to go back to (its earlier version is unknown): stop there.
-    Stop,
-}
-
-/// One membership or service step; these run one at a time, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum Step {
-    /// Start the first member of a new cluster (`initial-cluster-state new`).
-    Bootstrap { host: String },
-    /// Start members that are already in the cluster but stopped, together
-    /// (when no member answers, quorum may need several of them at once);
-    /// those in `configs` have no config file (`destroy` kept their data and
-    /// removed it): theirs is written first.
-    Start {
-        hosts: Vec<String>,
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        configs: Vec<String>,
-    },
-    /// Make a started learner a voting member.
-    Promote { host: String, id: u64 },
-    /// Add as a learner (unless `added`), write config (`existing`), start,
-    /// wait until healthy, promote.
-    Join {
-        host: String,
-        /// The ID of an earlier `member add` whose member never started.
-        added: Option<u64>,
-        /// Data from an earlier life of this host is moved aside first.
-        stale_data: bool,
-        /// The service is running already: only wait and promote.
-        running: bool,
-    },
-    /// Write the changed config and/or unit and restart, waiting for health.
-    Restart {
-        host: String,
-        reasons: Vec<RestartReason>,
-    },
-    /// Remove a member that is no longer in the inventory: leadership off it
-    /// first, `member remove`, then stop and disable its service.
-    Remove {
-        /// Its etcd name (or ID if it never started).
-        name: String,
-        id: u64,
-        /// Where etcd-deploy reaches its host to stop etcd: its own record
-        /// of the member (never an address from etcd's member list); `None`
-        /// when it has none, and the operator stops it by hand.
-        host: Option<RecordedMember>,
-        leader: bool,
-        /// It answered when the facts were gathered.
-        alive: bool,
-        data: Data,
-    },
-    /// Stop and disable the etcd of a former member on its recorded host:
-    /// an earlier run removed it from the cluster and stopped before this.
-    Retire {
-        name: String,
-        host: RecordedMember,
-        data: Data,
-    },
-    /// Taking over members someone else runs (`adopt`), one at a time in
-    /// `order` (followers first, the leader last): etcd-deploy's config
-    /// written, the previous unit or container stopped and disabled, the
-    /// data handed to the etcd user, etcd-deploy's own started, healthy and
-    /// caught up before the next; back to the previous one if it fails.
-    Adopt {
-        order: Vec<String>,
-        /// The leader's name, if among `order` (leadership moves off it first).
-        leader: Option<String>,
-        previous: BTreeMap<String, adopt::Previous>,
-    },
-    /// One pass of moving a plain-HTTP cluster to TLS (`tls_move.rs`), one
-    /// member at a time in `order`, the leader last.
-    TlsMove {
-        pass: tls_move::TlsPass,
-        order: Vec<String>,
-        leader: Option<String>,
-    },
-    /// A rolling version change, one member at a time, the leader last.
-    Upgrade {
-        rollout: Rollout,
-        /// The version each member ran before, to roll back to.
-        from: BTreeMap<String, Version>,
-        /// A snapshot is saved from the leader into this directory first.
-        snapshot_to: Option<PathBuf>,
-        rollback: Rollback,
-    },
-}
-
-impl Step {
-    /// The inventory hosts this step acts on (the steps wait for them to be prepared).
-    pub fn hosts(&self) -> Vec<&str> {
-        match self {
-            Step::Start { hosts, .. } => hosts.iter().map(String::as_str).collect(),
-            Step::Bootstrap { host }
-            | Step::Promote { host, .. }
-            | Step::Join { host, .. }
-            | Step::Restart { host, .. } => vec![host],
-            Step::Upgrade { rollout, .. } => rollout.order.iter().map(String::as_str).collect(),
-            Step::Adopt { order, .. } | Step::TlsMove { order, .. } => {
-                order.iter().map(String::as_str).collect()
-            }
-            // Not an inventory host: nothing to wait for.
-            Step::Remove { .. } | Step::Retire { .. } => vec![],
-        }
-    }
-
-    pub fn symbol(&self) -> char {
-        match self {
-            Step::Bootstrap { .. } | Step::Join { .. } => '+',
-            Step::Remove { .. } | Step::Retire { .. } => '-',
-            Step::Start { .. }
-            | Step::Promote { .. }
-            | Step::Restart { .. }
-            | Step::Upgrade { .. }
-            | Step::Adopt { .. }
-            | Step::TlsMove { .. } => '~',
-        }
-    }
-}
-
 /// What the command asked for: every other command is `apply` limited to
 /// its own steps, so that it never does something unasked.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,31 +182,10 @@ impl Plan {
     }
 
     /// The steps an operator must agree to (`--yes`, or asked on a
-    /// terminal): members leaving the cluster, data deleted.
+    /// terminal): members leaving the cluster, data deleted, services
+    /// taken over (`Step::destructive`).
     pub fn destructive(&self) -> Vec<String> {
-        self.steps
-            .iter()
-            .filter_map(|s| match s {
-                Step::Remove { name, data, .. } => Some(match data {
-                    Data::Keep => format!("removes member {name} from the cluster and stops its etcd"),
-                    Data::Wipe => format!(
-                        "removes member {name} from the cluster, stops its etcd and DELETES its data directory"
-                    ),
-                }),
-                Step::Retire { name, host, data } => Some(match data {
-                    Data::Keep => format!("stops the etcd of former member {name} on {}", host.address),
-                    Data::Wipe => format!(
-                        "stops the etcd of former member {name} on {} and DELETES its data directory",
-                        host.address
-                    ),
-                }),
-                Step::Adopt { order, .. } => Some(format!(
-                    "takes over {}: stops and disables the etcd service or container that runs each now (left on disk) and starts etcd-deploy's own on the same data",
-                    order.join(", ")
-                )),
-                _ => None,
-            })
-            .collect()
+        self.steps.iter().filter_map(Step::destructive).collect()
     }
 }
 
@@ -899,12 +693,12 @@ fn defer_lone_restarts(p: &mut Plan, list: &[MemberInfo], repairs: &mut Vec<Step
 /// while: each must leave a healthy majority, counting the members started
 /// or repaired before it as healthy by then (the executor checks again,
 /// live, just before each one). Why not, naming the unhealthy members.
-fn restarts_without_quorum<'a>(
+fn restarts_without_quorum(
     inv: &Inventory,
     facts: &Facts,
     list: &[MemberInfo],
-    restarts: &'a [Step],
-    earlier: &'a [Step],
+    restarts: &[Step],
+    earlier: &[Step],
 ) -> Option<String> {
     let cluster = &facts.cluster;
     let id_of = |host: &str| {
@@ -913,41 +707,32 @@ fn restarts_without_quorum<'a>(
             .map(|e| e.id)
     };
     let mut healthy = cluster.healthy_ids();
-    let ids = |hosts: &'a [String]| -> Vec<(&'a str, u64)> {
-        hosts
-            .iter()
-            .filter_map(|h| Some((h.as_str(), id_of(h)?)))
-            .collect()
-    };
     for st in earlier.iter().chain(restarts) {
+        // recover's seed alone in the cluster: its restart on its normal
+        // config stops the whole (one-member) cluster for a moment, and
+        // must happen before anything joins it.
+        if let Step::Restart { reasons, .. } = st
+            && reasons.contains(&RestartReason::ForceNewCluster)
+            && quorum::voters(list) == 1
+        {
+            continue;
+        }
         // Who stops, and whether each counts as serving once it is back (a
         // member restarted on the config it was meant to run; each member of
         // a move to TLS, healthy before the next).
-        let (stopping, back): (Vec<(&str, u64)>, bool) = match st {
-            Step::Restart { host, reasons } if reasons.contains(&RestartReason::CrashLooping) => {
-                healthy.extend(id_of(host));
+        let (stopping, back) = match st.service() {
+            Service::Keeps | Service::Removes => continue,
+            Service::Restores(hosts) => {
+                healthy.extend(hosts.into_iter().filter_map(id_of));
                 continue;
             }
-            Step::Start { hosts, .. } => {
-                healthy.extend(hosts.iter().filter_map(|h| id_of(h)));
-                continue;
-            }
-            // recover's seed alone in the cluster: its restart on its normal
-            // config stops the whole (one-member) cluster for a moment, and
-            // must happen before anything joins it.
-            Step::Restart { reasons, .. }
-                if reasons.contains(&RestartReason::ForceNewCluster)
-                    && quorum::voters(list) == 1 =>
-            {
-                continue;
-            }
-            Step::Restart { host, reasons } => (
-                ids(std::slice::from_ref(host)),
-                reasons.iter().any(|r| r.is_repair()),
+            Service::Cycles { members, back } => (
+                members
+                    .into_iter()
+                    .filter_map(|h| Some((h, id_of(h)?)))
+                    .collect::<Vec<_>>(),
+                back,
             ),
-            Step::Upgrade { rollout, .. } => (ids(&rollout.order), false),
-            Step::TlsMove { order, .. } => (ids(order), true),
-            _ => continue,
         };
         for (host, id) in stopping {
             if let Err(why) = quorum::check_step(list, &[], &[id], &healthy) {

@@ -15,5 +15,6 @@ mod inventory;
 mod maintenance;
 mod plan;
 mod plans;
+mod steps;
 mod templates;
 mod untrusted;

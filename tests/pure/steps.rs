@@ -1,0 +1,139 @@
+//! Every kind of step says what it does to the members' service (read by the
+//! plan-time quorum check) and whether the operator must agree to it. The
+//! `kind` match below has no wildcard: a new kind of step does not compile
+//! until this test says what it expects of it.
+
+use crate::common::*;
+use etcd_deploy::facts::RecordedMember;
+use etcd_deploy::plan::{RestartReason, Rollback, Rollout, Service, adopt, tls_move};
+
+fn recorded() -> RecordedMember {
+    RecordedMember {
+        address: "10.0.0.9".into(),
+        port: None,
+        user: None,
+        advertise: "10.0.0.9".into(),
+        client_port: 2379,
+        peer_port: 2380,
+        peer_url: "http://10.0.0.9:2380".into(),
+    }
+}
+
+fn every_step() -> Vec<Step> {
+    let order = vec!["a".to_string(), "b".to_string()];
+    vec![
+        Step::Bootstrap { host: "a".into() },
+        Step::Start {
+            hosts: order.clone(),
+            configs: vec![],
+        },
+        Step::Promote {
+            host: "a".into(),
+            id: 1,
+        },
+        Step::Join {
+            host: "a".into(),
+            added: None,
+            stale_data: false,
+            running: false,
+        },
+        Step::Restart {
+            host: "a".into(),
+            reasons: vec![RestartReason::ConfigChanged],
+        },
+        Step::Restart {
+            host: "a".into(),
+            reasons: vec![RestartReason::CrashLooping],
+        },
+        Step::Restart {
+            host: "a".into(),
+            reasons: vec![RestartReason::StaleConfig],
+        },
+        Step::Remove {
+            name: "x".into(),
+            id: 9,
+            host: Some(recorded()),
+            leader: false,
+            alive: true,
+            data: Data::Wipe,
+        },
+        Step::Retire {
+            name: "x".into(),
+            host: recorded(),
+            data: Data::Keep,
+        },
+        Step::Adopt {
+            order: order.clone(),
+            leader: None,
+            previous: BTreeMap::from([(
+                "a".to_string(),
+                adopt::Previous::Unit {
+                    unit: "etcd.service".into(),
+                },
+            )]),
+        },
+        Step::TlsMove {
+            pass: tls_move::TlsPass::Peers,
+            order: order.clone(),
+            leader: Some("b".into()),
+        },
+        Step::Upgrade {
+            rollout: Rollout {
+                to: v("3.5.1"),
+                order,
+                leader: None,
+                downgrade: false,
+            },
+            from: BTreeMap::new(),
+            snapshot_to: None,
+            rollback: Rollback::PreviousVersion,
+        },
+    ]
+}
+
+/// The kind's name; no wildcard arm.
+fn kind(s: &Step) -> &'static str {
+    match s {
+        Step::Bootstrap { .. } => "bootstrap",
+        Step::Start { .. } => "start",
+        Step::Promote { .. } => "promote",
+        Step::Join { .. } => "join",
+        Step::Restart { .. } => "restart",
+        Step::Remove { .. } => "remove",
+        Step::Retire { .. } => "retire",
+        Step::Adopt { .. } => "adopt",
+        Step::TlsMove { .. } => "tls_move",
+        Step::Upgrade { .. } => "upgrade",
+    }
+}
+
+#[test]
+fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
+    let cycles = |members: &[&'static str], back| Service::Cycles {
+        members: members.to_vec(),
+        back,
+    };
+    let want: Vec<(&str, Service<'static>, bool)> = vec![
+        ("bootstrap", Service::Keeps, false),
+        ("start", Service::Restores(vec!["a", "b"]), false),
+        ("promote", Service::Keeps, false),
+        ("join", Service::Keeps, false),
+        ("restart", cycles(&["a"], false), false),
+        ("restart", Service::Restores(vec!["a"]), false),
+        ("restart", cycles(&["a"], true), false),
+        ("remove", Service::Removes, true),
+        ("retire", Service::Keeps, true),
+        ("adopt", cycles(&["a", "b"], true), true),
+        ("tls_move", cycles(&["a", "b"], true), false),
+        ("upgrade", cycles(&["a", "b"], false), false),
+    ];
+    let steps = every_step();
+    let kinds: std::collections::BTreeSet<&str> = steps.iter().map(kind).collect();
+    assert_eq!(kinds.len(), 10, "every kind of step is here");
+    assert_eq!(steps.len(), want.len());
+    for (s, (k, service, consent)) in steps.iter().zip(want) {
+        assert_eq!(kind(s), k);
+        assert_eq!(s.service(), service, "{k}");
+        assert_eq!(s.destructive().is_some(), consent, "{k}");
+    }
+}
