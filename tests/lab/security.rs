@@ -83,14 +83,15 @@ fn tls_generate_env_rotate_and_provided_checks() {
         text(&o)
     );
 
-    // On the hosts: keys 0600, owned by etcd; never in the config or the journal.
+    // On the hosts: keys 0600, owned by etcd, in a directory only root
+    // writes; never in the config or the journal.
     for i in 1..=3 {
         assert_eq!(
             lab.ssh(
                 i,
                 &format!("cd /etc/etcd/pki/etcd-{i} && stat -c '%U %a' . server.key peer.key")
             ),
-            "etcd 700\netcd 600\netcd 600"
+            "root 750\netcd 600\netcd 600"
         );
     }
     // Issue 11, finding 9: a key loosened on a host is put right by apply,

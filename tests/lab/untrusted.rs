@@ -366,3 +366,33 @@ fn apply_after_destroy_keeping_data_brings_the_cluster_back_in_compose_mode() {
     });
     apply_after_destroy_brings_the_data_back(&lab, &inv, "kept-compose/");
 }
+
+/// Found beside finding 2: an older etcd-deploy gave each member's PKI
+/// directory to the etcd user, who could put a link where root writes a
+/// key's temporary file (`server.key.tmp` -> /etc/shadow). Rotating the
+/// certificates now takes the directory back first (root's, group etcd,
+/// 0750): /etc/shadow stays as it was, and the member serves on its new
+/// certificate.
+#[test]
+fn a_link_in_the_pki_directory_is_never_written_through() {
+    let lab = Lab::up(84, 3);
+    let pki = lab.dir.path().join("pki");
+    let inv = lab.inventory(3, with_tls("generate", &pki));
+    apply(&inv);
+    let shadow = "sha256sum /etc/shadow; stat -c '%U %a' /etc/shadow";
+    let before = lab.ssh(1, shadow);
+    lab.ssh(
+        1,
+        "chown etcd:etcd /etc/etcd/pki/etcd-1 && chmod 0700 /etc/etcd/pki/etcd-1 \
+         && runuser -u etcd -- ln -s /etc/shadow /etc/etcd/pki/etcd-1/server.key.tmp",
+    );
+    let out = deploy_ok(&["certs", "rotate", path_str(&inv), "--yes"]);
+    assert!(out.contains("etcd-1"), "{out}");
+    assert_eq!(lab.ssh(1, shadow), before, "/etc/shadow untouched");
+    assert_eq!(
+        lab.ssh(1, "stat -c '%U:%G %a' /etc/etcd/pki/etcd-1; ls -A /etc/etcd/pki/etcd-1 | grep -c tmp || true"),
+        "root:etcd 750\n0"
+    );
+    let st = status_json(&inv).to_string();
+    assert_eq!(st.matches("\"health\":\"healthy\"").count(), 3, "{st}");
+}
