@@ -115,6 +115,11 @@ pub struct ApplyArgs {
     pub keep_certs: bool,
 }
 
+/// How many times a run plans again after steps that ask for it
+/// (`Plan::replan`): each round makes progress, so only a cluster that
+/// keeps changing under the run reaches it.
+const MAX_ROUNDS: usize = 8;
+
 /// Applies the inventory; returns once the cluster matches it.
 pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     if let Some(file) = &args.saved {
@@ -128,8 +133,10 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     };
     with_session(path, &open, async |s: &Session| {
         let mut consented = args.yes;
-        // Members started while nothing answered are read again, then planned for.
-        for round in 0..3 {
+        // Members started while nothing answered, and each pass of a move to
+        // TLS, are read again, then planned for: a run resumed after an
+        // interruption may need a start, both passes and the rest.
+        for round in 0..MAX_ROUNDS {
             let (p, facts) = compute(s, &args.options).await?;
             if round == 0
                 && let Scope::Replace { old, new } = scope
@@ -175,10 +182,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 return Ok(());
             }
         }
-        Err(Error::Blocked(
-            "the cluster did not settle after starting its stopped members; run apply again"
-                .into(),
-        ))
+        Err(Error::Blocked(format!(
+            "the cluster still needed changes after {MAX_ROUNDS} rounds of planning and carrying out; run apply again"
+        )))
     })
     .await
 }
