@@ -1,7 +1,7 @@
 //! The inventory: what the operator wants, loaded from `inventory.toml` and
 //! fully validated before any host is contacted.
 //!
-//! `raw.rs` mirrors the file; `validate.rs` turns it into the types below,
+//! `raw.rs` mirrors the file; `validate/` turns it into the types below,
 //! with defaults applied and every per-host override resolved, or into an
 //! error that names the file, line, column and field.
 

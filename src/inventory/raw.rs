@@ -2,7 +2,7 @@
 //!
 //! Every table denies unknown keys, and values that later checks must point at
 //! keep their position (`Spanned`), so errors can name file, line and column.
-//! Nothing here applies defaults or judges values; `validate.rs` does that.
+//! Nothing here applies defaults or judges values; `validate/` does that.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
