@@ -44,28 +44,32 @@ if [ -f "$n" ] && [ ! -L "$n" ]; then
 fi
 # The running etcd (member_pid, from the runtime's part) started before its
 # config file (or one of its TLS files) last changed: it has not read it (a
-# run stopped between writing the files and restarting the member). Start
-# times here are whole seconds after a boot time that is itself truncated:
-# a file written within 2 s of the start counts as read.
+# run stopped between writing the files and restarting the member). Its
+# start, to about 20 ms: the clock now less its age (uptime less its start
+# in ticks since boot, both since boot); a file written more than 50 ms
+# after that start is newer than what it read. (A pass that restarted the
+# member a second before writing its next config is told apart.)
 started=
 # shellcheck disable=SC2154
 if [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
   ticks=$(sed 's/.*) //' "/proc/$member_pid/stat" | cut -d' ' -f20)
-  boot=$(sed -n 's/^btime //p' /proc/stat)
-  started=$((boot + ticks / $(getconf CLK_TCK) + 2))
+  started=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v now="$(date +%s.%N)" \
+    '{ printf "%.3f", now - ($1 - t / hz) }' /proc/uptime)
   # How long it has run, in whole seconds: one that started moments ago may
   # not answer yet (status waits for it to settle).
-  echo "member_age=$(($(date +%s) - started + 2))"
+  echo "member_age=$(awk -v s="$started" -v now="$(date +%s.%N)" 'BEGIN { printf "%d", now - s }')"
 fi
+# FILE changed after the running etcd started.
+newer() { awk -v m="$(stat -c %.3Y "$1")" -v s="$started" 'BEGIN { exit !(m > s + 0.05) }'; }
 if [ -f "$config" ]; then
   # recover's one-off start (force-new-cluster) left in place: a run
   # stopped before the member went back to its normal config.
   grep -q '^force-new-cluster: true' "$config" && echo "config_forced=yes"
-  [ -n "$started" ] && [ "$(stat -c %Y "$config")" -gt "$started" ] && echo "config_stale=yes"
+  [ -n "$started" ] && newer "$config" && echo "config_stale=yes"
 fi
 if [ -n "$started" ] && [ -f "$pki/ca.crt" ]; then
   for f in "$@"; do
-    if [ -f "$pki/$f" ] && [ "$(stat -c %Y "$pki/$f")" -gt "$started" ]; then
+    if [ -f "$pki/$f" ] && newer "$pki/$f"; then
       echo "pki_stale=yes"
       break
     fi

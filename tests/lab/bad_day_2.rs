@@ -96,8 +96,15 @@ fn defect_1_an_interrupted_recover_is_finished_and_loses_nothing_later() {
     lab.kill_host(5);
     let two = lab.inventory_of(&[1, 6], "second");
     let args = ["recover", path_str(&two), "--yes"].map(String::from);
-    let (seen, hit) = kill_when(&args, |l| l.contains("back to its normal config"));
-    assert!(hit, "recover never got the seed healthy:\n{seen}");
+    // Killed while it waits for the seed to come up on the one-off config
+    // (that wait lasts as long as etcd's start, far longer than the kill
+    // takes to land; the line after it writes the normal config at once).
+    let mut forced_start = false;
+    let (seen, hit) = kill_when(&args, |l| {
+        forced_start |= l.contains("start once with force-new-cluster");
+        forced_start && l.contains("wait until healthy")
+    });
+    assert!(hit, "recover never started the seed:\n{seen}");
     assert_eq!(forced_configs(&lab, &[1]), [1]);
     let shown = deploy_ok(&["plan", path_str(&two)]);
     eprintln!("plan with the seed serving on force-new-cluster:\n{shown}");
