@@ -20,10 +20,11 @@
 //!
 //! The run plans again after each pass (facts read anew).
 
-use super::{Step, inventory_member};
+use super::{RestartReason, Step, inventory_member};
 use crate::facts::Facts;
 use crate::inventory::Inventory;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +38,43 @@ pub enum TlsPass {
     /// dial the members still on TLS); a normal config restart drops that
     /// once every member has moved.
     Back,
+}
+
+impl TlsPass {
+    /// What the plan says of the pass.
+    pub fn note(self) -> &'static str {
+        match self {
+            TlsPass::Certificates => {
+                "moving to TLS, pass 1 of 2: certificates in place, peer certificates in each config, still plain HTTP; pass 2 follows in this run"
+            }
+            TlsPass::Peers => {
+                "moving to TLS, pass 2 of 2: each member's peer URL becomes https (member update), then it restarts with its final config (peers and clients over TLS)"
+            }
+            TlsPass::Back => {
+                "moving back to plain HTTP: each member's peer URL becomes http (member update), then it restarts plain but for its peer certificate; config restarts without it follow in this run"
+            }
+        }
+    }
+}
+
+/// The move writes every member's config and certificates itself, and
+/// restarts the members it names (`order`, whatever config they have read):
+/// those restart reasons are its own.
+pub(super) fn drop_restarts_it_makes(
+    restart: &mut BTreeMap<String, Vec<RestartReason>>,
+    order: &[String],
+) {
+    restart.retain(|host, reasons| {
+        reasons.retain(|r| {
+            let moved = *r == RestartReason::StaleConfig && order.iter().any(|o| o == host);
+            !(moved
+                || matches!(
+                    r,
+                    RestartReason::ConfigChanged | RestartReason::CertificatesChanged
+                ))
+        });
+        !reasons.is_empty()
+    });
 }
 
 /// The pass the cluster needs next, if it is moving to TLS: the members
