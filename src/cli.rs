@@ -1,6 +1,6 @@
 //! The command line (clap types only).
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -134,56 +134,7 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17 --user admin --become\n  etcd-deploy init found.toml --from-cluster http://10.0.0.11:2379 --user admin --become   # describe a running cluster"
     )]
-    Init {
-        /// Where to write it
-        #[arg(default_value = "inventory.toml")]
-        path: PathBuf,
-        /// Cluster name
-        #[arg(long)]
-        name: Option<String>,
-        /// etcd version (X.Y.Z)
-        #[arg(long)]
-        version: Option<String>,
-        /// A member: NAME=ADDRESS or ADDRESS (repeat for each)
-        #[arg(
-            long = "host",
-            value_name = "NAME=ADDRESS",
-            conflicts_with = "from_cluster"
-        )]
-        hosts: Vec<String>,
-        /// Describe a running cluster instead: a client URL of it (repeat for
-        /// more); members, addresses, ports and version from etcd, each
-        /// member's data directory and settings from its host over SSH
-        #[arg(long, value_name = "URL")]
-        from_cluster: Vec<String>,
-        /// With --from-cluster: SSH private key for the hosts
-        #[arg(long, value_name = "FILE", requires = "from_cluster")]
-        identity_file: Option<PathBuf>,
-        /// With --from-cluster: known_hosts file for the hosts
-        #[arg(long, value_name = "FILE", requires = "from_cluster")]
-        known_hosts_file: Option<PathBuf>,
-        /// With --from-cluster: ask etcd only, not the hosts
-        #[arg(long, requires = "from_cluster")]
-        no_ssh: bool,
-        /// With an https --from-cluster URL: the CA that signed the members' certificates
-        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cert", "key"])]
-        cacert: Option<PathBuf>,
-        /// With an https --from-cluster URL: a client certificate the cluster accepts
-        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "key"])]
-        cert: Option<PathBuf>,
-        /// With an https --from-cluster URL: the client certificate's key
-        #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "cert"])]
-        key: Option<PathBuf>,
-        /// SSH user
-        #[arg(long)]
-        user: Option<String>,
-        /// Run remote commands through `sudo -n` (a user that is not root)
-        #[arg(long = "become")]
-        become_root: bool,
-        /// Overwrite an existing file
-        #[arg(long)]
-        force: bool,
-    },
+    Init(InitArgs),
     /// Snapshots: save one (from a caught-up follower) onto this machine, list the saved ones
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
@@ -393,4 +344,58 @@ pub enum Output {
     Table,
     Text,
     Json,
+}
+
+/// `init`'s options: a new inventory from flags (or prompts), or one that
+/// describes a running cluster (`--from-cluster`).
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it
+    #[arg(default_value = "inventory.toml")]
+    pub path: PathBuf,
+    /// Cluster name
+    #[arg(long)]
+    pub name: Option<String>,
+    /// etcd version (X.Y.Z)
+    #[arg(long)]
+    pub version: Option<String>,
+    /// A member: NAME=ADDRESS or ADDRESS (repeat for each)
+    #[arg(
+        long = "host",
+        value_name = "NAME=ADDRESS",
+        conflicts_with = "from_cluster"
+    )]
+    pub hosts: Vec<String>,
+    /// Describe a running cluster instead: a client URL of it (repeat for
+    /// more); members, addresses, ports and version from etcd, each
+    /// member's data directory and settings from its host over SSH
+    #[arg(long, value_name = "URL")]
+    pub from_cluster: Vec<String>,
+    /// With --from-cluster: SSH private key for the hosts
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub identity_file: Option<PathBuf>,
+    /// With --from-cluster: known_hosts file for the hosts
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    pub known_hosts_file: Option<PathBuf>,
+    /// With --from-cluster: ask etcd only, not the hosts
+    #[arg(long, requires = "from_cluster")]
+    pub no_ssh: bool,
+    /// With an https --from-cluster URL: the CA that signed the members' certificates
+    #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cert", "key"])]
+    pub cacert: Option<PathBuf>,
+    /// With an https --from-cluster URL: a client certificate the cluster accepts
+    #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "key"])]
+    pub cert: Option<PathBuf>,
+    /// With an https --from-cluster URL: the client certificate's key
+    #[arg(long, value_name = "FILE", requires_all = ["from_cluster", "cacert", "cert"])]
+    pub key: Option<PathBuf>,
+    /// SSH user
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Run remote commands through `sudo -n` (a user that is not root)
+    #[arg(long = "become")]
+    pub become_root: bool,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
 }

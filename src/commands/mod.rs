@@ -4,6 +4,7 @@
 pub mod adopt;
 pub mod apply;
 pub mod certs;
+pub mod dispatch;
 pub mod from_cluster;
 pub mod init;
 pub mod lifecycle;
