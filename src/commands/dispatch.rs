@@ -117,15 +117,7 @@ pub async fn run(command: Command) -> Result<i32, Error> {
         Command::Alarm(AlarmCommand::Disarm { inventory }) => {
             maintenance::alarm_disarm(&inventory).await.map(done)
         }
-        Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "etcd-deploy",
-                &mut std::io::stdout(),
-            );
-            Ok(0)
-        }
+        Command::Completions { shell } => completions(shell).map(done),
         Command::Man { dir } => man(dir.as_deref()).map(done),
     }
 }
@@ -277,6 +269,20 @@ async fn init_command(a: InitArgs) -> Result<(), Error> {
         },
     )
     .await
+}
+
+/// `completions SHELL`: the script on stdout (made in memory first: the
+/// generator cannot say that stdout was closed, `completions bash | head`).
+fn completions(shell: clap_complete::Shell) -> Result<(), Error> {
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "etcd-deploy", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::Usage(format!("writing the completions: {e}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `man`: the page of etcd-deploy on stdout, or a page per command in `dir`.
