@@ -65,33 +65,7 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         )));
     }
     let tls = a.urls.iter().any(|u| u.starts_with("https://"));
-    // A TLS cluster: read with the identity given, and described with its
-    // certificates, which are read over SSH.
-    let identity = if tls {
-        let Some([ca, cert, key]) = &a.client_tls else {
-            return Err(Error::Usage(
-                "--from-cluster with an https URL: give --cacert, --cert and --key (a client identity the cluster accepts)".into(),
-            ));
-        };
-        if !a.ssh {
-            return Err(Error::Usage(
-                "a TLS cluster is described with its certificates, read over SSH: drop --no-ssh"
-                    .into(),
-            ));
-        }
-        let read = |p: &PathBuf| {
-            std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
-        };
-        let files = crate::tls::ClientFiles {
-            ca: read(ca)?,
-            cert: read(cert)?,
-            key: read(key)?,
-        };
-        etcd::set_client_tls(Some(files.clone()));
-        Some(files)
-    } else {
-        None
-    };
+    let identity = client_identity(&a, tls)?;
     for u in &a.urls {
         if !valid_url(u) {
             return Err(Error::Usage(format!(
@@ -100,7 +74,89 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             )));
         }
     }
-    let list = etcd::member_list(&a.urls)
+    let mut found = members(&a.urls, tls).await?;
+    found.sort_by(|x, y| x.name.cmp(&y.name));
+    let Some(version) = found.iter().filter_map(|f| f.version).min() else {
+        return Err(Error::Blocked("no member reported its version".into()));
+    };
+    let name = a.name.clone().unwrap_or_else(|| "etcd".into());
+    // First without data directories: the SSH settings in it reach the hosts.
+    let text = render(&name, version, &a, &found);
+    let inv = inventory::parse(path, &text)?;
+    let tls_files = if a.ssh {
+        look_at_hosts(&inv, &mut found).await
+    } else {
+        BTreeMap::new()
+    };
+    if let Some(identity) = &identity {
+        let dir = path.parent().unwrap_or(Path::new(".")).join("pki");
+        write_pki(&dir, &found, &tls_files, identity)?;
+    }
+    let mut text = render(&name, version, &a, &found);
+    if inventory::parse(path, &text).is_err() {
+        // A data directory or setting etcd-deploy would not accept stays out.
+        for f in &mut found {
+            f.process.remove("data_dir");
+            f.process.retain(|k, _| !k.starts_with("setting_"));
+        }
+        text = render(&name, version, &a, &found);
+    }
+    inventory::parse(path, &text)?;
+    std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+    output::changed();
+    output::result("inventory", serde_json::json!(path));
+    for f in &found {
+        output::say(&format!(
+            "{:<10} {}:{}/{}  etcd {}  {}",
+            f.name,
+            f.host,
+            f.client_port,
+            f.peer_port,
+            f.version.map_or_else(|| "?".into(), |v| v.to_string()),
+            describe(&f.process)
+        ));
+    }
+    output::say(&format!(
+        "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it as it is; `etcd-deploy adopt {}` takes its members over.",
+        path.display(),
+        found.len(),
+        path.display()
+    ));
+    Ok(())
+}
+
+/// A TLS cluster: read with the identity given, and described with its
+/// certificates, which are read over SSH.
+fn client_identity(a: &FromCluster, tls: bool) -> Result<Option<crate::tls::ClientFiles>, Error> {
+    if !tls {
+        return Ok(None);
+    }
+    let Some([ca, cert, key]) = &a.client_tls else {
+        return Err(Error::Usage(
+            "--from-cluster with an https URL: give --cacert, --cert and --key (a client identity the cluster accepts)".into(),
+        ));
+    };
+    if !a.ssh {
+        return Err(Error::Usage(
+            "a TLS cluster is described with its certificates, read over SSH: drop --no-ssh".into(),
+        ));
+    }
+    let read = |p: &PathBuf| {
+        std::fs::read_to_string(p).map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+    };
+    let files = crate::tls::ClientFiles {
+        ca: read(ca)?,
+        cert: read(cert)?,
+        key: read(key)?,
+    };
+    etcd::set_client_tls(Some(files.clone()));
+    Ok(Some(files))
+}
+
+/// Every member as etcd's member list says it (one address per member,
+/// all on TLS or none), with the version it reports.
+async fn members(urls: &[String], tls: bool) -> Result<Vec<Found>, Error> {
+    let list = etcd::member_list(urls)
         .await
         .map_err(|e| Error::Blocked(format!("reading the member list: {e}")))?;
     let mut found = Vec::new();
@@ -163,116 +219,82 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             process: BTreeMap::new(),
         });
     }
-    found.sort_by(|x, y| x.name.cmp(&y.name));
-    let Some(version) = found.iter().filter_map(|f| f.version).min() else {
-        return Err(Error::Blocked("no member reported its version".into()));
-    };
-    let name = a.name.clone().unwrap_or_else(|| "etcd".into());
-    // First without data directories: the SSH settings in it reach the hosts.
-    let text = render(&name, version, &a, &found);
-    let inv = inventory::parse(path, &text)?;
+    Ok(found)
+}
+
+/// Each member's host, over SSH: the member's etcd process (how it runs,
+/// its data directory, its settings) and, read as the user it runs as, the
+/// TLS files it names; processes not taken for the member are warned about.
+/// A host that cannot be asked is said so and left out.
+async fn look_at_hosts(
+    inv: &inventory::Inventory,
+    found: &mut [Found],
+) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut tls_files = BTreeMap::new();
-    if a.ssh {
-        let jobs = inv.members.iter().map(|m| async move {
-            let host = Host::connect(m).await?;
-            let ports = [m.peer_port, m.client_port];
-            let out = host
-                .run("look at its etcd", &remote::discover_member(&m.name, ports))
-                .await;
-            // Its TLS files, at the paths its process names (checked first),
-            // read as the user it runs as.
-            let mut files = BTreeMap::new();
-            if let Ok(out) = &out {
-                let lines: Vec<(&str, &str)> =
-                    out.lines().filter_map(|l| l.split_once('=')).collect();
-                let user = lines
-                    .iter()
-                    .find(|(k, _)| *k == "run_as")
-                    .map(|(_, v)| *v)
-                    .filter(|u| valid_user_name(u));
-                for (k, v) in &lines {
-                    if let Some(user) = user
-                        && k.starts_with("tls_")
-                        && inventory::plain_abs_path(v)
-                    {
-                        let script = remote::read_as(user, v);
-                        let text = host.run("read a TLS file", &script).await?;
-                        files.insert(k.to_string(), text);
-                    }
+    let jobs = inv.members.iter().map(|m| async move {
+        let host = Host::connect(m).await?;
+        let ports = [m.peer_port, m.client_port];
+        let out = host
+            .run("look at its etcd", &remote::discover_member(&m.name, ports))
+            .await;
+        // Its TLS files, at the paths its process names (checked first),
+        // read as the user it runs as.
+        let mut files = BTreeMap::new();
+        if let Ok(out) = &out {
+            let lines: Vec<(&str, &str)> = out.lines().filter_map(|l| l.split_once('=')).collect();
+            let user = lines
+                .iter()
+                .find(|(k, _)| *k == "run_as")
+                .map(|(_, v)| *v)
+                .filter(|u| valid_user_name(u));
+            for (k, v) in &lines {
+                if let Some(user) = user
+                    && k.starts_with("tls_")
+                    && inventory::plain_abs_path(v)
+                {
+                    let script = remote::read_as(user, v);
+                    let text = host.run("read a TLS file", &script).await?;
+                    files.insert(k.to_string(), text);
                 }
             }
-            host.close().await;
-            out.map(|o| (o, files))
-        });
-        let answers = futures_util::future::join_all(jobs).await;
-        for (f, r) in found.iter_mut().zip(answers) {
-            match r {
-                Ok((out, files)) => {
-                    tls_files.insert(f.name.clone(), files);
-                    for (_, why) in out
-                        .lines()
-                        .filter_map(|l| l.split_once('='))
-                        .filter(|(k, _)| *k == "untrusted")
-                    {
-                        let why = printable(why);
-                        let (pid, why) = why.split_once(' ').unwrap_or((&why, ""));
-                        output::warn(&format!(
-                            "{}: etcd process {pid} on {} is not taken for the member: {why} (a name and flags are anyone's to choose)",
-                            f.name, f.host
-                        ));
-                    }
-                    f.process = out
-                        .lines()
-                        .filter_map(|l| l.split_once('='))
-                        .filter(|(k, _)| *k != "untrusted")
-                        .map(|(k, v)| (k.to_string(), printable(v)))
-                        .collect();
-                    if f.process.is_empty() {
-                        output::say(&format!(
-                            "{}: no etcd process named {} on {}",
-                            f.name, f.name, f.host
-                        ));
-                    }
+        }
+        host.close().await;
+        out.map(|o| (o, files))
+    });
+    let answers = futures_util::future::join_all(jobs).await;
+    for (f, r) in found.iter_mut().zip(answers) {
+        match r {
+            Ok((out, files)) => {
+                tls_files.insert(f.name.clone(), files);
+                for (_, why) in out
+                    .lines()
+                    .filter_map(|l| l.split_once('='))
+                    .filter(|(k, _)| *k == "untrusted")
+                {
+                    let why = printable(why);
+                    let (pid, why) = why.split_once(' ').unwrap_or((&why, ""));
+                    output::warn(&format!(
+                        "{}: etcd process {pid} on {} is not taken for the member: {why} (a name and flags are anyone's to choose)",
+                        f.name, f.host
+                    ));
                 }
-                Err(e) => output::say(&format!("{}: not asked over SSH: {e}", f.name)),
+                f.process = out
+                    .lines()
+                    .filter_map(|l| l.split_once('='))
+                    .filter(|(k, _)| *k != "untrusted")
+                    .map(|(k, v)| (k.to_string(), printable(v)))
+                    .collect();
+                if f.process.is_empty() {
+                    output::say(&format!(
+                        "{}: no etcd process named {} on {}",
+                        f.name, f.name, f.host
+                    ));
+                }
             }
+            Err(e) => output::say(&format!("{}: not asked over SSH: {e}", f.name)),
         }
     }
-    if let Some(identity) = &identity {
-        let dir = path.parent().unwrap_or(Path::new(".")).join("pki");
-        write_pki(&dir, &found, &tls_files, identity)?;
-    }
-    let mut text = render(&name, version, &a, &found);
-    if inventory::parse(path, &text).is_err() {
-        // A data directory or setting etcd-deploy would not accept stays out.
-        for f in &mut found {
-            f.process.remove("data_dir");
-            f.process.retain(|k, _| !k.starts_with("setting_"));
-        }
-        text = render(&name, version, &a, &found);
-    }
-    inventory::parse(path, &text)?;
-    std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
-    output::changed();
-    output::result("inventory", serde_json::json!(path));
-    for f in &found {
-        output::say(&format!(
-            "{:<10} {}:{}/{}  etcd {}  {}",
-            f.name,
-            f.host,
-            f.client_port,
-            f.peer_port,
-            f.version.map_or_else(|| "?".into(), |v| v.to_string()),
-            describe(&f.process)
-        ));
-    }
-    output::say(&format!(
-        "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it as it is; `etcd-deploy adopt {}` takes its members over.",
-        path.display(),
-        found.len(),
-        path.display()
-    ));
-    Ok(())
+    tls_files
 }
 
 /// A TLS cluster's certificates into `dir` in etcd-deploy's layout: each
