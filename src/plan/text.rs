@@ -76,20 +76,7 @@ fn step_text(s: &Step) -> (String, String) {
             added,
             stale_data,
             running,
-        } => {
-            let mut t = vec![match added {
-                None => "join: member add (learner)".to_string(),
-                Some(id) => format!("join: resume member {id:x} (already added)"),
-            }];
-            if *stale_data {
-                t.push("move old data aside".into());
-            }
-            if !running {
-                t.push("write config (initial-cluster-state existing), start".into());
-            }
-            t.push("wait until healthy, promote".into());
-            (host.clone(), t.join(", "))
-        }
+        } => (host.clone(), join_text(*added, *stale_data, *running)),
         Step::Restart { host, reasons: r } if r.contains(&RestartReason::CrashLooping) => (
             host.clone(),
             format!("repair ({}): restart once, wait until healthy; if it fails again, stop and show the cause from its log", reasons(r)),
@@ -105,26 +92,7 @@ fn step_text(s: &Step) -> (String, String) {
             alive,
             host,
             data,
-        } => {
-            let mut t = vec![format!("remove member {id:x}")];
-            if *leader {
-                t.insert(0, "move leadership to another member".into());
-            }
-            if !alive {
-                t.push("(not answering)".into());
-            }
-            t.push(match (host, data) {
-                (None, _) => "its host is not in etcd-deploy's records: stop and disable its etcd there by hand".into(),
-                (Some(h), Data::Keep) => {
-                    format!("stop and disable its etcd on {} (data kept)", h.address)
-                }
-                (Some(h), Data::Wipe) => format!(
-                    "stop and disable its etcd on {}, DELETE its data directory",
-                    h.address
-                ),
-            });
-            (name.clone(), t.join(", "))
-        }
+        } => (name.clone(), remove_text(*id, *leader, *alive, host.as_ref(), *data)),
         Step::Retire { name, host, data } => (
             name.clone(),
             format!(
@@ -141,22 +109,7 @@ fn step_text(s: &Step) -> (String, String) {
             order,
             leader,
             previous,
-        } => {
-            let mut t = vec![format!("take over one member at a time: {}", order.join(", "))];
-            if let Some(l) = leader {
-                t.push(format!("({l} is the leader: leadership moves off it first)"));
-            }
-            let stopped: Vec<&str> = previous
-                .iter()
-                .filter(|(_, p)| **p == super::adopt::Previous::Stopped)
-                .map(|(n, _)| n.as_str())
-                .collect();
-            t.push("each: write its config, stop and disable what runs it now (left on disk), give its data to the etcd user, start etcd-deploy's own, healthy and caught up before the next; back to the previous one if not".into());
-            if !stopped.is_empty() {
-                t.push(format!("({} already stopped by an interrupted adopt: started)", stopped.join(", ")));
-            }
-            (order.join(","), t.join(" "))
-        }
+        } => (order.join(","), adopt_text(order, leader.as_deref(), previous)),
         Step::TlsMove {
             pass,
             order,
@@ -179,32 +132,124 @@ fn step_text(s: &Step) -> (String, String) {
             from,
             snapshot_to,
             rollback,
-        } => {
-            let verb = if rollout.downgrade { "downgrade" } else { "upgrade" };
-            let froms: BTreeSet<String> = from.values().map(|v| v.to_string()).collect();
-            let snapshot = match snapshot_to {
-                Some(dir) => format!("snapshot to {} first, then ", dir.display()),
-                None => String::new(),
-            };
-            let mut t = format!(
-                "{verb} {} → {}, one member at a time: {snapshot}{}",
-                froms.into_iter().collect::<Vec<_>>().join("/"),
-                rollout.to,
-                rollout.order.join(", ")
-            );
-            if let Some(l) = &rollout.leader {
-                t.push_str(&format!(
-                    " ({l} is the leader: leadership moves to an upgraded member first)"
-                ));
-            }
-            t.push_str("; each restarted, healthy and caught up before the next");
-            t.push_str(match rollback {
-                Rollback::PreviousVersion => ", rolled back to its previous version if not",
-                Rollback::Stop => ", the rollout stops if not",
-            });
-            (rollout.order.join(","), t)
-        }
+        } => (
+            rollout.order.join(","),
+            upgrade_text(rollout, from, snapshot_to.as_deref(), *rollback),
+        ),
     }
+}
+
+/// A join: added (or resumed), old data set aside, started, promoted.
+fn join_text(added: Option<u64>, stale_data: bool, running: bool) -> String {
+    let mut t = vec![match added {
+        None => "join: member add (learner)".to_string(),
+        Some(id) => format!("join: resume member {id:x} (already added)"),
+    }];
+    if stale_data {
+        t.push("move old data aside".into());
+    }
+    if !running {
+        t.push("write config (initial-cluster-state existing), start".into());
+    }
+    t.push("wait until healthy, promote".into());
+    t.join(", ")
+}
+
+/// A removal: leadership off it, `member remove`, its etcd stopped where
+/// etcd-deploy's records say (or by hand), its data kept or deleted.
+fn remove_text(
+    id: u64,
+    leader: bool,
+    alive: bool,
+    host: Option<&crate::facts::RecordedMember>,
+    data: Data,
+) -> String {
+    let mut t = vec![format!("remove member {id:x}")];
+    if leader {
+        t.insert(0, "move leadership to another member".into());
+    }
+    if !alive {
+        t.push("(not answering)".into());
+    }
+    t.push(match (host, data) {
+        (None, _) => {
+            "its host is not in etcd-deploy's records: stop and disable its etcd there by hand"
+                .into()
+        }
+        (Some(h), Data::Keep) => format!("stop and disable its etcd on {} (data kept)", h.address),
+        (Some(h), Data::Wipe) => format!(
+            "stop and disable its etcd on {}, DELETE its data directory",
+            h.address
+        ),
+    });
+    t.join(", ")
+}
+
+/// Taking members over one at a time.
+fn adopt_text(
+    order: &[String],
+    leader: Option<&str>,
+    previous: &std::collections::BTreeMap<String, super::adopt::Previous>,
+) -> String {
+    let mut t = vec![format!(
+        "take over one member at a time: {}",
+        order.join(", ")
+    )];
+    if let Some(l) = leader {
+        t.push(format!(
+            "({l} is the leader: leadership moves off it first)"
+        ));
+    }
+    let stopped: Vec<&str> = previous
+        .iter()
+        .filter(|(_, p)| **p == super::adopt::Previous::Stopped)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    t.push("each: write its config, stop and disable what runs it now (left on disk), give its data to the etcd user, start etcd-deploy's own, healthy and caught up before the next; back to the previous one if not".into());
+    if !stopped.is_empty() {
+        t.push(format!(
+            "({} already stopped by an interrupted adopt: started)",
+            stopped.join(", ")
+        ));
+    }
+    t.join(" ")
+}
+
+/// A rolling version change: the snapshot first, the order, the leader's
+/// hand-over, what a member that fails goes back to.
+fn upgrade_text(
+    rollout: &super::Rollout,
+    from: &std::collections::BTreeMap<String, crate::inventory::Version>,
+    snapshot_to: Option<&std::path::Path>,
+    rollback: Rollback,
+) -> String {
+    let verb = if rollout.downgrade {
+        "downgrade"
+    } else {
+        "upgrade"
+    };
+    let froms: BTreeSet<String> = from.values().map(|v| v.to_string()).collect();
+    let snapshot = match snapshot_to {
+        Some(dir) => format!("snapshot to {} first, then ", dir.display()),
+        None => String::new(),
+    };
+    let mut t = format!(
+        "{verb} {} → {}, one member at a time: {snapshot}{}",
+        froms.into_iter().collect::<Vec<_>>().join("/"),
+        rollout.to,
+        rollout.order.join(", ")
+    );
+    if let Some(l) = &rollout.leader {
+        t.push_str(&format!(
+            " ({l} is the leader: leadership moves to an upgraded member first)"
+        ));
+    }
+    t.push_str("; each restarted, healthy and caught up before the next");
+    t.push_str(match rollback {
+        Rollback::PreviousVersion => ", rolled back to its previous version if not",
+        Rollback::Stop => ", the rollout stops if not",
+    });
+    t
 }
 
 impl fmt::Display for Plan {
