@@ -69,6 +69,52 @@ fn decide(
         );
     };
     mixed_clusters(inv, facts)?;
+    every_member_named(inv, list)?;
+    let (previous, ids) = what_runs_each(p, inv, facts)?;
+    let none = crate::facts::HostFacts::default();
+    if previous.is_empty() {
+        return Ok(()); // every member is etcd-deploy's already: nothing to do
+    }
+    healthy_and_safe(inv, facts, &previous, &ids)?;
+    for m in inv
+        .members
+        .iter()
+        .filter(|m| previous.contains_key(&m.name))
+    {
+        let h = facts.hosts.get(&m.name).unwrap_or(&none);
+        if let Some(prep) = prepare(inv, m, h, desired.get(&m.name)) {
+            p.prepare.push(prep);
+        }
+    }
+    // Members an interrupted adopt left stopped first (`healthy_and_safe`
+    // counts them back in service for the others), then followers, the
+    // leader last (leadership moved off it first).
+    let leader = cluster.leader();
+    let mut order: Vec<String> = previous.keys().cloned().collect();
+    order.sort_by_key(|n| {
+        (
+            previous.get(n) != Some(&Previous::Stopped),
+            ids.get(n) == leader.as_ref(),
+            inv.members.iter().position(|m| &m.name == n),
+        )
+    });
+    let leader = order
+        .last()
+        .filter(|n| ids.get(*n) == leader.as_ref())
+        .cloned();
+    p.steps.push(Step::Adopt {
+        order,
+        leader,
+        previous,
+    });
+    Ok(())
+}
+
+/// A value per member name.
+type ByName<T> = BTreeMap<String, T>;
+
+/// Every cluster member is an inventory member, voting and started.
+fn every_member_named(inv: &Inventory, list: &[crate::facts::MemberInfo]) -> Result<(), String> {
     for e in list {
         if super::inventory_member(inv, e).is_none() {
             return Err(format!(
@@ -84,6 +130,19 @@ fn decide(
             ));
         }
     }
+    Ok(())
+}
+
+/// What runs each member now (its previous unit or container, or nothing
+/// when an interrupted adopt stopped it), keyed by name, with each
+/// member's ID; members etcd-deploy runs already are left out. Notes what
+/// was found and how it differs from the inventory.
+fn what_runs_each(
+    p: &mut Plan,
+    inv: &Inventory,
+    facts: &Facts,
+) -> Result<(ByName<Previous>, ByName<u64>), String> {
+    let cluster = &facts.cluster;
     let want = inv.cluster.version;
     let none = crate::facts::HostFacts::default();
     let mut previous = BTreeMap::new();
@@ -136,42 +195,7 @@ fn decide(
             p.notes.push(d);
         }
     }
-    if previous.is_empty() {
-        return Ok(()); // every member is etcd-deploy's already: nothing to do
-    }
-    healthy_and_safe(inv, facts, &previous, &ids)?;
-    for m in inv
-        .members
-        .iter()
-        .filter(|m| previous.contains_key(&m.name))
-    {
-        let h = facts.hosts.get(&m.name).unwrap_or(&none);
-        if let Some(prep) = prepare(inv, m, h, desired.get(&m.name)) {
-            p.prepare.push(prep);
-        }
-    }
-    // Members an interrupted adopt left stopped first (`healthy_and_safe`
-    // counts them back in service for the others), then followers, the
-    // leader last (leadership moved off it first).
-    let leader = cluster.leader();
-    let mut order: Vec<String> = previous.keys().cloned().collect();
-    order.sort_by_key(|n| {
-        (
-            previous.get(n) != Some(&Previous::Stopped),
-            ids.get(n) == leader.as_ref(),
-            inv.members.iter().position(|m| &m.name == n),
-        )
-    });
-    let leader = order
-        .last()
-        .filter(|n| ids.get(*n) == leader.as_ref())
-        .cloned();
-    p.steps.push(Step::Adopt {
-        order,
-        leader,
-        previous,
-    });
-    Ok(())
+    Ok((previous, ids))
 }
 
 /// Members that answer with different cluster IDs belong to two clusters.
