@@ -172,27 +172,13 @@ fn decide(
     } = host_changes::of(inv, facts, desired);
     p.prepare.extend(prepare);
 
-    if let Some(why) = guards::tls_switched(inv, facts) {
-        p.blocked = Some(why);
-        return;
-    }
-    let tls_move = match tls_move::next(inv, facts) {
+    let tls_move = match tls_move::decide(inv, facts, &mut restart, !rolling.is_empty()) {
         Ok(step) => step,
         Err(why) => {
             p.blocked = Some(why);
             return;
         }
     };
-    if let Some(Step::TlsMove { order, .. }) = &tls_move {
-        tls_move::drop_restarts_it_makes(&mut restart, order);
-        if !rolling.is_empty() {
-            p.blocked = Some(format!(
-                "the cluster is moving to TLS ({} still on plain-HTTP peers): one change at a time; set the version back to the one it runs, apply, then change the version",
-                order.join(", ")
-            ));
-            return;
-        }
-    }
     unreachable_notes(p, facts);
     let Some(list) = &cluster.members else {
         if !facts.unreachable.is_empty() {
@@ -209,54 +195,12 @@ fn decide(
         p.blocked = Some(why);
         return;
     }
-    let membership::Membership {
-        promotes,
-        resumed_joins,
-        new_joins,
-        starts,
-        mut restarts,
-        mut repairs,
-    } = match membership::of(inv, facts, &restart) {
-        Ok(m) => m,
-        Err(why) => {
-            p.blocked = Some(why);
-            return;
-        }
+    let Some(ordered) = membership_steps(p, inv, facts, list, opts, &restart) else {
+        return;
     };
-    let data = if opts.wipe_removed {
-        Data::Wipe
-    } else {
-        Data::Keep
-    };
-    let membership::Removals {
-        live: removals,
-        dead: dead_removals,
-        note,
-    } = match membership::removals(inv, facts, list, data) {
-        Ok(r) => r,
-        Err(why) => {
-            p.blocked = Some(why);
-            return;
-        }
-    };
-    p.notes.extend(note);
-    p.steps.extend(dead_removals);
-    let membership_pending = !starts.is_empty()
-        || !promotes.is_empty()
-        || !resumed_joins.is_empty()
-        || !new_joins.is_empty();
-    if !starts.is_empty() {
-        let configs = without_config(facts, &starts);
-        p.steps.push(Step::Start {
-            hosts: starts,
-            configs,
-        });
-    }
-    safety::defer_lone_restarts(p, list, &mut repairs, new_joins.len() + resumed_joins.len());
-    p.steps.extend(repairs);
-    p.steps.extend(promotes);
-    p.steps.extend(resumed_joins);
-    p.steps.extend(new_joins);
+    let membership_pending = ordered.pending;
+    let mut restarts = ordered.restarts;
+    let removals = ordered.removals;
     if !rolling.is_empty() && !facts.unreachable.is_empty() {
         p.blocked = Some(format!(
             "the version change to {want} needs every member, and {} cannot be reached; bring it back, then run it again",
@@ -313,6 +257,81 @@ fn decide(
     }
     p.steps.extend(restarts);
     p.steps.extend(removals);
+}
+
+/// What `membership_steps` leaves for the end of the plan.
+struct Ordered {
+    /// Restarts that are not repairs (the leader's last).
+    restarts: Vec<Step>,
+    /// Live members' removals and retirements (after the joins).
+    removals: Vec<Step>,
+    /// Members still start, join or are promoted in this run.
+    pending: bool,
+}
+
+/// Dead members' removals, stopped members' start, repairs, promotions and
+/// joins, in that order, into the plan; `None` when the plan is blocked.
+fn membership_steps(
+    p: &mut Plan,
+    inv: &Inventory,
+    facts: &Facts,
+    list: &[MemberInfo],
+    opts: &Options,
+    restart: &BTreeMap<String, Vec<RestartReason>>,
+) -> Option<Ordered> {
+    let membership::Membership {
+        promotes,
+        resumed_joins,
+        new_joins,
+        starts,
+        restarts,
+        mut repairs,
+    } = match membership::of(inv, facts, restart) {
+        Ok(m) => m,
+        Err(why) => {
+            p.blocked = Some(why);
+            return None;
+        }
+    };
+    let data = if opts.wipe_removed {
+        Data::Wipe
+    } else {
+        Data::Keep
+    };
+    let membership::Removals {
+        live: removals,
+        dead: dead_removals,
+        note,
+    } = match membership::removals(inv, facts, list, data) {
+        Ok(r) => r,
+        Err(why) => {
+            p.blocked = Some(why);
+            return None;
+        }
+    };
+    p.notes.extend(note);
+    p.steps.extend(dead_removals);
+    let membership_pending = !starts.is_empty()
+        || !promotes.is_empty()
+        || !resumed_joins.is_empty()
+        || !new_joins.is_empty();
+    if !starts.is_empty() {
+        let configs = without_config(facts, &starts);
+        p.steps.push(Step::Start {
+            hosts: starts,
+            configs,
+        });
+    }
+    safety::defer_lone_restarts(p, list, &mut repairs, new_joins.len() + resumed_joins.len());
+    p.steps.extend(repairs);
+    p.steps.extend(promotes);
+    p.steps.extend(resumed_joins);
+    p.steps.extend(new_joins);
+    Some(Ordered {
+        restarts,
+        removals,
+        pending: membership_pending,
+    })
 }
 
 /// Hosts SSH cannot reach: what is known of their etcd, and that nothing

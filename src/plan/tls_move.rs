@@ -60,10 +60,7 @@ impl TlsPass {
 /// The move writes every member's config and certificates itself, and
 /// restarts the members it names (`order`, whatever config they have read):
 /// those restart reasons are its own.
-pub(super) fn drop_restarts_it_makes(
-    restart: &mut BTreeMap<String, Vec<RestartReason>>,
-    order: &[String],
-) {
+fn drop_restarts_it_makes(restart: &mut BTreeMap<String, Vec<RestartReason>>, order: &[String]) {
     restart.retain(|host, reasons| {
         reasons.retain(|r| {
             let moved = *r == RestartReason::StaleConfig && order.iter().any(|o| o == host);
@@ -77,9 +74,35 @@ pub(super) fn drop_restarts_it_makes(
     });
 }
 
+/// The move's step, if the cluster is moving to TLS (or back), with the
+/// restart reasons it takes care of dropped from `restart`; an error when
+/// it cannot go on (a host unreachable, TLS switched the wrong way, a
+/// version change pending as well).
+pub(super) fn decide(
+    inv: &Inventory,
+    facts: &Facts,
+    restart: &mut BTreeMap<String, Vec<RestartReason>>,
+    version_change: bool,
+) -> Result<Option<Step>, String> {
+    if let Some(why) = super::guards::tls_switched(inv, facts) {
+        return Err(why);
+    }
+    let step = next(inv, facts)?;
+    if let Some(Step::TlsMove { order, .. }) = &step {
+        drop_restarts_it_makes(restart, order);
+        if version_change {
+            return Err(format!(
+                "the cluster is moving to TLS ({} still on plain-HTTP peers): one change at a time; set the version back to the one it runs, apply, then change the version",
+                order.join(", ")
+            ));
+        }
+    }
+    Ok(step)
+}
+
 /// The pass the cluster needs next, if it is moving to TLS: the members
 /// whose peer URL is still plain http while the inventory says TLS.
-pub(super) fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, String> {
+fn next(inv: &Inventory, facts: &Facts) -> Result<Option<Step>, String> {
     let Some(list) = &facts.cluster.members else {
         return Ok(None);
     };
