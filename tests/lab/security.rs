@@ -292,28 +292,9 @@ fn findings_2_and_3_others_directories_are_refused_and_destroy_deletes_only_its_
 fn finding_6_a_release_holding_a_symlink_is_not_installed() {
     let lab = Lab::up(38, 1);
     let dir = lab.dir.path().join("mirror");
-    let name = "etcd-v3.5.2-linux-amd64";
-    let work = dir.join("work").join(name);
-    std::fs::create_dir_all(&work).expect("mkdir");
-    for b in ["etcd", "etcdctl", "etcdutl"] {
-        std::fs::write(work.join(b), "#!/bin/sh\nexit 0\n").expect("write");
-        sh(Command::new("chmod").arg("755").arg(work.join(b)));
-    }
-    std::os::unix::fs::symlink("/etc/motd", work.join(".sha256")).expect("symlink");
-    let v = dir.join("v3.5.2");
-    std::fs::create_dir_all(&v).expect("mkdir");
-    let o = sh(Command::new("tar")
-        .arg("-C")
-        .arg(dir.join("work"))
-        .arg("-czf")
-        .arg(v.join(format!("{name}.tar.gz")))
-        .arg(name));
-    assert!(o.status.success());
-    let o = sh(Command::new("sh").arg("-c").arg(format!(
-        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
-        v.display()
-    )));
-    assert!(o.status.success());
+    hostile_release(&dir, |work| {
+        std::os::unix::fs::symlink("/etc/motd", work.join(".sha256")).expect("symlink");
+    });
     let cache = lab.dir.path().join("cache");
     let inv = lab.inventory(1, |s| {
         s.replace("3.5.1", "3.5.2").replace(

@@ -453,6 +453,34 @@ pub fn mirror_with_broken(dir: &Path, real: &[&str], broken: &str) -> String {
     format!("file://{}", dir.display())
 }
 
+/// A release mirror in `dir` (laid out like the release pages) serving an
+/// etcd 3.5.2 tarball that matches its SHA256SUMS, made of stub binaries
+/// and whatever `plant` puts into its top directory.
+pub fn hostile_release(dir: &Path, plant: impl FnOnce(&Path)) {
+    let name = "etcd-v3.5.2-linux-amd64";
+    let work = dir.join("work").join(name);
+    std::fs::create_dir_all(&work).expect("mkdir");
+    for b in ["etcd", "etcdctl", "etcdutl"] {
+        std::fs::write(work.join(b), "#!/bin/sh\nexit 0\n").expect("write");
+        sh(Command::new("chmod").arg("755").arg(work.join(b)));
+    }
+    plant(&work);
+    let v = dir.join("v3.5.2");
+    std::fs::create_dir_all(&v).expect("mkdir");
+    let o = sh(Command::new("tar")
+        .arg("-C")
+        .arg(dir.join("work"))
+        .arg("-czf")
+        .arg(v.join(format!("{name}.tar.gz")))
+        .arg(name));
+    assert!(o.status.success());
+    let o = sh(Command::new("sh").arg("-c").arg(format!(
+        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
+        v.display()
+    )));
+    assert!(o.status.success());
+}
+
 /// An inventory edit turning TLS on (`mode`, certificates in `dir`).
 pub fn with_tls(mode: &str, dir: &Path) -> impl Fn(String) -> String {
     let section = format!(

@@ -128,29 +128,10 @@ fn finding_2_the_backup_directory_never_hands_a_system_directory_to_etcd() {
 fn finding_4_a_release_with_a_setuid_entry_is_never_unpacked() {
     let lab = Lab::up(78, 1);
     let dir = lab.dir.path().join("mirror");
-    let name = "etcd-v3.5.2-linux-amd64";
-    let work = dir.join("work").join(name);
-    std::fs::create_dir_all(&work).expect("mkdir");
-    for b in ["etcd", "etcdctl", "etcdutl"] {
-        std::fs::write(work.join(b), "#!/bin/sh\nexit 0\n").expect("write");
-        sh(Command::new("chmod").arg("755").arg(work.join(b)));
-    }
-    std::fs::copy("/bin/sh", work.join("suidsh")).expect("copy");
-    sh(Command::new("chmod").arg("4755").arg(work.join("suidsh")));
-    let v = dir.join("v3.5.2");
-    std::fs::create_dir_all(&v).expect("mkdir");
-    let o = sh(Command::new("tar")
-        .arg("-C")
-        .arg(dir.join("work"))
-        .arg("-czf")
-        .arg(v.join(format!("{name}.tar.gz")))
-        .arg(name));
-    assert!(o.status.success());
-    let o = sh(Command::new("sh").arg("-c").arg(format!(
-        "cd {} && sha256sum {name}.tar.gz > SHA256SUMS",
-        v.display()
-    )));
-    assert!(o.status.success());
+    hostile_release(&dir, |work| {
+        std::fs::copy("/bin/sh", work.join("suidsh")).expect("copy");
+        sh(Command::new("chmod").arg("4755").arg(work.join("suidsh")));
+    });
     let port = "18178";
     let _server = Serving(
         Command::new("python3")

@@ -200,6 +200,19 @@ pub fn converged(i: &Inventory) -> Facts {
 }
 
 /// etcd-deploy's record of a member it set up (as `records::remember` writes it).
+/// etcd-deploy's record of a former member at 10.0.0.9.
+pub fn former_member() -> RecordedMember {
+    RecordedMember {
+        address: "10.0.0.9".into(),
+        port: None,
+        user: None,
+        advertise: "10.0.0.9".into(),
+        client_port: 2379,
+        peer_port: 2380,
+        peer_url: "http://10.0.0.9:2380".into(),
+    }
+}
+
 pub fn recorded(m: &Member) -> RecordedMember {
     RecordedMember::of(m)
 }

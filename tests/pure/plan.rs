@@ -791,16 +791,7 @@ fn recover_seeds_from_the_most_data_and_never_while_quorum_exists() {
 fn a_member_removed_by_an_interrupted_run_is_retired_from_its_record() {
     let i = inv(GOOD);
     let mut f = converged(&i);
-    let gone = RecordedMember {
-        address: "10.0.0.9".into(),
-        port: None,
-        user: None,
-        advertise: "10.0.0.9".into(),
-        client_port: 2379,
-        peer_port: 2380,
-        peer_url: "http://10.0.0.9:2380".into(),
-    };
-    f.recorded.insert("etcd-9".into(), gone);
+    f.recorded.insert("etcd-9".into(), former_member());
     let p = plan(&i, &f, &desired(&i));
     assert_eq!(step_names(&p), ["retire etcd-9"]);
     assert_eq!(

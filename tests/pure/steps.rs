@@ -4,20 +4,7 @@
 //! until this test says what it expects of it.
 
 use crate::common::*;
-use etcd_deploy::facts::RecordedMember;
 use etcd_deploy::plan::{RestartReason, Rollback, Rollout, Service, adopt, tls_move};
-
-fn recorded() -> RecordedMember {
-    RecordedMember {
-        address: "10.0.0.9".into(),
-        port: None,
-        user: None,
-        advertise: "10.0.0.9".into(),
-        client_port: 2379,
-        peer_port: 2380,
-        peer_url: "http://10.0.0.9:2380".into(),
-    }
-}
 
 fn every_step() -> Vec<Step> {
     let order = vec!["a".to_string(), "b".to_string()];
@@ -52,14 +39,14 @@ fn every_step() -> Vec<Step> {
         Step::Remove {
             name: "x".into(),
             id: 9,
-            host: Some(recorded()),
+            host: Some(former_member()),
             leader: false,
             alive: true,
             data: Data::Wipe,
         },
         Step::Retire {
             name: "x".into(),
-            host: recorded(),
+            host: former_member(),
             data: Data::Keep,
         },
         Step::Adopt {
