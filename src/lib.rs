@@ -46,6 +46,8 @@ mod release;
 mod remote;
 pub mod runtime;
 mod script;
+#[cfg(test)]
+mod script_contract;
 pub mod set_aside;
 mod snapshot;
 mod ssh;

@@ -7,13 +7,14 @@
 # then enables and starts its timer.
 # Arguments: SCRIPT SERVICE TIMER ENV DIR MEMBER UNIT SCRIPT_TEXT SERVICE_TEXT TIMER_TEXT ENV_TEXT
 set -eu
-script=$1 service=$2 timer=$3 env=$4 unit=$7
-top=$(checked backup.dir "$5" dedicated) || exit 3
+script=$1 service=$2 timer=$3 env=$4 top=$5 member=$6 unit=$7
+script_text=$8 service_text=$9 timer_text=${10} env_text=${11}
+shift 11
+top=$(checked backup.dir "$top" dedicated) || exit 3
 install -d -m 0755 "$top"
 chown root:root "$top"
 chmod 0755 "$top"
-dir=$(checked backup.dir "$top/$6" dedicated) || exit 3
-shift 7
+dir=$(checked backup.dir "$top/$member" dedicated) || exit 3
 write() {
   printf '%s' "$2" >"$1.tmp"
   chmod "$3" "$1.tmp"
@@ -21,9 +22,9 @@ write() {
 }
 install -d -m 0755 "${script%/*}"
 install -d -m 0700 -o etcd -g etcd "$dir"
-write "$script" "$1" 0755
-write "$service" "$2" 0644
-write "$timer" "$3" 0644
-write "$env" "$4" 0644
+write "$script" "$script_text" 0755
+write "$service" "$service_text" 0644
+write "$timer" "$timer_text" 0644
+write "$env" "$env_text" 0644
 systemctl daemon-reload
 systemctl enable --now "$unit" >/dev/null 2>&1 || systemctl enable --now "$unit"

@@ -5,7 +5,7 @@
 # and reloads systemd.
 # The data directory (first DIR) and a separate WAL's parent (the others)
 # are checked against the path rule first.
-# Arguments: UNIT_PATH DROP_IN_PATH DROP_IN_TEXT DATA_DIR DIR...
+# Arguments: UNIT_PATH DROP_IN_PATH DROP_IN_TEXT DIR... (the data directory first)
 set -eu
 path=$1 drop_in=$2 text=$3 kind=data
 shift 3
