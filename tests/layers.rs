@@ -39,18 +39,43 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             }
             let text = std::fs::read_to_string(&p).expect("read file");
             let deps = g.entry(module.clone()).or_default();
-            for (i, _) in text.match_indices("crate::") {
-                let name: String = text[i + 7..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                    .collect();
-                if !name.is_empty() && name != module {
+            for name in crate_paths(&text) {
+                if name != module {
                     deps.insert(name);
                 }
             }
         }
     }
     g
+}
+
+/// The top-level modules a file names through `crate::`: `crate::a::b`
+/// and every first segment of a group, `crate::{a, b::c}`.
+fn crate_paths(text: &str) -> Vec<String> {
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + 7..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                let name = ident(item.trim());
+                if !name.is_empty() {
+                    out.push(name);
+                }
+            }
+        } else {
+            let name = ident(rest);
+            if !name.is_empty() {
+                out.push(name);
+            }
+        }
+    }
+    out
 }
 
 fn find_cycle(g: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
@@ -121,6 +146,55 @@ fn only_the_command_layer_uses_the_executor() {
         .map(|(m, _)| m)
         .collect();
     assert!(users.is_empty(), "exec used by {users:?}");
+}
+
+/// The infrastructure (hosts, SSH, etcd's API, scripts, files) is used by
+/// the layers above it and never reaches up into planning, execution or
+/// the commands.
+#[test]
+fn the_infrastructure_never_imports_the_layers_above() {
+    let g = graph();
+    let infrastructure = [
+        "ssh",
+        "etcd",
+        "remote",
+        "runtime",
+        "script",
+        "files",
+        "release",
+        "templates",
+        "tls",
+        "access",
+        "backup",
+        "snapshot",
+        "records",
+        "set_aside",
+        "etcd_log",
+        "progress",
+        "interrupt",
+        "gather",
+        "layout",
+        "yaml",
+        "member_config",
+    ];
+    for module in infrastructure {
+        let deps = g
+            .get(module)
+            .unwrap_or_else(|| panic!("no module {module}"));
+        let up: Vec<&String> = deps
+            .iter()
+            .filter(|d| ["plan", "exec", "commands", "cli"].contains(&d.as_str()))
+            .collect();
+        assert!(up.is_empty(), "{module} must not import {up:?}");
+    }
+}
+
+#[test]
+fn grouped_imports_count() {
+    assert_eq!(
+        crate_paths("use crate::{inventory::X, plan};\nlet a = crate::facts::y;"),
+        ["inventory", "plan", "facts"]
+    );
 }
 
 #[test]
