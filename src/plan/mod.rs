@@ -251,6 +251,16 @@ fn decide(
             .and_then(|m| cluster.entry(m))
             .is_some_and(|e| Some(e.id) == leader)
     });
+    if quorum::voters(list) == 1
+        && restarts
+            .iter()
+            .chain(&p.steps)
+            .any(|s| matches!(s.service(), Service::Cycles { .. }))
+    {
+        p.notes.push(
+            "the cluster has one voter: it does not serve while that member restarts (a few seconds); with three or more members it would".into(),
+        );
+    }
     if let Some(why) = safety::restarts_without_quorum(inv, facts, list, &restarts, &p.steps) {
         p.blocked = Some(why);
         return;

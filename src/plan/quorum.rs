@@ -98,7 +98,13 @@ pub fn check_step(
     let costs_nothing = removing.is_empty()
         && !stopping.is_empty()
         && !stopping.iter().any(|id| healthy_ids.contains(id));
-    if healthy < needed(voters) && !costs_nothing {
+    // A cluster of one voter cannot serve while that voter restarts, however
+    // it is done: its restart is allowed (the plan says the cluster pauses).
+    let only_voter = voters == 1
+        && removing.is_empty()
+        && stopping.len() == 1
+        && list.iter().any(|e| !e.is_learner && e.id == stopping[0]);
+    if healthy < needed(voters) && !costs_nothing && !only_voter {
         return Err(Refusal::NoQuorum {
             after,
             needed: needed(voters),
@@ -220,6 +226,12 @@ mod tests {
         assert!(check_step(&list, &[], &[1], &BTreeSet::from([1])).is_err());
         // Removing a member while another is down: 1 of 2 is not a majority.
         assert!(check_step(&list, &[3], &[], &two).is_err());
+        // A cluster of one voter: its restart pauses it, and is allowed;
+        // its removal is not.
+        let one = vec![member(1, Kind::Voter), member(2, Kind::Learner)];
+        let up = BTreeSet::from([1, 2]);
+        assert!(check_step(&one, &[], &[1], &up).is_ok());
+        assert_eq!(check_step(&one, &[1], &[], &up), Err(Refusal::LastVoter));
     }
 
     /// Regression: two dead learners being removed from a healthy cluster of

@@ -1082,3 +1082,25 @@ fn a_half_done_restore_blocks_the_plan_by_name() {
     let p = plan(&i, &f, &desired(&i));
     assert!(p.blocked.is_none(), "{p}");
 }
+
+/// A cluster of one member: a config change restarts its only voter (the
+/// cluster pauses; nothing else would change it) and the plan says so.
+#[test]
+fn a_one_member_cluster_restarts_its_only_voter_with_a_note() {
+    let text = GOOD
+        .replace("[[hosts]]\nname = \"etcd-2\"\naddress = \"10.0.0.2\"\n", "")
+        .replace("[[hosts]]\nname = \"etcd-3\"\naddress = \"10.0.0.3\"\n", "");
+    let i = inv(&text);
+    assert_eq!(i.members.len(), 1);
+    let mut f = converged(&i);
+    f.hosts.get_mut("etcd-1").expect("etcd-1").config_digest = Some("old".into());
+    let p = plan(&i, &f, &desired(&i));
+    assert!(p.blocked.is_none(), "{p}");
+    assert_eq!(step_names(&p), ["restart etcd-1"]);
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("the cluster has one voter")),
+        "{p}"
+    );
+}
