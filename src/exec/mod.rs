@@ -2,7 +2,7 @@
 //! say. Hosts are prepared in parallel (`prepare.rs`) while membership steps
 //! run one at a time (`join.rs`, `restart.rs`, `upgrade.rs`, `remove.rs`,
 //! `adopt.rs`),
-//! each gated on the member being healthy before the next (`gates.rs`).
+//! each gated on the member being healthy before the next (`gates/`).
 //! `restore.rs` and `destroy.rs` are the whole-cluster operations.
 //! Every failure names the host and the step; whatever ran before it is left
 //! in a state the next `apply` picks up from.
