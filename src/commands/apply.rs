@@ -140,8 +140,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
             let (p, facts) = compute(s, &args.options).await?;
             if round == 0
                 && let Scope::Replace { old, new } = scope
+                && let Some(why) = plan::readiness::replace_mismatch(&s.inv, &facts, old, new)
             {
-                check_replace(s, &facts, old, new)?;
+                return Err(Error::Usage(why));
             }
             if *scope == Scope::PrepareUpgrade && p.blocked.is_none() && p.is_empty() {
                 output::say("Nothing to prepare: every host has what the change needs.");
@@ -151,7 +152,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 output::plan(&p);
             }
             if p.is_empty() && p.blocked.is_none() {
-                converged_except_unreachable(&facts)?;
+                if let Some(why) = plan::readiness::unreached(&facts) {
+                    return Err(Error::Blocked(why));
+                }
                 if round > 0 {
                     output::say("Apply complete: the cluster matches the inventory.");
                 }
@@ -169,7 +172,9 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 return Ok(());
             }
             if !p.replan {
-                converged_except_unreachable(&facts)?;
+                if let Some(why) = plan::readiness::unreached(&facts) {
+                    return Err(Error::Blocked(why));
+                }
                 output::say("Apply complete: the cluster matches the inventory.");
                 if let Some(v) = args.version
                     && v != s.inventory_version
@@ -199,18 +204,6 @@ pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Erro
     .await
 }
 
-/// A run that went ahead without some hosts did what it could, and says it
-/// is not done (exit 1) until they are back.
-fn converged_except_unreachable(facts: &Facts) -> Result<(), Error> {
-    if facts.unreachable.is_empty() {
-        return Ok(());
-    }
-    Err(Error::Blocked(format!(
-        "done on the hosts that could be reached; not on {}: run it again once they are back",
-        facts.unreachable_names()
-    )))
-}
-
 /// Carries out a plan: consent for its removals and deletions first (given
 /// by `consented`, else asked), the inventory's members recorded, then the
 /// executor.
@@ -234,29 +227,6 @@ pub(super) async fn run(
     exec::execute(&s.env(), p, facts).await
 }
 
-/// `replace OLD --with NEW`: OLD must have left the inventory and NEW joined it.
-fn check_replace(s: &Session, facts: &Facts, old: &str, new: &str) -> Result<(), Error> {
-    if s.inv.member(old).is_some() {
-        return Err(Error::Usage(format!(
-            "{old} is still in {}: replace it there with {new} first, then run replace",
-            s.inv.path.display()
-        )));
-    }
-    let Some(n) = s.inv.member(new) else {
-        return Err(Error::Usage(format!(
-            "{new} is not in {}: add it there (in place of {old}) first",
-            s.inv.path.display()
-        )));
-    };
-    let list = facts.cluster.members.as_deref().unwrap_or_default();
-    if !list.iter().any(|e| e.name == old) && facts.cluster.entry(n).is_none_or(|e| !e.started()) {
-        return Err(Error::Usage(format!(
-            "{old} is not a member of the cluster"
-        )));
-    }
-    Ok(())
-}
-
 /// Gathers the facts and plans. Members still coming up (starting, or a
 /// join or restart a killed run left half-done) are given a while to settle:
 /// the facts are read again until they answer or the time is up, and only
@@ -265,37 +235,11 @@ async fn compute(s: &Session, opts: &plan::Options) -> Result<(Plan, Facts), Err
     let deadline = std::time::Instant::now() + SETTLE;
     loop {
         let facts = s.facts().await?;
-        if !settling(s, &facts) || std::time::Instant::now() >= deadline {
+        if !plan::readiness::settling(&s.inv, &facts) || std::time::Instant::now() >= deadline {
             return Ok((plan::plan_with(&s.inv, &facts, &s.desired()?, opts), facts));
         }
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
-}
-
-/// Whether some member is still coming up: etcd runs on a host while no
-/// member answers, or a started member's etcd runs (not crash-looping) but
-/// has not answered or found its leader yet (just restarted, e.g. by an
-/// interrupted run). A member that answers with a leader but is otherwise
-/// unhealthy (cut off, alarms) is not settling: the plan names it at once.
-fn settling(s: &Session, facts: &Facts) -> bool {
-    let Some(list) = &facts.cluster.members else {
-        return facts.hosts.values().any(|h| h.active);
-    };
-    s.inv.members.iter().any(|m| {
-        // (One that has not read its config may not answer as it is asked
-        // now, e.g. mid-way through a move to TLS: the plan restarts it.)
-        let running = facts
-            .hosts
-            .get(&m.name)
-            .is_some_and(|h| h.active && !h.crash_looping && !h.config_stale);
-        let voter = list.iter().any(|e| e.is(m) && e.started() && !e.is_learner);
-        let answered = facts
-            .cluster
-            .status
-            .get(&m.name)
-            .is_some_and(|st| st.leader != 0);
-        running && voter && !answered
-    })
 }
 
 /// How long running members that do not answer yet are given to settle.

@@ -14,6 +14,7 @@ pub mod maintenance;
 mod membership;
 mod prepare;
 pub mod quorum;
+pub mod readiness;
 pub mod recover;
 pub mod rollout;
 mod safety;

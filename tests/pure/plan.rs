@@ -1104,3 +1104,64 @@ fn a_one_member_cluster_restarts_its_only_voter_with_a_note() {
         "{p}"
     );
 }
+
+/// Whether the facts are ready to plan on: a started voter whose etcd runs
+/// but has not answered is still coming up (the run waits); one that has
+/// not read its config, or crash-loops, or answers, is not.
+#[test]
+fn readiness_of_the_facts() {
+    use etcd_deploy::plan::readiness::{replace_mismatch, settling, unreached};
+    let i = inv(GOOD);
+    let f = converged(&i);
+    assert!(!settling(&i, &f));
+    let cases: [(&str, fn(&mut Facts), bool); 4] = [
+        (
+            "not answering yet",
+            |f| {
+                f.cluster.status.remove("etcd-2");
+            },
+            true,
+        ),
+        (
+            "not answering, config unread",
+            |f| {
+                f.cluster.status.remove("etcd-2");
+                f.hosts.get_mut("etcd-2").expect("host").config_stale = true;
+            },
+            false,
+        ),
+        (
+            "not answering, crash-looping",
+            |f| {
+                f.cluster.status.remove("etcd-2");
+                f.hosts.get_mut("etcd-2").expect("host").crash_looping = true;
+            },
+            false,
+        ),
+        (
+            "no member list, etcd running",
+            |f| {
+                f.cluster.members = None;
+            },
+            true,
+        ),
+    ];
+    for (what, edit, want) in cases {
+        let mut f = converged(&i);
+        edit(&mut f);
+        assert_eq!(settling(&i, &f), want, "{what}");
+    }
+    // replace: OLD out of the inventory, NEW in it, OLD a member.
+    let replaced = inv(&GOOD.replace(
+        "name = \"etcd-3\"\naddress = \"10.0.0.3\"",
+        "name = \"etcd-4\"\naddress = \"10.0.0.4\"",
+    ));
+    let f = converged(&i);
+    assert_eq!(replace_mismatch(&replaced, &f, "etcd-3", "etcd-4"), None);
+    assert!(replace_mismatch(&i, &f, "etcd-3", "etcd-4").is_some_and(|w| w.contains("still in")));
+    assert!(
+        replace_mismatch(&replaced, &f, "etcd-9", "etcd-4")
+            .is_some_and(|w| w.contains("not a member"))
+    );
+    assert_eq!(unreached(&f), None);
+}
