@@ -1114,7 +1114,8 @@ fn readiness_of_the_facts() {
     let i = inv(GOOD);
     let f = converged(&i);
     assert!(!settling(&i, &f));
-    let cases: [(&str, fn(&mut Facts), bool); 4] = [
+    type Edit = fn(&mut Facts);
+    let cases: [(&str, Edit, bool); 4] = [
         (
             "not answering yet",
             |f| {
