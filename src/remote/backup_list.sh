@@ -22,16 +22,20 @@ for f in "$dir/$prefix"-*-rev*.db; do
     echo "0 0 not-a-file $f"
     continue
   fi
-  # shellcheck disable=SC2046 # three numbers
-  set -- $(stat -c '%s %Y %u' "$f")
+  # (The job prunes while this runs: a file gone meanwhile is skipped.)
+  st=$(stat -c '%s %Y %u' "$f" 2>/dev/null) || continue
+  # shellcheck disable=SC2086 # three numbers
+  set -- $st
   if [ "$3" != "$etcd_uid" ]; then
     check=not-etcds
   elif [ "$1" -lt 8224 ]; then
     check=too-small
-  elif [ "$(od -An -tx1 -j16 -N4 "$f" | tr -d ' \n')" != edda0ced ]; then
+  elif magic=$(od -An -tx1 -j16 -N4 "$f" 2>/dev/null); then
+    if [ "$(printf '%s' "$magic" | tr -d ' \n')" = edda0ced ]; then check=ok; else check=no-database-header; fi
+  elif [ -e "$f" ]; then
     check=no-database-header
   else
-    check=ok
+    continue
   fi
   echo "$1 $2 $check $f"
 done | sort -k4 -r
