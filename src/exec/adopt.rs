@@ -8,14 +8,13 @@
 //! started again, and the run stops there.
 
 use super::Env;
-use super::gates::{
-    etcd_err, existing_member, guard, hand_over_if_leader, quorum_gate, retry, start,
-    wait_caught_up, wait_healthy, write_config,
-};
+use super::gates::{etcd_err, existing_member, retry, write_config};
+use super::rolling::{self, Change, Look};
 use crate::error::Error;
 use crate::etcd;
 use crate::facts::short_id;
 use crate::inventory::Member;
+use crate::member_config::Bootstrap;
 use crate::plan::adopt::Previous;
 use crate::progress::Task;
 use crate::remote;
@@ -30,16 +29,7 @@ pub(super) async fn run(
     previous: &BTreeMap<String, Previous>,
     live: &mut BTreeSet<String>,
 ) -> Result<(), Error> {
-    for (done, name) in order.iter().enumerate() {
-        super::stop_if_interrupted(done, order.len(), "members to take over")?;
-        let m = env.member(name)?;
-        let prev = previous.get(name).unwrap_or(&Previous::Stopped);
-        let task = env.progress.task(name);
-        guard(&task, take_over(env, m, prev, live, &task)).await?;
-        live.insert(name.clone());
-        task.done("taken over: runs under etcd-deploy, healthy, caught up");
-    }
-    Ok(())
+    rolling::run(env, &TakeOver { previous }, order, live, true).await
 }
 
 /// What `adopt_stop.sh` found, for the way back; checked before it goes
@@ -77,78 +67,147 @@ fn found(out: &str, kind: &str) -> Option<Found> {
     })
 }
 
-async fn take_over(
-    env: &Env<'_>,
-    m: &Member,
-    prev: &Previous,
-    live: &BTreeSet<String>,
-    task: &Task,
-) -> Result<(), Error> {
-    let host = env.host(&m.name)?;
-    let url = env.url(m).await?;
-    let (kind, who) = match prev {
-        Previous::Unit { unit } => ("unit", unit.as_str()),
-        Previous::Container { id } => ("container", id.as_str()),
-        Previous::Stopped => ("none", ""),
-    };
-    let (_, _, b) = existing_member(env, m, live).await?;
-    if *prev != Previous::Stopped {
-        let st = etcd::status(&url)
-            .await
-            .map_err(|e| etcd_err(&m.name, "read status", e))?;
-        task.step("check quorum");
-        quorum_gate(env, &m.name, "take it over", &[], &[st.id], live).await?;
-        write_config(env, m, Some(&b), task).await?;
-        hand_over_if_leader(env, m, &url, &st, None, live, task).await?;
-        task.step(&format!("stop and disable {kind} {}", short_id(who)));
-    } else {
-        write_config(env, m, Some(&b), task).await?;
-        task.step("give its data to the etcd user");
+/// Taking over one member (`rolling.rs` does the rest).
+struct TakeOver<'a> {
+    previous: &'a BTreeMap<String, Previous>,
+}
+
+/// What a take-over learns before it changes a member, and what the
+/// previous etcd's stop reports for the way back.
+struct Taking {
+    kind: &'static str,
+    who: String,
+    bootstrap: Bootstrap,
+    back: Option<Found>,
+}
+
+impl Change for TakeOver<'_> {
+    type State = Taking;
+
+    fn members(&self) -> &'static str {
+        "members to take over"
     }
-    let out = host
-        .run("stop the previous etcd", &remote::adopt_stop(m, kind, who))
-        .await?;
-    let back = found(&out, kind);
-    let attempt = async {
-        start(env, m, false, task).await?;
-        wait_healthy(env, m, task).await?;
-        wait_caught_up(env, m, &url, live, task).await
-    };
-    let Err(err) = attempt.await else {
-        return Ok(());
-    };
-    let Some(back) = back.filter(|_| kind != "none") else {
-        return Err(err);
-    };
-    task.step(&format!("back to {kind} {}", short_id(who)));
-    let way_back = async {
-        host.run(
-            "remove etcd-deploy's etcd",
-            &runtime::of(m).remove(env.inv, m),
-        )
-        .await?;
-        host.run(
-            "start the previous etcd",
-            &remote::adopt_back(m, kind, who, &back.was, &back.owner, &back.mode),
-        )
-        .await?;
-        retry(&m.name, "check health", Duration::from_secs(60), || {
-            etcd::check_health(&url)
+
+    fn stopping(&self) -> &'static str {
+        "take it over"
+    }
+
+    fn done(&self) -> String {
+        "taken over: runs under etcd-deploy, healthy, caught up".to_string()
+    }
+
+    /// etcd-deploy's own starts (it did not run before).
+    fn restarts(&self) -> bool {
+        false
+    }
+
+    async fn look(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        live: &BTreeSet<String>,
+        _task: &Task,
+    ) -> Result<Look<Taking>, Error> {
+        let prev = self.previous.get(&m.name).unwrap_or(&Previous::Stopped);
+        let (kind, who) = match prev {
+            Previous::Unit { unit } => ("unit", unit.clone()),
+            Previous::Container { id } => ("container", id.clone()),
+            Previous::Stopped => ("none", String::new()),
+        };
+        let (_, _, bootstrap) = existing_member(env, m, live).await?;
+        // A member an interrupted adopt stopped: no gate, nothing to hand over.
+        let status = if *prev == Previous::Stopped {
+            None
+        } else {
+            let url = env.url(m).await?;
+            Some(
+                etcd::status(&url)
+                    .await
+                    .map_err(|e| etcd_err(&m.name, "read status", e))?,
+            )
+        };
+        Ok(Look {
+            gate: status.as_ref().map(|st| st.id),
+            status,
+            state: Taking {
+                kind,
+                who,
+                bootstrap,
+                back: None,
+            },
         })
-        .await
-    };
-    let outcome = match way_back.await {
-        Ok(_) => format!(
-            "its previous {kind} runs it again and it is healthy; the run stopped here (etcd-deploy's config stays beside it: fix the cause, then adopt again)"
-        ),
-        Err(e) => format!("going back to its previous {kind} failed too: {e}"),
-    };
-    Err(HostError::new(
-        &m.name,
-        "take over",
-        format!("etcd-deploy's etcd did not come up on its data: {outcome}.\n{err}"),
-    )
-    .into())
+    }
+
+    async fn prepare(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        t: &mut Taking,
+        task: &Task,
+    ) -> Result<(), Error> {
+        write_config(env, m, Some(&t.bootstrap), task).await
+    }
+
+    async fn change(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        t: &mut Taking,
+        task: &Task,
+    ) -> Result<(), Error> {
+        if t.kind == "none" {
+            task.step("give its data to the etcd user");
+        } else {
+            task.step(&format!("stop and disable {} {}", t.kind, short_id(&t.who)));
+        }
+        let out = env
+            .host(&m.name)?
+            .run(
+                "stop the previous etcd",
+                &remote::adopt_stop(m, t.kind, &t.who),
+            )
+            .await?;
+        t.back = found(&out, t.kind);
+        Ok(())
+    }
+
+    async fn undo(&self, env: &Env<'_>, m: &Member, t: Taking, err: Error, task: &Task) -> Error {
+        let Some(back) = t.back.filter(|_| t.kind != "none") else {
+            return err;
+        };
+        let (kind, who) = (t.kind, t.who.as_str());
+        task.step(&format!("back to {kind} {}", short_id(who)));
+        let way_back = async {
+            let host = env.host(&m.name)?;
+            host.run(
+                "remove etcd-deploy's etcd",
+                &runtime::of(m).remove(env.inv, m),
+            )
+            .await?;
+            host.run(
+                "start the previous etcd",
+                &remote::adopt_back(m, kind, who, &back.was, &back.owner, &back.mode),
+            )
+            .await?;
+            let url = env.url(m).await?;
+            retry(&m.name, "check health", Duration::from_secs(60), || {
+                etcd::check_health(&url)
+            })
+            .await
+        };
+        let outcome = match way_back.await {
+            Ok(_) => format!(
+                "its previous {kind} runs it again and it is healthy; the run stopped here (etcd-deploy's config stays beside it: fix the cause, then adopt again)"
+            ),
+            Err(e) => format!("going back to its previous {kind} failed too: {e}"),
+        };
+        HostError::new(
+            &m.name,
+            "take over",
+            format!("etcd-deploy's etcd did not come up on its data: {outcome}.\n{err}"),
+        )
+        .into()
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod recover;
 mod remove;
 mod restart;
 mod restore;
+mod rolling;
 mod tls_move;
 mod upgrade;
 

@@ -5,10 +5,8 @@
 //! the plan names, and the rollout stops.
 
 use super::Env;
-use super::gates::{
-    etcd_err, guard, hand_over_if_leader, quorum_gate, retry, snapshot_source, start,
-    switch_version, urls, wait_caught_up, wait_healthy,
-};
+use super::gates::{etcd_err, retry, snapshot_source, start, switch_version, urls, wait_healthy};
+use super::rolling::{self, Change, Look};
 use crate::error::Error;
 use crate::etcd;
 use crate::inventory::{Member, Version};
@@ -51,21 +49,12 @@ pub(super) async fn run(
         ));
     }
     prepared.await?;
-    let back_to = |name: &str| match rollback {
-        Rollback::PreviousVersion => from.get(name).copied(),
-        Rollback::Stop => None,
+    let op = Switch {
+        to: rollout.to,
+        from,
+        rollback,
     };
-    for (done, name) in rollout.order.iter().enumerate() {
-        super::stop_if_interrupted(done, rollout.order.len(), "members of the rolling change")?;
-        let m = env.member(name)?;
-        let task = env.progress.task(name);
-        guard(
-            &task,
-            switch_member(env, m, rollout.to, back_to(name), live, &task),
-        )
-        .await?;
-        task.done(&format!("runs etcd {}, healthy, caught up", rollout.to));
-    }
+    rolling::run(env, &op, &rollout.order, &mut live.clone(), false).await?;
     // A partition may leave a member without a leader after leadership moved
     // (the new leader cut off from it): the run does not end "done" then.
     let mut troubled = Vec::new();
@@ -106,61 +95,117 @@ pub(super) async fn run(
     }
 }
 
-/// Moves one member to `to`: leadership off it first, then link switch,
-/// restart, health, version and catch-up checks; back to `old` on failure.
-async fn switch_member(
-    env: &Env<'_>,
-    m: &Member,
+/// One member to `to` (`rolling.rs` does the rest): link switch (or image)
+/// and restart after leadership moved off it, the version checked once it
+/// is healthy; back to the version it ran (`from`, when the plan says so)
+/// if it fails.
+struct Switch<'a> {
     to: Version,
-    old: Option<Version>,
-    live: &BTreeSet<String>,
-    task: &Task,
-) -> Result<(), Error> {
-    let url = env.url(m).await?;
-    let st = etcd::status(&url)
-        .await
-        .map_err(|e| etcd_err(&m.name, "read status", e))?;
-    task.step("check quorum");
-    quorum_gate(env, &m.name, "restart it", &[], &[st.id], live).await?;
-    hand_over_if_leader(env, m, &url, &st, Some(to), live, task).await?;
-    task.step(&format!("switch to etcd {to} and restart"));
-    switch_version(env, m, to).await?;
-    let attempt = async {
-        start(env, m, true, task).await?;
-        wait_healthy(env, m, task).await?;
+    from: &'a BTreeMap<String, Version>,
+    rollback: Rollback,
+}
+
+impl Change for Switch<'_> {
+    /// The version to go back to, if any.
+    type State = Option<Version>;
+
+    fn members(&self) -> &'static str {
+        "members of the rolling change"
+    }
+
+    fn prefer(&self) -> Option<Version> {
+        Some(self.to)
+    }
+
+    fn done(&self) -> String {
+        format!("runs etcd {}, healthy, caught up", self.to)
+    }
+
+    async fn look(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        _live: &BTreeSet<String>,
+        _task: &Task,
+    ) -> Result<Look<Self::State>, Error> {
+        let url = env.url(m).await?;
         let st = etcd::status(&url)
             .await
             .map_err(|e| etcd_err(&m.name, "read status", e))?;
-        if st.version != to.to_string() {
+        let back = match self.rollback {
+            Rollback::PreviousVersion => self.from.get(&m.name).copied(),
+            Rollback::Stop => None,
+        };
+        Ok(Look {
+            gate: Some(st.id),
+            status: Some(st),
+            state: back,
+        })
+    }
+
+    async fn prepare(
+        &self,
+        _env: &Env<'_>,
+        _m: &Member,
+        _back: &mut Self::State,
+        _task: &Task,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
+
+    async fn change(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        _back: &mut Self::State,
+        task: &Task,
+    ) -> Result<(), Error> {
+        task.step(&format!("switch to etcd {} and restart", self.to));
+        switch_version(env, m, self.to).await
+    }
+
+    async fn verify(&self, env: &Env<'_>, m: &Member) -> Result<(), Error> {
+        let url = env.url(m).await?;
+        let st = etcd::status(&url)
+            .await
+            .map_err(|e| etcd_err(&m.name, "read status", e))?;
+        if st.version != self.to.to_string() {
             return Err(HostError::new(
                 &m.name,
                 "check version",
-                format!("reports {} after the restart, not {to}", st.version),
+                format!("reports {} after the restart, not {}", st.version, self.to),
             )
             .into());
         }
-        wait_caught_up(env, m, &url, live, task).await
-    };
-    let Err(err) = attempt.await else {
-        return Ok(());
-    };
-    let Some(old) = old else { return Err(err) };
-    task.step(&format!("roll back to etcd {old}"));
-    let back = async {
-        switch_version(env, m, old).await?;
-        start(env, m, true, task).await?;
-        wait_healthy(env, m, task).await
-    };
-    let outcome = match back.await {
-        Ok(()) => format!(
-            "rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"
-        ),
-        Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
-    };
-    Err(HostError::new(
-        &m.name,
-        &format!("upgrade to {to}"),
-        format!("{err}; {outcome}"),
-    )
-    .into())
+        Ok(())
+    }
+
+    async fn undo(
+        &self,
+        env: &Env<'_>,
+        m: &Member,
+        back: Self::State,
+        err: Error,
+        task: &Task,
+    ) -> Error {
+        let Some(old) = back else { return err };
+        task.step(&format!("roll back to etcd {old}"));
+        let back = async {
+            switch_version(env, m, old).await?;
+            start(env, m, true, task).await?;
+            wait_healthy(env, m, task).await
+        };
+        let outcome = match back.await {
+            Ok(()) => format!(
+                "rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"
+            ),
+            Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
+        };
+        HostError::new(
+            &m.name,
+            &format!("upgrade to {}", self.to),
+            format!("{err}; {outcome}"),
+        )
+        .into()
+    }
 }
