@@ -85,7 +85,7 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
         if p.is_empty() && p.blocked.is_none() {
             return Ok(());
         }
-        run(s, p, &facts, args.yes).await?;
+        run(s, p, args.yes).await?;
         if p.replan {
             output::say(
                 "Carried out; more is needed now that the stopped members answer: run plan again.",
@@ -160,7 +160,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 }
                 return Ok(());
             }
-            run(s, &p, &facts, consented).await?;
+            run(s, &p, consented).await?;
             // Asked once for the removals shown; a later round asks for its own.
             consented |= !p.destructive().is_empty();
             if *scope == Scope::PrepareUpgrade {
@@ -207,12 +207,7 @@ pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Erro
 /// Carries out a plan: consent for its removals and deletions first (given
 /// by `consented`, else asked), the inventory's members recorded, then the
 /// executor.
-pub(super) async fn run(
-    s: &Session,
-    p: &Plan,
-    facts: &Facts,
-    consented: bool,
-) -> Result<(), Error> {
+pub(super) async fn run(s: &Session, p: &Plan, consented: bool) -> Result<(), Error> {
     if p.blocked.is_none() {
         let destructive = p.destructive();
         if !destructive.is_empty() {
@@ -224,7 +219,7 @@ pub(super) async fn run(
         }
         s.remember_members()?;
     }
-    exec::execute(&s.env(), p, facts).await
+    exec::execute(&s.env(), p).await
 }
 
 /// Gathers the facts and plans. Members still coming up (starting, or a

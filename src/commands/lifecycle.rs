@@ -36,7 +36,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         // (release, unit, certificates), before any member stops.
         let facts = s.facts().await?;
         let p = crate::plan::plan_with(&s.inv, &facts, &s.desired()?, &Default::default());
-        exec::prepare_only(&s.env(), &p, &facts).await?;
+        exec::prepare_only(&s.env(), &p).await?;
         let stamp = crate::files::stamp();
         output::changed();
         let aside = exec::restore(&s.env(), file, &sha, &stamp).await?;

@@ -32,7 +32,6 @@ pub(crate) use restore::{restore, set_aside};
 
 use crate::access::Access;
 use crate::error::Error;
-use crate::facts::Facts;
 use crate::interrupt;
 use crate::inventory::{Inventory, Member};
 use crate::plan::{Plan, Step};
@@ -77,12 +76,12 @@ impl Env<'_> {
 
 /// Runs the plan: refuses a blocked one, fetches and verifies release files
 /// before any host changes, then prepares hosts while the steps run.
-pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
+pub(crate) async fn execute(env: &Env<'_>, plan: &Plan) -> Result<(), Error> {
     if let Some(b) = &plan.blocked {
         return Err(Error::Blocked(b.clone()));
     }
     let _changing = interrupt::Changing::begin();
-    let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
+    let artifacts = prepare::resolve_artifacts(env, &plan.prepare).await?;
     // A step waits only for the hosts it touches, so the first member
     // bootstraps while the others are still unpacking.
     let mut ready: Ready = BTreeMap::new();
@@ -92,10 +91,10 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
         senders.insert(p.host.clone(), tx);
         ready.insert(p.host.clone(), rx);
     }
-    let prepare = prepare::all(env, plan, facts, &artifacts, &senders);
+    let prepare = prepare::all(env, plan, &artifacts, &senders);
     let steps = async {
         // Members known to serve clients; cluster calls go through them.
-        let mut live: BTreeSet<String> = facts.cluster.status.keys().cloned().collect();
+        let mut live: BTreeSet<String> = plan.serving.iter().cloned().collect();
         for (done, step) in plan.steps.iter().enumerate() {
             // A rolling upgrade checks and takes its snapshot while its hosts
             // are prepared, and waits for them before its first restart.
@@ -117,9 +116,9 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result
 /// Only the plan's host preparation (release, link, unit or compose file,
 /// certificates) on every host: what `restore` needs on fresh or
 /// half-prepared hosts before it stops any member.
-pub(crate) async fn prepare_only(env: &Env<'_>, plan: &Plan, facts: &Facts) -> Result<(), Error> {
-    let artifacts = prepare::resolve_artifacts(env, &plan.prepare, facts).await?;
-    prepare::all(env, plan, facts, &artifacts, &BTreeMap::new()).await
+pub(crate) async fn prepare_only(env: &Env<'_>, plan: &Plan) -> Result<(), Error> {
+    let artifacts = prepare::resolve_artifacts(env, &plan.prepare).await?;
+    prepare::all(env, plan, &artifacts, &BTreeMap::new()).await
 }
 
 /// At a step boundary: stops the run if Ctrl-C asked for it.

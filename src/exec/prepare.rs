@@ -6,7 +6,6 @@
 use super::{Env, Readiness};
 use crate::backup;
 use crate::error::Error;
-use crate::facts::Facts;
 use crate::inventory::{FetchMode, Version};
 use crate::plan::{BackupStep, ImageStep, Plan, Prepare};
 use crate::progress::Task;
@@ -20,14 +19,13 @@ use tokio::sync::watch;
 pub(super) async fn resolve_artifacts(
     env: &Env<'_>,
     prepares: &[Prepare],
-    facts: &Facts,
 ) -> Result<Artifacts, Error> {
     let fetcher = Fetcher::new(&env.inv.release);
     // Each distinct release file is fetched and verified once.
     let mut artifacts: Artifacts = BTreeMap::new();
     for p in prepares {
         if let Some(v) = p.install {
-            let arch = host_arch(facts, &p.host)?;
+            let arch = host_arch(p)?;
             if artifacts.contains_key(&(v, arch)) {
                 continue;
             }
@@ -48,16 +46,11 @@ pub(super) async fn resolve_artifacts(
     Ok(artifacts)
 }
 
-fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
-    let name = facts
-        .hosts
-        .get(host)
-        .map(|h| h.arch.as_str())
-        .unwrap_or_default();
-    Ok(
-        release::goarch(name)
-            .map_err(|e| HostError::new(host, "resolve release", e.to_string()))?,
-    )
+/// The release architecture of the host (the plan says its machine).
+fn host_arch(p: &Prepare) -> Result<&'static str, Error> {
+    let name = p.arch.as_deref().unwrap_or_default();
+    Ok(release::goarch(name)
+        .map_err(|e| HostError::new(&p.host, "resolve release", e.to_string()))?)
 }
 
 /// Prepares every host the plan names: those the first step needs first
@@ -66,7 +59,6 @@ fn host_arch(facts: &Facts, host: &str) -> Result<&'static str, Error> {
 pub(super) async fn all<'p>(
     env: &Env<'_>,
     plan: &'p Plan,
-    facts: &Facts,
     artifacts: &Artifacts,
     ready: &BTreeMap<String, watch::Sender<Readiness>>,
 ) -> Result<(), Error> {
@@ -89,14 +81,14 @@ pub(super) async fn all<'p>(
     // (VMs on one hypervisor, the lab) stalled etcd's writes where one at a
     // time did not (bench/vs-hand, compose mode). Nothing serves on a fresh
     // cluster: all at once there.
-    let serving = !facts.cluster.status.is_empty();
+    let serving = !plan.serving.is_empty();
     let image_turn = tokio::sync::Mutex::new(());
     let image_turn = serving.then_some(&image_turn);
     let together = |group: &[&'p Prepare]| {
         futures_util::future::join_all(
             group
                 .iter()
-                .map(|p| prepare_signal(env, p, facts, artifacts, ready, image_turn)),
+                .map(|p| prepare_signal(env, p, artifacts, ready, image_turn)),
         )
     };
     let first_results = together(first).await;
@@ -108,13 +100,12 @@ pub(super) async fn all<'p>(
 async fn prepare_signal(
     env: &Env<'_>,
     p: &Prepare,
-    facts: &Facts,
     artifacts: &Artifacts,
     ready: &BTreeMap<String, watch::Sender<Readiness>>,
     image_turn: Option<&tokio::sync::Mutex<()>>,
 ) -> Result<(), Error> {
     let task = env.progress.task(&p.host);
-    let r = prepare_one(env, p, facts, artifacts, &task, image_turn).await;
+    let r = prepare_one(env, p, artifacts, &task, image_turn).await;
     match &r {
         Ok(()) => task.done("prepared"),
         Err(e) => task.fail(&e.to_string()),
@@ -138,7 +129,6 @@ pub(super) type Artifacts =
 async fn prepare_one(
     env: &Env<'_>,
     p: &Prepare,
-    facts: &Facts,
     artifacts: &Artifacts,
     task: &Task,
     image_turn: Option<&tokio::sync::Mutex<()>>,
@@ -149,7 +139,7 @@ async fn prepare_one(
     host.run("prepare host", &remote::prepare_host(env.inv, m))
         .await?;
     if let Some(v) = p.install {
-        let arch = host_arch(facts, &p.host)?;
+        let arch = host_arch(p)?;
         let Some((a, cached, digest)) = artifacts.get(&(v, arch)) else {
             return Err(
                 HostError::new(&p.host, "install release", "release was not resolved").into(),

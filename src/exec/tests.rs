@@ -5,7 +5,7 @@
 use super::{Env, execute};
 use crate::access::Access;
 use crate::error::Error;
-use crate::facts::{Facts, RecordedMember};
+use crate::facts::RecordedMember;
 use crate::fake::{self, World};
 use crate::inventory::{self, Inventory, Version};
 use crate::plan::{Data, Plan, Rollback, Rollout, Step};
@@ -59,17 +59,18 @@ async fn run(inv: &Inventory, world: World, steps: Vec<Step>) -> Result<(), Erro
         templates: &templates,
         progress: &progress,
     };
-    let mut facts = Facts::default();
-    for m in &inv.members {
-        if let Ok(st) = fake::status(&m.client_url()) {
-            facts.cluster.status.insert(m.name.clone(), st);
-        }
-    }
+    let serving = inv
+        .members
+        .iter()
+        .filter(|m| fake::status(&m.client_url()).is_ok())
+        .map(|m| m.name.clone())
+        .collect();
     let plan = Plan {
         steps,
+        serving,
         ..Plan::default()
     };
-    execute(&env, &plan, &facts).await
+    execute(&env, &plan).await
 }
 
 /// Four running members; etcd-4 is the one that leaves.

@@ -361,6 +361,7 @@ fn prepare(
     let mut prep = Prepare {
         host: m.name.clone(),
         install: (!h.installed.contains(&want)).then_some(want),
+        arch: None,
         link: None,
         image: None,
         host_file: None,
@@ -384,6 +385,7 @@ fn prepare(
         .and_then(|d| d.pki_digest.as_ref())
         .is_some_and(|want| h.pki_digest.as_ref() != Some(want));
     prep.backup = BackupStep::needed(d, h);
+    prep.set_arch(h);
     (!prep.is_empty()).then_some(prep)
 }
 

@@ -82,6 +82,7 @@ fn prepare(
     let mut prep = Prepare {
         host: m.name.clone(),
         install: None,
+        arch: None,
         link: None,
         image: None,
         host_file: None,
@@ -113,6 +114,7 @@ fn prepare(
         prep.certs = true;
     }
     prep.backup = BackupStep::needed(d, h);
+    prep.set_arch(h);
     (prep, rolling)
 }
 

@@ -80,6 +80,10 @@ pub struct Plan {
     pub blocked: Option<String>,
     /// Hosts that run several members, with those members (shown first).
     pub shared_hosts: Vec<(String, Vec<String>)>,
+    /// The members that answered when the plan was made: the executor's
+    /// cluster calls go through them until more serve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serving: Vec<String>,
 }
 
 impl Plan {
@@ -109,6 +113,7 @@ pub fn plan_with(
 ) -> Plan {
     let mut p = Plan {
         scope: opts.scope.clone(),
+        serving: facts.cluster.status.keys().cloned().collect(),
         ..Plan::default()
     };
     for m in &inv.members {

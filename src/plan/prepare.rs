@@ -27,6 +27,10 @@ pub struct Prepare {
     pub host: String,
     /// Unpack this release into its versioned directory.
     pub install: Option<Version>,
+    /// The host's machine (`uname -m`) when a release is installed: which
+    /// release file it gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<String>,
     /// Point the `current` link at this version (only on members not running).
     pub link: Option<Version>,
     /// Compose mode: build or pull the image of the version installed.
@@ -69,6 +73,11 @@ impl Prepare {
     /// Compose mode: the image of the version installed. Installed means the
     /// image is there; a release image is built from the tarball, a registry
     /// one pulled (no tarball then).
+    /// The host's machine, when it installs a release.
+    pub(super) fn set_arch(&mut self, h: &HostFacts) {
+        self.arch = self.install.map(|_| h.arch.clone());
+    }
+
     pub(super) fn set_image(&mut self, image: &Image) {
         let Some(v) = self.install else { return };
         self.image = Some(match image {
