@@ -94,3 +94,51 @@ fn elsewhere_only_a_data_directory_holding_etcd_data() {
     let e = checked(&data, "dedicated").expect_err("not for other directories");
     assert!(e.contains("not below /var/lib"), "{e}");
 }
+
+/// The rule is stated once (`inventory::path_rule`) and applied twice: the
+/// host's shell verdict agrees with the Rust one on every kind of path.
+#[test]
+fn the_host_s_verdict_is_the_inventory_s() {
+    use crate::inventory::path_rule::{Verdict, verdict};
+    let paths = [
+        "/var/lib/etcd",
+        "/var/lib",
+        "/var",
+        "/",
+        "/opt/etcd",
+        "/opt",
+        "/srv/etcd/wal",
+        "/data/etcd",
+        "/mnt/ssd/etcd",
+        "/var/backups/etcd",
+        "/var/lib/dpkg/info",
+        "/var/lib/dpkg-etcd",
+        "/lib/systemd/system",
+        "/usr/local/docker/etcdd/data",
+        "/usr/local",
+        "/usr/local/bin/x",
+        "/home/alice",
+        "/root/.ssh",
+        "/tmp/x",
+        "/var/tmp/x",
+        "/etc/etcd",
+        "/etcd-data",
+    ];
+    for p in paths {
+        let s = Script::new(
+            "etcd-deploy-test-path-rule",
+            "rule_verdict \"$1\"\n",
+            [p.trim_end_matches('/').to_string()],
+        )
+        .under_path_rule();
+        let argv = s.argv();
+        let out = Command::new(argv[0]).args(&argv[1..]).output().expect("sh");
+        let shell = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let rust = match verdict(p) {
+            Verdict::Dedicated => "dedicated".to_string(),
+            Verdict::EtcdsOnly => "etcds".to_string(),
+            Verdict::Never(why) => format!("never:{why}"),
+        };
+        assert_eq!(shell, rust, "{p}");
+    }
+}
