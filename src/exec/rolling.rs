@@ -57,14 +57,16 @@ pub(super) trait Change {
         live: &BTreeSet<String>,
         task: &Task,
     ) -> Result<Look<Self::State>, Error>;
-    /// Before leadership moves off it: its files.
+    /// Before leadership moves off it: its files (none by default).
     async fn prepare(
         &self,
-        env: &Env<'_>,
-        m: &Member,
-        state: &mut Self::State,
-        task: &Task,
-    ) -> Result<(), Error>;
+        _env: &Env<'_>,
+        _m: &Member,
+        _state: &mut Self::State,
+        _task: &Task,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
     /// After leadership moved off it, before its start.
     async fn change(
         &self,

@@ -143,16 +143,6 @@ impl Change for Switch<'_> {
         })
     }
 
-    async fn prepare(
-        &self,
-        _env: &Env<'_>,
-        _m: &Member,
-        _back: &mut Self::State,
-        _task: &Task,
-    ) -> Result<(), Error> {
-        Ok(())
-    }
-
     async fn change(
         &self,
         env: &Env<'_>,

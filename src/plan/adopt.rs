@@ -359,14 +359,8 @@ fn prepare(
 ) -> Option<Prepare> {
     let want = inv.cluster.version;
     let mut prep = Prepare {
-        host: m.name.clone(),
         install: (!h.installed.contains(&want)).then_some(want),
-        arch: None,
-        link: None,
-        image: None,
-        host_file: None,
-        certs: false,
-        backup: None,
+        ..Prepare::nothing(&m.name)
     };
     let kind = match &m.runtime {
         Runtime::Systemd => {

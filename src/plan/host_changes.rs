@@ -79,16 +79,7 @@ fn prepare(
         Runtime::Systemd => (HostFile::SystemdUnit, None, true),
         Runtime::Compose(c) => (HostFile::ComposeFile, Some(&c.image), false),
     };
-    let mut prep = Prepare {
-        host: m.name.clone(),
-        install: None,
-        arch: None,
-        link: None,
-        image: None,
-        host_file: None,
-        certs: false,
-        backup: None,
-    };
+    let mut prep = Prepare::nothing(&m.name);
     let mut rolling = None;
     if in_service && running.is_some() && running != Some(want) {
         prep.install = (!h.installed.contains(&want)).then_some(want);

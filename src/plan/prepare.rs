@@ -70,6 +70,20 @@ impl BackupStep {
 }
 
 impl Prepare {
+    /// Nothing to do yet on `host`.
+    pub(super) fn nothing(host: &str) -> Prepare {
+        Prepare {
+            host: host.to_string(),
+            install: None,
+            arch: None,
+            link: None,
+            image: None,
+            host_file: None,
+            certs: false,
+            backup: None,
+        }
+    }
+
     /// Compose mode: the image of the version installed. Installed means the
     /// image is there; a release image is built from the tarball, a registry
     /// one pulled (no tarball then).

@@ -63,7 +63,8 @@ checked() {
   creal=$(resolved "$cpath") || { echo "refusing $cwhat $cpath: its path cannot be resolved" >&2; exit 3; }
   cshown=$cpath
   [ "$creal" = "$cpath" ] || cshown="$cpath (which is $creal)"
-  case $(rule_verdict "$creal") in
+  cverdict=$(rule_verdict "$creal")
+  case $cverdict in
     dedicated) ;;
     etcds)
       if [ "$ckind" != data ] || [ ! -d "$creal/member" ]; then
@@ -72,7 +73,7 @@ checked() {
       fi
       ;;
     never:*)
-      echo "refusing $cwhat $cshown: it is $(rule_verdict "$creal" | cut -d: -f2-); see docs/security.md" >&2
+      echo "refusing $cwhat $cshown: it is ${cverdict#never:}; see docs/security.md" >&2
       exit 3
       ;;
   esac
