@@ -109,29 +109,9 @@ pub struct ForeignEtcd {
     /// The data directory holds a member (`member/`).
     pub has_data: bool,
     /// The settings it runs with, from its config file, flags or
-    /// environment (a fixed set of etcd's keys; see `named_etcd.sh`).
+    /// environment (the keys `inventory::etcd_settings` has adopt read).
     pub settings: BTreeMap<String, String>,
 }
-
-/// The keys `named_etcd.sh` reports of a foreign etcd.
-pub const FOREIGN_SETTINGS: [&str; 16] = [
-    "listen-client-urls",
-    "listen-peer-urls",
-    "advertise-client-urls",
-    "initial-advertise-peer-urls",
-    "listen-metrics-urls",
-    "heartbeat-interval",
-    "election-timeout",
-    "snapshot-count",
-    "quota-backend-bytes",
-    "auto-compaction-mode",
-    "auto-compaction-retention",
-    "max-request-bytes",
-    "wal-dir",
-    "log-level",
-    "cert-file",
-    "peer-cert-file",
-];
 
 /// A systemd service name as systemd allows it (and no option look-alike).
 fn unit_name(v: &str) -> Option<String> {
@@ -288,7 +268,7 @@ impl HostFacts {
                 "foreign_has_data" => f.foreign.get_or_insert_default().has_data = v == "yes",
                 "foreign_setting" => {
                     if let Some((key, value)) = v.split_once('=')
-                        && FOREIGN_SETTINGS.contains(&key)
+                        && crate::inventory::etcd_settings::foreign_keys().any(|k| k == key)
                     {
                         f.foreign
                             .get_or_insert_default()

@@ -4,6 +4,7 @@
 //! what the digest in the file's first line is compared against.
 
 use crate::files::sha256_hex;
+use crate::inventory::etcd_settings::{self, Written};
 use crate::inventory::{Inventory, Member};
 use crate::layout::{self, CLUSTER_MARKER, DIGEST_MARKER};
 use crate::yaml::{self, Entry, KeyError, Node, Scalar};
@@ -111,47 +112,23 @@ fn pair(key: &str, node: Node) -> Entry {
 fn text(key: &str, v: &str) -> Entry {
     pair(key, Node::Scalar(Scalar::Str(v.to_string())))
 }
-fn int(key: &str, v: u64) -> Entry {
-    pair(key, Node::Scalar(Scalar::Int(clamp(v))))
-}
-fn clamp(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
+fn node(v: Written) -> Node {
+    match v {
+        Written::Text(t) => Node::Scalar(Scalar::Str(t)),
+        Written::Int(n) => Node::Scalar(Scalar::Int(i64::try_from(n).unwrap_or(i64::MAX))),
+        Written::Word(w) => Node::Scalar(Scalar::Plain(w.to_string())),
+        Written::Words(ws) => Node::Seq(ws.iter().map(|w| Scalar::Plain(w.to_string())).collect()),
+    }
 }
 
-/// Everything but the first-start fields, in the order etcd's docs list them.
+/// Everything but the first-start fields: the settings table's rows
+/// (`inventory::etcd_settings`), the TLS sections, then `extra`.
 fn settings(m: &Member) -> Vec<Entry> {
     let s = &m.settings;
-    let mut doc = vec![
-        text("name", &m.name),
-        text("data-dir", layout::data_dir(m)),
-        text("listen-peer-urls", &m.listen_peer_url()),
-        text("listen-client-urls", &m.listen_client_url()),
-        text("initial-advertise-peer-urls", &m.peer_url()),
-        text("advertise-client-urls", &m.client_url()),
-        int("heartbeat-interval", s.heartbeat_interval_ms.into()),
-        int("election-timeout", s.election_timeout_ms.into()),
-    ];
-    if let Some(u) = m.listen_metrics_url() {
-        doc.push(text("listen-metrics-urls", &u));
-    }
-    if let Some(v) = s.snapshot_count {
-        doc.push(int("snapshot-count", v));
-    }
-    if let Some(v) = s.quota_backend_bytes {
-        doc.push(int("quota-backend-bytes", v));
-    }
-    if let Some(v) = &s.auto_compaction_mode {
-        doc.push(text("auto-compaction-mode", v));
-    }
-    if let Some(v) = &s.auto_compaction_retention {
-        doc.push(text("auto-compaction-retention", v));
-    }
-    doc.push(pair("logger", Node::Scalar(Scalar::Plain("zap".into()))));
-    doc.push(text("log-level", &s.log_level));
-    doc.push(pair(
-        "log-outputs",
-        Node::Seq(vec![Scalar::Plain("stderr".into())]),
-    ));
+    let mut doc: Vec<Entry> = etcd_settings::written(m)
+        .into_iter()
+        .map(|(key, v)| pair(key, node(v)))
+        .collect();
     if m.tls {
         doc.push(pair(
             "client-transport-security",

@@ -10,7 +10,7 @@ use super::output;
 use crate::error::Error;
 use crate::etcd;
 use crate::facts::printable;
-use crate::inventory::{self, Version, valid_name, valid_url};
+use crate::inventory::{self, Version, etcd_settings, valid_name, valid_url};
 use crate::remote;
 use crate::ssh::Host;
 use std::collections::BTreeMap;
@@ -509,21 +509,8 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
 /// or environment), so that `adopt` keeps it; a value the inventory would
 /// not accept makes the whole file fail to parse, and the section is dropped.
 fn etcd_section(found: &[Found]) -> String {
-    const KEYS: [(&str, &str, bool); 7] = [
-        ("heartbeat-interval", "heartbeat_interval_ms", true),
-        ("election-timeout", "election_timeout_ms", true),
-        ("snapshot-count", "snapshot_count", true),
-        ("quota-backend-bytes", "quota_backend_bytes", true),
-        ("auto-compaction-mode", "auto_compaction_mode", false),
-        (
-            "auto-compaction-retention",
-            "auto_compaction_retention",
-            false,
-        ),
-        ("log-level", "log_level", false),
-    ];
     let mut lines = String::new();
-    for (key, field, number) in KEYS {
+    for (key, d) in etcd_settings::described_keys() {
         let values: Vec<Option<&String>> = found
             .iter()
             .map(|f| f.process.get(&format!("setting_{key}")))
@@ -534,7 +521,7 @@ fn etcd_section(found: &[Found]) -> String {
         if values.iter().any(|x| *x != Some(*v)) {
             continue;
         }
-        let value = if number {
+        let value = if d.number {
             match v.parse::<u64>() {
                 Ok(n) => n.to_string(),
                 Err(_) => continue,
@@ -542,7 +529,7 @@ fn etcd_section(found: &[Found]) -> String {
         } else {
             toml_str(v)
         };
-        lines.push_str(&format!("{field} = {value}\n"));
+        lines.push_str(&format!("{} = {value}\n", d.field));
     }
     if lines.is_empty() {
         return lines;

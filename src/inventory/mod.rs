@@ -6,6 +6,7 @@
 //! error that names the file, line, column and field.
 
 mod etcd_keys;
+pub mod etcd_settings;
 pub mod path_rule;
 mod raw;
 mod validate;

@@ -13,7 +13,7 @@
 
 use super::{BackupStep, Desired, HostFile, Plan, Prepare, Step, guards, quorum};
 use crate::facts::{Facts, ForeignEtcd, printable};
-use crate::inventory::{Inventory, Member, Runtime};
+use crate::inventory::{Inventory, Member, Runtime, Version, etcd_settings};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -191,7 +191,7 @@ fn what_runs_each(
             ));
         }
         p.notes.push(found_note(m, f, pid));
-        if let Some(d) = differences(m, f) {
+        if let Some(d) = differences(m, f, want) {
             p.notes.push(d);
         }
     }
@@ -401,54 +401,11 @@ fn found_note(m: &Member, f: &ForeignEtcd, pid: u32) -> String {
     )
 }
 
-/// etcd's defaults for the settings compared (what an unset one means).
-fn etcd_default(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "listen-client-urls" | "advertise-client-urls" => "http://localhost:2379",
-        "listen-peer-urls" | "initial-advertise-peer-urls" => "http://localhost:2380",
-        "heartbeat-interval" => "100",
-        "election-timeout" => "1000",
-        "snapshot-count" => "100000",
-        "quota-backend-bytes" => "0",
-        "auto-compaction-mode" => "periodic",
-        "auto-compaction-retention" => "0",
-        "max-request-bytes" => "1572864",
-        "log-level" => "info",
-        _ => return None,
-    })
-}
-
-/// What the inventory's config gives a setting (`None`: unset, etcd's default).
-fn inventory_setting(m: &Member, key: &str) -> Option<String> {
-    let s = &m.settings;
-    let extra = |k: &str| {
-        s.extra.get(k).map(|v| match v {
-            toml::Value::String(t) => t.clone(),
-            other => other.to_string(),
-        })
-    };
-    match key {
-        "listen-client-urls" => Some(m.listen_client_url()),
-        "listen-peer-urls" => Some(m.listen_peer_url()),
-        "advertise-client-urls" => Some(m.client_url()),
-        "initial-advertise-peer-urls" => Some(m.peer_url()),
-        "listen-metrics-urls" => m.listen_metrics_url(),
-        "heartbeat-interval" => Some(s.heartbeat_interval_ms.to_string()),
-        "election-timeout" => Some(s.election_timeout_ms.to_string()),
-        "snapshot-count" => s.snapshot_count.map(|v| v.to_string()),
-        "quota-backend-bytes" => s.quota_backend_bytes.map(|v| v.to_string()),
-        "auto-compaction-mode" => s.auto_compaction_mode.clone(),
-        "auto-compaction-retention" => s.auto_compaction_retention.clone(),
-        "log-level" => Some(s.log_level.clone()),
-        other => extra(other),
-    }
-}
-
 /// The settings the member runs with that its etcd-deploy config changes,
 /// as one note (`None`: none); URL lists compare as sets.
-pub fn differences(m: &Member, f: &ForeignEtcd) -> Option<String> {
+pub fn differences(m: &Member, f: &ForeignEtcd, version: Version) -> Option<String> {
     let norm = |key: &str, v: Option<String>| -> Option<String> {
-        let v = v.or_else(|| etcd_default(key).map(str::to_string))?;
+        let v = v.or_else(|| etcd_settings::etcd_default(key, version).map(str::to_string))?;
         let mut parts: Vec<&str> = v
             .split(',')
             .map(str::trim)
@@ -458,12 +415,12 @@ pub fn differences(m: &Member, f: &ForeignEtcd) -> Option<String> {
         Some(parts.join(","))
     };
     let mut out = Vec::new();
-    for key in crate::facts::FOREIGN_SETTINGS {
-        if matches!(key, "cert-file" | "peer-cert-file" | "wal-dir") {
-            continue; // refused above when they differ
-        }
+    let compared = etcd_settings::SETTINGS
+        .iter()
+        .filter(|s| s.adopt == etcd_settings::Adopt::Compared);
+    for key in compared.map(|s| s.key) {
         let found = norm(key, f.settings.get(key).cloned());
-        let wanted = norm(key, inventory_setting(m, key));
+        let wanted = norm(key, etcd_settings::inventory_value(m, key));
         if found != wanted {
             out.push(format!(
                 "{key} {} → {}",

@@ -6,18 +6,19 @@
 # from and its data directory (config file, flag, environment, or etcd's
 # default NAME.etcd in its working directory; for a container, the host
 # path of the mount holding it), and the user it runs as (`run_as`: its
-# TLS files are read as that user). Nothing when no etcd there is NAME.
+# TLS files are read as that user), and the settings KEY... it runs with
+# (`setting_KEY`). Nothing when no etcd there is NAME.
 # Only an etcd that `etcd_trusted` takes for the member counts (a system
-# service's or a container's, listening on one of the member's PORTs); any
+# service's or a container's, listening on the member's PEER_PORT or CLIENT_PORT); any
 # other etcd process is reported as `untrusted=PID WHY`, its files unread.
 # (After the etcd_process.sh part.)
-# Arguments: NAME PORT...
-name=$1
-shift
+# Arguments: NAME PEER_PORT CLIENT_PORT KEY...
+name=$1 peer_port=$2 client_port=$3
+shift 3
 found=
 for pid in $(pgrep -x etcd 2>/dev/null); do
   # Trusted first: an untrusted process's config file is never read.
-  if ! why=$(etcd_trusted "$pid" "$@"); then
+  if ! why=$(etcd_trusted "$pid" "$peer_port" "$client_port"); then
     echo "untrusted=$pid $why"
     continue
   fi
@@ -52,8 +53,7 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     done
   fi
   # The tuning the inventory's [etcd] can carry, so that adopting keeps it.
-  for k in heartbeat-interval election-timeout snapshot-count quota-backend-bytes \
-    auto-compaction-mode auto-compaction-retention log-level; do
+  for k in "$@"; do
     v=$(etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')")
     [ -n "$v" ] && echo "setting_$k=$v"
   done

@@ -8,7 +8,7 @@
 //! Every script is idempotent and leaves nothing half-written: files go to
 //! a temporary name and are renamed into place.
 
-use crate::inventory::{Inventory, Member, Version};
+use crate::inventory::{Inventory, Member, Version, etcd_settings};
 use crate::layout;
 use crate::script::{HOST_LOCK, IDLE, Script, flag};
 
@@ -206,14 +206,18 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
                 layout::container(inv, m),
                 m.peer_port.to_string(),
                 m.client_port.to_string(),
-            ],
+            ]
+            .into_iter()
+            .chain(etcd_settings::foreign_keys().map(str::to_string))
+            .chain(["--".to_string()]),
         )
         .then(include_str!("facts.sh"), args)
 }
 
 /// What runs member `name` on a host etcd-deploy did not set up (`init
 /// --from-cluster`): its process (a system service's or a container's,
-/// listening on one of `ports`), unit, settings' source, data directory.
+/// listening on one of `ports`), unit, settings' source, data directory,
+/// and the settings `init --from-cluster` writes into `[etcd]`.
 pub(crate) fn discover_member(name: &str, ports: [u16; 2]) -> Script {
     Script::new(
         "etcd-deploy-discover-member",
@@ -222,7 +226,9 @@ pub(crate) fn discover_member(name: &str, ports: [u16; 2]) -> Script {
     )
     .then(
         include_str!("discover_member.sh"),
-        [name.to_string(), ports[0].to_string(), ports[1].to_string()],
+        [name.to_string(), ports[0].to_string(), ports[1].to_string()]
+            .into_iter()
+            .chain(etcd_settings::described_keys().map(|(k, _)| k.to_string())),
     )
 }
 

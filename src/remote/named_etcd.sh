@@ -5,15 +5,22 @@
 # CONTAINER), as `named_etcd=PID` lines (after the etcd_process.sh part):
 # someone else's etcd serving this member. For the first one, what `adopt`
 # needs: what runs it (`foreign_unit`, `foreign_container`), its data
-# directory on the host, and the settings it runs with (`foreign_setting`).
+# directory on the host, and the settings KEY... it runs with
+# (`foreign_setting`; the keys come from inventory::etcd_settings).
 # Only an etcd that `etcd_trusted` takes for the member counts (a system
 # service's or a container's, listening on the member's PEER_PORT or
 # CLIENT_PORT); any other process calling itself so is reported as
 # `untrusted_etcd=PID WHY` (whatever it calls itself) and never read
 # further.
-# Arguments: NAME UNIT CONTAINER PEER_PORT CLIENT_PORT
+# Arguments: NAME UNIT CONTAINER PEER_PORT CLIENT_PORT KEY... --
 named=$1 unit=$2 container=$3 peer_port=$4 client_port=$5
 shift 5
+keys=
+while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
+  keys="$keys $1"
+  shift
+done
+[ "$#" -gt 0 ] && shift
 ours_id=
 first=yes
 for pid in $(pgrep -x etcd 2>/dev/null); do
@@ -43,10 +50,8 @@ for pid in $(pgrep -x etcd 2>/dev/null); do
     echo "foreign_data_dir=$w_data"
     [ -d "$w_data/member" ] && echo "foreign_has_data=yes"
   fi
-  for k in listen-client-urls listen-peer-urls advertise-client-urls initial-advertise-peer-urls \
-    listen-metrics-urls heartbeat-interval election-timeout snapshot-count quota-backend-bytes \
-    auto-compaction-mode auto-compaction-retention max-request-bytes wal-dir log-level \
-    cert-file peer-cert-file; do
+  # (Config keys: lowercase words joined by '-', split on spaces here.)
+  for k in $keys; do
     v=$(etcd_setting "$k" "ETCD_$(echo "$k" | tr 'a-z-' 'A-Z_')")
     [ -n "$v" ] && echo "foreign_setting=$k=$v"
   done

@@ -15,6 +15,7 @@ mod inventory;
 mod maintenance;
 mod plan;
 mod plans;
+mod settings;
 mod steps;
 mod templates;
 mod untrusted;

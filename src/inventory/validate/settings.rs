@@ -132,7 +132,7 @@ fn build_extra(
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && k.as_bytes()[0].is_ascii_lowercase();
             let normal = k.trim().to_ascii_lowercase().replace('_', "-");
-            if MANAGED_KEYS.contains(&normal.as_str()) {
+            if etcd_settings::managed(&normal) {
                 return Err(cx.field(
                     table,
                     "etcd.extra",
@@ -168,28 +168,6 @@ fn build_extra(
     }
     Ok(extra)
 }
-
-/// Config-file keys the templates write from the inventory's own fields.
-pub(super) const MANAGED_KEYS: [&str; 18] = [
-    "name",
-    "data-dir",
-    "listen-peer-urls",
-    "listen-client-urls",
-    "initial-advertise-peer-urls",
-    "advertise-client-urls",
-    "heartbeat-interval",
-    "election-timeout",
-    "snapshot-count",
-    "quota-backend-bytes",
-    "auto-compaction-mode",
-    "auto-compaction-retention",
-    "logger",
-    "log-level",
-    "log-outputs",
-    "initial-cluster",
-    "initial-cluster-token",
-    "initial-cluster-state",
-];
 
 /// Settings only a recovery or a test should set, and what does the job
 /// safely (a key ending in `-` refuses every key it begins).
@@ -250,16 +228,23 @@ pub(super) fn check_extra(
     value: &toml::Value,
     version: Version,
 ) -> Result<(), InventoryError> {
-    let minor35 = (version.major, version.minor) >= (3, 5);
+    // A minor newer than the table's is checked as the newest it has.
+    let minor = etcd_keys::MINORS
+        .iter()
+        .copied()
+        .filter(|m| *m <= version.minor || version.major > 3)
+        .max()
+        .unwrap_or(version.minor);
     let known = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key);
-    let Some(&(_, kind, in34, in35)) = known else {
+    let Some(&(_, kind, minors)) = known else {
         return Err(cx.field(
             table,
             "etcd.extra",
             format!("`{}` is not a key of etcd's config file", shown(key)),
         ));
     };
-    if !(if minor35 { in35 } else { in34 }) {
+    if !minors.contains(&minor) {
+        let only: Vec<String> = minors.iter().map(|m| format!("3.{m}")).collect();
         return Err(cx.field(
             table,
             "etcd.extra",
@@ -267,7 +252,7 @@ pub(super) fn check_extra(
                 "`{key}` is not a config key of etcd {}.{} (only of {})",
                 version.major,
                 version.minor,
-                if in35 { "3.5" } else { "3.4" }
+                only.join(", ")
             ),
         ));
     }
