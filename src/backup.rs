@@ -11,7 +11,7 @@
 //! time>-rev<revision>.db` in `<dir>/<member>/`; the newest `keep` stay.
 
 use crate::files::sha256_hex;
-use crate::inventory::{Backup, Inventory, Member, Runtime};
+use crate::inventory::{Backup, Inventory, Member, VersionBy};
 use crate::layout;
 use crate::script::{HOST_LOCK, Script};
 
@@ -63,9 +63,9 @@ impl Files {
 pub(crate) fn files(inv: &Inventory, b: &Backup, m: &Member) -> Files {
     // systemd members run the `current` release; compose hosts have the
     // inventory's release unpacked (the image is built from it).
-    let bin = match m.runtime {
-        Runtime::Systemd => layout::current_link(inv),
-        Runtime::Compose(_) => layout::version_dir(inv, inv.cluster.version),
+    let bin = match m.runtime.traits().version_by {
+        VersionBy::Link => layout::current_link(inv),
+        VersionBy::Image => layout::version_dir(inv, inv.cluster.version),
     };
     let pki = if m.tls {
         layout::pki_dir(m)

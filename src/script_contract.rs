@@ -277,10 +277,20 @@ mod tests {
             }
         }
         let v = Version::parse("3.5.1").expect("version");
+        let rt = runtime::of(&compose.members[0]);
         for s in [
-            runtime::compose::build_image(&compose, v, "etcd-deploy/etcd:v3.5.1"),
-            runtime::compose::pull_image("quay.io/coreos/etcd:v3.5.1"),
+            rt.get_image(
+                &compose,
+                v,
+                runtime::GetImage::Build("etcd-deploy/etcd:v3.5.1"),
+            ),
+            rt.get_image(
+                &compose,
+                v,
+                runtime::GetImage::Pull("quay.io/coreos/etcd:v3.5.1"),
+            ),
         ] {
+            let s = s.expect("compose gets images");
             assert_eq!(contract(&s), Ok(()), "{}", s.name);
         }
     }

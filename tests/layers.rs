@@ -209,3 +209,42 @@ fn the_cycle_finder_finds_cycles() {
         Some("a,b,c,a".to_string())
     );
 }
+
+/// Which runtime a member has is asked only where runtimes are defined
+/// (`src/inventory/`: the variants and their traits; `src/runtime/`: the
+/// types that run members): everything else reads `Runtime::traits` or
+/// calls `runtime::of`, so a new runtime touches no plan or executor file.
+#[test]
+fn only_the_runtimes_tell_runtimes_apart() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read src") {
+            let p = e.expect("entry").path();
+            let rel = p.strip_prefix(&src).expect("under src").to_path_buf();
+            if rel.starts_with("runtime") || rel.starts_with("inventory") {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).expect("read file");
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                if code.contains("Runtime::") || code.contains("runtime::compose") {
+                    found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "runtimes told apart in:\n{}",
+        found.join("\n")
+    );
+}

@@ -11,7 +11,7 @@ use crate::plan::{BackupStep, ImageStep, Plan, Prepare};
 use crate::progress::Task;
 use crate::release::{self, Artifact, Fetcher};
 use crate::remote;
-use crate::runtime::{self, compose};
+use crate::runtime::{self, GetImage};
 use crate::ssh::HostError;
 use std::collections::BTreeMap;
 use tokio::sync::watch;
@@ -171,10 +171,13 @@ async fn prepare_one(
     if let Some(step) = &p.image {
         // A build goes with the release installed just before; a pull names its version.
         let v = p.install.unwrap_or(env.inv.cluster.version);
-        let (what, reference, script) = match step {
-            ImageStep::Build(r) => ("build image", r, compose::build_image(env.inv, v, r)),
-            ImageStep::Pull(r) => ("pull image", r, compose::pull_image(r)),
+        let (what, reference, get) = match step {
+            ImageStep::Build(r) => ("build image", r, GetImage::Build(r)),
+            ImageStep::Pull(r) => ("pull image", r, GetImage::Pull(r)),
         };
+        let script = runtime::of(m)
+            .get_image(env.inv, v, get)
+            .ok_or_else(|| Error::Blocked(format!("{}: its mode runs no images", m.name)))?;
         let _turn = match image_turn {
             Some(t) => Some(t.lock().await),
             None => None,

@@ -9,12 +9,14 @@ mod etcd_keys;
 pub mod etcd_settings;
 pub mod path_rule;
 mod raw;
+mod runtime_traits;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use runtime_traits::{HostFile, RunsIn, RuntimeTraits, VersionBy, mode_adopting};
 pub use validate::{InventoryError, parse, plain_abs_path};
 
 /// A validated inventory: one cluster and its members.

@@ -11,9 +11,11 @@
 //! only, a version other than the inventory's, an unhealthy cluster. A TLS
 //! cluster keeps its own certificates (provided mode).
 
-use super::{BackupStep, Desired, HostFile, Plan, Prepare, Step, guards, quorum};
+use super::{BackupStep, Desired, Plan, Prepare, Step, guards, quorum};
 use crate::facts::{Facts, ForeignEtcd, printable};
-use crate::inventory::{Inventory, Member, Runtime, Version, etcd_settings};
+use crate::inventory::{
+    Inventory, Member, RunsIn, Version, VersionBy, etcd_settings, mode_adopting,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -232,19 +234,24 @@ fn check_member(
     pid: u32,
     e: &crate::facts::MemberInfo,
 ) -> Result<Previous, String> {
-    let previous = match (&f.unit, &f.container, &m.runtime) {
-        (_, Some(id), Runtime::Compose(_)) => Previous::Container { id: id.clone() },
-        (Some(unit), None, Runtime::Systemd) => Previous::Unit { unit: unit.clone() },
-        (_, Some(_), Runtime::Systemd) => {
+    let traits = m.runtime.traits();
+    let previous = match (&f.unit, &f.container, traits.adopts) {
+        (_, Some(id), RunsIn::Container) => Previous::Container { id: id.clone() },
+        (Some(unit), None, RunsIn::Unit) => Previous::Unit { unit: unit.clone() },
+        (_, Some(_), RunsIn::Unit) => {
             return Err(format!(
-                "{}: its etcd (PID {pid}) runs in a container, and the inventory says mode = \"systemd\": adopt keeps the way a member runs; set mode = \"compose\" for it",
-                m.name
+                "{}: its etcd (PID {pid}) runs in a container, and the inventory says mode = \"{}\": adopt keeps the way a member runs; set mode = \"{}\" for it",
+                m.name,
+                traits.mode,
+                mode_adopting(RunsIn::Container)
             ));
         }
-        (Some(unit), None, Runtime::Compose(_)) => {
+        (Some(unit), None, RunsIn::Container) => {
             return Err(format!(
-                "{}: its etcd (PID {pid}) runs as the systemd service {unit}, and the inventory says mode = \"compose\": adopt keeps the way a member runs; set mode = \"systemd\" for it",
-                m.name
+                "{}: its etcd (PID {pid}) runs as the systemd service {unit}, and the inventory says mode = \"{}\": adopt keeps the way a member runs; set mode = \"{}\" for it",
+                m.name,
+                traits.mode,
+                mode_adopting(RunsIn::Unit)
             ));
         }
         (None, None, _) => {
@@ -362,18 +369,15 @@ fn prepare(
         install: (!h.installed.contains(&want)).then_some(want),
         ..Prepare::nothing(&m.name)
     };
-    let kind = match &m.runtime {
-        Runtime::Systemd => {
-            prep.link = (h.current != Some(want)).then_some(want);
-            HostFile::SystemdUnit
-        }
-        Runtime::Compose(c) => {
-            prep.set_image(&c.image);
-            HostFile::ComposeFile
-        }
-    };
+    let traits = m.runtime.traits();
+    if traits.version_by == VersionBy::Link {
+        prep.link = (h.current != Some(want)).then_some(want);
+    }
+    if let Some(image) = m.runtime.image() {
+        prep.set_image(image);
+    }
     if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
-        prep.host_file = Some(kind);
+        prep.host_file = Some(traits.host_file);
     }
     prep.certs = d
         .and_then(|d| d.pki_digest.as_ref())
@@ -390,10 +394,7 @@ fn found_note(m: &Member, f: &ForeignEtcd, pid: u32) -> String {
         (Some(u), None) => u.clone(),
         (None, None) => "?".into(),
     };
-    let to = match &m.runtime {
-        Runtime::Systemd => format!("etcd-deploy's unit etcd@{}.service", m.name),
-        Runtime::Compose(_) => "etcd-deploy's compose file".to_string(),
-    };
+    let to = (m.runtime.traits().run_by)(m);
     format!(
         "{}: found {runs} (PID {pid}), data {}; taken over by {to}, the old one stopped and disabled (left on disk)",
         m.name,

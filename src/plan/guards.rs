@@ -3,8 +3,8 @@
 //! A guard that fires blocks the whole plan before anything changes anywhere.
 
 use crate::facts::{Facts, MemberInfo};
+use crate::inventory::Inventory;
 use crate::inventory::path_rule::{self, Verdict};
-use crate::inventory::{Inventory, Runtime};
 use crate::layout;
 
 /// The guards that are checked before anything else is decided; `adopt`
@@ -72,7 +72,7 @@ fn restore_interrupted(inv: &Inventory, facts: &Facts) -> Option<String> {
 /// can be done there, and nothing is done anywhere until it has them.
 fn compose_missing(inv: &Inventory, facts: &Facts) -> Option<String> {
     let m = inv.members.iter().find(|m| {
-        matches!(m.runtime, Runtime::Compose(_))
+        m.runtime.traits().needs_docker
             && facts
                 .hosts
                 .get(&m.name)
@@ -169,10 +169,8 @@ fn runtime_switched(inv: &Inventory, facts: &Facts) -> Option<String> {
             .get(&m.name)
             .is_some_and(|h| h.other_runtime_active)
     })?;
-    let (runs, wants) = match m.runtime {
-        Runtime::Compose(_) => ("as a systemd unit", "compose"),
-        Runtime::Systemd => ("in a container", "systemd"),
-    };
+    let traits = m.runtime.traits();
+    let (runs, wants) = (traits.other_runs, traits.mode);
     Some(format!(
         "{} runs {runs}, and the inventory says mode = \"{wants}\": switching a running member between systemd and compose is not supported; replace it by a member under a new name in the new mode (`etcd-deploy replace`), or set the mode back",
         m.name
@@ -197,7 +195,7 @@ fn other_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
         let c = h
             .unit_cluster
             .as_ref()
-            .filter(|c| *c != mine && m.runtime == Runtime::Systemd)?;
+            .filter(|c| *c != mine && m.runtime.traits().one_cluster_per_host)?;
         Some(format!(
             "host {}: {} runs members of etcd cluster {c}; one host runs one systemd-mode cluster (they share the unit, the release link and the default data directory): use another host, or mode = \"compose\" for this cluster",
             m.ssh.address,

@@ -4,9 +4,9 @@
 //! restart; and which members in service run another version (a rolling
 //! upgrade, not a link switch).
 
-use super::{BackupStep, Desired, HostFile, Prepare, RestartReason};
+use super::{BackupStep, Desired, Prepare, RestartReason};
 use crate::facts::{ClusterFacts, Facts, HostFacts};
-use crate::inventory::{Inventory, Member, Runtime, Version};
+use crate::inventory::{Inventory, Member, Version, VersionBy};
 use std::collections::BTreeMap;
 
 /// The hosts' side of the plan.
@@ -71,14 +71,14 @@ fn prepare(
         .get(&m.name)
         .and_then(|s| Version::parse(&s.version))
         .or(h.current);
-    // The one place the plan tells runtimes apart. systemd: the version
-    // is the host's `current` link, and a changed unit restarts members.
-    // Compose: the version is the service's image (written with the
-    // compose file), and a changed service recreates only its container.
-    let (kind, image, by_link) = match &m.runtime {
-        Runtime::Systemd => (HostFile::SystemdUnit, None, true),
-        Runtime::Compose(c) => (HostFile::ComposeFile, Some(&c.image), false),
-    };
+    // systemd: the version is the host's `current` link, and a changed
+    // unit restarts members. Compose: the version is the service's image
+    // (written with the compose file), and a changed service recreates
+    // only its container (`Runtime::traits`).
+    let traits = m.runtime.traits();
+    let kind = traits.host_file;
+    let by_link = traits.version_by == VersionBy::Link;
+    let image = m.runtime.image();
     let mut prep = Prepare::nothing(&m.name);
     let mut rolling = None;
     if in_service && running.is_some() && running != Some(want) {
@@ -117,8 +117,7 @@ fn restart_reasons(
     d: Option<&Desired>,
 ) -> Vec<RestartReason> {
     let mut reasons = Vec::new();
-    let unit = matches!(m.runtime, Runtime::Systemd);
-    if unit
+    if m.runtime.traits().host_file_restarts
         && d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest))
         && h.host_file_digest.is_some()
         && h.active

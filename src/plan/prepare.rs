@@ -4,6 +4,7 @@
 //! should have, which decide it.
 
 use crate::facts::HostFacts;
+pub use crate::inventory::HostFile;
 use crate::inventory::{Image, Version};
 use serde::{Deserialize, Serialize};
 
@@ -120,11 +121,4 @@ pub enum ImageStep {
     /// `FROM scratch` with the binaries of the release just installed.
     Build(String),
     Pull(String),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HostFile {
-    SystemdUnit,
-    ComposeFile,
 }

@@ -8,10 +8,7 @@ use std::fmt;
 
 impl fmt::Display for HostFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            HostFile::SystemdUnit => "systemd unit",
-            HostFile::ComposeFile => "compose file",
-        })
+        f.write_str(self.name())
     }
 }
 

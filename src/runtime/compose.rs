@@ -5,7 +5,7 @@
 //! other members are left alone. A failing etcd is restarted by the restart
 //! policy, so the executor watches the container's state.
 
-use super::{HostFile, MemberRuntime, Restore};
+use super::{GetImage, HostFile, MemberRuntime, Restore};
 use crate::files::sha256_hex;
 use crate::inventory::{self, Inventory, Member, Network, Version};
 use crate::layout::{self, NO_COMPOSE};
@@ -189,6 +189,13 @@ impl MemberRuntime for Compose<'_> {
             ],
         )
     }
+
+    fn get_image(&self, inv: &Inventory, v: Version, image: GetImage<'_>) -> Option<Script> {
+        Some(match image {
+            GetImage::Build(r) => build_image(inv, v, r),
+            GetImage::Pull(r) => pull_image(r),
+        })
+    }
 }
 
 /// The compose file of the host `m` runs on: one service per compose member
@@ -253,7 +260,7 @@ fn compose_file(
 
 /// Builds the release image `FROM scratch` from the unpacked, verified
 /// release of `v` (etcd is a static binary: nothing else is needed).
-pub fn build_image(inv: &Inventory, v: Version, reference: &str) -> Script {
+fn build_image(inv: &Inventory, v: Version, reference: &str) -> Script {
     Script::new(
         "etcd-deploy-build-image",
         include_str!("compose/build_image.sh"),
@@ -269,7 +276,7 @@ pub fn build_image(inv: &Inventory, v: Version, reference: &str) -> Script {
 }
 
 /// Pulls the image from its registry unless the host has it.
-pub fn pull_image(reference: &str) -> Script {
+fn pull_image(reference: &str) -> Script {
     Script::new(
         "etcd-deploy-pull-image",
         include_str!("compose/pull_image.sh"),

@@ -2,10 +2,11 @@
 //! interface the executor and the fact gathering use. `systemd.rs`: an
 //! instance `etcd@NAME` of one template unit; `compose.rs`: a service in the
 //! host's Docker Compose file. A new way of running members is a new type
-//! here (and a `Runtime` variant in the inventory); nothing else asks which
+//! here (and a `Runtime` variant with its `RuntimeTraits` in the
+//! inventory, which is all the plan reads of it); nothing else asks which
 //! one a member has.
 
-pub mod compose;
+mod compose;
 mod systemd;
 
 use crate::inventory::{Inventory, Member, Runtime, Version};
@@ -67,6 +68,21 @@ pub trait MemberRuntime {
     }
     /// The runtime's part of `destroy`: the member's unit or container gone.
     fn remove(&self, inv: &Inventory, m: &Member) -> Script;
+    /// Gets the image a member runs (`Build` it from the release of `v`
+    /// unpacked on the host, or `Pull` it); `None` for runtimes that run
+    /// no images.
+    fn get_image(&self, _inv: &Inventory, _v: Version, _image: GetImage<'_>) -> Option<Script> {
+        None
+    }
+}
+
+/// How a host gets an image (the plan's `ImageStep`).
+#[derive(Debug, Clone, Copy)]
+pub enum GetImage<'a> {
+    /// Built `FROM scratch` from the release's binaries, tagged so.
+    Build(&'a str),
+    /// Pulled from its registry unless the host has it.
+    Pull(&'a str),
 }
 
 /// What a member's data is restored as.
