@@ -140,7 +140,7 @@ pub enum Command {
     Snapshot(SnapshotCommand),
     /// Disaster recovery: restore a snapshot onto every member (old data moved aside, never deleted)
     #[command(
-        after_help = "Example:\n  etcd-deploy restore inventory.toml snapshots/prod-20261124T195338Z-rev1042.db\n\nStops every member, moves each data directory aside, restores the snapshot on every member with a fresh initial cluster token and the inventory's membership, starts them all, verifies. Asks for the cluster name unless --yes."
+        after_help = "Example:\n  etcd-deploy restore inventory.toml snapshots/prod-20261124T195338Z-rev1042.db\n\nShows the plan (--dry-run stops there), then prepares hosts that need it, stops every member, moves each data directory aside, restores the snapshot on every member with a fresh initial cluster token and the inventory's membership, starts them all, verifies. Asks for the cluster name unless --yes."
     )]
     Restore {
         /// The inventory file (see inventory.example.toml)
@@ -153,6 +153,9 @@ pub enum Command {
         /// fetched from its host and checked first
         #[arg(long)]
         latest: bool,
+        /// Show the plan; change nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
@@ -171,7 +174,7 @@ pub enum Command {
     },
     /// Stop and disable every member, remove units, configs and releases (data kept unless --wipe-data)
     #[command(
-        after_help = "Example:\n  etcd-deploy destroy inventory.toml\n  etcd-deploy destroy inventory.toml --wipe-data --yes"
+        after_help = "Example:\n  etcd-deploy destroy inventory.toml --dry-run\n  etcd-deploy destroy inventory.toml --wipe-data --yes\n\nShows the plan (--dry-run stops there), then asks for the cluster name unless --yes."
     )]
     Destroy {
         /// The inventory file (see inventory.example.toml)
@@ -180,6 +183,9 @@ pub enum Command {
         /// Delete the data directories too
         #[arg(long)]
         wipe_data: bool,
+        /// Show the plan; change nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,

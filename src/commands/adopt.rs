@@ -40,6 +40,7 @@ pub async fn adopt(
             return Ok(());
         }
         if dry_run {
+            output::nothing_changed();
             output::say("--dry-run: nothing was changed.");
             return Ok(());
         }

@@ -73,13 +73,16 @@ pub async fn run(command: Command) -> Result<i32, Error> {
             inventory,
             snapshot,
             latest,
+            dry_run,
             yes,
         } => {
             let file = match snapshot {
                 Some(f) if !latest => f,
                 _ => snapshot::latest(&inventory).await?,
             };
-            lifecycle::restore(&inventory, &file, yes).await.map(done)
+            lifecycle::restore(&inventory, &file, yes, dry_run)
+                .await
+                .map(done)
         }
         Command::Recover { inventory, yes } => lifecycle::recover(&inventory, yes).await.map(done),
         Command::Adopt {
@@ -91,8 +94,9 @@ pub async fn run(command: Command) -> Result<i32, Error> {
         Command::Destroy {
             inventory,
             wipe_data,
+            dry_run,
             yes,
-        } => lifecycle::destroy(&inventory, wipe_data, yes)
+        } => lifecycle::destroy(&inventory, wipe_data, yes, dry_run)
             .await
             .map(done),
         Command::Init(a) => init_command(a).await.map(done),

@@ -6,7 +6,7 @@ use super::output::{self, Mode};
 use super::{Open, Session, apply, confirm, with_session};
 use crate::error::Error;
 use crate::exec;
-use crate::plan::recover;
+use crate::plan::{Plan, lifecycle, recover};
 use crate::set_aside;
 use crate::snapshot;
 use crate::ssh::quote;
@@ -14,32 +14,23 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-/// Disaster recovery (see `exec::restore`), after the operator's consent.
-pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
+/// Disaster recovery: the restore plan (`plan::lifecycle::restore`) shown,
+/// agreed to, and carried out.
+pub async fn restore(path: &Path, file: &Path, yes: bool, dry_run: bool) -> Result<(), Error> {
     // Checked before anything stops, read in pieces (a database may be GBs).
     let (_, sha) =
         snapshot::check_file(file).map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
     with_session(path, &Open::default(), async |s: &Session| {
         s.require_all_hosts()?;
         refuse_separate_wal(&s.inv, "restore")?;
-        let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
-        confirm(
-            yes,
-            &format!(
-                "restore replaces the data of every member ({}) with {}; current data is moved aside, not deleted",
-                names.join(", "),
-                file.display()
-            ),
-            &s.inv.cluster.name,
-        )?;
-        // Fresh or half-prepared hosts get what the inventory says first
-        // (release, unit, certificates), before any member stops.
         let facts = s.facts().await?;
-        let p = crate::plan::plan_with(&s.inv, &facts, &s.desired()?, &Default::default());
-        exec::prepare_only(&s.env(), &p).await?;
         let stamp = crate::files::stamp();
-        output::changed();
-        let aside = exec::restore(&s.env(), file, &sha, &stamp).await?;
+        let p = lifecycle::restore(&s.inv, &facts, &s.desired()?, file, &sha, &stamp);
+        if !carry_out(s, &p, yes, dry_run).await? {
+            return Ok(());
+        }
+        let aside = exec::set_aside(&s.env(), false).await?;
+        let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
         output::say(&format!(
             "Restored {} onto {} members.\n{}",
             file.display(),
@@ -53,6 +44,24 @@ pub async fn restore(path: &Path, file: &Path, yes: bool) -> Result<(), Error> {
         Ok(())
     })
     .await
+}
+
+/// Shows a whole-cluster plan, and unless it is blocked or only shown
+/// (`--dry-run`), carries it out after the operator's consent (`--yes`, or
+/// the cluster's name typed). Whether it was carried out.
+async fn carry_out(s: &Session, p: &Plan, yes: bool, dry_run: bool) -> Result<bool, Error> {
+    output::plan(p);
+    if let Some(why) = &p.blocked {
+        return Err(Error::Blocked(why.clone()));
+    }
+    if dry_run {
+        output::nothing_changed();
+        output::say("--dry-run: nothing was changed.");
+        return Ok(false);
+    }
+    confirm(yes, &p.destructive().join(", and "), &s.inv.cluster.name)?;
+    exec::execute(&s.env(), p).await?;
+    Ok(true)
 }
 
 /// Quorum lost for good (see `plan::recover` and `exec::recover_*`): the
@@ -156,26 +165,17 @@ fn refuse_separate_wal(inv: &crate::inventory::Inventory, what: &str) -> Result<
     }
 }
 
-/// Stops and disables every member and removes what etcd-deploy installed.
-pub async fn destroy(path: &Path, wipe_data: bool, yes: bool) -> Result<(), Error> {
+/// Stops and disables every member and removes what etcd-deploy installed:
+/// the destroy plan (`plan::lifecycle::destroy`) shown, agreed to, carried out.
+pub async fn destroy(path: &Path, wipe_data: bool, yes: bool, dry_run: bool) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         s.require_all_hosts()?;
-        let what = if wipe_data {
-            "and DELETES their data directories"
-        } else {
-            "(data directories are kept)"
-        };
+        let facts = s.facts().await?;
+        let p = lifecycle::destroy(&s.inv, &facts, wipe_data);
+        if !carry_out(s, &p, yes, dry_run).await? {
+            return Ok(());
+        }
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
-        confirm(
-            yes,
-            &format!(
-                "destroy stops etcd on {} and removes its units, configs and releases {what}",
-                names.join(", ")
-            ),
-            &s.inv.cluster.name,
-        )?;
-        output::changed();
-        exec::destroy(&s.env(), wipe_data).await?;
         output::result(
             "destroyed",
             json!({ "members": names, "data_wiped": wipe_data }),

@@ -111,6 +111,11 @@ pub fn changed() {
     with(|s| s.changed = true);
 }
 
+/// The plans shown were not carried out (`--dry-run`).
+pub fn nothing_changed() {
+    with(|s| s.changed = false);
+}
+
 /// A command-specific result for the summary.
 pub fn result(key: &str, value: serde_json::Value) {
     with(|s| s.results.insert(key.to_string(), value));

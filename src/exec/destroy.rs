@@ -4,11 +4,15 @@
 
 use super::Env;
 use crate::error::Error;
+use crate::plan::Data;
 use crate::remote;
 use crate::runtime;
 
-pub(crate) async fn destroy(env: &Env<'_>, wipe_data: bool) -> Result<(), Error> {
-    futures_util::future::try_join_all(env.inv.members.iter().map(|m| async move {
+/// Carries out the plan's `Step::Destroy` on each of `members`.
+pub(super) async fn run(env: &Env<'_>, members: &[String], data: Data) -> Result<(), Error> {
+    let wipe_data = data == Data::Wipe;
+    futures_util::future::try_join_all(members.iter().map(|name| async move {
+        let m = env.member(name)?;
         let task = env.progress.task(&m.name);
         task.step("stop, disable, remove");
         let r = async {

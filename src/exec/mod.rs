@@ -3,7 +3,7 @@
 //! run one at a time (`join.rs`, `restart.rs`, `upgrade.rs`, `remove.rs`,
 //! `adopt.rs`),
 //! each gated on the member being healthy before the next (`gates/`).
-//! `restore.rs` and `destroy.rs` are the whole-cluster operations.
+//! `restore.rs` and `destroy.rs` carry out the whole-cluster steps.
 //! Every failure names the host and the step; whatever ran before it is left
 //! in a state the next `apply` picks up from.
 
@@ -24,11 +24,10 @@ mod upgrade;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use destroy::destroy;
 pub(crate) use gates::snapshot_source;
 pub(crate) use maintenance::{compact, defrag, disarm, refresh_free_pages};
 pub(crate) use recover::{force_new_cluster as recover_seed, survey as recover_survey};
-pub(crate) use restore::{restore, set_aside};
+pub(crate) use restore::set_aside;
 
 use crate::access::Access;
 use crate::error::Error;
@@ -113,14 +112,6 @@ pub(crate) async fn execute(env: &Env<'_>, plan: &Plan) -> Result<(), Error> {
     stepped
 }
 
-/// Only the plan's host preparation (release, link, unit or compose file,
-/// certificates) on every host: what `restore` needs on fresh or
-/// half-prepared hosts before it stops any member.
-pub(crate) async fn prepare_only(env: &Env<'_>, plan: &Plan) -> Result<(), Error> {
-    let artifacts = prepare::resolve_artifacts(env, &plan.prepare).await?;
-    prepare::all(env, plan, &artifacts, &BTreeMap::new()).await
-}
-
 /// At a step boundary: stops the run if Ctrl-C asked for it.
 pub(crate) fn stop_if_interrupted(done: usize, of: usize, unit: &str) -> Result<(), Error> {
     if !interrupt::requested() {
@@ -198,5 +189,7 @@ async fn run_step(
             data,
             ..
         } => remove::run(env, name, *id, host.as_ref(), *data, live).await,
+        Step::Restore(r) => restore::run(env, r).await,
+        Step::Destroy { members, data } => destroy::run(env, members, *data).await,
     }
 }

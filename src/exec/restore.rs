@@ -8,6 +8,7 @@ use super::gates::{guard, retry, start, urls, wait_healthy, write_config};
 use crate::error::Error;
 use crate::etcd;
 use crate::layout;
+use crate::plan::RestoreStep;
 use crate::remote;
 use crate::runtime::{self, Restore};
 use crate::set_aside::{self, Aside};
@@ -31,32 +32,27 @@ impl Phase {
     }
 }
 
-/// Restores the snapshot file (checked by the caller; `sha` is the SHA256 of
-/// the whole file, checked again on each host) onto every inventory member,
-/// streamed to each; old data directories become `<data_dir>.pre-restore-<stamp>`.
-pub(crate) async fn restore(
-    env: &Env<'_>,
-    snapshot: &std::path::Path,
-    sha: &str,
-    stamp: &str,
-) -> Result<Vec<(String, Vec<Aside>)>, Error> {
+/// Carries out the plan's `Step::Restore`: the snapshot file (checked by
+/// the caller; `sha256` is the SHA256 of the whole file, checked again on
+/// each host) restored onto each of its members, streamed to each; old data
+/// directories become `<data_dir>.pre-restore-<stamp>`.
+pub(super) async fn run(env: &Env<'_>, step: &RestoreStep) -> Result<(), Error> {
     // Once members stop, a half-done restore is worse than a finished one:
     // the first Ctrl-C lets it finish.
     let _changing = crate::interrupt::Changing::begin();
-    // A fresh token: the restored cluster never mixes with the old one.
-    let token = format!("{}-restore-{stamp}", env.inv.cluster.token);
-    let initial: Vec<String> = env
-        .inv
+    let (snapshot, sha, stamp) = (step.snapshot.as_path(), &step.sha256, &step.stamp);
+    let restore = &Restore {
+        initial_cluster: step.initial_cluster.clone(),
+        token: step.token.clone(),
+    };
+    let members = step
         .members
         .iter()
-        .map(|m| format!("{}={}", m.name, m.peer_url()))
-        .collect();
-    let restore = &Restore {
-        initial_cluster: initial.join(","),
-        token,
-    };
+        .map(|n| env.member(n))
+        .collect::<Result<Vec<_>, Error>>()?;
+    let members = &members;
     let all = |phase: Phase| {
-        futures_util::future::try_join_all(env.inv.members.iter().map(|m| async move {
+        futures_util::future::try_join_all(members.iter().map(|m| async move {
             let host = env.host(&m.name)?;
             let task = env.progress.task(&m.name);
             let r = guard(&task, async {
@@ -97,7 +93,7 @@ pub(crate) async fn restore(
     all(Phase::Stop).await?;
     all(Phase::Restore).await?;
     all(Phase::Start).await?;
-    let live: BTreeSet<String> = env.inv.members.iter().map(|m| m.name.clone()).collect();
+    let live: BTreeSet<String> = step.members.iter().cloned().collect();
     // Retried: a cached connection to a member that just started may fail
     // once (seen in the lab as "transport error").
     let cluster = urls(env, &live).await?;
@@ -117,7 +113,8 @@ pub(crate) async fn restore(
         )));
     }
     // Finished everywhere: the restored data is the members' own now.
-    set_aside(env, true).await
+    set_aside(env, true).await?;
+    Ok(())
 }
 
 /// Every member's data directories set aside so far, oldest first, with

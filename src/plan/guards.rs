@@ -28,6 +28,22 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option
     .find_map(|guard| guard(inv, facts))
 }
 
+/// What refuses a whole-cluster operation (`restore`, `destroy`): a host
+/// without what its mode needs, another cluster's or someone else's member
+/// or directories. A half-done restore or recover does not: a restore
+/// replaces every member's data, and destroy removes the members.
+pub(super) fn blocking_whole_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
+    [
+        compose_missing,
+        other_cluster,
+        runtime_switched,
+        foreign_dirs,
+        not_ours,
+    ]
+    .iter()
+    .find_map(|guard| guard(inv, facts))
+}
+
 /// A member whose config holds recover's one-off `force-new-cluster` while
 /// its etcd is not running: a `recover` stopped between writing it and
 /// bringing the seed back. Starting it would make a one-member cluster

@@ -10,6 +10,7 @@
 pub mod adopt;
 mod guards;
 mod host_changes;
+pub mod lifecycle;
 pub mod maintenance;
 mod membership;
 mod prepare;
@@ -27,7 +28,7 @@ pub use prepare::{BackupStep, Desired, HostFile, ImageStep, Prepare};
 pub use rollout::Rollout;
 pub use safety::unhealthy;
 pub use saved::SavedPlan;
-pub use step::{Data, RestartReason, Rollback, Service, Step};
+pub use step::{Data, RestartReason, RestoreStep, Rollback, Service, Step};
 
 use crate::facts::{Facts, MemberInfo, unreachable_reason};
 use crate::inventory::{Inventory, Member, Version, valid_name, valid_url};
@@ -53,6 +54,11 @@ pub enum Scope {
     Replace { old: String, new: String },
     /// `adopt`: members someone else runs taken over (`adopt.rs`), nothing else.
     Adopt,
+    /// `restore`: the hosts prepared, then every member's data replaced by
+    /// a snapshot's (`lifecycle.rs`).
+    Restore,
+    /// `destroy`: every member stopped and its files removed (`lifecycle.rs`).
+    Destroy,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -476,7 +482,9 @@ fn limit_to_scope(p: &mut Plan) {
         _ => false,
     };
     let outside = |st: &Step| match &p.scope {
-        Scope::Apply | Scope::PrepareUpgrade | Scope::Adopt => false,
+        Scope::Apply | Scope::PrepareUpgrade | Scope::Adopt | Scope::Restore | Scope::Destroy => {
+            false
+        }
         _ if back_in_service(st) => false,
         Scope::Upgrade => !matches!(st, Step::Upgrade { .. }),
         Scope::CertsRotate => !matches!(st, Step::Restart { reasons, .. }

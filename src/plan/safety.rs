@@ -73,7 +73,7 @@ pub(super) fn restarts_without_quorum(
         // member restarted on the config it was meant to run; each member of
         // a move to TLS, healthy before the next).
         let (stopping, back) = match st.service() {
-            Service::Keeps | Service::Removes => continue,
+            Service::Keeps | Service::Removes | Service::StopsAll(_) => continue,
             Service::Restores(hosts) => {
                 healthy.extend(hosts.into_iter().filter_map(id_of));
                 continue;

@@ -82,6 +82,22 @@ pub enum Rollback {
     Stop,
 }
 
+/// What a restore restores, onto which members, and how (`Step::Restore`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreStep {
+    /// On this machine, checked before the plan was made; checked again
+    /// against `sha256` on each host.
+    pub snapshot: PathBuf,
+    pub sha256: String,
+    pub members: Vec<String>,
+    /// Each data directory is moved aside as `<data_dir>.pre-restore-<stamp>`.
+    pub stamp: String,
+    /// New: the restored cluster never mixes with the old one.
+    pub token: String,
+    /// `name=peer-url,...` of every member.
+    pub initial_cluster: String,
+}
+
 /// One membership or service step; these run one at a time, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -164,6 +180,17 @@ pub enum Step {
         snapshot_to: Option<PathBuf>,
         rollback: Rollback,
     },
+    /// Disaster recovery (`restore`, `lifecycle.rs`): every member in
+    /// `members` stopped, then each one's data directory moved aside as
+    /// `<data_dir>.pre-restore-<stamp>` (never deleted) and the snapshot
+    /// restored in its place with a fresh cluster token and the inventory's
+    /// membership, then all started together; the membership verified.
+    Restore(RestoreStep),
+    /// `destroy`: on every member's host, etcd stopped and disabled, its
+    /// unit or container, config, TLS files and scheduled snapshots removed
+    /// (the snapshots saved stay), then what the host shares (releases,
+    /// link, template unit) once no member is left there.
+    Destroy { members: Vec<String>, data: Data },
 }
 
 impl Step {
@@ -179,6 +206,9 @@ impl Step {
             Step::Adopt { order, .. } | Step::TlsMove { order, .. } => {
                 order.iter().map(String::as_str).collect()
             }
+            Step::Restore(RestoreStep { members, .. }) | Step::Destroy { members, .. } => {
+                members.iter().map(String::as_str).collect()
+            }
             // Not an inventory host: nothing to wait for.
             Step::Remove { .. } | Step::Retire { .. } => vec![],
         }
@@ -187,13 +217,14 @@ impl Step {
     pub fn symbol(&self) -> char {
         match self {
             Step::Bootstrap { .. } | Step::Join { .. } => '+',
-            Step::Remove { .. } | Step::Retire { .. } => '-',
+            Step::Remove { .. } | Step::Retire { .. } | Step::Destroy { .. } => '-',
             Step::Start { .. }
             | Step::Promote { .. }
             | Step::Restart { .. }
             | Step::Upgrade { .. }
             | Step::Adopt { .. }
-            | Step::TlsMove { .. } => '~',
+            | Step::TlsMove { .. }
+            | Step::Restore(_) => '~',
         }
     }
 }
@@ -213,6 +244,9 @@ pub enum Service<'a> {
     /// Takes a member out of the cluster for good (its quorum is checked
     /// with the member removed: `quorum::check_step`).
     Removes,
+    /// Stops all of these at once, knowingly (restore, destroy): there is
+    /// no quorum to keep, and the operator agrees to it (`destructive`).
+    StopsAll(Vec<&'a str>),
 }
 
 impl Step {
@@ -242,6 +276,9 @@ impl Step {
                 back: true,
             },
             Step::Remove { .. } => Service::Removes,
+            Step::Restore(RestoreStep { members, .. }) | Step::Destroy { members, .. } => {
+                Service::StopsAll(members.iter().map(String::as_str).collect())
+            }
         }
     }
 
@@ -266,6 +303,21 @@ impl Step {
             Step::Adopt { order, .. } => Some(format!(
                 "takes over {}: stops and disables the etcd service or container that runs each now (left on disk) and starts etcd-deploy's own on the same data",
                 order.join(", ")
+            )),
+            Step::Restore(RestoreStep {
+                snapshot, members, ..
+            }) => Some(format!(
+                "replaces the data of every member ({}) with {}; current data is moved aside, not deleted",
+                members.join(", "),
+                snapshot.display()
+            )),
+            Step::Destroy { members, data } => Some(format!(
+                "stops etcd on {} and removes its units, configs and releases {}",
+                members.join(", "),
+                match data {
+                    Data::Keep => "(data directories are kept)",
+                    Data::Wipe => "and DELETES their data directories",
+                }
             )),
             Step::Bootstrap { .. }
             | Step::Start { .. }

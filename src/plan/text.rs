@@ -38,6 +38,8 @@ impl fmt::Display for Scope {
             Scope::CertsRotate => f.write_str("certs rotate: certificate restarts only"),
             Scope::Replace { old, new } => write!(f, "replace {old} with {new}"),
             Scope::Adopt => f.write_str("adopt: members taken over, nothing else"),
+            Scope::Restore => f.write_str("restore: every member's data replaced by a snapshot"),
+            Scope::Destroy => f.write_str("destroy: every member removed from its host"),
         }
     }
 }
@@ -132,6 +134,26 @@ fn step_text(s: &Step) -> (String, String) {
         } => (
             rollout.order.join(","),
             upgrade_text(rollout, from, snapshot_to.as_deref(), *rollback),
+        ),
+        Step::Restore(r) => (
+            r.members.join(","),
+            format!(
+                "restore {} (sha256 {}): stop every member, then move each data directory aside as <data_dir>.pre-restore-{} (kept), restore the snapshot with a new cluster token ({}), start all together, check the membership",
+                r.snapshot.display(),
+                r.sha256.get(..12).unwrap_or(&r.sha256),
+                r.stamp,
+                r.token
+            ),
+        ),
+        Step::Destroy { members, data } => (
+            members.join(","),
+            format!(
+                "destroy: stop and disable etcd; remove its unit or container, config, TLS files and scheduled snapshots (saved snapshots kept), then the host's releases and template unit once no member is left there; data directories {}",
+                match data {
+                    Data::Keep => "kept",
+                    Data::Wipe => "DELETED",
+                }
+            ),
         ),
     }
 }

@@ -39,6 +39,18 @@ fn snapshot_restore_env_destroy() {
         text(&o)
     );
     assert!(text(&o).contains("pass --yes to confirm"), "{}", text(&o));
+    // The plan is shown before consent; --dry-run stops there.
+    assert!(
+        text(&o).contains("restore: stop every member")
+            || text(&o).contains(": stop every member, then move each data directory aside"),
+        "{}",
+        text(&o)
+    );
+    let dry = deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--dry-run"]);
+    assert!(dry.contains("--dry-run: nothing was changed."), "{dry}");
+    for i in 1..=3 {
+        assert_eq!(lab.ssh(i, "ls -d /var/lib/etcd* 2>/dev/null | wc -l"), "0");
+    }
     deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
     assert_cluster(&lab, 3);
     rt().block_on(async {
@@ -81,7 +93,11 @@ fn snapshot_restore_env_destroy() {
         .join("; ");
     assert_eq!(lab.ssh(2, &format!("{vars}; etcdctl put via-env yes >/dev/null && etcdctl get --print-value-only via-env")), "yes");
 
-    // destroy: nothing runs, no unit; data kept, then wiped.
+    // destroy: shown first (--dry-run changes nothing), then nothing runs,
+    // no unit; data kept, then wiped.
+    let dry = deploy_ok(&["destroy", path_str(&inv), "--dry-run", "--wipe-data"]);
+    assert!(dry.contains("data directories DELETED"), "{dry}");
+    assert_cluster(&lab, 3);
     deploy_ok(&["destroy", path_str(&inv), "--yes"]);
     for i in 1..=3 {
         assert_eq!(

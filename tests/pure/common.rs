@@ -240,6 +240,8 @@ pub fn step_names(p: &Plan) -> Vec<String> {
             Step::Retire { name, .. } => format!("retire {name}"),
             Step::Adopt { order, .. } => format!("adopt {}", order.join(",")),
             Step::TlsMove { pass, order, .. } => format!("tls {pass:?} {}", order.join(",")),
+            Step::Restore(r) => format!("restore {}", r.members.join(",")),
+            Step::Destroy { members, data } => format!("destroy {} {data:?}", members.join(",")),
         })
         .collect()
 }

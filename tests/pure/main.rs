@@ -12,6 +12,7 @@ mod common;
 mod compose;
 mod facts;
 mod inventory;
+mod lifecycle;
 mod maintenance;
 mod plan;
 mod plans;

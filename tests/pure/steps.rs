@@ -4,7 +4,7 @@
 //! until this test says what it expects of it.
 
 use crate::common::*;
-use etcd_deploy::plan::{RestartReason, Rollback, Rollout, Service, adopt, tls_move};
+use etcd_deploy::plan::{RestartReason, RestoreStep, Rollback, Rollout, Service, adopt, tls_move};
 
 fn every_step() -> Vec<Step> {
     let order = vec!["a".to_string(), "b".to_string()];
@@ -75,6 +75,18 @@ fn every_step() -> Vec<Step> {
             snapshot_to: None,
             rollback: Rollback::PreviousVersion,
         },
+        Step::Restore(RestoreStep {
+            snapshot: "s.db".into(),
+            sha256: "0".repeat(64),
+            members: vec!["a".into(), "b".into()],
+            stamp: "20261207T000000Z".into(),
+            token: "t-restore-20261207T000000Z".into(),
+            initial_cluster: "a=http://a:2380,b=http://b:2380".into(),
+        }),
+        Step::Destroy {
+            members: vec!["a".into(), "b".into()],
+            data: Data::Keep,
+        },
     ]
 }
 
@@ -91,6 +103,8 @@ fn kind(s: &Step) -> &'static str {
         Step::Adopt { .. } => "adopt",
         Step::TlsMove { .. } => "tls_move",
         Step::Upgrade { .. } => "upgrade",
+        Step::Restore(_) => "restore",
+        Step::Destroy { .. } => "destroy",
     }
 }
 
@@ -113,10 +127,12 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
         ("adopt", cycles(&["a", "b"], true), true),
         ("tls_move", cycles(&["a", "b"], true), false),
         ("upgrade", cycles(&["a", "b"], false), false),
+        ("restore", Service::StopsAll(vec!["a", "b"]), true),
+        ("destroy", Service::StopsAll(vec!["a", "b"]), true),
     ];
     let steps = every_step();
     let kinds: std::collections::BTreeSet<&str> = steps.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 10, "every kind of step is here");
+    assert_eq!(kinds.len(), 12, "every kind of step is here");
     assert_eq!(steps.len(), want.len());
     for (s, (k, service, consent)) in steps.iter().zip(want) {
         assert_eq!(kind(s), k);
