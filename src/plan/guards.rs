@@ -28,11 +28,11 @@ pub(super) fn blocking(inv: &Inventory, facts: &Facts, adopting: bool) -> Option
     .find_map(|guard| guard(inv, facts))
 }
 
-/// What refuses a whole-cluster operation (`restore`, `destroy`): a host
-/// without what its mode needs, another cluster's or someone else's member
-/// or directories. A half-done restore or recover does not: a restore
-/// replaces every member's data, and destroy removes the members.
-pub(super) fn blocking_whole_cluster(inv: &Inventory, facts: &Facts) -> Option<String> {
+/// What refuses `restore`: a host without what its mode needs, another
+/// cluster's or someone else's member or directories (as for apply). A
+/// half-done restore or recover does not: a restore replaces every
+/// member's data.
+pub(super) fn blocking_restore(inv: &Inventory, facts: &Facts) -> Option<String> {
     [
         compose_missing,
         other_cluster,
@@ -42,6 +42,16 @@ pub(super) fn blocking_whole_cluster(inv: &Inventory, facts: &Facts) -> Option<S
     ]
     .iter()
     .find_map(|guard| guard(inv, facts))
+}
+
+/// What refuses `destroy`: another cluster's member on a host, or a member
+/// someone else runs (its files are not etcd-deploy's to remove). Others'
+/// files in a data directory do not: destroy deletes only etcd's own
+/// (`destroy_member.sh`).
+pub(super) fn blocking_destroy(inv: &Inventory, facts: &Facts) -> Option<String> {
+    [other_cluster, not_ours]
+        .iter()
+        .find_map(|guard| guard(inv, facts))
 }
 
 /// A member whose config holds recover's one-off `force-new-cluster` while

@@ -23,7 +23,7 @@ pub fn restore(
     sha256: &str,
     stamp: &str,
 ) -> Plan {
-    let mut p = whole_cluster(inv, facts, Scope::Restore);
+    let mut p = whole_cluster(facts, Scope::Restore, guards::blocking_restore(inv, facts));
     if p.blocked.is_some() {
         return p;
     }
@@ -47,7 +47,7 @@ pub fn restore(
 /// `destroy`: every member stopped and removed from its host, its data
 /// kept or (`wipe`) deleted.
 pub fn destroy(inv: &Inventory, facts: &Facts, wipe: bool) -> Plan {
-    let mut p = whole_cluster(inv, facts, Scope::Destroy);
+    let mut p = whole_cluster(facts, Scope::Destroy, guards::blocking_destroy(inv, facts));
     if p.blocked.is_none() {
         p.steps.push(Step::Destroy {
             members: inv.members.iter().map(|m| m.name.clone()).collect(),
@@ -57,11 +57,11 @@ pub fn destroy(inv: &Inventory, facts: &Facts, wipe: bool) -> Plan {
     p
 }
 
-fn whole_cluster(inv: &Inventory, facts: &Facts, scope: Scope) -> Plan {
+fn whole_cluster(facts: &Facts, scope: Scope, blocked: Option<String>) -> Plan {
     Plan {
         scope,
         serving: facts.cluster.status.keys().cloned().collect(),
-        blocked: guards::blocking_whole_cluster(inv, facts),
+        blocked,
         ..Plan::default()
     }
 }

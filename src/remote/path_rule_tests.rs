@@ -34,6 +34,10 @@ fn chown(path: &Path, uid: u32) {
     assert!(ok.success());
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn a_dedicated_path_is_used_as_resolved() {
     let t = super::tests::managed_tempdir();
@@ -48,6 +52,10 @@ fn a_dedicated_path_is_used_as_resolved() {
     );
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn a_link_to_a_system_directory_is_refused() {
     let t = super::tests::managed_tempdir();
@@ -60,6 +68,10 @@ fn a_link_to_a_system_directory_is_refused() {
     }
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn a_directory_above_that_another_user_owns_or_can_write_is_refused() {
     let t = super::tests::managed_tempdir();
@@ -79,6 +91,10 @@ fn a_directory_above_that_another_user_owns_or_can_write_is_refused() {
     assert!(checked(&t.path().join("data"), "data").is_ok());
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn elsewhere_only_a_data_directory_holding_etcd_data() {
     let t = tempfile::Builder::new()
@@ -97,6 +113,10 @@ fn elsewhere_only_a_data_directory_holding_etcd_data() {
 
 /// The rule is stated once (`inventory::path_rule`) and applied twice: the
 /// host's shell verdict agrees with the Rust one on every kind of path.
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn the_host_s_verdict_is_the_inventory_s() {
     use crate::inventory::path_rule::{Verdict, verdict};

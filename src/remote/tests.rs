@@ -111,6 +111,10 @@ fn install(target: &Path, bytes: &[u8]) -> std::process::Output {
     run_locally(&s, bytes)
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn a_release_of_files_and_directories_installs() {
     let t = managed_tempdir();
@@ -124,6 +128,10 @@ fn a_release_of_files_and_directories_installs() {
     assert!(t.path().join("opt/etcd-v3.5.1/etcd").is_file());
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn finding_6_a_symlink_in_the_tarball_fails_the_install_and_leaves_nothing() {
     let t = managed_tempdir();
@@ -144,6 +152,10 @@ fn finding_6_a_symlink_in_the_tarball_fails_the_install_and_leaves_nothing() {
 /// Issue 22, finding 4: a setuid copy of a shell in the release is
 /// refused by the host's own check; pushed as checked (the controller's
 /// check passed it), its modes are stripped all the same.
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn finding_4_a_setuid_entry_is_refused_or_stripped() {
     let t = managed_tempdir();
@@ -202,6 +214,10 @@ fn finding_4_a_setuid_entry_is_refused_or_stripped() {
     );
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn finding_6_a_path_outside_the_release_directory_fails_the_install() {
     let t = managed_tempdir();
@@ -228,6 +244,10 @@ fn finding_6_a_path_outside_the_release_directory_fails_the_install() {
     assert!(!t.path().join("escaped").exists());
 }
 
+#[cfg_attr(
+    not(feature = "lab"),
+    ignore = "needs root: scripts/test runs it (--features lab)"
+)]
 #[test]
 fn a_tarball_that_does_not_match_its_checksum_installs_nothing() {
     let t = managed_tempdir();

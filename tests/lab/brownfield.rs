@@ -54,7 +54,7 @@ fn wait_until_up(lab: &Lab, what: &str) {
 
 /// `init OUT --from-cluster URL`, reaching the hosts as root with the lab's
 /// key and known_hosts file.
-fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<String> {
+pub(super) fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<String> {
     [
         "init",
         path_str(out),
@@ -74,7 +74,7 @@ fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<String> {
 /// Host `i` runs etcd by hand, as etcd's clustering guide does: the
 /// release's etcd and etcdctl in /usr/local/bin, started by `etcd.service`
 /// with `flags`.
-fn etcd_service(lab: &Lab, i: usize, flags: &str) {
+pub(super) fn etcd_service(lab: &Lab, i: usize, flags: &str) {
     with_release(
         lab,
         i,
@@ -319,7 +319,7 @@ fn init_from_cluster_describes_a_hand_made_cluster() {
 
 /// The inventory `init --from-cluster` wrote, with the lab's release mirror
 /// (and compose images made from it: the lab reaches no registry).
-fn with_mirror(found: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn with_mirror(found: &std::path::Path) -> std::path::PathBuf {
     let text = std::fs::read_to_string(found).expect("inventory").replace(
         "mode = \"compose\"\n",
         "mode = \"compose\"\nimage = \"release\"\n",
@@ -337,7 +337,7 @@ fn with_mirror(found: &std::path::Path) -> std::path::PathBuf {
 }
 
 /// Member IDs by name, as `status` shows them.
-fn ids(inv: &std::path::Path) -> Vec<(String, String)> {
+pub(super) fn ids(inv: &std::path::Path) -> Vec<(String, String)> {
     let st = status_json(inv);
     let mut out: Vec<(String, String)> = st
         .as_array()
@@ -492,160 +492,4 @@ fn init_from_cluster_describes_a_compose_made_cluster_and_apply_refuses() {
             "host {i}: /usr/local as it was"
         );
     }
-}
-
-/// A TLS cluster made by hand (certificates from `openssl`, the same pair
-/// for clients and peers, client certificates required): `init
-/// --from-cluster https://...` with a client identity reads it, copies each
-/// member's certificates and their CA from its host into `pki/` (provided
-/// mode), and `adopt` takes it over with a client writing over TLS: nothing
-/// lost, apply has nothing to do.
-#[test]
-fn a_hand_made_tls_cluster_is_described_and_adopted() {
-    let lab = Lab::up(75, 3);
-    let certs = lab.dir.path().join("handmade-certs");
-    std::fs::create_dir_all(&certs).expect("dir");
-    let openssl = |args: &str| {
-        let o = sh(Command::new("sh")
-            .arg("-c")
-            .arg(format!("cd {} && openssl {args}", certs.display())));
-        assert!(o.status.success(), "openssl {args}: {}", text(&o));
-    };
-    openssl(
-        "req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -days 30 -subj /CN=handmade-ca 2>/dev/null",
-    );
-    let sign = |who: &str, ext: &str| {
-        openssl(&format!(
-            "req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout {who}.key -out {who}.csr -subj /CN={who} 2>/dev/null"
-        ));
-        std::fs::write(certs.join(format!("{who}.ext")), ext).expect("ext");
-        openssl(&format!(
-            "x509 -req -in {who}.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out {who}.crt -days 30 -extfile {who}.ext 2>/dev/null"
-        ));
-    };
-    sign("root", "extendedKeyUsage=clientAuth\n");
-    let cluster = (1..=3)
-        .map(|i| format!("infra{i}=https://{}:2380", lab.addr(i)))
-        .collect::<Vec<_>>()
-        .join(",");
-    for i in 1..=3 {
-        let a = lab.addr(i);
-        let who = format!("infra{i}");
-        sign(
-            &who,
-            &format!(
-                "subjectAltName=DNS:{who},IP:{a},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
-            ),
-        );
-        let file = |f: &str| std::fs::read_to_string(certs.join(f)).expect("cert");
-        lab.ssh(
-            i,
-            &format!(
-                "mkdir -p /etc/ssl/etcd && cat >/etc/ssl/etcd/ca.pem <<'X'\n{}X\ncat >/etc/ssl/etcd/member.pem <<'X'\n{}X\ncat >/etc/ssl/etcd/member-key.pem <<'X'\n{}X\nchmod 600 /etc/ssl/etcd/member-key.pem",
-                file("ca.crt"),
-                file(&format!("{who}.crt")),
-                file(&format!("{who}.key"))
-            ),
-        );
-        etcd_service(
-            &lab,
-            i,
-            &format!(
-                "--name {who} --data-dir /var/lib/etcd/{who} --initial-advertise-peer-urls https://{a}:2380 --listen-peer-urls https://{a}:2380 --listen-client-urls https://{a}:2379 --advertise-client-urls https://{a}:2379 --initial-cluster {cluster} --initial-cluster-state new --cert-file /etc/ssl/etcd/member.pem --key-file /etc/ssl/etcd/member-key.pem --trusted-ca-file /etc/ssl/etcd/ca.pem --client-cert-auth --peer-cert-file /etc/ssl/etcd/member.pem --peer-key-file /etc/ssl/etcd/member-key.pem --peer-trusted-ca-file /etc/ssl/etcd/ca.pem --peer-client-cert-auth"
-            ),
-        );
-    }
-    let tls = Tls {
-        ca: std::fs::read_to_string(certs.join("ca.crt")).expect("ca"),
-        cert: std::fs::read_to_string(certs.join("root.crt")).expect("cert"),
-        key: std::fs::read_to_string(certs.join("root.key")).expect("key"),
-    };
-    let urls: Vec<String> = (1..=3)
-        .map(|i| lab.url(i).replace("http://", "https://"))
-        .collect();
-    std::thread::sleep(std::time::Duration::from_secs(3));
-    // Issue 22, finding 3: an unprivileged user on host 2 runs a process
-    // named `etcd` that calls itself infra2, names /etc/shadow as its CA
-    // (and through a link, as its peer CA) and its own data directory.
-    lab.ssh(
-        2,
-        "useradd -m alice && install -d -o alice /home/alice/data && cp /usr/bin/perl /home/alice/etcd          && ln -s /etc/shadow /home/alice/ca.pem          && runuser -u alice -- sh -c 'setsid /home/alice/etcd -e sleep+600 -- --name infra2 --data-dir /home/alice/data             --trusted-ca-file /etc/shadow --peer-trusted-ca-file /home/alice/ca.pem             --cert-file /home/alice/x.pem --key-file /home/alice/x.key </dev/null >/dev/null 2>&1 &'",
-    );
-    let fake = lab.ssh(2, "pgrep -u alice -x etcd");
-    assert!(!fake.is_empty(), "the fake etcd runs");
-
-    let out = lab.dir.path().join("found.toml");
-    let mut args = from_cluster(&lab, &out, &urls[0]);
-    for (flag, f) in [
-        ("--cacert", "ca.crt"),
-        ("--cert", "root.crt"),
-        ("--key", "root.key"),
-    ] {
-        args.push(flag.into());
-        args.push(path_str(&certs.join(f)).into());
-    }
-    let o = deploy(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let said = text(&o);
-    assert!(o.status.success(), "{said}");
-    assert!(said.contains("Wrote the members' certificates"), "{said}");
-    assert!(
-        said.contains(&format!(
-            "infra2: etcd process {fake} on {} is not taken for the member: it runs as alice",
-            lab.addr(2)
-        )),
-        "{said}"
-    );
-    let text_of = std::fs::read_to_string(&out).expect("inventory");
-    assert!(
-        text_of.contains("[tls]\nmode = \"provided\"\ndir = \"pki\""),
-        "{text_of}"
-    );
-    let pki = lab.dir.path().join("pki");
-    // The real CA, never the shadow file; the directory private.
-    assert_eq!(
-        std::fs::read_to_string(pki.join("ca.crt"))
-            .expect("ca")
-            .trim(),
-        std::fs::read_to_string(certs.join("ca.crt"))
-            .expect("ca")
-            .trim()
-    );
-    let mode = |p: &std::path::Path| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p).expect("meta").permissions().mode() & 0o777
-    };
-    assert_eq!(mode(&pki), 0o700);
-    assert_eq!(mode(&pki.join("infra2.peer.key")), 0o600);
-    assert!(
-        text_of.contains("data_dir = \"/var/lib/etcd/infra2\"") && !text_of.contains("alice"),
-        "{text_of}"
-    );
-    assert_eq!(
-        std::fs::read_to_string(pki.join("infra2.peer.crt"))
-            .expect("copied")
-            .trim(),
-        std::fs::read_to_string(certs.join("infra2.crt"))
-            .expect("made")
-            .trim()
-    );
-    let inv = with_mirror(&out);
-    let before = ids(&inv);
-    let writer = Writer::start(urls.clone(), "adopt-tls/", Some(tls.clone()));
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let said = deploy_ok(&["adopt", path_str(&inv), "--yes"]);
-    let report = writer.stop();
-    assert_no_loss_tls(
-        "adopt over TLS",
-        &urls[0],
-        &report,
-        "adopt-tls/",
-        Some(&tls),
-    );
-    assert!(
-        said.contains("`etcd-deploy apply` has nothing to do"),
-        "{said}"
-    );
-    assert_eq!(ids(&inv), before, "every member keeps its ID");
-    assert_eq!(lab.ssh(2, "systemctl is-active etcd@infra2"), "active");
-    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
 }

@@ -11,6 +11,7 @@ mod apply;
 mod bad_day;
 mod bad_day_2;
 mod brownfield;
+mod brownfield_tls;
 mod compose;
 mod conventions;
 mod lifecycle;
