@@ -9,7 +9,7 @@ static REQUESTED: AtomicBool = AtomicBool::new(false);
 static CHANGING: AtomicUsize = AtomicUsize::new(0);
 
 /// Listens for SIGINT for the rest of the process (call inside the runtime).
-pub fn install() {
+pub(crate) fn install() {
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
             if CHANGING.load(Ordering::SeqCst) == 0 {
@@ -32,15 +32,15 @@ pub fn install() {
 }
 
 /// True once Ctrl-C asked the run to stop at the next step boundary.
-pub fn requested() -> bool {
+pub(crate) fn requested() -> bool {
     REQUESTED.load(Ordering::SeqCst)
 }
 
 /// While held, Ctrl-C lets the member in flight finish instead of exiting.
-pub struct Changing(());
+pub(crate) struct Changing(());
 
 impl Changing {
-    pub fn begin() -> Changing {
+    pub(crate) fn begin() -> Changing {
         CHANGING.fetch_add(1, Ordering::SeqCst);
         Changing(())
     }

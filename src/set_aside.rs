@@ -10,7 +10,7 @@ use serde::Serialize;
 
 /// One directory set aside.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Aside {
+pub(crate) struct Aside {
     /// Its full path on the host.
     pub path: String,
     /// When it was set aside (`YYYYMMDDHHMMSS`, UTC; `.stale-*` in the host's time).
@@ -38,7 +38,7 @@ fn sha(v: &str) -> Option<&str> {
 
 /// Parses `aside.sh`'s output for the data directory `data_dir`: entries
 /// whose name or note is not what etcd-deploy writes are left out.
-pub fn parse(data_dir: &str, out: &str) -> Vec<Aside> {
+pub(crate) fn parse(data_dir: &str, out: &str) -> Vec<Aside> {
     let mut found: Vec<Aside> = Vec::new();
     for line in out.lines() {
         if let Some(suffix) = line.strip_prefix("aside=") {
@@ -83,7 +83,7 @@ pub fn parse(data_dir: &str, out: &str) -> Vec<Aside> {
 }
 
 /// The listing a command prints: per member, its directories oldest first.
-pub fn describe(per_member: &[(String, Vec<Aside>)]) -> String {
+pub(crate) fn describe(per_member: &[(String, Vec<Aside>)]) -> String {
     let mut out = String::new();
     for (name, list) in per_member.iter().filter(|(_, l)| !l.is_empty()) {
         for (k, a) in list.iter().enumerate() {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 /// A scalar value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scalar {
+pub(crate) enum Scalar {
     /// Always double-quoted (JSON string syntax, a subset of YAML's).
     Str(String),
     /// Written bare when it can only be read back as this string (letters,
@@ -19,7 +19,7 @@ pub enum Scalar {
 
 /// A value: a scalar, a flow sequence of scalars, or a block mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Node {
+pub(crate) enum Node {
     Scalar(Scalar),
     Seq(Vec<Scalar>),
     Map(Vec<Entry>),
@@ -27,7 +27,7 @@ pub enum Node {
 
 /// One line (or block) of a mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+pub(crate) enum Entry {
     Pair(String, Node),
     /// A `# ...` line; the text is etcd-deploy's own.
     Comment(&'static str),
@@ -38,7 +38,7 @@ pub enum Entry {
 pub struct KeyError(pub String);
 
 /// Writes a block mapping, one key per line, nested maps indented by two.
-pub fn emit(entries: &[Entry]) -> Result<String, KeyError> {
+pub(crate) fn emit(entries: &[Entry]) -> Result<String, KeyError> {
     let mut out = String::new();
     emit_map(&mut out, entries, 0)?;
     Ok(out)
