@@ -1,42 +1,21 @@
 //! Tests only: an in-process fake of the hosts and the etcd cluster, so that
 //! the executor's decisions (order, rollback, quorum refusals, resuming a
 //! lost `member add`) are tested in milliseconds; what the scripts and etcd
-//! really do is the lab's business. One world per test thread (`#[tokio::test]`
-//! runs the test on its own thread): hosts run scripts by name, and the etcd
-//! calls for `http://ADDRESS:PORT` URLs answer from the same world.
-//! It depends on nothing it stands in for: `ssh` and `etcd` turn its answers
-//! into their own errors (`FakeError`).
+//! really do is the lab's business. A `Fake` holds one world (its members,
+//! leader, log) and is handed to the executor through its seams: it is the
+//! hosts' transport (`ssh::Transport`: scripts run by name), the dialer for
+//! former members' hosts (`ssh::Dial`) and the cluster's API
+//! (`etcd::EtcdApi`: `http://ADDRESS:PORT` URLs answer from the same world).
+//! No global state: each test makes its own.
 
+use crate::etcd::{EtcdApi, EtcdError, Kind, Versions};
 use crate::facts::{MemberInfo, MemberStatus};
-use crate::inventory::Version;
+use crate::inventory::{Member, Version};
 use crate::script::Script;
-use std::cell::RefCell;
+use crate::ssh::{Dial, Host, HostError, Transport};
+use futures_util::future::BoxFuture;
 use std::collections::BTreeSet;
-
-/// How the fake cluster refuses a call; `etcd.rs` makes it an `EtcdError`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Refusal {
-    Transient,
-    PeerUrlExists,
-    NotALearner,
-    MemberNotFound,
-    Permanent,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct FakeError {
-    pub(crate) message: String,
-    pub(crate) refusal: Refusal,
-}
-
-impl FakeError {
-    fn new(refusal: Refusal, message: impl Into<String>) -> FakeError {
-        FakeError {
-            message: message.into(),
-            refusal,
-        }
-    }
-}
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Clone)]
 pub(crate) struct FakeMember {
@@ -66,21 +45,37 @@ pub(crate) struct World {
     next_id: u64,
 }
 
-thread_local! {
-    static WORLD: RefCell<Option<World>> = const { RefCell::new(None) };
+/// The fake hosts and cluster of one test.
+#[derive(Clone)]
+pub(crate) struct Fake {
+    world: Arc<Mutex<World>>,
 }
 
-/// Installs a world for this thread's test.
-pub(crate) fn install(w: World) {
-    WORLD.with(|c| *c.borrow_mut() = Some(w));
-}
+impl Fake {
+    pub(crate) fn new(w: World) -> Fake {
+        Fake {
+            world: Arc::new(Mutex::new(w)),
+        }
+    }
 
-pub(crate) fn active() -> bool {
-    WORLD.with(|c| c.borrow().is_some())
-}
+    /// Looks at (or changes) the world.
+    pub(crate) fn with<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        let mut w = self
+            .world
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut w)
+    }
 
-pub(crate) fn with<R>(f: impl FnOnce(&mut World) -> R) -> Option<R> {
-    WORLD.with(|c| c.borrow_mut().as_mut().map(f))
+    /// The host `name`, reached through this fake.
+    pub(crate) fn host(&self, name: &str) -> Host {
+        Host::over(name, Arc::new(self.clone()))
+    }
+
+    /// A cluster call: refused as etcd would (`Kind`), or answered.
+    fn call<R>(&self, f: impl FnOnce(&mut World) -> Result<R, EtcdError>) -> Result<R, EtcdError> {
+        self.with(f)
+    }
 }
 
 impl World {
@@ -158,8 +153,8 @@ impl World {
 
 /// A script run on a fake host: the effects the executor relies on; the
 /// error is the script's stderr.
-pub(crate) fn run(host: &str, script: &Script) -> Result<String, String> {
-    let r = with(|w| {
+fn run(w: &mut World, host: &str, script: &Script) -> Result<String, String> {
+    {
         // Logged without the path rule's lists (`Script::under_path_rule`).
         let rule = crate::inventory::path_rule::script_args();
         let args = script
@@ -208,21 +203,18 @@ pub(crate) fn run(host: &str, script: &Script) -> Result<String, String> {
             "etcd-deploy-logs" => Ok(format!("fake journal of {host}\n")),
             _ => Ok(String::new()),
         }
-    });
-    r.unwrap_or_else(|| Err("no fake world installed".to_string()))
+    }
 }
 
-fn refused(url: &str) -> FakeError {
-    FakeError::new(Refusal::Transient, format!("{url}: connection refused"))
+fn err(kind: Kind, message: impl Into<String>) -> EtcdError {
+    EtcdError {
+        message: message.into(),
+        kind,
+    }
 }
 
-fn world<R>(f: impl FnOnce(&mut World) -> Result<R, FakeError>) -> Result<R, FakeError> {
-    with(f).unwrap_or_else(|| {
-        Err(FakeError::new(
-            Refusal::Permanent,
-            "no fake world installed",
-        ))
-    })
+fn refused(url: &str) -> EtcdError {
+    err(Kind::Transient, format!("{url}: connection refused"))
 }
 
 /// The member serving `urls` (any running one).
@@ -232,8 +224,8 @@ fn serving<'a>(w: &'a World, urls: &[String]) -> Option<&'a FakeMember> {
         .find(|m| m.running && urls.contains(&m.client_url))
 }
 
-pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
-    world(|w| {
+fn status(w: &mut World, url: &str) -> Result<MemberStatus, EtcdError> {
+    {
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         Ok(MemberStatus {
             id: m.id,
@@ -249,11 +241,11 @@ pub(crate) fn status(url: &str) -> Result<MemberStatus, FakeError> {
             revision: 1,
             db_size_in_use: 16384,
         })
-    })
+    }
 }
 
-pub(crate) fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, FakeError> {
-    world(|w| {
+fn member_list(w: &mut World, urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
+    {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         Ok(w.members
             .iter()
@@ -273,15 +265,15 @@ pub(crate) fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, FakeError>
                 is_learner: m.learner,
             })
             .collect())
-    })
+    }
 }
 
-pub(crate) fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, FakeError> {
-    world(|w| {
+fn add_learner(w: &mut World, urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
+    {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         if w.members.iter().any(|m| m.peer_url == peer_url) {
-            return Err(FakeError::new(
-                Refusal::PeerUrlExists,
+            return Err(err(
+                Kind::PeerUrlExists,
                 "etcdserver: Peer URLs already exists",
             ));
         }
@@ -299,57 +291,54 @@ pub(crate) fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, FakeEr
         let id = w.add(&host, &addr, v);
         w.log.push(format!("etcd: member add {host} ({id:x})"));
         if std::mem::take(&mut w.lose_add_answer) {
-            return Err(FakeError::new(Refusal::Transient, "Timeout expired"));
+            return Err(err(Kind::Transient, "Timeout expired"));
         }
         Ok(id)
-    })
+    }
 }
 
-pub(crate) fn promote(urls: &[String], id: u64) -> Result<(), FakeError> {
-    world(|w| {
+fn promote(w: &mut World, urls: &[String], id: u64) -> Result<(), EtcdError> {
+    {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         let m = w.by_id(id);
         if !m.learner {
-            return Err(FakeError::new(
-                Refusal::NotALearner,
+            return Err(err(
+                Kind::NotALearner,
                 "etcdserver: can only promote a learner member; not a learner",
             ));
         }
         m.learner = false;
         w.log.push(format!("etcd: member promote {id:x}"));
         Ok(())
-    })
+    }
 }
 
-pub(crate) fn remove_member(urls: &[String], id: u64) -> Result<(), FakeError> {
-    world(|w| {
+fn remove_member(w: &mut World, urls: &[String], id: u64) -> Result<(), EtcdError> {
+    {
         serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
         let before = w.members.len();
         w.members.retain(|m| m.id != id);
         if w.members.len() == before {
-            return Err(FakeError::new(
-                Refusal::MemberNotFound,
-                "etcdserver: member not found",
-            ));
+            return Err(err(Kind::MemberNotFound, "etcdserver: member not found"));
         }
         w.log.push(format!("etcd: member remove {id:x}"));
         w.elect();
         Ok(())
-    })
+    }
 }
 
-pub(crate) fn move_leader(url: &str, target: u64) -> Result<(), FakeError> {
-    world(|w| {
+fn move_leader(w: &mut World, url: &str, target: u64) -> Result<(), EtcdError> {
+    {
         serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         w.leader = target;
         w.log.push(format!("etcd: move leader to {target:x}"));
         Ok(())
-    })
+    }
 }
 
 /// `(etcdserver, etcdcluster)` as `/version` says them.
-pub(crate) fn versions(url: &str) -> Result<(String, String), FakeError> {
-    world(|w| {
+fn versions(w: &mut World, url: &str) -> Result<(String, String), EtcdError> {
+    {
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
         let low = w
             .members
@@ -361,5 +350,94 @@ pub(crate) fn versions(url: &str) -> Result<(String, String), FakeError> {
             m.version.to_string(),
             format!("{}.{}.0", low.major, low.minor),
         ))
-    })
+    }
+}
+
+/// A call the fake cluster has no model of (maintenance): refused.
+fn unmodelled<T>(what: &str) -> Result<T, EtcdError> {
+    Err(err(
+        Kind::Permanent,
+        format!("the fake cluster does not {what}"),
+    ))
+}
+
+impl Transport for Fake {
+    fn run<'a>(
+        &'a self,
+        host: &'a str,
+        script: &'a Script,
+    ) -> BoxFuture<'a, Result<String, String>> {
+        let r = self.with(|w| run(w, host, script));
+        Box::pin(async move { r })
+    }
+}
+
+impl Dial for Fake {
+    fn connect<'a>(&'a self, member: &'a Member) -> BoxFuture<'a, Result<Host, HostError>> {
+        let h = self.host(&member.name);
+        Box::pin(async move { Ok(h) })
+    }
+}
+
+/// A cluster's answer, later (as `EtcdApi` gives them).
+type Answer<'a, T> = BoxFuture<'a, Result<T, EtcdError>>;
+
+/// An answer the fake has already: the world is changed at the call.
+fn now<'a, T: Send + 'a>(r: Result<T, EtcdError>) -> Answer<'a, T> {
+    Box::pin(async move { r })
+}
+
+impl EtcdApi for Fake {
+    fn status<'a>(&'a self, url: &'a str) -> Answer<'a, MemberStatus> {
+        now(self.call(|w| status(w, url)))
+    }
+    fn linearizable_read<'a>(&'a self, url: &'a str) -> Answer<'a, ()> {
+        now(self.call(|w| status(w, url).map(|_| ())))
+    }
+    fn member_list<'a>(&'a self, urls: &'a [String]) -> Answer<'a, Vec<MemberInfo>> {
+        now(self.call(|w| member_list(w, urls)))
+    }
+    fn add_learner<'a>(&'a self, urls: &'a [String], peer_url: &'a str) -> Answer<'a, u64> {
+        now(self.call(|w| add_learner(w, urls, peer_url)))
+    }
+    fn promote<'a>(&'a self, urls: &'a [String], id: u64) -> Answer<'a, ()> {
+        now(self.call(|w| promote(w, urls, id)))
+    }
+    fn remove_member<'a>(&'a self, urls: &'a [String], id: u64) -> Answer<'a, ()> {
+        now(self.call(|w| remove_member(w, urls, id)))
+    }
+    fn move_leader<'a>(&'a self, leader_url: &'a str, target: u64) -> Answer<'a, ()> {
+        now(self.call(|w| move_leader(w, leader_url, target)))
+    }
+    fn update_peer_urls<'a>(
+        &'a self,
+        _urls: &'a [String],
+        _id: u64,
+        _peer_urls: Vec<String>,
+    ) -> Answer<'a, ()> {
+        now(unmodelled("update peer URLs"))
+    }
+    fn versions<'a>(&'a self, url: &'a str) -> Answer<'a, Versions> {
+        now(self.call(|w| {
+            versions(w, url).map(|(etcdserver, etcdcluster)| Versions {
+                etcdserver,
+                etcdcluster,
+            })
+        }))
+    }
+    fn alarms<'a>(&'a self, _urls: &'a [String]) -> Answer<'a, Vec<(u64, String)>> {
+        now(Ok(Vec::new()))
+    }
+    fn disarm<'a>(&'a self, _urls: &'a [String], _member: u64, _kind: &'a str) -> Answer<'a, ()> {
+        now(unmodelled("disarm alarms"))
+    }
+    fn defragment<'a>(&'a self, _url: &'a str) -> Answer<'a, ()> {
+        now(unmodelled("defragment"))
+    }
+    fn compact<'a>(&'a self, _urls: &'a [String], _revision: i64) -> Answer<'a, ()> {
+        now(unmodelled("compact"))
+    }
+    fn commit_pending_frees<'a>(&'a self, _urls: &'a [String]) -> Answer<'a, ()> {
+        now(unmodelled("free pages"))
+    }
 }

@@ -2,8 +2,9 @@
 //! inventory → facts → plan → exec → commands, no cycle between top-level
 //! modules, the plan free of SSH, etcd and the executor, and the executor
 //! used by the command layer only. Reads the `crate::` paths in `src/`.
-//! Test-only code counts too: the in-process fake (`fake.rs`) depends on
-//! nothing it stands in for, so `ssh` and `etcd` may call into it.
+//! Test-only code counts too: the in-process fake (`fake.rs`) implements
+//! the seams of what it stands in for (`ssh::Transport`, `ssh::Dial`,
+//! `etcd::EtcdApi`) and nothing in production reaches it.
 
 // Test code: a failed expectation is a failed test; helpers are shared
 // between this crate's modules only.
@@ -247,4 +248,30 @@ fn only_the_runtimes_tell_runtimes_apart() {
         "runtimes told apart in:\n{}",
         found.join("\n")
     );
+}
+
+/// The fake of the hosts and the cluster is reached only by the executor's
+/// tests, through the executor's seams (`Env::etcd`, `Env::dial`, a
+/// `Host` over a transport): no production module names it.
+#[test]
+fn only_the_executor_s_tests_use_the_fake() {
+    let g = graph();
+    let users: Vec<&String> = g
+        .iter()
+        .filter(|(m, deps)| deps.contains("fake") && m.as_str() != "exec")
+        .map(|(m, _)| m)
+        .collect();
+    assert!(users.is_empty(), "fake used by {users:?}");
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec");
+    for e in std::fs::read_dir(&src).expect("read src/exec") {
+        let p = e.expect("entry").path();
+        if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("tests.rs") {
+            let text = std::fs::read_to_string(&p).expect("read");
+            assert!(
+                !text.contains("crate::fake"),
+                "{} names the fake",
+                p.display()
+            );
+        }
+    }
 }

@@ -201,9 +201,11 @@ impl Session {
     }
 
     /// What the executor acts through.
-    pub fn env(&self) -> Env<'_> {
+    pub(crate) fn env(&self) -> Env<'_> {
         Env {
             inv: &self.inv,
+            etcd: &etcd::Live,
+            dial: &crate::ssh::Ssh,
             hosts: &self.hosts,
             access: &self.access,
             templates: &self.templates,

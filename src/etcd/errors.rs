@@ -97,24 +97,6 @@ fn classify(code: tonic::Code, message: &str) -> Kind {
     }
 }
 
-#[cfg(test)]
-impl From<crate::fake::FakeError> for EtcdError {
-    fn from(e: crate::fake::FakeError) -> Self {
-        use crate::fake::Refusal;
-        let kind = match e.refusal {
-            Refusal::Transient => Kind::Transient,
-            Refusal::PeerUrlExists => Kind::PeerUrlExists,
-            Refusal::NotALearner => Kind::NotALearner,
-            Refusal::MemberNotFound => Kind::MemberNotFound,
-            Refusal::Permanent => Kind::Permanent,
-        };
-        EtcdError {
-            message: e.message,
-            kind,
-        }
-    }
-}
-
 impl From<etcd_client::Error> for EtcdError {
     fn from(e: etcd_client::Error) -> Self {
         match e {

@@ -5,9 +5,11 @@
 //! client URLs to use; how those URLs are reached (directly or through an
 //! SSH tunnel) is `access.rs`'s business.
 
+mod api;
 mod connect;
 mod errors;
 
+pub(crate) use api::{EtcdApi, Live};
 pub(crate) use connect::set_client_tls;
 use connect::{CALL_TIMEOUT, CONNECT_TIMEOUT, change, client_tls, options, read};
 pub(crate) use errors::{EtcdError, Kind};
@@ -20,10 +22,6 @@ use etcd_client::{
 use std::time::Duration;
 
 pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::status(url).map_err(EtcdError::from);
-    }
     let s = read(&[url.to_string()], |mut c| async move { c.status().await }).await?;
     let id = s.header().map_or(0, |h| h.member_id());
     Ok(MemberStatus {
@@ -61,10 +59,6 @@ pub(crate) async fn accepts(url: &str, id: &ClientFiles) -> Result<(), EtcdError
 }
 
 pub(crate) async fn member_list(urls: &[String]) -> Result<Vec<MemberInfo>, EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::member_list(urls).map_err(EtcdError::from);
-    }
     let list = read(urls, |mut c| async move { c.member_list().await }).await?;
     Ok(list.members().iter().map(info).collect())
 }
@@ -81,10 +75,6 @@ fn info(m: &etcd_client::Member) -> MemberInfo {
 
 /// Adds a learner with `peer_url`; returns its ID.
 pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::add_learner(urls, peer_url).map_err(EtcdError::from);
-    }
     let peer = peer_url.to_string();
     let resp = change(urls, |mut c| async move {
         c.member_add([peer], Some(MemberAddOptions::new().with_is_learner()))
@@ -97,10 +87,6 @@ pub(crate) async fn add_learner(urls: &[String], peer_url: &str) -> Result<u64, 
 }
 
 pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::promote(urls, id).map_err(EtcdError::from);
-    }
     change(urls, |mut c| async move { c.member_promote(id).await }).await?;
     Ok(())
 }
@@ -108,25 +94,11 @@ pub(crate) async fn promote(urls: &[String], id: u64) -> Result<(), EtcdError> {
 /// A member is healthy when it answers, knows a leader and reports no errors;
 /// a voter must also serve a linearizable read (which needs quorum).
 pub(crate) async fn check_health(url: &str) -> Result<MemberStatus, EtcdError> {
-    let s = status(url).await?;
-    if s.leader == 0 {
-        return Err(EtcdError::transient("no leader"));
-    }
-    if !s.errors().is_empty() {
-        return Err(EtcdError::new(s.errors().join("; ")));
-    }
-    if !s.is_learner {
-        linearizable_read(url).await?;
-    }
-    Ok(s)
+    Live.check_health(url).await
 }
 
 /// A read through the member that needs the leader (and quorum).
-async fn linearizable_read(url: &str) -> Result<(), EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return Ok(());
-    }
+pub(crate) async fn linearizable_read(url: &str) -> Result<(), EtcdError> {
     read(&[url.to_string()], |mut c| async move {
         c.get("health", Some(GetOptions::new().with_count_only()))
             .await
@@ -135,16 +107,10 @@ async fn linearizable_read(url: &str) -> Result<(), EtcdError> {
     Ok(())
 }
 
-/// Why a voter that names a leader is still cut off from it, if it is: it
-/// cannot serve a linearizable read (etcd's pre-vote keeps the old leader's
-/// name in its status). `None` when it serves one.
+/// Why a voter that names a leader is still cut off from it, if it is
+/// (`EtcdApi::cut_off`).
 pub(crate) async fn cut_off(url: &str) -> Option<String> {
-    linearizable_read(url).await.err().map(|e| {
-        format!(
-            "cannot serve a linearizable read (cut off from the leader?): {}",
-            e.message
-        )
-    })
+    Live.cut_off(url).await
 }
 
 /// Formats a member ID as etcd's tools do.
@@ -154,10 +120,6 @@ pub(crate) fn id_hex(id: u64) -> String {
 
 /// Raised alarms (NOSPACE, CORRUPT), as `(member id, alarm name)`.
 pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return Ok(Vec::new());
-    }
     use etcd_client::{AlarmAction, AlarmType};
     let r = read(urls, |mut c| async move {
         c.alarm(AlarmAction::Get, AlarmType::None, None).await
@@ -224,10 +186,6 @@ pub(crate) async fn disarm(urls: &[String], member: u64, kind: &str) -> Result<(
 
 /// Asks the leader (at `leader_url`) to hand leadership to `target`.
 pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::move_leader(leader_url, target).map_err(EtcdError::from);
-    }
     change(&[leader_url.to_string()], |mut c| async move {
         c.move_leader(target).await
     })
@@ -236,10 +194,6 @@ pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), Etc
 }
 
 pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::remove_member(urls, id).map_err(EtcdError::from);
-    }
     change(urls, |mut c| async move { c.member_remove(id).await }).await?;
     Ok(())
 }
@@ -304,15 +258,6 @@ pub(crate) struct Versions {
 }
 
 pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
-    #[cfg(test)]
-    if crate::fake::active() {
-        return crate::fake::versions(url)
-            .map(|(etcdserver, etcdcluster)| Versions {
-                etcdserver,
-                etcdcluster,
-            })
-            .map_err(EtcdError::from);
-    }
     let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
     if let Some(t) = client_tls() {
         let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));

@@ -11,7 +11,6 @@ use super::Env;
 use super::gates::{etcd_err, existing_member, retry, write_config};
 use super::rolling::{self, Change, Look};
 use crate::error::Error;
-use crate::etcd;
 use crate::facts::short_id;
 use crate::inventory::Member;
 use crate::member_config::Bootstrap;
@@ -121,7 +120,8 @@ impl Change for TakeOver<'_> {
         } else {
             let url = env.url(m).await?;
             Some(
-                etcd::status(&url)
+                env.etcd
+                    .status(&url)
                     .await
                     .map_err(|e| etcd_err(&m.name, "read status", e))?,
             )
@@ -191,7 +191,7 @@ impl Change for TakeOver<'_> {
             .await?;
             let url = env.url(m).await?;
             retry(&m.name, "check health", Duration::from_secs(60), || {
-                etcd::check_health(&url)
+                env.etcd.check_health(&url)
             })
             .await
         };

@@ -5,7 +5,7 @@
 use super::Env;
 use super::gates::{etcd_err, guard, retry, start, urls, wait_healthy, write_config};
 use crate::error::Error;
-use crate::etcd::{self, EtcdError, Kind};
+use crate::etcd::{EtcdError, Kind};
 use crate::inventory::Member;
 use crate::member_config::Bootstrap;
 use crate::plan::initial_cluster;
@@ -124,10 +124,12 @@ async fn join_member(
             task.step("member add (learner)");
             let peer = m.peer_url();
             retry(&m.name, "member add", PROMOTE_TIMEOUT, || async {
-                match etcd::add_learner(&cluster, &peer).await {
+                match env.etcd.add_learner(&cluster, &peer).await {
                     // An earlier attempt whose answer was lost (a client timeout)
                     // did add it: the unstarted entry with its peer URL is ours.
-                    Err(e) if e.kind == Kind::PeerUrlExists => etcd::member_list(&cluster)
+                    Err(e) if e.kind == Kind::PeerUrlExists => env
+                        .etcd
+                        .member_list(&cluster)
                         .await?
                         .iter()
                         .find(|x| x.peer_urls.contains(&peer) && !x.started())
@@ -146,7 +148,9 @@ async fn join_member(
                 .run("move old data aside", &remote::move_data_aside(m))
                 .await?;
         }
-        let list = etcd::member_list(&cluster)
+        let list = env
+            .etcd
+            .member_list(&cluster)
             .await
             .map_err(|e| etcd_err(&m.name, "read member list", e))?;
         let b = Bootstrap {
@@ -177,13 +181,13 @@ async fn promote(
     let mut seen = (0, 0);
     let mut said = Instant::now();
     loop {
-        match etcd::promote(&cluster, id).await {
+        match env.etcd.promote(&cluster, id).await {
             // An earlier, interrupted run may have promoted it already.
             Ok(()) => break,
             Err(e) if e.kind == Kind::NotALearner => break,
             Err(e) if !e.is_transient() => return Err(etcd_err(&m.name, "member promote", e)),
             Err(e) => {
-                if let Ok(st) = etcd::status(&url).await {
+                if let Ok(st) = env.etcd.status(&url).await {
                     let now = (st.raft_applied_index, st.db_size);
                     if now != seen {
                         seen = now;
@@ -217,7 +221,7 @@ async fn promote(
     // later, and until then refuses a voter's requests ("rpc not supported
     // for learner"). Done means the member itself says it votes.
     retry(&m.name, "wait until it votes", PROMOTE_TIMEOUT, || async {
-        match etcd::status(&url).await {
+        match env.etcd.status(&url).await {
             Ok(st) if st.is_learner => Err(EtcdError::transient("still a learner in its own view")),
             Ok(_) => Ok(()),
             Err(e) => Err(e.retried()),

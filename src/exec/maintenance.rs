@@ -7,7 +7,6 @@
 use super::Env;
 use super::gates::{etcd_err, guard, move_leadership, quorum_gate, retry, urls};
 use crate::error::Error;
-use crate::etcd;
 use crate::facts::{alarm_label, human_bytes};
 use crate::plan::maintenance::{DefragOptions, DefragPlan, Disarm, Skipped, defrag_member};
 use serde::Serialize;
@@ -41,10 +40,14 @@ pub(crate) async fn defrag(
         let url = env.url(m).await?;
         let one = async {
             // Sizes and leadership move while the run goes on: asked again.
-            let st = etcd::status(&url)
+            let st = env
+                .etcd
+                .status(&url)
                 .await
                 .map_err(|e| etcd_err(&t.name, "read status", e))?;
-            let alarms: Vec<String> = etcd::alarms(&urls(env, live).await?)
+            let alarms: Vec<String> = env
+                .etcd
+                .alarms(&urls(env, live).await?)
                 .await
                 .map_err(|e| etcd_err(&t.name, "read alarms", e))?
                 .into_iter()
@@ -66,12 +69,13 @@ pub(crate) async fn defrag(
                 human_bytes(target.db_size)
             ));
             let started = Instant::now();
-            etcd::defragment(&url)
+            env.etcd
+                .defragment(&url)
                 .await
                 .map_err(|e| etcd_err(&t.name, "defragment", e))?;
             let seconds = started.elapsed().as_secs_f64();
             let after = retry(&t.name, "check health", Duration::from_secs(30), || {
-                etcd::check_health(&url)
+                env.etcd.check_health(&url)
             })
             .await?;
             Ok::<_, Error>(Ok(Defragged {
@@ -112,14 +116,15 @@ pub(crate) async fn compact(
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let cluster = urls(env, live).await?;
-    etcd::compact(&cluster, revision)
+    env.etcd
+        .compact(&cluster, revision)
         .await
         .map_err(|e| Error::Blocked(format!("compacting to revision {revision}: {e}")))?;
     refresh_free_pages(env, live).await
 }
 
 /// Has every member count the pages a compaction freed, so that the sizes
-/// read next are current (see `etcd::commit_pending_frees`). Under a NOSPACE
+/// read next are current (see `env.etcd.commit_pending_frees`). Under a NOSPACE
 /// alarm etcd refuses it (said nothing of: the plan then defragments every
 /// member anyway).
 pub(crate) async fn refresh_free_pages(
@@ -127,7 +132,7 @@ pub(crate) async fn refresh_free_pages(
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let cluster = urls(env, live).await?;
-    if let Err(e) = etcd::commit_pending_frees(&cluster).await
+    if let Err(e) = env.etcd.commit_pending_frees(&cluster).await
         && !e.message.contains("database space exceeded")
     {
         env.progress.line(&format!(
@@ -149,13 +154,16 @@ pub(crate) async fn disarm(
 ) -> Result<(), Error> {
     let cluster = urls(env, live).await?;
     for a in alarms {
-        etcd::disarm(&cluster, a.member_id, &a.alarm)
+        env.etcd
+            .disarm(&cluster, a.member_id, &a.alarm)
             .await
             .map_err(|e| etcd_err(&a.member, &format!("disarm {}", a.alarm), e))?;
         env.progress
             .line(&format!("{}: {} alarm cleared", a.member, a.alarm));
     }
-    let left = etcd::alarms(&cluster)
+    let left = env
+        .etcd
+        .alarms(&cluster)
         .await
         .map_err(|e| Error::Blocked(format!("reading the alarms again: {e}")))?;
     if !left.is_empty() {

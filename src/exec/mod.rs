@@ -31,23 +31,28 @@ pub(crate) use restore::set_aside;
 
 use crate::access::Access;
 use crate::error::Error;
+use crate::etcd::EtcdApi;
 use crate::interrupt;
 use crate::inventory::{Inventory, Member};
 use crate::plan::{Plan, Step};
 use crate::progress::Progress;
-use crate::ssh::Host;
+use crate::ssh::{Dial, Host};
 use crate::templates::Templates;
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::sync::watch;
 
 /// What the steps act through: the session's inventory, connections,
 /// templates and progress. Every decision comes from the plan.
-pub struct Env<'a> {
-    pub inv: &'a Inventory,
-    pub hosts: &'a BTreeMap<String, Host>,
-    pub access: &'a Access,
-    pub templates: &'a Templates,
-    pub progress: &'a Progress,
+pub(crate) struct Env<'a> {
+    pub(crate) inv: &'a Inventory,
+    /// The cluster's API (`etcd::Live`; the executor's tests: a fake).
+    pub(crate) etcd: &'a dyn EtcdApi,
+    /// Connections to hosts outside `hosts` (former members' hosts).
+    pub(crate) dial: &'a dyn Dial,
+    pub(crate) hosts: &'a BTreeMap<String, Host>,
+    pub(crate) access: &'a Access,
+    pub(crate) templates: &'a Templates,
+    pub(crate) progress: &'a Progress,
 }
 
 impl Env<'_> {

@@ -6,7 +6,7 @@
 use super::Env;
 use super::gates::{etcd_err, guard, leader_url, move_leadership, quorum_gate, retry, urls};
 use crate::error::Error;
-use crate::etcd::{self, Kind};
+use crate::etcd::Kind;
 use crate::facts::RecordedMember;
 use crate::inventory::{Member, valid_address, valid_name};
 use crate::plan::Data;
@@ -28,13 +28,15 @@ pub(super) async fn run(
     let task = env.progress.task(name);
     let stopped = guard(&task, async {
         let cluster = urls(env, live).await?;
-        let list = etcd::member_list(&cluster)
+        let list = env
+            .etcd
+            .member_list(&cluster)
             .await
             .map_err(|e| etcd_err(name, "read member list", e))?;
         // Its host, reached only as etcd-deploy's own record says.
         let member = recorded.and_then(|r| retired_member(env, name, r));
         let host = match &member {
-            Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
+            Some(m) => env.dial.connect(m).await.map_err(|e| e.to_string()),
             None => Err("etcd-deploy has no record of its host".to_string()),
         };
         if !list.iter().any(|e| e.id == id) {
@@ -45,7 +47,12 @@ pub(super) async fn run(
         quorum_gate(env, name, "remove it", &[id], &[], live).await?;
         let leader = leader_url(env, live).await.ok();
         let leader_is_it = match &leader {
-            Some(u) => etcd::status(u).await.map(|s| s.id == id).unwrap_or(false),
+            Some(u) => env
+                .etcd
+                .status(u)
+                .await
+                .map(|s| s.id == id)
+                .unwrap_or(false),
             None => true,
         };
         if leader_is_it && let (Some(m), Ok(h)) = (&member, &host) {
@@ -55,7 +62,7 @@ pub(super) async fn run(
         }
         task.step(&format!("member remove {id:x}"));
         retry(name, "member remove", Duration::from_secs(30), || async {
-            match etcd::remove_member(&cluster, id).await {
+            match env.etcd.remove_member(&cluster, id).await {
                 Err(e) if e.kind == Kind::MemberNotFound => Ok(()),
                 r => r,
             }
@@ -84,7 +91,7 @@ pub(super) async fn retire(
     let outcome = guard(&task, async {
         let member = retired_member(env, name, recorded);
         let host = match &member {
-            Some(m) => Host::connect(m).await.map_err(|e| e.to_string()),
+            Some(m) => env.dial.connect(m).await.map_err(|e| e.to_string()),
             None => Err("its record is not one etcd-deploy would write".to_string()),
         };
         stop_on_host(env, name, member.as_ref(), host, data, &task).await

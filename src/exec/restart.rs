@@ -10,7 +10,6 @@ use super::Env;
 use super::gates::{existing_member, guard, restart_with, write_config};
 use super::rolling::{self, Change, Look};
 use crate::error::Error;
-use crate::etcd;
 use crate::inventory::Member;
 use crate::member_config::Bootstrap;
 use crate::plan::{RestartReason, quorum};
@@ -107,7 +106,7 @@ impl Change for Restart<'_> {
         let status = if alone {
             None
         } else {
-            etcd::status(&url).await.ok()
+            env.etcd.status(&url).await.ok()
         };
         Ok(Look {
             gate,

@@ -6,7 +6,6 @@
 use super::Env;
 use super::gates::{guard, retry, start, urls, wait_healthy, write_config};
 use crate::error::Error;
-use crate::etcd;
 use crate::layout;
 use crate::plan::RestoreStep;
 use crate::remote;
@@ -101,7 +100,7 @@ pub(super) async fn run(env: &Env<'_>, step: &RestoreStep) -> Result<(), Error> 
         "the cluster",
         "read member list after the restore",
         Duration::from_secs(30),
-        || etcd::member_list(&cluster),
+        || env.etcd.member_list(&cluster),
     )
     .await?;
     let mut got: Vec<&str> = list.iter().map(|e| e.name.as_str()).collect();

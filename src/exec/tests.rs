@@ -5,8 +5,9 @@
 use super::{Env, execute};
 use crate::access::Access;
 use crate::error::Error;
+use crate::etcd::EtcdApi;
 use crate::facts::RecordedMember;
-use crate::fake::{self, World};
+use crate::fake::{Fake, World};
 use crate::inventory::{self, Inventory, Version};
 use crate::plan::{Data, Plan, Rollback, Rollout, Step};
 use crate::progress::Progress;
@@ -42,29 +43,30 @@ fn three(version: &str) -> World {
 }
 
 /// Runs `steps` on the fake with every inventory member known to serve.
-async fn run(inv: &Inventory, world: World, steps: Vec<Step>) -> Result<(), Error> {
-    fake::install(world);
+async fn run(inv: &Inventory, fake: &Fake, steps: Vec<Step>) -> Result<(), Error> {
     let hosts: BTreeMap<String, Host> = inv
         .members
         .iter()
-        .map(|m| (m.name.clone(), Host::fake(&m.name)))
+        .map(|m| (m.name.clone(), fake.host(&m.name)))
         .collect();
     let access = Access::new(inv.cluster.access);
     let templates = Templates::load(inv).expect("templates");
     let progress = Progress::new(None).expect("progress");
     let env = Env {
         inv,
+        etcd: fake,
+        dial: fake,
         hosts: &hosts,
         access: &access,
         templates: &templates,
         progress: &progress,
     };
-    let serving = inv
-        .members
-        .iter()
-        .filter(|m| fake::status(&m.client_url()).is_ok())
-        .map(|m| m.name.clone())
-        .collect();
+    let mut serving = Vec::new();
+    for m in &inv.members {
+        if fake.status(&m.client_url()).await.is_ok() {
+            serving.push(m.name.clone());
+        }
+    }
     let plan = Plan {
         steps,
         serving,
@@ -126,21 +128,18 @@ fn upgrade_step(to: &str, from: Option<&str>) -> Step {
     }
 }
 
-fn log() -> Vec<String> {
-    fake::with(|w| w.log.clone()).unwrap_or_default()
+fn log(fake: &Fake) -> Vec<String> {
+    fake.with(|w| w.log.clone())
 }
 
 #[tokio::test]
 async fn upgrade_goes_follower_first_and_moves_leadership_before_the_leader() {
     let inv = inventory(&[1, 2, 3]);
-    run(
-        &inv,
-        three("3.5.0"),
-        vec![upgrade_step("3.5.1", Some("3.5.0"))],
-    )
-    .await
-    .expect("upgrade");
-    let log = log();
+    let fake = Fake::new(three("3.5.0"));
+    run(&inv, &fake, vec![upgrade_step("3.5.1", Some("3.5.0"))])
+        .await
+        .expect("upgrade");
+    let log = log(&fake);
     let pos = |needle: &str| {
         log.iter()
             .position(|l| l.starts_with(needle))
@@ -158,8 +157,8 @@ async fn upgrade_goes_follower_first_and_moves_leadership_before_the_leader() {
         switch("etcd-3") < moved && moved < switch("etcd-1"),
         "{log:#?}"
     );
-    let upgraded = fake::with(|w| w.members.iter().all(|m| m.version == v("3.5.1")));
-    assert_eq!(upgraded, Some(true));
+    let upgraded = fake.with(|w| w.members.iter().all(|m| m.version == v("3.5.1")));
+    assert!(upgraded);
 }
 
 #[tokio::test]
@@ -167,11 +166,12 @@ async fn failed_upgrade_rolls_the_member_back_and_stops_the_rollout() {
     let inv = inventory(&[1, 2, 3]);
     let mut w = three("3.5.0");
     w.broken.insert(v("3.5.1"));
-    let e = run(&inv, w, vec![upgrade_step("3.5.1", Some("3.5.0"))])
+    let fake = Fake::new(w);
+    let e = run(&inv, &fake, vec![upgrade_step("3.5.1", Some("3.5.0"))])
         .await
         .expect_err("the new version does not start");
     assert!(e.to_string().contains("rolled back to etcd 3.5.0"), "{e}");
-    fake::with(|w| {
+    fake.with(|w| {
         assert_eq!(
             w.host_log("etcd-2")
                 .iter()
@@ -192,17 +192,18 @@ async fn without_a_version_to_go_back_to_the_plan_says_stop() {
     let inv = inventory(&[1, 2, 3]);
     let mut w = three("3.5.0");
     w.broken.insert(v("3.5.1"));
-    let e = run(&inv, w, vec![upgrade_step("3.5.1", None)])
+    let fake = Fake::new(w);
+    let e = run(&inv, &fake, vec![upgrade_step("3.5.1", None)])
         .await
         .expect_err("fails");
     assert!(!e.to_string().contains("rolled back"), "{e}");
     assert_eq!(
-        fake::with(|w| w
+        fake.with(|w| w
             .host_log("etcd-2")
             .iter()
             .filter(|l| l.starts_with("etcd-deploy-use-version"))
             .count()),
-        Some(1)
+        1
     );
 }
 
@@ -217,8 +218,9 @@ async fn join_resumes_after_the_answer_to_member_add_was_lost() {
         stale_data: false,
         running: false,
     };
-    run(&inv, w, vec![join]).await.expect("join");
-    fake::with(|w| {
+    let fake = Fake::new(w);
+    run(&inv, &fake, vec![join]).await.expect("join");
+    fake.with(|w| {
         assert_eq!(w.members.len(), 2, "added once: {:#?}", w.log);
         let m = w.member("etcd-2").expect("etcd-2");
         assert!(m.running && !m.learner, "{m:?}");
@@ -235,30 +237,32 @@ async fn removal_is_refused_when_quorum_would_be_lost_and_nothing_is_removed() {
             m.running = false;
         }
     }
-    let e = run(&inv, w, vec![remove_etcd_4(Data::Keep)])
+    let fake = Fake::new(w);
+    let e = run(&inv, &fake, vec![remove_etcd_4(Data::Keep)])
         .await
         .expect_err("refused");
     assert!(e.to_string().contains("quorum needs 2"), "{e}");
-    assert_eq!(fake::with(|w| w.members.len()), Some(4));
+    assert_eq!(fake.with(|w| w.members.len()), 4);
 }
 
 #[tokio::test]
 async fn a_removal_wipes_data_only_when_the_plan_says_so() {
     for (data, flag) in [(Data::Keep, "no"), (Data::Wipe, "yes")] {
         let inv = inventory(&[1, 2, 3]);
-        run(&inv, four(), vec![remove_etcd_4(data)])
+        let fake = Fake::new(four());
+        run(&inv, &fake, vec![remove_etcd_4(data)])
             .await
             .expect("removed");
-        let retire = fake::with(|w| {
-            w.host_log("etcd-4")
-                .iter()
-                .find(|l| l.starts_with("etcd-deploy-retire"))
-                .map(|l| l.to_string())
-        })
-        .flatten()
-        .expect("retire ran on etcd-4");
+        let retire = fake
+            .with(|w| {
+                w.host_log("etcd-4")
+                    .iter()
+                    .find(|l| l.starts_with("etcd-deploy-retire"))
+                    .map(|l| l.to_string())
+            })
+            .expect("retire ran on etcd-4");
         assert!(retire.ends_with(&format!(" {flag}")), "{retire}");
-        assert_eq!(fake::with(|w| w.members.len()), Some(3));
+        assert_eq!(fake.with(|w| w.members.len()), 3);
     }
 }
 
@@ -269,8 +273,9 @@ async fn finding_1_a_member_without_a_record_is_removed_but_its_host_never_conta
     if let Step::Remove { host, .. } = &mut remove {
         *host = None;
     }
-    run(&inv, four(), vec![remove]).await.expect("removed");
-    fake::with(|w| {
+    let fake = Fake::new(four());
+    run(&inv, &fake, vec![remove]).await.expect("removed");
+    fake.with(|w| {
         assert_eq!(w.members.len(), 3, "left the cluster");
         assert!(
             w.host_log("etcd-4").is_empty(),
@@ -287,10 +292,9 @@ async fn restarting_the_leader_hands_leadership_over_first() {
         host: "etcd-1".into(),
         reasons: vec![crate::plan::RestartReason::ConfigChanged],
     };
-    run(&inv, three("3.5.1"), vec![restart])
-        .await
-        .expect("restart");
-    let log = log();
+    let fake = Fake::new(three("3.5.1"));
+    run(&inv, &fake, vec![restart]).await.expect("restart");
+    let log = log(&fake);
     let moved = log.iter().position(|l| l.starts_with("etcd: move leader"));
     let restarted = log
         .iter()
@@ -298,5 +302,87 @@ async fn restarting_the_leader_hands_leadership_over_first() {
     assert!(
         moved.is_some() && moved < restarted,
         "leadership moved before the restart: {log:#?}"
+    );
+}
+
+/// The remote actions a plan makes, as data: for each case (a plan's steps
+/// and the world they meet), every script run on each host (its name and
+/// arguments, the path rule's lists left out) and every change to the
+/// cluster, in order, compared with `tests/golden/exec/CASE.txt`
+/// (`UPDATE_GOLDEN=1` rewrites them). A change to what the executor sends
+/// to hosts shows up here as a reviewable diff.
+#[tokio::test]
+async fn the_remote_actions_of_each_plan_are_as_recorded() {
+    let join = Step::Join {
+        host: "etcd-2".into(),
+        added: None,
+        stale_data: true,
+        running: false,
+    };
+    let restart = Step::Restart {
+        host: "etcd-1".into(),
+        reasons: vec![crate::plan::RestartReason::ConfigChanged],
+    };
+    let destroy = Step::Destroy {
+        members: ["etcd-1", "etcd-2", "etcd-3"].map(String::from).to_vec(),
+        data: Data::Wipe,
+    };
+    let cases: Vec<(&str, Vec<usize>, World, Vec<Step>)> = vec![
+        (
+            "upgrade",
+            vec![1, 2, 3],
+            three("3.5.0"),
+            vec![upgrade_step("3.5.1", Some("3.5.0"))],
+        ),
+        (
+            "join",
+            vec![1, 2],
+            World::cluster(&[("etcd-1", "10.0.0.1", v("3.5.1"))]),
+            vec![join],
+        ),
+        (
+            "remove-wipe",
+            vec![1, 2, 3],
+            four(),
+            vec![remove_etcd_4(Data::Wipe)],
+        ),
+        (
+            "restart-leader",
+            vec![1, 2, 3],
+            three("3.5.1"),
+            vec![restart],
+        ),
+        ("destroy-wipe", vec![1, 2, 3], three("3.5.1"), vec![destroy]),
+    ];
+    for (name, hosts, world, steps) in cases {
+        let inv = inventory(&hosts);
+        let fake = Fake::new(world);
+        run(&inv, &fake, steps)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut text = log(&fake).join("\n");
+        text.push('\n');
+        golden(&format!("exec/{name}.txt"), &text);
+    }
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("golden dir");
+        }
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
+    assert_eq!(
+        actual,
+        want,
+        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
+        path.display()
     );
 }

@@ -12,7 +12,6 @@ use super::Env;
 use super::gates::{etcd_err, existing_member, put_config, restart_with};
 use super::rolling::{self, Change, Look};
 use crate::error::Error;
-use crate::etcd;
 use crate::inventory::Member;
 use crate::member_config::{self, Bootstrap};
 use crate::plan::tls_move::TlsPass;
@@ -75,7 +74,7 @@ impl Change for Move {
         let (id, old_peer_urls) = (entry.id, entry.peer_urls.clone());
         // A member a stopped run left unreachable to its peers does not
         // answer: it is moved all the same (it only comes back).
-        let status = etcd::status(&url).await.ok();
+        let status = env.etcd.status(&url).await.ok();
         let previous = env
             .host(&m.name)?
             .run("read the current config", &remote::read_config(m))
@@ -122,7 +121,8 @@ impl Change for Move {
             // (A run stopped after the update, before the restart: done already.)
             if !found.old_peer_urls.contains(&m.peer_url()) {
                 task.step(&format!("member update: peer URL {}", m.peer_url()));
-                etcd::update_peer_urls(&found.cluster, found.id, vec![m.peer_url()])
+                env.etcd
+                    .update_peer_urls(&found.cluster, found.id, vec![m.peer_url()])
                     .await
                     .map_err(|e| etcd_err(&m.name, "member update", e))?;
             }
@@ -147,7 +147,8 @@ impl Change for Move {
                 env.access
                     .serve_as(m, Some(self.pass == TlsPass::Back))
                     .await;
-                etcd::update_peer_urls(&found.cluster, found.id, found.old_peer_urls.clone())
+                env.etcd
+                    .update_peer_urls(&found.cluster, found.id, found.old_peer_urls.clone())
                     .await
                     .map_err(|e| etcd_err(&m.name, "member update back", e))?;
             }

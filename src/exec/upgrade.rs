@@ -8,7 +8,6 @@ use super::Env;
 use super::gates::{etcd_err, retry, snapshot_source, start, switch_version, urls, wait_healthy};
 use super::rolling::{self, Change, Look};
 use crate::error::Error;
-use crate::etcd;
 use crate::inventory::{Member, Version};
 use crate::plan::{Rollback, Rollout};
 use crate::progress::Task;
@@ -61,7 +60,7 @@ pub(super) async fn run(
     for name in &rollout.order {
         let url = env.url(env.member(name)?).await?;
         if let Err(e) = retry(name, "check health", Duration::from_secs(10), || {
-            etcd::check_health(&url)
+            env.etcd.check_health(&url)
         })
         .await
         {
@@ -80,7 +79,9 @@ pub(super) async fn run(
     let want = (rollout.to.major, rollout.to.minor);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let v = etcd::versions(&cluster[0])
+        let v = env
+            .etcd
+            .versions(&cluster[0])
             .await
             .map_err(|e| Error::Blocked(format!("reading the cluster version: {e}")))?;
         let got = Version::parse(&v.etcdcluster).map(|c| (c.major, c.minor));
@@ -129,7 +130,9 @@ impl Change for Switch<'_> {
         _task: &Task,
     ) -> Result<Look<Self::State>, Error> {
         let url = env.url(m).await?;
-        let st = etcd::status(&url)
+        let st = env
+            .etcd
+            .status(&url)
             .await
             .map_err(|e| etcd_err(&m.name, "read status", e))?;
         let back = match self.rollback {
@@ -156,7 +159,9 @@ impl Change for Switch<'_> {
 
     async fn verify(&self, env: &Env<'_>, m: &Member) -> Result<(), Error> {
         let url = env.url(m).await?;
-        let st = etcd::status(&url)
+        let st = env
+            .etcd
+            .status(&url)
             .await
             .map_err(|e| etcd_err(&m.name, "read status", e))?;
         if st.version != self.to.to_string() {

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::error::Error;
-use crate::etcd;
 use crate::exec::Env;
 use crate::facts::printable;
 use crate::inventory::{Member, Version, valid_url};
@@ -43,7 +42,7 @@ pub(in crate::exec) async fn existing_member(
 ) -> Result<(Vec<String>, Vec<crate::facts::MemberInfo>, Bootstrap), Error> {
     let cluster = urls(env, live).await?;
     let list = retry(&m.name, "read member list", Duration::from_secs(30), || {
-        etcd::member_list(&cluster)
+        env.etcd.member_list(&cluster)
     })
     .await?;
     let b = Bootstrap {
@@ -87,7 +86,7 @@ pub(in crate::exec) async fn move_leadership(
         let Ok(u) = env.url(env.member(name)?).await else {
             continue;
         };
-        if let Ok(s) = etcd::check_health(&u).await
+        if let Ok(s) = env.etcd.check_health(&u).await
             && !s.is_learner
         {
             candidates.push((
@@ -107,12 +106,12 @@ pub(in crate::exec) async fn move_leadership(
         .into());
     };
     retry(leader, "move leadership", Duration::from_secs(15), || {
-        etcd::move_leader(url, target)
+        env.etcd.move_leader(url, target)
     })
     .await?;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        if let Ok(s) = etcd::status(url).await
+        if let Ok(s) = env.etcd.status(url).await
             && s.leader != 0
             && s.leader != leader_id
         {
@@ -139,7 +138,7 @@ pub(in crate::exec) async fn statuses(
     let mut found = Vec::new();
     for name in live {
         let u = env.url(env.member(name)?).await?;
-        if let Ok(s) = etcd::status(&u).await {
+        if let Ok(s) = env.etcd.status(&u).await {
             found.push((name.clone(), u, s));
         }
     }
@@ -194,7 +193,7 @@ pub(crate) async fn snapshot_source(
     if let Some((name, url, _)) = followers.first() {
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if let Ok(s) = etcd::status(url).await
+            if let Ok(s) = env.etcd.status(url).await
                 && s.raft_applied_index >= committed
             {
                 return Ok((name.clone(), url.clone()));
@@ -218,7 +217,9 @@ pub(in crate::exec) async fn quorum_gate(
     stopping: &[u64],
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
-    let list = etcd::member_list(&urls(env, live).await?)
+    let list = env
+        .etcd
+        .member_list(&urls(env, live).await?)
         .await
         .map_err(|e| etcd_err(host, "read member list", e))?;
     let probes = list.iter().filter(|e| !e.is_learner).map(|e| async move {
@@ -234,10 +235,10 @@ pub(in crate::exec) async fn quorum_gate(
             None => Err("no client URL to ask".to_string()),
             // Status alone is not enough: a follower cut off from the
             // leader keeps naming it; only a linearizable read shows it.
-            Some(u) => match etcd::status(&u).await {
+            Some(u) => match env.etcd.status(&u).await {
                 Ok(s) => match s.trouble() {
                     Some(t) => Err(t),
-                    None => etcd::cut_off(&u).await.map_or(Ok(()), Err),
+                    None => env.etcd.cut_off(&u).await.map_or(Ok(()), Err),
                 },
                 Err(err) => Err(format!("does not answer: {}", err.message)),
             },

@@ -4,7 +4,6 @@
 
 use super::*;
 use crate::error::Error;
-use crate::etcd;
 use crate::etcd_log::peer_trouble;
 use crate::exec::Env;
 use crate::inventory::Member;
@@ -22,7 +21,7 @@ pub(in crate::exec) const HEALTH_TIMEOUT: Duration = Duration::from_secs(60);
 /// cannot reach the leader is named after this, not after the timeout).
 pub(in crate::exec) const PEER_GRACE: Duration = Duration::from_secs(8);
 
-/// Waits until the member is healthy (see `etcd::check_health`).
+/// Waits until the member is healthy (see `env.etcd.check_health`).
 pub(in crate::exec) async fn wait_healthy(
     env: &Env<'_>,
     m: &Member,
@@ -36,7 +35,7 @@ pub(in crate::exec) async fn wait_healthy(
     let mut next_look = started + Duration::from_secs(1);
     let mut next_peer_look = started;
     loop {
-        let err = match etcd::check_health(&url).await {
+        let err = match env.etcd.check_health(&url).await {
             Ok(_) => return Ok(()),
             Err(e) => e,
         };
@@ -87,7 +86,7 @@ pub(in crate::exec) async fn cut_off_from_leader(env: &Env<'_>, m: &Member) -> O
     // A member that hears a leader (catching up slowly, say) is not cut off.
     // (One that is not ready yet may not answer at all: asked briefly.)
     if let Ok(url) = env.url(m).await
-        && let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(1), etcd::status(&url)).await
+        && let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(1), env.etcd.status(&url)).await
         && s.leader != 0
     {
         return None;
@@ -95,7 +94,7 @@ pub(in crate::exec) async fn cut_off_from_leader(env: &Env<'_>, m: &Member) -> O
     let others = env.inv.members.iter().filter(|o| o.name != m.name);
     let asks = others.map(|o| async move {
         let url = env.url(o).await.ok()?;
-        etcd::status(&url).await.ok().map(|s| s.leader)
+        env.etcd.status(&url).await.ok().map(|s| s.leader)
     });
     let leader = futures_util::future::join_all(asks)
         .await
@@ -122,7 +121,7 @@ pub(in crate::exec) async fn wait_caught_up(
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let leader = leader_url(env, live).await?;
-        let (l, me) = (etcd::status(&leader).await, etcd::status(url).await);
+        let (l, me) = (env.etcd.status(&leader).await, env.etcd.status(url).await);
         if let (Ok(l), Ok(me)) = (&l, &me)
             && me.raft_applied_index >= l.raft_index
         {
