@@ -166,7 +166,20 @@ async fn run_step(
             stale_data,
             running,
         } => join::join(env, host, *added, *stale_data, *running, live).await,
-        Step::Restart { host, reasons } => restart::run(env, host, reasons, live).await,
+        Step::Restart {
+            host,
+            reasons,
+            write_config,
+            keep_for_rollback,
+            lone_seed,
+        } => {
+            let decided = restart::Decided {
+                write_config: *write_config,
+                keep_for_rollback: *keep_for_rollback,
+                lone_seed: *lone_seed,
+            };
+            restart::run(env, host, reasons, decided, live).await
+        }
         Step::Upgrade {
             rollout,
             from,

@@ -18,16 +18,25 @@ use crate::remote;
 use crate::ssh::HostError;
 use std::collections::BTreeSet;
 
+/// What the plan decided for the restart (`Step::restart`); the reasons
+/// are only said.
+pub(super) struct Decided {
+    pub(super) write_config: bool,
+    pub(super) keep_for_rollback: bool,
+    pub(super) lone_seed: bool,
+}
+
 pub(super) async fn run(
     env: &Env<'_>,
     host: &str,
     reasons: &[RestartReason],
+    decided: Decided,
     live: &BTreeSet<String>,
 ) -> Result<(), Error> {
     let m = env.member(host)?;
     let task = env.progress.task(host);
     let op = Restart {
-        reasons,
+        decided,
         why: reasons
             .iter()
             .map(ToString::to_string)
@@ -40,9 +49,9 @@ pub(super) async fn run(
     Ok(())
 }
 
-/// One restart for the plan's reasons.
-struct Restart<'a> {
-    reasons: &'a [RestartReason],
+/// One restart as the plan decided it.
+struct Restart {
+    decided: Decided,
     why: String,
     repair: bool,
 }
@@ -54,7 +63,7 @@ struct Found {
     previous: Option<String>,
 }
 
-impl Change for Restart<'_> {
+impl Change for Restart {
     type State = Found;
 
     fn members(&self) -> &'static str {
@@ -84,16 +93,13 @@ impl Change for Restart<'_> {
         // recover's seed, alone in the cluster, restarts on its normal
         // config whatever quorum says: any later start would be worse.
         let alone = quorum::voters(&list) == 1;
-        let finish_recover = self.reasons.contains(&RestartReason::ForceNewCluster) && alone;
+        let finish_recover = self.decided.lone_seed && alone;
         let gate = list
             .iter()
             .find(|e| e.is(m))
             .map(|e| e.id)
             .filter(|_| !finish_recover);
-        // (Never back to recover's one-off config.)
-        let previous = if self.reasons.contains(&RestartReason::ConfigChanged)
-            && !self.reasons.contains(&RestartReason::ForceNewCluster)
-        {
+        let previous = if self.decided.keep_for_rollback {
             let h = env.host(&m.name)?;
             Some(
                 h.run("read the current config", &remote::read_config(m))
@@ -127,7 +133,7 @@ impl Change for Restart<'_> {
     ) -> Result<(), Error> {
         // A member that has not read its config restarts on the one it has
         // (mid-way through a move to TLS it is not yet the inventory's).
-        if !self.reasons.iter().all(|r| r.keeps_files()) {
+        if self.decided.write_config {
             write_config(env, m, Some(&found.bootstrap), task).await?;
         }
         Ok(())

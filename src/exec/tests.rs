@@ -288,10 +288,7 @@ async fn finding_1_a_member_without_a_record_is_removed_but_its_host_never_conta
 #[tokio::test]
 async fn restarting_the_leader_hands_leadership_over_first() {
     let inv = inventory(&[1, 2, 3]);
-    let restart = Step::Restart {
-        host: "etcd-1".into(),
-        reasons: vec![crate::plan::RestartReason::ConfigChanged],
-    };
+    let restart = Step::restart("etcd-1", vec![crate::plan::RestartReason::ConfigChanged]);
     let fake = Fake::new(three("3.5.1"));
     run(&inv, &fake, vec![restart]).await.expect("restart");
     let log = log(&fake);
@@ -319,10 +316,7 @@ async fn the_remote_actions_of_each_plan_are_as_recorded() {
         stale_data: true,
         running: false,
     };
-    let restart = Step::Restart {
-        host: "etcd-1".into(),
-        reasons: vec![crate::plan::RestartReason::ConfigChanged],
-    };
+    let restart = Step::restart("etcd-1", vec![crate::plan::RestartReason::ConfigChanged]);
     let destroy = Step::Destroy {
         members: ["etcd-1", "etcd-2", "etcd-3"].map(String::from).to_vec(),
         data: Data::Wipe,

@@ -66,10 +66,7 @@ pub(super) fn of(
                 if !h.active {
                     out.starts.push(m.name.clone());
                 } else if let Some(reasons) = restart.get(m.name.as_str()) {
-                    let step = Step::Restart {
-                        host: m.name.clone(),
-                        reasons: reasons.clone(),
-                    };
+                    let step = Step::restart(&m.name, reasons.clone());
                     if reasons.iter().any(|r| r.is_repair()) {
                         out.repairs.push(step);
                     } else {

@@ -26,7 +26,11 @@ pub(super) fn defer_lone_restarts(
     }
     let mut later = Vec::new();
     repairs.retain(|st| match st {
-        Step::Restart { host, reasons } if reasons.iter().all(|r| r.keeps_files()) => {
+        Step::Restart {
+            host,
+            write_config: false,
+            ..
+        } => {
             later.push(host.clone());
             false
         }

@@ -126,10 +126,22 @@ pub enum Step {
         /// The service is running already: only wait and promote.
         running: bool,
     },
-    /// Write the changed config and/or unit and restart, waiting for health.
+    /// Write the changed config and/or unit and restart, waiting for health
+    /// (`Step::restart` makes it: the decisions below follow from the
+    /// reasons, and the executor reads only the decisions).
     Restart {
         host: String,
         reasons: Vec<RestartReason>,
+        /// The inventory's config is written first; else it restarts on
+        /// the files it has (it had not read them yet).
+        write_config: bool,
+        /// The config it runs now is kept, and goes back (with another
+        /// restart) if it is not healthy with the new one.
+        keep_for_rollback: bool,
+        /// recover's seed going back to its normal config: when it is the
+        /// only voter, restarted without the live quorum gate (any later
+        /// start would be worse).
+        lone_seed: bool,
     },
     /// Remove a member that is no longer in the inventory: leadership off it
     /// first, `member remove`, then stop and disable its service.
@@ -194,6 +206,19 @@ pub enum Step {
 }
 
 impl Step {
+    /// The restart of `host` for `reasons`, with what follows from them.
+    pub fn restart(host: &str, reasons: Vec<RestartReason>) -> Step {
+        let forced = reasons.contains(&RestartReason::ForceNewCluster);
+        Step::Restart {
+            host: host.to_string(),
+            write_config: !reasons.iter().all(|r| r.keeps_files()),
+            // Never back to recover's one-off config.
+            keep_for_rollback: reasons.contains(&RestartReason::ConfigChanged) && !forced,
+            lone_seed: forced,
+            reasons,
+        }
+    }
+
     /// The inventory hosts this step acts on (the steps wait for them to be prepared).
     pub fn hosts(&self) -> Vec<&str> {
         match self {
@@ -260,10 +285,12 @@ impl Step {
             Step::Start { hosts, .. } => {
                 Service::Restores(hosts.iter().map(String::as_str).collect())
             }
-            Step::Restart { host, reasons } if reasons.contains(&RestartReason::CrashLooping) => {
+            Step::Restart { host, reasons, .. }
+                if reasons.contains(&RestartReason::CrashLooping) =>
+            {
                 Service::Restores(vec![host])
             }
-            Step::Restart { host, reasons } => Service::Cycles {
+            Step::Restart { host, reasons, .. } => Service::Cycles {
                 members: vec![host],
                 back: reasons.iter().any(|r| r.is_repair()),
             },

@@ -76,11 +76,15 @@ fn step_text(s: &Step) -> (String, String) {
             stale_data,
             running,
         } => (host.clone(), join_text(*added, *stale_data, *running)),
-        Step::Restart { host, reasons: r } if r.contains(&RestartReason::CrashLooping) => (
+        Step::Restart {
+            host, reasons: r, ..
+        } if r.contains(&RestartReason::CrashLooping) => (
             host.clone(),
             format!("repair ({}): restart once, wait until healthy; if it fails again, stop and show the cause from its log", reasons(r)),
         ),
-        Step::Restart { host, reasons: r } => (
+        Step::Restart {
+            host, reasons: r, ..
+        } => (
             host.clone(),
             format!("restart ({}), wait until healthy", reasons(r)),
         ),

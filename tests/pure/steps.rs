@@ -24,18 +24,9 @@ fn every_step() -> Vec<Step> {
             stale_data: false,
             running: false,
         },
-        Step::Restart {
-            host: "a".into(),
-            reasons: vec![RestartReason::ConfigChanged],
-        },
-        Step::Restart {
-            host: "a".into(),
-            reasons: vec![RestartReason::CrashLooping],
-        },
-        Step::Restart {
-            host: "a".into(),
-            reasons: vec![RestartReason::StaleConfig],
-        },
+        Step::restart("a", vec![RestartReason::ConfigChanged]),
+        Step::restart("a", vec![RestartReason::CrashLooping]),
+        Step::restart("a", vec![RestartReason::StaleConfig]),
         Step::Remove {
             name: "x".into(),
             id: 9,
@@ -138,5 +129,37 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
         assert_eq!(kind(s), k);
         assert_eq!(s.service(), service, "{k}");
         assert_eq!(s.destructive().is_some(), consent, "{k}");
+    }
+}
+
+/// A restart's decisions follow from its reasons in the plan; the executor
+/// reads only the decisions (never the reasons).
+#[test]
+fn a_restart_s_decisions_follow_from_its_reasons() {
+    use RestartReason::*;
+    let cases: [(&[RestartReason], bool, bool, bool); 7] = [
+        (&[ConfigChanged], true, true, false),
+        (&[UnitChanged], true, false, false),
+        (&[CertificatesChanged], true, false, false),
+        (&[CrashLooping], true, false, false),
+        (&[StaleConfig], false, false, false),
+        (&[StaleConfig, StaleCertificates], false, false, false),
+        (&[ForceNewCluster, ConfigChanged], true, false, true),
+    ];
+    for (reasons, write, keep, lone) in cases {
+        let Step::Restart {
+            write_config,
+            keep_for_rollback,
+            lone_seed,
+            ..
+        } = Step::restart("a", reasons.to_vec())
+        else {
+            panic!("a restart")
+        };
+        assert_eq!(
+            (write_config, keep_for_rollback, lone_seed),
+            (write, keep, lone),
+            "{reasons:?}"
+        );
     }
 }
