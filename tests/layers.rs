@@ -11,39 +11,44 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Top-level module → the top-level modules it names.
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
+/// Every `.rs` file below `src/`, as (path relative to `src/`, text).
+fn sources() -> Vec<(PathBuf, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut out = Vec::new();
     let mut stack = vec![src.clone()];
     while let Some(dir) = stack.pop() {
         for e in std::fs::read_dir(&dir).expect("read src") {
             let p = e.expect("entry").path();
             if p.is_dir() {
                 stack.push(p);
-                continue;
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                let rel = p.strip_prefix(&src).expect("under src").to_path_buf();
+                out.push((rel, std::fs::read_to_string(&p).expect("read file")));
             }
-            if p.extension().is_none_or(|x| x != "rs") {
-                continue;
-            }
-            let rel = p.strip_prefix(&src).expect("under src");
-            let first = rel.components().next().expect("component");
-            let module = first
-                .as_os_str()
-                .to_string_lossy()
-                .trim_end_matches(".rs")
-                .to_string();
-            if module == "lib" || module == "main" {
-                continue;
-            }
-            let text = std::fs::read_to_string(&p).expect("read file");
-            let deps = g.entry(module.clone()).or_default();
-            for name in crate_paths(&text) {
-                if name != module {
-                    deps.insert(name);
-                }
+        }
+    }
+    out
+}
+
+/// Top-level module → the top-level modules it names.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (rel, text) in sources() {
+        let first = rel.components().next().expect("component");
+        let module = first
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let deps = g.entry(module.clone()).or_default();
+        for name in crate_paths(&text) {
+            if name != module {
+                deps.insert(name);
             }
         }
     }
@@ -217,29 +222,15 @@ fn the_cycle_finder_finds_cycles() {
 /// calls `runtime::of`, so a new runtime touches no plan or executor file.
 #[test]
 fn only_the_runtimes_tell_runtimes_apart() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = Vec::new();
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("read src") {
-            let p = e.expect("entry").path();
-            let rel = p.strip_prefix(&src).expect("under src").to_path_buf();
-            if rel.starts_with("runtime") || rel.starts_with("inventory") {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") {
-                continue;
-            }
-            let text = std::fs::read_to_string(&p).expect("read file");
-            for (n, line) in text.lines().enumerate() {
-                let code = line.split("//").next().unwrap_or("");
-                if code.contains("Runtime::") || code.contains("runtime::compose") {
-                    found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
-                }
+    for (rel, text) in sources() {
+        if rel.starts_with("runtime") || rel.starts_with("inventory") {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("Runtime::") || code.contains("runtime::compose") {
+                found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
             }
         }
     }
@@ -262,15 +253,12 @@ fn only_the_executor_s_tests_use_the_fake() {
         .map(|(m, _)| m)
         .collect();
     assert!(users.is_empty(), "fake used by {users:?}");
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/exec");
-    for e in std::fs::read_dir(&src).expect("read src/exec") {
-        let p = e.expect("entry").path();
-        if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("tests.rs") {
-            let text = std::fs::read_to_string(&p).expect("read");
+    for (rel, text) in sources() {
+        if rel.starts_with("exec") && !rel.ends_with("tests.rs") {
             assert!(
                 !text.contains("crate::fake"),
                 "{} names the fake",
-                p.display()
+                rel.display()
             );
         }
     }

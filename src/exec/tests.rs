@@ -3,6 +3,8 @@
 //! rolls back, what is refused. The lab tests show the same on real hosts.
 
 use super::{Env, execute};
+#[path = "../../tests/shared/golden.rs"]
+mod golden;
 use crate::access::Access;
 use crate::error::Error;
 use crate::etcd::EtcdApi;
@@ -13,6 +15,7 @@ use crate::plan::{Data, Plan, Rollback, Rollout, Step};
 use crate::progress::Progress;
 use crate::ssh::Host;
 use crate::templates::Templates;
+use golden::golden;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -358,25 +361,4 @@ async fn the_remote_actions_of_each_plan_are_as_recorded() {
         text.push('\n');
         golden(&format!("exec/{name}.txt"), &text);
     }
-}
-
-fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).expect("golden dir");
-        }
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(
-        actual,
-        want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
 }

@@ -18,6 +18,10 @@ pub use etcd_deploy::templates::Templates;
 pub use std::collections::BTreeMap;
 pub use std::path::Path;
 
+#[path = "../shared/golden.rs"]
+mod golden_file;
+pub(crate) use golden_file::golden;
+
 pub const GOOD: &str = r#"
 [cluster]
 name = "prod"
@@ -59,24 +63,6 @@ pub fn assert_err(text: &str, line: usize, col: usize, contains: &str) {
         "{s}"
     );
     assert!(s.contains(contains), "{s:?} should contain {contains:?}");
-}
-
-pub fn golden(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
-        .join(name);
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).expect("write golden");
-        return;
-    }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
-    assert_eq!(
-        actual,
-        want,
-        "{} differs (UPDATE_GOLDEN=1 rewrites it)",
-        path.display()
-    );
 }
 
 pub fn v(s: &str) -> Version {
