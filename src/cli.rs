@@ -132,7 +132,7 @@ pub enum Command {
     },
     /// Write a commented inventory (TLS generation on) from flags, or prompts on a terminal
     #[command(
-        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.5.17 --user admin --become\n  etcd-deploy init found.toml --from-cluster http://10.0.0.11:2379 --user admin --become   # describe a running cluster"
+        after_help = "Example:\n  etcd-deploy init inventory.toml --host etcd-1=10.0.0.11 --host etcd-2=10.0.0.12 --host etcd-3=10.0.0.13 --version 3.7.4 --user admin --become\n  etcd-deploy init found.toml --from-cluster http://10.0.0.11:2379 --user admin --become   # describe a running cluster"
     )]
     Init(InitArgs),
     /// Snapshots: save one (from a caught-up follower) onto this machine, list the saved ones

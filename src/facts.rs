@@ -352,6 +352,10 @@ pub struct MemberStatus {
     /// defragmentation gives back.
     #[serde(default)]
     pub db_size_in_use: i64,
+    /// The version of its database file (etcd 3.6 and later; empty before,
+    /// or while 3.6 has not set it yet).
+    #[serde(default)]
+    pub storage_version: String,
 }
 
 impl MemberStatus {

@@ -240,6 +240,7 @@ fn status(w: &mut World, url: &str) -> Result<MemberStatus, EtcdError> {
             errors: vec![],
             revision: 1,
             db_size_in_use: 16384,
+            storage_version: String::new(),
         })
     }
 }

@@ -26,6 +26,9 @@ pub async fn plan(
     out: Option<&Path>,
 ) -> Result<Planned, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
+        if let Some(w) = s.inv.unsupported_line() {
+            output::warn(&w);
+        }
         let (p, facts) = compute(s, options).await?;
         print(&p);
         let changes = if p.blocked.is_some() {
@@ -132,6 +135,11 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         prepare_tls: Some(*scope == Scope::CertsRotate && !args.keep_certs),
     };
     with_session(path, &open, async |s: &Session| {
+        if *scope == Scope::Apply
+            && let Some(w) = s.inv.unsupported_line()
+        {
+            output::warn(&w);
+        }
         let mut consented = args.yes;
         // Members started while nothing answered, and each pass of a move to
         // TLS, are read again, then planned for: a run resumed after an

@@ -37,12 +37,14 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
         args.hosts = line.split_whitespace().map(String::from).collect();
     }
     if args.version.is_none() && interactive {
-        args.version = Some(ask("etcd version", DEFAULT_VERSION)?);
+        args.version = Some(ask("etcd version", inventory::newest_release())?);
     }
-    let version = args.version.unwrap_or_else(|| DEFAULT_VERSION.to_string());
+    let version = args
+        .version
+        .unwrap_or_else(|| inventory::newest_release().to_string());
     if Version::parse(&version).is_none() {
         return Err(Error::Usage(format!(
-            "--version: `{version}` is not a release version like 3.5.17"
+            "--version: `{version}` is not a release version like 3.7.4"
         )));
     }
     let text = render(
@@ -64,8 +66,6 @@ pub fn init(path: &Path, mut args: InitArgs) -> Result<(), Error> {
     ));
     Ok(())
 }
-
-const DEFAULT_VERSION: &str = "3.5.17";
 
 fn ask(question: &str, default: &str) -> Result<String, Error> {
     let line = super::prompt(&if default.is_empty() {

@@ -20,6 +20,11 @@ pub struct Row {
     pub id: Option<String>,
     pub client_url: String,
     pub version: Option<String>,
+    /// The cluster version it reports (`/version`'s `etcdcluster`): what
+    /// every member may use; it moves only once all run the new minor.
+    pub cluster_version: Option<String>,
+    /// The version of its database file (etcd 3.6 and later).
+    pub storage_version: Option<String>,
     pub leader: bool,
     pub learner: bool,
     pub raft_term: Option<u64>,
@@ -79,6 +84,10 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         .url_or_direct(m, s.hosts.get(&m.name))
         .await
         .map_err(|e| e.detail);
+    let cluster_version = match &url {
+        Ok(url) => etcd::versions(url).await.ok().map(|v| v.etcdcluster),
+        Err(_) => None,
+    };
     let (status, etcd_health) = match &url {
         Err(e) => (None, Err(e.clone())),
         Ok(url) => match etcd::check_health(url).await {
@@ -159,6 +168,11 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         // Mid-way through a move to TLS (or back): the scheme it serves now.
         client_url: s.access.client_url(m),
         version: status.as_ref().map(|st| st.version.clone()),
+        cluster_version,
+        storage_version: status
+            .as_ref()
+            .map(|st| st.storage_version.clone())
+            .filter(|v| !v.is_empty()),
         leader: status.as_ref().is_some_and(|st| st.leader == st.id),
         learner: status
             .as_ref()
@@ -200,6 +214,8 @@ fn table(rows: &[Row]) -> String {
                 r.id.clone().unwrap_or_else(dash),
                 r.client_url.clone(),
                 r.version.clone().unwrap_or_else(dash),
+                r.cluster_version.clone().unwrap_or_else(dash),
+                r.storage_version.clone().unwrap_or_else(dash),
                 if r.leader { "*".into() } else { String::new() },
                 if r.learner {
                     "yes".into()
@@ -224,6 +240,8 @@ fn table(rows: &[Row]) -> String {
             "ID",
             "CLIENT URL",
             "VERSION",
+            "CLUSTER",
+            "STORAGE",
             "LEADER",
             "LEARNER",
             "TERM",

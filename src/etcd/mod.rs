@@ -37,6 +37,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         errors: s.errors().to_vec(),
         revision: s.header().map_or(0, |h| h.revision()),
         db_size_in_use: s.raft_used_db_size(),
+        storage_version: s.storage_version().to_string(),
     })
 }
 

@@ -299,6 +299,36 @@ pub const CONFIG_DIR: &str = "/etc/etcd";
 /// Links to the current binaries for operators' shells (same reason).
 pub const BIN_LINK_DIR: &str = "/usr/local/bin";
 
+/// The newest etcd release this build knows (the newest the key table was
+/// generated from): what `init` proposes.
+pub fn newest_release() -> &'static str {
+    etcd_keys::NEWEST
+}
+
+/// etcd supports its two newest minor versions (3.6 and 3.7 now, the two
+/// newest the key table was generated from); older lines get no fixes.
+pub fn supported_minors() -> [u32; 2] {
+    let newest = etcd_keys::MINORS.last().copied().unwrap_or(7);
+    [newest.saturating_sub(1), newest]
+}
+
+impl Inventory {
+    /// Said by `plan` and `apply` when the inventory pins an etcd line etcd
+    /// no longer supports.
+    pub fn unsupported_line(&self) -> Option<String> {
+        let v = self.cluster.version;
+        let [older, newest] = supported_minors();
+        (v.major == 3 && v.minor < older).then(|| {
+            format!(
+                "etcd {}.{} is a line etcd no longer supports (it supports 3.{older} and 3.{newest}, its two newest minors; docs/upgrade.md): upgrade one minor at a time (`etcd-deploy upgrade --to 3.{}.x`)",
+                v.major,
+                v.minor,
+                v.minor + 1
+            )
+        })
+    }
+}
+
 /// The type of an etcd config-file value (`etcd_keys.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ExtraKind {

@@ -251,6 +251,7 @@ mod tests {
             is_learner: false,
             errors: vec![],
             revision: 5,
+            storage_version: String::new(),
         }
     }
 

@@ -14,6 +14,7 @@ mod brownfield;
 mod brownfield_tls;
 mod compose;
 mod conventions;
+mod current_etcd;
 mod lifecycle;
 mod maintenance;
 mod rolling;

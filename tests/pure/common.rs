@@ -150,6 +150,7 @@ pub fn status(id: u64) -> MemberStatus {
         db_size: 20480,
         is_learner: false,
         errors: vec![],
+        storage_version: String::new(),
     }
 }
 

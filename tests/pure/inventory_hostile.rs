@@ -304,7 +304,41 @@ fn finding_5_extra_keys_are_etcds_own_for_the_version_with_their_types() {
     );
     refused(
         &with("3.4.23", "\"enable-log-rotation\" = true"),
-        "not a config key of etcd 3.4 (only of 3.5)",
+        "not a config key of etcd 3.4 (only of 3.5, 3.6, 3.7)",
+    );
+    // Issue 24: keys per minor, and a renamed key named in the other
+    // version's spelling.
+    refused(
+        &with("3.7.4", "\"enable-v2\" = true"),
+        "not a config key of etcd 3.7 (only of 3.4, 3.5)",
+    );
+    refused(
+        &with("3.7.4", "\"experimental-compaction-batch-limit\" = 500"),
+        "not a config key of etcd 3.7 (etcd 3.6 renamed it `compaction-batch-limit`)",
+    );
+    refused(
+        &with("3.7.4", "\"experimental-initial-corrupt-check\" = true"),
+        "etcd 3.6 made it a feature gate: feature-gates = \"InitialCorruptCheck=true\"",
+    );
+    refused(
+        &with("3.5.36", "\"compaction-batch-limit\" = 500"),
+        "not a config key of etcd 3.5 (before 3.6 its name is `experimental-compaction-batch-limit`)",
+    );
+    inv(&with(
+        "3.7.4",
+        "\"compaction-batch-limit\" = 500, \"feature-gates\" = \"InitialCorruptCheck=true\"",
+    ));
+    // 3.6 still takes the old name: a warning names the new one.
+    let i = inv(&with(
+        "3.6.17",
+        "\"experimental-compaction-batch-limit\" = 500",
+    ));
+    assert!(
+        i.warnings.iter().any(|w| w.contains(
+            "`experimental-compaction-batch-limit` is deprecated since etcd 3.6 and gone in a later minor; use `compaction-batch-limit`"
+        )),
+        "{:?}",
+        i.warnings
     );
     // Issue 12: a URL list etcd would refuse at start is refused here.
     inv(&with(

@@ -148,3 +148,21 @@ fn init_from_cluster_fills_the_etcd_section_s_fields() {
         inv(&format!("{GOOD}\n[etcd]\n{field} = {value}\n"));
     }
 }
+
+/// etcd supports its two newest minors: an inventory on an older line is
+/// warned about by plan and apply; init proposes the newest release.
+#[test]
+fn the_support_policy_follows_the_key_table() {
+    assert_eq!(etcd_deploy::inventory::supported_minors(), [6, 7]);
+    assert_eq!(etcd_deploy::inventory::newest_release(), "3.7.4");
+    let on = |version: &str| inv(&GOOD.replace("\"3.5.1\"", &format!("\"{version}\"")));
+    let old = on("3.5.36").unsupported_line().expect("3.5 is unsupported");
+    assert!(
+        old.contains("etcd 3.5 is a line etcd no longer supports (it supports 3.6 and 3.7")
+            && old.contains("`etcd-deploy upgrade --to 3.6.x`"),
+        "{old}"
+    );
+    for current in ["3.6.8", "3.6.17", "3.7.4"] {
+        assert_eq!(on(current).unsupported_line(), None, "{current}");
+    }
+}

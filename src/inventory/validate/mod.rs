@@ -143,6 +143,13 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
             n + 1
         ));
     }
+    for m in &members {
+        for w in deprecated_names(&m.settings.extra, cluster.version) {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+    }
     let backup = build_backup(cx, &raw, &members)?;
     Ok(Inventory {
         path: cx.path.to_path_buf(),

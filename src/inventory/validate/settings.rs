@@ -229,12 +229,7 @@ pub(super) fn check_extra(
     version: Version,
 ) -> Result<(), InventoryError> {
     // A minor newer than the table's is checked as the newest it has.
-    let minor = etcd_keys::MINORS
-        .iter()
-        .copied()
-        .filter(|m| *m <= version.minor || version.major > 3)
-        .max()
-        .unwrap_or(version.minor);
+    let minor = table_minor(version);
     let known = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key);
     let Some(&(_, kind, minors)) = known else {
         return Err(cx.field(
@@ -245,14 +240,24 @@ pub(super) fn check_extra(
     };
     if !minors.contains(&minor) {
         let only: Vec<String> = minors.iter().map(|m| format!("3.{m}")).collect();
+        let why = match renamed(key, minor) {
+            Some(Renamed::Since { new, since }) => match new.strip_prefix("feature-gates=") {
+                Some(gate) => {
+                    format!("etcd 3.{since} made it a feature gate: feature-gates = \"{gate}\"")
+                }
+                None => format!("etcd 3.{since} renamed it `{new}`"),
+            },
+            Some(Renamed::Before { old, since }) => {
+                format!("before 3.{since} its name is `{old}`")
+            }
+            None => format!("only of {}", only.join(", ")),
+        };
         return Err(cx.field(
             table,
             "etcd.extra",
             format!(
-                "`{key}` is not a config key of etcd {}.{} (only of {})",
-                version.major,
-                version.minor,
-                only.join(", ")
+                "`{key}` is not a config key of etcd {}.{} ({why})",
+                version.major, version.minor,
             ),
         ));
     }
@@ -318,4 +323,54 @@ pub(super) fn check_extra(
         ));
     }
     Ok(())
+}
+
+/// What a minor's renaming says of `key` in minor `minor`.
+enum Renamed {
+    /// `key` is an old name: from 3.`since` on it is `new` (a key, or
+    /// `feature-gates=Gate=true`).
+    Since { new: &'static str, since: u32 },
+    /// `key` is a new name: before 3.`since` it was `old`.
+    Before { old: &'static str, since: u32 },
+}
+
+fn renamed(key: &str, minor: u32) -> Option<Renamed> {
+    etcd_keys::RENAMED.iter().find_map(|&(old, new, since)| {
+        if old == key && minor >= since {
+            Some(Renamed::Since { new, since })
+        } else if new == key && minor < since {
+            Some(Renamed::Before { old, since })
+        } else {
+            None
+        }
+    })
+}
+
+/// The minor the key table checks `version` as: the newest it knows that
+/// is not newer than `version` (a newer minor is checked as the newest).
+fn table_minor(version: Version) -> u32 {
+    etcd_keys::MINORS
+        .iter()
+        .copied()
+        .filter(|m| *m <= version.minor || version.major > 3)
+        .max()
+        .unwrap_or(version.minor)
+}
+
+/// Warnings for `extra` keys that `version` still takes under a name it
+/// deprecated (3.6 takes the `experimental-*` names 3.7 no longer does).
+pub(super) fn deprecated_names(
+    extra: &BTreeMap<String, toml::Value>,
+    version: Version,
+) -> Vec<String> {
+    let minor = table_minor(version);
+    extra
+        .keys()
+        .filter_map(|k| match renamed(k, minor)? {
+            Renamed::Since { new, since } => Some(format!(
+                "etcd.extra: `{k}` is deprecated since etcd 3.{since} and gone in a later minor; use `{new}` (a minor upgrade past it would be refused)"
+            )),
+            Renamed::Before { .. } => None,
+        })
+        .collect()
 }
