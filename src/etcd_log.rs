@@ -71,9 +71,16 @@ const PEER_TROUBLE: [&str; 5] = [
     "failed to dial",
 ];
 
+/// What etcd logs once it reaches a peer (`peer-id` or `remote-peer-id`).
+const PEER_REACHED: [&str; 2] = [
+    "peer became active",
+    "established TCP streaming connection with remote peer",
+];
+
 /// What the member's log says since its last start about not reaching
 /// `peer` (its ID, as etcd writes it: hex) or the cluster: the last such
-/// entry, as `msg (remote-peer-id X): error`. Entries about other peers
+/// entry not followed by one saying the peer was reached, as `msg
+/// (remote-peer-id X): error`. Entries about other peers
 /// (one that is down for good) do not count; `None` when there is none.
 pub fn peer_trouble(log: &str, peer: Option<u64>) -> Option<String> {
     let want = peer.map(|p| format!("{p:x}"));
@@ -93,6 +100,18 @@ pub fn peer_trouble(log: &str, peer: Option<u64>) -> Option<String> {
             continue;
         };
         let msg = v.get("msg").and_then(|m| m.as_str()).unwrap_or("");
+        // The peer reached after all (it started later than this member,
+        // say): what went before it no longer counts.
+        if PEER_REACHED.contains(&msg) {
+            let peer_id = v
+                .get("peer-id")
+                .or_else(|| v.get("remote-peer-id"))
+                .and_then(|r| r.as_str());
+            if want.is_none() || peer_id == want.as_deref() {
+                found = None;
+            }
+            continue;
+        }
         if !PEER_TROUBLE.contains(&msg) {
             continue;
         }

@@ -26,7 +26,7 @@ pub async fn plan(
     out: Option<&Path>,
 ) -> Result<Planned, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        if let Some(w) = s.inv.unsupported_line() {
+        if let Some(w) = s.inv.unsupported_line().filter(|_| !quiet()) {
             output::warn(&w);
         }
         let (p, facts) = compute(s, options).await?;
@@ -136,7 +136,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     };
     with_session(path, &open, async |s: &Session| {
         if *scope == Scope::Apply
-            && let Some(w) = s.inv.unsupported_line()
+            && let Some(w) = s.inv.unsupported_line().filter(|_| !quiet())
         {
             output::warn(&w);
         }
@@ -256,4 +256,9 @@ fn print(p: &Plan) {
             Err(e) => eprintln!("error: cannot encode the plan: {e}"),
         },
     }
+}
+
+/// `-q`: only the outcome; advice like the support policy is left out.
+fn quiet() -> bool {
+    crate::progress::verbosity() == crate::progress::Verbosity::Quiet
 }

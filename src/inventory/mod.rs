@@ -313,6 +313,22 @@ pub fn supported_minors() -> [u32; 2] {
 }
 
 impl Inventory {
+    /// A setting in `[etcd] extra` that the inventory's version does not
+    /// take: what refuses a version change to it (the inventory was checked
+    /// against the version it names; `upgrade --to` plans another).
+    pub fn extra_refusal(&self) -> Option<String> {
+        self.members.iter().find_map(|m| {
+            m.settings.extra.keys().find_map(|k| {
+                validate::key_refusal(k, self.cluster.version).map(|why| {
+                    format!(
+                        "{}: etcd.extra: {why}; change the inventory's [etcd] extra first",
+                        m.name
+                    )
+                })
+            })
+        })
+    }
+
     /// Said by `plan` and `apply` when the inventory pins an etcd line etcd
     /// no longer supports.
     pub fn unsupported_line(&self) -> Option<String> {

@@ -384,6 +384,9 @@ fn version_change(
     let want = inv.cluster.version;
     let rollout = rollout::check(&rollout::view(inv, facts), want, opts.allow_downgrade)
         .map_err(|why| format!("cannot change the version to {want}: {why}"))?;
+    if let Some(why) = inv.extra_refusal().filter(|_| !rollout.order.is_empty()) {
+        return Err(format!("cannot change the version to {want}: {why}"));
+    }
     if rollout.order.is_empty() {
         return Ok(None);
     }

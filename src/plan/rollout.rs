@@ -2,7 +2,9 @@
 //! and in what order members go (followers first, the leader last). The
 //! executor's side (switch, gates, rollback) is `exec/upgrade.rs`.
 //!
-//! etcd's rules (upgrade guide): one minor version at a time; every member
+//! etcd's rules (upgrade guides): one minor version at a time, every member
+//! on one patch of the old minor and at least the patch etcd requires
+//! before the next (3.5.26 before 3.6, 3.6.11 before 3.7); every member
 //! healthy first; no learners or alarms; a mixed-version cluster can still be
 //! rolled back, a fully upgraded one cannot go below its cluster version.
 
@@ -40,6 +42,65 @@ pub struct Rollout {
     /// The leader's name, if it is among `order` (leadership moves off it first).
     pub leader: Option<String>,
     pub downgrade: bool,
+}
+
+/// The patch every member of the previous minor must run before etcd
+/// allows the next minor (its upgrade guides: 3.5 members at 3.5.26 or
+/// later before 3.6, or "too many learner member" errors; 3.6 members at
+/// 3.6.11 before 3.7).
+pub const MINIMUM_BEFORE: [((u32, u32), Version); 2] = [
+    (
+        (3, 6),
+        Version {
+            major: 3,
+            minor: 5,
+            patch: 26,
+        },
+    ),
+    (
+        (3, 7),
+        Version {
+            major: 3,
+            minor: 6,
+            patch: 11,
+        },
+    ),
+];
+
+/// Why a minor upgrade to `to` is refused by etcd's own preconditions on
+/// the versions members run (`pending`: those not on `to` yet), if it is.
+fn minor_preconditions(pending: &[&MemberView], to: Version) -> Option<String> {
+    let minor_up = pending
+        .iter()
+        .filter_map(|m| m.version)
+        .any(|v| v.major == to.major && v.minor + 1 == to.minor);
+    if !minor_up {
+        return None;
+    }
+    let mut versions: Vec<(Version, &str)> = pending
+        .iter()
+        .filter_map(|m| Some((m.version?, m.name.as_str())))
+        .collect();
+    versions.sort();
+    if versions.first().map(|v| v.0) != versions.last().map(|v| v.0) {
+        let each: Vec<String> = versions.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        return Some(format!(
+            "members run different versions ({}): a minor upgrade starts from one patch on every member; bring them to the newest {}.{} patch first",
+            each.join(", "),
+            to.major,
+            to.minor - 1
+        ));
+    }
+    let (old, name) = versions.first().copied()?;
+    let (_, min) = MINIMUM_BEFORE
+        .iter()
+        .find(|(minor, _)| *minor == (to.major, to.minor))?;
+    (old < *min).then(|| {
+        format!(
+            "{name} runs {old}; etcd requires every {}.{} member at {min} or later before {}.{} (its upgrade guide): upgrade to the newest {}.{} patch first (`etcd-deploy upgrade --to {}.{}.x`)",
+            old.major, old.minor, to.major, to.minor, old.major, old.minor, old.major, old.minor
+        )
+    })
 }
 
 /// Decides whether moving every member to `to` is allowed, and in what order.
@@ -88,6 +149,14 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         if to < v {
             downgrade = true;
         }
+    }
+    let pending: Vec<&MemberView> = view
+        .members
+        .iter()
+        .filter(|m| m.version != Some(to))
+        .collect();
+    if let Some(why) = minor_preconditions(&pending, to) {
+        return Err(why);
     }
     if downgrade {
         if !allow_downgrade {
@@ -205,6 +274,51 @@ mod tests {
         assert!(check(&view(&["3.4.23"; 3], 0), v("3.5.1"), false).is_ok());
         let e = check(&view(&["3.4.23"; 3], 0), v("3.6.0"), false).expect_err("skips 3.5");
         assert!(e.contains("etcd-1 runs 3.4.23; etcd upgrades one minor version at a time: go to the latest 3.5 patch first"), "{e}");
+    }
+
+    /// etcd's own preconditions for the next minor (issue 24).
+    #[test]
+    fn a_minor_upgrade_needs_etcd_s_minimum_patch_on_every_member() {
+        let cases: [(&[&str], &str, Option<&str>); 7] = [
+            (&["3.5.36"; 3], "3.6.17", None),
+            (&["3.5.26"; 3], "3.6.0", None),
+            (
+                &["3.5.25"; 3],
+                "3.6.17",
+                Some(
+                    "etcd-1 runs 3.5.25; etcd requires every 3.5 member at 3.5.26 or later before 3.6 (its upgrade guide): upgrade to the newest 3.5 patch first (`etcd-deploy upgrade --to 3.5.x`)",
+                ),
+            ),
+            (
+                &["3.6.8"; 3],
+                "3.7.4",
+                Some(
+                    "etcd-1 runs 3.6.8; etcd requires every 3.6 member at 3.6.11 or later before 3.7",
+                ),
+            ),
+            (&["3.6.17"; 3], "3.7.4", None),
+            (
+                &["3.5.36", "3.5.26", "3.5.36"],
+                "3.6.17",
+                Some(
+                    "members run different versions (etcd-2 3.5.26, etcd-1 3.5.36, etcd-3 3.5.36): a minor upgrade starts from one patch on every member",
+                ),
+            ),
+            // Resuming: members already on the target are not counted.
+            (&["3.6.17", "3.5.36", "3.5.36"], "3.6.17", None),
+        ];
+        for (versions, to, want) in cases {
+            let got = check(&view(versions, 0), v(to), false).err();
+            match want {
+                None => assert_eq!(got, None, "{versions:?} -> {to}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|e| e.contains(w)),
+                    "{versions:?} -> {to}: {got:?}"
+                ),
+            }
+        }
+        // Patch upgrades within a minor are not minor upgrades.
+        assert!(check(&view(&["3.5.1", "3.5.0", "3.5.0"], 0), v("3.5.36"), false).is_ok());
     }
 
     #[test]

@@ -132,3 +132,56 @@ fn etcd_3_6_in_compose_mode_with_tls() {
 fn status_text(inv: &std::path::Path) -> String {
     deploy_ok(&["status", path_str(inv)])
 }
+
+/// etcd's preconditions for the next minor refuse before anything changes
+/// (every PID the same, nothing installed); from the required patch, a
+/// minor upgrade 3.6 → 3.7 rolls through with writes flowing (nothing
+/// acknowledged lost) and the cluster and storage versions move to 3.7.
+#[test]
+fn a_minor_upgrade_follows_etcd_s_preconditions() {
+    let lab = Lab::up(87, 3);
+    let inv = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.6.8\"")
+    });
+    apply(&inv);
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.7.4", "--no-snapshot"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o)
+            .contains("runs 3.6.8; etcd requires every 3.6 member at 3.6.11 or later before 3.7"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+    for i in 1..=3 {
+        assert_eq!(lab.ssh(i, "ls /opt/etcd | grep -c v3.7 || true"), "0");
+    }
+
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let snapshots = lab.dir.path().join("snapshots");
+    for to in ["3.6.17", "3.7.4"] {
+        let writer = Writer::start(urls.clone(), &format!("during-{to}/"), None);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        deploy_ok(&[
+            "upgrade",
+            path_str(&inv),
+            "--to",
+            to,
+            "--snapshot-dir",
+            path_str(&snapshots),
+        ]);
+        let report = writer.stop();
+        assert_no_loss(
+            &format!("upgrade to {to}"),
+            &lab.url(1),
+            &report,
+            &format!("during-{to}/"),
+        );
+    }
+    let done = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
+    });
+    assert_versions(&done, "3.7.4", "3.7.0");
+    assert!(apply(&done).contains("No changes."));
+}

@@ -124,4 +124,24 @@ fn peer_trouble_names_the_leader_it_cannot_reach() {
         None
     );
     assert!(peer_trouble(&[start, other].join("\n"), None).is_some());
+    // The leader reached after all (it came up later, as in a restore where
+    // every member starts together): the earlier trouble no longer counts.
+    let reached = r#"{"level":"info","ts":"2026-12-07T01:27:40.100Z","caller":"rafthttp/peer_status.go:53","msg":"peer became active","peer-id":"8fd049c026d7b949"}"#;
+    assert_eq!(
+        peer_trouble(
+            &[start, leader, reached].join("\n"),
+            Some(0x8fd0_49c0_26d7_b949)
+        ),
+        None
+    );
+    // Another peer reached does not clear the leader's trouble.
+    let reached_other = r#"{"level":"info","ts":"2026-12-07T01:27:40.100Z","caller":"rafthttp/stream.go:250","msg":"established TCP streaming connection with remote peer","stream-writer-type":"stream Message","local-member-id":"1","remote-peer-id":"1234"}"#;
+    assert_eq!(
+        peer_trouble(
+            &[start, leader, reached_other].join("\n"),
+            Some(0x8fd0_49c0_26d7_b949)
+        )
+        .as_deref(),
+        Some(said)
+    );
 }

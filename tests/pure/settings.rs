@@ -166,3 +166,21 @@ fn the_support_policy_follows_the_key_table() {
         assert_eq!(on(current).unsupported_line(), None, "{current}");
     }
 }
+
+/// `upgrade --to` plans another version than the inventory names: a
+/// setting the target does not take refuses the version change, naming
+/// its name there.
+#[test]
+fn a_setting_the_target_version_does_not_take_refuses_the_change() {
+    let mut i = inv(&GOOD.replace("\"3.5.1\"", "\"3.6.17\"").replace(
+        "[ssh]",
+        "[etcd]\nextra = { \"experimental-compaction-batch-limit\" = 500 }\n\n[ssh]",
+    ));
+    assert_eq!(i.extra_refusal(), None);
+    i.cluster.version = Version::parse("3.7.4").expect("version");
+    let why = i.extra_refusal().expect("refused for 3.7");
+    assert!(
+        why.contains("etcd-1: etcd.extra: `experimental-compaction-batch-limit` is not a config key of etcd 3.7 (etcd 3.6 renamed it `compaction-batch-limit`); change the inventory's [etcd] extra first"),
+        "{why}"
+    );
+}

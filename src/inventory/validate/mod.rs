@@ -21,6 +21,7 @@ use dirs::*;
 use member::*;
 use release::*;
 use runtime::*;
+pub(super) use settings::key_refusal;
 use settings::*;
 
 /// An inventory that cannot be used, with where and why.

@@ -228,38 +228,17 @@ pub(super) fn check_extra(
     value: &toml::Value,
     version: Version,
 ) -> Result<(), InventoryError> {
-    // A minor newer than the table's is checked as the newest it has.
-    let minor = table_minor(version);
+    // (A minor newer than the table's is checked as the newest it has.)
     let known = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key);
-    let Some(&(_, kind, minors)) = known else {
+    let Some(&(_, kind, _)) = known else {
         return Err(cx.field(
             table,
             "etcd.extra",
             format!("`{}` is not a key of etcd's config file", shown(key)),
         ));
     };
-    if !minors.contains(&minor) {
-        let only: Vec<String> = minors.iter().map(|m| format!("3.{m}")).collect();
-        let why = match renamed(key, minor) {
-            Some(Renamed::Since { new, since }) => match new.strip_prefix("feature-gates=") {
-                Some(gate) => {
-                    format!("etcd 3.{since} made it a feature gate: feature-gates = \"{gate}\"")
-                }
-                None => format!("etcd 3.{since} renamed it `{new}`"),
-            },
-            Some(Renamed::Before { old, since }) => {
-                format!("before 3.{since} its name is `{old}`")
-            }
-            None => format!("only of {}", only.join(", ")),
-        };
-        return Err(cx.field(
-            table,
-            "etcd.extra",
-            format!(
-                "`{key}` is not a config key of etcd {}.{} ({why})",
-                version.major, version.minor,
-            ),
-        ));
+    if let Some(why) = key_refusal(key, version) {
+        return Err(cx.field(table, "etcd.extra", why));
     }
     let fits = match kind {
         ExtraKind::Bool => value.is_bool(),
@@ -373,4 +352,31 @@ pub(super) fn deprecated_names(
             Renamed::Before { .. } => None,
         })
         .collect()
+}
+
+/// Why etcd `version` does not take config key `key` (a key of some etcd
+/// version), naming its spelling there when a minor renamed it; `None`
+/// when it takes it. Also what refuses a version change whose target does
+/// not take a setting the inventory has (`Inventory::extra_refusal`).
+pub(crate) fn key_refusal(key: &str, version: Version) -> Option<String> {
+    let minor = table_minor(version);
+    let (_, _, minors) = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key)?;
+    if minors.contains(&minor) {
+        return None;
+    }
+    let only: Vec<String> = minors.iter().map(|m| format!("3.{m}")).collect();
+    let why = match renamed(key, minor) {
+        Some(Renamed::Since { new, since }) => match new.strip_prefix("feature-gates=") {
+            Some(gate) => {
+                format!("etcd 3.{since} made it a feature gate: feature-gates = \"{gate}\"")
+            }
+            None => format!("etcd 3.{since} renamed it `{new}`"),
+        },
+        Some(Renamed::Before { old, since }) => format!("before 3.{since} its name is `{old}`"),
+        None => format!("only of {}", only.join(", ")),
+    };
+    Some(format!(
+        "`{key}` is not a config key of etcd {}.{} ({why})",
+        version.major, version.minor
+    ))
 }
