@@ -93,16 +93,7 @@ fn etcd_3_7_applies_its_own_settings_and_restores_a_snapshot() {
     }
     deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
     assert_cluster(&lab, 3);
-    rt().block_on(async {
-        for i in 1..=3 {
-            let r = client(&lab.url(i))
-                .await
-                .get("k/", Some(etcd_client::GetOptions::new().with_prefix()))
-                .await
-                .expect("get");
-            assert_eq!(r.kvs().len(), 200, "every key back on member {i}");
-        }
-    });
+    assert_keys_everywhere(&lab, 3, "k/", 200);
     assert!(apply(&inv).contains("No changes."));
 }
 

@@ -307,6 +307,21 @@ pub fn assert_cluster(lab: &Lab, n: usize) {
     });
 }
 
+/// Asserts that each of the first `n` members holds `count` keys under
+/// `prefix` (a restore brought every key back everywhere).
+pub fn assert_keys_everywhere(lab: &Lab, n: usize, prefix: &str, count: usize) {
+    rt().block_on(async {
+        for i in 1..=n {
+            let r = client(&lab.url(i))
+                .await
+                .get(prefix, Some(etcd_client::GetOptions::new().with_prefix()))
+                .await
+                .expect("get");
+            assert_eq!(r.kvs().len(), count, "every key back on member {i}");
+        }
+    });
+}
+
 pub fn status_json(inv: &Path) -> serde_json::Value {
     let o = deploy(&["status", inv.to_str().expect("utf-8"), "--output", "json"]);
     assert!(o.status.success(), "status: {}", text(&o));
