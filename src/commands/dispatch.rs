@@ -218,8 +218,9 @@ async fn upgrade(
     };
     let mut args = apply_args(inventory, rolling, scope);
     args.options.allow_downgrade = allow_downgrade;
-    args.version = Some(v);
-    apply::apply(inventory, &args).await.map(|()| 0)
+    super::upgrade::upgrade(inventory, v, &args)
+        .await
+        .map(|()| 0)
 }
 
 /// `init`: a new inventory for the hosts given, or (`--from-cluster`) one

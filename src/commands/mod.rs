@@ -12,6 +12,7 @@ pub mod maintenance;
 pub mod output;
 pub mod snapshot;
 pub mod status;
+mod upgrade;
 
 use crate::access::Access;
 use crate::error::Error;

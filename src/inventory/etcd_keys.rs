@@ -10,6 +10,9 @@ pub(super) const MINORS: &[u32] = &[4, 5, 6, 7];
 /// The newest release read: what `init` proposes.
 pub(super) const NEWEST: &str = "3.7.4";
 
+/// The newest patch of each minor read: the legs of a chained minor upgrade.
+pub(super) const NEWEST_PATCHES: &[&str] = &["3.4.23", "3.5.36", "3.6.17", "3.7.4"];
+
 /// (key, type, the minor versions of 3.x that take it)
 pub(super) const ETCD_KEYS: &[(&str, ExtraKind, &[u32])] = &[
     ("advertise-client-urls", Text, &[4, 5, 6, 7]),

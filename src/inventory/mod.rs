@@ -305,6 +305,15 @@ pub fn newest_release() -> &'static str {
     etcd_keys::NEWEST
 }
 
+/// The newest patch of minor `3.minor` this build knows (the key table's
+/// release of that minor).
+pub fn newest_patch(major: u32, minor: u32) -> Option<Version> {
+    etcd_keys::NEWEST_PATCHES
+        .iter()
+        .filter_map(|v| Version::parse(v))
+        .find(|v| v.major == major && v.minor == minor)
+}
+
 /// etcd supports its two newest minor versions (3.6 and 3.7 now, the two
 /// newest the key table was generated from); older lines get no fixes.
 pub fn supported_minors() -> [u32; 2] {

@@ -103,6 +103,54 @@ fn minor_preconditions(pending: &[&MemberView], to: Version) -> Option<String> {
     })
 }
 
+/// The legs of a version change from `running` (what every member runs) to
+/// `to`, one minor at a time as etcd requires: first the newest patch of the
+/// current minor when etcd's minimum before the next is not met, then the
+/// newest patch of each minor in between (`newest`: of a minor, as this
+/// build knows it), then `to`. A patch change, a single minor step from the
+/// required patch, or a downgrade is one leg; so is a chain through a minor
+/// whose newest patch is unknown (the check then refuses it, naming why).
+pub fn legs(
+    running: Version,
+    to: Version,
+    newest: impl Fn(u32, u32) -> Option<Version>,
+) -> Vec<Version> {
+    if to <= running || to.major != running.major {
+        return vec![to];
+    }
+    let mut legs = Vec::new();
+    let mut at = running;
+    while at.minor < to.minor {
+        let next = at.minor + 1;
+        let minimum = MINIMUM_BEFORE
+            .iter()
+            .find(|(m, _)| *m == (at.major, next))
+            .map(|(_, v)| *v);
+        if minimum.is_some_and(|min| at < min) {
+            match newest(at.major, at.minor).filter(|n| Some(*n) >= minimum) {
+                Some(patch) => {
+                    legs.push(patch);
+                    at = patch;
+                }
+                None => return vec![to],
+            }
+            continue;
+        }
+        if next == to.minor {
+            break;
+        }
+        match newest(at.major, next) {
+            Some(patch) => {
+                legs.push(patch);
+                at = patch;
+            }
+            None => return vec![to],
+        }
+    }
+    legs.push(to);
+    legs
+}
+
 /// Decides whether moving every member to `to` is allowed, and in what order.
 pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<Rollout, String> {
     if view.members.is_empty() {
@@ -140,7 +188,7 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         let Some(v) = m.version else { continue };
         if to > v && (to.minor > v.minor + 1 || to.major != v.major) {
             return Err(format!(
-                "{} runs {v}; etcd upgrades one minor version at a time: go to the latest {}.{} patch first, then {to}",
+                "{} runs {v}; etcd upgrades one minor version at a time: go to the latest {}.{} patch first, then {to} (`etcd-deploy upgrade --to {to}` goes through each minor in turn)",
                 m.name,
                 v.major,
                 v.minor + 1
@@ -274,6 +322,37 @@ mod tests {
         assert!(check(&view(&["3.4.23"; 3], 0), v("3.5.1"), false).is_ok());
         let e = check(&view(&["3.4.23"; 3], 0), v("3.6.0"), false).expect_err("skips 3.5");
         assert!(e.contains("etcd-1 runs 3.4.23; etcd upgrades one minor version at a time: go to the latest 3.5 patch first"), "{e}");
+    }
+
+    /// A chained upgrade's legs: one minor at a time, through etcd's
+    /// required patches and each minor's newest patch.
+    #[test]
+    fn a_chain_goes_one_minor_at_a_time_through_the_required_patches() {
+        let newest = |major: u32, minor: u32| match (major, minor) {
+            (3, 5) => Some(v("3.5.36")),
+            (3, 6) => Some(v("3.6.17")),
+            (3, 7) => Some(v("3.7.4")),
+            _ => None,
+        };
+        let cases: [(&str, &str, &[&str]); 8] = [
+            ("3.5.1", "3.7.4", &["3.5.36", "3.6.17", "3.7.4"]),
+            ("3.5.36", "3.7.4", &["3.6.17", "3.7.4"]),
+            ("3.5.26", "3.6.0", &["3.6.0"]),
+            ("3.5.1", "3.6.17", &["3.5.36", "3.6.17"]),
+            ("3.6.8", "3.7.4", &["3.6.17", "3.7.4"]),
+            ("3.4.23", "3.5.1", &["3.5.1"]),
+            ("3.5.0", "3.5.1", &["3.5.1"]),
+            ("3.7.4", "3.6.17", &["3.6.17"]),
+        ];
+        for (running, to, want) in cases {
+            let got: Vec<String> = legs(v(running), v(to), newest)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, want, "{running} -> {to}");
+        }
+        // A minor whose newest patch is unknown: one leg, refused by the check.
+        assert_eq!(legs(v("3.4.23"), v("3.6.0"), |_, _| None), [v("3.6.0")]);
     }
 
     /// etcd's own preconditions for the next minor (issue 24).

@@ -124,55 +124,54 @@ fn status_text(inv: &std::path::Path) -> String {
     deploy_ok(&["status", path_str(inv)])
 }
 
-/// etcd's preconditions for the next minor refuse before anything changes
-/// (every PID the same, nothing installed); from the required patch, a
-/// minor upgrade 3.6 → 3.7 rolls through with writes flowing (nothing
-/// acknowledged lost) and the cluster and storage versions move to 3.7.
+/// An inventory two minors ahead is refused by apply before anything
+/// changes (every PID the same, nothing installed); `upgrade --to 3.7.4`
+/// from 3.5.36 goes through 3.6.17 and then 3.7.4 in one command, each leg a
+/// rolling upgrade with a client writing through every member (nothing
+/// acknowledged lost), the cluster version seen to move between legs, and
+/// the cluster and storage versions at 3.7 at the end.
 #[test]
-fn a_minor_upgrade_follows_etcd_s_preconditions() {
+fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     let lab = Lab::up(87, 3);
     let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.6.8\"")
+        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
     });
     apply(&inv);
     let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
-    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.7.4", "--no-snapshot"]);
+    let skips = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
+    });
+    let o = deploy(&["apply", path_str(&skips), "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o)
-            .contains("runs 3.6.8; etcd requires every 3.6 member at 3.6.11 or later before 3.7"),
+        text(&o).contains("etcd upgrades one minor version at a time"),
         "{}",
         text(&o)
     );
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
     for i in 1..=3 {
-        assert_eq!(lab.ssh(i, "ls /opt/etcd | grep -c v3.7 || true"), "0");
+        assert_eq!(lab.ssh(i, "ls /opt/etcd | grep -c 'v3.[67]' || true"), "0");
     }
 
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let snapshots = lab.dir.path().join("snapshots");
-    for to in ["3.6.17", "3.7.4"] {
-        let writer = Writer::start(urls.clone(), &format!("during-{to}/"), None);
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        deploy_ok(&[
-            "upgrade",
-            path_str(&inv),
-            "--to",
-            to,
-            "--snapshot-dir",
-            path_str(&snapshots),
-        ]);
-        let report = writer.stop();
-        assert_no_loss(
-            &format!("upgrade to {to}"),
-            &lab.url(1),
-            &report,
-            &format!("during-{to}/"),
-        );
-    }
-    let done = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-    });
-    assert_versions(&done, "3.7.4", "3.7.0");
-    assert!(apply(&done).contains("No changes."));
+    let writer = Writer::start(urls, "chain/", None);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let out = deploy_ok(&[
+        "upgrade",
+        path_str(&inv),
+        "--to",
+        "3.7.4",
+        "--snapshot-dir",
+        path_str(&snapshots),
+    ]);
+    let report = writer.stop();
+    assert!(
+        out.contains("Upgrade from 3.5.36 to 3.7.4 in 2 legs, one minor at a time as etcd requires: 3.6.17 → 3.7.4")
+            && out.contains("The cluster version is 3.6: the next leg can start."),
+        "{out}"
+    );
+    assert_no_loss("upgrade 3.5.36 → 3.7.4", &lab.url(1), &report, "chain/");
+    assert_versions(&skips, "3.7.4", "3.7.0");
+    assert!(apply(&skips).contains("No changes."));
 }
