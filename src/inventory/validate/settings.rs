@@ -373,7 +373,16 @@ pub(crate) fn key_refusal(key: &str, version: Version) -> Option<String> {
             None => format!("etcd 3.{since} renamed it `{new}`"),
         },
         Some(Renamed::Before { old, since }) => format!("before 3.{since} its name is `{old}`"),
-        None => format!("only of {}", only.join(", ")),
+        None => match minors.iter().max() {
+            Some(last) if *last < minor => {
+                format!(
+                    "only of {}: etcd 3.{} removed it",
+                    only.join(", "),
+                    last + 1
+                )
+            }
+            _ => format!("only of {}", only.join(", ")),
+        },
     };
     Some(format!(
         "`{key}` is not a config key of etcd {}.{} ({why})",
