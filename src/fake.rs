@@ -71,11 +71,6 @@ impl Fake {
     pub(crate) fn host(&self, name: &str) -> Host {
         Host::over(name, Arc::new(self.clone()))
     }
-
-    /// A cluster call: refused as etcd would (`Kind`), or answered.
-    fn call<R>(&self, f: impl FnOnce(&mut World) -> Result<R, EtcdError>) -> Result<R, EtcdError> {
-        self.with(f)
-    }
 }
 
 impl World {
@@ -390,25 +385,25 @@ fn now<'a, T: Send + 'a>(r: Result<T, EtcdError>) -> Answer<'a, T> {
 
 impl EtcdApi for Fake {
     fn status<'a>(&'a self, url: &'a str) -> Answer<'a, MemberStatus> {
-        now(self.call(|w| status(w, url)))
+        now(self.with(|w| status(w, url)))
     }
     fn linearizable_read<'a>(&'a self, url: &'a str) -> Answer<'a, ()> {
-        now(self.call(|w| status(w, url).map(|_| ())))
+        now(self.with(|w| status(w, url).map(|_| ())))
     }
     fn member_list<'a>(&'a self, urls: &'a [String]) -> Answer<'a, Vec<MemberInfo>> {
-        now(self.call(|w| member_list(w, urls)))
+        now(self.with(|w| member_list(w, urls)))
     }
     fn add_learner<'a>(&'a self, urls: &'a [String], peer_url: &'a str) -> Answer<'a, u64> {
-        now(self.call(|w| add_learner(w, urls, peer_url)))
+        now(self.with(|w| add_learner(w, urls, peer_url)))
     }
     fn promote<'a>(&'a self, urls: &'a [String], id: u64) -> Answer<'a, ()> {
-        now(self.call(|w| promote(w, urls, id)))
+        now(self.with(|w| promote(w, urls, id)))
     }
     fn remove_member<'a>(&'a self, urls: &'a [String], id: u64) -> Answer<'a, ()> {
-        now(self.call(|w| remove_member(w, urls, id)))
+        now(self.with(|w| remove_member(w, urls, id)))
     }
     fn move_leader<'a>(&'a self, leader_url: &'a str, target: u64) -> Answer<'a, ()> {
-        now(self.call(|w| move_leader(w, leader_url, target)))
+        now(self.with(|w| move_leader(w, leader_url, target)))
     }
     fn update_peer_urls<'a>(
         &'a self,
@@ -419,7 +414,7 @@ impl EtcdApi for Fake {
         now(unmodelled("update peer URLs"))
     }
     fn versions<'a>(&'a self, url: &'a str) -> Answer<'a, Versions> {
-        now(self.call(|w| {
+        now(self.with(|w| {
             versions(w, url).map(|(etcdserver, etcdcluster)| Versions {
                 etcdserver,
                 etcdcluster,

@@ -143,14 +143,17 @@ fn pure_layers_depend_only_on_what_is_below_them() {
     }
 }
 
+/// The modules other than `except` that name `module`.
+fn users_of(g: &BTreeMap<String, BTreeSet<String>>, module: &str, except: &str) -> Vec<String> {
+    g.iter()
+        .filter(|(m, deps)| deps.contains(module) && m.as_str() != except)
+        .map(|(m, _)| m.clone())
+        .collect()
+}
+
 #[test]
 fn only_the_command_layer_uses_the_executor() {
-    let g = graph();
-    let users: Vec<&String> = g
-        .iter()
-        .filter(|(m, deps)| deps.contains("exec") && m.as_str() != "commands")
-        .map(|(m, _)| m)
-        .collect();
+    let users = users_of(&graph(), "exec", "commands");
     assert!(users.is_empty(), "exec used by {users:?}");
 }
 
@@ -246,12 +249,7 @@ fn only_the_runtimes_tell_runtimes_apart() {
 /// `Host` over a transport): no production module names it.
 #[test]
 fn only_the_executor_s_tests_use_the_fake() {
-    let g = graph();
-    let users: Vec<&String> = g
-        .iter()
-        .filter(|(m, deps)| deps.contains("fake") && m.as_str() != "exec")
-        .map(|(m, _)| m)
-        .collect();
+    let users = users_of(&graph(), "fake", "exec");
     assert!(users.is_empty(), "fake used by {users:?}");
     for (rel, text) in sources() {
         if rel.starts_with("exec") && !rel.ends_with("tests.rs") {

@@ -228,7 +228,6 @@ pub(super) fn check_extra(
     value: &toml::Value,
     version: Version,
 ) -> Result<(), InventoryError> {
-    // (A minor newer than the table's is checked as the newest it has.)
     let known = etcd_keys::ETCD_KEYS.iter().find(|(k, ..)| *k == key);
     let Some(&(_, kind, _)) = known else {
         return Err(cx.field(
