@@ -14,7 +14,7 @@ pub(crate) use connect::set_client_tls;
 use connect::{CALL_TIMEOUT, CONNECT_TIMEOUT, change, client_tls, options, read};
 pub(crate) use errors::{EtcdError, Kind};
 
-use crate::facts::{MemberInfo, MemberStatus};
+use crate::facts::{MemberInfo, MemberStatus, printable};
 use crate::tls::ClientFiles;
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
@@ -26,7 +26,8 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
     let id = s.header().map_or(0, |h| h.member_id());
     Ok(MemberStatus {
         id,
-        version: s.version().to_string(),
+        // etcd's words, shown to people: no control characters.
+        version: printable(s.version()),
         leader: s.leader(),
         raft_term: s.raft_term(),
         cluster_id: s.header().map_or(0, |h| h.cluster_id()),
@@ -37,7 +38,7 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         errors: s.errors().to_vec(),
         revision: s.header().map_or(0, |h| h.revision()),
         db_size_in_use: s.raft_used_db_size(),
-        storage_version: s.storage_version().to_string(),
+        storage_version: printable(s.storage_version()),
     })
 }
 
@@ -279,7 +280,12 @@ pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
         .bytes()
         .await
         .map_err(|e| EtcdError::new(e.to_string()))?;
-    serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("reading /version: {e}")))
+    let v: Versions = serde_json::from_slice(&body)
+        .map_err(|e| EtcdError::new(format!("reading /version: {e}")))?;
+    Ok(Versions {
+        etcdserver: printable(&v.etcdserver),
+        etcdcluster: printable(&v.etcdcluster),
+    })
 }
 
 /// Streams a snapshot from the member at `url` into `sink`, chunk by chunk
