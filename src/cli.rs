@@ -94,6 +94,24 @@ pub enum Command {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// Back to an older version the way etcd allows: a minor down through etcd's downgrade API, one member at a time
+    #[command(
+        after_help = "Example:\n  etcd-deploy downgrade inventory.toml --to 3.6.17\n\nA minor downgrade (3.7 to 3.6, 3.6 to 3.5; etcd 3.6 and later): checks the cluster is healthy, saves a snapshot, asks etcd to validate and enable the downgrade (the cluster version drops to the older minor at once), waits for every member's storage version to follow, then restarts one member at a time on the older release, followers first, the leader last, each healthy and caught up before the next; etcd ends the downgrade when the last one runs it. Two minors down go one at a time. A patch downgrade is a plain rolling change. Re-running resumes; `apply` with the newer version cancels an unfinished downgrade (etcd's downgrade cancel) and goes back up. Then set cluster.version in the inventory."
+    )]
+    Downgrade {
+        /// The inventory file (see inventory.example.toml)
+        #[arg(env = "ETCD_DEPLOY_INVENTORY", default_value = "inventory.toml")]
+        inventory: PathBuf,
+        /// The version to move every member to
+        #[arg(long, value_name = "X.Y.Z")]
+        to: String,
+        /// Only put the release (and, in compose mode, its image) on every host;
+        /// restart nothing
+        #[arg(long)]
+        prepare_only: bool,
+        #[command(flatten)]
+        rolling: RollingArgs,
+    },
     /// Take over a running cluster etcd-deploy did not make, one member at a time, keeping its data, IDs and URLs
     #[command(
         after_help = "Example:\n  etcd-deploy init inventory.toml --from-cluster http://10.0.0.11:2379 --user admin --become\n  etcd-deploy adopt inventory.toml --dry-run\n  etcd-deploy adopt inventory.toml\n\nShows what runs each member now (its unit or container, data directory, settings) and which settings change, then, after consent: followers first, the leader last (leadership moved first), each member's etcd-deploy config written, its old unit or container stopped and disabled (left on disk), its data given to the etcd user, etcd-deploy's own unit or container started, healthy and caught up before the next. A member that does not come up goes back to what ran it before. Re-running resumes. Refused before anything changes: members of two clusters, a member the inventory does not name, a data directory missing or not the inventory's, TLS, an unhealthy cluster."

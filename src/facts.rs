@@ -356,6 +356,10 @@ pub struct MemberStatus {
     /// or while 3.6 has not set it yet).
     #[serde(default)]
     pub storage_version: String,
+    /// The minor version etcd's downgrade is enabled to (`3.5.0`), empty
+    /// when none is (etcd 3.6 and later report it; 3.5 members never do).
+    #[serde(default)]
+    pub downgrade_target: String,
 }
 
 impl MemberStatus {
@@ -428,6 +432,15 @@ impl ClusterFacts {
 
     pub fn leader(&self) -> Option<u64> {
         self.status.values().map(|s| s.leader).find(|l| *l != 0)
+    }
+
+    /// The version etcd's downgrade is enabled to, as a member that
+    /// reports it says (members already on the older minor do not).
+    pub fn downgrade_target(&self) -> Option<&str> {
+        self.status
+            .values()
+            .map(|s| s.downgrade_target.as_str())
+            .find(|t| !t.is_empty())
     }
 }
 

@@ -8,7 +8,7 @@
 //! (`etcd::EtcdApi`: `http://ADDRESS:PORT` URLs answer from the same world).
 //! No global state: each test makes its own.
 
-use crate::etcd::{EtcdApi, EtcdError, Kind, Versions};
+use crate::etcd::{Downgrade, EtcdApi, EtcdError, Kind, Versions};
 use crate::facts::{MemberInfo, MemberStatus};
 use crate::inventory::{Member, Version};
 use crate::script::Script;
@@ -236,6 +236,7 @@ fn status(w: &mut World, url: &str) -> Result<MemberStatus, EtcdError> {
             revision: 1,
             db_size_in_use: 16384,
             storage_version: String::new(),
+            downgrade_target: String::new(),
         })
     }
 }
@@ -435,5 +436,8 @@ impl EtcdApi for Fake {
     }
     fn commit_pending_frees<'a>(&'a self, _urls: &'a [String]) -> Answer<'a, ()> {
         now(unmodelled("free pages"))
+    }
+    fn downgrade<'a>(&'a self, _urls: &'a [String], _call: Downgrade) -> Answer<'a, String> {
+        now(unmodelled("downgrade"))
     }
 }

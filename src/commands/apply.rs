@@ -187,8 +187,13 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                 if let Some(v) = args.version
                     && v != s.inventory_version
                 {
+                    let names = if s.respelled.is_empty() {
+                        ""
+                    } else {
+                        ", and write [etcd] extra with the names noted above"
+                    };
                     output::say(&format!(
-                        "Every member runs etcd {v}: set cluster.version = \"{v}\" in {}.",
+                        "Every member runs etcd {v}: set cluster.version = \"{v}\" in {}{names}.",
                         path.display()
                     ));
                 }

@@ -43,6 +43,16 @@ pub async fn run(command: Command) -> Result<i32, Error> {
             prepare_only,
             rolling,
         } => upgrade(&inventory, &to, allow_downgrade, prepare_only, rolling).await,
+        Command::Downgrade {
+            inventory,
+            to,
+            prepare_only,
+            mut rolling,
+        } => {
+            // The command is the consent to the downgrade it plans.
+            rolling.yes = true;
+            upgrade(&inventory, &to, true, prepare_only, rolling).await
+        }
         Command::Replace {
             inventory,
             old,
@@ -137,6 +147,7 @@ pub fn changes(c: &Command) -> Option<&'static str> {
     Some(match c {
         Command::Apply { .. } => "apply",
         Command::Upgrade { .. } => "upgrade",
+        Command::Downgrade { .. } => "downgrade",
         Command::Replace { .. } => "replace",
         Command::Adopt { dry_run: false, .. } => "adopt",
         Command::Init(_) => "init",
@@ -166,6 +177,9 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
     });
     apply::ApplyArgs {
         options: plan::Options {
+            // The inventory is the state wanted: an older version there is
+            // planned as a downgrade (asked for like a removal).
+            allow_downgrade: scope == plan::Scope::Apply,
             scope,
             snapshot_dir,
             ..Default::default()

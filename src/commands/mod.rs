@@ -51,6 +51,8 @@ pub struct Session {
     pub inv: Inventory,
     /// The version the inventory file says (before any `--to`).
     pub inventory_version: Version,
+    /// `[etcd] extra` keys written under another name for `--to`'s version.
+    pub respelled: Vec<String>,
     pub templates: Templates,
     pub hosts: BTreeMap<String, Host>,
     /// Members whose host could not be reached over SSH, with OpenSSH's
@@ -69,8 +71,12 @@ impl Session {
     pub async fn open(path: &Path, how: &Open) -> Result<Session, Error> {
         let mut inv = Inventory::load(path)?;
         let inventory_version = inv.cluster.version;
-        if let Some(v) = how.version {
-            inv.cluster.version = v;
+        let respelled = match how.version {
+            Some(v) => inv.at_version(v),
+            None => Vec::new(),
+        };
+        for note in &respelled {
+            eprintln!("note: {note}");
         }
         for w in &inv.warnings {
             eprintln!("warning: {}: {w}", path.display());
@@ -105,6 +111,7 @@ impl Session {
         Ok(Session {
             inv,
             inventory_version,
+            respelled,
             templates,
             hosts,
             unreachable,

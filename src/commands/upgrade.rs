@@ -28,17 +28,26 @@ pub(super) async fn upgrade(path: &Path, to: Version, args: &ApplyArgs) -> Resul
         return apply::apply(path, &a).await;
     }
     let running = with_session(path, &Open::default(), async |s: &Session| {
-        Ok(lowest_running(&s.facts().await?))
+        Ok(running(&s.facts().await?))
     })
     .await?;
-    let legs = match running {
-        Some(r) => rollout::legs(r, to, inventory::newest_patch),
-        None => vec![to],
+    let (legs, from, verb) = match running {
+        Some((lowest, newest)) if to < lowest => (
+            rollout::legs_down(newest, to, inventory::newest_patch),
+            newest,
+            "Downgrade",
+        ),
+        Some((lowest, _)) => (
+            rollout::legs(lowest, to, inventory::newest_patch),
+            lowest,
+            "Upgrade",
+        ),
+        None => (vec![to], to, "Upgrade"),
     };
-    if let (Some(from), true) = (running, legs.len() > 1) {
+    if legs.len() > 1 {
         let each: Vec<String> = legs.iter().map(ToString::to_string).collect();
         output::say(&format!(
-            "Upgrade from {from} to {to} in {} legs, one minor at a time as etcd requires: {}",
+            "{verb} from {from} to {to} in {} legs, one minor at a time as etcd requires: {}",
             legs.len(),
             each.join(" → ")
         ));
@@ -54,18 +63,21 @@ pub(super) async fn upgrade(path: &Path, to: Version, args: &ApplyArgs) -> Resul
     Ok(())
 }
 
-/// The oldest version a member runs, as the members say.
-fn lowest_running(facts: &Facts) -> Option<Version> {
-    facts
-        .cluster
-        .status
-        .values()
-        .filter_map(|s| Version::parse(&s.version))
-        .min()
+/// The oldest and the newest version members run, as they say.
+fn running(facts: &Facts) -> Option<(Version, Version)> {
+    let versions = || {
+        facts
+            .cluster
+            .status
+            .values()
+            .filter_map(|s| Version::parse(&s.version))
+    };
+    Some((versions().min()?, versions().max()?))
 }
 
-/// Waits until the cluster version is `leg`'s minor: a member of the next
-/// minor must not start before it (etcd refuses to, or worse).
+/// Waits until the cluster version is `leg`'s minor (and no downgrade is
+/// enabled): a member of the next minor must not start before it (etcd
+/// refuses to, or worse), nor the next downgrade be asked for.
 async fn cluster_version_moves(path: &Path, leg: Version) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let deadline = Instant::now() + CLUSTER_VERSION_WAIT;
@@ -76,7 +88,9 @@ async fn cluster_version_moves(path: &Path, leg: Version) -> Result<(), Error> {
                 .cluster_version
                 .as_deref()
                 .and_then(Version::parse);
-            if now.is_some_and(|v| (v.major, v.minor) >= (leg.major, leg.minor)) {
+            // A downgrade leg is over once etcd ended the downgrade too.
+            let ended = facts.cluster.downgrade_target().is_none();
+            if ended && now.is_some_and(|v| (v.major, v.minor) == (leg.major, leg.minor)) {
                 output::say(&format!(
                     "The cluster version is {}.{}: the next leg can start.",
                     leg.major, leg.minor

@@ -3,7 +3,7 @@
 //! executor's tests hand it an in-process fake of the cluster instead
 //! (`fake.rs`). The executor reaches etcd only through `Env::etcd`.
 
-use super::{EtcdError, Versions};
+use super::{Downgrade, EtcdError, Versions};
 use crate::facts::{MemberInfo, MemberStatus};
 use futures_util::future::BoxFuture;
 
@@ -39,6 +39,8 @@ pub(crate) trait EtcdApi: Send + Sync {
     fn compact<'a>(&'a self, urls: &'a [String], revision: i64) -> Answer<'a, ()>;
     /// A write that makes bbolt release the pages a defragmentation freed.
     fn commit_pending_frees<'a>(&'a self, urls: &'a [String]) -> Answer<'a, ()>;
+    /// One of etcd's downgrade calls; the cluster version it answers with.
+    fn downgrade<'a>(&'a self, urls: &'a [String], call: Downgrade) -> Answer<'a, String>;
 
     /// A member is healthy when it answers, knows a leader and reports no
     /// errors; a voter must also serve a linearizable read (which needs
@@ -124,5 +126,8 @@ impl EtcdApi for Live {
     }
     fn commit_pending_frees<'a>(&'a self, urls: &'a [String]) -> Answer<'a, ()> {
         Box::pin(super::commit_pending_frees(urls))
+    }
+    fn downgrade<'a>(&'a self, urls: &'a [String], call: Downgrade) -> Answer<'a, String> {
+        Box::pin(super::downgrade(urls, call))
     }
 }

@@ -39,6 +39,11 @@ pub(crate) async fn status(url: &str) -> Result<MemberStatus, EtcdError> {
         revision: s.header().map_or(0, |h| h.revision()),
         db_size_in_use: s.raft_used_db_size(),
         storage_version: printable(s.storage_version()),
+        downgrade_target: s
+            .downgrade_info()
+            .filter(|d| d.enabled())
+            .map(|d| printable(d.target_version()))
+            .unwrap_or_default(),
     })
 }
 
@@ -193,6 +198,31 @@ pub(crate) async fn move_leader(leader_url: &str, target: u64) -> Result<(), Etc
     })
     .await?;
     Ok(())
+}
+
+/// One of etcd's downgrade calls (etcd 3.6 and later), with the version
+/// it takes (`3.5`): `Validate` changes nothing, `Enable` sets the cluster
+/// version to the target at once, `Cancel` stops a downgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Downgrade {
+    Validate(String),
+    Enable(String),
+    Cancel,
+}
+
+/// Makes a downgrade call; etcd answers with the cluster version.
+pub(crate) async fn downgrade(urls: &[String], call: Downgrade) -> Result<String, EtcdError> {
+    use etcd_client::DowngradeOptions;
+    let opts = match call {
+        Downgrade::Validate(v) => DowngradeOptions::Validate(v),
+        Downgrade::Enable(v) => DowngradeOptions::Enable(v),
+        Downgrade::Cancel => DowngradeOptions::Cancel,
+    };
+    let r = change(urls, |c| async move {
+        c.maintenance_client().downgrade(opts).await
+    })
+    .await?;
+    Ok(printable(r.version()))
 }
 
 pub(crate) async fn remove_member(urls: &[String], id: u64) -> Result<(), EtcdError> {

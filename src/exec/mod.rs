@@ -9,6 +9,7 @@
 
 mod adopt;
 mod destroy;
+mod downgrade;
 mod gates;
 mod join;
 mod maintenance;
@@ -185,6 +186,7 @@ async fn run_step(
             from,
             snapshot_to,
             rollback,
+            configs,
         } => {
             let prepared = async {
                 for host in step.hosts() {
@@ -192,8 +194,13 @@ async fn run_step(
                 }
                 Ok(())
             };
-            let snapshot_to = snapshot_to.as_deref();
-            upgrade::run(env, rollout, from, snapshot_to, *rollback, live, prepared).await
+            let how = upgrade::How {
+                from,
+                snapshot_to: snapshot_to.as_deref(),
+                rollback: *rollback,
+                configs,
+            };
+            upgrade::run(env, rollout, &how, live, prepared).await
         }
         Step::Adopt {
             order, previous, ..

@@ -11,7 +11,7 @@ use crate::etcd::EtcdApi;
 use crate::facts::RecordedMember;
 use crate::fake::{Fake, World};
 use crate::inventory::{self, Inventory, Version};
-use crate::plan::{Data, Plan, Rollback, Rollout, Step};
+use crate::plan::{Data, DowngradeCall, Plan, Rollback, Rollout, Step};
 use crate::progress::Progress;
 use crate::ssh::Host;
 use crate::templates::Templates;
@@ -120,6 +120,7 @@ fn upgrade_step(to: &str, from: Option<&str>) -> Step {
             order,
             leader: Some("etcd-1".into()),
             downgrade: false,
+            etcd_downgrade: DowngradeCall::None,
         },
         rollback: if from.is_empty() {
             Rollback::Stop
@@ -128,6 +129,7 @@ fn upgrade_step(to: &str, from: Option<&str>) -> Step {
         },
         from,
         snapshot_to: None,
+        configs: Default::default(),
     }
 }
 

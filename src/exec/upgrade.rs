@@ -2,15 +2,20 @@
 //! says where) from a caught-up follower while the hosts are prepared, then,
 //! once every host is, each member in order: leadership off it, switch,
 //! restart, healthy, new version, caught up; on failure back to the version
-//! the plan names, and the rollout stops.
+//! the plan names, and the rollout stops. A minor downgrade asks etcd's
+//! downgrade API first (`downgrade.rs`).
 
 use super::Env;
-use super::gates::{etcd_err, retry, snapshot_source, start, switch_version, urls, wait_healthy};
+use super::gates::{
+    etcd_err, put_config, retry, snapshot_source, start, switch_version, urls, wait_healthy,
+    write_config,
+};
 use super::rolling::{self, Change, Look};
 use crate::error::Error;
 use crate::inventory::{Member, Version};
 use crate::plan::{Rollback, Rollout};
 use crate::progress::Task;
+use crate::remote;
 use crate::snapshot;
 use crate::ssh::HostError;
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,17 +25,25 @@ use std::time::{Duration, Instant};
 /// Runs a checked rollout: snapshot, then (once `prepared`: every host has
 /// what it needs) each member in order. No member restarts before every host
 /// is prepared, so a host that cannot be leaves the cluster as it was.
+/// The plan's particulars of a rollout (`Step::Upgrade`).
+pub(super) struct How<'a> {
+    /// The version each member ran before.
+    pub(super) from: &'a BTreeMap<String, Version>,
+    pub(super) snapshot_to: Option<&'a Path>,
+    pub(super) rollback: Rollback,
+    /// Members whose config is written with the switch.
+    pub(super) configs: &'a BTreeSet<String>,
+}
+
 pub(super) async fn run(
     env: &Env<'_>,
     rollout: &Rollout,
-    from: &BTreeMap<String, Version>,
-    snapshot_to: Option<&Path>,
-    rollback: Rollback,
+    how: &How<'_>,
     live: &BTreeSet<String>,
     prepared: impl Future<Output = Result<(), Error>>,
 ) -> Result<(), Error> {
     let cluster = urls(env, live).await?;
-    if let Some(dir) = snapshot_to {
+    if let Some(dir) = how.snapshot_to {
         let (source, url) = snapshot_source(env, live).await?;
         env.progress
             .line(&format!("snapshot: reading it from {source}"));
@@ -48,10 +61,12 @@ pub(super) async fn run(
         ));
     }
     prepared.await?;
+    super::downgrade::before_restarts(env, rollout.etcd_downgrade, &cluster, live).await?;
     let op = Switch {
         to: rollout.to,
-        from,
-        rollback,
+        from: how.from,
+        rollback: how.rollback,
+        configs: how.configs,
     };
     rolling::run(env, &op, &rollout.order, &mut live.clone(), false).await?;
     // A partition may leave a member without a leader after leadership moved
@@ -104,11 +119,18 @@ struct Switch<'a> {
     to: Version,
     from: &'a BTreeMap<String, Version>,
     rollback: Rollback,
+    configs: &'a BTreeSet<String>,
+}
+
+/// What a member goes back to if its switch fails.
+struct Back {
+    version: Option<Version>,
+    /// Its config before the switch wrote a new one.
+    config: Option<String>,
 }
 
 impl Change for Switch<'_> {
-    /// The version to go back to, if any.
-    type State = Option<Version>;
+    type State = Back;
 
     fn members(&self) -> &'static str {
         "members of the rolling change"
@@ -135,14 +157,17 @@ impl Change for Switch<'_> {
             .status(&url)
             .await
             .map_err(|e| etcd_err(&m.name, "read status", e))?;
-        let back = match self.rollback {
+        let version = match self.rollback {
             Rollback::PreviousVersion => self.from.get(&m.name).copied(),
             Rollback::Stop => None,
         };
         Ok(Look {
             gate: Some(st.id),
             status: Some(st),
-            state: back,
+            state: Back {
+                version,
+                config: None,
+            },
         })
     }
 
@@ -150,9 +175,17 @@ impl Change for Switch<'_> {
         &self,
         env: &Env<'_>,
         m: &Member,
-        _back: &mut Self::State,
+        back: &mut Self::State,
         task: &Task,
     ) -> Result<(), Error> {
+        if self.configs.contains(&m.name) {
+            let host = env.host(&m.name)?;
+            back.config = Some(
+                host.run("read the current config", &remote::read_config(m))
+                    .await?,
+            );
+            write_config(env, m, None, task).await?;
+        }
         task.step(&format!("switch to etcd {} and restart", self.to));
         switch_version(env, m, self.to).await
     }
@@ -183,9 +216,14 @@ impl Change for Switch<'_> {
         err: Error,
         task: &Task,
     ) -> Error {
-        let Some(old) = back else { return err };
+        let Some(old) = back.version else {
+            return err;
+        };
         task.step(&format!("roll back to etcd {old}"));
         let back = async {
+            if let Some(config) = &back.config {
+                put_config(env, m, config, "write the previous config").await?;
+            }
             switch_version(env, m, old).await?;
             start(env, m, true, task).await?;
             wait_healthy(env, m, task).await

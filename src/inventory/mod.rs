@@ -10,6 +10,7 @@ pub mod etcd_settings;
 pub mod path_rule;
 mod raw;
 mod runtime_traits;
+mod spelling;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -322,6 +323,21 @@ pub fn supported_minors() -> [u32; 2] {
 }
 
 impl Inventory {
+    /// The inventory at another etcd version (`upgrade --to`, `downgrade
+    /// --to`, a leg of a chain): every member's `extra` in the spelling of
+    /// that version (`spelling::respell`), and a line for each key written
+    /// under another name.
+    pub fn at_version(&mut self, version: Version) -> Vec<String> {
+        self.cluster.version = version;
+        let mut notes = std::collections::BTreeSet::new();
+        for m in &mut self.members {
+            let (extra, said) = spelling::respell(&m.settings.extra, version);
+            m.settings.extra = extra;
+            notes.extend(said);
+        }
+        notes.into_iter().collect()
+    }
+
     /// A setting in `[etcd] extra` that the inventory's version does not
     /// take: what refuses a version change to it (the inventory was checked
     /// against the version it names; `upgrade --to` plans another).

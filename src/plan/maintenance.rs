@@ -252,6 +252,7 @@ mod tests {
             errors: vec![],
             revision: 5,
             storage_version: String::new(),
+            downgrade_target: String::new(),
         }
     }
 

@@ -25,7 +25,7 @@ mod text;
 pub mod tls_move;
 
 pub use prepare::{BackupStep, Desired, HostFile, ImageStep, Prepare};
-pub use rollout::Rollout;
+pub use rollout::{DowngradeCall, Rollout};
 pub use safety::unhealthy;
 pub use saved::SavedPlan;
 pub use step::{Data, RestartReason, RestoreStep, Rollback, Service, Step};
@@ -225,14 +225,26 @@ fn decide(
             "the version change to {want} follows once every member has joined"
         ));
         p.replan = true;
-    } else if !rolling.is_empty() {
+    } else if !rolling.is_empty() || facts.cluster.downgrade_target().is_some() {
         match version_change(inv, facts, opts, &rolling) {
-            Ok(Some(step)) => {
+            Ok(Some(mut step)) => {
                 // A member restarted for its new version picks up config changes too.
-                let order = step.hosts();
-                restarts.retain(
-                    |s| !matches!(s, Step::Restart { host, .. } if order.contains(&host.as_str())),
-                );
+                let order: Vec<String> = step.hosts().into_iter().map(String::from).collect();
+                let mut changed = BTreeSet::new();
+                restarts.retain(|s| match s {
+                    Step::Restart {
+                        host, write_config, ..
+                    } if order.contains(host) => {
+                        if *write_config {
+                            changed.insert(host.clone());
+                        }
+                        false
+                    }
+                    _ => true,
+                });
+                if let Step::Upgrade { configs, .. } = &mut step {
+                    *configs = changed;
+                }
                 p.steps.push(step);
             }
             Ok(None) => {}
@@ -387,7 +399,10 @@ fn version_change(
     if let Some(why) = inv.extra_refusal().filter(|_| !rollout.order.is_empty()) {
         return Err(format!("cannot change the version to {want}: {why}"));
     }
-    if rollout.order.is_empty() {
+    // An enabled downgrade the inventory's version does not want is
+    // cancelled even when no member is to restart.
+    let cancel = matches!(rollout.etcd_downgrade, DowngradeCall::Cancel { .. });
+    if rollout.order.is_empty() && !cancel {
         return Ok(None);
     }
     let from: BTreeMap<String, Version> = rollout
@@ -405,6 +420,7 @@ fn version_change(
         from,
         snapshot_to: opts.snapshot_dir.clone(),
         rollback,
+        configs: BTreeSet::new(),
     }))
 }
 

@@ -30,6 +30,8 @@ pub struct ClusterView {
     pub leader: Option<u64>,
     /// `X.Y` from `/version`'s `etcdcluster`.
     pub cluster_version: Option<(u32, u32)>,
+    /// The minor etcd's downgrade is enabled to, if it is.
+    pub downgrade_target: Option<(u32, u32)>,
     pub alarms: Vec<String>,
 }
 
@@ -42,6 +44,36 @@ pub struct Rollout {
     /// The leader's name, if it is among `order` (leadership moves off it first).
     pub leader: Option<String>,
     pub downgrade: bool,
+    /// What etcd's downgrade API is asked first, if anything.
+    #[serde(default, skip_serializing_if = "DowngradeCall::is_none")]
+    pub etcd_downgrade: DowngradeCall,
+}
+
+/// etcd's downgrade procedure (its downgrade guides, 3.6 on): a minor
+/// downgrade is `downgrade validate` and `downgrade enable` (the cluster
+/// version drops to the target at once and every member's storage version
+/// follows), then members one at a time onto the older binary, the leader
+/// last; etcd ends the downgrade when the last one runs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DowngradeCall {
+    /// A patch change, an upgrade, or a downgrade within the cluster version.
+    #[default]
+    None,
+    /// Validate, then enable a downgrade to `major.minor`.
+    Enable { major: u32, minor: u32 },
+    /// A downgrade to `major.minor` is enabled already (an interrupted
+    /// run): wait for the storage versions, then go on with the restarts.
+    Resume { major: u32, minor: u32 },
+    /// A downgrade to `major.minor` is enabled but the target is newer:
+    /// `downgrade cancel` first (etcd's way to abort one).
+    Cancel { major: u32, minor: u32 },
+}
+
+impl DowngradeCall {
+    pub fn is_none(&self) -> bool {
+        *self == DowngradeCall::None
+    }
 }
 
 /// The patch every member of the previous minor must run before etcd
@@ -151,6 +183,30 @@ pub fn legs(
     legs
 }
 
+/// The legs of a downgrade from `running` (the newest version a member
+/// runs) to `to`, one minor at a time as etcd requires: the newest patch of
+/// each minor in between, then `to`.
+pub fn legs_down(
+    running: Version,
+    to: Version,
+    newest: impl Fn(u32, u32) -> Option<Version>,
+) -> Vec<Version> {
+    if to >= running || to.major != running.major {
+        return vec![to];
+    }
+    let mut legs = Vec::new();
+    let mut minor = running.minor;
+    while minor > to.minor + 1 {
+        minor -= 1;
+        match newest(to.major, minor) {
+            Some(patch) => legs.push(patch),
+            None => return vec![to],
+        }
+    }
+    legs.push(to);
+    legs
+}
+
 /// Decides whether moving every member to `to` is allowed, and in what order.
 pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<Rollout, String> {
     if view.members.is_empty() {
@@ -194,6 +250,14 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
                 v.minor + 1
             ));
         }
+        if to < v && (to.major != v.major || v.minor > to.minor + 1) {
+            return Err(format!(
+                "{} runs {v}; etcd downgrades one minor version at a time: go to the newest {}.{} patch first (`etcd-deploy downgrade --to {to}` goes through each minor in turn)",
+                m.name,
+                v.major,
+                v.minor.saturating_sub(1)
+            ));
+        }
         if to < v {
             downgrade = true;
         }
@@ -206,20 +270,7 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
     if let Some(why) = minor_preconditions(&pending, to) {
         return Err(why);
     }
-    if downgrade {
-        if !allow_downgrade {
-            return Err(format!(
-                "{to} is older than what the cluster runs; pass --allow-downgrade if you mean it"
-            ));
-        }
-        if let Some((maj, min)) = view.cluster_version
-            && (to.major, to.minor) < (maj, min)
-        {
-            return Err(format!(
-                "the cluster version is {maj}.{min}: members older than that cannot join it (a minor downgrade needs etcd's downgrade API); only patch downgrades within {maj}.{min} are possible"
-            ));
-        }
-    }
+    let etcd_downgrade = downgrade_call(view, to, downgrade, allow_downgrade)?;
     let pending = |m: &&MemberView| m.version != Some(to);
     let mut order: Vec<String> = view
         .members
@@ -240,7 +291,56 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         order,
         leader,
         downgrade,
+        etcd_downgrade,
     })
+}
+
+/// What etcd's downgrade API must do for a change to `to` (`downgrade`:
+/// some member runs a newer version), or why the change is refused.
+fn downgrade_call(
+    view: &ClusterView,
+    to: Version,
+    downgrade: bool,
+    allow_downgrade: bool,
+) -> Result<DowngradeCall, String> {
+    let target = (to.major, to.minor);
+    if let Some((major, minor)) = view.downgrade_target
+        && target > (major, minor)
+    {
+        return Ok(DowngradeCall::Cancel { major, minor });
+    }
+    if !downgrade {
+        return Ok(DowngradeCall::None);
+    }
+    if !allow_downgrade {
+        return Err(format!(
+            "{to} is older than what the cluster runs; `etcd-deploy downgrade --to {to}` (or --allow-downgrade) if you mean it"
+        ));
+    }
+    let Some((maj, min)) = view.cluster_version else {
+        return Ok(DowngradeCall::None);
+    };
+    let (major, minor) = target;
+    if target == (maj, min) {
+        return Ok(match view.downgrade_target {
+            Some(t) if t == target => DowngradeCall::Resume { major, minor },
+            _ => DowngradeCall::None,
+        });
+    }
+    if target > (maj, min) {
+        return Ok(DowngradeCall::None);
+    }
+    if maj == 3 && min < 6 {
+        return Err(format!(
+            "the cluster version is {maj}.{min}: members older than that cannot join it, and etcd supports a minor downgrade (its downgrade API) only from 3.6 on; only patch downgrades within {maj}.{min} are possible"
+        ));
+    }
+    if major != maj || minor + 1 != min {
+        return Err(format!(
+            "the cluster version is {maj}.{min}: etcd downgrades one minor version at a time"
+        ));
+    }
+    Ok(DowngradeCall::Enable { major, minor })
 }
 
 /// The cluster as the upgrade check needs it, from the facts.
@@ -266,10 +366,16 @@ pub fn view(inv: &Inventory, facts: &Facts) -> ClusterView {
         .as_deref()
         .and_then(Version::parse)
         .map(|v| (v.major, v.minor));
+    let downgrade_target = facts
+        .cluster
+        .downgrade_target()
+        .and_then(Version::parse)
+        .map(|v| (v.major, v.minor));
     ClusterView {
         members,
         leader: facts.cluster.leader(),
         cluster_version,
+        downgrade_target,
         alarms: facts.cluster.alarms.clone(),
     }
 }
@@ -297,6 +403,7 @@ mod tests {
                 .collect(),
             leader: Some(leader as u64 + 1),
             cluster_version: Some((v(versions[0]).major, v(versions[0]).minor)),
+            downgrade_target: None,
             alarms: vec![],
         }
     }
@@ -355,6 +462,27 @@ mod tests {
         assert_eq!(legs(v("3.4.23"), v("3.6.0"), |_, _| None), [v("3.6.0")]);
     }
 
+    #[test]
+    fn a_downgrade_goes_one_minor_at_a_time_through_each_newest_patch() {
+        let newest = |major: u32, minor: u32| match (major, minor) {
+            (3, 6) => Some(v("3.6.17")),
+            _ => None,
+        };
+        let cases: [(&str, &str, &[&str]); 4] = [
+            ("3.7.4", "3.5.36", &["3.6.17", "3.5.36"]),
+            ("3.7.4", "3.6.8", &["3.6.8"]),
+            ("3.6.17", "3.6.8", &["3.6.8"]),
+            ("3.5.36", "3.6.17", &["3.6.17"]),
+        ];
+        for (running, to, want) in cases {
+            let got: Vec<String> = legs_down(v(running), v(to), newest)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(got, want, "{running} -> {to}");
+        }
+    }
+
     /// etcd's own preconditions for the next minor (issue 24).
     #[test]
     fn a_minor_upgrade_needs_etcd_s_minimum_patch_on_every_member() {
@@ -411,6 +539,121 @@ mod tests {
         );
         let e = check(&view(&["3.5.1"; 3], 0), v("3.4.23"), true).expect_err("minor downgrade");
         assert!(e.contains("the cluster version is 3.5"), "{e}");
+    }
+
+    /// etcd's downgrade procedure as the plan decides it: enable, resume an
+    /// enabled one, cancel it when the target goes back up.
+    #[test]
+    fn a_minor_downgrade_goes_through_etcd_s_downgrade_api() {
+        type Case<'a> = (
+            &'a [&'a str],
+            (u32, u32),
+            Option<(u32, u32)>,
+            &'a str,
+            bool,
+            Result<(DowngradeCall, &'a [&'a str]), &'a str>,
+        );
+        let none: &[&str] = &[];
+        let cases: [Case; 9] = [
+            (
+                &["3.6.17"; 3],
+                (3, 6),
+                None,
+                "3.5.36",
+                true,
+                Ok((
+                    DowngradeCall::Enable { major: 3, minor: 5 },
+                    &["etcd-2", "etcd-3", "etcd-1"],
+                )),
+            ),
+            (
+                &["3.7.4"; 3],
+                (3, 7),
+                None,
+                "3.6.17",
+                true,
+                Ok((
+                    DowngradeCall::Enable { major: 3, minor: 6 },
+                    &["etcd-2", "etcd-3", "etcd-1"],
+                )),
+            ),
+            (
+                &["3.6.17"; 3],
+                (3, 6),
+                None,
+                "3.5.36",
+                false,
+                Err("`etcd-deploy downgrade --to 3.5.36`"),
+            ),
+            (
+                &["3.7.4"; 3],
+                (3, 7),
+                None,
+                "3.5.36",
+                true,
+                Err("etcd downgrades one minor version at a time"),
+            ),
+            // Interrupted after enable and one restart: go on.
+            (
+                &["3.6.17", "3.5.36", "3.6.17"],
+                (3, 5),
+                Some((3, 5)),
+                "3.5.36",
+                true,
+                Ok((
+                    DowngradeCall::Resume { major: 3, minor: 5 },
+                    &["etcd-3", "etcd-1"],
+                )),
+            ),
+            // The target back up: cancel, then the downgraded member back.
+            (
+                &["3.6.17", "3.5.36", "3.6.17"],
+                (3, 5),
+                Some((3, 5)),
+                "3.6.17",
+                false,
+                Ok((DowngradeCall::Cancel { major: 3, minor: 5 }, &["etcd-2"])),
+            ),
+            (
+                &["3.6.17"; 3],
+                (3, 5),
+                Some((3, 5)),
+                "3.6.17",
+                false,
+                Ok((DowngradeCall::Cancel { major: 3, minor: 5 }, none)),
+            ),
+            // A partial upgrade rolled back: the cluster version never moved.
+            (
+                &["3.6.17", "3.5.36", "3.5.36"],
+                (3, 5),
+                None,
+                "3.5.36",
+                true,
+                Ok((DowngradeCall::None, &["etcd-1"])),
+            ),
+            (
+                &["3.5.1"; 3],
+                (3, 5),
+                None,
+                "3.4.23",
+                true,
+                Err("etcd supports a minor downgrade (its downgrade API) only from 3.6 on"),
+            ),
+        ];
+        for (versions, cv, dg, to, allow, want) in cases {
+            let mut c = view(versions, 0);
+            c.cluster_version = Some(cv);
+            c.downgrade_target = dg;
+            let got = check(&c, v(to), allow);
+            match (got, want) {
+                (Ok(r), Ok((call, order))) => {
+                    assert_eq!(r.etcd_downgrade, call, "{versions:?} -> {to}");
+                    assert_eq!(r.order, order, "{versions:?} -> {to}");
+                }
+                (Err(e), Err(w)) => assert!(e.contains(w), "{versions:?} -> {to}: {e}"),
+                (got, want) => panic!("{versions:?} -> {to}: {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

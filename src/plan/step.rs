@@ -8,7 +8,7 @@ use super::{Rollout, adopt, tls_move};
 use crate::facts::RecordedMember;
 use crate::inventory::Version;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// Why a running member restarts.
@@ -191,6 +191,11 @@ pub enum Step {
         /// A snapshot is saved from the leader into this directory first.
         snapshot_to: Option<PathBuf>,
         rollback: Rollback,
+        /// Members whose config changes too (a setting, or its name in the
+        /// new version): written with the switch, the old one kept for the
+        /// way back.
+        #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+        configs: BTreeSet<String>,
     },
     /// Disaster recovery (`restore`, `lifecycle.rs`): every member in
     /// `members` stopped, then each one's data directory moved aside as
@@ -314,6 +319,25 @@ impl Step {
     /// service someone else runs taken over.
     pub fn destructive(&self) -> Option<String> {
         match self {
+            Step::Upgrade { rollout, from, .. } if rollout.downgrade => {
+                let froms: BTreeSet<String> = from.values().map(ToString::to_string).collect();
+                let how = match rollout.etcd_downgrade {
+                    super::DowngradeCall::Enable { major, minor } => format!(
+                        " through etcd's downgrade: the cluster version drops to {major}.{minor} and what the newer minor added is no longer available"
+                    ),
+                    _ => String::new(),
+                };
+                let froms: Vec<String> = froms.into_iter().collect();
+                let froms = match froms.join("/") {
+                    f if f.is_empty() => f,
+                    f => f + " ",
+                };
+                Some(format!(
+                    "downgrades etcd {froms}to {} on {}{how}",
+                    rollout.to,
+                    rollout.order.join(", ")
+                ))
+            }
             Step::Remove { name, data, .. } => Some(match data {
                 Data::Keep => format!("removes member {name} from the cluster and stops its etcd"),
                 Data::Wipe => format!(

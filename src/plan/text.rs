@@ -2,7 +2,10 @@
 //! `plan` prints and what `apply` shows before it acts. Every decision the
 //! plan holds appears here (the JSON view is the serde form of `Plan`).
 
-use super::{BackupStep, Data, HostFile, ImageStep, Plan, RestartReason, Rollback, Scope, Step};
+use super::{
+    BackupStep, Data, DowngradeCall, HostFile, ImageStep, Plan, RestartReason, Rollback, Scope,
+    Step,
+};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -135,10 +138,18 @@ fn step_text(s: &Step) -> (String, String) {
             from,
             snapshot_to,
             rollback,
-        } => (
-            rollout.order.join(","),
-            upgrade_text(rollout, from, snapshot_to.as_deref(), *rollback),
-        ),
+            configs,
+        } => {
+            let mut t = upgrade_text(rollout, from, snapshot_to.as_deref(), *rollback);
+            if !configs.is_empty() {
+                let each: Vec<&str> = configs.iter().map(String::as_str).collect();
+                t.push_str(&format!(
+                    "; the config of {} is written with the switch (the previous one kept for the way back)",
+                    each.join(", ")
+                ));
+            }
+            (rollout.order.join(","), t)
+        }
         Step::Restore(r) => (
             r.members.join(","),
             format!(
@@ -266,6 +277,21 @@ fn upgrade_text(
         t.push_str(&format!(
             " ({l} is the leader: leadership moves to an upgraded member first)"
         ));
+    }
+    match rollout.etcd_downgrade {
+        DowngradeCall::None => {}
+        DowngradeCall::Enable { major, minor } => t.insert_str(
+            0,
+            &format!("etcd downgrade validate and enable {major}.{minor} (the cluster version drops to {major}.{minor} at once; every storage version must follow), then "),
+        ),
+        DowngradeCall::Resume { major, minor } => t.insert_str(
+            0,
+            &format!("etcd's downgrade to {major}.{minor} is enabled already (an earlier run): "),
+        ),
+        DowngradeCall::Cancel { major, minor } => t.insert_str(
+            0,
+            &format!("etcd downgrade cancel (it is enabled to {major}.{minor}), then "),
+        ),
     }
     t.push_str("; each restarted, healthy and caught up before the next");
     t.push_str(match rollback {

@@ -175,3 +175,110 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     assert_versions(&skips, "3.7.4", "3.7.0");
     assert!(apply(&skips).contains("No changes."));
 }
+
+/// etcd's downgrade as the way back (issue 24), from 3.7.4 to 3.5.36 with a
+/// client writing through every member, nothing acknowledged lost. On the
+/// way: a downgrade killed (SIGKILL) once enabled is cancelled by `apply`
+/// with the newer version (etcd's downgrade cancel, every member still on
+/// 3.7.4); one killed after its first member ran 3.6.17 is resumed by
+/// `downgrade --to 3.5.36`, which then goes on one minor at a time. The
+/// settings follow each version's names: the 3.7 inventory's feature gate
+/// and `compaction-batch-limit` are written under their 3.5 names, and 3.5
+/// runs the initial corruption check on its start.
+#[test]
+fn downgrade_from_3_7_to_3_5_through_etcd_s_downgrade_api() {
+    let lab = Lab::up(88, 3);
+    let inv = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 500 }\n\n[ssh]",
+            )
+    });
+    apply(&inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "down/", None);
+    let snapshots = lab.dir.path().join("snapshots");
+    let down = |to: &str| -> Vec<String> {
+        ["downgrade", path_str(&inv), "--to", to, "--snapshot-dir"]
+            .iter()
+            .map(ToString::to_string)
+            .chain([path_str(&snapshots).to_string()])
+            .collect()
+    };
+
+    // Killed once the downgrade is enabled: apply at 3.7.4 cancels it.
+    let (seen, hit) = kill_when(&down("3.6.17"), |l| {
+        l.contains("every member's storage version is 3.6")
+    });
+    assert!(hit, "{seen}");
+    let st = status_json(&inv);
+    assert!(
+        st.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["version"] == "3.7.4" && r["cluster_version"] == "3.6.0"),
+        "{st}"
+    );
+    let out = apply(&inv);
+    assert!(
+        out.contains("etcd downgrade cancel (it is enabled to 3.6)"),
+        "{out}"
+    );
+    assert_versions(&inv, "3.7.4", "3.7.0");
+
+    // Killed after its first member ran 3.6.17: the chain down resumes.
+    let (seen, hit) = kill_when(&down("3.6.17"), |l| {
+        l.contains("runs etcd 3.6.17, healthy, caught up")
+    });
+    assert!(hit, "{seen}");
+    let out = deploy_ok(
+        &down("3.5.36")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let report = writer.stop();
+    assert!(
+        out.contains("Downgrade from 3.7.4 to 3.5.36 in 2 legs, one minor at a time as etcd requires: 3.6.17 → 3.5.36")
+            && out.contains("etcd's downgrade to 3.6 is enabled already")
+            && out.contains("etcd downgrade: enable 3.5"),
+        "{out}"
+    );
+    assert_no_loss("downgrade 3.7.4 → 3.5.36", &lab.url(1), &report, "down/");
+    let st = status_json(&inv);
+    assert!(
+        st.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["health"] == "healthy"
+                && r["version"] == "3.5.36"
+                && r["cluster_version"] == "3.5.0"),
+        "{st}"
+    );
+    for i in 1..=3 {
+        let config = lab.ssh(i, &format!("cat /etc/etcd/etcd-{i}.conf.yml"));
+        assert!(
+            config.contains("experimental-initial-corrupt-check: true")
+                && config.contains("experimental-compaction-batch-limit: 500")
+                && !config.contains("feature-gates"),
+            "{config}"
+        );
+        let checks = lab.ssh(
+            i,
+            &format!(
+                "journalctl -u etcd@etcd-{i} -o cat --no-pager | sed -n '/\"etcd-version\":\"3.5.36\"/,$p' | grep -c 'starting initial corruption check' || true"
+            ),
+        );
+        assert_ne!(checks, "0", "etcd-{i} ran the check on 3.5.36");
+    }
+    // The inventory written for 3.5: nothing left to do.
+    let at_3_5 = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true, \"experimental-compaction-batch-limit\" = 500 }\n\n[ssh]",
+            )
+    });
+    assert!(apply(&at_3_5).contains("No changes."));
+}

@@ -151,6 +151,7 @@ pub fn status(id: u64) -> MemberStatus {
         is_learner: false,
         errors: vec![],
         storage_version: String::new(),
+        downgrade_target: String::new(),
     }
 }
 

@@ -61,10 +61,12 @@ fn every_step() -> Vec<Step> {
                 order,
                 leader: None,
                 downgrade: false,
+                etcd_downgrade: Default::default(),
             },
             from: BTreeMap::new(),
             snapshot_to: None,
             rollback: Rollback::PreviousVersion,
+            configs: Default::default(),
         },
         Step::Restore(RestoreStep {
             snapshot: "s.db".into(),

@@ -4,6 +4,7 @@
 //! refused.
 
 use super::*;
+use crate::inventory::spelling::{Renamed, renamed, table_minor};
 
 /// Builds settings from `raw`, each unset field taken from `base` (or etcd's default).
 pub(super) fn build_settings(
@@ -301,38 +302,6 @@ pub(super) fn check_extra(
         ));
     }
     Ok(())
-}
-
-/// What a minor's renaming says of `key` in minor `minor`.
-enum Renamed {
-    /// `key` is an old name: from 3.`since` on it is `new` (a key, or
-    /// `feature-gates=Gate=true`).
-    Since { new: &'static str, since: u32 },
-    /// `key` is a new name: before 3.`since` it was `old`.
-    Before { old: &'static str, since: u32 },
-}
-
-fn renamed(key: &str, minor: u32) -> Option<Renamed> {
-    etcd_keys::RENAMED.iter().find_map(|&(old, new, since)| {
-        if old == key && minor >= since {
-            Some(Renamed::Since { new, since })
-        } else if new == key && minor < since {
-            Some(Renamed::Before { old, since })
-        } else {
-            None
-        }
-    })
-}
-
-/// The minor the key table checks `version` as: the newest it knows that
-/// is not newer than `version` (a newer minor is checked as the newest).
-fn table_minor(version: Version) -> u32 {
-    etcd_keys::MINORS
-        .iter()
-        .copied()
-        .filter(|m| *m <= version.minor || version.major > 3)
-        .max()
-        .unwrap_or(version.minor)
 }
 
 /// Warnings for `extra` keys that `version` still takes under a name it

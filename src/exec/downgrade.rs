@@ -1,0 +1,122 @@
+//! etcd's downgrade calls around a rolling version change, as the plan
+//! decides them (`plan::rollout::DowngradeCall`): before the first restart
+//! of a minor downgrade, `downgrade validate` and `downgrade enable` (the
+//! cluster version drops to the target at once), then every member's
+//! storage version seen to follow; an enabled downgrade that the target
+//! no longer wants is cancelled. The restarts themselves are the rolling
+//! change's (`upgrade.rs`).
+
+use super::Env;
+use crate::error::Error;
+use crate::etcd::Downgrade;
+use crate::inventory::Version;
+use crate::plan::DowngradeCall;
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// How long every member's storage version may take to follow an enabled
+/// downgrade (etcd's guide: "usually very fast").
+const STORAGE_WAIT: Duration = Duration::from_secs(60);
+
+/// Makes the call the plan names through `cluster` (client URLs), then
+/// waits for what etcd does with it.
+pub(super) async fn before_restarts(
+    env: &Env<'_>,
+    call: DowngradeCall,
+    cluster: &[String],
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
+    match call {
+        DowngradeCall::None => Ok(()),
+        DowngradeCall::Enable { major, minor } => {
+            let target = format!("{major}.{minor}");
+            env.progress
+                .line(&format!("etcd downgrade: validate {target}"));
+            env.etcd
+                .downgrade(cluster, Downgrade::Validate(target.clone()))
+                .await
+                .map_err(|e| {
+                    Error::Blocked(format!(
+                        "etcd refuses a downgrade to {target} (downgrade validate): {}; nothing was changed",
+                        e.message
+                    ))
+                })?;
+            env.progress.line(&format!(
+                "etcd downgrade: enable {target}; the cluster version is {target} from now on"
+            ));
+            env.etcd
+                .downgrade(cluster, Downgrade::Enable(target.clone()))
+                .await
+                .map_err(|e| {
+                    Error::Blocked(format!(
+                        "etcd refused `downgrade enable {target}`: {}; no member was restarted. Run the same command again (it sees whether the downgrade was enabled)",
+                        e.message
+                    ))
+                })?;
+            storage_follows(env, (major, minor), live).await
+        }
+        DowngradeCall::Resume { major, minor } => {
+            env.progress.line(&format!(
+                "etcd downgrade to {major}.{minor} is enabled already: going on with it"
+            ));
+            storage_follows(env, (major, minor), live).await
+        }
+        DowngradeCall::Cancel { major, minor } => {
+            env.progress.line(&format!(
+                "etcd downgrade to {major}.{minor} is enabled: cancel it (downgrade cancel)"
+            ));
+            env.etcd
+                .downgrade(cluster, Downgrade::Cancel)
+                .await
+                .map_err(|e| {
+                    Error::Blocked(format!(
+                        "etcd refused `downgrade cancel`: {}; no member was restarted",
+                        e.message
+                    ))
+                })?;
+            Ok(())
+        }
+    }
+}
+
+/// Waits until every member that reports a storage version (3.6 and later)
+/// reports `target`'s: before that, the older binary cannot read its data.
+async fn storage_follows(
+    env: &Env<'_>,
+    target: (u32, u32),
+    live: &BTreeSet<String>,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + STORAGE_WAIT;
+    loop {
+        let mut behind = Vec::new();
+        for name in live {
+            let url = env.url(env.member(name)?).await?;
+            match env.etcd.status(&url).await {
+                Ok(st) => {
+                    let at = Version::parse(&st.storage_version).map(|v| (v.major, v.minor));
+                    if at.is_some_and(|a| a != target) {
+                        behind.push(format!("{name} {}", st.storage_version));
+                    }
+                }
+                Err(e) => behind.push(format!("{name} ({})", e.message)),
+            }
+        }
+        if behind.is_empty() {
+            env.progress.line(&format!(
+                "every member's storage version is {}.{}: members can go to the older binary",
+                target.0, target.1
+            ));
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(Error::Blocked(format!(
+                "etcd's downgrade to {}.{} is enabled, but after {} s not every storage version follows: {}; no member was restarted. Look at `etcd-deploy status`, then run the same command again (or apply with the newer version to cancel the downgrade)",
+                target.0,
+                target.1,
+                STORAGE_WAIT.as_secs(),
+                behind.join(", ")
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
