@@ -232,10 +232,8 @@ fn decide(
                 let order: Vec<String> = step.hosts().into_iter().map(String::from).collect();
                 let mut changed = BTreeSet::new();
                 restarts.retain(|s| match s {
-                    Step::Restart {
-                        host, write_config, ..
-                    } if order.contains(host) => {
-                        if *write_config {
+                    Step::Restart { host, reasons, .. } if order.contains(host) => {
+                        if reasons.contains(&RestartReason::ConfigChanged) {
                             changed.insert(host.clone());
                         }
                         false

@@ -133,13 +133,23 @@ fn status_text(inv: &std::path::Path) -> String {
 #[test]
 fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     let lab = Lab::up(87, 3);
+    // A setting under its 3.5 name, which 3.7 no longer takes: each leg
+    // writes the name its binary reads.
     let inv = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true }\n\n[ssh]",
+            )
     });
     apply(&inv);
     let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
     let skips = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\" }\n\n[ssh]",
+            )
     });
     let o = deploy(&["apply", path_str(&skips), "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -153,6 +163,14 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
         assert_eq!(lab.ssh(i, "ls /opt/etcd | grep -c 'v3.[67]' || true"), "0");
     }
 
+    // The inventory file again as it was (the lab writes one file).
+    let inv = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true }\n\n[ssh]",
+            )
+    });
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let snapshots = lab.dir.path().join("snapshots");
     let writer = Writer::start(urls, "chain/", None);
@@ -173,7 +191,34 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     );
     assert_no_loss("upgrade 3.5.36 → 3.7.4", &lab.url(1), &report, "chain/");
     assert_versions(&skips, "3.7.4", "3.7.0");
-    assert!(apply(&skips).contains("No changes."));
+    assert!(
+        out.contains("etcd.extra: `experimental-initial-corrupt-check` is written as feature gate InitialCorruptCheck=true for etcd 3.7"),
+        "{out}"
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            lab.ssh(
+                i,
+                &format!("grep -c 'feature-gates: \"InitialCorruptCheck=true\"' /etc/etcd/etcd-{i}.conf.yml")
+            ),
+            "1"
+        );
+        let checks = lab.ssh(
+            i,
+            &format!(
+                "journalctl -u etcd@etcd-{i} -o cat --no-pager | sed -n '/\"etcd-version\":\"3.7.4\"/,$p' | grep -c 'starting initial corruption check' || true"
+            ),
+        );
+        assert_ne!(checks, "0", "etcd-{i} ran the check on 3.7.4");
+    }
+    let at_3_7 = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
+            .replace(
+                "[ssh]",
+                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\" }\n\n[ssh]",
+            )
+    });
+    assert!(apply(&at_3_7).contains("No changes."));
 }
 
 /// etcd's downgrade as the way back (issue 24), from 3.7.4 to 3.5.36 with a
