@@ -275,7 +275,12 @@ fn upgrade_text(
     );
     if let Some(l) = &rollout.leader {
         t.push_str(&format!(
-            " ({l} is the leader: leadership moves to an upgraded member first)"
+            " ({l} is the leader: leadership moves to {} member first)",
+            if rollout.downgrade {
+                "a downgraded"
+            } else {
+                "an upgraded"
+            }
         ));
     }
     match rollout.etcd_downgrade {
