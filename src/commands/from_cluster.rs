@@ -452,7 +452,7 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
     if let Some(p) = peer {
         s.push_str(&format!("peer_port = {p}\n"));
     }
-    s.push_str(&etcd_section(found));
+    s.push_str(&etcd_section(found, version));
     if found
         .iter()
         .any(|f| f.process.contains_key("tls_client_cert-file"))
@@ -508,7 +508,7 @@ fn render(name: &str, version: Version, a: &FromCluster, found: &[Found]) -> Str
 /// `[etcd]` with the tuning every member runs with alike (flags, config file
 /// or environment), so that `adopt` keeps it; a value the inventory would
 /// not accept makes the whole file fail to parse, and the section is dropped.
-fn etcd_section(found: &[Found]) -> String {
+fn etcd_section(found: &[Found], version: Version) -> String {
     let mut lines = String::new();
     for (key, d) in etcd_settings::described_keys() {
         let values: Vec<Option<&String>> = found
@@ -530,6 +530,29 @@ fn etcd_section(found: &[Found]) -> String {
             toml_str(v)
         };
         lines.push_str(&format!("{} = {value}\n", d.field));
+    }
+    // Other settings etcd's config file takes, under the names `version`
+    // takes them by (a 3.6 member's feature gates, its renamed keys).
+    let mut extra = toml::Table::new();
+    for key in inventory::carried_extra_keys() {
+        let mut values = found
+            .iter()
+            .map(|f| f.process.get(&format!("setting_{key}")));
+        let Some(Some(v)) = values.next() else {
+            continue;
+        };
+        if values.any(|x| x != Some(v)) {
+            continue;
+        }
+        if let Some(value) = inventory::carried_extra_value(key, v, version) {
+            extra.insert(key.to_string(), value);
+        }
+    }
+    if !extra.is_empty() {
+        lines.push_str(&format!(
+            "extra = {}\n",
+            toml::Value::Table(extra).to_string().trim()
+        ));
     }
     if lines.is_empty() {
         return lines;

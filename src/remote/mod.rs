@@ -228,7 +228,8 @@ pub(crate) fn discover_member(name: &str, ports: [u16; 2]) -> Script {
         include_str!("discover_member.sh"),
         [name.to_string(), ports[0].to_string(), ports[1].to_string()]
             .into_iter()
-            .chain(etcd_settings::described_keys().map(|(k, _)| k.to_string())),
+            .chain(etcd_settings::described_keys().map(|(k, _)| k.to_string()))
+            .chain(crate::inventory::carried_extra_keys().map(String::from)),
     )
 }
 

@@ -10,8 +10,8 @@ use crate::support::*;
 use std::process::Command;
 
 /// The hand-made clusters run 3.5.0, so that an upgrade after adopting has
-/// somewhere to go.
-const TARBALL: &str = "/var/cache/etcd-deploy-lab/mirror/v3.5.0/etcd-v3.5.0-linux-amd64.tar.gz";
+/// somewhere to go (`current_etcd.rs` makes one on 3.6).
+const VERSION: &str = "3.5.0";
 const RELEASE: &str = "etcd-v3.5.0-linux-amd64";
 
 /// `infra1=http://A1:2380,...`: the initial cluster of the three members.
@@ -24,6 +24,13 @@ fn initial_cluster(lab: &Lab) -> String {
 
 /// Runs `cmd` on host `i` with the 3.5.0 release tarball on its stdin.
 fn with_release(lab: &Lab, i: usize, cmd: &str) {
+    with_release_of(lab, i, VERSION, cmd)
+}
+
+/// Runs `cmd` on host `i` with the lab mirror's tarball of `version` on its stdin.
+fn with_release_of(lab: &Lab, i: usize, version: &str, cmd: &str) {
+    let tarball =
+        format!("/var/cache/etcd-deploy-lab/mirror/v{version}/etcd-v{version}-linux-amd64.tar.gz");
     let o = sh(Command::new(lab_script())
         .args([
             "ssh",
@@ -32,12 +39,12 @@ fn with_release(lab: &Lab, i: usize, cmd: &str) {
             &lab.block.to_string(),
             cmd,
         ])
-        .stdin(std::fs::File::open(TARBALL).expect("tarball")));
+        .stdin(std::fs::File::open(tarball).expect("tarball")));
     assert!(o.status.success(), "{}", text(&o));
 }
 
 /// Waits until all three members answer `/health`.
-fn wait_until_up(lab: &Lab, what: &str) {
+pub(super) fn wait_until_up(lab: &Lab, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !(1..=3).all(|i| {
         sh(Command::new("curl").args(["-fs", &format!("{}/health", lab.url(i))]))
@@ -75,11 +82,18 @@ pub(super) fn from_cluster(lab: &Lab, out: &std::path::Path, url: &str) -> Vec<S
 /// release's etcd and etcdctl in /usr/local/bin, started by `etcd.service`
 /// with `flags`.
 pub(super) fn etcd_service(lab: &Lab, i: usize, flags: &str) {
-    with_release(
+    etcd_service_of(lab, i, VERSION, flags)
+}
+
+/// `etcd_service` with the release of `version`.
+pub(super) fn etcd_service_of(lab: &Lab, i: usize, version: &str, flags: &str) {
+    let release = format!("etcd-v{version}-linux-amd64");
+    with_release_of(
         lab,
         i,
+        version,
         &format!(
-            "tar -xzf - -C /usr/local/bin --strip-components=1 {RELEASE}/etcd {RELEASE}/etcdctl"
+            "tar -xzf - -C /usr/local/bin --strip-components=1 {release}/etcd {release}/etcdctl"
         ),
     );
     let unit = format!(

@@ -327,3 +327,68 @@ fn downgrade_from_3_7_to_3_5_through_etcd_s_downgrade_api() {
     });
     assert!(apply(&at_3_5).contains("No changes."));
 }
+
+/// A 3.6 cluster made by hand with settings under their 3.6 names (a
+/// feature gate, `compaction-batch-limit`): `init --from-cluster` describes
+/// it with those names and version 3.6.17, `adopt` takes it over with a
+/// client writing (nothing acknowledged lost, every ID kept), the settings
+/// still in force afterwards, and apply has nothing to do.
+#[test]
+fn adopt_a_hand_made_3_6_cluster_with_renamed_settings() {
+    use crate::brownfield::{etcd_service_of, from_cluster, ids, wait_until_up, with_mirror};
+    let lab = Lab::up(89, 3);
+    let cluster: Vec<String> = (1..=3)
+        .map(|i| format!("infra{i}=http://{}:2380", lab.addr(i)))
+        .collect();
+    for i in 1..=3 {
+        let a = lab.addr(i);
+        etcd_service_of(
+            &lab,
+            i,
+            "3.6.17",
+            &format!(
+                "--name infra{i} --data-dir /var/lib/etcd/infra{i}.etcd --initial-advertise-peer-urls http://{a}:2380 --listen-peer-urls http://{a}:2380 --listen-client-urls http://{a}:2379 --advertise-client-urls http://{a}:2379 --initial-cluster-token etcd-cluster-1 --initial-cluster {} --initial-cluster-state new --feature-gates=InitialCorruptCheck=true --compaction-batch-limit=500",
+                cluster.join(",")
+            ),
+        );
+    }
+    wait_until_up(&lab, "hand-made 3.6");
+    let found = lab.dir.path().join("found.toml");
+    let args = from_cluster(&lab, &found, &lab.url(1));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let said = deploy_ok(&args);
+    let text_of = std::fs::read_to_string(&found).expect("written");
+    assert!(
+        text_of.contains("version = \"3.6.17\"")
+            && text_of.contains("feature-gates = \"InitialCorruptCheck=true\"")
+            && text_of.contains("compaction-batch-limit = 500"),
+        "{text_of}\n{said}"
+    );
+    let inv = with_mirror(&found);
+    let before = ids(&inv);
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "adopt36/", None);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let out = deploy_ok(&["adopt", path_str(&inv), "--yes"]);
+    let report = writer.stop();
+    assert_no_loss("adopt 3.6.17", &lab.url(1), &report, "adopt36/");
+    assert!(
+        out.contains("`etcd-deploy apply` has nothing to do"),
+        "{out}"
+    );
+    assert_eq!(ids(&inv), before, "every member keeps its ID");
+    for i in 1..=3 {
+        let config = lab.ssh(i, &format!("cat /etc/etcd/infra{i}.conf.yml"));
+        assert!(
+            config.contains("feature-gates: \"InitialCorruptCheck=true\"")
+                && config.contains("compaction-batch-limit: 500"),
+            "{config}"
+        );
+        assert_eq!(
+            lab.ssh(i, &format!("systemctl is-active etcd@infra{i}")),
+            "active"
+        );
+    }
+    assert_versions(&inv, "3.6.17", "3.6.0");
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+}

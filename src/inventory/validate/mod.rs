@@ -21,8 +21,8 @@ use dirs::*;
 use member::*;
 use release::*;
 use runtime::*;
-pub(super) use settings::key_refusal;
 use settings::*;
+pub(super) use settings::{REFUSED_KEYS, key_refusal};
 
 /// An inventory that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]

@@ -172,7 +172,7 @@ fn build_extra(
 
 /// Settings only a recovery or a test should set, and what does the job
 /// safely (a key ending in `-` refuses every key it begins).
-pub(super) const REFUSED_KEYS: [(&str, &str); 4] = [
+pub(crate) const REFUSED_KEYS: [(&str, &str); 4] = [
     (
         "force-new-cluster",
         "a member that keeps it makes a one-member cluster of itself at every restart; `etcd-deploy recover` uses it once and takes it out again",
