@@ -436,7 +436,7 @@ fn go_duration_ns(text: &str) -> Option<i64> {
         rest = &rest[u..];
         total += number * unit;
     }
-    (total.is_finite() && total >= 0.0 && total < 9.2e18).then_some(total.round() as i64)
+    (total.is_finite() && (0.0..9.2e18).contains(&total)).then_some(total.round() as i64)
 }
 
 /// The type of an etcd config-file value (`etcd_keys.rs`).
