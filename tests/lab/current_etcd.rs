@@ -392,3 +392,115 @@ fn adopt_a_hand_made_3_6_cluster_with_renamed_settings() {
     assert_versions(&inv, "3.6.17", "3.6.0");
     assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
 }
+
+/// The operations beyond a rolling upgrade, on 3.7.4: the metrics listener,
+/// scheduled snapshots, the move of a running plain cluster to TLS, a CA
+/// rotation's three passes, and the recovery from a lost quorum onto new
+/// hosts. Keys written before the move are read back over TLS after each
+/// step, from the recovered cluster last.
+#[test]
+fn etcd_3_7_tls_move_ca_rotation_recover_backup_and_metrics() {
+    let lab = Lab::up(27, 5);
+    let pki = lab.dir.path().join("pki");
+    let at_3_7 = |s: String| {
+        s.replace(
+            "version = \"3.5.1\"",
+            "version = \"3.7.4\"\nmetrics_port = 2381",
+        )
+        .replace(
+            "[release]",
+            "[backup]\nschedule = \"*:*:0/3\"\nkeep = 2\n\n[release]",
+        )
+    };
+    let plain = lab.inventory(3, at_3_7);
+    apply(&plain);
+    for i in 1..=3 {
+        let body = sh(std::process::Command::new("curl")
+            .args(["-fsS", &format!("http://{}:2381/metrics", lab.addr(i))]));
+        assert!(
+            String::from_utf8_lossy(&body.stdout).contains("etcd_server_has_leader 1"),
+            "{}",
+            text(&body)
+        );
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let o = deploy(&["snapshot", "list", path_str(&plain), "-o", "json"]);
+        let listed: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        let n = listed.as_array().map_or(0, Vec::len);
+        if n >= 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no scheduled snapshots on 3.7: {listed}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "before-tls/", None);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let before = writer.stop();
+
+    // The move to TLS of the running cluster.
+    let tls = lab.inventory(3, |s| with_tls("generate", &pki)(at_3_7(s)));
+    let out = apply(&tls);
+    assert!(out.contains("Apply complete"), "{out}");
+    let https = |i: usize| lab.url(i).replace("http://", "https://");
+    let operator = || Tls::from_dir(&pki, "operator").expect("identity");
+    assert_no_loss_tls(
+        "moved to TLS",
+        &https(1),
+        &before,
+        "before-tls/",
+        Some(&operator()),
+    );
+    assert_versions(&tls, "3.7.4", "3.7.0");
+
+    // A CA rotation: three passes, then nothing to do.
+    for pass in 1..=3 {
+        let out = deploy_ok(&["certs", "rotate-ca", path_str(&tls), "--yes"]);
+        assert!(out.contains("of 3"), "pass {pass}: {out}");
+    }
+    assert!(deploy_ok(&["plan", path_str(&tls)]).contains("No changes"));
+    assert_no_loss_tls(
+        "CA rotated",
+        &https(2),
+        &before,
+        "before-tls/",
+        Some(&operator()),
+    );
+
+    // Quorum lost for good: two hosts die; recovered onto hosts 4 and 5.
+    lab.kill_host(2);
+    lab.kill_host(3);
+    let all = std::fs::read_to_string(lab.inventory(5, |s| with_tls("generate", &pki)(at_3_7(s))))
+        .expect("inventory");
+    let kept: String = all
+        .split("[[hosts]]\n")
+        .enumerate()
+        .filter(|(i, _)| ![2, 3].contains(i))
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_string()
+            } else {
+                format!("[[hosts]]\n{part}")
+            }
+        })
+        .collect();
+    let recovery = lab.dir.path().join("recovery.toml");
+    std::fs::write(&recovery, kept).expect("write");
+    let out = deploy_ok(&["recover", path_str(&recovery), "--yes"]);
+    assert!(out.contains("Recovered from etcd-1"), "{out}");
+    for i in [1, 4, 5] {
+        assert_no_loss_tls(
+            "recovered",
+            &https(i),
+            &before,
+            "before-tls/",
+            Some(&operator()),
+        );
+    }
+    assert_versions(&recovery, "3.7.4", "3.7.0");
+    assert!(deploy_ok(&["plan", path_str(&recovery)]).contains("No changes"));
+}
