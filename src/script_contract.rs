@@ -119,7 +119,7 @@ mod tests {
     use crate::runtime::{self, Restore};
     use std::path::Path;
 
-    const FILES: [(&str, &str); 50] = [
+    const FILES: [(&str, &str); 51] = [
         ("adopt_back", include_str!("remote/adopt_back.sh")),
         ("adopt_stop", include_str!("remote/adopt_stop.sh")),
         ("aside", include_str!("remote/aside.sh")),
@@ -172,6 +172,10 @@ mod tests {
         (
             "c/write_file",
             include_str!("runtime/compose/write_file.sh"),
+        ),
+        (
+            "s/check_v2store",
+            include_str!("runtime/systemd/check_v2store.sh"),
         ),
         (
             "s/data_revision",
@@ -264,6 +268,7 @@ mod tests {
         ];
         all.extend(rt.watch(inv, m));
         all.extend(rt.data_revision(inv, m));
+        all.extend(rt.check_v2store(inv, m));
         all
     }
 

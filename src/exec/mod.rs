@@ -21,6 +21,7 @@ mod restore;
 mod rolling;
 mod tls_move;
 mod upgrade;
+mod v2store;
 
 #[cfg(test)]
 mod tests;

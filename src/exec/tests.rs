@@ -121,6 +121,7 @@ fn upgrade_step(to: &str, from: Option<&str>) -> Step {
             leader: Some("etcd-1".into()),
             downgrade: false,
             etcd_downgrade: DowngradeCall::None,
+            check_v2store: false,
         },
         rollback: if from.is_empty() {
             Rollback::Stop

@@ -67,6 +67,11 @@ pub(super) async fn run(
         from: how.from,
         rollback: how.rollback,
         configs: how.configs,
+        check_v2store: rollout
+            .order
+            .first()
+            .filter(|_| rollout.check_v2store)
+            .map(String::as_str),
     };
     rolling::run(env, &op, &rollout.order, &mut live.clone(), false).await?;
     // A partition may leave a member without a leader after leadership moved
@@ -120,6 +125,8 @@ struct Switch<'a> {
     from: &'a BTreeMap<String, Version>,
     rollback: Rollback,
     configs: &'a BTreeSet<String>,
+    /// The member whose v2 store is checked before it starts on 3.6.
+    check_v2store: Option<&'a str>,
 }
 
 /// What a member goes back to if its switch fails.
@@ -178,6 +185,9 @@ impl Change for Switch<'_> {
         back: &mut Self::State,
         task: &Task,
     ) -> Result<(), Error> {
+        if self.check_v2store == Some(m.name.as_str()) {
+            super::v2store::check(env, m, task).await?;
+        }
         if self.configs.contains(&m.name) {
             let host = env.host(&m.name)?;
             back.config = Some(

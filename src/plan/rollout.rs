@@ -47,6 +47,11 @@ pub struct Rollout {
     /// What etcd's downgrade API is asked first, if anything.
     #[serde(default, skip_serializing_if = "DowngradeCall::is_none")]
     pub etcd_downgrade: DowngradeCall,
+    /// 3.5 to 3.6: the first member's v2 store is checked for custom
+    /// content (`etcdutl check v2store`, which needs it stopped) before it
+    /// starts on 3.6, which refuses such a store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check_v2store: bool,
 }
 
 /// etcd's downgrade procedure (its downgrade guides, 3.6 on): a minor
@@ -286,12 +291,18 @@ pub fn check(view: &ClusterView, to: Version, allow_downgrade: bool) -> Result<R
         .find(|m| Some(m.id) == view.leader)
         .map(|m| m.name.clone());
     order.extend(leader.clone());
+    let check_v2store = (to.major, to.minor) == (3, 6)
+        && view
+            .members
+            .iter()
+            .any(|m| order.contains(&m.name) && m.version.is_some_and(|v| v.minor == 5));
     Ok(Rollout {
         to,
         order,
         leader,
         downgrade,
         etcd_downgrade,
+        check_v2store,
     })
 }
 

@@ -298,6 +298,11 @@ fn upgrade_text(
             &format!("etcd downgrade cancel (it is enabled to {major}.{minor}), then "),
         ),
     }
+    if let (true, Some(first)) = (rollout.check_v2store, rollout.order.first()) {
+        t.push_str(&format!(
+            "; {first}'s v2 store is checked first (etcd 3.6 refuses custom v2 content; etcdutl check v2store, with {first} stopped)"
+        ));
+    }
     t.push_str("; each restarted, healthy and caught up before the next");
     t.push_str(match rollback {
         Rollback::PreviousVersion => ", rolled back to its previous version if not",

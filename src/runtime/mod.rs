@@ -66,6 +66,13 @@ pub trait MemberRuntime {
     fn data_revision(&self, _inv: &Inventory, _m: &Member) -> Option<Script> {
         None
     }
+    /// etcd 3.5's offline check of a stopped member's v2 store (`etcdutl
+    /// check v2store`), before its first start on 3.6; `None` where the
+    /// runtime has no etcd tool on the host (compose: the tools live in the
+    /// image).
+    fn check_v2store(&self, _inv: &Inventory, _m: &Member) -> Option<Script> {
+        None
+    }
     /// The runtime's part of `destroy`: the member's unit or container gone.
     fn remove(&self, inv: &Inventory, m: &Member) -> Script;
     /// Gets the image a member runs (`Build` it from the release of `v`

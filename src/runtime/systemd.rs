@@ -134,6 +134,18 @@ impl MemberRuntime for Systemd {
         ))
     }
 
+    fn check_v2store(&self, inv: &Inventory, m: &Member) -> Option<Script> {
+        Some(Script::new(
+            "etcd-deploy-check-v2store",
+            include_str!("systemd/check_v2store.sh"),
+            [
+                layout::current_link(inv),
+                layout::data_dir(m).to_string(),
+                m.separate_wal_dir().unwrap_or_default().to_string(),
+            ],
+        ))
+    }
+
     fn remove(&self, _inv: &Inventory, m: &Member) -> Script {
         Script::new(
             "etcd-deploy-destroy",

@@ -186,7 +186,8 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     let report = writer.stop();
     assert!(
         out.contains("Upgrade from 3.5.36 to 3.7.4 in 2 legs, one minor at a time as etcd requires: 3.6.17 → 3.7.4")
-            && out.contains("The cluster version is 3.6: the next leg can start."),
+            && out.contains("The cluster version is 3.6: the next leg can start.")
+            && out.contains("v2 store: no custom content"),
         "{out}"
     );
     assert_no_loss("upgrade 3.5.36 → 3.7.4", &lab.url(1), &report, "chain/");
@@ -503,4 +504,58 @@ fn etcd_3_7_tls_move_ca_rotation_recover_backup_and_metrics() {
     }
     assert_versions(&recovery, "3.7.4", "3.7.0");
     assert!(deploy_ok(&["plan", path_str(&recovery)]).contains("No changes"));
+}
+
+/// etcd 3.6 refuses a v2 store with custom content. A 3.5 cluster that once
+/// served the v2 API (enable-v2) and holds a v2 key: `upgrade --to 3.6.17`
+/// stops the first member, finds the content with 3.5's `etcdutl check
+/// v2store`, starts it again on 3.5.36 and refuses, naming the rule and
+/// etcd's way out; the other members keep their PIDs, all run 3.5.36.
+#[test]
+fn a_v2_store_with_custom_content_refuses_the_upgrade_to_3_6() {
+    let lab = Lab::up(32, 3);
+    let with_v2 = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
+            .replace("[ssh]", "[etcd]\nextra = { \"enable-v2\" = true }\n\n[ssh]")
+    });
+    apply(&with_v2);
+    let put = sh(std::process::Command::new("curl").args([
+        "-fsS",
+        "-XPUT",
+        &format!("{}/v2/keys/legacy", lab.url(1)),
+        "-d",
+        "value=from-the-v2-api",
+    ]));
+    assert!(put.status.success(), "{}", text(&put));
+    let inv = lab.inventory(3, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
+    });
+    apply(&inv);
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let o = deploy(&["upgrade", path_str(&inv), "--to", "3.6.17", "--no-snapshot"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains(
+            "its v2 store holds custom (non-membership) content, which etcd 3.6 refuses to start on"
+        ) && t.contains("detected custom")
+            && t.contains(
+                "It runs its previous release again, healthy; no other member was touched"
+            ),
+        "{t}"
+    );
+    let checked = (1..=3)
+        .find(|i| t.contains(&format!("etcd-{i}: stop etcd to check its v2 store")))
+        .expect("the member checked");
+    for i in (1..=3).filter(|i| *i != checked) {
+        assert_eq!(lab.etcd_pid(i), pids[i - 1], "etcd-{i} untouched");
+    }
+    let st = status_json(&inv);
+    assert!(
+        st.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["health"] == "healthy" && r["version"] == "3.5.36"),
+        "{st}"
+    );
 }

@@ -62,6 +62,7 @@ fn every_step() -> Vec<Step> {
                 leader: None,
                 downgrade: false,
                 etcd_downgrade: Default::default(),
+                check_v2store: false,
             },
             from: BTreeMap::new(),
             snapshot_to: None,
