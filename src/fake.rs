@@ -42,6 +42,14 @@ pub(crate) struct World {
     pub(crate) broken: BTreeSet<Version>,
     /// The next `member add` is applied, but its answer is lost (a timeout).
     pub(crate) lose_add_answer: bool,
+    /// Hosts whose etcd, once started, reports a version other than the one
+    /// it runs (a member that came up wrong after the cluster saw it).
+    pub(crate) misreports: BTreeSet<String>,
+    /// The cluster version as etcd keeps it: it only rises, to the lowest
+    /// minor every member runs, unless a downgrade is enabled.
+    pub(crate) cluster_minor: (u32, u32),
+    /// The minor etcd's downgrade is enabled to.
+    pub(crate) downgrade: Option<(u32, u32)>,
     next_id: u64,
 }
 
@@ -121,6 +129,31 @@ impl World {
         self.members.iter_mut().find(|m| m.host == host)
     }
 
+    /// The cluster version now (etcd's leader moves it as members change).
+    pub(crate) fn cluster_version(&mut self) -> (u32, u32) {
+        if let Some(t) = self.downgrade {
+            // etcd ends a downgrade once every member runs its target.
+            if self
+                .members
+                .iter()
+                .all(|m| (m.version.major, m.version.minor) == t)
+            {
+                self.downgrade = None;
+            }
+            self.cluster_minor = t;
+            return t;
+        }
+        if let Some(low) = self
+            .members
+            .iter()
+            .map(|m| (m.version.major, m.version.minor))
+            .min()
+        {
+            self.cluster_minor = self.cluster_minor.max(low);
+        }
+        self.cluster_minor
+    }
+
     /// etcd elects a running voter when the leader stops.
     fn elect(&mut self) {
         let leads = self
@@ -177,11 +210,23 @@ fn run(w: &mut World, host: &str, script: &Script) -> Result<String, String> {
                     return Err("no such member in the fake cluster".to_string());
                 };
                 m.running = false;
+                let linked = (m.linked.major, m.linked.minor);
                 if broken.contains(&m.linked) {
                     let v = m.linked;
                     w.elect();
                     return Err(format!("etcd {v} exited at start"));
                 }
+                let cv = w.cluster_version();
+                if linked < cv && w.downgrade != Some(linked) {
+                    w.elect();
+                    return Err(format!(
+                        "cluster cannot be downgraded (current version: {}.{} is lower than determined cluster version: {}.{})",
+                        linked.0, linked.1, cv.0, cv.1
+                    ));
+                }
+                let Some(m) = w.member_mut(host) else {
+                    return Err("no such member in the fake cluster".to_string());
+                };
                 m.running = true;
                 m.started = true;
                 m.version = m.linked;
@@ -221,10 +266,24 @@ fn serving<'a>(w: &'a World, urls: &[String]) -> Option<&'a FakeMember> {
 
 fn status(w: &mut World, url: &str) -> Result<MemberStatus, EtcdError> {
     {
+        let cv = w.cluster_version();
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
+        let storage = if m.version.minor >= 6 {
+            format!("{}.{}.0", cv.0, cv.1)
+        } else {
+            String::new()
+        };
+        let downgrade_target = match w.downgrade {
+            Some((a, b)) if m.version.minor >= 6 => format!("{a}.{b}.0"),
+            _ => String::new(),
+        };
         Ok(MemberStatus {
             id: m.id,
-            version: m.version.to_string(),
+            version: if w.misreports.contains(&m.host) {
+                "0.0.0".to_string()
+            } else {
+                m.version.to_string()
+            },
             leader: w.leader,
             raft_term: 2,
             cluster_id: 1,
@@ -235,8 +294,8 @@ fn status(w: &mut World, url: &str) -> Result<MemberStatus, EtcdError> {
             errors: vec![],
             revision: 1,
             db_size_in_use: 16384,
-            storage_version: String::new(),
-            downgrade_target: String::new(),
+            storage_version: storage,
+            downgrade_target,
         })
     }
 }
@@ -336,17 +395,9 @@ fn move_leader(w: &mut World, url: &str, target: u64) -> Result<(), EtcdError> {
 /// `(etcdserver, etcdcluster)` as `/version` says them.
 fn versions(w: &mut World, url: &str) -> Result<(String, String), EtcdError> {
     {
+        let cv = w.cluster_version();
         let m = serving(w, &[url.to_string()]).ok_or_else(|| refused(url))?;
-        let low = w
-            .members
-            .iter()
-            .map(|m| m.version)
-            .min()
-            .unwrap_or(m.version);
-        Ok((
-            m.version.to_string(),
-            format!("{}.{}.0", low.major, low.minor),
-        ))
+        Ok((m.version.to_string(), format!("{}.{}.0", cv.0, cv.1)))
     }
 }
 
@@ -437,7 +488,34 @@ impl EtcdApi for Fake {
     fn commit_pending_frees<'a>(&'a self, _urls: &'a [String]) -> Answer<'a, ()> {
         now(unmodelled("free pages"))
     }
-    fn downgrade<'a>(&'a self, _urls: &'a [String], _call: Downgrade) -> Answer<'a, String> {
-        now(unmodelled("downgrade"))
+    fn downgrade<'a>(&'a self, urls: &'a [String], call: Downgrade) -> Answer<'a, String> {
+        now(self.with(|w| {
+            serving(w, urls).ok_or_else(|| refused(&urls.join(",")))?;
+            let cv = w.cluster_version();
+            let minor = |t: &str| {
+                let (a, b) = t.split_once('.')?;
+                Some((a.parse().ok()?, b.parse().ok()?))
+            };
+            w.log.push(format!("etcd: downgrade {call:?}"));
+            match call {
+                Downgrade::Validate(t) | Downgrade::Enable(t)
+                    if minor(&t).is_none_or(|(a, b): (u32, u32)| a != cv.0 || b + 1 != cv.1) =>
+                {
+                    Err(err(
+                        Kind::Permanent,
+                        format!("invalid downgrade target {t}"),
+                    ))
+                }
+                Downgrade::Validate(_) => Ok(format!("{}.{}", cv.0, cv.1)),
+                Downgrade::Enable(t) => {
+                    w.downgrade = minor(&t);
+                    Ok(format!("{}.{}", cv.0, cv.1))
+                }
+                Downgrade::Cancel => {
+                    w.downgrade = None;
+                    Ok(format!("{}.{}", cv.0, cv.1))
+                }
+            }
+        }))
     }
 }

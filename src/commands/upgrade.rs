@@ -13,7 +13,7 @@ use super::{Open, Session, with_session};
 use crate::error::Error;
 use crate::facts::Facts;
 use crate::inventory::{self, Version};
-use crate::plan::{Scope, rollout};
+use crate::plan::{Scope, downgrade, rollout};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -33,7 +33,7 @@ pub(super) async fn upgrade(path: &Path, to: Version, args: &ApplyArgs) -> Resul
     .await?;
     let (legs, from, verb) = match running {
         Some((lowest, newest)) if to < lowest => (
-            rollout::legs_down(newest, to, inventory::newest_patch),
+            downgrade::legs_down(newest, to, inventory::newest_patch),
             newest,
             "Downgrade",
         ),

@@ -1,5 +1,5 @@
 //! etcd's downgrade calls around a rolling version change, as the plan
-//! decides them (`plan::rollout::DowngradeCall`): before the first restart
+//! decides them (`plan::downgrade::DowngradeCall`): before the first restart
 //! of a minor downgrade, `downgrade validate` and `downgrade enable` (the
 //! cluster version drops to the target at once), then every member's
 //! storage version seen to follow; an enabled downgrade that the target
@@ -119,4 +119,49 @@ async fn storage_follows(
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The way back of a member that ran the newer minor `to` and failed after
+/// its start: when etcd has moved the cluster version meanwhile (every
+/// member ran `to` for a moment), `old` can start again only under etcd's
+/// downgrade, which is enabled here (through the other members in `live`).
+/// The cluster version it found, when it had moved.
+pub(super) async fn enable_for_rollback(
+    env: &Env<'_>,
+    m: &crate::inventory::Member,
+    old: Version,
+    to: Version,
+    live: &BTreeSet<String>,
+) -> Result<Option<String>, Error> {
+    if (old.major, old.minor) >= (to.major, to.minor) {
+        return Ok(None);
+    }
+    let others: BTreeSet<String> = live.iter().filter(|n| **n != m.name).cloned().collect();
+    let mut urls = Vec::new();
+    for name in &others {
+        urls.push(env.url(env.member(name)?).await?);
+    }
+    let Some(first) = urls.first() else {
+        return Ok(None);
+    };
+    let cv = env
+        .etcd
+        .versions(first)
+        .await
+        .map_err(|e| Error::Blocked(format!("reading the cluster version: {}", e.message)))?;
+    let moved = Version::parse(&cv.etcdcluster)
+        .is_some_and(|c| (c.major, c.minor) > (old.major, old.minor));
+    if !moved {
+        return Ok(None);
+    }
+    env.progress.line(&format!(
+        "{}: the cluster version moved to {} meanwhile; etcd {old} starts again only under etcd's downgrade",
+        m.name, cv.etcdcluster
+    ));
+    let call = DowngradeCall::Enable {
+        major: old.major,
+        minor: old.minor,
+    };
+    before_restarts(env, call, &urls, &others).await?;
+    Ok(Some(cv.etcdcluster))
 }

@@ -193,6 +193,70 @@ async fn failed_upgrade_rolls_the_member_back_and_stops_the_rollout() {
     });
 }
 
+/// A minor upgrade whose last member fails after its start, once etcd
+/// moved the cluster version (every member ran 3.6 for a moment): 3.5
+/// cannot start under a 3.6 cluster version, so the way back enables etcd's
+/// downgrade first, and says how the others follow.
+#[tokio::test]
+async fn a_minor_upgrade_failing_after_the_cluster_version_moved_goes_back_through_etcd_s_downgrade()
+ {
+    let inv = inventory(&[1, 2, 3]);
+    let mut w = three("3.5.36");
+    w.misreports.insert("etcd-1".into());
+    let fake = Fake::new(w);
+    let e = run(&inv, &fake, vec![upgrade_step("3.6.17", Some("3.5.36"))])
+        .await
+        .expect_err("the leader comes up wrong");
+    let said = e.to_string();
+    assert!(
+        said.contains("rolled back to etcd 3.5.36 through etcd's downgrade: the cluster version had moved to 3.6.0")
+            && said.contains("`etcd-deploy downgrade --to 3.5.36` takes them back too"),
+        "{said}"
+    );
+    fake.with(|w| {
+        assert_eq!(w.downgrade, Some((3, 5)), "{:#?}", w.log);
+        let enabled = w.log.iter().position(|l| l.contains("Enable(\"3.5\")"));
+        let back = w.log.iter().rposition(|l| {
+            l.starts_with("etcd-1: etcd-deploy-use-version /opt/etcd/current etcd-v3.5.36")
+        });
+        assert!(enabled.is_some() && enabled < back, "{:#?}", w.log);
+        let m = w.member("etcd-1").expect("etcd-1");
+        assert!(m.running && m.version == v("3.5.36"));
+    });
+}
+
+/// A minor downgrade as the plan gives it: etcd's validate and enable
+/// before any member restarts, then each member onto the older release;
+/// etcd ends the downgrade when the last one runs it.
+#[tokio::test]
+async fn a_minor_downgrade_enables_etcd_s_downgrade_before_the_first_restart() {
+    let inv = inventory(&[1, 2, 3]);
+    let fake = Fake::new(three("3.6.17"));
+    let mut step = upgrade_step("3.5.36", Some("3.6.17"));
+    if let Step::Upgrade { rollout, .. } = &mut step {
+        rollout.downgrade = true;
+        rollout.etcd_downgrade = DowngradeCall::Enable { major: 3, minor: 5 };
+    }
+    run(&inv, &fake, vec![step]).await.expect("downgrade");
+    fake.with(|w| {
+        let pos = |needle: &str| w.log.iter().position(|l| l.starts_with(needle));
+        let validate = pos("etcd: downgrade Validate(\"3.5\")");
+        let enable = pos("etcd: downgrade Enable(\"3.5\")");
+        let first = pos("etcd-2: etcd-deploy-use-version /opt/etcd/current etcd-v3.5.36");
+        assert!(
+            validate.is_some() && validate < enable && enable < first,
+            "{:#?}",
+            w.log
+        );
+        assert!(
+            w.members
+                .iter()
+                .all(|m| m.running && m.version == v("3.5.36"))
+        );
+        assert_eq!(w.downgrade, None, "etcd ended the downgrade");
+    });
+}
+
 #[tokio::test]
 async fn without_a_version_to_go_back_to_the_plan_says_stop() {
     let inv = inventory(&[1, 2, 3]);

@@ -63,6 +63,7 @@ pub(super) async fn run(
     prepared.await?;
     super::downgrade::before_restarts(env, rollout.etcd_downgrade, &cluster, live).await?;
     let op = Switch {
+        live,
         to: rollout.to,
         from: how.from,
         rollback: how.rollback,
@@ -121,6 +122,8 @@ pub(super) async fn run(
 /// is healthy; back to the version it ran (`from`, when the plan says so)
 /// if it fails.
 struct Switch<'a> {
+    /// The members serving when the rollout began.
+    live: &'a BTreeSet<String>,
     to: Version,
     from: &'a BTreeMap<String, Version>,
     rollback: Rollback,
@@ -231,16 +234,23 @@ impl Change for Switch<'_> {
         };
         task.step(&format!("roll back to etcd {old}"));
         let back = async {
+            let moved =
+                super::downgrade::enable_for_rollback(env, m, old, self.to, self.live).await?;
             if let Some(config) = &back.config {
                 put_config(env, m, config, "write the previous config").await?;
             }
             switch_version(env, m, old).await?;
             start(env, m, true, task).await?;
-            wait_healthy(env, m, task).await
+            wait_healthy(env, m, task).await?;
+            Ok::<_, Error>(moved)
         };
         let outcome = match back.await {
-            Ok(()) => format!(
+            Ok(None) => format!(
                 "rolled back to etcd {old}; the member is healthy on {old} and the rollout stopped here"
+            ),
+            Ok(Some(cv)) => format!(
+                "rolled back to etcd {old} through etcd's downgrade: the cluster version had moved to {cv}, so a downgrade to {}.{} is enabled now and the member is healthy on {old}; the other members still run {}. `etcd-deploy downgrade --to {old}` takes them back too; `etcd-deploy upgrade --to {}` cancels the downgrade and goes forward again",
+                old.major, old.minor, self.to, self.to
             ),
             Err(e) => format!("rolling back to etcd {old} failed too: {e}"),
         };

@@ -8,6 +8,7 @@
 //! Depends on the inventory and the facts only: no SSH, no etcd client.
 
 pub mod adopt;
+pub mod downgrade;
 mod guards;
 mod host_changes;
 pub mod lifecycle;
@@ -24,8 +25,9 @@ mod step;
 mod text;
 pub mod tls_move;
 
+pub use downgrade::DowngradeCall;
 pub use prepare::{BackupStep, Desired, HostFile, ImageStep, Prepare};
-pub use rollout::{DowngradeCall, Rollout};
+pub use rollout::Rollout;
 pub use safety::unhealthy;
 pub use saved::SavedPlan;
 pub use step::{Data, RestartReason, RestoreStep, Rollback, Service, Step};
