@@ -7,6 +7,7 @@
 //! change's (`upgrade.rs`).
 
 use super::Env;
+use super::gates::retry;
 use crate::error::Error;
 use crate::etcd::Downgrade;
 use crate::inventory::Version;
@@ -164,4 +165,65 @@ pub(super) async fn enable_for_rollback(
     };
     before_restarts(env, call, &urls, &others).await?;
     Ok(Some(cv.etcdcluster))
+}
+
+/// Once every member runs a downgrade's target: etcd's own end of the
+/// downgrade (`downgrade cancel`, which its leader makes within seconds),
+/// made at once, so that an upgrade right after never finds it still
+/// enabled (3.5 members do not report it, and a 3.6 member joining first
+/// stops their leader from ending it: the cluster version would stay put).
+pub(super) async fn end(
+    env: &Env<'_>,
+    call: DowngradeCall,
+    cluster: &[String],
+) -> Result<(), Error> {
+    let (DowngradeCall::Enable { major, minor } | DowngradeCall::Resume { major, minor }) = call
+    else {
+        return Ok(());
+    };
+    cancel(env, cluster).await?;
+    env.progress.line(&format!(
+        "etcd's downgrade to {major}.{minor} ended: every member runs it"
+    ));
+    Ok(())
+}
+
+/// An upgrade whose cluster version does not move: a downgrade to an older
+/// minor than `to`, left enabled (by a downgrade whose end etcd had not
+/// made yet), pins it. Cancelled when a member reports one; whether it did.
+pub(super) async fn cancel_stale(
+    env: &Env<'_>,
+    cluster: &[String],
+    live: &BTreeSet<String>,
+    to: (u32, u32),
+) -> Result<bool, Error> {
+    for name in live {
+        let url = env.url(env.member(name)?).await?;
+        let Ok(st) = env.etcd.status(&url).await else {
+            continue;
+        };
+        let stale = Version::parse(&st.downgrade_target).is_some_and(|t| (t.major, t.minor) < to);
+        if stale {
+            env.progress.line(&format!(
+                "a downgrade to {} is still enabled and holds the cluster version down: cancel it (downgrade cancel)",
+                st.downgrade_target
+            ));
+            cancel(env, cluster).await?;
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// `downgrade cancel` (asked again while the cluster settles after a
+/// restart); none in flight is as good.
+async fn cancel(env: &Env<'_>, cluster: &[String]) -> Result<(), Error> {
+    let call = || async {
+        match env.etcd.downgrade(cluster, Downgrade::Cancel).await {
+            Err(e) if e.message.contains("no inflight downgrade") => Ok(String::new()),
+            other => other,
+        }
+    };
+    retry("etcd", "downgrade cancel", Duration::from_secs(20), call).await?;
+    Ok(())
 }

@@ -95,10 +95,15 @@ pub(super) async fn run(
             troubled.join("; ")
         )));
     }
+    if rollout.downgrade {
+        super::downgrade::end(env, rollout.etcd_downgrade, &cluster).await?;
+    }
     // etcd raises the cluster version by itself once every member runs the new
     // one (its leader checks every few seconds).
     let want = (rollout.to.major, rollout.to.minor);
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let began = Instant::now();
+    let deadline = began + Duration::from_secs(30);
+    let mut looked = false;
     loop {
         let v = env
             .etcd
@@ -112,6 +117,10 @@ pub(super) async fn run(
                 v.etcdcluster, rollout.to
             ));
             return Ok(());
+        }
+        if !looked && began.elapsed() > Duration::from_secs(6) {
+            looked = true;
+            super::downgrade::cancel_stale(env, &cluster, live, want).await?;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

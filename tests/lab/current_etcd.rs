@@ -327,6 +327,16 @@ fn downgrade_from_3_7_to_3_5_through_etcd_s_downgrade_api() {
             )
     });
     assert!(apply(&at_3_5).contains("No changes."));
+    // And forward again at once: the downgrade's end was made, so the new
+    // minor's cluster version moves (a downgrade left enabled would pin it).
+    deploy_ok(&[
+        "upgrade",
+        path_str(&at_3_5),
+        "--to",
+        "3.6.17",
+        "--no-snapshot",
+    ]);
+    assert_versions(&at_3_5, "3.6.17", "3.6.0");
 }
 
 /// A 3.6 cluster made by hand with settings under their 3.6 names (a
