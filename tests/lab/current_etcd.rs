@@ -97,11 +97,16 @@ fn etcd_3_7_applies_its_own_settings_and_restores_a_snapshot() {
     assert!(apply(&inv).contains("No changes."));
 }
 
+/// 3.6.17 in compose mode (`image = "release"`) with generated TLS, with a
+/// client writing through every member over TLS the whole time: fresh
+/// apply, grow to four, scale in (etcd-3 removed), replace etcd-4 by etcd-3
+/// (its old data set aside), defrag, compact and the alarm list, then a
+/// no-op apply; nothing acknowledged lost.
 #[test]
 fn etcd_3_6_in_compose_mode_with_tls() {
-    let lab = Lab::up_docker(86, 3);
+    let lab = Lab::up_docker(86, 4);
     let pki = lab.dir.path().join("pki");
-    let inv = lab.inventory(3, |s| {
+    let edit = |s: String| {
         with_tls("generate", &pki)(
             s.replace("version = \"3.5.1\"", "version = \"3.6.17\"")
                 .replace(
@@ -109,13 +114,67 @@ fn etcd_3_6_in_compose_mode_with_tls() {
                     "mode = \"compose\"\nimage = \"release\"\n\n[release]",
                 ),
         )
-    });
+    };
+    let inv = lab.inventory(3, edit);
     apply(&inv);
     assert_versions(&inv, "3.6.17", "3.6.0");
     let file = lab.ssh(2, "cat /etc/etcd/compose/lab86/compose.yml");
     assert!(
         file.contains("image: \"etcd-deploy/etcd:v3.6.17\""),
         "{file}"
+    );
+    let operator = Tls::from_dir(&pki, "operator").expect("identity");
+    let urls: Vec<String> = (1..=4)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let writer = Writer::start(urls.clone(), "compose36/", Some(operator.clone()));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    let four = lab.inventory(4, edit);
+    assert!(apply(&four).contains("Apply complete"));
+    // Scale in: etcd-3 leaves.
+    let text_of = std::fs::read_to_string(&four).expect("inventory");
+    let without_3: String = text_of
+        .split("[[hosts]]\n")
+        .enumerate()
+        .filter(|(i, _)| *i != 3)
+        .map(|(i, part)| {
+            if i == 0 {
+                part.to_string()
+            } else {
+                format!("[[hosts]]\n{part}")
+            }
+        })
+        .collect();
+    let scaled = lab.dir.path().join("scaled-in.toml");
+    std::fs::write(&scaled, without_3).expect("write");
+    let out = apply(&scaled);
+    assert!(out.contains("etcd-3"), "{out}");
+    // etcd-4 replaced by etcd-3, whose host keeps the old member's data.
+    let out = deploy_ok(&[
+        "replace",
+        path_str(&inv),
+        "etcd-4",
+        "--with",
+        "etcd-3",
+        "--yes",
+    ]);
+    assert!(out.contains("etcd-3"), "{out}");
+    let report = writer.stop();
+    assert_no_loss_tls(
+        "grow, scale in, replace on 3.6 (compose, TLS)",
+        &urls[0],
+        &report,
+        "compose36/",
+        Some(&operator),
+    );
+    assert_versions(&inv, "3.6.17", "3.6.0");
+
+    assert!(deploy_ok(&["defrag", path_str(&inv), "--all"]).contains("Defragmented 3 member(s)"));
+    deploy_ok(&["compact", path_str(&inv), "--retain", "100"]);
+    assert_eq!(
+        deploy(&["alarm", "list", path_str(&inv)]).status.code(),
+        Some(0)
     );
     assert!(apply(&inv).contains("No changes."));
 }
