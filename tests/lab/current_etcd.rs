@@ -596,6 +596,24 @@ fn a_v2_store_with_custom_content_refuses_the_upgrade_to_3_6() {
         "value=from-the-v2-api",
     ]));
     assert!(put.status.success(), "{}", text(&put));
+    // enable-v2 still set: refused before anything, every PID unchanged.
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let o = deploy(&[
+        "upgrade",
+        path_str(&with_v2),
+        "--to",
+        "3.6.17",
+        "--no-snapshot",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "`enable-v2` is not a config key of etcd 3.6 (only of 3.4, 3.5: etcd 3.6 removed it)"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
     let inv = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
     });
@@ -625,6 +643,48 @@ fn a_v2_store_with_custom_content_refuses_the_upgrade_to_3_6() {
             .expect("rows")
             .iter()
             .all(|r| r["health"] == "healthy" && r["version"] == "3.5.36"),
+        "{st}"
+    );
+}
+
+/// etcd's minimum patch before the next minor (3.6.11 before 3.7): an
+/// inventory on 3.7.4 over 3.6.8 members is refused with every PID
+/// unchanged; `upgrade --to 3.7.4` goes through the newest 3.6 patch first.
+#[test]
+fn a_minor_upgrade_below_etcd_s_minimum_patch_goes_through_it() {
+    let lab = Lab::up(34, 1);
+    let inv = lab.inventory(1, |s| {
+        s.replace("version = \"3.5.1\"", "version = \"3.6.8\"")
+    });
+    apply(&inv);
+    let pid = lab.etcd_pid(1);
+    let ahead = lab.dir.path().join("ahead.toml");
+    std::fs::write(
+        &ahead,
+        std::fs::read_to_string(&inv)
+            .expect("inventory")
+            .replace("version = \"3.6.8\"", "version = \"3.7.4\""),
+    )
+    .expect("write");
+    let o = deploy(&["apply", path_str(&ahead), "--yes"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("etcd requires every 3.6 member at 3.6.11 or later before 3.7"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(lab.etcd_pid(1), pid);
+    let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.7.4", "--no-snapshot"]);
+    assert!(
+        out.contains("Upgrade from 3.6.8 to 3.7.4 in 2 legs, one minor at a time as etcd requires: 3.6.17 → 3.7.4"),
+        "{out}"
+    );
+    let st = status_json(&inv);
+    assert!(
+        st.as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["version"] == "3.7.4" && r["cluster_version"] == "3.7.0"),
         "{st}"
     );
 }
