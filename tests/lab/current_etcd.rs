@@ -647,17 +647,17 @@ fn a_v2_store_with_custom_content_refuses_the_upgrade_to_3_6() {
     );
 }
 
-/// etcd's minimum patch before the next minor (3.6.11 before 3.7): an
-/// inventory on 3.7.4 over 3.6.8 members is refused with every PID
-/// unchanged; `upgrade --to 3.7.4` goes through the newest 3.6 patch first.
+/// etcd's preconditions for the next minor, each refused by apply with
+/// every PID unchanged: members on different patches (an upgrade to 3.6.17
+/// killed after its first member), then 3.6.8 members below etcd's 3.6.11
+/// before 3.7. `upgrade --to 3.7.4` goes through the newest 3.6 patch first.
 #[test]
-fn a_minor_upgrade_below_etcd_s_minimum_patch_goes_through_it() {
-    let lab = Lab::up(34, 1);
-    let inv = lab.inventory(1, |s| {
+fn minor_upgrade_preconditions_refuse_and_the_chain_goes_through_them() {
+    let lab = Lab::up(34, 3);
+    let inv = lab.inventory(3, |s| {
         s.replace("version = \"3.5.1\"", "version = \"3.6.8\"")
     });
     apply(&inv);
-    let pid = lab.etcd_pid(1);
     let ahead = lab.dir.path().join("ahead.toml");
     std::fs::write(
         &ahead,
@@ -666,25 +666,25 @@ fn a_minor_upgrade_below_etcd_s_minimum_patch_goes_through_it() {
             .replace("version = \"3.6.8\"", "version = \"3.7.4\""),
     )
     .expect("write");
-    let o = deploy(&["apply", path_str(&ahead), "--yes"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        text(&o).contains("etcd requires every 3.6 member at 3.6.11 or later before 3.7"),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(lab.etcd_pid(1), pid);
+    let pids = || (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>();
+    let refused = |says: &str| {
+        let before = pids();
+        let o = deploy(&["apply", path_str(&ahead), "--yes"]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+        assert_eq!(pids(), before, "every etcd keeps its PID");
+    };
+    refused("etcd requires every 3.6 member at 3.6.11 or later before 3.7");
+    let args = ["upgrade", path_str(&inv), "--to", "3.6.17", "--no-snapshot"].map(String::from);
+    let (seen, hit) = kill_when(&args, |l| {
+        l.contains("runs etcd 3.6.17, healthy, caught up")
+    });
+    assert!(hit, "{seen}");
+    refused("members run different versions");
     let out = deploy_ok(&["upgrade", path_str(&inv), "--to", "3.7.4", "--no-snapshot"]);
     assert!(
         out.contains("Upgrade from 3.6.8 to 3.7.4 in 2 legs, one minor at a time as etcd requires: 3.6.17 → 3.7.4"),
         "{out}"
     );
-    let st = status_json(&inv);
-    assert!(
-        st.as_array()
-            .expect("rows")
-            .iter()
-            .all(|r| r["version"] == "3.7.4" && r["cluster_version"] == "3.7.0"),
-        "{st}"
-    );
+    assert_versions(&ahead, "3.7.4", "3.7.0");
 }
