@@ -37,26 +37,26 @@ fn etcd_3_7_applies_its_own_settings_and_restores_a_snapshot() {
     let lab = Lab::up(85, 3);
     // 3.6 made the initial corruption check a feature gate; 3.7 knows only
     // the gate (the old `experimental-initial-corrupt-check` is refused).
-    let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 500 }\n\n[ssh]",
-            )
-    });
+    let inv = lab.inventory(
+        3,
+        at(
+            "3.7.4",
+            "\"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 500",
+        ),
+    );
     apply(&inv);
     assert_cluster(&lab, 3);
     assert_versions(&inv, "3.7.4", "3.7.0");
     // A changed setting rolls through the members; each restarts on data
     // it has, and with the gate on runs the initial corruption check (its
     // own log says so: etcd applied the setting, not only read the file).
-    let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 600 }\n\n[ssh]",
-            )
-    });
+    let inv = lab.inventory(
+        3,
+        at(
+            "3.7.4",
+            "\"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 600",
+        ),
+    );
     let out = apply(&inv);
     assert!(out.contains("config changed"), "{out}");
     for i in 1..=3 {
@@ -133,21 +133,7 @@ fn etcd_3_6_in_compose_mode_with_tls() {
     let four = lab.inventory(4, edit);
     assert!(apply(&four).contains("Apply complete"));
     // Scale in: etcd-3 leaves.
-    let text_of = std::fs::read_to_string(&four).expect("inventory");
-    let without_3: String = text_of
-        .split("[[hosts]]\n")
-        .enumerate()
-        .filter(|(i, _)| *i != 3)
-        .map(|(i, part)| {
-            if i == 0 {
-                part.to_string()
-            } else {
-                format!("[[hosts]]\n{part}")
-            }
-        })
-        .collect();
-    let scaled = lab.dir.path().join("scaled-in.toml");
-    std::fs::write(&scaled, without_3).expect("write");
+    let scaled = without_hosts(&four, &[3], "scaled-in.toml");
     let out = apply(&scaled);
     assert!(out.contains("etcd-3"), "{out}");
     // etcd-4 replaced by etcd-3, whose host keeps the old member's data.
@@ -179,6 +165,45 @@ fn etcd_3_6_in_compose_mode_with_tls() {
     assert!(apply(&inv).contains("No changes."));
 }
 
+/// An inventory edit: etcd `version` and `[etcd] extra = { extra }`.
+fn at(version: &'static str, extra: &'static str) -> impl Fn(String) -> String {
+    move |s: String| {
+        s.replace("version = \"3.5.1\"", &format!("version = \"{version}\""))
+            .replace("[ssh]", &format!("[etcd]\nextra = {{ {extra} }}\n\n[ssh]"))
+    }
+}
+
+/// Member `i` logged etcd's initial corruption check since it started as
+/// `version`: etcd applied the feature gate (or its old key), not only read
+/// it from the file.
+fn assert_ran_initial_corruption_check(lab: &Lab, i: usize, version: &str) {
+    let checks = lab.ssh(
+        i,
+        &format!(
+            "journalctl -u etcd@etcd-{i} -o cat --no-pager | sed -n '/\"etcd-version\":\"{version}\"/,$p' | grep -c 'starting initial corruption check' || true"
+        ),
+    );
+    assert_ne!(checks, "0", "etcd-{i} ran the check on {version}");
+}
+
+/// The inventory at `path` without the host blocks `drop` (1-based),
+/// written beside it as `name`.
+fn without_hosts(path: &std::path::Path, drop: &[usize], name: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(path).expect("inventory");
+    let kept: String = text
+        .split("[[hosts]]\n")
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(i, part)| match i {
+            0 => part.to_string(),
+            _ => format!("[[hosts]]\n{part}"),
+        })
+        .collect();
+    let out = path.with_file_name(name);
+    std::fs::write(&out, kept).expect("write");
+    out
+}
+
 fn status_text(inv: &std::path::Path) -> String {
     deploy_ok(&["status", path_str(inv)])
 }
@@ -194,22 +219,16 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     let lab = Lab::up(87, 3);
     // A setting under its 3.5 name, which 3.7 no longer takes: each leg
     // writes the name its binary reads.
-    let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true }\n\n[ssh]",
-            )
-    });
+    let inv = lab.inventory(
+        3,
+        at("3.5.36", "\"experimental-initial-corrupt-check\" = true"),
+    );
     apply(&inv);
     let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
-    let skips = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\" }\n\n[ssh]",
-            )
-    });
+    let skips = lab.inventory(
+        3,
+        at("3.7.4", "\"feature-gates\" = \"InitialCorruptCheck=true\""),
+    );
     let o = deploy(&["apply", path_str(&skips), "--yes"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
@@ -223,13 +242,10 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
     }
 
     // The inventory file again as it was (the lab writes one file).
-    let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true }\n\n[ssh]",
-            )
-    });
+    let inv = lab.inventory(
+        3,
+        at("3.5.36", "\"experimental-initial-corrupt-check\" = true"),
+    );
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let snapshots = lab.dir.path().join("snapshots");
     let writer = Writer::start(urls, "chain/", None);
@@ -263,21 +279,12 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
             ),
             "1"
         );
-        let checks = lab.ssh(
-            i,
-            &format!(
-                "journalctl -u etcd@etcd-{i} -o cat --no-pager | sed -n '/\"etcd-version\":\"3.7.4\"/,$p' | grep -c 'starting initial corruption check' || true"
-            ),
-        );
-        assert_ne!(checks, "0", "etcd-{i} ran the check on 3.7.4");
+        assert_ran_initial_corruption_check(&lab, i, "3.7.4");
     }
-    let at_3_7 = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\" }\n\n[ssh]",
-            )
-    });
+    let at_3_7 = lab.inventory(
+        3,
+        at("3.7.4", "\"feature-gates\" = \"InitialCorruptCheck=true\""),
+    );
     assert!(apply(&at_3_7).contains("No changes."));
 }
 
@@ -293,13 +300,13 @@ fn a_chained_minor_upgrade_from_3_5_to_3_7() {
 #[test]
 fn downgrade_from_3_7_to_3_5_through_etcd_s_downgrade_api() {
     let lab = Lab::up(88, 3);
-    let inv = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.7.4\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 500 }\n\n[ssh]",
-            )
-    });
+    let inv = lab.inventory(
+        3,
+        at(
+            "3.7.4",
+            "\"feature-gates\" = \"InitialCorruptCheck=true\", \"compaction-batch-limit\" = 500",
+        ),
+    );
     apply(&inv);
     let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
     let writer = Writer::start(urls, "down/", None);
@@ -369,22 +376,10 @@ fn downgrade_from_3_7_to_3_5_through_etcd_s_downgrade_api() {
                 && !config.contains("feature-gates"),
             "{config}"
         );
-        let checks = lab.ssh(
-            i,
-            &format!(
-                "journalctl -u etcd@etcd-{i} -o cat --no-pager | sed -n '/\"etcd-version\":\"3.5.36\"/,$p' | grep -c 'starting initial corruption check' || true"
-            ),
-        );
-        assert_ne!(checks, "0", "etcd-{i} ran the check on 3.5.36");
+        assert_ran_initial_corruption_check(&lab, i, "3.5.36");
     }
     // The inventory written for 3.5: nothing left to do.
-    let at_3_5 = lab.inventory(3, |s| {
-        s.replace("version = \"3.5.1\"", "version = \"3.5.36\"")
-            .replace(
-                "[ssh]",
-                "[etcd]\nextra = { \"experimental-initial-corrupt-check\" = true, \"experimental-compaction-batch-limit\" = 500 }\n\n[ssh]",
-            )
-    });
+    let at_3_5 = lab.inventory(3, at("3.5.36", "\"experimental-initial-corrupt-check\" = true, \"experimental-compaction-batch-limit\" = 500"));
     assert!(apply(&at_3_5).contains("No changes."));
     // And forward again at once: the downgrade's end was made, so the new
     // minor's cluster version moves (a downgrade left enabled would pin it).
@@ -484,15 +479,7 @@ fn etcd_3_7_tls_move_ca_rotation_recover_backup_and_metrics() {
     };
     let plain = lab.inventory(3, at_3_7);
     apply(&plain);
-    for i in 1..=3 {
-        let body = sh(std::process::Command::new("curl")
-            .args(["-fsS", &format!("http://{}:2381/metrics", lab.addr(i))]));
-        assert!(
-            String::from_utf8_lossy(&body.stdout).contains("etcd_server_has_leader 1"),
-            "{}",
-            text(&body)
-        );
-    }
+    assert_metrics_served(&lab, 3, 2381);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let o = deploy(&["snapshot", "list", path_str(&plain), "-o", "json"]);
@@ -544,22 +531,8 @@ fn etcd_3_7_tls_move_ca_rotation_recover_backup_and_metrics() {
     // Quorum lost for good: two hosts die; recovered onto hosts 4 and 5.
     lab.kill_host(2);
     lab.kill_host(3);
-    let all = std::fs::read_to_string(lab.inventory(5, |s| with_tls("generate", &pki)(at_3_7(s))))
-        .expect("inventory");
-    let kept: String = all
-        .split("[[hosts]]\n")
-        .enumerate()
-        .filter(|(i, _)| ![2, 3].contains(i))
-        .map(|(i, part)| {
-            if i == 0 {
-                part.to_string()
-            } else {
-                format!("[[hosts]]\n{part}")
-            }
-        })
-        .collect();
-    let recovery = lab.dir.path().join("recovery.toml");
-    std::fs::write(&recovery, kept).expect("write");
+    let five = lab.inventory(5, |s| with_tls("generate", &pki)(at_3_7(s)));
+    let recovery = without_hosts(&five, &[2, 3], "recovery.toml");
     let out = deploy_ok(&["recover", path_str(&recovery), "--yes"]);
     assert!(out.contains("Recovered from etcd-1"), "{out}");
     for i in [1, 4, 5] {

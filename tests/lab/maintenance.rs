@@ -129,15 +129,7 @@ fn metrics_listener_is_plain_http_with_tls_and_status_flags_a_silent_one() {
     });
     apply(&inv);
     let inv_s = path_str(&inv);
-    for i in 1..=3 {
-        let body = sh(std::process::Command::new("curl")
-            .args(["-fsS", &format!("http://{}:2381/metrics", lab.addr(i))]));
-        assert!(
-            String::from_utf8_lossy(&body.stdout).contains("etcd_server_has_leader 1"),
-            "{}",
-            text(&body)
-        );
-    }
+    assert_metrics_served(&lab, 3, 2381);
     let st = status_json(&inv);
     assert_eq!(
         st[1]["metrics_url"],

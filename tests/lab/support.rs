@@ -583,3 +583,18 @@ pub fn tls_cluster(block: u8) -> (Lab, PathBuf, PathBuf, Vec<String>) {
         .collect();
     (lab, pki, inv, urls)
 }
+
+/// Every one of the first `n` lab hosts serves etcd's metrics on plain
+/// HTTP at `port`, with a leader.
+pub fn assert_metrics_served(lab: &Lab, n: usize, port: u16) {
+    for i in 1..=n {
+        let body =
+            sh(Command::new("curl")
+                .args(["-fsS", &format!("http://{}:{port}/metrics", lab.addr(i))]));
+        assert!(
+            String::from_utf8_lossy(&body.stdout).contains("etcd_server_has_leader 1"),
+            "{}",
+            text(&body)
+        );
+    }
+}
