@@ -184,19 +184,6 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
                     return Err(Error::Blocked(why));
                 }
                 output::say("Apply complete: the cluster matches the inventory.");
-                if let Some(v) = args.version
-                    && v != s.inventory_version
-                {
-                    let names = if s.respelled.is_empty() {
-                        ""
-                    } else {
-                        ", and write [etcd] extra with the names noted above"
-                    };
-                    output::say(&format!(
-                        "Every member runs etcd {v}: set cluster.version = \"{v}\" in {}{names}.",
-                        path.display()
-                    ));
-                }
                 return Ok(());
             }
         }

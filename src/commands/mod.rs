@@ -49,10 +49,6 @@ pub struct Open {
 /// A validated inventory and an open SSH connection to each of its hosts.
 pub struct Session {
     pub inv: Inventory,
-    /// The version the inventory file says (before any `--to`).
-    pub inventory_version: Version,
-    /// `[etcd] extra` keys written under another name for `--to`'s version.
-    pub respelled: Vec<String>,
     pub templates: Templates,
     pub hosts: BTreeMap<String, Host>,
     /// Members whose host could not be reached over SSH, with OpenSSH's
@@ -70,13 +66,10 @@ impl Session {
     /// Nothing on any host changes here.
     pub async fn open(path: &Path, how: &Open) -> Result<Session, Error> {
         let mut inv = Inventory::load(path)?;
-        let inventory_version = inv.cluster.version;
-        let respelled = match how.version {
-            Some(v) => inv.at_version(v),
-            None => Vec::new(),
-        };
-        for note in &respelled {
-            eprintln!("note: {note}");
+        if let Some(v) = how.version {
+            for note in inv.at_version(v) {
+                eprintln!("note: {note}");
+            }
         }
         for w in &inv.warnings {
             eprintln!("warning: {}: {w}", path.display());
@@ -110,8 +103,6 @@ impl Session {
         let access = Access::new(inv.cluster.access);
         Ok(Session {
             inv,
-            inventory_version,
-            respelled,
             templates,
             hosts,
             unreachable,

@@ -60,6 +60,19 @@ pub(super) async fn upgrade(path: &Path, to: Version, args: &ApplyArgs) -> Resul
             cluster_version_moves(path, leg).await?;
         }
     }
+    // What the inventory should say now.
+    let mut inv = inventory::Inventory::load(path)?;
+    if inv.cluster.version != to {
+        let names = if inv.at_version(to).is_empty() {
+            ""
+        } else {
+            ", and write [etcd] extra with the names noted above"
+        };
+        output::say(&format!(
+            "Every member runs etcd {to}: set cluster.version = \"{to}\" in {}{names}.",
+            path.display()
+        ));
+    }
     Ok(())
 }
 
