@@ -52,6 +52,10 @@ pub struct HostFacts {
     pub pki_digest: Option<String>,
     /// A private key on the host is readable by more than its owner.
     pub pki_loose: bool,
+    /// The CAs the member trusts (its `ca.crt`, a bundle during a CA
+    /// rotation): SHA256 fingerprints of their certificates, lowercase hex.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certs: Vec<String>,
     /// The member's config serves clients over TLS.
     pub config_tls: bool,
     /// Its config has peer certificates (set up for TLS peers).
@@ -251,6 +255,9 @@ impl HostFacts {
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
                 "pki_loose" => f.pki_loose = v == "yes",
+                "ca_certs" => {
+                    f.ca_certs = v.split(',').filter_map(digest).take(8).collect();
+                }
                 "backup_digest" => f.backup_digest = digest(v),
                 "backup_active" => f.backup_active = v == "active",
                 "named_etcd" => f.named_etcd.extend(v.parse::<u32>().ok()),

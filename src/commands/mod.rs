@@ -18,10 +18,10 @@ use crate::access::Access;
 use crate::error::Error;
 use crate::etcd;
 use crate::exec::Env;
-use crate::facts::Facts;
 pub(crate) use crate::facts::human_bytes;
+use crate::facts::{Facts, HostFacts};
 use crate::gather;
-use crate::inventory::{Inventory, Version};
+use crate::inventory::{Inventory, TlsMode, Version};
 use crate::member_config;
 use crate::plan::Desired;
 use crate::progress::Progress;
@@ -74,7 +74,10 @@ impl Session {
         for w in &inv.warnings {
             eprintln!("warning: {}: {w}", path.display());
         }
-        if let Some(rotate) = how.prepare_tls {
+        // A CA is made only once the hosts are known not to trust another
+        // (a second controller without the cluster's pki must not fork it).
+        let first_ca = matches!(inv.tls, TlsMode::Generate { .. }) && !tls::has_ca(&inv);
+        if let Some(rotate) = how.prepare_tls.filter(|_| !first_ca) {
             tls::prepare(&inv, rotate)?;
         }
         etcd::set_client_tls(tls::client_files(&inv, "client").ok().flatten());
@@ -99,6 +102,14 @@ impl Session {
                     unreachable.insert(m.name.clone(), e.detail);
                 }
             }
+        }
+        if let (Some(rotate), true) = (how.prepare_tls, first_ca) {
+            let (found, _) = gather::hosts(&inv, &hosts).await;
+            if let Some(why) = tls::foreign_ca(&inv, trusted(&inv, &found)) {
+                return Err(Error::Usage(why));
+            }
+            tls::prepare(&inv, rotate)?;
+            etcd::set_client_tls(tls::client_files(&inv, "client").ok().flatten());
         }
         let access = Access::new(inv.cluster.access);
         Ok(Session {
@@ -135,6 +146,9 @@ impl Session {
 
     async fn gather(&self, ask: gather::Ask) -> Result<Facts, Error> {
         let (hosts, mut unreachable) = gather::hosts(&self.inv, &self.hosts).await;
+        if let Some(why) = tls::foreign_ca(&self.inv, trusted(&self.inv, &hosts)) {
+            return Err(Error::Usage(why));
+        }
         unreachable.extend(self.unreachable.clone());
         // Members are asked over the scheme their configs serve now.
         for m in &self.inv.members {
@@ -279,4 +293,17 @@ pub(crate) fn table(header: &[&str], cells: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The CAs each member of this cluster trusts, as its host's facts say
+/// (members whose config is this cluster's: a reused host's old files of
+/// another cluster do not count).
+fn trusted<'a>(
+    inv: &'a Inventory,
+    hosts: &'a BTreeMap<String, HostFacts>,
+) -> impl Iterator<Item = (&'a str, &'a [String])> {
+    hosts
+        .iter()
+        .filter(|(_, h)| h.config_cluster.as_deref() == Some(inv.cluster.name.as_str()))
+        .map(|(name, h)| (name.as_str(), h.ca_certs.as_slice()))
 }

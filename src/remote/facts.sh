@@ -80,6 +80,13 @@ if [ -f "$benv" ]; then
   echo "backup_active=$(systemctl is-active "$bunit" 2>/dev/null)"
 fi
 if [ -f "$pki/ca.crt" ]; then
+  # The CAs the member trusts: SHA256 fingerprints of their certificates.
+  printf 'ca_certs='
+  awk '/-----BEGIN CERTIFICATE-----/ { b = ""; next } /-----END CERTIFICATE-----/ { print b; next } { b = b $0 }' "$pki/ca.crt" 2>/dev/null |
+    head -n 8 | while IFS= read -r body; do
+      printf '%s' "$body" | base64 -d 2>/dev/null | sha256sum | cut -c1-64 | tr '\n' ','
+    done
+  echo
   echo "pki_digest=$(cd "$pki" && cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
   for k in "$pki"/*.key; do
     if [ -e "$k" ] && [ "$(stat -c %a "$k")" != 600 ]; then echo "pki_loose=yes"; break; fi

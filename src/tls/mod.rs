@@ -20,10 +20,12 @@
 //! Keys are written with mode 0600 and never printed or logged.
 
 mod rotation;
+mod trust;
 
 pub use rotation::{
     CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
 };
+pub use trust::{fingerprints, foreign_ca, has_ca};
 
 use crate::inventory::{Inventory, Member, TlsMode};
 use rcgen::{

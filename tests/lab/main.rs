@@ -20,5 +20,6 @@ mod maintenance;
 mod rolling;
 mod security;
 mod support;
+mod team;
 mod untrusted;
 mod writer;

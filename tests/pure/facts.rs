@@ -49,6 +49,8 @@ fn hostile_facts_never_reach_the_plan_raw() {
     let c = f.config_cluster.expect("a foreign cluster");
     assert!(!c.chars().any(char::is_control), "{c:?}");
     assert!(f.installed.is_empty() && f.current.is_none() && f.pid.is_none());
+    // Not fingerprints: no CA.
+    assert!(f.ca_certs.is_empty(), "{:?}", f.ca_certs);
 }
 
 /// The cause quoted when a member fails (issue 12, defects 2 and 5): etcd's

@@ -1,0 +1,89 @@
+//! Several operators, one cluster (issue 25): a controller that does not
+//! hold the cluster's CA (a second machine with the same inventory and no
+//! pki directory, or another CA) stops before anything changes and never
+//! makes a CA of its own.
+
+use crate::support::*;
+
+/// The same inventory on a "second machine": its tls.dir empty. plan,
+/// status and apply stop (exit 2) naming the cluster's CA fingerprint (as
+/// openssl prints it); no CA is made there, every etcd keeps its PID. With
+/// another CA in that directory, the same. With the pki copied over, plan
+/// has nothing to do.
+#[test]
+fn a_second_controller_without_the_cluster_s_ca_never_forks_it() {
+    let (lab, pki, inv, _urls) = tls_cluster(35);
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let fp = sh(std::process::Command::new("openssl").args([
+        "x509",
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+        "-in",
+        path_str(&pki.join("ca.crt")),
+    ]));
+    let fp = String::from_utf8_lossy(&fp.stdout)
+        .trim()
+        .rsplit('=')
+        .next()
+        .expect("fingerprint")
+        .to_string();
+    assert_eq!(fp.len(), 95, "{fp}");
+
+    let second = lab.dir.path().join("second");
+    std::fs::create_dir_all(&second).expect("dir");
+    let other_pki = second.join("pki");
+    let inv2 = second.join("inventory.toml");
+    std::fs::write(
+        &inv2,
+        std::fs::read_to_string(&inv)
+            .expect("inventory")
+            .replace(path_str(&pki), path_str(&other_pki)),
+    )
+    .expect("write");
+    for args in [
+        vec!["plan", path_str(&inv2)],
+        vec!["status", path_str(&inv2)],
+        vec!["apply", path_str(&inv2), "--yes"],
+    ] {
+        let o = deploy(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(
+            t.contains(&format!(
+                "this cluster's CA (fingerprint {fp}, trusted by etcd-"
+            )) && t.contains("which holds no CA")
+                && t.contains("copy the pki directory from the machine that made the cluster"),
+            "{args:?}: {t}"
+        );
+        assert!(!other_pki.join("ca.crt").exists() && !other_pki.join("ca.key").exists());
+    }
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+
+    // Another CA in that directory: the same refusal, naming both.
+    let fresh = Lab::up(36, 1);
+    let other_inv = fresh.inventory(1, with_tls("generate", &other_pki));
+    apply(&other_inv);
+    let o = deploy(&["apply", path_str(&inv2), "--yes"]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains("whose CA is another ("), "{t}");
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+
+    // The pki copied over: nothing to do.
+    let copied = second.join("copied");
+    std::fs::create_dir_all(&copied).expect("dir");
+    for f in std::fs::read_dir(&pki).expect("pki") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, copied.join(f.file_name().expect("name"))).expect("copy");
+    }
+    let inv3 = second.join("copied.toml");
+    std::fs::write(
+        &inv3,
+        std::fs::read_to_string(&inv)
+            .expect("inventory")
+            .replace(path_str(&pki), path_str(&copied)),
+    )
+    .expect("write");
+    assert!(deploy_ok(&["plan", path_str(&inv3)]).contains("No changes"));
+}
