@@ -416,6 +416,10 @@ pub struct ClusterFacts {
     /// Members not in the inventory, by ID: what each said of itself on its
     /// advertised client URL, `None` when it did not answer.
     pub others: BTreeMap<u64, Option<MemberStatus>>,
+    /// Inventory members asked that did not answer, with why (`TLS
+    /// handshake refused (…)`, `connection refused`, `timed out`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub silent: BTreeMap<String, String>,
 }
 
 impl ClusterFacts {

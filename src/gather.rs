@@ -58,13 +58,13 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// The member's status, asked again every 250 ms while it is not healthy,
 /// for at most `wait`.
-async fn settled_status(url: &str, wait: Duration) -> Option<MemberStatus> {
+async fn settled_status(url: &str, wait: Duration) -> Result<MemberStatus, String> {
     let deadline = Instant::now() + wait;
     loop {
         let status = etcd::status(url).await;
         let settled = matches!(&status, Ok(s) if s.healthy());
         if settled || Instant::now() >= deadline {
-            return status.ok();
+            return status.map_err(|e| etcd::why_silent(&e.message));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -98,7 +98,10 @@ pub(crate) async fn cluster(
             .unwrap_or_default();
         Some(async move {
             let url = access.url_or_direct(m, host).await.ok()?;
-            let mut status = settled_status(&url, settle).await?;
+            let mut status = match settled_status(&url, settle).await {
+                Ok(s) => s,
+                Err(why) => return Some(Err((m.name.clone(), why))),
+            };
             // A follower cut off from the leader still names it (etcd's
             // pre-vote keeps it); only a linearizable read shows the cut.
             if status.healthy()
@@ -106,17 +109,22 @@ pub(crate) async fn cluster(
             {
                 status.errors.push(why);
             }
-            Some((m.name.clone(), url, status))
+            Some(Ok((m.name.clone(), url, status)))
         })
     });
-    let answers: Vec<_> = futures_util::future::join_all(jobs)
+    let (answers, silent): (Vec<_>, Vec<_>) = futures_util::future::join_all(jobs)
         .await
         .into_iter()
         .flatten()
-        .collect();
+        .partition(Result::is_ok);
+    let answers: Vec<_> = answers.into_iter().filter_map(Result::ok).collect();
+    let silent: BTreeMap<String, String> = silent.into_iter().filter_map(Result::err).collect();
     let urls: Vec<String> = answers.iter().map(|(_, u, _)| u.clone()).collect();
     if urls.is_empty() {
-        return ClusterFacts::default();
+        return ClusterFacts {
+            silent,
+            ..ClusterFacts::default()
+        };
     }
     let (members, versions, alarms) = tokio::join!(
         etcd::member_list(&urls),
@@ -156,5 +164,6 @@ pub(crate) async fn cluster(
             .map(|(id, a)| crate::facts::alarm_label(&a, id))
             .collect(),
         others,
+        silent,
     }
 }

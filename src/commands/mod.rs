@@ -164,6 +164,9 @@ impl Session {
             ask,
         )
         .await;
+        if let Some(why) = identity_refused(&self.inv, &cluster) {
+            return Err(Error::Usage(why));
+        }
         Ok(Facts {
             hosts,
             unreachable,
@@ -306,4 +309,32 @@ fn trusted<'a>(
         .iter()
         .filter(|(_, h)| h.config_cluster.as_deref() == Some(inv.cluster.name.as_str()))
         .map(|(name, h)| (name.as_str(), h.ca_certs.as_slice()))
+}
+
+/// Why the cluster refuses this controller's identity, when no member
+/// answered and each said so in its TLS handshake (its CA is the pki's, as
+/// checked before: the client certificate is what it refuses).
+fn identity_refused(inv: &Inventory, cluster: &crate::facts::ClusterFacts) -> Option<String> {
+    let dir = match &inv.tls {
+        TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
+        TlsMode::Off { .. } => return None,
+    };
+    let refused = !cluster.silent.is_empty()
+        && cluster.status.is_empty()
+        && cluster
+            .silent
+            .values()
+            .all(|why| why.starts_with("TLS handshake refused"));
+    refused.then(|| {
+        let each: Vec<String> = cluster
+            .silent
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
+        format!(
+            "no member accepts this controller's client certificate ({}/client.crt): {}. Use the pki directory the cluster was made with (docs/team.md); nothing was changed",
+            dir.display(),
+            each.join("; ")
+        )
+    })
 }

@@ -115,14 +115,30 @@ async fn connect(urls: &[String]) -> Result<Client, EtcdError> {
     // serve https and the rest plain http; those already moved are asked.
     let https: Vec<&String> = urls.iter().filter(|u| u.starts_with("https://")).collect();
     let c = if !https.is_empty() && https.len() < urls.len() {
-        Client::connect(&https, Some(options(CALL_TIMEOUT, &https))).await?
+        bounded_connect(&https, options(CALL_TIMEOUT, &https)).await?
     } else {
-        Client::connect(urls, Some(options(CALL_TIMEOUT, urls))).await?
+        bounded_connect(urls, options(CALL_TIMEOUT, urls)).await?
     };
     if let Ok(mut m) = CLIENTS.lock() {
         m.insert(urls.to_vec(), c.clone());
     }
     Ok(c)
+}
+
+/// `Client::connect`, bounded as a whole: the connect timeout covers the TCP
+/// connection only, and a TLS handshake with a process that accepted it but
+/// never answers (stopped, hung) would wait for ever.
+pub(super) async fn bounded_connect<S: AsRef<str>>(
+    urls: &[S],
+    opts: ConnectOptions,
+) -> Result<Client, EtcdError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect(urls, Some(opts))).await {
+        Ok(c) => Ok(c?),
+        Err(_) => Err(EtcdError::transient(format!(
+            "no answer within {} s (timed out)",
+            CONNECT_TIMEOUT.as_secs_f32()
+        ))),
+    }
 }
 
 /// A failure of the connection rather than an answer from etcd: the cached
@@ -164,16 +180,34 @@ where
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
     let began = std::time::Instant::now();
-    match f(client(urls).await?).await {
+    match bounded(urls, f(client(urls).await?)).await? {
         Err(e) if connection_lost(&e) => {
             forget(urls);
             // A lazy connection that met silence: not asked again.
             if never_connected(&e) && note_silence(urls, began.elapsed()) {
                 return Err(silent_error());
             }
-            Ok(f(client(urls).await?).await?)
+            Ok(bounded(urls, f(client(urls).await?)).await??)
         }
         r => Ok(r?),
+    }
+}
+
+/// A call bounded as a whole: etcd-client's timeout covers the request once
+/// a connection is ready, not the wait for one (a TLS handshake with a
+/// process that accepted the connection but never answers: stopped, hung).
+/// Past it the endpoints count as silent, as a connect timeout makes them.
+async fn bounded<T>(urls: &[String], call: impl Future<Output = T>) -> Result<T, EtcdError> {
+    match tokio::time::timeout(CALL_TIMEOUT + CONNECT_TIMEOUT, call).await {
+        Ok(r) => Ok(r),
+        Err(_) => {
+            forget(urls);
+            note_silence(urls, CONNECT_TIMEOUT);
+            Err(EtcdError::transient(format!(
+                "no answer within {} s (timed out)",
+                (CALL_TIMEOUT + CONNECT_TIMEOUT).as_secs_f32()
+            )))
+        }
     }
 }
 
@@ -184,7 +218,7 @@ where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = Result<T, etcd_client::Error>>,
 {
-    match f(client(urls).await?).await {
+    match bounded(urls, f(client(urls).await?)).await? {
         Err(e) => {
             if connection_lost(&e) {
                 forget(urls);

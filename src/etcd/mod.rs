@@ -11,13 +11,13 @@ mod errors;
 
 pub(crate) use api::{EtcdApi, Live};
 pub(crate) use connect::set_client_tls;
-use connect::{CALL_TIMEOUT, CONNECT_TIMEOUT, change, client_tls, options, read};
-pub(crate) use errors::{EtcdError, Kind};
+use connect::{CALL_TIMEOUT, CONNECT_TIMEOUT, bounded_connect, change, client_tls, options, read};
+pub(crate) use errors::{EtcdError, Kind, why_silent};
 
 use crate::facts::{MemberInfo, MemberStatus, printable};
 use crate::tls::ClientFiles;
 use etcd_client::{
-    Certificate, Client, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
+    Certificate, ConnectOptions, GetOptions, Identity, MemberAddOptions, TlsOptions,
 };
 use std::time::Duration;
 
@@ -60,7 +60,7 @@ pub(crate) async fn accepts(url: &str, id: &ClientFiles) -> Result<(), EtcdError
                 .ca_certificate(Certificate::from_pem(&id.ca))
                 .identity(Identity::from_pem(&id.cert, &id.key)),
         );
-    let mut c = Client::connect([url], Some(opts)).await?;
+    let mut c = bounded_connect(&[url], opts).await?;
     c.status().await?;
     Ok(())
 }
@@ -146,7 +146,7 @@ const DEFRAG_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// one it is asked on). Its own connection, with a timeout long enough for
 /// a big database; the member answers nothing else until it is done.
 pub(crate) async fn defragment(url: &str) -> Result<(), EtcdError> {
-    let mut c = Client::connect([url], Some(options(DEFRAG_TIMEOUT, &[url]))).await?;
+    let mut c = bounded_connect(&[url], options(DEFRAG_TIMEOUT, &[url])).await?;
     c.defragment().await?;
     Ok(())
 }
@@ -156,7 +156,7 @@ pub(crate) async fn defragment(url: &str) -> Result<(), EtcdError> {
 /// the space).
 pub(crate) async fn compact(urls: &[String], revision: i64) -> Result<(), EtcdError> {
     use etcd_client::CompactionOptions;
-    let mut c = Client::connect(urls, Some(options(DEFRAG_TIMEOUT, urls))).await?;
+    let mut c = bounded_connect(urls, options(DEFRAG_TIMEOUT, urls)).await?;
     c.compact(revision, Some(CompactionOptions::new().with_physical()))
         .await?;
     Ok(())
@@ -327,7 +327,7 @@ pub(crate) async fn snapshot_into(
     sink: &mut (dyn std::io::Write + Send),
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<(i64, u64), EtcdError> {
-    let mut c = Client::connect([url], Some(options(Duration::from_secs(3600), &[url]))).await?;
+    let mut c = bounded_connect(&[url], options(Duration::from_secs(3600), &[url])).await?;
     let revision = c
         .get(
             "etcd-deploy/snapshot",

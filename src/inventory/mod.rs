@@ -570,7 +570,21 @@ impl Inventory {
             });
         }
         let text = std::fs::read_to_string(path).map_err(|e| InventoryError::io(path, e))?;
-        parse(path, &text)
+        let mut inv = parse(path, &text)?;
+        // A team's shared pki (a directory kept in its secret store), named
+        // where each controller runs rather than in the shared inventory.
+        if let Some(shared) = std::env::var_os("ETCD_DEPLOY_PKI").filter(|d| !d.is_empty()) {
+            let shared = std::path::absolute(&shared).unwrap_or_else(|_| PathBuf::from(&shared));
+            match &mut inv.tls {
+                TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => *dir = shared,
+                TlsMode::Off { dir } => {
+                    if dir.is_some() {
+                        *dir = Some(shared);
+                    }
+                }
+            }
+        }
+        Ok(inv)
     }
 
     pub fn member(&self, name: &str) -> Option<&Member> {

@@ -440,8 +440,18 @@ fn nothing_answers(p: &mut Plan, inv: &Inventory, facts: &Facts) {
         .map(|m| m.name.as_str())
         .collect();
     if !running.is_empty() {
+        let why: Vec<String> = facts
+            .cluster
+            .silent
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
+        let why = match why.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", why.join("; ")),
+        };
         p.blocked = Some(format!(
-            "etcd runs on {} but no member answers on its client URL; wait for it to settle or look at `journalctl -u etcd` there, then apply again",
+            "etcd runs on {} but no member answers on its client URL{why}; wait for it to settle or look at `journalctl -u etcd` there, then apply again",
             running.join(", ")
         ));
         return;

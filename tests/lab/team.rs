@@ -86,4 +86,36 @@ fn a_second_controller_without_the_cluster_s_ca_never_forks_it() {
     )
     .expect("write");
     assert!(deploy_ok(&["plan", path_str(&inv3)]).contains("No changes"));
+    // ETCD_DEPLOY_PKI names the shared copy where the inventory says another.
+    let o = sh(std::process::Command::new(BIN)
+        .args(["plan", path_str(&inv2)])
+        .env("ETCD_DEPLOY_PKI", &copied));
+    assert!(
+        o.status.success() && text(&o).contains("No changes"),
+        "{}",
+        text(&o)
+    );
+
+    // The right CA but a client certificate the cluster does not accept
+    // (the other cluster's): refused, saying so, not "no member answers".
+    let wrong_id = second.join("wrong-id");
+    std::fs::create_dir_all(&wrong_id).expect("dir");
+    for f in std::fs::read_dir(&copied).expect("pki") {
+        let f = f.expect("entry").path();
+        std::fs::copy(&f, wrong_id.join(f.file_name().expect("name"))).expect("copy");
+    }
+    for f in ["client.crt", "client.key"] {
+        std::fs::copy(other_pki.join(f), wrong_id.join(f)).expect("copy");
+    }
+    let o = sh(std::process::Command::new(BIN)
+        .args(["plan", path_str(&inv2)])
+        .env("ETCD_DEPLOY_PKI", &wrong_id));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("no member accepts this controller's client certificate")
+            && t.contains("TLS handshake refused"),
+        "{t}"
+    );
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
 }

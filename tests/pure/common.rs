@@ -178,6 +178,7 @@ pub fn converged(i: &Inventory) -> Facts {
             cluster_version: Some("3.5.0".into()),
             alarms: vec![],
             others: BTreeMap::new(),
+            silent: BTreeMap::new(),
         },
         recorded: i
             .members
