@@ -359,6 +359,10 @@ pub struct RollingArgs {
     /// asked on a terminal, and refused without one)
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Wait this long (e.g. 2m) for the cluster's run lock when another run
+    /// holds it, instead of stopping at once
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -31,6 +31,11 @@ pub async fn plan(
         }
         let (p, facts) = compute(s, options).await?;
         print(&p);
+        if let Some(who) = super::run_lock::shown(s, &facts).await {
+            output::warn(&format!(
+                "the cluster's run lock is held by {who}: apply waits for it or stops"
+            ));
+        }
         let changes = if p.blocked.is_some() {
             Planned::Blocked
         } else if p.is_empty() {
@@ -75,8 +80,29 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
     };
     with_session(path, &open, async |s: &Session| {
         let facts = s.facts().await?;
+        let taken = !saved.plan.is_empty() && s.hold_run_lock(&facts, args.lock_timeout).await?;
+        // Read again under the lock: another run may have gone before.
+        let facts = match taken {
+            true => s.facts().await?,
+            false => facts,
+        };
+        carry_out(path, file, &saved, args, s, &facts).await
+    })
+    .await
+}
+
+/// A saved plan carried out, once checked against the facts.
+async fn carry_out(
+    path: &Path,
+    file: &Path,
+    saved: &SavedPlan,
+    args: &ApplyArgs,
+    s: &Session,
+    facts: &Facts,
+) -> Result<(), Error> {
+    {
         saved
-            .check(&inventory_sha256(path)?, &facts)
+            .check(&inventory_sha256(path)?, facts)
             .map_err(|why| {
                 Error::Blocked(format!(
                     "{} cannot be carried out: {why}; make a new plan (`etcd-deploy plan --out`)",
@@ -97,8 +123,7 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
             output::say("Apply complete: the saved plan was carried out.");
         }
         Ok(())
-    })
-    .await
+    }
 }
 
 /// What `apply`, `upgrade`, `replace` and `certs rotate` were asked for.
@@ -116,6 +141,8 @@ pub struct ApplyArgs {
     /// `certs rotate`'s scope without issuing new certificates: the files
     /// as they are (a CA rotation's pass) are rolled out.
     pub keep_certs: bool,
+    /// How long to wait for the cluster's run lock another run holds.
+    pub lock_timeout: std::time::Duration,
 }
 
 /// How many times a run plans again after steps that ask for it
@@ -140,12 +167,27 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         {
             output::warn(&w);
         }
+        rounds(path, args, s).await
+    })
+    .await
+}
+
+/// The rounds of planning and carrying out, under the cluster's run lock
+/// once there is something to do.
+async fn rounds(path: &Path, args: &ApplyArgs, s: &Session) -> Result<(), Error> {
+    let scope = &args.options.scope;
+    {
         let mut consented = args.yes;
         // Members started while nothing answered, and each pass of a move to
         // TLS, are read again, then planned for: a run resumed after an
         // interruption may need a start, both passes and the rest.
         for round in 0..MAX_ROUNDS {
-            let (p, facts) = compute(s, &args.options).await?;
+            let (mut p, mut facts) = compute(s, &args.options).await?;
+            if !p.is_empty() && s.hold_run_lock(&facts, args.lock_timeout).await? {
+                // Planned again under the lock: another run may have
+                // changed the cluster before it was taken.
+                (p, facts) = compute(s, &args.options).await?;
+            }
             if round == 0
                 && let Scope::Replace { old, new } = scope
                 && let Some(why) = plan::readiness::replace_mismatch(&s.inv, &facts, old, new)
@@ -190,8 +232,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         Err(Error::Blocked(format!(
             "the cluster still needed changes after {MAX_ROUNDS} rounds of planning and carrying out; run apply again"
         )))
-    })
-    .await
+    }
 }
 
 /// Whether the plan for `options` has anything to do or is blocked
@@ -209,6 +250,11 @@ pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Erro
 /// executor.
 pub(super) async fn run(s: &Session, p: &Plan, consented: bool) -> Result<(), Error> {
     if p.blocked.is_none() {
+        // (Taken already by the callers that plan again under it.)
+        if !p.is_empty() && !s.holds_run_lock().await {
+            let facts = s.facts().await?;
+            s.hold_run_lock(&facts, std::time::Duration::ZERO).await?;
+        }
         let destructive = p.destructive();
         if !destructive.is_empty() {
             confirm(

@@ -189,6 +189,7 @@ fn apply_args(inventory: &Path, r: RollingArgs, scope: plan::Scope) -> apply::Ap
         yes: r.yes,
         saved: None,
         keep_certs: false,
+        lock_timeout: r.lock_timeout.unwrap_or_default(),
     }
 }
 
@@ -204,6 +205,7 @@ async fn plan(
         snapshot_dir,
         log: None,
         yes: false,
+        lock_timeout: None,
     };
     let args = apply_args(inventory, rolling, plan::Scope::Apply);
     Ok(match apply::plan(inventory, &args.options, out).await? {

@@ -12,6 +12,7 @@ use crate::plan::maintenance::{self, DefragOptions};
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::Duration;
 
 /// The members whose etcd answered: cluster calls go through them.
 pub(super) fn live(facts: &Facts) -> Result<BTreeSet<String>, Error> {
@@ -31,6 +32,7 @@ pub async fn defrag(path: &Path, opts: DefragOptions) -> Result<(), Error> {
         // compact`, or etcd's own auto-compaction, may have run since the
         // last write).
         let before = s.api_facts().await?;
+        s.hold_run_lock(&before, Duration::ZERO).await?;
         exec::refresh_free_pages(&s.env(), &live(&before)?).await?;
         let facts = s.api_facts().await?;
         let p = maintenance::defrag(&s.inv, &facts, opts).map_err(Error::Blocked)?;
@@ -84,6 +86,7 @@ pub async fn defrag(path: &Path, opts: DefragOptions) -> Result<(), Error> {
 pub async fn compact(path: &Path, retain: u64) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let facts = s.api_facts().await?;
+        s.hold_run_lock(&facts, Duration::ZERO).await?;
         let revision = facts
             .cluster
             .status
@@ -167,6 +170,7 @@ pub async fn alarm_list(path: &Path) -> Result<bool, Error> {
 pub async fn alarm_disarm(path: &Path) -> Result<(), Error> {
     with_session(path, &Open::default(), async |s: &Session| {
         let facts = s.api_facts().await?;
+        s.hold_run_lock(&facts, Duration::ZERO).await?;
         let live = live(&facts)?;
         let clear = maintenance::disarm(&s.inv, &facts).map_err(Error::Blocked)?;
         if clear.is_empty() {

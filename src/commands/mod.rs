@@ -10,6 +10,7 @@ pub mod init;
 pub mod lifecycle;
 pub mod maintenance;
 pub mod output;
+mod run_lock;
 pub mod snapshot;
 pub mod status;
 mod upgrade;
@@ -17,6 +18,7 @@ mod upgrade;
 use crate::access::Access;
 use crate::error::Error;
 use crate::etcd;
+use crate::etcd::lock::RunLock;
 use crate::exec::Env;
 pub(crate) use crate::facts::human_bytes;
 use crate::facts::{Facts, HostFacts};
@@ -33,6 +35,7 @@ use crate::tls;
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How to open a session.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +60,8 @@ pub struct Session {
     pub unreachable: BTreeMap<String, String>,
     pub access: Access,
     pub progress: Progress,
+    /// The cluster's run lock, once a change of this session took it.
+    run_lock: tokio::sync::Mutex<Option<RunLock>>,
 }
 
 impl Session {
@@ -119,6 +124,7 @@ impl Session {
             unreachable,
             access,
             progress,
+            run_lock: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -230,7 +236,28 @@ impl Session {
     }
 
     pub async fn close(self) {
+        if let Some(l) = self.run_lock.lock().await.take() {
+            l.release().await;
+        }
         futures_util::future::join_all(self.hosts.into_values().map(Host::close)).await;
+    }
+
+    /// Whether this session holds the cluster's run lock (given back when
+    /// it closes).
+    pub async fn holds_run_lock(&self) -> bool {
+        self.run_lock.lock().await.is_some()
+    }
+
+    /// Takes the cluster's run lock for the rest of this session, unless it
+    /// holds it already; whether it was taken just now (what was planned
+    /// before may have changed meanwhile).
+    pub async fn hold_run_lock(&self, facts: &Facts, wait: Duration) -> Result<bool, Error> {
+        let mut held = self.run_lock.lock().await;
+        if held.is_some() {
+            return Ok(false);
+        }
+        *held = run_lock::take(self, facts, wait).await?;
+        Ok(held.is_some())
     }
 }
 

@@ -51,6 +51,9 @@ pub async fn status(path: &Path) -> Result<bool, Error> {
         let first: Vec<String> = rows.iter().map(|r| r.host.clone()).collect();
         rows.sort_by_key(|r| first.iter().position(|h| *h == r.host));
         let all_healthy = rows.iter().all(|r| r.health == "healthy");
+        if let Some(who) = super::run_lock::shown(s, &facts).await {
+            eprintln!("run lock: held by {who}");
+        }
         match output::mode() {
             Mode::Json => println!(
                 "{}",

@@ -93,7 +93,7 @@ fn note_silence(urls: &[String], took: Duration) -> bool {
     quiet
 }
 
-async fn client(urls: &[String]) -> Result<Client, EtcdError> {
+pub(super) async fn client(urls: &[String]) -> Result<Client, EtcdError> {
     if let Some(c) = CLIENTS.lock().ok().and_then(|m| m.get(urls).cloned()) {
         return Ok(c);
     }
@@ -167,7 +167,7 @@ fn never_connected(e: &etcd_client::Error) -> bool {
     }
 }
 
-fn forget(urls: &[String]) {
+pub(super) fn forget(urls: &[String]) {
     if let Ok(mut m) = CLIENTS.lock() {
         m.remove(urls);
     }

@@ -8,6 +8,7 @@
 mod api;
 mod connect;
 mod errors;
+pub(crate) mod lock;
 
 pub(crate) use api::{EtcdApi, Live};
 pub(crate) use connect::set_client_tls;

@@ -3,10 +3,6 @@
 
 use crate::support::*;
 
-fn with_version(v: &'static str) -> impl Fn(String) -> String {
-    move |s| s.replace("version = \"3.5.1\"", &format!("version = \"{v}\""))
-}
-
 #[test]
 fn upgrade_3_4_to_3_5_0_to_3_5_1_with_writes_flowing() {
     let lab = Lab::up(15, 3);

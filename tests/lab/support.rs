@@ -598,3 +598,8 @@ pub fn assert_metrics_served(lab: &Lab, n: usize, port: u16) {
         );
     }
 }
+
+/// An inventory edit: etcd `v` instead of the lab's 3.5.1.
+pub fn with_version(v: &'static str) -> impl Fn(String) -> String {
+    move |s| s.replace("version = \"3.5.1\"", &format!("version = \"{v}\""))
+}

@@ -119,3 +119,102 @@ fn a_second_controller_without_the_cluster_s_ca_never_forks_it() {
     );
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
 }
+
+/// One run at a time per cluster, whoever runs it. A first controller
+/// takes the lock and waits at its consent prompt (a removal, on a
+/// terminal); a second controller's apply is refused at once naming the
+/// holder, and plan and status show it. The first controller is SIGKILLed;
+/// the second, waiting with --lock-timeout, goes ahead once etcd lets the
+/// dead run's lease expire (at most its 15 s TTL); the lock is given back
+/// at the end.
+#[test]
+fn two_controllers_one_waits_and_a_killed_one_never_blocks_for_long() {
+    use std::io::Read;
+    let lab = Lab::up(41, 3);
+    let inv = lab.inventory(3, with_version("3.5.0"));
+    apply(&inv);
+    // The first controller: etcd-3 out of the inventory, asked on a
+    // terminal (`script` gives it one) and never answered.
+    let without_3 = lab.inventory(2, with_version("3.5.0"));
+    let mut first = std::process::Command::new("script")
+        .args([
+            "-qfec",
+            &format!("{BIN} apply {}", path_str(&without_3)),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = first.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Type the cluster name") {
+        let n = out.read(&mut buf).expect("read");
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The second controller: refused at once, naming the holder.
+    let other = lab.dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&inv)
+            .expect("inventory")
+            .replace("[ssh]", "[etcd]\nsnapshot_count = 20000\n\n[ssh]"),
+    )
+    .expect("write");
+    let began = std::time::Instant::now();
+    let o = deploy(&["apply", path_str(&other), "--yes"]);
+    let t = text(&o);
+    eprintln!("the second controller's apply:\n{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("another run holds this cluster's run lock (root@")
+            && t.contains("etcd-deploy apply")
+            && t.contains("Nothing was changed"),
+        "{t}"
+    );
+    assert!(
+        began.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        began.elapsed()
+    );
+    let plan = text(&deploy(&["plan", path_str(&other)]));
+    assert!(
+        plan.contains("the cluster's run lock is held by root@"),
+        "{plan}"
+    );
+    let status = text(&deploy(&["status", path_str(&other)]));
+    eprintln!("status meanwhile:\n{status}");
+    assert!(status.contains("run lock: held by root@"), "{status}");
+
+    // The first controller dies; the second waits for the lease and goes on.
+    let _ = std::process::Command::new("pkill")
+        .args([
+            "-KILL",
+            "-f",
+            &format!("{BIN} apply {}", path_str(&without_3)),
+        ])
+        .status();
+    let _ = first.kill();
+    let _ = first.wait();
+    let killed = std::time::Instant::now();
+    let out = deploy_ok(&[
+        "upgrade",
+        path_str(&inv),
+        "--to",
+        "3.5.1",
+        "--no-snapshot",
+        "--lock-timeout",
+        "60s",
+    ]);
+    let took = killed.elapsed();
+    eprintln!("the second controller finished {took:?} after the first was killed");
+    assert!(took < std::time::Duration::from_secs(45), "{took:?}\n{out}");
+    for i in 1..=3 {
+        assert_eq!(versions(&lab.url(i)).0, "3.5.1");
+    }
+    let status = text(&deploy(&["status", path_str(&inv)]));
+    assert!(!status.contains("run lock"), "given back: {status}");
+}
