@@ -237,7 +237,15 @@ impl Session {
 
     pub async fn close(self) {
         if let Some(l) = self.run_lock.lock().await.take() {
-            l.release().await;
+            let mut now = Vec::new();
+            for m in &self.inv.members {
+                if let Some(h) = self.hosts.get(&m.name)
+                    && let Ok(u) = self.access.url(m, h).await
+                {
+                    now.push(u);
+                }
+            }
+            l.release(&now).await;
         }
         futures_util::future::join_all(self.hosts.into_values().map(Host::close)).await;
     }

@@ -196,13 +196,13 @@ where
 /// A call bounded as a whole: etcd-client's timeout covers the request once
 /// a connection is ready, not the wait for one (a TLS handshake with a
 /// process that accepted the connection but never answers: stopped, hung).
-/// Past it the endpoints count as silent, as a connect timeout makes them.
+/// Past it the connection is dropped (not counted as silence: a member
+/// that is starting holds calls the same way until it is ready).
 async fn bounded<T>(urls: &[String], call: impl Future<Output = T>) -> Result<T, EtcdError> {
     match tokio::time::timeout(CALL_TIMEOUT + CONNECT_TIMEOUT, call).await {
         Ok(r) => Ok(r),
         Err(_) => {
             forget(urls);
-            note_silence(urls, CONNECT_TIMEOUT);
             Err(EtcdError::transient(format!(
                 "no answer within {} s (timed out)",
                 (CALL_TIMEOUT + CONNECT_TIMEOUT).as_secs_f32()

@@ -138,6 +138,9 @@ pub(crate) async fn acquire(
                 revoke(urls, lease).await;
                 return Err(e.into());
             }
+            // A run of this machine that died (its PID gone) holds it: its
+            // lease is revoked at once rather than waited out.
+            Err(_) if broke_dead_holder(urls).await => continue,
             Err(_) if Instant::now() < deadline => continue,
             Err(_) => {
                 let who = held_by(urls).await;
@@ -213,6 +216,37 @@ async fn keep_alive(urls: Vec<String>, lease: i64) {
     }
 }
 
+/// When the holder is a run of this machine whose process is gone (killed,
+/// crashed), its lease is revoked: the lock it left is freed now instead of
+/// after `LEASE_TTL`. Whether it was. A holder on another machine is never
+/// judged from here.
+async fn broke_dead_holder(urls: &[String]) -> bool {
+    let Ok(r) = on_any(urls, |mut c| async move { c.get(HOLDER_KEY, None).await }).await else {
+        return false;
+    };
+    let Some(kv) = r.kvs().first() else {
+        return false;
+    };
+    let Ok(h) = serde_json::from_slice::<Holder>(kv.value()) else {
+        return false;
+    };
+    let here = Holder::here("");
+    if h.host != here.host || h.pid == here.pid || runs_etcd_deploy(h.pid) {
+        return false;
+    }
+    let lease = kv.lease();
+    on_any(urls, |mut c| async move {
+        c.lease_revoke(lease).await.map(|_| ())
+    })
+    .await
+    .is_ok()
+}
+
+/// Whether process `pid` of this machine is an etcd-deploy.
+fn runs_etcd_deploy(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "etcd-deploy")
+}
+
 /// The lease revoked (the lock and the holder's note go with it).
 async fn revoke(urls: &[String], lease: i64) {
     let _ = on_any(urls, |mut c| async move {
@@ -223,15 +257,18 @@ async fn revoke(urls: &[String], lease: i64) {
 
 impl RunLock {
     /// Gives the lock back (and its lease: the holder's note goes with it).
-    pub(crate) async fn release(self) {
+    /// `now`: the members' client URLs as they serve now (a move to TLS
+    /// changed their scheme, a removal took one away), asked first.
+    pub(crate) async fn release(self, now: &[String]) {
         self.keep_alive.abort();
         let key = self.key;
-        let _ = on_any(&self.urls, |mut c| {
+        let urls: Vec<String> = now.iter().chain(&self.urls).cloned().collect();
+        let _ = on_any(&urls, |mut c| {
             let key = key.clone();
             async move { c.unlock(key).await.map(|_| ()) }
         })
         .await;
-        revoke(&self.urls, self.lease).await;
+        revoke(&urls, self.lease).await;
     }
 }
 
