@@ -267,24 +267,34 @@ pub async fn client(url: &str) -> Client {
 }
 
 /// Asserts that every member lists the same `n` started voting members, and
-/// that a key written through one is read through each of the others.
+/// that a key written through one is read through each of the others. A
+/// member's list is its own applied state (not a linearizable read): one a
+/// few milliseconds behind a promotion is asked again, for up to 5 s.
 pub fn assert_cluster(lab: &Lab, n: usize) {
     rt().block_on(async {
-        let mut lists = Vec::new();
-        for i in 1..=n {
-            let mut c = client(&lab.url(i)).await;
-            let list = c.member_list().await.expect("member list");
-            let mut names: Vec<(String, bool)> = list
-                .members()
-                .iter()
-                .map(|m| (m.name().to_string(), m.is_learner()))
-                .collect();
-            names.sort();
-            lists.push(names);
-        }
         let want: Vec<(String, bool)> = (1..=n).map(|i| (format!("etcd-{i}"), false)).collect();
-        for l in &lists {
-            assert_eq!(l, &want, "member lists: {lists:?}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mut lists = Vec::new();
+            for i in 1..=n {
+                let mut c = client(&lab.url(i)).await;
+                let list = c.member_list().await.expect("member list");
+                let mut names: Vec<(String, bool)> = list
+                    .members()
+                    .iter()
+                    .map(|m| (m.name().to_string(), m.is_learner()))
+                    .collect();
+                names.sort();
+                lists.push(names);
+            }
+            if lists.iter().all(|l| *l == want) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "member lists: {lists:?}, want {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let key = format!("probe-{}", std::process::id());
         client(&lab.url(1))
