@@ -40,7 +40,8 @@ pub fn verbosity() -> Verbosity {
     }
 }
 
-fn quiet() -> bool {
+/// `-q`: only the outcome.
+pub(crate) fn quiet() -> bool {
     verbosity() == Verbosity::Quiet
 }
 

@@ -45,7 +45,7 @@ pub async fn adopt(
             return Ok(());
         }
         let names: Vec<String> = p.steps.iter().flat_map(|st| st.hosts()).map(String::from).collect();
-        apply::run(s, &p, yes).await?;
+        apply::run(s, &p, &facts, yes).await?;
         output::changed();
         // What is left for apply now (e.g. members the inventory adds).
         let after = s.facts().await?;

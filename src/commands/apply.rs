@@ -26,7 +26,11 @@ pub async fn plan(
     out: Option<&Path>,
 ) -> Result<Planned, Error> {
     with_session(path, &Open::default(), async |s: &Session| {
-        if let Some(w) = s.inv.unsupported_line().filter(|_| !quiet()) {
+        if let Some(w) = s
+            .inv
+            .unsupported_line()
+            .filter(|_| !crate::progress::quiet())
+        {
             output::warn(&w);
         }
         let (p, facts) = compute(s, options).await?;
@@ -100,30 +104,28 @@ async fn carry_out(
     s: &Session,
     facts: &Facts,
 ) -> Result<(), Error> {
-    {
-        saved
-            .check(&inventory_sha256(path)?, facts)
-            .map_err(|why| {
-                Error::Blocked(format!(
-                    "{} cannot be carried out: {why}; make a new plan (`etcd-deploy plan --out`)",
-                    file.display()
-                ))
-            })?;
-        let p = &saved.plan;
-        output::plan(p);
-        if p.is_empty() && p.blocked.is_none() {
-            return Ok(());
-        }
-        run(s, p, args.yes).await?;
-        if p.replan {
-            output::say(
-                "Carried out; more is needed now that the stopped members answer: run plan again.",
-            );
-        } else {
-            output::say("Apply complete: the saved plan was carried out.");
-        }
-        Ok(())
+    saved
+        .check(&inventory_sha256(path)?, facts)
+        .map_err(|why| {
+            Error::Blocked(format!(
+                "{} cannot be carried out: {why}; make a new plan (`etcd-deploy plan --out`)",
+                file.display()
+            ))
+        })?;
+    let p = &saved.plan;
+    output::plan(p);
+    if p.is_empty() && p.blocked.is_none() {
+        return Ok(());
     }
+    run(s, p, facts, args.yes).await?;
+    if p.replan {
+        output::say(
+            "Carried out; more is needed now that the stopped members answer: run plan again.",
+        );
+    } else {
+        output::say("Apply complete: the saved plan was carried out.");
+    }
+    Ok(())
 }
 
 /// What `apply`, `upgrade`, `replace` and `certs rotate` were asked for.
@@ -163,7 +165,10 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
     };
     with_session(path, &open, async |s: &Session| {
         if *scope == Scope::Apply
-            && let Some(w) = s.inv.unsupported_line().filter(|_| !quiet())
+            && let Some(w) = s
+                .inv
+                .unsupported_line()
+                .filter(|_| !crate::progress::quiet())
         {
             output::warn(&w);
         }
@@ -176,63 +181,61 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
 /// once there is something to do.
 async fn rounds(path: &Path, args: &ApplyArgs, s: &Session) -> Result<(), Error> {
     let scope = &args.options.scope;
-    {
-        let mut consented = args.yes;
-        // Members started while nothing answered, and each pass of a move to
-        // TLS, are read again, then planned for: a run resumed after an
-        // interruption may need a start, both passes and the rest.
-        for round in 0..MAX_ROUNDS {
-            let (mut p, mut facts) = compute(s, &args.options).await?;
-            if !p.is_empty() && s.hold_run_lock(&facts, args.lock_timeout).await? {
-                // Planned again under the lock: another run may have
-                // changed the cluster before it was taken.
-                (p, facts) = compute(s, &args.options).await?;
-            }
-            if round == 0
-                && let Scope::Replace { old, new } = scope
-                && let Some(why) = plan::readiness::replace_mismatch(&s.inv, &facts, old, new)
-            {
-                return Err(Error::Usage(why));
-            }
-            if *scope == Scope::PrepareUpgrade && p.blocked.is_none() && p.is_empty() {
-                output::say("Nothing to prepare: every host has what the change needs.");
-                return Ok(());
-            }
-            if round == 0 || !p.is_empty() {
-                output::plan(&p);
-            }
-            if p.is_empty() && p.blocked.is_none() {
-                if let Some(why) = plan::readiness::unreached(&facts) {
-                    return Err(Error::Blocked(why));
-                }
-                if round > 0 {
-                    output::say("Apply complete: the cluster matches the inventory.");
-                }
-                return Ok(());
-            }
-            run(s, &p, consented).await?;
-            // Asked once for the removals shown; a later round asks for its own.
-            consented |= !p.destructive().is_empty();
-            if *scope == Scope::PrepareUpgrade {
-                let v = args.version.unwrap_or(s.inv.cluster.version);
-                output::say(&format!(
-                    "Prepared: every host has etcd {v}; `etcd-deploy upgrade {} --to {v}` now only restarts members.",
-                    path.display()
-                ));
-                return Ok(());
-            }
-            if !p.replan {
-                if let Some(why) = plan::readiness::unreached(&facts) {
-                    return Err(Error::Blocked(why));
-                }
-                output::say("Apply complete: the cluster matches the inventory.");
-                return Ok(());
-            }
+    let mut consented = args.yes;
+    // Members started while nothing answered, and each pass of a move to
+    // TLS, are read again, then planned for: a run resumed after an
+    // interruption may need a start, both passes and the rest.
+    for round in 0..MAX_ROUNDS {
+        let (mut p, mut facts) = compute(s, &args.options).await?;
+        if !p.is_empty() && s.hold_run_lock(&facts, args.lock_timeout).await? {
+            // Planned again under the lock: another run may have
+            // changed the cluster before it was taken.
+            (p, facts) = compute(s, &args.options).await?;
         }
-        Err(Error::Blocked(format!(
-            "the cluster still needed changes after {MAX_ROUNDS} rounds of planning and carrying out; run apply again"
-        )))
+        if round == 0
+            && let Scope::Replace { old, new } = scope
+            && let Some(why) = plan::readiness::replace_mismatch(&s.inv, &facts, old, new)
+        {
+            return Err(Error::Usage(why));
+        }
+        if *scope == Scope::PrepareUpgrade && p.blocked.is_none() && p.is_empty() {
+            output::say("Nothing to prepare: every host has what the change needs.");
+            return Ok(());
+        }
+        if round == 0 || !p.is_empty() {
+            output::plan(&p);
+        }
+        if p.is_empty() && p.blocked.is_none() {
+            if let Some(why) = plan::readiness::unreached(&facts) {
+                return Err(Error::Blocked(why));
+            }
+            if round > 0 {
+                output::say("Apply complete: the cluster matches the inventory.");
+            }
+            return Ok(());
+        }
+        run(s, &p, &facts, consented).await?;
+        // Asked once for the removals shown; a later round asks for its own.
+        consented |= !p.destructive().is_empty();
+        if *scope == Scope::PrepareUpgrade {
+            let v = args.version.unwrap_or(s.inv.cluster.version);
+            output::say(&format!(
+                "Prepared: every host has etcd {v}; `etcd-deploy upgrade {} --to {v}` now only restarts members.",
+                path.display()
+            ));
+            return Ok(());
+        }
+        if !p.replan {
+            if let Some(why) = plan::readiness::unreached(&facts) {
+                return Err(Error::Blocked(why));
+            }
+            output::say("Apply complete: the cluster matches the inventory.");
+            return Ok(());
+        }
     }
+    Err(Error::Blocked(format!(
+        "the cluster still needed changes after {MAX_ROUNDS} rounds of planning and carrying out; run apply again"
+    )))
 }
 
 /// Whether the plan for `options` has anything to do or is blocked
@@ -248,12 +251,16 @@ pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Erro
 /// Carries out a plan: consent for its removals and deletions first (given
 /// by `consented`, else asked), the inventory's members recorded, then the
 /// executor.
-pub(super) async fn run(s: &Session, p: &Plan, consented: bool) -> Result<(), Error> {
+pub(super) async fn run(
+    s: &Session,
+    p: &Plan,
+    facts: &Facts,
+    consented: bool,
+) -> Result<(), Error> {
     if p.blocked.is_none() {
         // (Taken already by the callers that plan again under it.)
-        if !p.is_empty() && !s.holds_run_lock().await {
-            let facts = s.facts().await?;
-            s.hold_run_lock(&facts, std::time::Duration::ZERO).await?;
+        if !p.is_empty() {
+            s.hold_run_lock(facts, std::time::Duration::ZERO).await?;
         }
         let destructive = p.destructive();
         if !destructive.is_empty() {
@@ -294,9 +301,4 @@ fn print(p: &Plan) {
             Err(e) => eprintln!("error: cannot encode the plan: {e}"),
         },
     }
-}
-
-/// `-q`: only the outcome; advice like the support policy is left out.
-fn quiet() -> bool {
-    crate::progress::verbosity() == crate::progress::Verbosity::Quiet
 }

@@ -237,23 +237,23 @@ impl Session {
 
     pub async fn close(self) {
         if let Some(l) = self.run_lock.lock().await.take() {
-            let mut now = Vec::new();
-            for m in &self.inv.members {
-                if let Some(h) = self.hosts.get(&m.name)
-                    && let Ok(u) = self.access.url(m, h).await
-                {
-                    now.push(u);
-                }
-            }
-            l.release(&now).await;
+            l.release(&self.client_urls(|_| true).await).await;
         }
         futures_util::future::join_all(self.hosts.into_values().map(Host::close)).await;
     }
 
-    /// Whether this session holds the cluster's run lock (given back when
-    /// it closes).
-    pub async fn holds_run_lock(&self) -> bool {
-        self.run_lock.lock().await.is_some()
+    /// The client URLs of the members `pick` names whose host is connected,
+    /// as they are reached now.
+    pub async fn client_urls(&self, pick: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut urls = Vec::new();
+        for m in self.inv.members.iter().filter(|m| pick(&m.name)) {
+            if let Some(h) = self.hosts.get(&m.name)
+                && let Ok(u) = self.access.url(m, h).await
+            {
+                urls.push(u);
+            }
+        }
+        urls
     }
 
     /// Takes the cluster's run lock for the rest of this session, unless it
@@ -350,10 +350,7 @@ fn trusted<'a>(
 /// answered and each said so in its TLS handshake (its CA is the pki's, as
 /// checked before: the client certificate is what it refuses).
 fn identity_refused(inv: &Inventory, cluster: &crate::facts::ClusterFacts) -> Option<String> {
-    let dir = match &inv.tls {
-        TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => dir,
-        TlsMode::Off { .. } => return None,
-    };
+    let dir = tls::pki_dir(inv)?;
     let refused = !cluster.silent.is_empty()
         && cluster.status.is_empty()
         && cluster

@@ -15,18 +15,8 @@ use std::time::Duration;
 
 /// The client URLs of the members that answered.
 async fn serving(s: &Session, facts: &Facts) -> Vec<String> {
-    let mut urls = Vec::new();
-    for m in &s.inv.members {
-        if !facts.cluster.status.contains_key(&m.name) {
-            continue;
-        }
-        if let Some(h) = s.hosts.get(&m.name)
-            && let Ok(u) = s.access.url(m, h).await
-        {
-            urls.push(u);
-        }
-    }
-    urls
+    s.client_urls(|name| facts.cluster.status.contains_key(name))
+        .await
 }
 
 /// Takes the lock for this run (`None`: no member answers, there is none).

@@ -7,7 +7,7 @@
 //! change's (`upgrade.rs`).
 
 use super::Env;
-use super::gates::retry;
+use super::gates::{retry, urls};
 use crate::error::Error;
 use crate::etcd::Downgrade;
 use crate::inventory::Version;
@@ -66,16 +66,7 @@ pub(super) async fn before_restarts(
             env.progress.line(&format!(
                 "etcd downgrade to {major}.{minor} is enabled: cancel it (downgrade cancel)"
             ));
-            env.etcd
-                .downgrade(cluster, Downgrade::Cancel)
-                .await
-                .map_err(|e| {
-                    Error::Blocked(format!(
-                        "etcd refused `downgrade cancel`: {}; no member was restarted",
-                        e.message
-                    ))
-                })?;
-            Ok(())
+            cancel(env, cluster).await
         }
     }
 }
@@ -138,10 +129,10 @@ pub(super) async fn enable_for_rollback(
         return Ok(None);
     }
     let others: BTreeSet<String> = live.iter().filter(|n| **n != m.name).cloned().collect();
-    let mut urls = Vec::new();
-    for name in &others {
-        urls.push(env.url(env.member(name)?).await?);
+    if others.is_empty() {
+        return Ok(None);
     }
+    let urls = urls(env, &others).await?;
     let Some(first) = urls.first() else {
         return Ok(None);
     };

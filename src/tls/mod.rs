@@ -25,7 +25,7 @@ mod trust;
 pub use rotation::{
     CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
 };
-pub use trust::{fingerprints, foreign_ca, has_ca};
+pub use trust::{fingerprints, foreign_ca, has_ca, pki_dir};
 
 use crate::inventory::{Inventory, Member, TlsMode};
 use rcgen::{

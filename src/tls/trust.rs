@@ -21,7 +21,7 @@ pub fn fingerprints(pem: &str) -> Vec<String> {
 }
 
 /// The pki directory whose CA the cluster must trust, when TLS is on.
-fn pki_dir(inv: &Inventory) -> Option<&Path> {
+pub fn pki_dir(inv: &Inventory) -> Option<&Path> {
     match &inv.tls {
         TlsMode::Generate { dir, .. } | TlsMode::Provided { dir } => Some(dir),
         TlsMode::Off { .. } => None,
