@@ -291,6 +291,22 @@ pub enum CertsCommand {
         #[command(flatten)]
         rolling: RollingArgs,
     },
+    /// A personal client certificate from the cluster CA, for one person or pipeline: its own pki directory without the CA key
+    #[command(after_help = "Example (on the machine that holds the CA key):
+  etcd-deploy certs operator inventory.toml alice --out /tmp/alice-pki
+  # hand /tmp/alice-pki over (a secret store); on her machine:
+  ETCD_DEPLOY_PKI=~/alice-pki etcd-deploy status inventory.toml
+
+The directory holds ca.crt, client.crt and client.key (CN NAME); with it etcd-deploy runs every command that needs no new certificate (see docs/team.md). Running it again issues a new certificate.")]
+    Operator {
+        /// The inventory file (see inventory.example.toml)
+        inventory: PathBuf,
+        /// The certificate's common name: the person or pipeline (etcd's user name when auth is on)
+        name: String,
+        /// Where to write the files (default: operators/NAME in the pki directory)
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

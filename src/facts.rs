@@ -8,6 +8,9 @@ use crate::layout::{CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod records;
+pub use records::{MADE_BY, RecordedMember, Records};
+
 /// What one host has.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -96,6 +99,14 @@ pub struct HostFacts {
     /// The member also runs the other way (a systemd unit in compose mode, a
     /// container in systemd mode): the mode was switched under a running member.
     pub other_runtime_active: bool,
+    /// etcd-deploy's records of the cluster's members as this host keeps
+    /// them (`facts::records`); `None`: it keeps none (yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub records: Option<Records>,
+    /// Another run holds the cluster's run lock on this host: its holder's
+    /// line as it wrote it (JSON, anyone's text: shown safely).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_lock: Option<String>,
 }
 
 /// An etcd on a member's host that etcd-deploy did not start, as its
@@ -255,6 +266,8 @@ impl HostFacts {
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
                 "pki_loose" => f.pki_loose = v == "yes",
+                "records" => f.records = Records::parse(v),
+                "run_lock" => f.run_lock = Some(printable_upto(v, 2048)),
                 "ca_certs" => {
                     f.ca_certs = v.split(',').filter_map(digest).take(8).collect();
                 }
@@ -463,11 +476,14 @@ pub struct Facts {
     /// they have no host facts, and nothing on them changes this run.
     pub unreachable: BTreeMap<String, String>,
     pub cluster: ClusterFacts,
-    /// Members etcd-deploy set up from this inventory's directory, by name:
-    /// its own record on the controller (`records.rs`). A member that left
-    /// the inventory is reached over SSH only through this record, never
-    /// at an address etcd's member list gives.
+    /// The members etcd-deploy set up, by name: the newest copy of its
+    /// records (`facts::records`), from the hosts or the controller's
+    /// cache. A member that left the inventory is reached over SSH only
+    /// through this record, never at an address etcd's member list gives.
     pub recorded: BTreeMap<String, RecordedMember>,
+    /// That copy's serial (0: none, or an old controller-only record).
+    #[serde(default)]
+    pub records_serial: u64,
 }
 
 impl Facts {
@@ -527,35 +543,6 @@ impl Facts {
             }
         }
         hex::encode(Sha256::digest(v.to_string().as_bytes()))
-    }
-}
-
-/// How etcd-deploy reached a member it set up, and the peer URL it gave it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedMember {
-    /// SSH destination, port and user, as the inventory had them.
-    pub address: String,
-    pub port: Option<u16>,
-    pub user: Option<String>,
-    /// The address etcd advertised and its ports.
-    pub advertise: String,
-    pub client_port: u16,
-    pub peer_port: u16,
-    pub peer_url: String,
-}
-
-impl RecordedMember {
-    /// The record of an inventory member, as `records::remember` writes it.
-    pub fn of(m: &Member) -> RecordedMember {
-        RecordedMember {
-            address: m.ssh.address.clone(),
-            port: m.ssh.port,
-            user: m.ssh.user.clone(),
-            advertise: m.advertise.clone(),
-            client_port: m.client_port,
-            peer_port: m.peer_port,
-            peer_url: m.peer_url(),
-        }
     }
 }
 

@@ -46,6 +46,21 @@ pub(crate) fn pki_dir(m: &Member) -> String {
 pub(crate) const PKI_FILES: [&str; 5] =
     ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];
 
+/// etcd-deploy's own state on a host: a root-only directory holding, per
+/// cluster, its records of the members (`facts::records`).
+pub(crate) const STATE_DIR: &str = "/var/lib/etcd-deploy";
+/// The records of `inv`'s cluster on a host (0600, root's).
+pub(crate) fn records_path(inv: &Inventory) -> String {
+    format!("{STATE_DIR}/{}.members.json", inv.cluster.name)
+}
+
+/// The cluster's run lock on a host (`host_lock.rs`), its holder's line
+/// beside it with `.holder` added: in a root-only directory on the run-time
+/// file system (a lock outlives no boot, and `destroy` leaves nothing).
+pub(crate) fn run_lock_path(inv: &Inventory) -> String {
+    format!("/run/etcd-deploy/{}.run-lock", inv.cluster.name)
+}
+
 /// The versioned install directory, e.g. `/opt/etcd/etcd-v3.5.1`.
 pub(crate) fn version_dir(inv: &Inventory, v: Version) -> String {
     format!("{}/etcd-v{v}", inv.cluster.install_dir)

@@ -35,6 +35,7 @@ pub mod facts;
 mod fake;
 mod files;
 mod gather;
+mod host_lock;
 mod interrupt;
 pub mod inventory;
 mod layout;

@@ -1,18 +1,22 @@
-//! etcd-deploy's own record of the members it set up, kept on the
+//! Where etcd-deploy's records of its members (`facts::records`: SSH
+//! destination, addresses, ports, adopted or made) are kept: on every
+//! member's host (root-only, `layout::records_path`, written by
+//! `remote/record.sh`, read back with the facts), and cached on the
 //! controller beside the inventory (`.etcd-deploy/CLUSTER.members.json`,
-//! 0600): name, SSH destination, advertised address and ports. When a member
-//! leaves the inventory, this record — never etcd's member list, which
-//! anyone with client access can write to — says where its host is. No
-//! record: the member still leaves the cluster, and the operator is told
-//! what to stop by hand.
+//! 0600). The hosts' copies are the state; the cache only lets a
+//! controller find a former member when no host answers, and a fresh
+//! controller needs none. An old controller-only record (a bare map, no
+//! serial) is read as serial 0 and so migrates to the hosts on first use.
 
-use crate::facts::RecordedMember;
+use crate::facts::Records;
 use crate::files;
-use crate::inventory::{Inventory, valid_address, valid_name};
+use crate::inventory::Inventory;
+use crate::remote;
+use crate::ssh::Host;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-fn path(inv: &Inventory) -> PathBuf {
+fn cache_path(inv: &Inventory) -> PathBuf {
     inv.path
         .parent()
         .unwrap_or(std::path::Path::new("."))
@@ -20,40 +24,93 @@ fn path(inv: &Inventory) -> PathBuf {
         .join(format!("{}.members.json", inv.cluster.name))
 }
 
-/// The record, or an empty one; entries that fail the inventory's own
-/// rules (a hand-edited file) are left out.
-pub(crate) fn load(inv: &Inventory) -> BTreeMap<String, RecordedMember> {
-    let Ok(text) = std::fs::read_to_string(path(inv)) else {
-        return BTreeMap::new();
-    };
-    let all: BTreeMap<String, RecordedMember> = serde_json::from_str(&text).unwrap_or_default();
-    all.into_iter()
-        .filter(|(name, r)| {
-            valid_name(name) && valid_address(&r.address) && valid_address(&r.advertise)
+/// The controller's cached copy, if it has one (either format).
+pub(crate) fn cached(inv: &Inventory) -> Option<Records> {
+    let text = std::fs::read_to_string(cache_path(inv)).ok()?;
+    let name = &inv.cluster.name;
+    Records::parse(&text)
+        .filter(|r| &r.cluster == name)
+        .or_else(|| Records::parse_legacy(&text, name))
+}
+
+/// Caches `r` on the controller.
+pub(crate) fn cache(inv: &Inventory, r: &Records) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+    files::write_atomic(&cache_path(inv), text.as_bytes(), 0o600)
+}
+
+/// Writes `r` to the hosts of `members` (in parallel) and caches it. A host
+/// that cannot take it is named in the error; the others have it.
+pub(crate) async fn write(
+    inv: &Inventory,
+    hosts: &BTreeMap<String, Host>,
+    members: &[String],
+    r: &Records,
+) -> Result<(), String> {
+    let line = format!("{}\n", r.to_line());
+    let script = remote::record(inv, true);
+    let jobs = members.iter().filter_map(|name| {
+        let host = hosts.get(name)?;
+        let (script, line) = (&script, &line);
+        Some(async move {
+            host.run_with_input("record members", script, line.as_bytes())
+                .await
+                .map_err(|e| format!("{name}: {e}"))
         })
-        .collect()
-}
-
-/// Adds (or updates) every inventory member: the inventory names them, so
-/// they are ours. Called before a run changes anything.
-pub(crate) fn remember(inv: &Inventory) -> std::io::Result<()> {
-    let mut all = load(inv);
-    for m in &inv.members {
-        all.insert(m.name.clone(), RecordedMember::of(m));
+    });
+    let failed: Vec<String> = futures_util::future::join_all(jobs)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    cache(inv, r).map_err(|e| {
+        format!(
+            "cannot cache etcd-deploy's records beside {}: {e}",
+            inv.path.display()
+        )
+    })?;
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "etcd-deploy's records could not be written on {}",
+            failed.join("; ")
+        ))
     }
-    save(inv, &all)
 }
 
-/// Drops a member that left the cluster.
-pub(crate) fn forget(inv: &Inventory, name: &str) -> std::io::Result<()> {
-    let mut all = load(inv);
-    if all.remove(name).is_some() {
-        save(inv, &all)?;
+/// Drops a member that left the cluster from the records, on every
+/// connected host and in the cache. The cache is current here: every run
+/// caches the records before it changes anything.
+pub(crate) async fn forget(
+    inv: &Inventory,
+    hosts: &BTreeMap<String, Host>,
+    name: &str,
+) -> Result<(), String> {
+    let Some(now) = cached(inv) else {
+        return Ok(());
+    };
+    if !now.members.contains_key(name) {
+        return Ok(());
     }
-    Ok(())
+    let all: Vec<String> = hosts
+        .keys()
+        .filter(|h| h.as_str() != name)
+        .cloned()
+        .collect();
+    write(inv, hosts, &all, &now.without(name)).await
 }
 
-fn save(inv: &Inventory, all: &BTreeMap<String, RecordedMember>) -> std::io::Result<()> {
-    let text = serde_json::to_string_pretty(all).map_err(std::io::Error::other)?;
-    files::write_atomic(&path(inv), text.as_bytes(), 0o600)
+/// Removes the records from a host (`destroy`), and the cache with the
+/// last one.
+pub(crate) async fn remove(inv: &Inventory, host: &Host) -> Result<(), String> {
+    host.run("remove records", &remote::record(inv, false))
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Removes the controller's cache (`destroy`, once every host is clean).
+pub(crate) fn uncache(inv: &Inventory) {
+    let _ = std::fs::remove_file(cache_path(inv));
 }

@@ -119,7 +119,7 @@ mod tests {
     use crate::runtime::{self, Restore};
     use std::path::Path;
 
-    const FILES: [(&str, &str); 51] = [
+    const FILES: [(&str, &str); 54] = [
         ("adopt_back", include_str!("remote/adopt_back.sh")),
         ("adopt_stop", include_str!("remote/adopt_stop.sh")),
         ("aside", include_str!("remote/aside.sh")),
@@ -149,7 +149,10 @@ mod tests {
             "receive_snapshot",
             include_str!("remote/receive_snapshot.sh"),
         ),
+        ("record", include_str!("remote/record.sh")),
         ("retire", include_str!("remote/retire.sh")),
+        ("root_dir", include_str!("remote/root_dir.sh")),
+        ("run_lock", include_str!("remote/run_lock.sh")),
         ("use_version", include_str!("remote/use_version.sh")),
         ("write_file", include_str!("remote/write_file.sh")),
         ("write_pki_file", include_str!("remote/write_pki_file.sh")),

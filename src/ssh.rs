@@ -40,7 +40,8 @@ pub struct Host {
 }
 
 enum Conn {
-    Ssh(Session),
+    /// Shared with the scripts held open (`Host::spawn_held`).
+    Ssh(Arc<Session>),
     /// Anything else that runs scripts by name (the executor's tests: an
     /// in-process fake of the hosts).
     Other(Arc<dyn Transport>),
@@ -142,7 +143,7 @@ impl Host {
         })?;
         Ok(Host {
             name: member.name.clone(),
-            conn: Conn::Ssh(session),
+            conn: Conn::Ssh(Arc::new(session)),
             become_root: t.become_root,
         })
     }
@@ -174,6 +175,35 @@ impl Host {
             c.args(&argv[1..]);
             c
         }
+    }
+
+    /// Starts a script that runs until its stdin closes (the host side of the
+    /// run lock, `host_lock.rs`), stdin and stdout piped; it keeps this
+    /// host's connection open while it runs.
+    pub(crate) async fn spawn_held(
+        &self,
+        step: &str,
+        script: &Script,
+    ) -> Result<openssh::Child<Arc<Session>>, HostError> {
+        let Conn::Ssh(session) = &self.conn else {
+            return Err(HostError::new(&self.name, step, "no streams here"));
+        };
+        let argv = script.argv();
+        let mut c = if self.become_root {
+            let mut c = Session::to_command(session.clone(), "sudo");
+            c.args(["-n", "--"]).args(argv);
+            c
+        } else {
+            let mut c = Session::to_command(session.clone(), argv[0]);
+            c.args(&argv[1..]);
+            c
+        };
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .await
+            .map_err(|e| HostError::new(&self.name, step, describe(&e)))
     }
 
     /// Runs a script (as root when `become` is set); returns stdout.
@@ -403,7 +433,9 @@ impl Host {
     pub async fn close(self) {
         match self.conn {
             Conn::Ssh(s) => {
-                let _ = s.close().await;
+                if let Ok(s) = Arc::try_unwrap(s) {
+                    let _ = s.close().await;
+                }
             }
             Conn::Other(_) => {}
         }

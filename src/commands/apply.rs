@@ -270,7 +270,7 @@ pub(super) async fn run(
                 &s.inv.cluster.name,
             )?;
         }
-        s.remember_members()?;
+        s.remember_members(facts, false).await?;
     }
     exec::execute(&s.env(), p).await
 }

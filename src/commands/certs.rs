@@ -157,3 +157,31 @@ fn next(pass: CaPass, path: &Path) -> String {
         CaPass::OldDropped => "The CA rotation is complete.".to_string(),
     }
 }
+
+/// `certs operator NAME`: a personal client certificate from the cluster
+/// CA into its own pki directory (`tls::issue_operator`); needs the CA key.
+/// Touches no host.
+pub fn operator(path: &Path, name: &str, out: Option<&Path>) -> Result<(), Error> {
+    let inv = Inventory::load(path)?;
+    if !crate::inventory::valid_name(name) {
+        return Err(Error::Usage(format!(
+            "{}: not a name for a certificate (letters, digits, '-', '_', '.', at most 63, starting with a letter or digit)",
+            printable(name)
+        )));
+    }
+    if !tls::has_ca(&inv) {
+        return Err(Error::Usage(format!(
+            "{}: there is no CA to issue from yet (run apply first; it makes the cluster's CA)",
+            path.display()
+        )));
+    }
+    let dir = tls::issue_operator(&inv, name, out).map_err(|e| Error::Usage(e.0))?;
+    output::result("issued", json!({ "name": name, "dir": dir }));
+    output::say(&format!(
+        "Issued a client certificate for {name} (CN {name}) into {}: ca.crt, client.crt, client.key (0600).\nHand the directory over (a secret store, never the inventory's repository); its holder runs\n  ETCD_DEPLOY_PKI={} etcd-deploy status {}\nIt has no CA key: commands that need a new certificate (members on new hosts, certs rotate, rotate-ca, certs operator) run where the CA key is.",
+        dir.display(),
+        dir.display(),
+        path.display()
+    ));
+    Ok(())
+}

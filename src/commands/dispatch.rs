@@ -72,6 +72,11 @@ pub async fn run(command: Command) -> Result<i32, Error> {
             let args = apply_args(&inventory, rolling, plan::Scope::CertsRotate);
             certs::rotate_ca(&inventory, args).await.map(done)
         }
+        Command::Certs(CertsCommand::Operator {
+            inventory,
+            name,
+            out,
+        }) => certs::operator(&inventory, &name, out.as_deref()).map(done),
         Command::Status { inventory } => status::status(&inventory).await.map(ok_or_1),
         Command::Snapshot(SnapshotCommand::Save { inventory, out }) => {
             snapshot::save(&inventory, out).await.map(done)

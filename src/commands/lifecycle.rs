@@ -26,7 +26,7 @@ pub async fn restore(path: &Path, file: &Path, yes: bool, dry_run: bool) -> Resu
         let facts = s.facts().await?;
         let stamp = crate::files::stamp();
         let p = lifecycle::restore(&s.inv, &facts, &s.desired()?, file, &sha, &stamp);
-        if !carry_out(s, &p, yes, dry_run).await? {
+        if !carry_out(s, &p, &facts, yes, dry_run).await? {
             return Ok(());
         }
         let aside = exec::set_aside(&s.env(), false).await?;
@@ -48,8 +48,15 @@ pub async fn restore(path: &Path, file: &Path, yes: bool, dry_run: bool) -> Resu
 
 /// Shows a whole-cluster plan, and unless it is blocked or only shown
 /// (`--dry-run`), carries it out after the operator's consent (`--yes`, or
-/// the cluster's name typed). Whether it was carried out.
-async fn carry_out(s: &Session, p: &Plan, yes: bool, dry_run: bool) -> Result<bool, Error> {
+/// the cluster's name typed), the members recorded first on the hosts
+/// (not for `destroy`, which removes the records). Whether it was carried out.
+async fn carry_out(
+    s: &Session,
+    p: &Plan,
+    facts: &crate::facts::Facts,
+    yes: bool,
+    dry_run: bool,
+) -> Result<bool, Error> {
     output::plan(p);
     if let Some(why) = &p.blocked {
         return Err(Error::Blocked(why.clone()));
@@ -59,7 +66,11 @@ async fn carry_out(s: &Session, p: &Plan, yes: bool, dry_run: bool) -> Result<bo
         output::say("--dry-run: nothing was changed.");
         return Ok(false);
     }
+    s.hold_host_lock(facts).await?;
     confirm(yes, &p.destructive().join(", and "), &s.inv.cluster.name)?;
+    if p.scope != crate::plan::Scope::Destroy {
+        s.remember_members(facts, true).await?;
+    }
     exec::execute(&s.env(), p).await?;
     Ok(true)
 }
@@ -87,6 +98,7 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
             ));
             return Ok(m.name.clone());
         }
+        s.hold_host_lock(&facts).await?;
         let env = s.env();
         let said = exec::recover_survey(&env, &facts).await?;
         let recovery = recover::decide(&s.inv, &facts, &said).map_err(Error::Blocked)?;
@@ -103,7 +115,7 @@ pub async fn recover(path: &Path, yes: bool) -> Result<(), Error> {
             ),
             &s.inv.cluster.name,
         )?;
-        s.remember_members()?;
+        s.remember_members(&facts, true).await?;
         output::changed();
         exec::recover_seed(&env, &facts, &recovery, &stamp).await?;
         Ok(recovery.seed)
@@ -172,7 +184,7 @@ pub async fn destroy(path: &Path, wipe_data: bool, yes: bool, dry_run: bool) -> 
         s.require_all_hosts()?;
         let facts = s.facts().await?;
         let p = lifecycle::destroy(&s.inv, &facts, wipe_data);
-        if !carry_out(s, &p, yes, dry_run).await? {
+        if !carry_out(s, &p, &facts, yes, dry_run).await? {
             return Ok(());
         }
         let names: Vec<&str> = s.inv.members.iter().map(|m| m.name.as_str()).collect();
@@ -225,8 +237,14 @@ fn env_values(inv: &crate::inventory::Inventory) -> Vec<(&'static str, String)> 
         let p = crate::tls::Paths::new(dir);
         let abs = |f: PathBuf| std::path::absolute(&f).unwrap_or(f).display().to_string();
         out.push(("ETCDCTL_CACERT", abs(p.ca())));
-        out.push(("ETCDCTL_CERT", abs(p.cert("operator"))));
-        out.push(("ETCDCTL_KEY", abs(p.key("operator"))));
+        // An operator's own pki (`certs operator`) holds only its client.*.
+        let who = if p.cert("operator").is_file() || !p.cert("client").is_file() {
+            "operator"
+        } else {
+            "client"
+        };
+        out.push(("ETCDCTL_CERT", abs(p.cert(who))));
+        out.push(("ETCDCTL_KEY", abs(p.key(who))));
     }
     out
 }

@@ -18,10 +18,9 @@ mod upgrade;
 use crate::access::Access;
 use crate::error::Error;
 use crate::etcd;
-use crate::etcd::lock::RunLock;
 use crate::exec::Env;
 pub(crate) use crate::facts::human_bytes;
-use crate::facts::{Facts, HostFacts};
+use crate::facts::{Facts, HostFacts, Records};
 use crate::gather;
 use crate::inventory::{Inventory, TlsMode, Version};
 use crate::member_config;
@@ -61,7 +60,7 @@ pub struct Session {
     pub access: Access,
     pub progress: Progress,
     /// The cluster's run lock, once a change of this session took it.
-    run_lock: tokio::sync::Mutex<Option<RunLock>>,
+    run_lock: tokio::sync::Mutex<Option<run_lock::Held>>,
 }
 
 impl Session {
@@ -173,11 +172,22 @@ impl Session {
         if let Some(why) = identity_refused(&self.inv, &cluster) {
             return Err(Error::Usage(why));
         }
+        let cache = records::cached(&self.inv);
+        let newest = Records::newest(
+            &self.inv.cluster.name,
+            hosts
+                .values()
+                .filter_map(|h| h.records.as_ref())
+                .chain(&cache),
+        )
+        .cloned()
+        .unwrap_or_default();
         Ok(Facts {
             hosts,
             unreachable,
             cluster,
-            recorded: records::load(&self.inv),
+            recorded: newest.members,
+            records_serial: newest.serial,
         })
     }
 
@@ -191,6 +201,7 @@ impl Session {
             // Missing files (plan before the first apply) never match a host's.
             let pki_digest = match tls::member_files(&self.inv, m) {
                 Ok(files) => files.map(|f| f.digest()),
+                Err(_) if tls::ca_key_offline(&self.inv) => Some(Desired::PKI_KEPT.to_string()),
                 Err(_) => Some("missing".to_string()),
             };
             out.insert(
@@ -211,13 +222,21 @@ impl Session {
         Ok(out)
     }
 
-    /// Records the inventory's members as etcd-deploy's own (`records.rs`),
-    /// before a run changes anything on them.
-    pub fn remember_members(&self) -> Result<(), Error> {
-        records::remember(&self.inv).map_err(|e| {
+    /// Records the inventory's members as etcd-deploy's own (`records.rs`)
+    /// before a run changes anything on them: in the controller's cache,
+    /// and, with `on_hosts` (the commands that do not plan a
+    /// `Step::Record`), on every connected host whose copy differs.
+    pub async fn remember_members(&self, facts: &Facts, on_hosts: bool) -> Result<(), Error> {
+        let want = crate::plan::records::desired(&self.inv, facts);
+        let stale: Vec<String> = crate::plan::records::stale_hosts(&self.inv, facts, &want);
+        let r = if on_hosts && !stale.is_empty() {
+            records::write(&self.inv, &self.hosts, &stale, &want).await
+        } else {
+            records::cache(&self.inv, &want).map_err(|e| e.to_string())
+        };
+        r.map_err(|e| {
             Error::Blocked(format!(
-                "cannot write etcd-deploy's record of its members beside {}: {e}",
-                self.inv.path.display()
+                "cannot record etcd-deploy's members before changing them: {e}"
             ))
         })
     }
@@ -260,12 +279,22 @@ impl Session {
     /// holds it already; whether it was taken just now (what was planned
     /// before may have changed meanwhile).
     pub async fn hold_run_lock(&self, facts: &Facts, wait: Duration) -> Result<bool, Error> {
+        self.hold(facts, wait, true).await
+    }
+
+    /// The hosts' half of the run lock only (`run_lock.rs`): for the
+    /// commands that take the whole cluster down or run without quorum.
+    pub async fn hold_host_lock(&self, facts: &Facts) -> Result<bool, Error> {
+        self.hold(facts, Duration::ZERO, false).await
+    }
+
+    async fn hold(&self, facts: &Facts, wait: Duration, in_etcd: bool) -> Result<bool, Error> {
         let mut held = self.run_lock.lock().await;
         if held.is_some() {
             return Ok(false);
         }
-        *held = run_lock::take(self, facts, wait).await?;
-        Ok(held.is_some())
+        *held = Some(run_lock::take(self, facts, wait, in_etcd).await?);
+        Ok(true)
     }
 }
 

@@ -1,6 +1,8 @@
 //! `destroy`: on every member's host, etcd stopped and disabled and what
 //! etcd-deploy installed removed (scheduled snapshots too, but not the
-//! snapshots they saved); data directories kept unless asked.
+//! snapshots they saved); data directories kept unless asked, and with them
+//! etcd-deploy's records of the members (on the hosts and the controller's
+//! cache), so that kept data is still known as etcd-deploy's.
 
 use super::Env;
 use crate::error::Error;
@@ -22,6 +24,9 @@ pub(super) async fn run(env: &Env<'_>, members: &[String], data: Data) -> Result
             h.run("destroy", &runtime::of(m).remove(env.inv, m)).await?;
             h.run("destroy", &remote::destroy_files(env.inv, m, wipe_data))
                 .await?;
+            crate::records::remove(env.inv, h)
+                .await
+                .map_err(Error::Blocked)?;
             Ok::<(), Error>(())
         }
         .await;
@@ -36,5 +41,8 @@ pub(super) async fn run(env: &Env<'_>, members: &[String], data: Data) -> Result
         r
     }))
     .await?;
+    if wipe_data {
+        crate::records::uncache(env.inv);
+    }
     Ok(())
 }

@@ -208,6 +208,11 @@ async fn run_step(
         } => adopt::run(env, order, previous, live).await,
         Step::TlsMove { pass, order, .. } => tls_move::run(env, *pass, order, live).await,
         Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
+        Step::Record { members, records } => {
+            crate::records::write(env.inv, env.hosts, members, records)
+                .await
+                .map_err(Error::Blocked)
+        }
         Step::Remove {
             name,
             id,

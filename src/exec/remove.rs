@@ -153,9 +153,9 @@ async fn stop_on_host(
             Stopped::HostUnreachable
         }
     };
-    if let Err(e) = records::forget(env.inv, name) {
+    if let Err(e) = records::forget(env.inv, env.hosts, name).await {
         env.progress.warn(&format!(
-            "{name}: etcd-deploy's record of it could not be updated: {e}"
+            "{name}: etcd-deploy's records could not be updated everywhere ({e}); the next run writes them again"
         ));
     }
     Ok(stopped)

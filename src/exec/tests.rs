@@ -101,6 +101,8 @@ fn remove_etcd_4(data: Data) -> Step {
             client_port: 2379,
             peer_port: 2380,
             peer_url: "http://10.0.0.4:2380".into(),
+            adopted: false,
+            made_by: String::new(),
         }),
         leader: false,
         alive: true,

@@ -379,9 +379,7 @@ fn prepare(
     if d.is_some_and(|d| h.host_file_digest.as_ref() != Some(&d.host_file_digest)) {
         prep.host_file = Some(traits.host_file);
     }
-    prep.certs = d
-        .and_then(|d| d.pki_digest.as_ref())
-        .is_some_and(|want| h.pki_digest.as_ref() != Some(want));
+    prep.certs = d.is_some_and(|d| d.pki_differs(h.pki_digest.as_ref()));
     prep.backup = BackupStep::needed(d, h);
     prep.set_arch(h);
     (!prep.is_empty()).then_some(prep)

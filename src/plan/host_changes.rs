@@ -99,9 +99,7 @@ fn prepare(
     if h.pki_loose && d.is_some_and(|d| d.pki_digest.is_some()) {
         prep.certs = true;
     }
-    if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
-        && h.pki_digest.as_ref() != Some(want_pki)
-    {
+    if d.is_some_and(|d| d.pki_differs(h.pki_digest.as_ref())) {
         prep.certs = true;
     }
     prep.backup = BackupStep::needed(d, h);
@@ -130,10 +128,7 @@ fn restart_reasons(
     {
         reasons.push(RestartReason::ContainerChanged);
     }
-    if let Some(want_pki) = d.and_then(|d| d.pki_digest.as_ref())
-        && h.pki_digest.as_ref() != Some(want_pki)
-        && h.pki_digest.is_some()
-        && h.active
+    if d.is_some_and(|d| d.pki_differs(h.pki_digest.as_ref())) && h.pki_digest.is_some() && h.active
     {
         reasons.push(RestartReason::CertificatesChanged);
     }

@@ -17,6 +17,7 @@ mod membership;
 mod prepare;
 pub mod quorum;
 pub mod readiness;
+pub mod records;
 pub mod recover;
 pub mod rollout;
 mod safety;
@@ -136,16 +137,16 @@ pub fn plan_with(
     untrusted_notes(&mut p, inv, facts);
     if opts.scope == Scope::Adopt {
         adopt::plan(&mut p, inv, facts, desired);
-        return p;
-    }
-    if let Some(why) = guards::blocking(inv, facts, false) {
+    } else if let Some(why) = guards::blocking(inv, facts, false) {
         p.blocked = Some(why);
         return p;
+    } else {
+        decide(&mut p, inv, facts, desired, opts);
+        if p.blocked.is_none() {
+            limit_to_scope(&mut p);
+        }
     }
-    decide(&mut p, inv, facts, desired, opts);
-    if p.blocked.is_none() {
-        limit_to_scope(&mut p);
-    }
+    records::first(&mut p, inv, facts);
     p
 }
 

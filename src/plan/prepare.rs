@@ -22,6 +22,21 @@ pub struct Desired {
     pub backup_digest: Option<String>,
 }
 
+impl Desired {
+    /// `pki_digest` when the controller has no member certificates to give
+    /// and no CA key to make them (an operator's pki): the hosts keep theirs.
+    pub const PKI_KEPT: &'static str = "kept";
+
+    /// The TLS files on a host whose digest is `on_host` must be written.
+    pub fn pki_differs(&self, on_host: Option<&String>) -> bool {
+        match self.pki_digest.as_deref() {
+            None => false,
+            Some(Self::PKI_KEPT) => on_host.is_none(),
+            Some(want) => on_host.map(String::as_str) != Some(want),
+        }
+    }
+}
+
 /// Host preparation, run on all hosts in parallel before membership changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepare {

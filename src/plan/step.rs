@@ -5,7 +5,7 @@
 //! Both are exhaustive matches: a new kind of step must say.
 
 use super::{Rollout, adopt, tls_move};
-use crate::facts::RecordedMember;
+use crate::facts::{RecordedMember, Records};
 use crate::inventory::Version;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -158,6 +158,13 @@ pub enum Step {
         alive: bool,
         data: Data,
     },
+    /// etcd-deploy's records of its members (`facts::records`) written to
+    /// the hosts of `members`, whose copies differ, before anything else
+    /// changes: what lets any controller find a member's host later.
+    Record {
+        members: Vec<String>,
+        records: Records,
+    },
     /// Stop and disable the etcd of a former member on its recorded host:
     /// an earlier run removed it from the cluster and stopped before this.
     Retire {
@@ -239,8 +246,8 @@ impl Step {
             Step::Restore(RestoreStep { members, .. }) | Step::Destroy { members, .. } => {
                 members.iter().map(String::as_str).collect()
             }
-            // Not an inventory host: nothing to wait for.
-            Step::Remove { .. } | Step::Retire { .. } => vec![],
+            // Not an inventory host, or a file only: nothing to wait for.
+            Step::Remove { .. } | Step::Retire { .. } | Step::Record { .. } => vec![],
         }
     }
 
@@ -254,6 +261,7 @@ impl Step {
             | Step::Upgrade { .. }
             | Step::Adopt { .. }
             | Step::TlsMove { .. }
+            | Step::Record { .. }
             | Step::Restore(_) => '~',
         }
     }
@@ -286,6 +294,7 @@ impl Step {
             Step::Bootstrap { .. }
             | Step::Join { .. }
             | Step::Promote { .. }
+            | Step::Record { .. }
             | Step::Retire { .. } => Service::Keeps,
             Step::Start { hosts, .. } => {
                 Service::Restores(hosts.iter().map(String::as_str).collect())
@@ -376,6 +385,7 @@ impl Step {
             | Step::Join { .. }
             | Step::Restart { .. }
             | Step::TlsMove { .. }
+            | Step::Record { .. }
             | Step::Upgrade { .. } => None,
         }
     }

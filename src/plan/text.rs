@@ -99,6 +99,15 @@ fn step_text(s: &Step) -> (String, String) {
             host,
             data,
         } => (name.clone(), remove_text(*id, *leader, *alive, host.as_ref(), *data)),
+        Step::Record { members, records } => (
+            members.join(","),
+            format!(
+                "write etcd-deploy's records of its {} member(s) to each host (root-only, in {}; serial {}): where any controller finds them",
+                records.members.len(),
+                crate::layout::STATE_DIR,
+                records.serial
+            ),
+        ),
         Step::Retire { name, host, data } => (
             name.clone(),
             format!(

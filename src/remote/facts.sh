@@ -2,9 +2,10 @@
 # Part: what every member's host says, as key=value lines (parsed by
 # facts.rs; the config's first two lines are printed raw and read there).
 # Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR BACKUP_ENV BACKUP_SERVICE
-#   BACKUP_TIMER BACKUP_SCRIPT BACKUP_UNIT PKI_FILE...
+#   BACKUP_TIMER BACKUP_SCRIPT BACKUP_UNIT RECORDS RUN_LOCK PKI_FILE...
 config=$1 data=$2 pki=$3 install=$4 benv=$5 bservice=$6 btimer=$7 bscript=$8 bunit=$9
-shift 9
+records=${10} run_lock=${11}
+shift 11
 # The first entry of DIR that is none of the PATTERNs (DIR itself when it is
 # not a directory); nothing when DIR is absent or holds only those.
 foreign() {
@@ -78,6 +79,15 @@ fi
 if [ -f "$benv" ]; then
   echo "backup_digest=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum | cut -d' ' -f1)"
   echo "backup_active=$(systemctl is-active "$bunit" 2>/dev/null)"
+fi
+# etcd-deploy's records of the cluster's members (record.sh writes them,
+# one line of JSON, in a directory only root may write to).
+if [ -f "$records" ] && [ ! -L "$records" ]; then
+  echo "records=$(head -c 65536 "$records" | head -n 1)"
+fi
+# A run holds the cluster's run lock here (run_lock.sh): who.
+if [ -f "$run_lock" ] && [ ! -L "$run_lock" ] && ! flock -n "$run_lock" true 2>/dev/null; then
+  echo "run_lock=$(head -c 2048 "$run_lock.holder" 2>/dev/null | head -n 1)"
 fi
 if [ -f "$pki/ca.crt" ]; then
   # The CAs the member trusts: SHA256 fingerprints of their certificates.

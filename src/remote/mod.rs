@@ -91,6 +91,20 @@ pub(crate) fn write_config(m: &Member) -> Script {
     )
 }
 
+/// Writes (the input) or removes etcd-deploy's records of `inv`'s members
+/// on a host (`facts::records`).
+pub(crate) fn record(inv: &Inventory, write: bool) -> Script {
+    Script::new("etcd-deploy-record", ROOT_DIR, Vec::<String>::new())
+        .then(
+            include_str!("record.sh"),
+            [
+                if write { "write" } else { "remove" }.to_string(),
+                layout::records_path(inv),
+            ],
+        )
+        .after(HOST_LOCK, Vec::<String>::new())
+}
+
 /// Reads the member's config file as it is (empty when missing): what a
 /// failed config change goes back to.
 pub(crate) fn read_config(m: &Member) -> Script {
@@ -183,6 +197,9 @@ pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Scr
     .under_path_rule()
 }
 
+/// The part that makes and checks a root-only directory of etcd-deploy's.
+pub(crate) const ROOT_DIR: &str = include_str!("root_dir.sh");
+
 /// The facts every member's host gives, whatever its runtime (the runtime's
 /// own part follows).
 pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
@@ -194,6 +211,8 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     ];
     args.extend(crate::backup::fact_paths(m));
     args.push(crate::backup::unit(m));
+    args.push(layout::records_path(inv));
+    args.push(layout::run_lock_path(inv));
     args.extend(layout::PKI_FILES.iter().map(|f| f.to_string()));
     // The etcd processes named as the member go first: the common part
     // takes the rest of the arguments.

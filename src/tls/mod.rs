@@ -19,9 +19,11 @@
 //!
 //! Keys are written with mode 0600 and never printed or logged.
 
+mod offline;
 mod rotation;
 mod trust;
 
+pub use offline::{ca_key_offline, issue_operator};
 pub use rotation::{
     CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
 };
@@ -153,6 +155,9 @@ pub fn prepare(inv: &Inventory, rotate: bool) -> Result<(), TlsError> {
 
 fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Result<(), TlsError> {
     let p = Paths::new(dir);
+    if p.ca().exists() && !p.ca_key().exists() {
+        return offline::check(inv, &p, rotate, renew_days);
+    }
     std::fs::create_dir_all(dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
     set_mode(dir, 0o700)?;
     let ca_key = if p.ca().exists() && p.ca_key().exists() {
@@ -386,13 +391,24 @@ pub fn member_files(inv: &Inventory, m: &Member) -> Result<Option<MemberFiles>, 
     };
     let p = Paths::new(dir);
     let (s, pe) = (format!("{}.server", m.name), format!("{}.peer", m.name));
-    Ok(Some(MemberFiles {
-        ca: read(&p.ca())?,
-        server_cert: read(&p.cert(&s))?,
-        server_key: read(&p.key(&s))?,
-        peer_cert: read(&p.cert(&pe))?,
-        peer_key: read(&p.key(&pe))?,
-    }))
+    let files = || -> Result<MemberFiles, TlsError> {
+        Ok(MemberFiles {
+            ca: read(&p.ca())?,
+            server_cert: read(&p.cert(&s))?,
+            server_key: read(&p.key(&s))?,
+            peer_cert: read(&p.cert(&pe))?,
+            peer_key: read(&p.key(&pe))?,
+        })
+    };
+    match files() {
+        Err(e) if ca_key_offline(inv) => Err(err(format!(
+            "{} has no certificates for member {} and no CA key to make them (the CA key is kept elsewhere): run this from the machine that holds it ({})",
+            dir.display(),
+            m.name,
+            e.0
+        ))),
+        r => r.map(Some),
+    }
 }
 
 /// etcd-deploy's own client identity (`who` = "client"), or the operator's.

@@ -49,6 +49,12 @@ pub fn rotate_ca(inv: &Inventory) -> Result<CaPass, TlsError> {
             "a CA rotation needs tls.mode = \"generate\" (with provided certificates, rotate your CA with your own tools and put the files in tls.dir)",
         ));
     };
+    if super::ca_key_offline(inv) {
+        return Err(err(format!(
+            "a CA rotation needs the CA's key, and {} has none (the CA key is kept elsewhere): run it from the machine that holds it",
+            dir.display()
+        )));
+    }
     let p = Paths::new(dir);
     let old = read(&p.ca())?;
     match ca_rotation(inv) {

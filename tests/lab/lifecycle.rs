@@ -49,7 +49,10 @@ fn snapshot_restore_env_destroy() {
     let dry = deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--dry-run"]);
     assert!(dry.contains("--dry-run: nothing was changed."), "{dry}");
     for i in 1..=3 {
-        assert_eq!(lab.ssh(i, "ls -d /var/lib/etcd* 2>/dev/null | wc -l"), "0");
+        assert_eq!(
+            lab.ssh(i, "ls -d /var/lib/etcd /var/lib/etcd.* 2>/dev/null | wc -l"),
+            "0"
+        );
     }
     deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
     assert_cluster(&lab, 3);

@@ -120,6 +120,43 @@ fn a_second_controller_without_the_cluster_s_ca_never_forks_it() {
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
 }
 
+/// Another controller's inventory: `inv` with one setting changed.
+fn with_snapshot_count(lab: &Lab, inv: &std::path::Path) -> std::path::PathBuf {
+    let other = lab.dir.path().join("other.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(inv)
+            .expect("inventory")
+            .replace("[ssh]", "[etcd]\nsnapshot_count = 20000\n\n[ssh]"),
+    )
+    .expect("write");
+    other
+}
+
+/// `command` run on a terminal (`script` gives it one), once it waits at
+/// its consent prompt, never answered: a run holding the run lock.
+fn at_consent(command: &str) -> std::process::Child {
+    use std::io::Read;
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut out = child.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("Type the cluster name") {
+        let n = out.read(&mut buf).expect("read");
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // Kept open: a closed pipe would end `script`, and the run with it.
+    child.stdout = Some(out);
+    child
+}
+
 /// One run at a time per cluster, whoever runs it. A first controller
 /// takes the lock and waits at its consent prompt (a removal, on a
 /// terminal); a second controller's apply is refused at once naming the
@@ -129,41 +166,15 @@ fn a_second_controller_without_the_cluster_s_ca_never_forks_it() {
 /// at the end.
 #[test]
 fn two_controllers_one_waits_and_a_killed_one_never_blocks_for_long() {
-    use std::io::Read;
     let lab = Lab::up(41, 3);
     let inv = lab.inventory(3, with_version("3.5.0"));
     apply(&inv);
     // The first controller: etcd-3 out of the inventory, asked on a
     // terminal (`script` gives it one) and never answered.
     let without_3 = lab.inventory(2, with_version("3.5.0"));
-    let mut first = std::process::Command::new("script")
-        .args([
-            "-qfec",
-            &format!("{BIN} apply {}", path_str(&without_3)),
-            "/dev/null",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut out = first.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("Type the cluster name") {
-        let n = out.read(&mut buf).expect("read");
-        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let mut first = at_consent(&format!("{BIN} apply {}", path_str(&without_3)));
     // The second controller: refused at once, naming the holder.
-    let other = lab.dir.path().join("other.toml");
-    std::fs::write(
-        &other,
-        std::fs::read_to_string(&inv)
-            .expect("inventory")
-            .replace("[ssh]", "[etcd]\nsnapshot_count = 20000\n\n[ssh]"),
-    )
-    .expect("write");
+    let other = with_snapshot_count(&lab, &inv);
     let began = std::time::Instant::now();
     let o = deploy(&["apply", path_str(&other), "--yes"]);
     let t = text(&o);
@@ -217,4 +228,228 @@ fn two_controllers_one_waits_and_a_killed_one_never_blocks_for_long() {
     }
     let status = text(&deploy(&["status", path_str(&inv)]));
     assert!(!status.contains("run lock"), "given back: {status}");
+}
+
+/// The cluster's name in a lab inventory.
+fn cluster_name(inv: &std::path::Path) -> String {
+    let t = std::fs::read_to_string(inv).expect("inventory");
+    t.lines()
+        .skip_while(|l| l.trim() != "[cluster]")
+        .find_map(|l| l.trim().strip_prefix("name = "))
+        .expect("cluster name")
+        .trim_matches('"')
+        .to_string()
+}
+
+/// State on the hosts. Every member's host keeps etcd-deploy's records
+/// (root's, 0600, in a 0700 directory); records kept only on a controller
+/// (as before) are moved there by the next apply, which plans it; a second
+/// controller with no records of its own removes a member from the
+/// inventory and stops its etcd on its host, under writes, losing none;
+/// both controllers then have nothing to do.
+#[test]
+fn state_lives_on_the_hosts_and_any_controller_finds_a_removed_member() {
+    let lab = Lab::up(65, 3);
+    let inv = lab.inventory(3, with_version("3.5.0"));
+    apply(&inv);
+    let name = cluster_name(&inv);
+    let file = format!("/var/lib/etcd-deploy/{name}.members.json");
+    for i in 1..=3 {
+        let out = lab.ssh(
+            i,
+            &format!("stat -c '%a %U %n' /var/lib/etcd-deploy {file}; cat {file}"),
+        );
+        assert!(
+            out.contains("700 root /var/lib/etcd-deploy")
+                && out.contains(&format!("600 root {file}"))
+                && out.contains("\"etcd-3\":{\"address\":")
+                && out.contains("\"made_by\":\"etcd-deploy "),
+            "{out}"
+        );
+    }
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+
+    // As an older etcd-deploy left things: the records only on the
+    // controller, as a bare map. The plan moves them to the hosts.
+    let cache = inv
+        .parent()
+        .expect("dir")
+        .join(".etcd-deploy")
+        .join(format!("{name}.members.json"));
+    let now: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&cache).expect("cache")).expect("json");
+    std::fs::write(&cache, now["members"].to_string()).expect("legacy cache");
+    for i in 1..=3 {
+        lab.ssh(i, &format!("rm {file}"));
+    }
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    eprintln!("plan with the records on the controller only:\n{plan}");
+    assert!(
+        plan.contains("write etcd-deploy's records of its 3 member(s) to each host"),
+        "{plan}"
+    );
+    apply(&inv);
+    assert!(lab.ssh(2, &format!("cat {file}")).contains("\"etcd-3\""));
+    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+
+    // A second controller: the inventory without etcd-3, no records.
+    let urls: Vec<String> = (1..=3).map(|i| lab.url(i)).collect();
+    let writer = Writer::start(urls, "team-state/", None);
+    let second = lab.dir.path().join("second");
+    std::fs::create_dir_all(&second).expect("dir");
+    let two = lab.inventory(2, with_version("3.5.0"));
+    let inv2 = second.join("inventory.toml");
+    std::fs::copy(&two, &inv2).expect("copy");
+    let plan = deploy_ok(&["plan", path_str(&inv2)]);
+    eprintln!("the second controller's plan:\n{plan}");
+    assert!(
+        plan.contains("etcd-3") && !plan.contains("not in etcd-deploy's records"),
+        "{plan}"
+    );
+    apply(&inv2);
+    let report = writer.stop();
+    assert_no_loss(
+        "scale-in from a second controller",
+        &lab.url(1),
+        &report,
+        "team-state/",
+    );
+    assert_eq!(lab.etcd_pid(3), "0", "etcd-3 stopped on its host");
+    assert!(
+        lab.ssh(3, "systemctl is-enabled etcd@etcd-3 || true")
+            .contains("disabled")
+    );
+    for i in 1..=2 {
+        let out = lab.ssh(i, &format!("cat {file}"));
+        assert!(!out.contains("\"etcd-3\""), "{out}");
+    }
+    assert!(deploy_ok(&["plan", path_str(&inv2)]).contains("No changes"));
+    // The first controller's cache is older than the hosts' copy: it loses.
+    let two_here = inv.parent().expect("dir").join("two.toml");
+    std::fs::copy(&two, &two_here).expect("copy");
+    assert!(deploy_ok(&["plan", path_str(&two_here)]).contains("No changes"));
+}
+
+/// The run lock on the hosts, which is what a run has when no member
+/// answers: a `destroy` waiting at its consent prompt holds it; another
+/// controller's apply is refused at once naming the holder and the host,
+/// plan shows it. The destroy is SIGKILLed: its lock goes with its
+/// connection, and the next apply goes ahead at once.
+#[test]
+fn the_lock_on_the_hosts_refuses_a_second_run_and_dies_with_its_holder() {
+    let lab = Lab::up(66, 3);
+    let inv = lab.inventory(3, with_version("3.5.0"));
+    apply(&inv);
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let mut first = at_consent(&format!("{BIN} destroy {}", path_str(&inv)));
+    let other = with_snapshot_count(&lab, &inv);
+    let o = deploy(&["apply", path_str(&other), "--yes"]);
+    let t = text(&o);
+    eprintln!("apply while a destroy holds the hosts' lock:\n{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("another run holds this cluster's run lock (root@")
+            && t.contains("etcd-deploy destroy")
+            && t.contains("on the host of etcd-")
+            && t.contains("Nothing was changed"),
+        "{t}"
+    );
+    let plan = text(&deploy(&["plan", path_str(&other)]));
+    assert!(
+        plan.contains("the cluster's run lock is held by root@") && plan.contains("destroy"),
+        "{plan}"
+    );
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+
+    let _ = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &format!("{BIN} destroy {}", path_str(&inv))])
+        .status();
+    let _ = first.kill();
+    let _ = first.wait();
+    let killed = std::time::Instant::now();
+    deploy_ok(&["apply", path_str(&other), "--yes", "--lock-timeout", "30s"]);
+    let took = killed.elapsed();
+    eprintln!("the next apply finished {took:?} after the destroy was killed");
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    assert!(
+        lab.ssh(1, "cat /etc/etcd/etcd-1.conf.yml")
+            .contains("snapshot-count: 20000")
+    );
+}
+
+/// A personal operator certificate, the CA key kept offline: issued on the
+/// machine that holds the CA key; with only that directory another machine
+/// runs plan, status, a snapshot and a patch upgrade; what needs a new
+/// certificate (certs rotate, another operator) says to run it where the
+/// CA key is, exit 2, and changes nothing.
+#[test]
+fn an_operator_certificate_runs_everything_but_issuance_without_the_ca_key() {
+    let lab = Lab::up(67, 3);
+    let pki = lab.dir.path().join("pki");
+    let tls = with_tls("generate", &pki);
+    let inv = lab.inventory(3, |s| with_version("3.5.0")(tls(s)));
+    apply(&inv);
+    let alice = lab.dir.path().join("alice-pki");
+    let out = deploy_ok(&[
+        "certs",
+        "operator",
+        path_str(&inv),
+        "alice",
+        "--out",
+        path_str(&alice),
+    ]);
+    eprintln!("certs operator:\n{out}");
+    let mut names: Vec<String> = std::fs::read_dir(&alice)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["ca.crt", "client.crt", "client.key"]);
+    let subject = sh(std::process::Command::new("openssl").args([
+        "x509",
+        "-noout",
+        "-subject",
+        "-in",
+        path_str(&alice.join("client.crt")),
+    ]));
+    assert!(text(&subject).contains("CN = alice"), "{}", text(&subject));
+    assert!(pki.join("operators").join("alice.crt").is_file());
+
+    let as_alice = |args: &[&str]| {
+        sh(std::process::Command::new(BIN)
+            .args(args)
+            .env("ETCD_DEPLOY_PKI", &alice)
+            .stdin(std::process::Stdio::null()))
+    };
+    let o = as_alice(&["plan", path_str(&inv)]);
+    assert!(
+        o.status.success() && text(&o).contains("No changes"),
+        "{}",
+        text(&o)
+    );
+    let o = as_alice(&["status", path_str(&inv)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let snap = lab.dir.path().join("alice.db");
+    let o = as_alice(&["snapshot", "save", path_str(&inv), "--out", path_str(&snap)]);
+    assert!(o.status.success() && snap.is_file(), "{}", text(&o));
+    let o = as_alice(&["upgrade", path_str(&inv), "--to", "3.5.1", "--no-snapshot"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = as_alice(&["status", path_str(&inv)]);
+    let t = text(&o);
+    assert!(
+        o.status.success() && t.matches("  3.5.1  ").count() == 3,
+        "{t}"
+    );
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    for args in [
+        vec!["certs", "rotate", path_str(&inv), "--yes"],
+        vec!["certs", "operator", path_str(&inv), "bob"],
+    ] {
+        let o = as_alice(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains("the machine that holds it"), "{args:?}: {t}");
+    }
+    assert!(!alice.join("ca.key").exists() && !alice.join("bob").exists());
+    assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
 }

@@ -67,7 +67,7 @@ fn adopt_takes_followers_first_and_the_leader_last() {
     assert_eq!(step_names(&p), ["adopt etcd-2,etcd-3,etcd-1"]);
     let Step::Adopt {
         leader, previous, ..
-    } = &p.steps[0]
+    } = acting(&p)[0]
     else {
         panic!("{p}")
     };
@@ -219,7 +219,7 @@ fn adopt_resumes_after_an_interruption() {
     f.cluster.status.remove("etcd-3");
     let p = adopt(&i, &f);
     assert_eq!(step_names(&p), ["adopt etcd-3,etcd-1"], "{p}");
-    let Step::Adopt { previous, .. } = &p.steps[0] else {
+    let Step::Adopt { previous, .. } = acting(&p)[0] else {
         panic!("{p}")
     };
     assert_eq!(previous["etcd-3"], Previous::Stopped);

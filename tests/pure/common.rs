@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 pub use etcd_deploy::facts::{
-    ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus, RecordedMember,
+    ClusterFacts, Facts, HostFacts, MemberInfo, MemberStatus, RecordedMember, Records,
 };
 pub use etcd_deploy::inventory::{
     Image, Inventory, InventoryError, Member, Network, Version, parse,
@@ -155,12 +155,30 @@ pub fn status(id: u64) -> MemberStatus {
     }
 }
 
+/// etcd-deploy's records of every inventory member, as each host keeps them.
+pub fn host_records(i: &Inventory) -> Records {
+    Records {
+        serial: 1,
+        cluster: i.cluster.name.clone(),
+        members: i
+            .members
+            .iter()
+            .map(|m| (m.name.clone(), recorded(m)))
+            .collect(),
+    }
+}
+
 pub fn converged(i: &Inventory) -> Facts {
+    let records = host_records(i);
     Facts {
         hosts: i
             .members
             .iter()
-            .map(|m| (m.name.clone(), running(i, &m.name)))
+            .map(|m| {
+                let mut h = running(i, &m.name);
+                h.records = Some(records.clone());
+                (m.name.clone(), h)
+            })
             .collect(),
         unreachable: BTreeMap::new(),
         cluster: ClusterFacts {
@@ -180,11 +198,8 @@ pub fn converged(i: &Inventory) -> Facts {
             others: BTreeMap::new(),
             silent: BTreeMap::new(),
         },
-        recorded: i
-            .members
-            .iter()
-            .map(|m| (m.name.clone(), recorded(m)))
-            .collect(),
+        recorded: records.members.clone(),
+        records_serial: records.serial,
     }
 }
 
@@ -199,6 +214,8 @@ pub fn former_member() -> RecordedMember {
         client_port: 2379,
         peer_port: 2380,
         peer_url: "http://10.0.0.9:2380".into(),
+        adopted: false,
+        made_by: String::new(),
     }
 }
 
@@ -206,9 +223,21 @@ pub fn recorded(m: &Member) -> RecordedMember {
     RecordedMember::of(m)
 }
 
+/// The plan's steps but for `Step::Record` (see `step_names`).
+pub fn acting(p: &Plan) -> Vec<&Step> {
+    p.steps
+        .iter()
+        .filter(|s| !matches!(s, Step::Record { .. }))
+        .collect()
+}
+
+/// The plan's steps by kind and member, but for `Step::Record` (which only
+/// writes etcd-deploy's records, and comes first whenever a host's copy
+/// differs: checked on its own in `records.rs`).
 pub fn step_names(p: &Plan) -> Vec<String> {
     p.steps
         .iter()
+        .filter(|s| !matches!(s, Step::Record { .. }))
         .map(|s| match s {
             Step::Bootstrap { host } => format!("bootstrap {host}"),
             Step::Start { hosts, .. } => format!("start {}", hosts.join(",")),
@@ -227,6 +256,7 @@ pub fn step_names(p: &Plan) -> Vec<String> {
             }
             Step::Remove { name, .. } => format!("remove {name}"),
             Step::Retire { name, .. } => format!("retire {name}"),
+            Step::Record { members, .. } => format!("record {}", members.join(",")),
             Step::Adopt { order, .. } => format!("adopt {}", order.join(",")),
             Step::TlsMove { pass, order, .. } => format!("tls {pass:?} {}", order.join(",")),
             Step::Restore(r) => format!("restore {}", r.members.join(",")),
@@ -288,7 +318,9 @@ pub fn compose_running(i: &Inventory, name: &str) -> HostFacts {
 pub fn compose_converged(i: &Inventory) -> Facts {
     let mut f = converged(i);
     for m in &i.members {
-        f.hosts.insert(m.name.clone(), compose_running(i, &m.name));
+        let mut h = compose_running(i, &m.name);
+        h.records = Some(host_records(i));
+        f.hosts.insert(m.name.clone(), h);
     }
     f
 }

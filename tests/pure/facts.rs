@@ -51,6 +51,17 @@ fn hostile_facts_never_reach_the_plan_raw() {
     assert!(f.installed.is_empty() && f.current.is_none() && f.pid.is_none());
     // Not fingerprints: no CA.
     assert!(f.ca_certs.is_empty(), "{:?}", f.ca_certs);
+    // Records whose entries break the inventory's rules (an SSH option as
+    // the address, a shell command as a name or user, an escape sequence)
+    // keep none of those entries.
+    let r = f.records.expect("records");
+    assert_eq!(
+        r.members.keys().collect::<Vec<_>>(),
+        ["etcd-3"].iter().collect::<Vec<_>>()
+    );
+    // A run lock's holder is shown with its escape neutralised.
+    let l = f.run_lock.expect("run lock");
+    assert!(!l.chars().any(char::is_control), "{l:?}");
 }
 
 /// The cause quoted when a member fails (issue 12, defects 2 and 5): etcd's

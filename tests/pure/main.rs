@@ -17,6 +17,7 @@ mod lifecycle;
 mod maintenance;
 mod plan;
 mod plans;
+mod records;
 mod repairs;
 mod settings;
 mod steps;

@@ -28,7 +28,7 @@ fn plan_fresh_cluster() {
         text.contains("+ etcd-1       bootstrap: start as the first member"),
         "{text}"
     );
-    assert!(text.ends_with("Plan: 6 steps.\n"), "{text}");
+    assert!(text.ends_with("Plan: 7 steps.\n"), "{text}");
 }
 
 #[test]
@@ -130,7 +130,7 @@ fn plan_grows_cluster() {
     assert_eq!(step_names(&p), ["join etcd-2", "join etcd-3"]);
     assert!(
         matches!(
-            &p.steps[1],
+            acting(&p)[1],
             Step::Join {
                 stale_data: true,
                 ..
@@ -320,7 +320,7 @@ fn plan_replace_with_wipe_says_the_data_is_deleted() {
     let text = p.to_string();
     assert!(
         text.contains("stop and disable its etcd on 10.0.0.1, DELETE its data directory")
-            && text.ends_with("Plan: 3 steps (replace etcd-1 with etcd-4).\n"),
+            && text.ends_with("Plan: 4 steps (replace etcd-1 with etcd-4).\n"),
         "{text}"
     );
     assert_eq!(
@@ -329,7 +329,7 @@ fn plan_replace_with_wipe_says_the_data_is_deleted() {
         "what the operator is asked to agree to"
     );
     let json = serde_json::to_value(&p).expect("json");
-    assert_eq!(json["steps"][1]["data"], "wipe", "{json}");
+    assert_eq!(json["steps"][2]["data"], "wipe", "{json}");
     assert_eq!(json["scope"]["command"], "replace", "{json}");
 }
 

@@ -40,6 +40,10 @@ fn every_step() -> Vec<Step> {
             host: former_member(),
             data: Data::Keep,
         },
+        Step::Record {
+            members: vec!["a".into(), "b".into()],
+            records: Default::default(),
+        },
         Step::Adopt {
             order: order.clone(),
             leader: None,
@@ -94,6 +98,7 @@ fn kind(s: &Step) -> &'static str {
         Step::Restart { .. } => "restart",
         Step::Remove { .. } => "remove",
         Step::Retire { .. } => "retire",
+        Step::Record { .. } => "record",
         Step::Adopt { .. } => "adopt",
         Step::TlsMove { .. } => "tls_move",
         Step::Upgrade { .. } => "upgrade",
@@ -118,6 +123,7 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
         ("restart", cycles(&["a"], true), false),
         ("remove", Service::Removes, true),
         ("retire", Service::Keeps, true),
+        ("record", Service::Keeps, false),
         ("adopt", cycles(&["a", "b"], true), true),
         ("tls_move", cycles(&["a", "b"], true), false),
         ("upgrade", cycles(&["a", "b"], false), false),
@@ -126,7 +132,7 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
     ];
     let steps = every_step();
     let kinds: std::collections::BTreeSet<&str> = steps.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 12, "every kind of step is here");
+    assert_eq!(kinds.len(), 13, "every kind of step is here");
     assert_eq!(steps.len(), want.len());
     for (s, (k, service, consent)) in steps.iter().zip(want) {
         assert_eq!(kind(s), k);
