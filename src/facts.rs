@@ -509,7 +509,8 @@ impl Facts {
     /// A digest of what decisions depend on, for a saved plan to check that
     /// the cluster is still as it was planned for: raft indexes and terms,
     /// database sizes and process IDs are left out (they move with every
-    /// write and say nothing a plan decides on).
+    /// write and say nothing a plan decides on), with how long each etcd has
+    /// run and who holds the run lock.
     pub fn fingerprint(&self) -> String {
         use sha2::{Digest, Sha256};
         let mut v = serde_json::to_value(self).unwrap_or_default();
@@ -538,7 +539,11 @@ impl Facts {
         if let Some(hosts) = v.get_mut("hosts").and_then(|h| h.as_object_mut()) {
             for h in hosts.values_mut() {
                 if let Some(o) = h.as_object_mut() {
-                    o.remove("pid");
+                    // A process's age moves every second, and the run lock
+                    // is the applying run's own.
+                    for k in ["pid", "member_age", "run_lock"] {
+                        o.remove(k);
+                    }
                 }
             }
         }

@@ -20,10 +20,13 @@ pub fn desired(inv: &Inventory, facts: &Facts) -> Records {
     })
 }
 
-/// The inventory members whose host answered and keeps another copy.
+/// The inventory members whose host answered and keeps another copy (the
+/// first member of each host: members sharing a host share its copy).
 pub fn stale_hosts(inv: &Inventory, facts: &Facts, want: &Records) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
     inv.members
         .iter()
+        .filter(|m| seen.insert((m.ssh.address.as_str(), m.ssh.port)))
         .filter(|m| {
             facts.hosts.get(&m.name).is_some_and(|h| {
                 h.records

@@ -10,7 +10,7 @@ fn fresh_apply_then_noop_then_config_change() {
     let inv = lab.inventory(3, |s| s);
     let plan = text(&deploy(&["plan", inv.to_str().expect("utf-8")]));
     assert!(
-        plan.contains("bootstrap: start as the first member") && plan.contains("Plan: 6 steps."),
+        plan.contains("bootstrap: start as the first member") && plan.contains("Plan: 7 steps."),
         "{plan}"
     );
 
@@ -245,7 +245,7 @@ fn three_members_on_one_host_as_instance_units() {
     });
     let plan = deploy_ok(&["plan", path_str(&inv)]);
     assert!(
-        plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 6 steps."),
+        plan.contains("+ m0 ") && plan.contains("+ m2 ") && plan.contains("Plan: 7 steps."),
         "{plan}"
     );
     apply(&inv);

@@ -386,6 +386,11 @@ fn adopt_with_writes(lab: &Lab, inv: &std::path::Path, prefix: &str, kill_at: Op
         "{said}"
     );
     assert_eq!(ids(inv), before, "every member keeps its ID");
+    // Each host's records say the members were adopted, not made here.
+    for i in 1..=3 {
+        let r = lab.ssh(i, "cat /var/lib/etcd-deploy/*.members.json");
+        assert_eq!(r.matches("\"adopted\":true").count(), 3, "{r}");
+    }
     assert!(deploy_ok(&["plan", path_str(inv)]).contains("No changes"));
     assert!(deploy_ok(&["adopt", path_str(inv)]).contains("Nothing to adopt"));
     deploy_ok(&[

@@ -447,9 +447,136 @@ fn an_operator_certificate_runs_everything_but_issuance_without_the_ca_key() {
     ] {
         let o = as_alice(&args);
         let t = text(&o);
+        eprintln!("{args:?} with alice's pki:\n{t}");
         assert_eq!(o.status.code(), Some(2), "{args:?}: {t}");
         assert!(t.contains("the machine that holds it"), "{args:?}: {t}");
     }
     assert!(!alice.join("ca.key").exists() && !alice.join("bob").exists());
     assert_eq!(pids, (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>());
+}
+
+/// The team's way of working (docs/team.md), end to end, under writes
+/// through a TLS client. A pipeline with its own operator certificate
+/// plans a merge request (`plan --out`, exit 2: changes); after review it
+/// carries out exactly that plan (`apply --plan`, the etcd processes older
+/// than the plan by then). Meanwhile the on-call engineer's `replace`
+/// (from the team's shared pki, with the merged inventory) is refused
+/// naming the pipeline's run, then waits for it (`--lock-timeout`) and
+/// goes ahead. Nothing acknowledged is lost.
+#[test]
+fn ci_applies_a_reviewed_plan_while_on_call_waits_for_the_lock() {
+    let lab = Lab::up(82, 4);
+    let pki = lab.dir.path().join("pki");
+    let tls = with_tls("generate", &pki);
+    let inv = lab.inventory(3, &tls);
+    apply(&inv);
+    let ci = lab.dir.path().join("ci-pki");
+    deploy_ok(&[
+        "certs",
+        "operator",
+        path_str(&inv),
+        "ci",
+        "--out",
+        path_str(&ci),
+    ]);
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let client = Tls::from_dir(&pki, "client").expect("client files");
+    let writer = Writer::start(urls, "team-ci/", Some(client.clone()));
+
+    // The merge request: one setting changed; the pipeline plans it.
+    let merged = |text: String| text.replace("[ssh]", "[etcd]\nsnapshot_count = 20000\n\n[ssh]");
+    let mr = lab.dir.path().join("mr.toml");
+    std::fs::write(
+        &mr,
+        merged(std::fs::read_to_string(&inv).expect("inventory")),
+    )
+    .expect("write");
+    let saved = lab.dir.path().join("mr.plan.json");
+    let as_ci = |args: &[&str]| {
+        let mut c = std::process::Command::new(BIN);
+        c.args(args)
+            .env("ETCD_DEPLOY_PKI", &ci)
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let o = sh(&mut as_ci(&[
+        "plan",
+        path_str(&mr),
+        "--out",
+        path_str(&saved),
+        "--detailed-exitcode",
+    ]));
+    eprintln!("the pipeline's plan:\n{}", text(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    std::thread::sleep(std::time::Duration::from_secs(3));
+
+    // Merged: the pipeline applies exactly that plan.
+    let pipeline = as_ci(&["apply", path_str(&mr), "--plan", path_str(&saved), "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let status = text(&deploy(&["status", path_str(&inv)]));
+        if status.contains("run lock: held by") {
+            eprintln!("status while the pipeline applies:\n{status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    // On call: etcd-3's host is to go; the merged inventory has etcd-4.
+    let on_call = lab.inventory_of(&[1, 2, 4], "on-call");
+    let text_of = |p: &std::path::Path| std::fs::read_to_string(p).expect("inventory");
+    std::fs::write(&on_call, merged(tls(text_of(&on_call)))).expect("write");
+    let replace = [
+        "replace",
+        path_str(&on_call),
+        "etcd-3",
+        "--with",
+        "etcd-4",
+        "--yes",
+    ];
+    let o = deploy(&replace);
+    let t = text(&o);
+    eprintln!("on call, while the pipeline runs:\n{t}");
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("another run holds this cluster's run lock (root@")
+            && t.contains("--plan")
+            && t.contains("Nothing was changed"),
+        "{t}"
+    );
+    let waited = std::time::Instant::now();
+    let mut with_wait = replace.to_vec();
+    with_wait.extend(["--lock-timeout", "5m"]);
+    let out = deploy_ok(&with_wait);
+    eprintln!("on call, waiting ({:?}):\n{out}", waited.elapsed());
+    let done = pipeline.wait_with_output().expect("pipeline");
+    eprintln!("the pipeline's apply:\n{}", text(&done));
+    assert!(
+        done.status.success() && text(&done).contains("the saved plan was carried out"),
+        "{}",
+        text(&done)
+    );
+    let report = writer.stop();
+    assert_no_loss_tls(
+        "CI apply and on-call replace",
+        &lab.url(1).replace("http://", "https://"),
+        &report,
+        "team-ci/",
+        Some(&client),
+    );
+    for i in [1, 2, 4] {
+        assert!(
+            lab.ssh(i, &format!("cat /etc/etcd/etcd-{i}.conf.yml"))
+                .contains("snapshot-count: 20000")
+        );
+    }
+    assert_eq!(lab.etcd_pid(3), "0");
+    assert!(deploy_ok(&["plan", path_str(&on_call)]).contains("No changes"));
 }
