@@ -8,7 +8,9 @@ use crate::layout::{CLUSTER_MARKER, DIGEST_MARKER, UNIT_MARKER};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+mod auth;
 mod records;
+pub use auth::{AuthFacts, Grant, prefix_end};
 pub use records::{MADE_BY, RecordedMember, Records};
 
 /// What one host has.
@@ -433,6 +435,10 @@ pub struct ClusterFacts {
     /// handshake refused (…)`, `connection refused`, `timed out`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub silent: BTreeMap<String, String>,
+    /// etcd's users, roles and auth, when the inventory manages them and a
+    /// member let this controller read them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthFacts>,
 }
 
 impl ClusterFacts {

@@ -165,5 +165,9 @@ pub(crate) async fn cluster(
             .collect(),
         others,
         silent,
+        auth: match inv.auth.managed() {
+            true => etcd::auth::facts(&urls).await.ok(),
+            false => None,
+        },
     }
 }

@@ -177,6 +177,7 @@ fn the_infrastructure_never_imports_the_layers_above() {
         "backup",
         "snapshot",
         "records",
+        "host_lock",
         "set_aside",
         "etcd_log",
         "progress",

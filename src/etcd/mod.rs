@@ -6,6 +6,7 @@
 //! SSH tunnel) is `access.rs`'s business.
 
 mod api;
+pub(crate) mod auth;
 mod connect;
 mod errors;
 pub(crate) mod lock;
@@ -142,6 +143,12 @@ pub(crate) async fn alarms(urls: &[String]) -> Result<Vec<(u64, String)>, EtcdEr
 /// How long one member's defragmentation may take: it rewrites the whole
 /// database file (etcd's own guide: minutes for gigabytes).
 const DEFRAG_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The common name of etcd-deploy's client certificate (`None` without TLS).
+pub(crate) fn client_common_name() -> Option<String> {
+    let t = client_tls()?;
+    crate::tls::cert_info(&t.cert).ok()?.common_name
+}
 
 /// Defragments the member at `url` (only that member: etcd defragments the
 /// one it is asked on). Its own connection, with a timeout long enough for

@@ -7,6 +7,7 @@
 //! Every failure names the host and the step; whatever ran before it is left
 //! in a state the next `apply` picks up from.
 
+mod access;
 mod adopt;
 mod destroy;
 mod downgrade;
@@ -208,6 +209,10 @@ async fn run_step(
         } => adopt::run(env, order, previous, live).await,
         Step::TlsMove { pass, order, .. } => tls_move::run(env, *pass, order, live).await,
         Step::Retire { name, host, data } => remove::retire(env, name, host, *data).await,
+        Step::Access { changes } => {
+            let urls = gates::urls(env, live).await?;
+            access::run(env, changes, &urls).await
+        }
         Step::Record { members, records } => {
             crate::records::write(env.inv, env.hosts, members, records)
                 .await

@@ -5,6 +5,7 @@
 //! with defaults applied and every per-host override resolved, or into an
 //! error that names the file, line, column and field.
 
+pub mod auth;
 mod carried;
 mod etcd_keys;
 pub mod etcd_settings;
@@ -12,6 +13,7 @@ pub mod path_rule;
 mod raw;
 mod runtime_traits;
 mod spelling;
+pub use auth::Auth;
 pub use carried::{carried_extra_keys, carried_extra_value};
 mod validate;
 
@@ -31,6 +33,8 @@ pub struct Inventory {
     pub tls: TlsMode,
     /// Scheduled snapshots on every member's host, when `[backup]` asks.
     pub backup: Option<Backup>,
+    /// Users, roles and etcd's auth (`[auth]`, `[[roles]]`, `[[clients]]`).
+    pub auth: Auth,
     pub members: Vec<Member>,
     /// Things worth saying that do not stop the run (e.g. an even member count).
     pub warnings: Vec<String>,

@@ -21,7 +21,46 @@ pub(super) struct RawInventory {
     #[serde(default)]
     pub tls: RawTls,
     pub backup: Option<Spanned<RawBackup>>,
+    pub auth: Option<Spanned<RawAuth>>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<RawRole>>,
+    #[serde(default)]
+    pub clients: Vec<Spanned<RawClient>>,
     pub hosts: Spanned<Vec<RawHost>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    pub enabled: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRole {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub permissions: Vec<Spanned<RawPermission>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPermission {
+    pub key: Option<Spanned<String>>,
+    pub prefix: Option<Spanned<String>>,
+    pub access: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClient {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub roles: Vec<Spanned<String>>,
+    pub root: Option<Spanned<bool>>,
+    pub days: Option<Spanned<u32>>,
+    pub password_file: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -165,6 +165,11 @@ pub enum Step {
         members: Vec<String>,
         records: Records,
     },
+    /// etcd's users, roles, grants and auth made what the inventory says
+    /// (`plan::auth`), through its API, in `changes`' order.
+    Access {
+        changes: Vec<super::auth::AuthChange>,
+    },
     /// Stop and disable the etcd of a former member on its recorded host:
     /// an earlier run removed it from the cluster and stopped before this.
     Retire {
@@ -247,7 +252,10 @@ impl Step {
                 members.iter().map(String::as_str).collect()
             }
             // Not an inventory host, or a file only: nothing to wait for.
-            Step::Remove { .. } | Step::Retire { .. } | Step::Record { .. } => vec![],
+            Step::Remove { .. }
+            | Step::Retire { .. }
+            | Step::Record { .. }
+            | Step::Access { .. } => vec![],
         }
     }
 
@@ -262,6 +270,7 @@ impl Step {
             | Step::Adopt { .. }
             | Step::TlsMove { .. }
             | Step::Record { .. }
+            | Step::Access { .. }
             | Step::Restore(_) => '~',
         }
     }
@@ -295,6 +304,7 @@ impl Step {
             | Step::Join { .. }
             | Step::Promote { .. }
             | Step::Record { .. }
+            | Step::Access { .. }
             | Step::Retire { .. } => Service::Keeps,
             Step::Start { hosts, .. } => {
                 Service::Restores(hosts.iter().map(String::as_str).collect())
@@ -360,6 +370,15 @@ impl Step {
                     host.address
                 ),
             }),
+            Step::Access { changes } if changes.iter().any(|c| c.removes()) => Some(format!(
+                "takes access away: {}",
+                changes
+                    .iter()
+                    .filter(|c| c.removes())
+                    .map(|c| c.describe())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
             Step::Adopt { order, .. } => Some(format!(
                 "takes over {}: stops and disables the etcd service or container that runs each now (left on disk) and starts etcd-deploy's own on the same data",
                 order.join(", ")
@@ -386,6 +405,7 @@ impl Step {
             | Step::Restart { .. }
             | Step::TlsMove { .. }
             | Step::Record { .. }
+            | Step::Access { .. }
             | Step::Upgrade { .. } => None,
         }
     }

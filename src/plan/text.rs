@@ -108,6 +108,14 @@ fn step_text(s: &Step) -> (String, String) {
                 records.serial
             ),
         ),
+        Step::Access { changes } => (
+            "access".into(),
+            changes
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         Step::Retire { name, host, data } => (
             name.clone(),
             format!(

@@ -201,15 +201,20 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Resul
         }
     }
     for who in ["client", "operator"] {
-        let renew = read(&p.cert(who))
-            .ok()
-            .and_then(|pem| expiring(&pem, renew_days));
-        if renew.is_some() || !p.cert(who).exists() || !p.key(who).exists() {
-            let cn = if who == "client" {
-                "etcd-deploy"
-            } else {
-                "operator"
-            };
+        let pem = read(&p.cert(who)).ok();
+        let renew = pem.as_deref().and_then(|pem| expiring(pem, renew_days));
+        // With access control, etcd takes the CN for the user: etcd-deploy
+        // and its operators act as `root`.
+        let cn = match (who, inv.auth.managed()) {
+            (_, true) => crate::inventory::auth::ROOT,
+            ("client", false) => "etcd-deploy",
+            _ => "operator",
+        };
+        let other_cn = pem
+            .as_deref()
+            .and_then(|pem| cert_info(pem).ok())
+            .is_some_and(|i| i.common_name.as_deref() != Some(cn));
+        if renew.is_some() || other_cn || !p.cert(who).exists() || !p.key(who).exists() {
             issue(
                 &p,
                 &issuer,
@@ -217,6 +222,47 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Resul
                 cn,
                 vec![],
                 &[ExtendedKeyUsagePurpose::ClientAuth],
+            )?;
+        }
+    }
+    clients(inv, &p, &issuer, renew_days)
+}
+
+/// Each `[[clients]]` entry that uses a certificate gets one (CN its name,
+/// client use only, its `days`), in `clients/` under the pki directory;
+/// renewed inside `renew_before_days` like the members'.
+fn clients(
+    inv: &Inventory,
+    p: &Paths,
+    issuer: &Issuer<'_, &KeyPair>,
+    renew_days: u32,
+) -> Result<(), TlsError> {
+    let wanted: Vec<_> = inv
+        .auth
+        .clients
+        .iter()
+        .filter(|c| c.password.is_none())
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let dir = p.dir.join("clients");
+    std::fs::create_dir_all(&dir).map_err(|e| err(format!("{}: {e}", dir.display())))?;
+    set_mode(&dir, 0o700)?;
+    let to = Paths::new(&dir);
+    for c in wanted {
+        let renew = read(&to.cert(&c.name))
+            .ok()
+            .and_then(|pem| expiring(&pem, renew_days));
+        if renew.is_some() || !to.cert(&c.name).exists() || !to.key(&c.name).exists() {
+            issue_for(
+                &to,
+                issuer,
+                &c.name,
+                &c.name,
+                vec![],
+                &[ExtendedKeyUsagePurpose::ClientAuth],
+                c.days,
             )?;
         }
     }
@@ -250,6 +296,27 @@ fn issue(
     sans: Vec<String>,
     eku: &[ExtendedKeyUsagePurpose],
 ) -> Result<(), TlsError> {
+    issue_for(
+        p,
+        issuer,
+        who,
+        cn,
+        sans,
+        eku,
+        crate::inventory::LEAF_CERT_DAYS,
+    )
+}
+
+/// `issue`, valid for `days`.
+fn issue_for(
+    p: &Paths,
+    issuer: &Issuer<'_, &KeyPair>,
+    who: &str,
+    cn: &str,
+    sans: Vec<String>,
+    eku: &[ExtendedKeyUsagePurpose],
+    days: u32,
+) -> Result<(), TlsError> {
     let key = KeyPair::generate().map_err(err)?;
     let mut params = CertificateParams::new(sans).map_err(err)?;
     params.distinguished_name.push(DnType::CommonName, cn);
@@ -259,7 +326,7 @@ fn issue(
     ];
     params.extended_key_usages = eku.to_vec();
     params.use_authority_key_identifier_extension = true;
-    validity(&mut params, i64::from(crate::inventory::LEAF_CERT_DAYS));
+    validity(&mut params, i64::from(days));
     let cert = params.signed_by(&key, issuer).map_err(err)?;
     write_secret(&p.key(who), &key.serialize_pem())?;
     write_public(&p.cert(who), &cert.pem())
@@ -336,6 +403,8 @@ fn validate(inv: &Inventory, dir: &Path) -> Result<(), TlsError> {
 /// What etcd-deploy reads from a certificate.
 pub struct CertInfo {
     pub not_after: SystemTime,
+    /// The subject's CN (etcd's user name for a client certificate).
+    pub common_name: Option<String>,
     pub sans: Vec<String>,
     pub public_key_der: Vec<u8>,
 }
@@ -366,8 +435,15 @@ pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
             }
         }
     }
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .map(str::to_string);
     Ok(CertInfo {
         not_after,
+        common_name,
         sans,
         public_key_der: cert.public_key().raw.to_vec(),
     })

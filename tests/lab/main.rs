@@ -7,6 +7,7 @@
 // between this crate's modules only.
 #![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
 
+mod access;
 mod apply;
 mod bad_day;
 mod bad_day_2;

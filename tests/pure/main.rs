@@ -6,6 +6,7 @@
 // between this crate's modules only.
 #![allow(clippy::expect_used, clippy::unwrap_used, unreachable_pub)]
 
+mod access;
 mod adopt;
 mod cli;
 mod common;

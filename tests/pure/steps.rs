@@ -4,6 +4,7 @@
 //! until this test says what it expects of it.
 
 use crate::common::*;
+use etcd_deploy::plan::auth::AuthChange;
 use etcd_deploy::plan::{RestartReason, RestoreStep, Rollback, Rollout, Service, adopt, tls_move};
 
 fn every_step() -> Vec<Step> {
@@ -43,6 +44,15 @@ fn every_step() -> Vec<Step> {
         Step::Record {
             members: vec!["a".into(), "b".into()],
             records: Default::default(),
+        },
+        Step::Access {
+            changes: vec![AuthChange::EnableAuth],
+        },
+        Step::Access {
+            changes: vec![
+                AuthChange::AddRole { role: "app".into() },
+                AuthChange::DeleteUser { name: "old".into() },
+            ],
         },
         Step::Adopt {
             order: order.clone(),
@@ -99,6 +109,7 @@ fn kind(s: &Step) -> &'static str {
         Step::Remove { .. } => "remove",
         Step::Retire { .. } => "retire",
         Step::Record { .. } => "record",
+        Step::Access { .. } => "access",
         Step::Adopt { .. } => "adopt",
         Step::TlsMove { .. } => "tls_move",
         Step::Upgrade { .. } => "upgrade",
@@ -124,6 +135,8 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
         ("remove", Service::Removes, true),
         ("retire", Service::Keeps, true),
         ("record", Service::Keeps, false),
+        ("access", Service::Keeps, false),
+        ("access", Service::Keeps, true),
         ("adopt", cycles(&["a", "b"], true), true),
         ("tls_move", cycles(&["a", "b"], true), false),
         ("upgrade", cycles(&["a", "b"], false), false),
@@ -132,7 +145,7 @@ fn every_kind_of_step_says_what_it_stops_and_whether_it_needs_consent() {
     ];
     let steps = every_step();
     let kinds: std::collections::BTreeSet<&str> = steps.iter().map(kind).collect();
-    assert_eq!(kinds.len(), 13, "every kind of step is here");
+    assert_eq!(kinds.len(), 14, "every kind of step is here");
     assert_eq!(steps.len(), want.len());
     for (s, (k, service, consent)) in steps.iter().zip(want) {
         assert_eq!(kind(s), k);

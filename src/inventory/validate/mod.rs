@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use toml::Spanned;
 
+mod auth;
 mod backup;
 mod dirs;
 mod member;
@@ -15,6 +16,7 @@ mod release;
 mod runtime;
 mod settings;
 
+use auth::*;
 use backup::*;
 pub use dirs::plain_abs_path;
 use dirs::*;
@@ -152,12 +154,14 @@ fn build(cx: &Ctx, raw: RawInventory) -> Result<Inventory, InventoryError> {
         }
     }
     let backup = build_backup(cx, &raw, &members)?;
+    let auth = build_auth(cx, &raw, &tls)?;
     Ok(Inventory {
         path: cx.path.to_path_buf(),
         cluster,
         release,
         tls,
         backup,
+        auth,
         members,
         warnings,
     })

@@ -1,0 +1,168 @@
+//! etcd's access control through its API: reading users, roles and
+//! whether auth is on (`facts::AuthFacts`), and making one change (`Call`,
+//! what the executor turns each of the plan's changes into). A password
+//! passes through here in memory only: never into an argument list, a log
+//! or an error message.
+
+use super::EtcdError;
+use super::connect::{change, client_tls, read};
+use crate::facts::{AuthFacts, Grant};
+use crate::inventory::auth::Access;
+use etcd_client::{Permission, PermissionType, RoleRevokePermissionOptions, UserAddOptions};
+use std::collections::BTreeMap;
+
+fn access_of(t: i32) -> Access {
+    match t {
+        0 => Access::Read,
+        1 => Access::Write,
+        _ => Access::Readwrite,
+    }
+}
+
+fn permission_type(a: Access) -> PermissionType {
+    match a {
+        Access::Read => PermissionType::Read,
+        Access::Write => PermissionType::Write,
+        Access::Readwrite => PermissionType::Readwrite,
+    }
+}
+
+/// Whether auth is on: etcd's `AuthStatus`, through its JSON gateway (the
+/// client library has no call for it), with the controller's identity.
+async fn enabled(url: &str) -> Result<bool, EtcdError> {
+    let mut b = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .use_rustls_tls();
+    if url.starts_with("https://")
+        && let Some(t) = client_tls()
+    {
+        let ca = reqwest::Certificate::from_pem(t.ca.as_bytes())
+            .map_err(|e| EtcdError::new(format!("the CA certificate: {e}")))?;
+        let id = reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes())
+            .map_err(|e| EtcdError::new(format!("the client certificate: {e}")))?;
+        b = b.add_root_certificate(ca).identity(id);
+    }
+    let http = b.build().map_err(|e| EtcdError::new(e.to_string()))?;
+    let r = http
+        .post(format!("{url}/v3/auth/status"))
+        .body("{}")
+        .send()
+        .await
+        .map_err(|e| EtcdError::transient(format!("auth status: {e}")))?;
+    let body = r
+        .bytes()
+        .await
+        .map_err(|e| EtcdError::new(format!("auth status: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("auth status: {e}")))?;
+    Ok(v.get("enabled")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false))
+}
+
+/// etcd's users, roles and whether auth is on, as `urls` answer.
+pub(crate) async fn facts(urls: &[String]) -> Result<AuthFacts, EtcdError> {
+    let Some(first) = urls.first() else {
+        return Err(EtcdError::new("no member to ask"));
+    };
+    let enabled = enabled(first).await?;
+    let users = read(urls, |mut c| async move { c.user_list().await }).await?;
+    let mut out = AuthFacts {
+        enabled,
+        ..AuthFacts::default()
+    };
+    for u in users.users() {
+        let name = u.clone();
+        let got = read(urls, |mut c| {
+            let name = name.clone();
+            async move { c.user_get(name).await }
+        })
+        .await?;
+        let mut roles = got.roles().to_vec();
+        roles.sort();
+        out.users
+            .insert(printable(u), roles.iter().map(|r| printable(r)).collect());
+    }
+    let roles = read(urls, |mut c| async move { c.role_list().await }).await?;
+    let mut grants: BTreeMap<String, Vec<Grant>> = BTreeMap::new();
+    for r in roles.roles() {
+        let name = r.clone();
+        let got = read(urls, |mut c| {
+            let name = name.clone();
+            async move { c.role_get(name).await }
+        })
+        .await?;
+        let mut g: Vec<Grant> = got
+            .permissions()
+            .iter()
+            .map(|p| Grant::from_etcd(p.key(), p.range_end(), access_of(p.get_type())))
+            .collect();
+        g.sort();
+        grants.insert(printable(r), g);
+    }
+    out.roles = grants;
+    Ok(out)
+}
+
+fn printable(s: &str) -> String {
+    crate::facts::printable_upto(s, 256)
+}
+
+/// One change to etcd's access control.
+#[derive(Debug, Clone)]
+pub(crate) enum Call {
+    EnableAuth,
+    DisableAuth,
+    AddRole(String),
+    DeleteRole(String),
+    Grant(String, Grant),
+    Revoke(String, Grant),
+    /// A user, with its password (`None`: a certificate user).
+    AddUser(String, Option<String>),
+    DeleteUser(String),
+    GrantRole {
+        user: String,
+        role: String,
+    },
+    RevokeRole {
+        user: String,
+        role: String,
+    },
+}
+
+/// Makes one change through `urls`.
+pub(crate) async fn apply(urls: &[String], call: Call) -> Result<(), EtcdError> {
+    change(urls, move |mut cl| async move {
+        match call {
+            Call::EnableAuth => cl.auth_enable().await.map(|_| ()),
+            Call::DisableAuth => cl.auth_disable().await.map(|_| ()),
+            Call::AddRole(role) => cl.role_add(role).await.map(|_| ()),
+            Call::DeleteRole(role) => cl.role_delete(role).await.map(|_| ()),
+            Call::Grant(role, grant) => {
+                let mut p = Permission::new(permission_type(grant.access), grant.key.as_bytes());
+                let end = grant.range_end_bytes();
+                if !end.is_empty() {
+                    p = p.with_range_end(end);
+                }
+                cl.role_grant_permission(role, p).await.map(|_| ())
+            }
+            Call::Revoke(role, grant) => {
+                let end = grant.range_end_bytes();
+                let opts = (!end.is_empty())
+                    .then(|| RoleRevokePermissionOptions::new().with_range_end(end));
+                cl.role_revoke_permission(role, grant.key.as_bytes(), opts)
+                    .await
+                    .map(|_| ())
+            }
+            Call::AddUser(name, Some(pw)) => cl.user_add(name, pw, None).await.map(|_| ()),
+            Call::AddUser(name, None) => cl
+                .user_add(name, "", Some(UserAddOptions::new().with_no_pwd()))
+                .await
+                .map(|_| ()),
+            Call::DeleteUser(name) => cl.user_delete(name).await.map(|_| ()),
+            Call::GrantRole { user, role } => cl.user_grant_role(user, role).await.map(|_| ()),
+            Call::RevokeRole { user, role } => cl.user_revoke_role(user, role).await.map(|_| ()),
+        }
+    })
+    .await
+}

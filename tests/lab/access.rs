@@ -1,0 +1,100 @@
+//! Who may touch which keys (issue 26), on real hosts: roles and client
+//! certificates from the inventory, etcd's auth turned on under load.
+
+use crate::support::*;
+
+/// Two roles, each for its own prefix, and a client holding one.
+const ACCESS: &str = "[[roles]]\nname = \"app1\"\npermissions = [{ prefix = \"/app1/\", access = \"readwrite\" }]\n\n[[roles]]\nname = \"app2\"\npermissions = [{ prefix = \"/app2/\", access = \"readwrite\" }]\n\n[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\n\n";
+
+/// A client's files from etcd-deploy's pki (`clients/NAME.crt`).
+fn client(pki: &std::path::Path, name: &str) -> Tls {
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(&p).expect("client file");
+    Tls {
+        ca: read(pki.join("ca.crt")),
+        cert: read(pki.join("clients").join(format!("{name}.crt"))),
+        key: read(pki.join("clients").join(format!("{name}.key"))),
+    }
+}
+
+/// The roles and the client's user are made with auth still off; the
+/// client writes under `/app1/` with its own certificate while auth goes
+/// on: it is never refused and every acknowledged write reads back. Then
+/// it is refused on `/app2/`, and a re-run, `plan` and `status` work with
+/// auth on (etcd-deploy is `root` by its certificate).
+#[test]
+fn a_role_limits_a_client_and_auth_goes_on_under_load() {
+    let lab = Lab::up(83, 3);
+    let pki = lab.dir.path().join("pki");
+    let tls = with_tls("generate", &pki);
+    let off = lab.inventory(3, |s| {
+        tls(s).replacen("[[hosts]]", &format!("{ACCESS}[[hosts]]"), 1)
+    });
+    let out = apply(&off);
+    eprintln!("apply with roles and clients, auth off:\n{out}");
+    assert!(
+        out.contains("add role app1") && out.contains("give user root role root"),
+        "{out}"
+    );
+    assert!(!out.contains("turn etcd's auth on"), "{out}");
+
+    let app1 = client(&pki, "app1");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let writer = Writer::start(urls.clone(), "/app1/w/", Some(app1.clone()));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let on = lab.inventory(3, |s| {
+        tls(s).replacen(
+            "[[hosts]]",
+            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
+            1,
+        )
+    });
+    let out = apply(&on);
+    eprintln!("apply turning auth on:\n{out}");
+    assert!(out.contains("turn etcd's auth on"), "{out}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let report = writer.stop();
+    assert_no_loss_tls(
+        "auth turned on under load",
+        &urls[0],
+        &report,
+        "/app1/w/",
+        Some(&app1),
+    );
+    assert!(
+        report
+            .failures
+            .iter()
+            .all(|(_, _, e)| !e.contains("permission denied")),
+        "{:?}",
+        report.failures
+    );
+
+    // The same client is refused outside its prefix, by every member.
+    for url in &urls {
+        let denied = rt().block_on(async {
+            let opts = crate::writer::options(
+                Some(&app1),
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(5),
+            );
+            let mut c = etcd_client::Client::connect([url.as_str()], Some(opts))
+                .await
+                .expect("connect");
+            c.put("/app2/x", "no", None)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        assert!(
+            denied
+                .as_ref()
+                .is_err_and(|e| e.contains("permission denied")),
+            "{url}: {denied:?}"
+        );
+    }
+    assert!(deploy_ok(&["plan", path_str(&on)]).contains("No changes"));
+    let status = deploy(&["status", path_str(&on)]);
+    assert!(status.status.success(), "{}", text(&status));
+}
