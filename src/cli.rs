@@ -307,6 +307,29 @@ The directory holds ca.crt, client.crt and client.key (CN NAME); with it etcd-de
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// A [[clients]] entry's certificate, key and CA written out for handing over (made by apply)
+    #[command(
+        after_help = "Example:\n  etcd-deploy certs client inventory.toml app1 --out /tmp/app1\n  etcd-deploy certs client inventory.toml kube-apiserver --out /tmp/k8s --layout kubeadm\n\nWith --layout kubeadm the files are named as kubeadm expects for an external etcd (etcd/ca.crt, apiserver-etcd-client.crt, apiserver-etcd-client.key: copy DIR to /etc/kubernetes/pki), and the kube-apiserver flags and kubeadm's etcd.external settings are printed."
+    )]
+    Client {
+        /// The inventory file (see inventory.example.toml)
+        inventory: PathBuf,
+        /// The client's name, as in [[clients]]
+        name: String,
+        /// Where to write the files (made 0700; keys 0600)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// File names: plain (ca.crt, NAME.crt, NAME.key) or kubeadm's for an external etcd
+        #[arg(long, value_enum, default_value = "plain")]
+        layout: ClientLayout,
+    },
+}
+
+/// How `certs client` names the files it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientLayout {
+    Plain,
+    Kubeadm,
 }
 
 #[derive(Debug, Subcommand)]

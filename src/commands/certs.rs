@@ -11,6 +11,7 @@
 use super::apply::{self, ApplyArgs};
 use super::output;
 use super::{Open, Session, with_session};
+use crate::cli::ClientLayout;
 use crate::error::Error;
 use crate::etcd;
 use crate::facts::printable;
@@ -183,5 +184,72 @@ pub fn operator(path: &Path, name: &str, out: Option<&Path>) -> Result<(), Error
         dir.display(),
         path.display()
     ));
+    Ok(())
+}
+
+/// `certs client NAME --out DIR`: a `[[clients]]` entry's files written out
+/// for handing over, named plainly or as kubeadm expects for an external
+/// etcd (with the kube-apiserver flags and kubeadm's settings printed).
+/// Touches no host.
+pub fn client(path: &Path, name: &str, out: &Path, layout: ClientLayout) -> Result<(), Error> {
+    let inv = Inventory::load(path)?;
+    let Some(c) = inv.auth.clients.iter().find(|c| c.name == name) else {
+        return Err(Error::Usage(format!(
+            "{}: no [[clients]] entry is named `{}`",
+            path.display(),
+            printable(name)
+        )));
+    };
+    if c.password.is_some() {
+        return Err(Error::Usage(format!(
+            "client {name} is a password user: it has no certificate to hand over"
+        )));
+    }
+    let files = tls::client_of(&inv, name).map_err(|e| Error::Usage(e.0))?;
+    let (ca, cert, key) = match layout {
+        ClientLayout::Plain => (
+            "ca.crt".to_string(),
+            format!("{name}.crt"),
+            format!("{name}.key"),
+        ),
+        ClientLayout::Kubeadm => (
+            "etcd/ca.crt".to_string(),
+            "apiserver-etcd-client.crt".to_string(),
+            "apiserver-etcd-client.key".to_string(),
+        ),
+    };
+    let write = |rel: &str, text: &str, mode: u32| {
+        let p = out.join(rel);
+        if let Some(d) = p.parent() {
+            std::fs::create_dir_all(d)
+                .map_err(|e| Error::Usage(format!("{}: {e}", d.display())))?;
+            let _ =
+                std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        }
+        crate::files::write_atomic(&p, text.as_bytes(), mode)
+            .map_err(|e| Error::Usage(format!("{}: {e}", p.display())))
+    };
+    write(&ca, &files.ca, 0o644)?;
+    write(&cert, &files.cert, 0o644)?;
+    write(&key, &files.key, 0o600)?;
+    let endpoints: Vec<String> = inv.members.iter().map(|m| m.client_url()).collect();
+    output::result(
+        "written",
+        json!({ "client": name, "dir": out, "files": [ca, cert, key] }),
+    );
+    let mut said = format!(
+        "Wrote {name}'s files into {}: {ca}, {cert}, {key} (0600).",
+        out.display()
+    );
+    if layout == ClientLayout::Kubeadm {
+        let k = "/etc/kubernetes/pki";
+        said.push_str(&format!(
+            "\nCopy {} to {k} on each control-plane node. kube-apiserver flags:\n  --etcd-servers={}\n  --etcd-cafile={k}/etcd/ca.crt\n  --etcd-certfile={k}/apiserver-etcd-client.crt\n  --etcd-keyfile={k}/apiserver-etcd-client.key\nkubeadm ClusterConfiguration:\n  etcd:\n    external:\n      endpoints:\n{}      caFile: {k}/etcd/ca.crt\n      certFile: {k}/apiserver-etcd-client.crt\n      keyFile: {k}/apiserver-etcd-client.key",
+            out.display(),
+            endpoints.join(","),
+            endpoints.iter().map(|e| format!("        - {e}\n")).collect::<String>()
+        ));
+    }
+    output::say(&said);
     Ok(())
 }

@@ -77,6 +77,12 @@ pub async fn run(command: Command) -> Result<i32, Error> {
             name,
             out,
         }) => certs::operator(&inventory, &name, out.as_deref()).map(done),
+        Command::Certs(CertsCommand::Client {
+            inventory,
+            name,
+            out,
+            layout,
+        }) => certs::client(&inventory, &name, &out, layout).map(done),
         Command::Status { inventory } => status::status(&inventory).await.map(ok_or_1),
         Command::Snapshot(SnapshotCommand::Save { inventory, out }) => {
             snapshot::save(&inventory, out).await.map(done)

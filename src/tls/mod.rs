@@ -23,7 +23,7 @@ mod offline;
 mod rotation;
 mod trust;
 
-pub use offline::{ca_key_offline, issue_operator};
+pub use offline::{ca_key_offline, client_of, issue_operator};
 pub use rotation::{
     CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
 };

@@ -110,3 +110,26 @@ pub fn issue_operator(
     )?;
     Ok(out)
 }
+
+/// The files of `[[clients]]` entry `name` as `apply` made them
+/// (`clients/NAME.crt`, `.key`), with the CA that signs the members.
+pub fn client_of(inv: &Inventory, name: &str) -> Result<super::ClientFiles, TlsError> {
+    let TlsMode::Generate { dir, .. } = &inv.tls else {
+        return Err(err(
+            "client certificates are issued by etcd-deploy in generate mode only (tls.mode = \"generate\"); with provided certificates, clients bring their own",
+        ));
+    };
+    let p = Paths::new(dir);
+    let c = Paths::new(&dir.join("clients"));
+    let missing = |e: TlsError| {
+        err(format!(
+            "{} (apply issues each client's certificate: run it first)",
+            e.0
+        ))
+    };
+    Ok(super::ClientFiles {
+        ca: read(&p.ca())?,
+        cert: read(&c.cert(name)).map_err(missing)?,
+        key: read(&c.key(name)).map_err(missing)?,
+    })
+}

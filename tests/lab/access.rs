@@ -98,3 +98,69 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let status = deploy(&["status", path_str(&on)]);
     assert!(status.status.success(), "{}", text(&status));
 }
+
+/// Kubernetes' external etcd: `certs client --layout kubeadm` writes the
+/// files kubeadm expects (modes included) and prints kube-apiserver's
+/// flags; etcdctl on a host, with exactly those paths under
+/// /etc/kubernetes/pki, writes under /registry/ with auth on and is refused
+/// elsewhere.
+#[test]
+fn a_kube_apiserver_style_client_connects_with_the_kubeadm_layout() {
+    let lab = Lab::up(70, 3);
+    let pki = lab.dir.path().join("pki");
+    let tls = with_tls("generate", &pki);
+    let access = "[auth]\nenabled = true\n\n[[roles]]\nname = \"kube\"\npermissions = [{ prefix = \"/registry/\", access = \"readwrite\" }]\n\n[[clients]]\nname = \"kube-apiserver\"\nroles = [\"kube\"]\n\n";
+    let inv = lab.inventory(3, |s| {
+        tls(s).replacen("[[hosts]]", &format!("{access}[[hosts]]"), 1)
+    });
+    apply(&inv);
+    let out = lab.dir.path().join("k8s");
+    let said = deploy_ok(&[
+        "certs",
+        "client",
+        path_str(&inv),
+        "kube-apiserver",
+        "--out",
+        path_str(&out),
+        "--layout",
+        "kubeadm",
+    ]);
+    eprintln!("certs client --layout kubeadm:\n{said}");
+    assert!(
+        said.contains("--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt")
+            && said.contains("keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key"),
+        "{said}"
+    );
+    let k = "/etc/kubernetes/pki";
+    let mut put = format!("set -e\nmkdir -p {k}/etcd\n");
+    for (f, mode) in [
+        ("etcd/ca.crt", 0o644),
+        ("apiserver-etcd-client.crt", 0o644),
+        ("apiserver-etcd-client.key", 0o600),
+    ] {
+        let p = out.join(f);
+        let m = std::fs::metadata(&p).expect("file");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777,
+            mode,
+            "{f}"
+        );
+        let text = std::fs::read_to_string(&p).expect("read");
+        put.push_str(&format!("cat > {k}/{f} <<'PEM'\n{text}PEM\n"));
+    }
+    lab.ssh(1, &put);
+    let endpoints: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let etcdctl = format!(
+        "ETCDCTL_API=3 etcdctl --endpoints={} --cacert={k}/etcd/ca.crt --cert={k}/apiserver-etcd-client.crt --key={k}/apiserver-etcd-client.key",
+        endpoints.join(",")
+    );
+    let ok = lab.ssh(
+        1,
+        &format!("{etcdctl} put /registry/pods/p1 v 2>&1 || true"),
+    );
+    assert_eq!(ok, "OK", "{ok}");
+    let denied = lab.ssh(1, &format!("{etcdctl} put /app1/x v 2>&1 || true"));
+    assert!(denied.contains("permission denied"), "{denied}");
+}
