@@ -55,6 +55,9 @@ pub struct HostFacts {
     pub restored_by: Option<String>,
     /// SHA256 over the TLS files on the host (see `layout::PKI_FILES`).
     pub pki_digest: Option<String>,
+    /// SHA256 of the client revocation list on the host (`layout::crl_path`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crl_digest: Option<String>,
     /// A private key on the host is readable by more than its owner.
     pub pki_loose: bool,
     /// The CAs the member trusts (its `ca.crt`, a bundle during a CA
@@ -267,6 +270,7 @@ impl HostFacts {
                 "config_tls" => f.config_tls = v == "yes",
                 "config_peer_certs" => f.config_peer_certs = v == "yes",
                 "pki_digest" => f.pki_digest = digest(v),
+                "crl_digest" => f.crl_digest = digest(v),
                 "pki_loose" => f.pki_loose = v == "yes",
                 "records" => f.records = Records::parse(v),
                 "run_lock" => f.run_lock = Some(printable_upto(v, 2048)),
@@ -439,6 +443,9 @@ pub struct ClusterFacts {
     /// member let this controller read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<AuthFacts>,
+    /// Why they could not be read, when the inventory manages them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_unread: Option<String>,
 }
 
 impl ClusterFacts {

@@ -132,6 +132,13 @@ pub(crate) async fn cluster(
         etcd::alarms(&urls)
     );
     let members = members.ok();
+    let (auth, auth_unread) = match inv.auth.managed() {
+        false => (None, None),
+        true => match etcd::auth::facts(&urls).await {
+            Ok(a) => (Some(a), None),
+            Err(e) => (None, Some(crate::facts::printable_upto(&e.message, 300))),
+        },
+    };
     let known: Vec<String> = inv.members.iter().map(|m| m.peer_url()).collect();
     let others = members
         .iter()
@@ -165,9 +172,7 @@ pub(crate) async fn cluster(
             .collect(),
         others,
         silent,
-        auth: match inv.auth.managed() {
-            true => etcd::auth::facts(&urls).await.ok(),
-            false => None,
-        },
+        auth,
+        auth_unread,
     }
 }

@@ -42,6 +42,12 @@ pub(crate) fn config_path(m: &Member) -> String {
 pub(crate) fn pki_dir(m: &Member) -> String {
     format!("{CONFIG_DIR}/pki/{}", m.name)
 }
+/// The CA's revocation list for client certificates (DER), beside the
+/// member's TLS files; not among `PKI_FILES`: a new list needs no restart.
+pub(crate) fn crl_path(m: &Member) -> String {
+    format!("{}/{CRL_FILE}", pki_dir(m))
+}
+pub(crate) const CRL_FILE: &str = "client-crl.der";
 /// The PKI files in a fixed order: the order their digest is computed in.
 pub(crate) const PKI_FILES: [&str; 5] =
     ["ca.crt", "server.crt", "server.key", "peer.crt", "peer.key"];

@@ -79,7 +79,29 @@ fn render_with(
     member: &Member,
     more: Option<Vec<Entry>>,
 ) -> Result<Rendered, KeyError> {
-    finish(inv, settings(member), more)
+    let mut doc = settings(member);
+    // With access control, members load the CA's revocation list for
+    // client certificates (etcd reads it again at each new connection).
+    // etcd's config file has no key for it (`client-transport-security`
+    // has none, and `--client-crl-file` is ignored beside a config file):
+    // the file is read into etcd's own `ClientTLSInfo.CRLFile` field by
+    // name (Go's JSON matches names without regard to case, so the keys
+    // stay plain), which every etcd from 3.5 to 3.7 does (its
+    // `copySecurityDetails` leaves the field alone). The lab checks that a revoked certificate is
+    // refused.
+    if member.tls
+        && inv.auth.managed()
+        && matches!(inv.tls, crate::inventory::TlsMode::Generate { .. })
+    {
+        doc.push(pair(
+            "clienttlsinfo",
+            Node::Map(vec![pair(
+                "crlfile",
+                Node::Scalar(Scalar::Plain(layout::crl_path(member))),
+            )]),
+        ));
+    }
+    finish(inv, doc, more)
 }
 
 fn finish(

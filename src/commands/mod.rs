@@ -216,6 +216,11 @@ impl Session {
                         .backup
                         .as_ref()
                         .map(|b| crate::backup::files(&self.inv, b, m).digest()),
+                    crl_digest: m
+                        .tls
+                        .then(|| tls::crl(&self.inv))
+                        .flatten()
+                        .map(|der| crate::files::sha256_hex(&der)),
                 },
             );
         }

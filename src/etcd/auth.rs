@@ -28,7 +28,8 @@ fn permission_type(a: Access) -> PermissionType {
 }
 
 /// Whether auth is on: etcd's `AuthStatus`, through its JSON gateway (the
-/// client library has no call for it), with the controller's identity.
+/// client library has no call for it), with the controller's identity;
+/// with auth on, etcd refuses that request for the certificate's CN.
 async fn enabled(url: &str) -> Result<bool, EtcdError> {
     let mut b = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(5))
@@ -49,12 +50,25 @@ async fn enabled(url: &str) -> Result<bool, EtcdError> {
         .send()
         .await
         .map_err(|e| EtcdError::transient(format!("auth status: {e}")))?;
+    let code = r.status();
     let body = r
         .bytes()
         .await
         .map_err(|e| EtcdError::new(format!("auth status: {e}")))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).map_err(|e| EtcdError::new(format!("auth status: {e}")))?;
+    // With auth on, etcd refuses any gateway request made with a client
+    // certificate that has a CN (the CN would not be used): that refusal is
+    // its answer.
+    if String::from_utf8_lossy(&body)
+        .contains("CommonName of client sending a request against gateway")
+    {
+        return Ok(true);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        EtcdError::new(format!(
+            "auth status: {code}: {e}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))
+    })?;
     Ok(v.get("enabled")
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false))

@@ -203,6 +203,17 @@ async fn prepare_one(
             .await?;
         }
     }
+    if p.crl
+        && let Some(der) = crate::tls::crl(env.inv)
+    {
+        task.step("write the client revocation list");
+        host.run_with_input(
+            "write the client revocation list",
+            &remote::write_pki_file(m, crate::layout::CRL_FILE, "0644"),
+            &der,
+        )
+        .await?;
+    }
     match (p.backup, &env.inv.backup) {
         (Some(BackupStep::Write), Some(b)) => {
             task.step("write and start scheduled snapshots");

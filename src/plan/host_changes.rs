@@ -102,6 +102,11 @@ fn prepare(
     if d.is_some_and(|d| d.pki_differs(h.pki_digest.as_ref())) {
         prep.certs = true;
     }
+    if let Some(want) = d.and_then(|d| d.crl_digest.as_ref())
+        && h.crl_digest.as_ref() != Some(want)
+    {
+        prep.crl = true;
+    }
     prep.backup = BackupStep::needed(d, h);
     prep.set_arch(h);
     (prep, rolling)

@@ -166,9 +166,10 @@ fn access_last(p: &mut Plan, inv: &Inventory, facts: &Facts) {
         return;
     }
     let Some(have) = &facts.cluster.auth else {
-        p.notes.push(
-            "etcd's users and roles could not be read with etcd-deploy's identity: access control is left as it is (is auth on without a `root` user for etcd-deploy's certificate?)".into(),
-        );
+        p.notes.push(format!(
+            "etcd's users and roles could not be read with etcd-deploy's identity ({}): access control is left as it is (is auth on without a `root` user for etcd-deploy's certificate?)",
+            facts.cluster.auth_unread.as_deref().unwrap_or("no answer")
+        ));
         return;
     };
     let changes = auth::changes(inv, have);

@@ -20,6 +20,9 @@ pub struct Desired {
     pub pki_digest: Option<String>,
     /// Digest of its scheduled-snapshot files; `None` without `[backup]`.
     pub backup_digest: Option<String>,
+    /// Digest of the client revocation list it must load; `None` without
+    /// access control (or no list to give).
+    pub crl_digest: Option<String>,
 }
 
 impl Desired {
@@ -55,6 +58,10 @@ pub struct Prepare {
     pub host_file: Option<HostFile>,
     /// Write the TLS certificates and keys (new or changed).
     pub certs: bool,
+    /// Write the client revocation list (read by etcd at each connection:
+    /// no restart).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub crl: bool,
     /// Scheduled snapshots (`[backup]`) to write and start, or to remove.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStep>,
@@ -96,6 +103,7 @@ impl Prepare {
             image: None,
             host_file: None,
             certs: false,
+            crl: false,
             backup: None,
         }
     }
@@ -125,6 +133,7 @@ impl Prepare {
             && self.image.is_none()
             && self.host_file.is_none()
             && !self.certs
+            && !self.crl
             && self.backup.is_none()
     }
 }

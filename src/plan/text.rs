@@ -361,6 +361,9 @@ impl fmt::Display for Plan {
             if prep.certs {
                 what.push("write TLS certificates".to_string());
             }
+            if prep.crl {
+                what.push("write the client revocation list".to_string());
+            }
             match prep.backup {
                 Some(BackupStep::Write) => what.push("write and start scheduled snapshots".into()),
                 Some(BackupStep::Remove) => {

@@ -98,6 +98,10 @@ if [ -f "$pki/ca.crt" ]; then
     done
   echo
   echo "pki_digest=$(cd "$pki" && cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  # The client revocation list (layout::CRL_FILE), apart: no restart.
+  if [ -f "$pki/client-crl.der" ]; then
+    echo "crl_digest=$(sha256sum <"$pki/client-crl.der" | cut -d' ' -f1)"
+  fi
   for k in "$pki"/*.key; do
     if [ -e "$k" ] && [ "$(stat -c %a "$k")" != 600 ]; then echo "pki_loose=yes"; break; fi
   done

@@ -19,10 +19,12 @@
 //!
 //! Keys are written with mode 0600 and never printed or logged.
 
+mod crl;
 mod offline;
 mod rotation;
 mod trust;
 
+pub use crl::crl;
 pub use offline::{ca_key_offline, client_of, issue_operator};
 pub use rotation::{
     CaPass, Probe, ProbeIds, ca_rotation, finish as finish_rotation, probe_ids, rotate_ca,
@@ -237,6 +239,9 @@ fn clients(
     issuer: &Issuer<'_, &KeyPair>,
     renew_days: u32,
 ) -> Result<(), TlsError> {
+    if inv.auth.managed() {
+        crl::update(inv, p, issuer)?;
+    }
     let wanted: Vec<_> = inv
         .auth
         .clients

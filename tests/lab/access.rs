@@ -5,6 +5,8 @@ use crate::support::*;
 
 /// Two roles, each for its own prefix, and a client holding one.
 const ACCESS: &str = "[[roles]]\nname = \"app1\"\npermissions = [{ prefix = \"/app1/\", access = \"readwrite\" }]\n\n[[roles]]\nname = \"app2\"\npermissions = [{ prefix = \"/app2/\", access = \"readwrite\" }]\n\n[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\n\n";
+/// A second client, for the second role.
+const APP2: &str = "[[clients]]\nname = \"app2\"\nroles = [\"app2\"]\n\n";
 
 /// A client's files from etcd-deploy's pki (`clients/NAME.crt`).
 fn client(pki: &std::path::Path, name: &str) -> Tls {
@@ -27,7 +29,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let pki = lab.dir.path().join("pki");
     let tls = with_tls("generate", &pki);
     let off = lab.inventory(3, |s| {
-        tls(s).replacen("[[hosts]]", &format!("{ACCESS}[[hosts]]"), 1)
+        tls(s).replacen("[[hosts]]", &format!("{ACCESS}{APP2}[[hosts]]"), 1)
     });
     let out = apply(&off);
     eprintln!("apply with roles and clients, auth off:\n{out}");
@@ -46,7 +48,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let on = lab.inventory(3, |s| {
         tls(s).replacen(
             "[[hosts]]",
-            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
+            &format!("[auth]\nenabled = true\n\n{ACCESS}{APP2}[[hosts]]"),
             1,
         )
     });
@@ -97,6 +99,70 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     assert!(deploy_ok(&["plan", path_str(&on)]).contains("No changes"));
     let status = deploy(&["status", path_str(&on)]);
     assert!(status.status.success(), "{}", text(&status));
+    assert_eq!(
+        put_as(&client(&pki, "app2"), &urls[0], "/app2/before"),
+        Ok(())
+    );
+
+    // app2 leaves the inventory: its certificate is revoked (the list is
+    // written to every member, no restart) and its user deleted, while
+    // app1 keeps writing; app2 is then refused by every member.
+    let app2 = client(&pki, "app2");
+    let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
+    let writer = Writer::start(urls.clone(), "/app1/r/", Some(app1.clone()));
+    let without = lab.inventory(3, |s| {
+        tls(s).replacen(
+            "[[hosts]]",
+            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
+            1,
+        )
+    });
+    let out = apply(&without);
+    eprintln!("apply without app2:\n{out}");
+    assert!(
+        out.contains("write the client revocation list") && out.contains("delete user app2"),
+        "{out}"
+    );
+    let report = writer.stop();
+    eprintln!("failures while app2 was revoked: {:?}", report.failures);
+    assert_no_loss_tls("app2 revoked", &urls[0], &report, "/app1/r/", Some(&app1));
+    assert_eq!(
+        pids,
+        (1..=3).map(|i| lab.etcd_pid(i)).collect::<Vec<_>>(),
+        "no restart"
+    );
+    for url in &urls {
+        let refused = put_as(&app2, url, "/app2/after");
+        eprintln!("app2 on {url}: {refused:?}");
+        // Refused at the connection (the revocation list), before any
+        // request could be checked against its (deleted) user.
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| !e.contains("permission denied")),
+            "{url}: {refused:?}"
+        );
+        assert_eq!(put_as(&app1, url, "/app1/still"), Ok(()), "{url}");
+    }
+    assert!(deploy_ok(&["plan", path_str(&without)]).contains("No changes"));
+}
+
+/// A put of `key` as the client `tls` on `url` alone.
+fn put_as(tls: &Tls, url: &str, key: &str) -> Result<(), String> {
+    rt().block_on(async {
+        let opts = crate::writer::options(
+            Some(tls),
+            std::time::Duration::from_secs(5),
+            std::time::Duration::from_secs(5),
+        );
+        let mut c = etcd_client::Client::connect([url], Some(opts))
+            .await
+            .map_err(|e| e.to_string())?;
+        c.put(key, "v", None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    })
 }
 
 /// Kubernetes' external etcd: `certs client --layout kubeadm` writes the

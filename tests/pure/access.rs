@@ -205,3 +205,26 @@ fn access_control_mistakes_are_named_by_line_and_field() {
         "{shown}"
     );
 }
+
+/// With access control, each member's config names the client revocation
+/// list in etcd's own field (the config file has no key for it; see
+/// `member_config.rs`); without it, nothing is added.
+#[test]
+fn members_load_the_revocation_list_only_with_access_control() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/access");
+    let path = root.join("converged-nothing-to-do/inventory.toml");
+    let text = std::fs::read_to_string(&path).expect("inventory");
+    let with = parse(&path, &text).expect("parse");
+    let r = member_config::render(&with, &with.members[0], None).expect("render");
+    assert!(
+        r.config
+            .contains("clienttlsinfo:\n  crlfile: /etc/etcd/pki/etcd-1/client-crl.der\n"),
+        "{}",
+        r.config
+    );
+    let plain = text.split("[auth]").next().expect("head").to_string()
+        + "[[hosts]]\nname = \"etcd-1\"\naddress = \"10.0.0.1\"\n";
+    let without = parse(&path, &plain).expect("parse");
+    let r = member_config::render(&without, &without.members[0], None).expect("render");
+    assert!(!r.config.contains("crlfile"), "{}", r.config);
+}

@@ -91,6 +91,7 @@ pub fn to_desired(r: Rendered, h: HostFile) -> Desired {
         service_digest: h.service_digest,
         pki_digest: None,
         backup_digest: None,
+        crl_digest: None,
     }
 }
 
@@ -198,6 +199,7 @@ pub fn converged(i: &Inventory) -> Facts {
             others: BTreeMap::new(),
             silent: BTreeMap::new(),
             auth: None,
+            auth_unread: None,
         },
         recorded: records.members.clone(),
         records_serial: records.serial,
