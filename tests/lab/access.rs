@@ -230,3 +230,62 @@ fn a_kube_apiserver_style_client_connects_with_the_kubeadm_layout() {
     let denied = lab.ssh(1, &format!("{etcdctl} put /app1/x v 2>&1 || true"));
     assert!(denied.contains("permission denied"), "{denied}");
 }
+
+/// etcd-deploy keeps working with auth on, as `root` by its certificate:
+/// a rolling upgrade, a snapshot, defrag and compact under a role-limited
+/// writer (nothing lost), status, then a restore of that snapshot (auth and
+/// users come back with it) and a plan with nothing to do.
+#[test]
+fn every_command_works_with_auth_on() {
+    let lab = Lab::up(71, 3);
+    let pki = lab.dir.path().join("pki");
+    let tls = with_tls("generate", &pki);
+    let inv = lab.inventory(3, |s| {
+        with_version("3.5.0")(tls(s).replacen(
+            "[[hosts]]",
+            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
+            1,
+        ))
+    });
+    apply(&inv);
+    let app1 = client(&pki, "app1");
+    let urls: Vec<String> = (1..=3)
+        .map(|i| lab.url(i).replace("http://", "https://"))
+        .collect();
+    let writer = Writer::start(urls.clone(), "/app1/cmd/", Some(app1.clone()));
+    deploy_ok(&[
+        "upgrade",
+        path_str(&inv),
+        "--to",
+        "3.5.1",
+        "--no-snapshot",
+        "--yes",
+    ]);
+    let snap = lab.dir.path().join("auth.db");
+    deploy_ok(&["snapshot", "save", path_str(&inv), "--out", path_str(&snap)]);
+    deploy_ok(&["defrag", path_str(&inv)]);
+    deploy_ok(&["compact", path_str(&inv), "--retain", "100"]);
+    let status = deploy(&["status", path_str(&inv)]);
+    assert!(status.status.success(), "{}", text(&status));
+    let report = writer.stop();
+    assert_no_loss_tls(
+        "commands with auth on",
+        &urls[0],
+        &report,
+        "/app1/cmd/",
+        Some(&app1),
+    );
+    deploy_ok(&["restore", path_str(&inv), path_str(&snap), "--yes"]);
+    assert_eq!(put_as(&app1, &urls[1], "/app1/after-restore"), Ok(()));
+    assert!(put_as(&app1, &urls[1], "/app2/x").is_err_and(|e| e.contains("permission denied")));
+    // The inventory at the version the upgrade reached: nothing to do.
+    let now = lab.inventory(3, |s| {
+        tls(s).replacen(
+            "[[hosts]]",
+            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
+            1,
+        )
+    });
+    let plan = deploy_ok(&["plan", path_str(&now)]);
+    assert!(plan.contains("No changes"), "{plan}");
+}
