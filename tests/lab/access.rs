@@ -5,8 +5,15 @@ use crate::support::*;
 
 /// Two roles, each for its own prefix, and a client holding one.
 const ACCESS: &str = "[[roles]]\nname = \"app1\"\npermissions = [{ prefix = \"/app1/\", access = \"readwrite\" }]\n\n[[roles]]\nname = \"app2\"\npermissions = [{ prefix = \"/app2/\", access = \"readwrite\" }]\n\n[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\n\n";
+/// etcd's auth on.
+const AUTH_ON: &str = "[auth]\nenabled = true\n\n";
 /// A second client, for the second role.
 const APP2: &str = "[[clients]]\nname = \"app2\"\nroles = [\"app2\"]\n\n";
+
+/// `text` with `tables` put before its first `[[hosts]]`.
+fn before_hosts(text: String, tables: &str) -> String {
+    text.replacen("[[hosts]]", &format!("{tables}[[hosts]]"), 1)
+}
 
 /// A client's files from etcd-deploy's pki (`clients/NAME.crt`).
 fn client(pki: &std::path::Path, name: &str) -> Tls {
@@ -28,9 +35,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let lab = Lab::up(83, 3);
     let pki = lab.dir.path().join("pki");
     let tls = with_tls("generate", &pki);
-    let off = lab.inventory(3, |s| {
-        tls(s).replacen("[[hosts]]", &format!("{ACCESS}{APP2}[[hosts]]"), 1)
-    });
+    let off = lab.inventory(3, |s| before_hosts(tls(s), &format!("{ACCESS}{APP2}")));
     let out = apply(&off);
     eprintln!("apply with roles and clients, auth off:\n{out}");
     assert!(
@@ -46,11 +51,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let writer = Writer::start(urls.clone(), "/app1/w/", Some(app1.clone()));
     std::thread::sleep(std::time::Duration::from_secs(1));
     let on = lab.inventory(3, |s| {
-        tls(s).replacen(
-            "[[hosts]]",
-            &format!("[auth]\nenabled = true\n\n{ACCESS}{APP2}[[hosts]]"),
-            1,
-        )
+        before_hosts(tls(s), &format!("{AUTH_ON}{ACCESS}{APP2}"))
     });
     let out = apply(&on);
     eprintln!("apply turning auth on:\n{out}");
@@ -110,13 +111,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
     let app2 = client(&pki, "app2");
     let pids: Vec<String> = (1..=3).map(|i| lab.etcd_pid(i)).collect();
     let writer = Writer::start(urls.clone(), "/app1/r/", Some(app1.clone()));
-    let without = lab.inventory(3, |s| {
-        tls(s).replacen(
-            "[[hosts]]",
-            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
-            1,
-        )
-    });
+    let without = lab.inventory(3, |s| before_hosts(tls(s), &format!("{AUTH_ON}{ACCESS}")));
     let out = apply(&without);
     eprintln!("apply without app2:\n{out}");
     assert!(
@@ -176,9 +171,7 @@ fn a_kube_apiserver_style_client_connects_with_the_kubeadm_layout() {
     let pki = lab.dir.path().join("pki");
     let tls = with_tls("generate", &pki);
     let access = "[auth]\nenabled = true\n\n[[roles]]\nname = \"kube\"\npermissions = [{ prefix = \"/registry/\", access = \"readwrite\" }]\n\n[[clients]]\nname = \"kube-apiserver\"\nroles = [\"kube\"]\n\n";
-    let inv = lab.inventory(3, |s| {
-        tls(s).replacen("[[hosts]]", &format!("{access}[[hosts]]"), 1)
-    });
+    let inv = lab.inventory(3, |s| before_hosts(tls(s), access));
     apply(&inv);
     let out = lab.dir.path().join("k8s");
     let said = deploy_ok(&[
@@ -241,11 +234,7 @@ fn every_command_works_with_auth_on() {
     let pki = lab.dir.path().join("pki");
     let tls = with_tls("generate", &pki);
     let inv = lab.inventory(3, |s| {
-        with_version("3.5.0")(tls(s).replacen(
-            "[[hosts]]",
-            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
-            1,
-        ))
+        with_version("3.5.0")(before_hosts(tls(s), &format!("{AUTH_ON}{ACCESS}")))
     });
     apply(&inv);
     let app1 = client(&pki, "app1");
@@ -279,13 +268,7 @@ fn every_command_works_with_auth_on() {
     assert_eq!(put_as(&app1, &urls[1], "/app1/after-restore"), Ok(()));
     assert!(put_as(&app1, &urls[1], "/app2/x").is_err_and(|e| e.contains("permission denied")));
     // The inventory at the version the upgrade reached: nothing to do.
-    let now = lab.inventory(3, |s| {
-        tls(s).replacen(
-            "[[hosts]]",
-            &format!("[auth]\nenabled = true\n\n{ACCESS}[[hosts]]"),
-            1,
-        )
-    });
+    let now = lab.inventory(3, |s| before_hosts(tls(s), &format!("{AUTH_ON}{ACCESS}")));
     let plan = deploy_ok(&["plan", path_str(&now)]);
     assert!(plan.contains("No changes"), "{plan}");
 }
