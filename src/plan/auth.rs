@@ -6,7 +6,8 @@
 //! its client certificate's CN) with the root role, the clients and their
 //! roles; then what is taken away; auth on last.
 
-use crate::facts::{AuthFacts, Grant};
+use super::{Plan, Scope, Step};
+use crate::facts::{AuthFacts, Facts, Grant};
 use crate::inventory::Inventory;
 use crate::inventory::auth::ROOT;
 use serde::{Deserialize, Serialize};
@@ -205,4 +206,30 @@ pub fn changes(inv: &Inventory, have: &AuthFacts) -> Vec<AuthChange> {
         .chain(take)
         .chain(last)
         .collect()
+}
+
+/// etcd's access control made what the inventory says, after everything
+/// else, when the inventory manages it and members answer.
+pub(super) fn last(p: &mut Plan, inv: &Inventory, facts: &Facts) {
+    if p.blocked.is_some() || !inv.auth.managed() || !matches!(p.scope, Scope::Apply) {
+        return;
+    }
+    if facts.cluster.members.is_none() {
+        // A cluster being made: its access is planned once it answers.
+        if !p.is_empty() {
+            p.replan = true;
+        }
+        return;
+    }
+    let Some(have) = &facts.cluster.auth else {
+        p.notes.push(format!(
+            "etcd's users and roles could not be read with etcd-deploy's identity ({}): access control is left as it is (is auth on without a `root` user for etcd-deploy's certificate?)",
+            facts.cluster.auth_unread.as_deref().unwrap_or("no answer")
+        ));
+        return;
+    };
+    let changes = changes(inv, have);
+    if !changes.is_empty() {
+        p.steps.push(Step::Access { changes });
+    }
 }

@@ -148,34 +148,8 @@ pub fn plan_with(
         }
     }
     records::first(&mut p, inv, facts);
-    access_last(&mut p, inv, facts);
+    auth::last(&mut p, inv, facts);
     p
-}
-
-/// etcd's access control made what the inventory says, after everything
-/// else (`auth.rs`), when the inventory manages it and members answer.
-fn access_last(p: &mut Plan, inv: &Inventory, facts: &Facts) {
-    if p.blocked.is_some() || !inv.auth.managed() || !matches!(p.scope, Scope::Apply) {
-        return;
-    }
-    if facts.cluster.members.is_none() {
-        // A cluster being made: its access is planned once it answers.
-        if !p.is_empty() {
-            p.replan = true;
-        }
-        return;
-    }
-    let Some(have) = &facts.cluster.auth else {
-        p.notes.push(format!(
-            "etcd's users and roles could not be read with etcd-deploy's identity ({}): access control is left as it is (is auth on without a `root` user for etcd-deploy's certificate?)",
-            facts.cluster.auth_unread.as_deref().unwrap_or("no answer")
-        ));
-        return;
-    };
-    let changes = auth::changes(inv, have);
-    if !changes.is_empty() {
-        p.steps.push(Step::Access { changes });
-    }
 }
 
 /// etcd processes on members' hosts that are not taken for any member (a
