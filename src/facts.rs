@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 mod auth;
 mod records;
-pub use auth::{AuthFacts, Grant, prefix_end};
+pub use auth::{AuthFacts, Grant, PasswordCheck, prefix_end};
 pub use records::{MADE_BY, RecordedMember, Records};
 
 /// What one host has.

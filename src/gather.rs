@@ -135,7 +135,12 @@ pub(crate) async fn cluster(
     let (auth, auth_unread) = match inv.auth.managed() {
         false => (None, None),
         true => match etcd::auth::facts(&urls).await {
-            Ok(a) => (Some(a), None),
+            Ok(mut a) => {
+                if a.enabled {
+                    a.passwords = etcd::auth::check_passwords(&urls, password_users(inv, &a)).await;
+                }
+                (Some(a), None)
+            }
             Err(e) => (None, Some(crate::facts::printable_upto(&e.message, 300))),
         },
     };
@@ -175,4 +180,18 @@ pub(crate) async fn cluster(
         auth,
         auth_unread,
     }
+}
+
+/// The inventory's password users that etcd has, each with its password
+/// as this controller reads it (or why it cannot).
+fn password_users(
+    inv: &Inventory,
+    have: &crate::facts::AuthFacts,
+) -> Vec<(String, Result<String, String>)> {
+    inv.auth
+        .clients
+        .iter()
+        .filter(|c| have.users.contains_key(&c.name))
+        .filter_map(|c| Some((c.name.clone(), c.password.as_ref()?.read())))
+        .collect()
 }

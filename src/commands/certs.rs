@@ -200,9 +200,9 @@ pub fn client(path: &Path, name: &str, out: &Path, layout: ClientLayout) -> Resu
             printable(name)
         )));
     };
-    if c.password.is_some() {
+    if c.password.is_some() && layout == ClientLayout::Kubeadm {
         return Err(Error::Usage(format!(
-            "client {name} is a password user: it has no certificate to hand over"
+            "client {name} is a password user, and kube-apiserver has no password for etcd: give it a certificate (no password_file/password_env)"
         )));
     }
     let files = tls::client_of(&inv, name).map_err(|e| Error::Usage(e.0))?;
@@ -241,6 +241,12 @@ pub fn client(path: &Path, name: &str, out: &Path, layout: ClientLayout) -> Resu
         "Wrote {name}'s files into {}: {ca}, {cert}, {key} (0600).",
         out.display()
     );
+    if let Some(from) = &c.password {
+        said.push_str(&format!(
+            "\nThe certificate only lets {name} connect (its CN is no user's); it is {name} by its password, which is not among these files: hand over {} apart.",
+            from.describe()
+        ));
+    }
     if layout == ClientLayout::Kubeadm {
         let k = "/etc/kubernetes/pki";
         said.push_str(&format!(

@@ -6,7 +6,7 @@
 
 use super::EtcdError;
 use super::connect::{change, client_tls, read};
-use crate::facts::{AuthFacts, Grant};
+use crate::facts::{AuthFacts, Grant, PasswordCheck};
 use crate::inventory::auth::Access;
 use etcd_client::{Permission, PermissionType, RoleRevokePermissionOptions, UserAddOptions};
 use std::collections::BTreeMap;
@@ -118,6 +118,40 @@ pub(crate) async fn facts(urls: &[String]) -> Result<AuthFacts, EtcdError> {
     Ok(out)
 }
 
+/// What etcd says to each password user's password (auth on only; a
+/// user etcd does not have is not asked). etcd compares it with its hash
+/// and answers yes or no; the password goes nowhere else.
+pub(crate) async fn check_passwords(
+    urls: &[String],
+    users: Vec<(String, Result<String, String>)>,
+) -> BTreeMap<String, PasswordCheck> {
+    let mut out = BTreeMap::new();
+    for (name, password) in users {
+        let Ok(password) = password else {
+            out.insert(name, PasswordCheck::Unread);
+            continue;
+        };
+        let (n, pw) = (name.clone(), password);
+        let said = read(urls, |c| {
+            let (n, pw) = (n.clone(), pw.clone());
+            async move {
+                let mut a = c.auth_client();
+                a.authenticate(n, pw).await
+            }
+        })
+        .await;
+        let check = match said {
+            Ok(_) => PasswordCheck::Current,
+            Err(e) if e.message.contains("no password user") => PasswordCheck::NoPassword,
+            Err(e) if e.message.contains("authentication failed") => PasswordCheck::Other,
+            // Not answered: nothing is known, and nothing is planned for it.
+            Err(_) => continue,
+        };
+        out.insert(name, check);
+    }
+    out
+}
+
 fn printable(s: &str) -> String {
     crate::facts::printable_upto(s, 256)
 }
@@ -133,6 +167,7 @@ pub(crate) enum Call {
     Revoke(String, Grant),
     /// A user, with its password (`None`: a certificate user).
     AddUser(String, Option<String>),
+    SetPassword(String, String),
     DeleteUser(String),
     GrantRole {
         user: String,
@@ -173,6 +208,7 @@ pub(crate) async fn apply(urls: &[String], call: Call) -> Result<(), EtcdError> 
                 .user_add(name, "", Some(UserAddOptions::new().with_no_pwd()))
                 .await
                 .map(|_| ()),
+            Call::SetPassword(name, pw) => cl.user_change_password(name, pw).await.map(|_| ()),
             Call::DeleteUser(name) => cl.user_delete(name).await.map(|_| ()),
             Call::GrantRole { user, role } => cl.user_grant_role(user, role).await.map(|_| ()),
             Call::RevokeRole { user, role } => cl.user_revoke_role(user, role).await.map(|_| ()),

@@ -8,7 +8,7 @@
 use super::Env;
 use crate::error::Error;
 use crate::etcd::auth::Call;
-use crate::inventory::auth::{PasswordSource, ROOT};
+use crate::inventory::auth::ROOT;
 use crate::plan::auth::AuthChange;
 
 pub(super) async fn run(
@@ -23,7 +23,8 @@ pub(super) async fn run(
             AuthChange::AddUser {
                 name,
                 password: Some(_),
-            } => Some(password_of(env, name)?),
+            }
+            | AuthChange::SetPassword { name, .. } => Some(password_of(env, name)?),
             _ => None,
         };
         if *c == AuthChange::EnableAuth {
@@ -54,6 +55,9 @@ fn call(c: &AuthChange, password: Option<String>) -> Call {
         AuthChange::Grant { role, grant } => Call::Grant(role, grant),
         AuthChange::Revoke { role, grant } => Call::Revoke(role, grant),
         AuthChange::AddUser { name, .. } => Call::AddUser(name, password),
+        AuthChange::SetPassword { name, .. } => {
+            Call::SetPassword(name, password.unwrap_or_default())
+        }
         AuthChange::DeleteUser { name } => Call::DeleteUser(name),
         AuthChange::GrantRole { user, role } => Call::GrantRole { user, role },
         AuthChange::RevokeRole { user, role } => Call::RevokeRole { user, role },
@@ -68,30 +72,15 @@ fn password_of(env: &Env<'_>, name: &str) -> Result<String, Error> {
         .clients
         .iter()
         .find(|c| c.name == name)
-        .and_then(|c| c.password.clone());
-    let (pw, from) = match &source {
-        Some(PasswordSource::File(p)) => (
-            std::fs::read_to_string(p).map_err(|e| {
-                Error::Usage(format!(
-                    "client {name}: its password file {}: {e}",
-                    p.display()
-                ))
-            })?,
-            source.as_ref().map(PasswordSource::describe),
-        ),
-        Some(PasswordSource::Env(v)) => {
-            (std::env::var(v).unwrap_or_default(), Some(format!("${v}")))
-        }
-        None => (String::new(), None),
-    };
-    let pw = pw.trim_end_matches(['\n', '\r']).to_string();
-    if pw.is_empty() {
+        .and_then(|c| c.password.as_ref());
+    let Some(source) = source else {
         return Err(Error::Usage(format!(
-            "client {name}: no password in {}; nothing was changed for it",
-            from.unwrap_or_else(|| "the inventory".into())
+            "client {name}: the inventory names no password for it; nothing was changed for it"
         )));
-    }
-    Ok(pw)
+    };
+    source
+        .read()
+        .map_err(|e| Error::Usage(format!("client {name}: {e}; nothing was changed for it")))
 }
 
 /// etcd-deploy keeps its access once auth is on: its certificate says

@@ -82,6 +82,22 @@ pub fn prefix_end(key: &[u8]) -> Vec<u8> {
     vec![0]
 }
 
+/// What etcd said to a password user's password, from where the
+/// inventory names it (asked only with auth on: etcd checks no password
+/// while it is off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordCheck {
+    /// etcd takes it.
+    Current,
+    /// etcd refuses it: the user has another password.
+    Other,
+    /// The user was made without a password (a certificate's user).
+    NoPassword,
+    /// This controller could not read it (file or variable missing).
+    Unread,
+}
+
 /// etcd's access control, as one member reported it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthFacts {
@@ -90,4 +106,8 @@ pub struct AuthFacts {
     pub users: BTreeMap<String, Vec<String>>,
     /// Role → its grants.
     pub roles: BTreeMap<String, Vec<Grant>>,
+    /// Password user → what etcd said to its password (never the
+    /// password itself); empty with auth off.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub passwords: BTreeMap<String, PasswordCheck>,
 }

@@ -67,6 +67,21 @@ impl PasswordSource {
             PasswordSource::Env(v) => format!("${v}"),
         }
     }
+
+    /// The password, read now on the controller (a line's end dropped).
+    /// The error says where it was looked for, never what was found.
+    pub fn read(&self) -> Result<String, String> {
+        let pw = match self {
+            PasswordSource::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| format!("its password file {}: {e}", p.display()))?,
+            PasswordSource::Env(v) => std::env::var(v).unwrap_or_default(),
+        };
+        let pw = pw.trim_end_matches(['\n', '\r']).to_string();
+        if pw.is_empty() {
+            return Err(format!("no password in {}", self.describe()));
+        }
+        Ok(pw)
+    }
 }
 
 /// `[[clients]]`
@@ -78,8 +93,22 @@ pub struct Client {
     pub roles: Vec<String>,
     /// Days its certificate is issued for (generate mode).
     pub days: u32,
-    /// A password user (no certificate): where its password comes from.
+    /// A password user: where its password comes from. Its certificate
+    /// (members require one on every connection) names no user.
     pub password: Option<PasswordSource>,
+}
+
+impl Client {
+    /// The common name of the client's certificate: its name, which etcd
+    /// takes as the user; for a password user, a name no etcd user can
+    /// have (the inventory's names have no spaces), so that the
+    /// certificate only lets it connect and the password says who it is.
+    pub fn cert_cn(&self) -> String {
+        match self.password {
+            None => self.name.clone(),
+            Some(_) => format!("{} (password)", self.name),
+        }
+    }
 }
 
 /// What the inventory says about access control.

@@ -7,7 +7,7 @@
 //! roles; then what is taken away; auth on last.
 
 use super::{Plan, Scope, Step};
-use crate::facts::{AuthFacts, Facts, Grant};
+use crate::facts::{AuthFacts, Facts, Grant, PasswordCheck};
 use crate::inventory::Inventory;
 use crate::inventory::auth::ROOT;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,13 @@ pub enum AuthChange {
     AddUser {
         name: String,
         password: Option<String>,
+    },
+    /// A password user's password set from where it comes from: etcd
+    /// refused it (`checked`), or auth goes on and etcd could not check it.
+    SetPassword {
+        name: String,
+        password: String,
+        checked: bool,
     },
     GrantRole {
         user: String,
@@ -90,6 +97,18 @@ impl AuthChange {
             } => {
                 format!("add user {name} (password from {from})")
             }
+            AuthChange::SetPassword {
+                name,
+                password,
+                checked: true,
+            } => format!("set the password of user {name} (etcd refused the one from {password})"),
+            AuthChange::SetPassword {
+                name,
+                password,
+                checked: false,
+            } => format!(
+                "set the password of user {name} from {password} (auth is off: etcd could not check it)"
+            ),
             AuthChange::DeleteUser { name } => format!("delete user {name}"),
             AuthChange::GrantRole { user, role } => format!("give user {user} role {role}"),
             AuthChange::RevokeRole { user, role } => format!("take role {role} from user {user}"),
@@ -164,12 +183,33 @@ pub fn changes(inv: &Inventory, have: &AuthFacts) -> Vec<AuthChange> {
             .flatten()
             .map(String::as_str)
             .collect();
-        if !have.users.contains_key(user) {
+        let check = have.passwords.get(user).copied();
+        // A certificate's user (made without a password) that is now a
+        // password user: etcd cannot give it one, so it is made again.
+        let remade = password.is_some() && check == Some(PasswordCheck::NoPassword);
+        if remade {
+            add.push(AuthChange::DeleteUser {
+                name: user.to_string(),
+            });
+        }
+        if remade || !have.users.contains_key(user) {
             add.push(AuthChange::AddUser {
                 name: user.to_string(),
                 password: password.clone(),
             });
+        } else if let Some(from) = password {
+            // etcd refused it; or auth goes on now and nothing could check
+            // it: set before etcd starts asking for it.
+            let unchecked = !have.enabled && a.enabled == Some(true);
+            if check == Some(PasswordCheck::Other) || unchecked {
+                add.push(AuthChange::SetPassword {
+                    name: user.to_string(),
+                    password: from.clone(),
+                    checked: !unchecked,
+                });
+            }
         }
+        let had = if remade { BTreeSet::new() } else { had };
         for r in roles.iter().filter(|r| !had.contains(*r)) {
             add.push(AuthChange::GrantRole {
                 user: user.to_string(),
@@ -228,6 +268,23 @@ pub(super) fn last(p: &mut Plan, inv: &Inventory, facts: &Facts) {
         ));
         return;
     };
+    for (user, _) in have
+        .passwords
+        .iter()
+        .filter(|(_, c)| **c == PasswordCheck::Unread)
+    {
+        p.notes.push(format!(
+            "the password of user {user} could not be read on this controller: etcd-deploy did not check it"
+        ));
+    }
+    if !have.enabled
+        && inv.auth.enabled != Some(true)
+        && inv.auth.clients.iter().any(|c| c.password.is_some())
+    {
+        p.notes.push(
+            "etcd's auth is off: it checks no password, so etcd-deploy cannot see whether a password user's password is the inventory's (it sets them all when auth goes on)".into(),
+        );
+    }
     let changes = changes(inv, have);
     if !changes.is_empty() {
         p.steps.push(Step::Access { changes });

@@ -1,5 +1,6 @@
 //! Revoking client certificates for good: a `[[clients]]` entry that
-//! leaves the inventory has its certificate's serial added to
+//! leaves the inventory (or changes kind, certificate user to password
+//! user or back) has its certificate's serial added to
 //! `revoked.json` in the pki directory (its files moved to
 //! `clients/revoked/`), and the CA signs a revocation list of every such
 //! serial, `crl.der` (DER: etcd reads nothing else), which every member
@@ -31,13 +32,20 @@ fn ledger(dir: &Path) -> Vec<Revoked> {
         .unwrap_or_default()
 }
 
-fn serial_of(pem: &str) -> Result<Vec<u8>, TlsError> {
+/// A certificate's serial and common name.
+fn serial_and_cn(pem: &str) -> Result<(Vec<u8>, Option<String>), TlsError> {
     let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
         .map_err(|e| err(format!("not a PEM certificate: {e}")))?;
     let cert = parsed
         .parse_x509()
         .map_err(|e| err(format!("not an X.509 certificate: {e}")))?;
-    Ok(cert.tbs_certificate.raw_serial().to_vec())
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|c| c.as_str().ok())
+        .map(str::to_string);
+    Ok((cert.tbs_certificate.raw_serial().to_vec(), cn))
 }
 
 /// Revokes the certificates in `clients/` of clients the inventory no
@@ -61,15 +69,19 @@ pub(super) fn update(
             else {
                 continue;
             };
+            let (serial, cn) = serial_and_cn(&read(&path)?)?;
+            // Kept while its client is, as the same kind: a client that
+            // became a password user (or stopped being one) has a new
+            // certificate, and the old one must not say who it is any more.
             let kept = inv
                 .auth
                 .clients
                 .iter()
-                .any(|c| c.name == name && c.password.is_none());
+                .any(|c| c.name == name && cn.as_deref() == Some(c.cert_cn().as_str()));
             if kept {
                 continue;
             }
-            let serial = hex::encode(serial_of(&read(&path)?)?);
+            let serial = hex::encode(serial);
             let aside = clients.join("revoked");
             std::fs::create_dir_all(&aside)
                 .map_err(|e| err(format!("{}: {e}", aside.display())))?;

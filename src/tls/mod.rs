@@ -230,9 +230,10 @@ fn generate(inv: &Inventory, dir: &Path, rotate: bool, renew_days: u32) -> Resul
     clients(inv, &p, &issuer, renew_days)
 }
 
-/// Each `[[clients]]` entry that uses a certificate gets one (CN its name,
-/// client use only, its `days`), in `clients/` under the pki directory;
-/// renewed inside `renew_before_days` like the members'.
+/// Each `[[clients]]` entry gets a certificate (CN its name, or for a
+/// password user a CN no user has: `Client::cert_cn`; client use only, its
+/// `days`), in `clients/` under the pki directory; renewed inside
+/// `renew_before_days` like the members'.
 fn clients(
     inv: &Inventory,
     p: &Paths,
@@ -242,12 +243,7 @@ fn clients(
     if inv.auth.managed() {
         crl::update(inv, p, issuer)?;
     }
-    let wanted: Vec<_> = inv
-        .auth
-        .clients
-        .iter()
-        .filter(|c| c.password.is_none())
-        .collect();
+    let wanted = &inv.auth.clients;
     if wanted.is_empty() {
         return Ok(());
     }
@@ -264,7 +260,7 @@ fn clients(
                 &to,
                 issuer,
                 &c.name,
-                &c.name,
+                &c.cert_cn(),
                 vec![],
                 &[ExtendedKeyUsagePurpose::ClientAuth],
                 c.days,

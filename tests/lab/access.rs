@@ -22,6 +22,7 @@ fn client(pki: &std::path::Path, name: &str) -> Tls {
         ca: read(pki.join("ca.crt")),
         cert: read(pki.join("clients").join(format!("{name}.crt"))),
         key: read(pki.join("clients").join(format!("{name}.key"))),
+        user: None,
     }
 }
 

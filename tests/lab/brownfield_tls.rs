@@ -72,6 +72,7 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         ca: std::fs::read_to_string(certs.join("ca.crt")).expect("ca"),
         cert: std::fs::read_to_string(certs.join("root.crt")).expect("cert"),
         key: std::fs::read_to_string(certs.join("root.key")).expect("key"),
+        user: None,
     };
     let urls: Vec<String> = (1..=3)
         .map(|i| lab.url(i).replace("http://", "https://"))

@@ -18,6 +18,7 @@ mod conventions;
 mod current_etcd;
 mod lifecycle;
 mod maintenance;
+mod passwords;
 mod rolling;
 mod security;
 mod support;

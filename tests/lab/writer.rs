@@ -13,6 +13,9 @@ pub struct Tls {
     pub ca: String,
     pub cert: String,
     pub key: String,
+    /// A password user's name and password (the certificate then only
+    /// lets it connect).
+    pub user: Option<(String, String)>,
 }
 
 impl Tls {
@@ -23,6 +26,7 @@ impl Tls {
             ca: read("ca.crt".into())?,
             cert: read(format!("{who}.crt"))?,
             key: read(format!("{who}.key"))?,
+            user: None,
         })
     }
 }
@@ -33,11 +37,17 @@ pub fn options(tls: Option<&Tls>, connect: Duration, timeout: Duration) -> Conne
         .with_connect_timeout(connect)
         .with_timeout(timeout);
     match tls {
-        Some(t) => o.with_tls(
-            TlsOptions::new()
-                .ca_certificate(Certificate::from_pem(&t.ca))
-                .identity(Identity::from_pem(&t.cert, &t.key)),
-        ),
+        Some(t) => {
+            let o = o.with_tls(
+                TlsOptions::new()
+                    .ca_certificate(Certificate::from_pem(&t.ca))
+                    .identity(Identity::from_pem(&t.cert, &t.key)),
+            );
+            match &t.user {
+                Some((name, password)) => o.with_user(name.as_str(), password.as_str()),
+                None => o,
+            }
+        }
         None => o,
     }
 }

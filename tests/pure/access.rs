@@ -6,7 +6,7 @@
 
 use crate::common::*;
 
-use etcd_deploy::facts::AuthFacts;
+use etcd_deploy::facts::{AuthFacts, PasswordCheck};
 use etcd_deploy::plan::auth::changes;
 
 #[test]
@@ -38,7 +38,7 @@ fn access_fixtures_plan_as_recorded() {
             changes(&i, &after)
         );
     }
-    assert_eq!(cases.len(), 4);
+    assert_eq!(cases.len(), 6);
 }
 
 /// What etcd holds once `c` is carried out (a model of etcd's own rules).
@@ -65,11 +65,22 @@ fn applied(have: &AuthFacts, c: &[etcd_deploy::plan::auth::AuthChange]) -> AuthF
                 .entry(role.clone())
                 .or_default()
                 .retain(|g| g != grant),
-            AddUser { name, .. } => {
+            AddUser { name, password } => {
                 a.users.insert(name.clone(), vec![]);
+                match password {
+                    Some(_) => a.passwords.insert(name.clone(), PasswordCheck::Current),
+                    None => a.passwords.remove(name),
+                };
+            }
+            SetPassword { name, .. } => {
+                // etcd keeps no password for a user made without one.
+                if a.passwords.get(name) != Some(&PasswordCheck::NoPassword) {
+                    a.passwords.insert(name.clone(), PasswordCheck::Current);
+                }
             }
             DeleteUser { name } => {
                 a.users.remove(name);
+                a.passwords.remove(name);
             }
             GrantRole { user, role } => a.users.entry(user.clone()).or_default().push(role.clone()),
             RevokeRole { user, role } => a
@@ -78,6 +89,10 @@ fn applied(have: &AuthFacts, c: &[etcd_deploy::plan::auth::AuthChange]) -> AuthF
                 .or_default()
                 .retain(|r| r != role),
         }
+    }
+    // etcd checks no password while auth is off: the facts hold none.
+    if !a.enabled {
+        a.passwords.clear();
     }
     a
 }
@@ -227,4 +242,55 @@ fn members_load_the_revocation_list_only_with_access_control() {
     let without = parse(&path, &plain).expect("parse");
     let r = member_config::render(&without, &without.members[0], None).expect("render");
     assert!(!r.config.contains("crlfile"), "{}", r.config);
+}
+
+/// A client that becomes a password user gets a certificate whose CN is no
+/// user's, and its old one (which said who it was) is revoked; a client
+/// that leaves is revoked too. Run twice, nothing more changes.
+#[test]
+fn a_client_changing_kind_has_its_old_certificate_revoked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("inventory.toml");
+    let head = "[cluster]\nname = \"prod\"\nversion = \"3.5.1\"\n\n[tls]\nmode = \"generate\"\n\n[[roles]]\nname = \"app1\"\n\n";
+    let host = "\n[[hosts]]\nname = \"etcd-1\"\naddress = \"10.0.0.1\"\n";
+    let load = |clients: &str| {
+        let text = format!("{head}{clients}{host}");
+        std::fs::write(&path, &text).expect("write");
+        parse(&path, &text).expect("parse")
+    };
+    let cn = |name: &str| {
+        let pem = std::fs::read_to_string(dir.path().join(format!("pki/clients/{name}.crt")))
+            .expect("cert");
+        etcd_deploy::tls::cert_info(&pem)
+            .expect("info")
+            .common_name
+            .expect("cn")
+    };
+    let revoked = || {
+        std::fs::read_to_string(dir.path().join("pki/revoked.json"))
+            .map(|t| t.matches("\"name\"").count())
+            .unwrap_or(0)
+    };
+    let cert_user = load("[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\n");
+    etcd_deploy::tls::prepare(&cert_user, false).expect("prepare");
+    assert_eq!(cn("app1"), "app1");
+    assert_eq!(revoked(), 0);
+    let password_user = load(
+        "[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\npassword_env = \"APP1_PASSWORD\"\n",
+    );
+    etcd_deploy::tls::prepare(&password_user, false).expect("prepare");
+    assert_eq!(cn("app1"), "app1 (password)");
+    assert_eq!(revoked(), 1, "the certificate that said `app1` is revoked");
+    let crl = std::fs::read(dir.path().join("pki/crl.der")).expect("crl");
+    etcd_deploy::tls::prepare(&password_user, false).expect("prepare");
+    assert_eq!(revoked(), 1);
+    assert_eq!(
+        std::fs::read(dir.path().join("pki/crl.der")).expect("crl"),
+        crl,
+        "a re-run signs nothing"
+    );
+    let gone = load("[auth]\nenabled = true\n");
+    etcd_deploy::tls::prepare(&gone, false).expect("prepare");
+    assert_eq!(revoked(), 2);
+    assert!(!dir.path().join("pki/clients/app1.crt").exists());
 }
