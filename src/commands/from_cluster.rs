@@ -92,6 +92,7 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         let dir = path.parent().unwrap_or(Path::new(".")).join("pki");
         write_pki(&dir, &found, &tls_files, identity)?;
     }
+    let access = super::found_access::read(&a.urls, tls).await;
     let mut text = render(&name, version, &a, &found);
     if inventory::parse(path, &text).is_err() {
         // A data directory or setting etcd-deploy would not accept stays out.
@@ -102,6 +103,16 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
         text = render(&name, version, &a, &found);
     }
     inventory::parse(path, &text)?;
+    let mut notes = access.said;
+    if !access.text.is_empty() {
+        let with = text.replacen("\n[[hosts]]", &format!("{}\n[[hosts]]", access.text), 1);
+        match inventory::parse(path, &with) {
+            Ok(_) => text = with,
+            Err(e) => notes.push(format!(
+                "etcd's users and roles are left out of the inventory: {e}"
+            )),
+        }
+    }
     std::fs::write(path, &text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
     output::changed();
     output::result("inventory", serde_json::json!(path));
@@ -115,6 +126,9 @@ pub async fn from_cluster(path: &Path, a: FromCluster) -> Result<(), Error> {
             f.version.map_or_else(|| "?".into(), |v| v.to_string()),
             describe(&f.process)
         ));
+    }
+    for n in &notes {
+        output::say(n);
     }
     output::say(&format!(
         "Wrote {} ({} members, etcd {version}). etcd-deploy did not make this cluster: status, snapshot save, defrag, compact and alarm work with it as it is; `etcd-deploy adopt {}` takes its members over.",

@@ -5,6 +5,7 @@ pub mod adopt;
 pub mod apply;
 pub mod certs;
 pub mod dispatch;
+mod found_access;
 pub mod from_cluster;
 pub mod init;
 pub mod lifecycle;

@@ -41,6 +41,7 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         .map(|i| format!("infra{i}=https://{}:2380", lab.addr(i)))
         .collect::<Vec<_>>()
         .join(",");
+    let file = |f: &str| std::fs::read_to_string(certs.join(f)).expect("cert");
     for i in 1..=3 {
         let a = lab.addr(i);
         let who = format!("infra{i}");
@@ -50,7 +51,6 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
                 "subjectAltName=DNS:{who},IP:{a},IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n"
             ),
         );
-        let file = |f: &str| std::fs::read_to_string(certs.join(f)).expect("cert");
         lab.ssh(
             i,
             &format!(
@@ -78,6 +78,18 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         .map(|i| lab.url(i).replace("http://", "https://"))
         .collect();
     std::thread::sleep(std::time::Duration::from_secs(3));
+    // Access control made by hand: a certificate user, a password user, a
+    // role for a prefix, auth on (etcd-deploy reads it with the root pair).
+    let made = lab.ssh(
+        1,
+        &format!(
+            "cat >/etc/ssl/etcd/root.pem <<'X'\n{}X\ncat >/etc/ssl/etcd/root-key.pem <<'X'\n{}X\nset -e; e() {{ etcdctl --endpoints https://{}:2379 --cacert /etc/ssl/etcd/ca.pem --cert /etc/ssl/etcd/root.pem --key /etc/ssl/etcd/root-key.pem \"$@\"; }}; e user add root --no-password; e user grant-role root root; e role add app1; e role grant-permission app1 readwrite /app1/ --prefix; e user add app1 --no-password; e user grant-role app1 app1; e user add patroni:hand-made-secret --interactive=false; e user grant-role patroni app1; e auth enable",
+            file("root.crt"),
+            file("root.key"),
+            lab.addr(1)
+        ),
+    );
+    assert!(made.contains("Authentication Enabled"), "{made}");
     // Issue 22, finding 3: an unprivileged user on host 2 runs a process
     // named `etcd` that calls itself infra2, names /etc/shadow as its CA
     // (and through a link, as its peer CA) and its own data directory.
@@ -114,6 +126,17 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         text_of.contains("[tls]\nmode = \"provided\"\ndir = \"pki\""),
         "{text_of}"
     );
+    eprintln!("init --from-cluster:\n{said}\n{text_of}");
+    // Its access control, read into the inventory: the password user is
+    // told apart (etcd says so only with auth on).
+    for part in [
+        "[auth]\nenabled = true\n",
+        "[[roles]]\nname = \"app1\"\npermissions = [{ prefix = \"/app1/\", access = \"readwrite\" }]\n",
+        "[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\n",
+        "[[clients]]\nname = \"patroni\"\nroles = [\"app1\"]\n# it logs in with a password: etcd-deploy checks it against $ETCD_PASSWORD_PATRONI (or give password_file)\npassword_env = \"ETCD_PASSWORD_PATRONI\"\n",
+    ] {
+        assert!(text_of.contains(part), "{part} in:\n{text_of}");
+    }
     let pki = lab.dir.path().join("pki");
     // The real CA, never the shadow file; the directory private.
     assert_eq!(
@@ -161,5 +184,30 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
     );
     assert_eq!(ids(&inv), before, "every member keeps its ID");
     assert_eq!(lab.ssh(2, "systemctl is-active etcd@infra2"), "active");
-    assert!(deploy_ok(&["plan", path_str(&inv)]).contains("No changes"));
+    let plan = deploy_ok(&["plan", path_str(&inv)]);
+    assert!(plan.contains("No changes"), "{plan}");
+    assert!(
+        plan.contains("the password of user patroni could not be read"),
+        "{plan}"
+    );
+    // With the password given, etcd takes it: nothing to do; a wrong one
+    // is planned to be set.
+    let plan_with = |pw: &str| {
+        let o = sh(Command::new(BIN)
+            .args(["plan", path_str(&inv)])
+            .env("ETCD_PASSWORD_PATRONI", pw));
+        text(&o)
+    };
+    let right = plan_with("hand-made-secret");
+    assert!(
+        right.contains("No changes") && !right.contains("patroni"),
+        "{right}"
+    );
+    let wrong = plan_with("another");
+    assert!(
+        wrong.contains(
+            "set the password of user patroni (etcd refused the one from $ETCD_PASSWORD_PATRONI)"
+        ),
+        "{wrong}"
+    );
 }
