@@ -203,6 +203,20 @@ fn a_hand_made_tls_cluster_is_described_and_adopted() {
         right.contains("No changes") && !right.contains("patroni"),
         "{right}"
     );
+    // Provided mode: clients bring their own certificates; only users and
+    // roles are managed (no certificate is issued).
+    let more = std::fs::read_to_string(&inv).expect("inventory").replacen(
+        "\n[[hosts]]",
+        "\n[[clients]]\nname = \"coredns\"\nroles = [\"app1\"]\n\n[[hosts]]",
+        1,
+    );
+    std::fs::write(&inv, more).expect("inventory");
+    let out = apply(&inv);
+    assert!(
+        out.contains("~ access       add user coredns (its certificate's CN, no password); give user coredns role app1"),
+        "{out}"
+    );
+    assert!(!pki.join("clients").exists(), "no certificate issued");
     let wrong = plan_with("another");
     assert!(
         wrong.contains(
