@@ -148,7 +148,12 @@ fn auth_goes_on_last_and_off_first_and_removals_need_consent() {
 fn access_control_mistakes_are_named_by_line_and_field() {
     let head = "[cluster]\nname = \"prod\"\nversion = \"3.5.1\"\n\n[tls]\nmode = \"generate\"\n\n";
     let host = "\n[[hosts]]\nname = \"etcd-1\"\naddress = \"10.0.0.1\"\n";
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 11] = [
+        (
+            "[[clients]]\nname = \"x\"\ndays = 20\n",
+            "clients.days",
+            "inside tls.renew_before_days (30)",
+        ),
         (
             "[[roles]]\nname = \"root\"\n",
             "roles.name",
@@ -275,6 +280,13 @@ fn a_client_changing_kind_has_its_old_certificate_revoked() {
     etcd_deploy::tls::prepare(&cert_user, false).expect("prepare");
     assert_eq!(cn("app1"), "app1");
     assert_eq!(revoked(), 0);
+    let issued = std::fs::read(dir.path().join("pki/clients/app1.crt")).expect("cert");
+    etcd_deploy::tls::prepare(&cert_user, false).expect("prepare");
+    assert_eq!(
+        std::fs::read(dir.path().join("pki/clients/app1.crt")).expect("cert"),
+        issued,
+        "outside its renewal window, a re-run issues nothing"
+    );
     let password_user = load(
         "[[clients]]\nname = \"app1\"\nroles = [\"app1\"]\npassword_env = \"APP1_PASSWORD\"\n",
     );

@@ -29,6 +29,25 @@ pub(super) fn build_auth(
     let mut clients: Vec<Client> = Vec::new();
     for c in &raw.clients {
         let client = build_client(cx, c.get_ref(), &roles)?;
+        // A certificate that is always inside its renewal window would be
+        // issued again at every apply.
+        if let (
+            TlsMode::Generate {
+                renew_before_days, ..
+            },
+            Some(d),
+        ) = (tls, &c.get_ref().days)
+            && client.days <= *renew_before_days
+        {
+            return Err(cx.field(
+                d,
+                "clients.days",
+                format!(
+                    "{} days is inside tls.renew_before_days ({renew_before_days}): the certificate would be issued again at every apply; give more days",
+                    client.days
+                ),
+            ));
+        }
         if clients.iter().any(|o| o.name == client.name) {
             return Err(cx.field(
                 &c.get_ref().name,
