@@ -168,7 +168,7 @@ fn a_role_limits_a_client_and_auth_goes_on_under_load() {
 }
 
 /// A put of `key` as the client `tls` on `url` alone.
-fn put_as(tls: &Tls, url: &str, key: &str) -> Result<(), String> {
+pub(crate) fn put_as(tls: &Tls, url: &str, key: &str) -> Result<(), String> {
     rt().block_on(async {
         let opts = crate::writer::options(
             Some(tls),

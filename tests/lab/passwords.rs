@@ -4,6 +4,7 @@
 //! neither password anywhere on the controller or the hosts: no file, no
 //! process's arguments or environment, no log.
 
+use crate::access::put_as;
 use crate::support::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,27 +67,14 @@ impl ProcWatch {
     }
 }
 
-/// `user`'s put of `key` through `url`, with the transport certificate and
-/// (when given) a password.
+/// patroni's put of `key` through `url`, with the transport certificate
+/// and (when given) a password.
 fn put_with(transport: &Tls, password: Option<&str>, url: &str, key: &str) -> Result<(), String> {
     let who = Tls {
         user: password.map(|p| ("patroni".to_string(), p.to_string())),
         ..transport.clone()
     };
-    rt().block_on(async {
-        let opts = crate::writer::options(
-            Some(&who),
-            std::time::Duration::from_secs(5),
-            std::time::Duration::from_secs(5),
-        );
-        let mut c = etcd_client::Client::connect([url], Some(opts))
-            .await
-            .map_err(|e| e.to_string())?;
-        c.put(key, "v", None)
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    })
+    put_as(&who, url, key)
 }
 
 /// The files under `dir` that hold any of `secrets` (`grep -F -f`, the
