@@ -16,12 +16,18 @@ mod brownfield_tls;
 mod compose;
 mod conventions;
 mod current_etcd;
+#[path = "../shared/history.rs"]
+mod history;
 mod lifecycle;
+#[path = "../shared/linearizability.rs"]
+mod linearizability;
 mod maintenance;
 mod passwords;
+mod recorder;
 mod rolling;
 mod security;
 mod support;
 mod team;
 mod untrusted;
+mod verification;
 mod writer;

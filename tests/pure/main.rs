@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod compose;
 mod facts;
+mod histories;
 mod inventory;
 mod inventory_hostile;
 mod lifecycle;
