@@ -4,11 +4,20 @@
 //! compare-and-set, in Rust. An operation with an unknown outcome may have
 //! taken effect at any time after it was invoked, or never: it is given no
 //! completion time (it can always be put last, which is the same as never)
-//! and any result. Beside it, two checks a single key cannot see: a value
-//! read with another revision than it was written with, and two clusters
-//! (by cluster ID) accepting writes at once.
+//! and any result; before the search, unknown writes are settled with
+//! etcd's watch or what clients saw (`settle.rs`). Beside it, checks a
+//! single key cannot see: a value read with another revision than it was
+//! written with, and two clusters (by cluster ID) accepting writes at once.
+//! Restore and recover have their own property (`recovery.rs`).
 
-use super::history::{History, Input, Op, Outcome, Output, Recovery, Watch};
+#[path = "recovery.rs"]
+mod recovery;
+#[path = "settle.rs"]
+mod settle;
+
+use super::history::{History, Input, Op, Outcome, Output};
+pub use recovery::check_recovery;
+use settle::{bound_unknown_writes, missing_from_watch};
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -28,7 +37,7 @@ pub enum Verdict {
 
 /// The register's state: the key's value (values are unique, so the value
 /// stands for the write, and for its revision).
-type State = Option<String>;
+pub(super) type State = Option<String>;
 
 /// Whether `op` can take effect on `state`, and the state after.
 fn step(state: &State, op: &Op) -> Option<State> {
@@ -60,7 +69,7 @@ fn step(state: &State, op: &Op) -> Option<State> {
 
 /// The operations the search takes: completed ones, and writes whose
 /// outcome is unknown (a read that failed tells nothing).
-fn relevant(op: &Op) -> bool {
+pub(super) fn relevant(op: &Op) -> bool {
     match op.outcome {
         Outcome::Ok => true,
         Outcome::Failed => false,
@@ -285,141 +294,6 @@ fn overlaps(a: &Op, b: &Op) -> bool {
     a.call <= end(b) && b.call <= end(a)
 }
 
-/// Writes with an unknown outcome, narrowed with what the history shows
-/// (values are unique, so a value seen is its write seen), as etcd's own
-/// robustness tests do with a watch:
-/// - one whose value was read (or compared against, successfully) did take
-///   effect, before the first operation that saw it completed: it becomes
-///   a completed write, done by then;
-/// - one never seen, and that no later failed compare-and-set on its key
-///   could have caused to fail, changes nothing anyone saw: placing it last
-///   is always possible, so it is left out (failed, as the search takes it);
-/// - the rest stay open to the end.
-///
-/// Without this, each open write multiplies the orders the search must try.
-fn bound_unknown_writes(ops: &[Op], watch: Option<&Watch>) -> Vec<Op> {
-    if let Some(w) = watch.filter(|w| w.complete) {
-        return settled_by_watch(ops, w);
-    }
-    let mut seen: BTreeMap<(&str, &str), u64> = BTreeMap::new();
-    for op in ops.iter().filter(|o| o.outcome == Outcome::Ok) {
-        let v = match (&op.input, &op.output) {
-            (Input::Get, Some(Output::Got { value: Some(v), .. })) => v.as_str(),
-            (
-                Input::Cas {
-                    expect: Some(v), ..
-                },
-                Some(Output::Cas {
-                    succeeded: true, ..
-                }),
-            ) => v.as_str(),
-            _ => continue,
-        };
-        let at = seen.entry((op.key.as_str(), v)).or_insert(u64::MAX);
-        *at = (*at).min(op.ret);
-    }
-    let mut out = ops.to_vec();
-    for (i, op) in ops.iter().enumerate() {
-        let value = match (&op.outcome, &op.input) {
-            (Outcome::Unknown, Input::Put { value } | Input::Cas { value, .. }) => value.as_str(),
-            _ => continue,
-        };
-        if let Some(&by) = seen.get(&(op.key.as_str(), value)) {
-            out[i].outcome = Outcome::Ok;
-            out[i].output = None;
-            out[i].ret = by;
-            continue;
-        }
-        let failed_cas_later = ops.iter().any(|o| {
-            o.key == op.key
-                && o.outcome == Outcome::Ok
-                && o.ret > op.call
-                && matches!(
-                    o.output,
-                    Some(Output::Cas {
-                        succeeded: false,
-                        ..
-                    })
-                )
-        });
-        if !failed_cas_later {
-            out[i].outcome = Outcome::Failed;
-        }
-    }
-    out
-}
-
-/// With etcd's own account of what it applied (a complete watch), an
-/// unknown write is known: applied, with its revision, before the watch
-/// delivered it (and before anyone saw its value); or never applied.
-fn settled_by_watch(ops: &[Op], w: &Watch) -> Vec<Op> {
-    let applied: BTreeMap<(&str, &str), (i64, u64)> = w
-        .writes
-        .iter()
-        .map(|x| ((x.key.as_str(), x.value.as_str()), (x.rev, x.at)))
-        .collect();
-    let mut out = ops.to_vec();
-    for (i, op) in ops.iter().enumerate() {
-        let value = match (&op.outcome, &op.input) {
-            (Outcome::Unknown, Input::Put { value } | Input::Cas { value, .. }) => value.as_str(),
-            _ => continue,
-        };
-        match applied.get(&(op.key.as_str(), value)) {
-            Some(&(rev, at)) => {
-                out[i].outcome = Outcome::Ok;
-                out[i].ret = at.max(op.call);
-                out[i].output = Some(match op.input {
-                    Input::Cas { .. } => Output::Cas {
-                        succeeded: true,
-                        rev,
-                    },
-                    _ => Output::Put { rev },
-                });
-            }
-            None => out[i].outcome = Outcome::Failed,
-        }
-    }
-    out
-}
-
-/// An acknowledged write that a complete watch never delivered (or
-/// delivered with another revision) was lost, or made by another cluster.
-fn missing_from_watch(h: &History, w: &Watch) -> Option<Verdict> {
-    if !w.complete {
-        return None;
-    }
-    let applied: BTreeMap<(&str, &str), i64> = w
-        .writes
-        .iter()
-        .map(|x| ((x.key.as_str(), x.value.as_str()), x.rev))
-        .collect();
-    for (i, op) in h.ops.iter().enumerate().filter(|(_, o)| o.wrote()) {
-        let value = match &op.input {
-            Input::Put { value } | Input::Cas { value, .. } => value.as_str(),
-            Input::Get => continue,
-        };
-        let rev = write_rev(op);
-        match applied.get(&(op.key.as_str(), value)) {
-            Some(r) if Some(*r) == rev => {}
-            got => {
-                return Some(Verdict::Anomaly {
-                    what: format!(
-                        "key {}: an acknowledged write etcd's watch {}",
-                        op.key,
-                        match got {
-                            None => "never delivered: it was lost".to_string(),
-                            Some(r) =>
-                                format!("delivered at revision {r}, not the one acknowledged"),
-                        }
-                    ),
-                    ops: vec![i],
-                });
-            }
-        }
-    }
-    None
-}
-
 /// The whole history: every key, then revisions, then clusters (or, for
 /// a restore or recover, `check_recovery`).
 pub fn check(h: &History, budget: Duration) -> Verdict {
@@ -550,87 +424,8 @@ pub fn report(h: &History, v: &Verdict) -> String {
     }
 }
 
-/// The property for restore and recover, which lose writes by design:
-/// the history up to the recovery is linearizable; after it, it is
-/// linearizable from the state the recovery point held (each key's last
-/// write at or below its revision), so nothing acknowledged after it is
-/// lost and no write from before it reappears that the point did not hold;
-/// and no two clusters accept writes at once.
-pub fn check_recovery(h: &History, r: Recovery, budget: Duration) -> Verdict {
-    let deadline = Instant::now() + budget;
-    let before: Vec<usize> = (0..h.ops.len())
-        .filter(|&i| relevant(&h.ops[i]) && h.ops[i].call < r.begin)
-        .filter(|&i| h.ops[i].outcome != Outcome::Ok || h.ops[i].ret < r.begin)
-        .collect();
-    // After: what was invoked once it was done; writes made during it may
-    // or may not have reached the new cluster.
-    let after: Vec<usize> = (0..h.ops.len())
-        .filter(|&i| relevant(&h.ops[i]))
-        .filter(|&i| {
-            h.ops[i].call > r.end
-                || (h.ops[i].call >= r.begin && !matches!(h.ops[i].input, Input::Get))
-        })
-        .collect();
-    let mut during = h.clone();
-    for &i in &after {
-        if h.ops[i].call <= r.end {
-            during.ops[i].outcome = Outcome::Unknown;
-        }
-    }
-    let point = r.revision.unwrap_or_else(|| {
-        after
-            .iter()
-            .filter(|&&i| h.ops[i].call > r.end && h.ops[i].wrote())
-            .filter_map(|&i| write_rev(&h.ops[i]))
-            .min()
-            .map_or(i64::MAX, |rev| rev - 1)
-    });
-    let mut keys: BTreeMap<&str, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
-    for &i in &before {
-        keys.entry(h.ops[i].key.as_str()).or_default().0.push(i);
-    }
-    for &i in &after {
-        keys.entry(h.ops[i].key.as_str()).or_default().1.push(i);
-    }
-    let mut unknown = None;
-    for (key, (b, a)) in &keys {
-        match check_key(&h.ops, b, &[None], deadline) {
-            Verdict::Linearizable => {}
-            Verdict::Unknown(why) => unknown = Some(why),
-            Verdict::Anomaly { what, ops } => {
-                return Verdict::Anomaly {
-                    what: format!("before the recovery: {what}"),
-                    ops,
-                };
-            }
-        }
-        let initial = held_at(h, key, point, r.begin);
-        match check_key(&during.ops, a, &initial, deadline) {
-            Verdict::Linearizable => {}
-            Verdict::Unknown(why) => unknown = Some(why),
-            Verdict::Anomaly { what, ops } => {
-                return Verdict::Anomaly {
-                    what: format!(
-                        "after the recovery (from revision {point}, holding {}): {what}",
-                        initial
-                            .iter()
-                            .map(|s| s.as_deref().unwrap_or("absent"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    ),
-                    ops,
-                };
-            }
-        }
-    }
-    if let Some(a) = clusters_at_once(h) {
-        return a;
-    }
-    unknown.map_or(Verdict::Linearizable, Verdict::Unknown)
-}
-
 /// The revision a write's value got (an acknowledged write's own).
-fn write_rev(op: &Op) -> Option<i64> {
+pub(super) fn write_rev(op: &Op) -> Option<i64> {
     match (&op.input, &op.output) {
         (Input::Put { .. }, Some(Output::Put { rev })) => Some(*rev),
         (
@@ -642,50 +437,4 @@ fn write_rev(op: &Op) -> Option<i64> {
         ) => Some(*rev),
         _ => None,
     }
-}
-
-/// What key `key` may hold at revision `point`: the value of its last
-/// write at or below it whose revision the history tells (a write's
-/// answer, or a read of it); or any write before `begin` whose revision it
-/// never learned (an unknown outcome, never read).
-fn held_at(h: &History, key: &str, point: i64, begin: u64) -> Vec<State> {
-    let mut rev_of: BTreeMap<&str, i64> = BTreeMap::new();
-    for op in h
-        .ops
-        .iter()
-        .filter(|o| o.key == key && o.outcome == Outcome::Ok)
-    {
-        match (&op.input, &op.output) {
-            (
-                Input::Get,
-                Some(Output::Got {
-                    value: Some(v),
-                    mod_rev,
-                }),
-            ) => {
-                rev_of.insert(v.as_str(), *mod_rev);
-            }
-            (Input::Put { value } | Input::Cas { value, .. }, _) => {
-                if let Some(rev) = write_rev(op) {
-                    rev_of.insert(value.as_str(), rev);
-                }
-            }
-            _ => {}
-        }
-    }
-    let known = rev_of
-        .iter()
-        .filter(|(_, r)| **r <= point)
-        .max_by_key(|(_, r)| **r)
-        .map(|(v, _)| v.to_string());
-    let mut out = vec![known];
-    for op in h.ops.iter().filter(|o| o.key == key && o.call < begin) {
-        if op.outcome == Outcome::Unknown
-            && let Input::Put { value } | Input::Cas { value, .. } = &op.input
-            && !rev_of.contains_key(value.as_str())
-        {
-            out.push(Some(value.clone()));
-        }
-    }
-    out
 }
