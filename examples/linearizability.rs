@@ -7,8 +7,9 @@
 //!       stdin has a line or closes; a line `event TEXT` notes TEXT on the
 //!       history instead. Then every key is read once more and the history
 //!       is written to OUT.json. With `ETCD_TLS_DIR` set (an etcd-deploy
-//!       TLS directory) the clients use `operator.crt`. `LIN_CLIENTS`,
-//!       `LIN_KEYS`, `LIN_TIMEOUT_MS` change the load.
+//!       TLS directory) the clients use `operator.crt` (read again at every
+//!       new connection with `LIN_TLS_RELOAD=1`: a CA rotation changes it).
+//!       `LIN_CLIENTS`, `LIN_KEYS`, `LIN_TIMEOUT_MS` change the load.
 //!
 //!   linearizability check HISTORY.json [--html OUT.html] [--one-cluster]
 //!       Prints one line: operations, unknown outcomes, cluster IDs,
@@ -50,6 +51,9 @@ fn record(out: &str, prefix: &str, urls: Vec<String>) {
         clients: env_num("LIN_CLIENTS", urls.len() as u64) as usize,
         keys: env_num("LIN_KEYS", 4) as usize,
         timeout: Duration::from_millis(env_num("LIN_TIMEOUT_MS", 2000)),
+        tls_dir: std::env::var_os("ETCD_TLS_DIR")
+            .filter(|_| std::env::var_os("LIN_TLS_RELOAD").is_some())
+            .map(Into::into),
         ..recorder::Load::default()
     };
     let r = recorder::Recorder::start(urls, prefix, tls, load);

@@ -41,6 +41,21 @@ pub struct Load {
     pub timeout: Duration,
     /// Between two operations of one client.
     pub pause: Duration,
+    /// An etcd-deploy TLS directory whose `ca.crt` and `operator.*` are
+    /// read again at every new connection (a CA rotation changes them).
+    pub tls_dir: Option<std::path::PathBuf>,
+}
+
+/// The identity for a connection to `url`: none for plain HTTP; the
+/// files in `load.tls_dir` as they are now, or else `tls`.
+fn identity(tls: Option<&Tls>, load: &Load, url: &str) -> Option<Tls> {
+    if !url.starts_with("https://") {
+        return None;
+    }
+    load.tls_dir
+        .as_ref()
+        .and_then(|d| Tls::from_dir(d, "operator").ok())
+        .or_else(|| tls.cloned())
 }
 
 impl Default for Load {
@@ -50,6 +65,7 @@ impl Default for Load {
             keys: 4,
             timeout: Duration::from_secs(2),
             pause: Duration::from_millis(10),
+            tls_dir: None,
         }
     }
 }
@@ -78,14 +94,14 @@ impl Recorder {
             .collect();
         let until = Arc::new(AtomicI64::new(i64::MAX));
         let watcher = {
-            let (urls, tls, until) = (urls.clone(), tls.clone(), until.clone());
+            let (urls, tls, until, load) = (urls.clone(), tls.clone(), until.clone(), load.clone());
             let prefix = prefix.to_string();
             std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
                     .expect("runtime");
-                rt.block_on(watch_loop(urls, prefix, tls, start, until, began))
+                rt.block_on(watch_loop(urls, prefix, tls, load, start, until, began))
             })
         };
         Recorder {
@@ -206,7 +222,7 @@ async fn client_loop(
         let call = now();
         if client.is_none() {
             let o = options(
-                tls.as_ref().filter(|_| url.starts_with("https://")),
+                identity(tls.as_ref(), &load, &url).as_ref(),
                 load.timeout,
                 load.timeout,
             );
@@ -299,7 +315,7 @@ async fn final_reads(
         'key: while Instant::now() < give_up {
             for url in urls {
                 let o = options(
-                    tls.filter(|_| url.starts_with("https://")),
+                    identity(tls, load, url).as_ref(),
                     load.timeout,
                     load.timeout,
                 );
@@ -414,6 +430,7 @@ async fn watch_loop(
     urls: Vec<String>,
     prefix: String,
     tls: Option<Tls>,
+    load: Load,
     start: i64,
     until: Arc<AtomicI64>,
     began: Instant,
@@ -440,7 +457,7 @@ async fn watch_loop(
         let url = &urls[at];
         at = (at + 1) % urls.len();
         let o = options(
-            tls.as_ref().filter(|_| url.starts_with("https://")),
+            identity(tls.as_ref(), &load, url).as_ref(),
             Duration::from_secs(2),
             Duration::from_secs(2),
         );
