@@ -83,26 +83,14 @@ impl Recorder {
                 let (stop, urls, tls, load) =
                     (stop.clone(), urls.clone(), tls.clone(), load.clone());
                 let prefix = prefix.to_string();
-                std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .expect("runtime");
-                    rt.block_on(client_loop(c, urls, prefix, tls, load, stop, began))
-                })
+                on_own_thread(move || client_loop(c, urls, prefix, tls, load, stop, began))
             })
             .collect();
         let until = Arc::new(AtomicI64::new(i64::MAX));
         let watcher = {
             let (urls, tls, until, load) = (urls.clone(), tls.clone(), until.clone(), load.clone());
             let prefix = prefix.to_string();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .expect("runtime");
-                rt.block_on(watch_loop(urls, prefix, tls, load, start, until, began))
-            })
+            on_own_thread(move || watch_loop(urls, prefix, tls, load, start, until, began))
         };
         Recorder {
             watcher,
@@ -137,11 +125,7 @@ impl Recorder {
             .into_iter()
             .flat_map(|h| h.join().expect("client"))
             .collect();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        ops.extend(rt.block_on(final_reads(
+        ops.extend(runtime().block_on(final_reads(
             self.load.clients,
             &self.urls,
             &self.prefix,
@@ -508,11 +492,7 @@ async fn watch_loop(
 /// The cluster's revision now, from the first member that answers (the
 /// recorder's start: its prefix is new, nothing before it matters).
 fn current_revision(urls: &[String], tls: Option<&Tls>) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
+    runtime().block_on(async {
         for _ in 0..50 {
             for url in urls {
                 let o = options(
@@ -531,4 +511,21 @@ fn current_revision(urls: &[String], tls: Option<&Tls>) -> i64 {
         }
         panic!("no member answered to start the recorder");
     })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Runs the future `make` gives on a thread and runtime of its own.
+fn on_own_thread<T, F, Fut>(make: F) -> std::thread::JoinHandle<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    std::thread::spawn(move || runtime().block_on(make()))
 }
