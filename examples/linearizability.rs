@@ -12,7 +12,7 @@
 //!       `LIN_CLIENTS`, `LIN_KEYS`, `LIN_TIMEOUT_MS` change the load.
 //!
 //!   linearizability check HISTORY.json [--html OUT.html] [--one-cluster]
-//!       Prints one line: operations, unknown outcomes, cluster IDs,
+//!       Prints one line: operations, those that completed, unknown outcomes, cluster IDs,
 //!       verdict, checker time; then, for an anomaly, the operations to look
 //!       at. `--html` draws the history. `--one-cluster`: a second cluster
 //!       ID at all is an anomaly (every operation but restore and recover
@@ -101,8 +101,13 @@ fn check(path: &str, html: Option<&str>, one_cluster: bool) -> i32 {
         linearizability::Verdict::Anomaly { .. } => "NOT linearizable".to_string(),
         linearizability::Verdict::Unknown(_) => "undecided".to_string(),
     };
+    let ok = h
+        .ops
+        .iter()
+        .filter(|o| o.outcome == history::Outcome::Ok)
+        .count();
     println!(
-        "ops={} unknown={} clusters={} verdict={verdict} checker={:.2}s",
+        "ops={} ok={ok} unknown={} clusters={} verdict={verdict} checker={:.2}s",
         h.ops.len(),
         unknown,
         clusters.len(),

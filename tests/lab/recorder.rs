@@ -259,6 +259,8 @@ async fn client_loop(
                 let outcome = match input {
                     // A read has no effect: a failed one tells nothing.
                     Input::Get => Outcome::Failed,
+                    // Never sent: the connection could not be made.
+                    _ if e.contains("tcp connect error") => Outcome::Failed,
                     _ => Outcome::Unknown,
                 };
                 ops.push(op(c, key, input, None, outcome, call, ret, &url, Some(e)));

@@ -2,6 +2,7 @@
 //! writes by design. Part of the checker (`linearizability.rs`).
 
 use super::super::history::{History, Input, Outcome, Output, Recovery};
+use super::settle::bound_unknown_writes;
 use super::{State, Verdict, check_key, clusters_at_once, relevant, write_rev};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -14,6 +15,13 @@ use std::time::{Duration, Instant};
 /// and no two clusters accept writes at once.
 pub fn check_recovery(h: &History, r: Recovery, budget: Duration) -> Verdict {
     let deadline = Instant::now() + budget;
+    // Unknown writes narrowed by what clients saw (a watch does not follow
+    // a cluster across its recovery).
+    let settled = History {
+        ops: bound_unknown_writes(&h.ops, None),
+        ..h.clone()
+    };
+    let h = &settled;
     let before: Vec<usize> = (0..h.ops.len())
         .filter(|&i| relevant(&h.ops[i]) && h.ops[i].call < r.begin)
         .filter(|&i| h.ops[i].outcome != Outcome::Ok || h.ops[i].ret < r.begin)
@@ -120,8 +128,12 @@ fn held_at(h: &History, key: &str, point: i64, begin: u64) -> Vec<State> {
         .max_by_key(|(_, r)| **r)
         .map(|(v, _)| v.to_string());
     let mut out = vec![known];
+    // Writes whose revision the history never told: still unknown, or
+    // seen (so done) only by a compare-and-set.
     for op in h.ops.iter().filter(|o| o.key == key && o.call < begin) {
-        if op.outcome == Outcome::Unknown
+        let untold =
+            op.outcome == Outcome::Unknown || (op.outcome == Outcome::Ok && op.output.is_none());
+        if untold
             && let Input::Put { value } | Input::Cas { value, .. } = &op.input
             && !rev_of.contains_key(value.as_str())
         {
