@@ -22,29 +22,57 @@ pub fn check_recovery(h: &History, r: Recovery, budget: Duration) -> Verdict {
         ..h.clone()
     };
     let h = &settled;
+    // Which side each operation is on. A completed one: by the cluster that
+    // answered, when the recovery made a new one (the old cluster may still
+    // answer for a moment after the recovery began; the new one answers
+    // only once it is made); else by time, an operation completed during
+    // the recovery then counting as unknown after it. One whose outcome is
+    // unknown: by when it was invoked.
+    let old = h
+        .ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.ret < r.begin)
+        .find_map(|o| o.cluster_id);
+    let new = h
+        .ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.call > r.end)
+        .find_map(|o| o.cluster_id);
+    let by_cluster = old.is_some() && new.is_some() && old != new;
+    let side = |i: usize| -> Option<bool> {
+        let o = &h.ops[i];
+        if !relevant(o) {
+            return None;
+        }
+        if o.outcome == Outcome::Ok && by_cluster {
+            return Some(o.cluster_id != old);
+        }
+        if o.outcome == Outcome::Ok {
+            return match (o.ret < r.begin, o.call > r.end) {
+                (true, _) => Some(false),
+                (_, true) => Some(true),
+                _ => (!matches!(o.input, Input::Get)).then_some(true),
+            };
+        }
+        Some(o.call >= r.begin)
+    };
     let before: Vec<usize> = (0..h.ops.len())
-        .filter(|&i| relevant(&h.ops[i]) && h.ops[i].call < r.begin)
-        .filter(|&i| h.ops[i].outcome != Outcome::Ok || h.ops[i].ret < r.begin)
+        .filter(|&i| side(i) == Some(false))
         .collect();
-    // After: what was invoked once it was done; writes made during it may
-    // or may not have reached the new cluster.
     let after: Vec<usize> = (0..h.ops.len())
-        .filter(|&i| relevant(&h.ops[i]))
-        .filter(|&i| {
-            h.ops[i].call > r.end
-                || (h.ops[i].call >= r.begin && !matches!(h.ops[i].input, Input::Get))
-        })
+        .filter(|&i| side(i) == Some(true))
         .collect();
     let mut during = h.clone();
     for &i in &after {
-        if h.ops[i].call <= r.end {
+        let o = &h.ops[i];
+        if o.outcome == Outcome::Ok && !by_cluster && o.call <= r.end {
             during.ops[i].outcome = Outcome::Unknown;
         }
     }
     let point = r.revision.unwrap_or_else(|| {
         after
             .iter()
-            .filter(|&&i| h.ops[i].call > r.end && h.ops[i].wrote())
+            .filter(|&&i| during.ops[i].wrote())
             .filter_map(|&i| write_rev(&h.ops[i]))
             .min()
             .map_or(i64::MAX, |rev| rev - 1)
