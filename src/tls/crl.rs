@@ -32,22 +32,6 @@ fn ledger(dir: &Path) -> Vec<Revoked> {
         .unwrap_or_default()
 }
 
-/// A certificate's serial and common name.
-fn serial_and_cn(pem: &str) -> Result<(Vec<u8>, Option<String>), TlsError> {
-    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|e| err(format!("not a PEM certificate: {e}")))?;
-    let cert = parsed
-        .parse_x509()
-        .map_err(|e| err(format!("not an X.509 certificate: {e}")))?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|c| c.as_str().ok())
-        .map(str::to_string);
-    Ok((cert.tbs_certificate.raw_serial().to_vec(), cn))
-}
-
 /// Revokes the certificates in `clients/` of clients the inventory no
 /// longer names, then signs the list again if its serials changed.
 pub(super) fn update(
@@ -69,7 +53,8 @@ pub(super) fn update(
             else {
                 continue;
             };
-            let (serial, cn) = serial_and_cn(&read(&path)?)?;
+            let info = super::cert_info(&read(&path)?).map_err(err)?;
+            let (serial, cn) = (info.serial, info.common_name);
             // Kept while its client is, as the same kind: a client that
             // became a password user (or stopped being one) has a new
             // certificate, and the old one must not say who it is any more.

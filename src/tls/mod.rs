@@ -408,6 +408,8 @@ pub struct CertInfo {
     pub common_name: Option<String>,
     pub sans: Vec<String>,
     pub public_key_der: Vec<u8>,
+    /// Its serial number, as encoded (what a revocation list names).
+    pub serial: Vec<u8>,
 }
 
 pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
@@ -447,6 +449,7 @@ pub fn cert_info(pem: &str) -> Result<CertInfo, String> {
         common_name,
         sans,
         public_key_der: cert.public_key().raw.to_vec(),
+        serial: cert.tbs_certificate.raw_serial().to_vec(),
     })
 }
 
