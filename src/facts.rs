@@ -202,7 +202,8 @@ impl HostFacts {
             };
             let v = v.trim();
             match k {
-                "arch" => f.arch = v.to_string(),
+                // Shown in the plan; only a known machine name picks a release.
+                "arch" => f.arch = printable_upto(v, 64),
                 "installed" => f.installed.extend(Version::parse(v)),
                 "current" => {
                     f.current = v
@@ -227,10 +228,12 @@ impl HostFacts {
                 "host_file_digest" => f.host_file_digest = digest(v),
                 // The v2 plugin is listed first and preferred, as the scripts' `dc` does.
                 "compose" if f.compose.is_none() => {
-                    f.compose = Some(v.to_string()).filter(|c| !c.is_empty())
+                    f.compose = ["docker compose", "docker-compose"]
+                        .contains(&v)
+                        .then(|| v.to_string())
                 }
                 "other_runtime" => f.other_runtime_active = v == "active",
-                "engine" => f.engine = Some(v.to_string()).filter(|e| !e.is_empty()),
+                "engine" => f.engine = Some(printable_upto(v, 64)).filter(|e| !e.is_empty()),
                 "container" => {
                     let mut parts = v.splitn(4, ' ');
                     let running = parts.next();
@@ -274,9 +277,7 @@ impl HostFacts {
                 "pki_loose" => f.pki_loose = v == "yes",
                 "records" => f.records = Records::parse(v),
                 "run_lock" => f.run_lock = Some(printable_upto(v, 2048)),
-                "ca_certs" => {
-                    f.ca_certs = v.split(',').filter_map(digest).take(8).collect();
-                }
+                "ca_cert" if f.ca_certs.len() < 8 => f.ca_certs.extend(fingerprint(v)),
                 "backup_digest" => f.backup_digest = digest(v),
                 "backup_active" => f.backup_active = v == "active",
                 "named_etcd" => f.named_etcd.extend(v.parse::<u32>().ok()),
@@ -315,6 +316,20 @@ impl HostFacts {
         f.installed.sort();
         f
     }
+}
+
+/// The SHA256 fingerprint of a certificate given as its PEM body (the
+/// base64 between the markers, on one line); `None` for anything that is
+/// not a certificate.
+fn fingerprint(body: &str) -> Option<String> {
+    if body.is_empty() || body.len() > 16384 {
+        return None;
+    }
+    let pem = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    x509_parser::parse_x509_certificate(&pem.contents).ok()?;
+    use sha2::{Digest, Sha256};
+    Some(hex::encode(Sha256::digest(&pem.contents)))
 }
 
 /// An alarm as the facts name it: `NOSPACE on 1a2b` (`alarm_parts` reads it back).

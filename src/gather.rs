@@ -19,11 +19,7 @@ pub(crate) async fn hosts(
 ) -> (BTreeMap<String, HostFacts>, BTreeMap<String, String>) {
     let jobs = inv.members.iter().filter_map(|m| {
         let host = hosts.get(&m.name)?;
-        let script = runtime::facts_script(inv, m);
-        Some(async move {
-            let r = host.run("gather facts", &script).await;
-            (m.name.clone(), r.map(|out| HostFacts::parse(&out)))
-        })
+        Some(async move { (m.name.clone(), host_facts(inv, m, host).await) })
     });
     let mut facts = BTreeMap::new();
     let mut failed = BTreeMap::new();
@@ -33,11 +29,23 @@ pub(crate) async fn hosts(
                 facts.insert(name, f);
             }
             Err(e) => {
-                failed.insert(name, HostError::to_string(&e));
+                failed.insert(name, e);
             }
         }
     }
     (facts, failed)
+}
+
+/// One member's host facts (its facts script), or why they could not be read.
+pub(crate) async fn host_facts(
+    inv: &Inventory,
+    m: &crate::inventory::Member,
+    host: &Host,
+) -> Result<HostFacts, String> {
+    host.run("gather facts", &runtime::facts_script(inv, m))
+        .await
+        .map(|out| HostFacts::parse(&out))
+        .map_err(|e| HostError::to_string(&e))
 }
 
 /// Which members the cluster facts ask.

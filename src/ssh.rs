@@ -134,7 +134,17 @@ impl Host {
         b.connect_timeout(Duration::from_secs(t.connect_timeout_secs));
         b.server_alive_interval(Duration::from_secs(5));
         b.control_directory(control_dir().map_err(|e| HostError::new(&member.name, "connect", e))?);
-        let session = b.connect_mux(&t.address).await.map_err(|e| {
+        let started = std::time::Instant::now();
+        let session = b.connect_mux(&t.address).await;
+        crate::progress::detail(
+            &member.name,
+            &format!(
+                "connected ({:.2} s, {})",
+                started.elapsed().as_secs_f64(),
+                if session.is_ok() { "ok" } else { "failed" }
+            ),
+        );
+        let session = session.map_err(|e| {
             HostError::new(
                 &member.name,
                 "connect",

@@ -22,7 +22,7 @@ pub async fn adopt(
     let open = Open {
         log,
         prepare_tls: Some(false),
-        ..Open::default()
+        ..Open::early_facts()
     };
     with_session(path, &open, async |s: &Session| {
         let facts = s.api_facts().await?;

@@ -25,7 +25,7 @@ pub async fn plan(
     options: &plan::Options,
     out: Option<&Path>,
 ) -> Result<Planned, Error> {
-    with_session(path, &Open::default(), async |s: &Session| {
+    with_session(path, &Open::early_facts(), async |s: &Session| {
         if let Some(w) = s
             .inv
             .unsupported_line()
@@ -80,7 +80,7 @@ async fn apply_saved(path: &Path, file: &Path, args: &ApplyArgs) -> Result<(), E
         .map_err(|e| Error::Usage(format!("{}: not a saved plan: {e}", file.display())))?;
     let open = Open {
         log: args.log.clone(),
-        ..Open::default()
+        ..Open::early_facts()
     };
     with_session(path, &open, async |s: &Session| {
         let facts = s.facts().await?;
@@ -162,6 +162,7 @@ pub async fn apply(path: &Path, args: &ApplyArgs) -> Result<(), Error> {
         log: args.log.clone(),
         version: args.version,
         prepare_tls: Some(*scope == Scope::CertsRotate && !args.keep_certs),
+        early_facts: true,
     };
     with_session(path, &open, async |s: &Session| {
         if *scope == Scope::Apply
@@ -241,7 +242,7 @@ async fn rounds(path: &Path, args: &ApplyArgs, s: &Session) -> Result<(), Error>
 /// Whether the plan for `options` has anything to do or is blocked
 /// (nothing printed, nothing changed).
 pub async fn has_work(path: &Path, options: &plan::Options) -> Result<bool, Error> {
-    with_session(path, &Open::default(), async |s: &Session| {
+    with_session(path, &Open::early_facts(), async |s: &Session| {
         let (p, _) = compute(s, options).await?;
         Ok(!p.is_empty() || p.blocked.is_some())
     })

@@ -47,7 +47,25 @@ pub struct Open {
     /// Create missing TLS files (generate mode) or check the provided ones
     /// before connecting; `Some(true)` re-creates member certificates.
     pub prepare_tls: Option<bool>,
+    /// Read each host's facts as soon as its connection opens, for the
+    /// session's first gathering: for the commands whose first act is to
+    /// gather them (plan, apply, status), so that a host's facts script
+    /// runs while slower hosts still connect.
+    pub early_facts: bool,
 }
+
+impl Open {
+    /// A session whose command gathers the facts first (`early_facts`).
+    pub fn early_facts() -> Open {
+        Open {
+            early_facts: true,
+            ..Open::default()
+        }
+    }
+}
+
+/// Each host's facts and the hosts whose facts script failed (`gather::hosts`).
+type HostsFacts = (BTreeMap<String, HostFacts>, BTreeMap<String, String>);
 
 /// A validated inventory and an open SSH connection to each of its hosts.
 pub struct Session {
@@ -62,6 +80,9 @@ pub struct Session {
     pub progress: Progress,
     /// The cluster's run lock, once a change of this session took it.
     run_lock: tokio::sync::Mutex<Option<run_lock::Held>>,
+    /// The facts read as the hosts connected (`Open::early_facts`), until
+    /// the first gathering takes them.
+    early: std::sync::Mutex<Option<HostsFacts>>,
 }
 
 impl Session {
@@ -94,12 +115,31 @@ impl Session {
         }
         let progress =
             Progress::new(how.log.as_deref()).map_err(|e| Error::Usage(format!("--log: {e}")))?;
-        let results = futures_util::future::join_all(inv.members.iter().map(Host::connect)).await;
+        let inv_ref = &inv;
+        let results = futures_util::future::join_all(inv.members.iter().map(|m| async move {
+            let h = Host::connect(m).await?;
+            let facts = match how.early_facts {
+                true => Some(gather::host_facts(inv_ref, m, &h).await),
+                false => None,
+            };
+            Ok::<_, crate::ssh::HostError>((h, facts))
+        }))
+        .await;
         let mut hosts = BTreeMap::new();
         let mut unreachable = BTreeMap::new();
+        let mut early: HostsFacts = Default::default();
         for (m, r) in inv.members.iter().zip(results) {
             match r {
-                Ok(h) => {
+                Ok((h, facts)) => {
+                    match facts {
+                        Some(Ok(f)) => {
+                            early.0.insert(m.name.clone(), f);
+                        }
+                        Some(Err(e)) => {
+                            early.1.insert(m.name.clone(), e);
+                        }
+                        None => {}
+                    }
                     hosts.insert(h.name.clone(), h);
                 }
                 Err(e) => {
@@ -108,8 +148,12 @@ impl Session {
                 }
             }
         }
+        let early = how.early_facts.then_some(early);
         if let (Some(rotate), true) = (how.prepare_tls, first_ca) {
-            let (found, _) = gather::hosts(&inv, &hosts).await;
+            let found = match &early {
+                Some((found, _)) => found.clone(),
+                None => gather::hosts(&inv, &hosts).await.0,
+            };
             if let Some(why) = tls::foreign_ca(&inv, trusted(&inv, &found)) {
                 return Err(Error::Usage(why));
             }
@@ -125,6 +169,7 @@ impl Session {
             access,
             progress,
             run_lock: tokio::sync::Mutex::new(None),
+            early: std::sync::Mutex::new(early),
         })
     }
 
@@ -151,7 +196,11 @@ impl Session {
     }
 
     async fn gather(&self, ask: gather::Ask) -> Result<Facts, Error> {
-        let (hosts, mut unreachable) = gather::hosts(&self.inv, &self.hosts).await;
+        let early = self.early.lock().ok().and_then(|mut e| e.take());
+        let (hosts, mut unreachable) = match early {
+            Some(facts) => facts,
+            None => gather::hosts(&self.inv, &self.hosts).await,
+        };
         if let Some(why) = tls::foreign_ca(&self.inv, trusted(&self.inv, &hosts)) {
             return Err(Error::Usage(why));
         }
@@ -161,6 +210,7 @@ impl Session {
             let tls = hosts.get(&m.name).and_then(|h| h.serves_tls(m));
             self.access.serve_as(m, tls).await;
         }
+        let started = std::time::Instant::now();
         let cluster = gather::cluster(
             &self.inv,
             &self.hosts,
@@ -170,6 +220,14 @@ impl Session {
             ask,
         )
         .await;
+        crate::progress::detail(
+            "etcd",
+            &format!(
+                "asked {} members ({:.2} s)",
+                cluster.status.len() + cluster.silent.len(),
+                started.elapsed().as_secs_f64()
+            ),
+        );
         if let Some(why) = identity_refused(&self.inv, &cluster) {
             return Err(Error::Usage(why));
         }

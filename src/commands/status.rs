@@ -42,7 +42,7 @@ pub struct Row {
 /// whether every member is healthy. Bounded by the SSH connect timeout (all
 /// hosts in parallel) plus etcd's own short timeouts.
 pub async fn status(path: &Path) -> Result<bool, Error> {
-    with_session(path, &Open::default(), async |s: &Session| {
+    with_session(path, &Open::early_facts(), async |s: &Session| {
         let facts = s.facts().await?;
         let rows =
             futures_util::future::join_all(s.inv.members.iter().map(|m| row(s, &facts, m))).await;
@@ -87,17 +87,35 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         .url_or_direct(m, s.hosts.get(&m.name))
         .await
         .map_err(|e| e.detail);
-    let cluster_version = match &url {
-        Ok(url) => etcd::versions(url).await.ok().map(|v| v.etcdcluster),
-        Err(_) => None,
+    // A member the facts found healthy (it answered, names a leader,
+    // reports no error and served a linearizable read moments ago) is not
+    // asked again; any other is, for the reason. Its cluster version and
+    // its metrics are asked meanwhile.
+    let gathered = facts.cluster.status.get(&m.name).filter(|st| st.healthy());
+    let cluster_version = async {
+        match &url {
+            Ok(url) => etcd::versions(url).await.ok().map(|v| v.etcdcluster),
+            Err(_) => None,
+        }
     };
-    let (status, etcd_health) = match &url {
-        Err(e) => (None, Err(e.clone())),
-        Ok(url) => match etcd::check_health(url).await {
-            Ok(st) => (Some(st), Ok(())),
-            Err(e) => (etcd::status(url).await.ok(), Err(printable(&e.to_string()))),
-        },
+    let health = async {
+        match (&url, gathered) {
+            (_, Some(st)) => (Some(st.clone()), Ok(())),
+            (Err(e), None) => (None, Err(e.clone())),
+            (Ok(url), None) => match etcd::check_health(url).await {
+                Ok(st) => (Some(st), Ok(())),
+                Err(e) => (etcd::status(url).await.ok(), Err(printable(&e.to_string()))),
+            },
+        }
     };
+    let metrics = async {
+        match host_facts.is_some_and(|h| h.active) {
+            true => metrics_trouble(s, m).await,
+            false => None,
+        }
+    };
+    let (cluster_version, (status, etcd_health), metrics) =
+        tokio::join!(cluster_version, health, metrics);
     let mut problems = Vec::new();
     if let Some(why) = unreachable {
         problems.push(format!(
@@ -127,11 +145,7 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
             None => problems.push(format!("etcd does not answer ({e})")),
         },
     }
-    if host_facts.is_some_and(|h| h.active)
-        && let Some(why) = metrics_trouble(s, m).await
-    {
-        problems.push(why);
-    }
+    problems.extend(metrics);
     if let Some(st) = &status {
         let mine = format!("on {:x}", st.id);
         for a in facts.cluster.alarms.iter().filter(|a| a.ends_with(&mine)) {

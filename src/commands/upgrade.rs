@@ -27,7 +27,7 @@ pub(super) async fn upgrade(path: &Path, to: Version, args: &ApplyArgs) -> Resul
         a.version = Some(to);
         return apply::apply(path, &a).await;
     }
-    let running = with_session(path, &Open::default(), async |s: &Session| {
+    let running = with_session(path, &Open::early_facts(), async |s: &Session| {
         Ok(running(&s.facts().await?))
     })
     .await?;

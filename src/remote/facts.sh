@@ -1,18 +1,28 @@
 # shellcheck shell=sh
 # Part: what every member's host says, as key=value lines (parsed by
 # facts.rs; the config's first two lines are printed raw and read there).
+# It runs on every plan, apply and status, so it starts few processes: one
+# `stat` for every file whose time, mode or identity counts and one `awk`
+# that reads them with the config, the records, the running etcd's start
+# and the kernel's lock table; a `date` and a `getconf` when etcd runs; a
+# digest per set of files. What costs more is read only when something
+# points to it: a restore's note when there is one, the run lock's holder
+# when it is held, a foreign etcd's settings when one runs (named_etcd.sh).
 # Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR BACKUP_ENV BACKUP_SERVICE
-#   BACKUP_TIMER BACKUP_SCRIPT BACKUP_UNIT RECORDS RUN_LOCK PKI_FILE...
+#   BACKUP_TIMER BACKUP_SCRIPT BACKUP_UNIT RECORDS RUN_LOCK PKI_PATH...
+#   (PKI_PATH: each file of the member's pki directory that etcd reads and
+#   its digest covers, as a path)
 config=$1 data=$2 pki=$3 install=$4 benv=$5 bservice=$6 btimer=$7 bscript=$8 bunit=$9
 records=${10} run_lock=${11}
 shift 11
 # The first entry of DIR that is none of the PATTERNs (DIR itself when it is
-# not a directory); nothing when DIR is absent or holds only those.
+# not a directory), in `found`; empty when DIR is absent or holds only
+# those. (A function setting a variable: no subshell.)
 foreign() {
-  d=$1
+  found='' d=$1
   shift
   [ -e "$d" ] || [ -L "$d" ] || return 0
-  if [ -L "$d" ] || [ ! -d "$d" ]; then echo "$d"; return 0; fi
+  if [ -L "$d" ] || [ ! -d "$d" ]; then found=$d; return 0; fi
   for e in "$d"/* "$d"/.[!.]* "$d"/..?*; do
     [ -e "$e" ] || [ -L "$e" ] || continue
     n=${e##*/}
@@ -20,21 +30,18 @@ foreign() {
       # shellcheck disable=SC2254 # the patterns are patterns
       case $n in $p) continue 2 ;; esac
     done
-    echo "$n"
+    found=$n
     return 0
   done
 }
-echo "arch=$(uname -m)"
-f=$(foreign "$data" member lost+found etcd-deploy-restore)
-[ -n "$f" ] && echo "data_dir_foreign=$f"
-f=$(foreign "$install" 'etcd-v*' current current.tmp)
-[ -n "$f" ] && echo "install_dir_foreign=$f"
-if [ -f "$config" ]; then
-  echo "config_line1=$(sed -n 1p "$config")"
-  echo "config_line2=$(sed -n 2p "$config")"
-  grep -q '^client-transport-security:' "$config" && echo "config_tls=yes"
-  grep -q '^peer-transport-security:' "$config" && echo "config_peer_certs=yes"
-fi
+# The kernel's own name for the machine (uname's, without a process).
+arch=
+IFS= read -r arch 2>/dev/null </proc/sys/kernel/arch || arch=$(uname -m)
+echo "arch=$arch"
+foreign "$data" member lost+found etcd-deploy-restore
+[ -n "$found" ] && echo "data_dir_foreign=$found"
+foreign "$install" 'etcd-v*' current current.tmp
+[ -n "$found" ] && echo "install_dir_foreign=$found"
 [ -d "$data/member" ] && echo "has_data=yes"
 # A restore that did not finish made this data (own_data.sh's note). The
 # directory is the etcd user's: the note is read without following a link
@@ -43,67 +50,104 @@ n="$data/etcd-deploy-restore"
 if [ -f "$n" ] && [ ! -L "$n" ]; then
   echo "restored_by=$(dd if="$n" iflag=nofollow,nonblock bs=40 count=1 status=none 2>/dev/null | cut -d' ' -f1)"
 fi
-# The running etcd (member_pid, from the runtime's part) started before its
-# config file (or one of its TLS files) last changed: it has not read it (a
-# run stopped between writing the files and restarting the member). Its
-# start, to about 20 ms: the clock now less its age (uptime less its start
-# in ticks since boot, both since boot); a file written more than 50 ms
-# after that start is newer than what it read. (A pass that restarted the
-# member a second before writing its next config is told apart.)
-started=
+# The running etcd (member_pid, from the runtime's part): when it started,
+# to about 20 ms (the clock now less its age: uptime less its start in
+# ticks since boot).
+now='' hz='' pid=''
 # shellcheck disable=SC2154
 if [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
-  ticks=$(sed 's/.*) //' "/proc/$member_pid/stat" | cut -d' ' -f20)
-  started=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v now="$(date +%s.%N)" \
-    '{ printf "%.3f", now - ($1 - t / hz) }' /proc/uptime)
-  # How long it has run, in whole seconds: one that started moments ago may
-  # not answer yet (status waits for it to settle).
-  echo "member_age=$(awk -v s="$started" -v now="$(date +%s.%N)" 'BEGIN { printf "%d", now - s }')"
+  pid=$member_pid now=$(date +%s.%N) hz=$(getconf CLK_TCK)
 fi
-# FILE changed after the running etcd started.
-newer() { awk -v m="$(stat -c %.3Y "$1")" -v s="$started" 'BEGIN { exit !(m > s + 0.05) }'; }
-if [ -f "$config" ]; then
-  # recover's one-off start (force-new-cluster) left in place: a run
-  # stopped before the member went back to its normal config.
-  grep -q '^force-new-cluster: true' "$config" && echo "config_forced=yes"
-  [ -n "$started" ] && newer "$config" && echo "config_stale=yes"
-fi
-if [ -n "$started" ] && [ -f "$pki/ca.crt" ]; then
-  for f in "$@"; do
-    if [ -f "$pki/$f" ] && newer "$pki/$f"; then
-      echo "pki_stale=yes"
-      break
-    fi
-  done
-fi
+tls='' cfg='' rec='' lock=''
+[ -f "$pki/ca.crt" ] && tls=$pki/ca.crt
+[ -f "$config" ] && cfg=$config
+# etcd-deploy's records of the cluster's members (record.sh writes them,
+# one line of JSON, in a directory only root may write to) and the run
+# lock (run_lock.sh), never through a link.
+[ -f "$records" ] && [ ! -L "$records" ] && rec=$records
+[ -f "$run_lock" ] && [ ! -L "$run_lock" ] && lock=$run_lock
+# "MTIME DEVICE INODE MODE PATH" of the config, the lock and etcd's TLS
+# files, then (after /dev/null) of every key file.
+stat -c '%.3Y %d %i %a %n' -- "$config" "$run_lock" "$@" /dev/null "$pki"/*.key 2>/dev/null |
+  awk -v config="$cfg" -v records="$rec" -v lock="$lock" -v ca="$tls" \
+    -v pid="$pid" -v now="$now" -v hz="$hz" '
+  BEGIN {
+    # The first two lines (their markers) and the settings the facts name;
+    # recover'"'"'s one-off start (force-new-cluster) left in place is a run
+    # stopped before the member went back to its normal config.
+    if (config != "") {
+      while ((getline l <config) > 0) {
+        if (++n <= 2) print "config_line" n "=" l
+        if (l ~ /^client-transport-security:/) ctls = 1
+        if (l ~ /^peer-transport-security:/) peer = 1
+        if (l ~ /^force-new-cluster: true/) forced = 1
+      }
+      if (ctls) print "config_tls=yes"
+      if (peer) print "config_peer_certs=yes"
+      if (forced) print "config_forced=yes"
+    }
+    if (records != "" && (getline r <records) > 0) print "records=" substr(r, 1, 65536)
+    # The CAs the member trusts: their certificates'"'"' bodies, one a line
+    # (facts.rs takes their SHA256 fingerprints).
+    if (ca != "") {
+      while ((getline l <ca) > 0 && certs < 8) {
+        if (l ~ /-----BEGIN CERTIFICATE-----/) b = ""
+        else if (l ~ /-----END CERTIFICATE-----/) { print "ca_cert=" b; certs++ }
+        else b = b l
+      }
+    }
+    if (pid != "") {
+      if ((getline st <("/proc/" pid "/stat")) > 0 && (getline up <"/proc/uptime") > 0) {
+        sub(/.*\) /, "", st); split(st, f, " "); split(up, u, " ")
+        started = now - (u[1] - f[20] / hz)
+        # How long it has run, in whole seconds: one that started moments
+        # ago may not answer yet (status waits for it to settle).
+        printf "member_age=%d\n", now - started
+      } else pid = ""
+    }
+  }
+  { name = $0; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* /, "", name) }
+  name == "/dev/null" { keys = 1; next }
+  # A key file (or a link in its place) whose mode is not 0600.
+  keys { if (ca != "" && $4 != "600") loose = 1; next }
+  name == lock && lock != "" { dev = $2; ino = $3; next }
+  # A file written more than 50 ms after etcd started is newer than what
+  # it read: a run stopped between writing the files and restarting the
+  # member. (A pass that restarted it a second before writing its next
+  # config is told apart.)
+  { newer = pid != "" && $1 > started + 0.05 }
+  name == config { if (newer) print "config_stale=yes"; next }
+  ca != "" && newer { stale = 1 }
+  END {
+    if (stale) print "pki_stale=yes"
+    if (loose) print "pki_loose=yes"
+    # The run lock is held (a flock on its device and inode, as the kernel
+    # lists them: MAJOR:MINOR:INODE, in hex but the inode): who holds it.
+    if (ino != "") {
+      want = sprintf("%02x:%02x:%s", int(dev / 256) % 4096, dev % 256 + int(dev / 1048576) * 256, ino)
+      while ((getline l <"/proc/locks") > 0) {
+        split(l, w, " ")
+        if (w[2] == "FLOCK" && w[6] == want) held = 1
+      }
+      if (held) {
+        h = ""
+        getline h <(lock ".holder")
+        print "run_lock=" substr(h, 1, 2048)
+      }
+    }
+  }'
 if [ -f "$benv" ]; then
-  echo "backup_digest=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+  d=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum)
+  echo "backup_digest=${d%% *}"
   echo "backup_active=$(systemctl is-active "$bunit" 2>/dev/null)"
 fi
-# etcd-deploy's records of the cluster's members (record.sh writes them,
-# one line of JSON, in a directory only root may write to).
-if [ -f "$records" ] && [ ! -L "$records" ]; then
-  echo "records=$(head -c 65536 "$records" | head -n 1)"
-fi
-# A run holds the cluster's run lock here (run_lock.sh): who.
-if [ -f "$run_lock" ] && [ ! -L "$run_lock" ] && ! flock -n "$run_lock" true 2>/dev/null; then
-  echo "run_lock=$(head -c 2048 "$run_lock.holder" 2>/dev/null | head -n 1)"
-fi
-if [ -f "$pki/ca.crt" ]; then
-  # The CAs the member trusts: SHA256 fingerprints of their certificates.
-  printf 'ca_certs='
-  awk '/-----BEGIN CERTIFICATE-----/ { b = ""; next } /-----END CERTIFICATE-----/ { print b; next } { b = b $0 }' "$pki/ca.crt" 2>/dev/null |
-    head -n 8 | while IFS= read -r body; do
-      printf '%s' "$body" | base64 -d 2>/dev/null | sha256sum | cut -c1-64 | tr '\n' ','
-    done
-  echo
-  echo "pki_digest=$(cd "$pki" && cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+if [ -n "$tls" ]; then
+  d=$(cat "$@" 2>/dev/null | sha256sum)
+  echo "pki_digest=${d%% *}"
   # The client revocation list (layout::CRL_FILE), apart: no restart.
   if [ -f "$pki/client-crl.der" ]; then
-    echo "crl_digest=$(sha256sum <"$pki/client-crl.der" | cut -d' ' -f1)"
+    d=$(sha256sum <"$pki/client-crl.der")
+    echo "crl_digest=${d%% *}"
   fi
-  for k in "$pki"/*.key; do
-    if [ -e "$k" ] && [ "$(stat -c %a "$k")" != 600 ]; then echo "pki_loose=yes"; break; fi
-  done
 fi
 true

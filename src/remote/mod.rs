@@ -200,9 +200,12 @@ pub(crate) fn destroy_files(inv: &Inventory, m: &Member, wipe_data: bool) -> Scr
 /// The part that makes and checks a root-only directory of etcd-deploy's.
 pub(crate) const ROOT_DIR: &str = include_str!("root_dir.sh");
 
-/// The facts every member's host gives, whatever its runtime (the runtime's
-/// own part follows).
-pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
+/// The facts script of member `m`'s host: the etcd processes named as the
+/// member first (the runtime's part asks Docker or systemd about the other
+/// runtime only when one runs outside or inside its unit), then the
+/// runtime's own part (`runtime`: it sets `member_pid`), then what every
+/// host gives, whatever its runtime.
+pub(crate) fn facts(inv: &Inventory, m: &Member, runtime: Script) -> Script {
     let mut args = vec![
         layout::config_path(m),
         layout::data_dir(m).to_string(),
@@ -213,9 +216,11 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
     args.push(crate::backup::unit(m));
     args.push(layout::records_path(inv));
     args.push(layout::run_lock_path(inv));
-    args.extend(layout::PKI_FILES.iter().map(|f| f.to_string()));
-    // The etcd processes named as the member go first: the common part
-    // takes the rest of the arguments.
+    args.extend(
+        layout::PKI_FILES
+            .iter()
+            .map(|f| format!("{}/{f}", layout::pki_dir(m))),
+    );
     Script::new("etcd-deploy-facts", ETCD_PROCESS, Vec::<String>::new())
         .then(
             include_str!("named_etcd.sh"),
@@ -230,6 +235,7 @@ pub(crate) fn facts(inv: &Inventory, m: &Member) -> Script {
             .chain(etcd_settings::foreign_keys().map(str::to_string))
             .chain(["--".to_string()]),
         )
+        .then(&runtime.body, runtime.args)
         .then(include_str!("facts.sh"), args)
 }
 

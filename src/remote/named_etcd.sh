@@ -1,5 +1,6 @@
 # shellcheck shell=sh
 # shellcheck disable=SC2154 # w_* are set by etcd_where (etcd_process.sh)
+# shellcheck disable=SC2034 # etcd_in_unit, etcd_outside_unit: read by the runtime's part
 # Part: every etcd process on the host whose member name is NAME and that
 # etcd-deploy did not start (not in its unit UNIT, not in its container
 # CONTAINER), as `named_etcd=PID` lines (after the etcd_process.sh part):
@@ -23,9 +24,16 @@ done
 [ "$#" -gt 0 ] && shift
 ours_id=
 first=yes
+# For the runtime's part after this one: whether an etcd runs in the unit
+# (compose mode asks systemd about it only then) and whether one runs
+# outside it (systemd mode asks Docker about the container only then).
+etcd_in_unit='' etcd_outside_unit=''
 for pid in $(pgrep -x etcd 2>/dev/null); do
-  cg=$(cat "/proc/$pid/cgroup" 2>/dev/null)
-  case $cg in *"/$unit"*) continue ;; esac
+  # (The shell's own `read`: no process started per etcd.)
+  cg=
+  while IFS= read -r l; do cg="$cg $l"; done 2>/dev/null <"/proc/$pid/cgroup"
+  case $cg in *"/$unit"*) etcd_in_unit=yes; continue ;; esac
+  etcd_outside_unit=yes
   if [ -z "$ours_id" ]; then
     # No Docker, or no such container: an ID no cgroup path holds.
     ours_id=$(docker inspect -f '{{.Id}}' "$container" 2>/dev/null) || ours_id=

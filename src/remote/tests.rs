@@ -285,7 +285,8 @@ mod facts {
         .expect("inventory");
         inv.cluster.install_dir = install.display().to_string();
         inv.members[0].data_dir = data.display().to_string();
-        let s = facts(&inv, &inv.members[0]);
+        let no_runtime = Script::new("runtime", "", Vec::<String>::new());
+        let s = facts(&inv, &inv.members[0], no_runtime);
         let out = std::process::Command::new(s.argv()[0])
             .args(&s.argv()[1..])
             .output()

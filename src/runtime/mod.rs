@@ -113,9 +113,8 @@ pub fn unit_drop_in(m: &Member) -> Option<String> {
     (m.runtime == Runtime::Systemd).then(|| systemd::drop_in(m))
 }
 
-/// The member's whole facts script: its runtime's part, then the common
-/// part (last, since it takes a variable number of arguments).
+/// The member's whole facts script: its runtime's part within the common
+/// parts (`remote::facts`).
 pub fn facts_script(inv: &Inventory, m: &Member) -> Script {
-    let common = crate::remote::facts(inv, m);
-    of(m).facts(inv, m).then(&common.body, common.args)
+    crate::remote::facts(inv, m, of(m).facts(inv, m))
 }

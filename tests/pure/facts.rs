@@ -4,6 +4,7 @@
 //! is what it must parse into (`UPDATE_GOLDEN=1` rewrites them).
 
 use super::common::*;
+use std::collections::BTreeSet;
 
 #[test]
 fn facts_fixtures_parse_as_recorded() {
@@ -157,4 +158,76 @@ fn peer_trouble_names_the_leader_it_cannot_reach() {
         .as_deref(),
         Some(said)
     );
+}
+
+/// The keys `HostFacts::parse` reads: the string literals of its match arms.
+fn parser_keys() -> BTreeSet<String> {
+    let src = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/facts.rs"))
+        .expect("src/facts.rs");
+    let body = &src[src.find("pub fn parse(out: &str)").expect("parse")..];
+    let body = &body[body.find("match k {").expect("match")..body.find("_ => {}").expect("end")];
+    let mut keys = BTreeSet::new();
+    for line in body.lines().map(str::trim).filter(|l| l.starts_with('"')) {
+        let arm = line.split("=>").next().unwrap_or_default();
+        let arm = arm.split(" if ").next().unwrap_or_default();
+        keys.extend(
+            arm.split('|')
+                .map(|k| k.trim().trim_matches('"').to_string()),
+        );
+    }
+    keys
+}
+
+/// The keys the facts scripts print: `echo "KEY=`, awk's `print "KEY=`,
+/// Docker's `KEY={{` templates, and the config's numbered lines.
+fn script_keys() -> BTreeSet<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut keys = BTreeSet::new();
+    for f in [
+        "src/remote/facts.sh",
+        "src/remote/named_etcd.sh",
+        "src/runtime/systemd/facts.sh",
+        "src/runtime/compose/facts.sh",
+    ] {
+        let text = std::fs::read_to_string(root.join(f)).expect(f);
+        for (i, _) in text.match_indices('=') {
+            let before = &text[..i];
+            let start = before
+                .rfind(|c: char| !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'))
+                .map_or(0, |p| p + 1);
+            let key = &before[start..];
+            let lead = &before[..start];
+            let printed = ["echo \"", "echo ", "print \"", "printf \""]
+                .iter()
+                .any(|p| lead.ends_with(p))
+                || text[i + 1..].starts_with("{{");
+            if printed && !key.is_empty() {
+                keys.insert(key.to_string());
+            }
+        }
+        if text.contains("\"config_line\" NR \"=\"") {
+            keys.extend(["config_line1".to_string(), "config_line2".to_string()]);
+        }
+    }
+    keys
+}
+
+/// Every key a facts script prints is one the parser reads, and the
+/// hostile fixture gives every key the parser reads a value a host could
+/// send to harm: nothing the plan takes from a host escapes that test.
+#[test]
+fn the_hostile_fixture_covers_every_key_the_scripts_print() {
+    let parsed = parser_keys();
+    let printed = script_keys();
+    assert!(printed.len() >= 35, "{printed:?}");
+    let unread: Vec<_> = printed.difference(&parsed).collect();
+    assert!(unread.is_empty(), "printed but never read: {unread:?}");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/facts");
+    let hostile = std::fs::read_to_string(dir.join("hostile.txt")).expect("fixture");
+    let given: BTreeSet<String> = hostile
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k.to_string()))
+        .collect();
+    let missing: Vec<_> = parsed.difference(&given).collect();
+    assert!(missing.is_empty(), "hostile.txt lacks {missing:?}");
 }

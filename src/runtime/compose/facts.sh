@@ -3,9 +3,9 @@
 # facts.rs): compose and the engine, the images matching the member's image
 # pattern (PREFIX{version}SUFFIX), the compose file's digest, the member's
 # container (running, PID, version and service digest from its labels), and
-# whether a systemd unit runs it too. Sets member_pid for the common part. The compose v2 plugin is found where
-# the docker CLI looks for it: running it only to learn it exists would cost
-# a 60 MB binary's start-up per host.
+# whether a systemd unit runs it too. Sets member_pid for the common part.
+# The compose v2 plugin is found where the docker CLI looks for it: running
+# it only to learn it exists would cost a 60 MB binary's start-up per host.
 # Arguments: PREFIX SUFFIX COMPOSE_FILE CONTAINER UNIT
 p=$1 s=$2 file=$3 container=$4 unit=$5
 shift 5
@@ -18,12 +18,22 @@ command -v docker >/dev/null 2>&1 && echo "engine=$(docker version --format '{{.
 docker image ls --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r i; do
   case "$i" in "$p"*"$s") v=${i#"$p"}; echo "installed=${v%"$s"}";; esac
 done
-[ -f "$file" ] && echo "host_file_digest=$(sha256sum <"$file" | cut -d' ' -f1)"
+if [ -f "$file" ]; then
+  d=$(sha256sum <"$file")
+  echo "host_file_digest=${d%% *}"
+fi
 if state=$(docker inspect -f 'container={{.State.Running}} {{.State.Pid}} {{index .Config.Labels "io.etcd-deploy.version"}} {{index .Config.Labels "io.etcd-deploy.digest"}}
 restarting={{.State.Restarting}}' "$container" 2>/dev/null); then
   echo "$state"
+  # The PID, the line's second word (cut out by the shell, digits only).
+  p=${state#container=* }
+  p=${p%% *}
   # shellcheck disable=SC2034 # read by the common part
-  member_pid=$(echo "$state" | sed -n 's/^container=[a-z]* \([0-9]*\) .*/\1/p')
+  case $p in '' | *[!0-9]*) ;; *) member_pid=$p ;; esac
 fi
-systemctl is-active --quiet "$unit" 2>/dev/null && echo other_runtime=active
+# (Asked of systemd only when an etcd runs in the unit: named_etcd.sh.)
+# shellcheck disable=SC2154
+if [ -n "$etcd_in_unit" ] && systemctl is-active --quiet "$unit" 2>/dev/null; then
+  echo other_runtime=active
+fi
 true
