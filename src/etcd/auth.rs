@@ -74,35 +74,32 @@ async fn enabled(url: &str) -> Result<bool, EtcdError> {
         .unwrap_or(false))
 }
 
-/// etcd's users, roles and whether auth is on, as `urls` answer.
+/// etcd's users, roles and whether auth is on, as `urls` answer: the two
+/// lists, then every user and role asked at once (one connection, its
+/// calls side by side), since a plan reads them all every time.
 pub(crate) async fn facts(urls: &[String]) -> Result<AuthFacts, EtcdError> {
+    use futures_util::future::try_join_all;
     let Some(first) = urls.first() else {
         return Err(EtcdError::new("no member to ask"));
     };
-    let enabled = enabled(first).await?;
-    let users = read(urls, |mut c| async move { c.user_list().await }).await?;
-    let mut out = AuthFacts {
-        enabled,
-        ..AuthFacts::default()
-    };
-    for u in users.users() {
-        let name = u.clone();
+    let (enabled, users, roles) = tokio::try_join!(
+        enabled(first),
+        read(urls, |mut c| async move { c.user_list().await }),
+        read(urls, |mut c| async move { c.role_list().await }),
+    )?;
+    let users = try_join_all(users.users().iter().map(|u| async move {
         let got = read(urls, |mut c| {
-            let name = name.clone();
+            let name = u.clone();
             async move { c.user_get(name).await }
         })
         .await?;
         let mut roles = got.roles().to_vec();
         roles.sort();
-        out.users
-            .insert(printable(u), roles.iter().map(|r| printable(r)).collect());
-    }
-    let roles = read(urls, |mut c| async move { c.role_list().await }).await?;
-    let mut grants: BTreeMap<String, Vec<Grant>> = BTreeMap::new();
-    for r in roles.roles() {
-        let name = r.clone();
+        Ok::<_, EtcdError>((printable(u), roles.iter().map(|r| printable(r)).collect()))
+    }));
+    let roles = try_join_all(roles.roles().iter().map(|r| async move {
         let got = read(urls, |mut c| {
-            let name = name.clone();
+            let name = r.clone();
             async move { c.role_get(name).await }
         })
         .await?;
@@ -112,28 +109,31 @@ pub(crate) async fn facts(urls: &[String]) -> Result<AuthFacts, EtcdError> {
             .map(|p| Grant::from_etcd(p.key(), p.range_end(), access_of(p.get_type())))
             .collect();
         g.sort();
-        grants.insert(printable(r), g);
-    }
-    out.roles = grants;
-    Ok(out)
+        Ok::<_, EtcdError>((printable(r), g))
+    }));
+    let (users, roles) = tokio::try_join!(users, roles)?;
+    Ok(AuthFacts {
+        enabled,
+        users: users.into_iter().collect(),
+        roles: roles.into_iter().collect(),
+        ..AuthFacts::default()
+    })
 }
 
 /// What etcd says to each password user's password (auth on only; a
 /// user etcd does not have is not asked). etcd compares it with its hash
-/// and answers yes or no; the password goes nowhere else.
+/// and answers yes or no; the password goes nowhere else. The users are
+/// asked at once: each answer costs etcd a bcrypt comparison.
 pub(crate) async fn check_passwords(
     urls: &[String],
     users: Vec<(String, Result<String, String>)>,
 ) -> BTreeMap<String, PasswordCheck> {
-    let mut out = BTreeMap::new();
-    for (name, password) in users {
+    let asks = users.into_iter().map(|(name, password)| async move {
         let Ok(password) = password else {
-            out.insert(name, PasswordCheck::Unread);
-            continue;
+            return Some((name, PasswordCheck::Unread));
         };
-        let (n, pw) = (name.clone(), password);
         let said = read(urls, |c| {
-            let (n, pw) = (n.clone(), pw.clone());
+            let (n, pw) = (name.clone(), password.clone());
             async move {
                 let mut a = c.auth_client();
                 a.authenticate(n, pw).await
@@ -145,11 +145,15 @@ pub(crate) async fn check_passwords(
             Err(e) if e.message.contains("no password user") => PasswordCheck::NoPassword,
             Err(e) if e.message.contains("authentication failed") => PasswordCheck::Other,
             // Not answered: nothing is known, and nothing is planned for it.
-            Err(_) => continue,
+            Err(_) => return None,
         };
-        out.insert(name, check);
-    }
-    out
+        Some((name, check))
+    });
+    futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn printable(s: &str) -> String {

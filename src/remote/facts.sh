@@ -2,10 +2,10 @@
 # Part: what every member's host says, as key=value lines (parsed by
 # facts.rs; the config's first two lines are printed raw and read there).
 # It runs on every plan, apply and status, so it starts few processes: one
-# `stat` for every file whose time, mode or identity counts and one `awk`
-# that reads them with the config, the records, the running etcd's start
-# and the kernel's lock table; a `date` and a `getconf` when etcd runs; a
-# digest per set of files. What costs more is read only when something
+# `stat` for every file whose time or mode counts and one `awk` that reads
+# them with the config, the records, the CA file and the running etcd's
+# start; a `date` and a `getconf` when etcd runs; a digest per set of
+# files; a `flock` when the run lock's file exists. What costs more is read only when something
 # points to it: a restore's note when there is one, the run lock's holder
 # when it is held, a foreign etcd's settings when one runs (named_etcd.sh).
 # Arguments: CONFIG DATA_DIR PKI_DIR INSTALL_DIR BACKUP_ENV BACKUP_SERVICE
@@ -58,18 +58,17 @@ now='' hz='' pid=''
 if [ "${member_pid:-0}" != 0 ] && [ -r "/proc/$member_pid/stat" ]; then
   pid=$member_pid now=$(date +%s.%N) hz=$(getconf CLK_TCK)
 fi
-tls='' cfg='' rec='' lock=''
+tls='' cfg='' rec=''
 [ -f "$pki/ca.crt" ] && tls=$pki/ca.crt
 [ -f "$config" ] && cfg=$config
 # etcd-deploy's records of the cluster's members (record.sh writes them,
-# one line of JSON, in a directory only root may write to) and the run
-# lock (run_lock.sh), never through a link.
+# one line of JSON, in a directory only root may write to), never through
+# a link.
 [ -f "$records" ] && [ ! -L "$records" ] && rec=$records
-[ -f "$run_lock" ] && [ ! -L "$run_lock" ] && lock=$run_lock
-# "MTIME DEVICE INODE MODE PATH" of the config, the lock and etcd's TLS
-# files, then (after /dev/null) of every key file.
-stat -c '%.3Y %d %i %a %n' -- "$config" "$run_lock" "$@" /dev/null "$pki"/*.key 2>/dev/null |
-  awk -v config="$cfg" -v records="$rec" -v lock="$lock" -v ca="$tls" \
+# "MTIME MODE PATH" of the config and etcd's TLS files, then (after
+# /dev/null) of every key file.
+stat -c '%.3Y %a %n' -- "$config" "$@" /dev/null "$pki"/*.key 2>/dev/null |
+  awk -v config="$cfg" -v records="$rec" -v ca="$tls" \
     -v pid="$pid" -v now="$now" -v hz="$hz" '
   BEGIN {
     # The first two lines (their markers) and the settings the facts name;
@@ -106,11 +105,10 @@ stat -c '%.3Y %d %i %a %n' -- "$config" "$run_lock" "$@" /dev/null "$pki"/*.key 
       } else pid = ""
     }
   }
-  { name = $0; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* /, "", name) }
+  { name = $0; sub(/^[^ ]* [^ ]* /, "", name) }
   name == "/dev/null" { keys = 1; next }
   # A key file (or a link in its place) whose mode is not 0600.
-  keys { if (ca != "" && $4 != "600") loose = 1; next }
-  name == lock && lock != "" { dev = $2; ino = $3; next }
+  keys { if (ca != "" && $2 != "600") loose = 1; next }
   # A file written more than 50 ms after etcd started is newer than what
   # it read: a run stopped between writing the files and restarting the
   # member. (A pass that restarted it a second before writing its next
@@ -121,21 +119,13 @@ stat -c '%.3Y %d %i %a %n' -- "$config" "$run_lock" "$@" /dev/null "$pki"/*.key 
   END {
     if (stale) print "pki_stale=yes"
     if (loose) print "pki_loose=yes"
-    # The run lock is held (a flock on its device and inode, as the kernel
-    # lists them: MAJOR:MINOR:INODE, in hex but the inode): who holds it.
-    if (ino != "") {
-      want = sprintf("%02x:%02x:%s", int(dev / 256) % 4096, dev % 256 + int(dev / 1048576) * 256, ino)
-      while ((getline l <"/proc/locks") > 0) {
-        split(l, w, " ")
-        if (w[2] == "FLOCK" && w[6] == want) held = 1
-      }
-      if (held) {
-        h = ""
-        getline h <(lock ".holder")
-        print "run_lock=" substr(h, 1, 2048)
-      }
-    }
   }'
+# A run holds the cluster's run lock here (run_lock.sh): who. (The kernel's
+# lock table does not list a lock whose taker has exited, as `flock FD`
+# has: it is tried.)
+if [ -f "$run_lock" ] && [ ! -L "$run_lock" ] && ! flock -n "$run_lock" true 2>/dev/null; then
+  echo "run_lock=$(head -c 2048 "$run_lock.holder" 2>/dev/null | head -n 1)"
+fi
 if [ -f "$benv" ]; then
   d=$(cat "$benv" "$bservice" "$btimer" "$bscript" 2>/dev/null | sha256sum)
   echo "backup_digest=${d%% *}"

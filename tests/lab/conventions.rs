@@ -101,7 +101,12 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
         "{t}"
     );
     let o = deploy(&["plan", inv_s, "-vv"]);
-    assert!(text(&o).contains("with /opt/etcd"), "{}", text(&o));
+    assert!(
+        text(&o).contains("etcd-deploy-facts (")
+            && text(&o).contains(" with etcd-1 etcd@etcd-1.service"),
+        "{}",
+        text(&o)
+    );
 
     // An older unit without the hardening (as etcd-deploy wrote it before):
     // apply writes the new one with the member's drop-in and restarts it
