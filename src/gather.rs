@@ -42,10 +42,32 @@ pub(crate) async fn host_facts(
     m: &crate::inventory::Member,
     host: &Host,
 ) -> Result<HostFacts, String> {
-    host.run("gather facts", &runtime::facts_script(inv, m))
+    use crate::progress::{Verbosity, detail, verbosity};
+    let clocked = verbosity() >= Verbosity::Verbose;
+    let script = match clocked {
+        true => crate::remote::clocked(runtime::facts_script(inv, m)),
+        false => runtime::facts_script(inv, m),
+    };
+    let out = host
+        .run("gather facts", &script)
         .await
-        .map(|out| HostFacts::parse(&out))
-        .map_err(|e| HostError::to_string(&e))
+        .map_err(|e| HostError::to_string(&e))?;
+    // -v: the script's own time on the host, beside the round trip above.
+    if let Some(us) = out
+        .lines()
+        .find_map(|l| l.strip_prefix("script_took_us="))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|_| clocked)
+    {
+        detail(
+            &m.name,
+            &format!(
+                "the facts script ran {:.1} ms on the host",
+                us as f64 / 1000.0
+            ),
+        );
+    }
+    Ok(HostFacts::parse(&out))
 }
 
 /// Which members the cluster facts ask.

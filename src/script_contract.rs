@@ -119,7 +119,7 @@ mod tests {
     use crate::runtime::{self, Restore};
     use std::path::Path;
 
-    const FILES: [(&str, &str); 54] = [
+    const FILES: [(&str, &str); 56] = [
         ("adopt_back", include_str!("remote/adopt_back.sh")),
         ("adopt_stop", include_str!("remote/adopt_stop.sh")),
         ("aside", include_str!("remote/aside.sh")),
@@ -129,6 +129,8 @@ mod tests {
         ("backup_list", include_str!("remote/backup_list.sh")),
         ("backup_remove", include_str!("remote/backup_remove.sh")),
         ("checked_input", include_str!("remote/checked_input.sh")),
+        ("clock_end", include_str!("remote/clock_end.sh")),
+        ("clock_start", include_str!("remote/clock_start.sh")),
         ("destroy_host", include_str!("remote/destroy_host.sh")),
         ("destroy_member", include_str!("remote/destroy_member.sh")),
         ("discover_member", include_str!("remote/discover_member.sh")),

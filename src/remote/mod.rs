@@ -239,6 +239,14 @@ pub(crate) fn facts(inv: &Inventory, m: &Member, runtime: Script) -> Script {
         .then(include_str!("facts.sh"), args)
 }
 
+/// `script` with its own time on the host measured (`-v`): a part in front
+/// notes when it started, one after it prints `script_took_us=`.
+pub(crate) fn clocked(script: Script) -> Script {
+    script
+        .after(include_str!("clock_start.sh"), Vec::<String>::new())
+        .then(include_str!("clock_end.sh"), Vec::<String>::new())
+}
+
 /// What runs member `name` on a host etcd-deploy did not set up (`init
 /// --from-cluster`): its process (a system service's or a container's,
 /// listening on one of `ports`), unit, settings' source, data directory,

@@ -97,7 +97,10 @@ fn hardened_unit_json_summary_quiet_and_verbose() {
     let o = deploy(&["plan", inv_s, "-v"]);
     let t = text(&o);
     assert!(
-        t.contains("etcd-1: ran etcd-deploy-facts (") && t.contains(" s, ok)"),
+        t.contains("etcd-1: ran etcd-deploy-facts (")
+            && t.contains(" s, ok)")
+            && t.contains("etcd-1: the facts script ran ")
+            && t.contains(" ms on the host"),
         "{t}"
     );
     let o = deploy(&["plan", inv_s, "-vv"]);
