@@ -5,7 +5,7 @@
 //! or an error message.
 
 use super::EtcdError;
-use super::connect::{change, client_tls, read};
+use super::connect::{change, read};
 use crate::facts::{AuthFacts, Grant, PasswordCheck};
 use crate::inventory::auth::Access;
 use etcd_client::{Permission, PermissionType, RoleRevokePermissionOptions, UserAddOptions};
@@ -31,19 +31,7 @@ fn permission_type(a: Access) -> PermissionType {
 /// client library has no call for it), with the controller's identity;
 /// with auth on, etcd refuses that request for the certificate's CN.
 async fn enabled(url: &str) -> Result<bool, EtcdError> {
-    let mut b = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(5))
-        .use_rustls_tls();
-    if url.starts_with("https://")
-        && let Some(t) = client_tls()
-    {
-        let ca = reqwest::Certificate::from_pem(t.ca.as_bytes())
-            .map_err(|e| EtcdError::new(format!("the CA certificate: {e}")))?;
-        let id = reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes())
-            .map_err(|e| EtcdError::new(format!("the client certificate: {e}")))?;
-        b = b.add_root_certificate(ca).identity(id);
-    }
-    let http = b.build().map_err(|e| EtcdError::new(e.to_string()))?;
+    let http = super::connect::http()?;
     let r = http
         .post(format!("{url}/v3/auth/status"))
         .body("{}")

@@ -21,13 +21,45 @@ static CLIENT_TLS: std::sync::RwLock<Option<ClientFiles>> = std::sync::RwLock::n
 /// another one.
 pub(crate) fn set_client_tls(files: Option<ClientFiles>) {
     if let Ok(mut t) = CLIENT_TLS.write() {
-        if *t != files
-            && let Ok(mut m) = CLIENTS.lock()
-        {
-            m.clear();
+        if *t != files {
+            if let Ok(mut m) = CLIENTS.lock() {
+                m.clear();
+            }
+            if let Ok(mut h) = HTTP.lock() {
+                *h = None;
+            }
         }
         *t = files;
     }
+}
+
+/// The HTTP client for etcd's HTTP endpoints (`/version`, the auth status),
+/// made once per identity and shared by every call of the run: its
+/// connections (and their TLS handshakes) are kept and reused.
+static HTTP: Mutex<Option<reqwest::Client>> = Mutex::new(None);
+
+/// The shared HTTP client (`HTTP`), with the controller's identity for
+/// https members when TLS is on.
+pub(super) fn http() -> Result<reqwest::Client, EtcdError> {
+    let mut shared = HTTP
+        .lock()
+        .map_err(|_| EtcdError::new("the HTTP client's lock is poisoned"))?;
+    if let Some(c) = &*shared {
+        return Ok(c.clone());
+    }
+    let mut b = reqwest::Client::builder()
+        .timeout(CALL_TIMEOUT)
+        .use_rustls_tls();
+    if let Some(t) = client_tls() {
+        let ca = reqwest::Certificate::from_pem(t.ca.as_bytes())
+            .map_err(|e| EtcdError::new(format!("the CA certificate: {e}")))?;
+        let id = reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes())
+            .map_err(|e| EtcdError::new(format!("the client certificate: {e}")))?;
+        b = b.add_root_certificate(ca).identity(id);
+    }
+    let c = b.build().map_err(|e| EtcdError::new(e.to_string()))?;
+    *shared = Some(c.clone());
+    Ok(c)
 }
 
 pub(super) fn client_tls() -> Option<ClientFiles> {

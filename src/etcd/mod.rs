@@ -298,18 +298,7 @@ pub(crate) struct Versions {
 }
 
 pub(crate) async fn versions(url: &str) -> Result<Versions, EtcdError> {
-    let mut http = reqwest::Client::builder().timeout(CALL_TIMEOUT);
-    if let Some(t) = client_tls() {
-        let fail = |e: reqwest::Error| EtcdError::new(format!("TLS files: {e}"));
-        http = http
-            .add_root_certificate(reqwest::Certificate::from_pem(t.ca.as_bytes()).map_err(fail)?)
-            .identity(
-                reqwest::Identity::from_pem(format!("{}\n{}", t.cert, t.key).as_bytes())
-                    .map_err(fail)?,
-            );
-    }
-    let http = http.build().map_err(|e| EtcdError::new(e.to_string()))?;
-    let resp = http
+    let resp = connect::http()?
         .get(format!("{}/version", url.trim_end_matches('/')))
         .send()
         .await
