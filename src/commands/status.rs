@@ -152,23 +152,7 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
             problems.push(format!("alarm {}", a.trim_end_matches(&mine).trim()));
         }
     }
-    let expiry = tls::member_files(&s.inv, m)
-        .ok()
-        .flatten()
-        .and_then(|f| tls::cert_info(&f.server_cert).ok())
-        .map(|i| i.not_after);
-    if let Some(t) = expiry {
-        let left = t
-            .duration_since(std::time::SystemTime::now())
-            .map(|d| d.as_secs() / 86400)
-            .unwrap_or(0);
-        if left < 30 {
-            eprintln!(
-                "warning: {}: its server certificate expires in {left} days; run `etcd-deploy certs rotate`",
-                m.name
-            );
-        }
-    }
+    let expiry = server_cert_expiry(s, m);
     let health = if problems.is_empty() {
         "healthy".to_string()
     } else {
@@ -203,6 +187,27 @@ async fn row(s: &Session, facts: &Facts, m: &Member) -> Row {
         cert_expires: expiry.map(|t| humantime::format_rfc3339_seconds(t).to_string()),
         metrics_url: m.metrics_url(),
     }
+}
+
+/// When the member's server certificate expires (TLS), with a warning
+/// when that is less than 30 days away.
+fn server_cert_expiry(s: &Session, m: &Member) -> Option<std::time::SystemTime> {
+    let t = tls::member_files(&s.inv, m)
+        .ok()
+        .flatten()
+        .and_then(|f| tls::cert_info(&f.server_cert).ok())
+        .map(|i| i.not_after)?;
+    let left = t
+        .duration_since(std::time::SystemTime::now())
+        .map(|d| d.as_secs() / 86400)
+        .unwrap_or(0);
+    if left < 30 {
+        eprintln!(
+            "warning: {}: its server certificate expires in {left} days; run `etcd-deploy certs rotate`",
+            m.name
+        );
+    }
+    Some(t)
 }
 
 /// Why the member's metrics listener does not serve etcd's metrics, when
